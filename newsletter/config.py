@@ -1,0 +1,222 @@
+"""The configuration file: schema, defaults, and validation that reports every problem at once.
+
+Each message names the key, what was expected and what was found, e.g.
+``topics[2].max_articles: expected a positive integer, got "five"``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from .corpus import describe
+from .errors import ConfigError
+from .urls import is_http_url
+
+DEFAULT_CONFIG_NAME = "newsletter.yaml"
+DEFAULT_MAX_ARTICLES = 5
+
+TOP_LEVEL_KEYS = (
+    "title", "site_url", "timezone", "corpus", "output", "window_days", "min_quality",
+    "topics", "related",
+)
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    name: str
+    max_articles: int = DEFAULT_MAX_ARTICLES
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path  # the config file
+    title: str
+    site_url: str  # always ends with "/"
+    timezone: ZoneInfo
+    corpus: Path  # absolute
+    output: Path  # absolute
+    window_days: int
+    min_quality: int | float
+    topics: tuple[TopicConfig, ...]
+    related_max_per_article: int
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+class _Report:
+    """Collects every error and warning so the user fixes the file in one pass."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def expected(self, key: str, what: str, value: Any) -> None:
+        self.errors.append(f"{key}: expected {what}, got {describe(value)}")
+
+    def unknown_keys(self, mapping: dict, known: tuple[str, ...], prefix: str = "") -> None:
+        for key in mapping:
+            if key in known:
+                continue
+            hint = difflib.get_close_matches(str(key), known, n=1)
+            did_you_mean = f'; did you mean "{hint[0]}"?' if hint else ""
+            self.warnings.append(f"{prefix}{key}: unknown key, ignored{did_you_mean}")
+
+
+def _string(report: _Report, data: dict, key: str, default: str | None = None) -> str | None:
+    value = data.get(key, default)
+    if value is None:
+        report.errors.append(f"{key}: required, but missing")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        report.expected(key, "a non-empty string", value)
+        return None
+    return value.strip()
+
+
+def _integer(report: _Report, key: str, value: Any, *, minimum: int) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        report.expected(key, kind, value)
+        return None
+    return value
+
+
+def _topics(report: _Report, value: Any) -> tuple[TopicConfig, ...]:
+    if value is None:
+        report.errors.append('topics: required, but missing; list the topics in order, '
+                             'e.g. topics: ["AI", "Robotics"]')
+        return ()
+    if not isinstance(value, list) or not value:
+        report.expected("topics", "a non-empty list of topics", value)
+        return ()
+    topics: list[TopicConfig] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(value):
+        key = f"topics[{index}]"
+        if isinstance(item, str):
+            name, max_articles = item.strip(), DEFAULT_MAX_ARTICLES
+        elif isinstance(item, dict):
+            report.unknown_keys(item, ("name", "max_articles"), prefix=f"{key}.")
+            name = item.get("name")
+            if not isinstance(name, str):
+                report.expected(f"{key}.name", "a topic name", name)
+                continue
+            name = name.strip()
+            max_articles = _integer(report, f"{key}.max_articles",
+                                    item.get("max_articles", DEFAULT_MAX_ARTICLES), minimum=1)
+            if max_articles is None:
+                continue
+        else:
+            report.expected(key, 'a topic name or a mapping {name: ..., max_articles: ...}',
+                            item)
+            continue
+        if not name:
+            report.expected(key, "a non-empty topic name", name)
+            continue
+        folded = name.casefold()
+        if folded in seen:
+            report.errors.append(
+                f'{key}: topic "{name}" is already listed as topics[{seen[folded]}]')
+            continue
+        seen[folded] = index
+        topics.append(TopicConfig(name, max_articles))
+    return tuple(topics)
+
+
+def validate(data: Any, path: Path) -> Config:
+    """Check the parsed config file as a whole; raise :class:`ConfigError` listing everything."""
+    report = _Report()
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), [f"the file holds {describe(data)}, expected a mapping "
+                                      "of settings (title: ..., topics: ...)"])
+    report.unknown_keys(data, TOP_LEVEL_KEYS)
+    folder = path.parent
+
+    title = _string(report, data, "title")
+    site_url = _string(report, data, "site_url")
+    if site_url is not None and not is_http_url(site_url):
+        report.expected("site_url", "an absolute http(s) URL such as https://news.example.org/",
+                        site_url)
+    elif site_url is not None and not site_url.endswith("/"):
+        site_url += "/"  # the published folder: relative links resolve below it
+
+    timezone = None
+    timezone_name = _string(report, data, "timezone", "UTC")
+    if timezone_name is not None:
+        try:
+            timezone = ZoneInfo(timezone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            report.expected("timezone", 'an IANA time zone name such as "America/New_York"',
+                            timezone_name)
+
+    corpus_name = _string(report, data, "corpus", "articles")
+    corpus = (folder / corpus_name).resolve() if corpus_name else None
+    if corpus is not None and not corpus.is_dir():
+        report.errors.append(f'corpus: folder "{corpus_name}" not found (looked in {corpus})')
+    output_name = _string(report, data, "output", "issues")
+    output = (folder / output_name).resolve() if output_name else None
+    if output is not None and output.exists() and not output.is_dir():
+        report.errors.append(f'output: "{output_name}" exists and is not a folder')
+
+    window_days = _integer(report, "window_days", data.get("window_days", 7), minimum=1)
+    min_quality = data.get("min_quality", 0)
+    if (isinstance(min_quality, bool) or not isinstance(min_quality, int | float)
+            or not math.isfinite(min_quality)):
+        report.expected("min_quality", "a number", min_quality)
+    topics = _topics(report, data.get("topics"))
+
+    related = data.get("related", {})
+    max_related = 3
+    if related is None:
+        related = {}
+    if not isinstance(related, dict):
+        report.expected("related", "a mapping such as {max_per_article: 3}", related)
+    else:
+        report.unknown_keys(related, ("max_per_article",), prefix="related.")
+        max_related = _integer(report, "related.max_per_article",
+                               related.get("max_per_article", 3), minimum=0)
+
+    if report.errors:
+        raise ConfigError(str(path), report.errors)
+    return Config(
+        path=path, title=title, site_url=site_url, timezone=timezone,  # type: ignore[arg-type]
+        corpus=corpus, output=output, window_days=window_days,  # type: ignore[arg-type]
+        min_quality=min_quality, topics=topics,
+        related_max_per_article=max_related,  # type: ignore[arg-type]
+        warnings=tuple(report.warnings),
+    )
+
+
+def load_config(path: Path, *, strict: bool = False) -> Config:
+    """Read and validate the config file; with ``strict``, warnings are errors too."""
+    path = path.absolute()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), [
+            f"file not found; create {DEFAULT_CONFIG_NAME} or pass --config PATH"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(str(path), [f"cannot be read: {error}"]) from None
+    try:
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(str(path), [f"{where}YAML syntax error: {problem}"]) from None
+    config = validate(data, path)
+    if strict and config.warnings:
+        raise ConfigError(str(path), [f"{w} (an error with --strict)" for w in config.warnings])
+    return config

@@ -1,0 +1,16 @@
+"""Errors the command line turns into a message and exit status 1, never a traceback."""
+
+from __future__ import annotations
+
+
+class NewsletterError(Exception):
+    """A problem the user can fix; the message names the input and, where obvious, the fix."""
+
+
+class ConfigError(NewsletterError):
+    def __init__(self, path: str, errors: list[str]) -> None:
+        self.path = path
+        self.errors = errors
+        lines = "\n".join(f"  {e}" for e in errors)
+        noun = "problem" if len(errors) == 1 else "problems"
+        super().__init__(f"{path}: {len(errors)} {noun} in the configuration:\n{lines}")

@@ -1,0 +1,91 @@
+"""``newsletter explain``: why every article file is, or is not, in an issue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from .models import Selection, Status, Verdict
+
+# The order an editor reads the report in: what is in, what nearly was, what never could be.
+_GROUPS = (
+    (Status.PLACED, "Placed"),
+    (Status.FOLDED, "Folded into a placed article's related coverage"),
+    (Status.BELOW_CUT, "Below the cut"),
+    (Status.BELOW_MIN_QUALITY, "Below min_quality"),
+    (Status.NO_TOPIC, "No configured topic"),
+    (Status.ALREADY_PUBLISHED, "Already featured in a published issue"),
+    (Status.EXCLUDED, "Excluded by the editor"),
+    (Status.INVALID, "Invalid files (skipped)"),
+    (Status.OUTSIDE_WINDOW, "Outside the window"),
+)
+
+
+def _instant(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat()
+
+
+def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "id": verdict.id,
+        "path": verdict.path,
+        "status": verdict.status,
+        "title": verdict.title,
+        "published": _instant(verdict.published),
+        "quality": verdict.quality,
+        "topic": verdict.topic,
+        "position": verdict.position,
+        "folded_into": verdict.folded_into,
+        "ranks": [{"topic": t, "rank": r, "of": n} for t, r, n in verdict.ranks],
+        "reason": verdict.reason,
+    }
+
+
+def explain_json(selection: Selection) -> str:
+    issue = selection.issue
+    data = {
+        "slug": issue.slug,
+        "window": {"start": issue.window.start.isoformat(), "end": issue.window.end.isoformat(),
+                   "timezone": issue.window.timezone.key},
+        "counts": {status: sum(v.status == status for v in selection.verdicts)
+                   for status, _ in _GROUPS},
+        "articles": [verdict_to_dict(v) for v in selection.verdicts],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def explain_text(selection: Selection) -> str:
+    issue = selection.issue
+    window = issue.window
+    fmt = "%Y-%m-%d %H:%M"
+    lines = [
+        f"{issue.title}, issue {issue.slug}",
+        f"Window: {window.start.strftime(fmt)} to {window.end.strftime(fmt)} "
+        f"{window.timezone.key} (end excluded)",
+        f"{len(selection.verdicts)} article files",
+    ]
+    for status, heading in _GROUPS:
+        group = [v for v in selection.verdicts if v.status == status]
+        if status == Status.PLACED:
+            group.sort(key=lambda v: (_section_order(selection, v.topic), v.position))
+        elif status == Status.BELOW_CUT:
+            group.sort(key=lambda v: (_section_order(selection, v.ranks[0][0]), v.ranks[0][1]))
+        if not group:
+            continue
+        lines += ["", f"{heading} ({len(group)})"]
+        for verdict in group:
+            when = (verdict.published.astimezone(window.timezone).strftime(fmt)
+                    if verdict.published else "")
+            detail = f"  quality {verdict.quality}, {when}" if verdict.published else ""
+            lines.append(f"  {verdict.id}: {verdict.reason}{detail}")
+            if verdict.title:
+                lines.append(f"      {verdict.title}")
+    return "\n".join(lines) + "\n"
+
+
+def _section_order(selection: Selection, topic: str | None) -> int:
+    for index, section in enumerate(selection.issue.sections):
+        if section.topic == topic:
+            return index
+    return len(selection.issue.sections)

@@ -1,0 +1,164 @@
+"""The data the pipeline passes along: frozen, typed, no I/O.
+
+Articles are read once (``corpus.py``), selected into an :class:`Issue` (``select.py``),
+and every later stage only reads these objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+Number = int | float
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str = ""
+    domain: str = ""
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class RelatedItem:
+    """Another outlet's coverage of an article's story, as listed in its ``related``."""
+
+    title: str
+    url: str
+    canonical_url: str | None  # None when ``url`` is not an absolute http(s) URL
+    domain: str
+    provider: Provider = Provider()
+    excerpt: str = ""
+    type: str = "article"
+    quality: Number | None = None
+    published: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str  # path below the corpus folder, without the suffix, with "/" separators
+    path: str  # path below the corpus folder, as found
+    title: str
+    url: str  # webUrl as written
+    canonical_url: str
+    domain: str
+    published: dt.datetime  # timezone-aware
+    quality: Number = 0
+    heat: Number = -1
+    excerpt: str = ""
+    type: str = "article"
+    provider: Provider = Provider()
+    topics: tuple[str, ...] = ()
+    images: tuple[Image, ...] = ()
+    related: tuple[RelatedItem, ...] = ()
+    body: str = field(default="", repr=False, compare=False)
+
+    @property
+    def image(self) -> Image | None:
+        return self.images[0] if self.images else None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why an input file could not be used; ``line`` is 1-based when known."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Half-open interval [start, end) of publication instants an issue covers."""
+
+    start: dt.datetime
+    end: dt.datetime
+    timezone: ZoneInfo
+
+    def __contains__(self, instant: dt.datetime) -> bool:
+        return self.start <= instant < self.end
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """One entry of "Also covered by" under a placed article."""
+
+    title: str
+    url: str
+    canonical_url: str
+    provider: str
+    domain: str
+    quality: Number | None
+    published: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class PlacedArticle:
+    article: Article
+    related: tuple[Coverage, ...] = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    topic: str  # as configured
+    articles: tuple[PlacedArticle, ...]
+
+
+@dataclass(frozen=True)
+class Issue:
+    slug: str  # the issue date, YYYY-MM-DD
+    date: dt.date
+    title: str
+    window: Window
+    sections: tuple[Section, ...]
+    status: str = "draft"
+
+    @property
+    def placed(self) -> tuple[PlacedArticle, ...]:
+        return tuple(p for s in self.sections for p in s.articles)
+
+
+class Status:
+    """What happened to one article file in one issue (see ``newsletter explain``)."""
+
+    PLACED = "placed"
+    FOLDED = "folded"
+    BELOW_CUT = "below_cut"
+    BELOW_MIN_QUALITY = "below_min_quality"
+    NO_TOPIC = "no_topic"
+    ALREADY_PUBLISHED = "already_published"
+    EXCLUDED = "excluded"
+    OUTSIDE_WINDOW = "outside_window"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    id: str
+    path: str
+    status: str
+    title: str = ""
+    published: dt.datetime | None = None
+    quality: Number | None = None
+    topic: str | None = None  # placed: its section
+    position: int | None = None  # placed: 1-based place within the section
+    folded_into: str | None = None  # folded: id of the placed article
+    ranks: tuple[tuple[str, int, int], ...] = ()  # below the cut: (topic, rank, candidates)
+    reason: str = ""  # a sentence an editor can read
+
+
+@dataclass(frozen=True)
+class Selection:
+    issue: Issue
+    verdicts: tuple[Verdict, ...]

@@ -1,0 +1,75 @@
+"""The one place that writes files: atomically, and only inside the output folder."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import NewsletterError
+
+
+def safe_path(root: Path, relative: str) -> Path:
+    """``root / relative``, refusing anything that would land outside ``root``."""
+    root = root.resolve()
+    target = (root / relative).resolve()
+    if target == root or not target.is_relative_to(root):
+        raise NewsletterError(f"refusing to write {relative!r}: it is outside {root}")
+    return target
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    A reader (or a crash) sees the old file or the new one, never a truncated one.
+    Returns False, touching nothing, when the file already holds exactly ``data``, so that
+    unchanged files keep their modification times.
+    """
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _fsync_folder(path.parent)
+    return True
+
+
+def write_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:
+    """Write every file (paths relative to ``root``) atomically, in the order given.
+
+    Every path is checked before the first write, so a bad one writes nothing.
+    Returns the paths that changed.
+    """
+    targets = [(safe_path(root, relative), data) for relative, data in files.items()]
+    try:
+        return [path for path, data in targets if write_atomic(path, data)]
+    except OSError as error:
+        raise NewsletterError(f"cannot write in {root}: {error}") from error

@@ -1,0 +1,263 @@
+"""Selection: which articles make an issue, where they go, and why the others don't.
+
+Pure functions of the articles, the config and the issue date: no clock, no I/O. The rules
+are exact so that an editor can predict an issue (README, "Selection rules"):
+
+1. window [D - window_days, D) at 00:00 in the config's timezone;
+2. valid articles only (``corpus.py``);
+3. eligible: in the window, quality >= min_quality, not excluded, not already published;
+4. topic match by trimmed, casefolded equality;
+5. rank: quality desc, heat desc, published desc, canonical URL asc;
+6. placement topic by topic, folding the same story into the first placed article;
+7. same story: equal canonical URLs, equal normalized titles, or one's URL among the
+   other's related items;
+10. related coverage after placement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from .config import Config
+from .corpus import article_id
+from .models import (
+    Article,
+    Coverage,
+    Issue,
+    PlacedArticle,
+    Problem,
+    Section,
+    Selection,
+    Status,
+    Verdict,
+    Window,
+)
+from .urls import is_http_url
+
+_NON_ALPHANUMERIC = re.compile(r"[\W_]+")
+
+
+def issue_window(issue_date: dt.date, timezone: ZoneInfo, days: int) -> Window:
+    """[D - days at 00:00, D at 00:00) in ``timezone``; across DST it is not 24 h x days."""
+    end = dt.datetime.combine(issue_date, dt.time(0), tzinfo=timezone)
+    start = dt.datetime.combine(issue_date - dt.timedelta(days=days), dt.time(0), tzinfo=timezone)
+    return Window(start, end, timezone)
+
+
+def normalized_title(title: str) -> str:
+    """NFKC, casefold, every run of non-alphanumerics one space, stripped."""
+    folded = unicodedata.normalize("NFKC", title).casefold()
+    return _NON_ALPHANUMERIC.sub(" ", folded).strip()
+
+
+def topic_key(name: str) -> str:
+    return name.strip().casefold()
+
+
+def rank_key(article: Article) -> tuple:
+    """Best first: quality desc, heat desc, published desc, canonical URL asc."""
+    return (-article.quality, -article.heat, -article.published.timestamp(),
+            article.canonical_url)
+
+
+@dataclass
+class _StoryIndex:
+    """Placed articles, indexed for the same-story test; values are placement positions."""
+
+    by_url: dict[str, int] = field(default_factory=dict)
+    by_title: dict[str, int] = field(default_factory=dict)
+    by_related_url: dict[str, int] = field(default_factory=dict)
+
+    def add(self, article: Article, position: int) -> None:
+        self.by_url.setdefault(article.canonical_url, position)
+        title = normalized_title(article.title)
+        if title:
+            self.by_title.setdefault(title, position)
+        for item in article.related:
+            if item.canonical_url:
+                self.by_related_url.setdefault(item.canonical_url, position)
+
+    def first_same_story(self, article: Article) -> int | None:
+        """The first placed article (in placement order) telling the same story, if any."""
+        matches = [
+            self.by_url.get(article.canonical_url),
+            self.by_title.get(normalized_title(article.title) or "\0"),
+            self.by_related_url.get(article.canonical_url),
+        ]
+        matches += [self.by_url.get(item.canonical_url) for item in article.related
+                    if item.canonical_url]
+        found = [m for m in matches if m is not None]
+        return min(found) if found else None
+
+
+def _matches(article: Article, excluded: frozenset[str]) -> bool:
+    return article.id in excluded or article.canonical_url in excluded
+
+
+def related_coverage(
+    placed: Article,
+    folded: Sequence[Article],
+    placed_urls: frozenset[str],
+    excluded: frozenset[str],
+    limit: int,
+) -> tuple[Coverage, ...]:
+    """Rule 10: the "Also covered by" list of one placed article."""
+    candidates: list[Coverage] = []
+    for item in placed.related:
+        if item.title and item.canonical_url and is_http_url(item.url):
+            candidates.append(Coverage(item.title, item.url, item.canonical_url,
+                                       item.provider.name, item.domain, item.quality,
+                                       item.published))
+    for article in folded:
+        candidates.append(Coverage(article.title, article.url, article.canonical_url,
+                                   article.provider.name, article.domain, article.quality,
+                                   article.published))
+    candidates = [
+        c for c in candidates
+        if c.canonical_url not in placed_urls
+        and c.canonical_url not in excluded
+        and c.domain != placed.domain
+    ]
+    oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
+    candidates.sort(key=lambda c: c.canonical_url)
+    candidates.sort(key=lambda c: (c.quality or 0, c.published or oldest), reverse=True)
+    kept: list[Coverage] = []
+    seen_urls: set[str] = set()
+    seen_domains: set[str] = set()
+    for c in candidates:
+        if len(kept) >= limit:
+            break
+        if c.canonical_url in seen_urls or c.domain in seen_domains:
+            continue
+        seen_urls.add(c.canonical_url)
+        seen_domains.add(c.domain)
+        kept.append(c)
+    return tuple(kept)
+
+
+def select_issue(
+    articles: Iterable[Article],
+    config: Config,
+    issue_date: dt.date,
+    *,
+    problems: Iterable[Problem] = (),
+    excluded: frozenset[str] = frozenset(),
+    already_published: frozenset[str] = frozenset(),
+) -> Selection:
+    """Select the issue dated ``issue_date`` and account for every article file.
+
+    ``excluded`` holds article ids or canonical URLs the editor excluded; they are never
+    placed and never related. ``already_published`` holds the canonical URLs featured in
+    published issues dated before ``issue_date``.
+    """
+    window = issue_window(issue_date, config.timezone, config.window_days)
+    verdicts: dict[str, Verdict] = {}
+    eligible: list[Article] = []
+    excluded_urls = set(excluded)
+    for article in articles:
+        reason = None
+        if _matches(article, excluded):
+            excluded_urls.add(article.canonical_url)
+        if article.published not in window:
+            status = Status.OUTSIDE_WINDOW
+            reason = "published outside the window"
+        elif _matches(article, excluded):
+            status, reason = Status.EXCLUDED, "excluded by the editor"
+        elif article.canonical_url in already_published:
+            status, reason = Status.ALREADY_PUBLISHED, "featured in an earlier published issue"
+        elif article.quality < config.min_quality:
+            status = Status.BELOW_MIN_QUALITY
+            reason = f"quality {article.quality} is below min_quality {config.min_quality}"
+        if reason is None:
+            eligible.append(article)
+        else:
+            verdicts[article.id] = _verdict(article, status, reason)
+
+    eligible.sort(key=rank_key)
+    topic_names = {topic_key(t.name) for t in config.topics}
+    by_topic: dict[str, list[Article]] = {topic_key(t.name): [] for t in config.topics}
+    for article in eligible:
+        keys = {topic_key(t) for t in article.topics} & topic_names
+        if not keys:
+            topics = ", ".join(article.topics) or "none"
+            verdicts[article.id] = _verdict(article, Status.NO_TOPIC,
+                                            f"none of its topics ({topics}) is configured")
+        for key in keys:
+            by_topic[key].append(article)
+
+    # Placement (rule 6).
+    placed: list[tuple[str, Article]] = []  # (configured topic, article) in placement order
+    folded_into: dict[int, list[Article]] = {}
+    index = _StoryIndex()
+    done: set[str] = set()  # placed or folded
+    cut: dict[str, list[tuple[str, int, int]]] = {}
+    for topic in config.topics:
+        candidates = by_topic[topic_key(topic.name)]
+        count = 0
+        for rank, article in enumerate(candidates, start=1):
+            if count >= topic.max_articles:
+                for later_rank, later in enumerate(candidates[rank - 1:], start=rank):
+                    if later.id not in done:
+                        cut.setdefault(later.id, []).append(
+                            (topic.name, later_rank, len(candidates)))
+                break
+            if article.id in done:
+                continue
+            done.add(article.id)
+            same = index.first_same_story(article)
+            if same is not None:
+                folded_into.setdefault(same, []).append(article)
+                continue
+            index.add(article, len(placed))
+            placed.append((topic.name, article))
+            count += 1
+
+    placed_urls = frozenset(a.canonical_url for _, a in placed)
+    sections: dict[str, list[PlacedArticle]] = {}
+    for position, (topic_name, article) in enumerate(placed):
+        related = related_coverage(article, folded_into.get(position, ()), placed_urls,
+                                   frozenset(excluded_urls), config.related_max_per_article)
+        in_section = sections.setdefault(topic_name, [])
+        in_section.append(PlacedArticle(article, related))
+        verdicts[article.id] = _verdict(
+            article, Status.PLACED, f"placed in {topic_name} at #{len(in_section)}",
+            topic=topic_name, position=len(in_section))
+        for other in folded_into.get(position, ()):
+            verdicts[other.id] = _verdict(
+                other, Status.FOLDED,
+                f"same story as {article.id}, shown in its related coverage",
+                folded_into=article.id)
+    for article in eligible:
+        if article.id in cut and article.id not in done:
+            ranks = tuple(cut[article.id])
+            where = "; ".join(f"{t} rank {r} of {n}" for t, r, n in ranks)
+            verdicts[article.id] = _verdict(article, Status.BELOW_CUT,
+                                            f"below the cut: {where}", ranks=ranks)
+
+    for problem in problems:
+        where = f"line {problem.line}: " if problem.line else ""
+        verdicts[article_id(problem.path)] = Verdict(
+            id=article_id(problem.path), path=problem.path, status=Status.INVALID,
+            reason=f"invalid: {where}{problem.message}")
+
+    issue = Issue(
+        slug=issue_date.isoformat(),
+        date=issue_date,
+        title=config.title,
+        window=window,
+        sections=tuple(Section(t.name, tuple(sections[t.name]))
+                       for t in config.topics if t.name in sections),
+    )
+    ordered = tuple(sorted(verdicts.values(), key=lambda v: v.path))
+    return Selection(issue, ordered)
+
+
+def _verdict(article: Article, status: str, reason: str, **details) -> Verdict:
+    return Verdict(id=article.id, path=article.path, status=status, title=article.title,
+                   published=article.published, quality=article.quality, reason=reason,
+                   **details)

@@ -1,0 +1,79 @@
+"""Shared helpers: write article files and configs the way users do, as real files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from newsletter.config import Config, load_config
+
+PROJECT = Path(__file__).resolve().parent.parent
+SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
+
+
+def article_text(fields: dict[str, Any], body: str = "") -> str:
+    """An article file as a feed would write it: YAML front matter between '---' lines."""
+    front = yaml.safe_dump(fields, sort_keys=False, allow_unicode=True)
+    return f"---\n{front}---\n{body}"
+
+
+def article_fields(slug: str, **fields: Any) -> dict[str, Any]:
+    """A valid article's fields; keyword arguments override or add (None removes a key)."""
+    base: dict[str, Any] = {
+        "title": f"Story {slug}",
+        "excerpt": f"What happened in {slug}.",
+        "publishedDateTime": dt.datetime(2021, 2, 17, 12, 0, tzinfo=dt.UTC),
+        "webUrl": f"https://news.example/{slug}",
+        "type": "article",
+        "quality": 50,
+        "heat": 10,
+        "provider": {"name": "News Example", "domain": "news.example"},
+        "topics": ["AI"],
+    }
+    base.update(fields)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def write_article(folder: Path, slug: str, body: str = "", suffix: str = ".md",
+                  **fields: Any) -> Path:
+    """Write ``folder/<slug><suffix>`` holding a valid article with ``fields`` applied."""
+    path = folder / f"{slug}{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(article_text(article_fields(slug, **fields), body), encoding="utf-8")
+    return path
+
+
+def write_config(folder: Path, **settings: Any) -> Path:
+    """Write ``folder/newsletter.yaml``; keyword arguments override the defaults below."""
+    data: dict[str, Any] = {
+        "title": "AI Weekly",
+        "site_url": "https://news.example.org/ai/",
+        "timezone": "UTC",
+        "corpus": "articles",
+        "output": "issues",
+        "window_days": 7,
+        "min_quality": 0,
+        "topics": ["AI"],
+        "related": {"max_per_article": 3},
+    }
+    data.update(settings)
+    data = {k: v for k, v in data.items() if v is not None}
+    (folder / "articles").mkdir(exist_ok=True)
+    path = folder / "newsletter.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def make_config(folder: Path, **settings: Any) -> Config:
+    return load_config(write_config(folder, **settings))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty newsletter project: newsletter.yaml (topic AI, UTC) and an articles/ folder."""
+    write_config(tmp_path)
+    return tmp_path

@@ -1,0 +1,231 @@
+"""The command line, driven as users drive it: exit codes, messages, files, --help."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import PROJECT, write_article, write_config
+from newsletter.cli import cli
+
+IN_WINDOW = dt.datetime(2021, 2, 17, 12, 0, tzinfo=dt.UTC)
+
+
+def run(folder: Path, *args: str):
+    return CliRunner().invoke(cli, ["--config", str(folder / "newsletter.yaml"), *args])
+
+
+@pytest.fixture
+def small(project: Path) -> Path:
+    """Three AI articles in the 2021-02-22 window, one of them the same story as another."""
+    articles = project / "articles"
+    write_article(articles, "alpha", quality=90, title="Alpha launches",
+                  related=[{"title": "Other take", "webUrl": "https://other.example/take",
+                            "provider": {"name": "Other", "domain": "other.example"},
+                            "quality": 10}])
+    write_article(articles, "beta", quality=80, title="Beta ships")
+    write_article(articles, "gamma", quality=70, title="ALPHA launches!",
+                  webUrl="https://third.example/alpha",
+                  provider={"name": "Third", "domain": "third.example"})
+    write_article(articles, "old", publishedDateTime=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    return project
+
+
+def test_build_writes_issue_json(small: Path) -> None:
+    result = run(small, "build", "--date", "2021-02-22")
+    assert result.exit_code == 0, result.output
+    assert "Issue 2021-02-22 of AI Weekly (draft): 1 topics, 2 articles" in result.stdout
+    data = json.loads((small / "issues/2021-02-22/issue.json").read_text("utf-8"))
+    assert list(data) == ["slug", "title", "status", "window", "sections"]
+    assert data["window"] == {"start": "2021-02-15T00:00:00+00:00",
+                              "end": "2021-02-22T00:00:00+00:00", "timezone": "UTC"}
+    alpha = data["sections"][0]["articles"][0]
+    assert list(alpha) == ["id", "url", "title", "excerpt", "type", "provider", "domain",
+                           "published", "quality", "heat", "image", "related"]
+    assert [a["id"] for a in data["sections"][0]["articles"]] == ["alpha", "beta"]
+    assert [r["url"] for r in alpha["related"]] == ["https://third.example/alpha",
+                                                     "https://other.example/take"]
+    assert alpha["published"] == "2021-02-17T12:00:00+00:00"
+    assert not list((small / "issues/2021-02-22").glob(".*")), "temporary file left behind"
+
+
+def test_rebuild_is_byte_identical_and_says_unchanged(small: Path) -> None:
+    assert run(small, "build", "--date", "2021-02-22").exit_code == 0
+    first = (small / "issues/2021-02-22/issue.json").read_bytes()
+    again = run(small, "build", "--date", "2021-02-22")
+    assert again.exit_code == 0
+    assert "Unchanged" in again.stdout
+    assert (small / "issues/2021-02-22/issue.json").read_bytes() == first
+
+
+def test_empty_window_writes_nothing_and_names_newest_article(small: Path) -> None:
+    result = run(small, "build", "--date", "2019-06-03")
+    assert result.exit_code == 0
+    assert "nothing to build" in result.stdout
+    assert "newest article in the corpus is dated 2021-02-17" in result.stdout
+    assert not (small / "issues").exists()
+
+
+def test_published_issue_needs_force(small: Path) -> None:
+    assert run(small, "build", "--date", "2021-02-22").exit_code == 0
+    path = small / "issues/2021-02-22/issue.json"
+    data = json.loads(path.read_text("utf-8"))
+    data["status"] = "published"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    refused = run(small, "build", "--date", "2021-02-22")
+    assert refused.exit_code == 1
+    assert "already published" in refused.stderr and "--force" in refused.stderr
+    forced = run(small, "build", "--date", "2021-02-22", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(path.read_text("utf-8"))["status"] == "published"
+
+
+def test_article_in_earlier_published_issue_is_not_repeated(small: Path) -> None:
+    assert run(small, "build", "--date", "2021-02-22").exit_code == 0
+    path = small / "issues/2021-02-22/issue.json"
+    data = json.loads(path.read_text("utf-8"))
+    data["status"] = "published"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    # A week later, with a 14-day window, alpha and beta are still in the window.
+    write_config(small, window_days=14)
+    result = run(small, "explain", "--date", "2021-03-01", "--json")
+    statuses = {a["id"]: a["status"] for a in json.loads(result.stdout)["articles"]}
+    assert statuses["alpha"] == statuses["beta"] == "already_published"
+    assert statuses["gamma"] == "placed"
+
+
+def test_invalid_file_is_skipped_with_warning_and_strict_fails(small: Path) -> None:
+    (small / "articles/broken.md").write_text("---\ntitle: x\n  bad: indent\n---\n", "utf-8")
+    result = run(small, "build", "--date", "2021-02-22")
+    assert result.exit_code == 0
+    assert "skipped 1 invalid article file" in result.stderr
+    assert "broken.md:3: YAML syntax error" in result.stderr
+    for args in (["--strict", "build", "--date", "2021-02-22"],
+                 ["build", "--date", "2021-02-22", "--strict"]):
+        strict = run(small, *args)
+        assert strict.exit_code == 1
+        assert "broken.md:3" in strict.stderr and "--strict" in strict.stderr
+
+
+def test_check_exit_codes(small: Path) -> None:
+    clean = run(small, "check")
+    assert clean.exit_code == 0
+    assert "4 article files" in clean.stdout and "0 invalid" in clean.stdout
+    (small / "articles/nofront.md").write_text("title: x\n", "utf-8")
+    dirty = run(small, "check")
+    assert dirty.exit_code == 1
+    assert "nofront.md:1: no front matter" in dirty.stderr
+    assert "4 valid, 1 invalid" in dirty.stdout
+
+
+def test_unknown_config_key_warns_and_strict_makes_it_an_error(small: Path) -> None:
+    write_config(small, titel="oops")
+    warned = run(small, "check")
+    assert warned.exit_code == 0
+    assert 'titel: unknown key, ignored; did you mean "title"?' in warned.stderr
+    strict = run(small, "--strict", "check")
+    assert strict.exit_code == 1
+    assert "titel: unknown key" in strict.stderr and "--strict" in strict.stderr
+
+
+def test_config_errors_are_listed_together(project: Path) -> None:
+    write_config(project, window_days="seven", topics=["AI", {"name": "X", "max_articles": "five"}])
+    result = run(project, "build", "--date", "2021-02-22")
+    assert result.exit_code == 1
+    assert "2 problems in the configuration" in result.stderr
+    assert 'window_days: expected a positive integer, got "seven"' in result.stderr
+    assert 'topics[1].max_articles: expected a positive integer, got "five"' in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_missing_config_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "nope.yaml"), "check"])
+    assert result.exit_code == 1
+    assert "nope.yaml" in result.stderr and "file not found" in result.stderr
+    assert "--config" in result.stderr
+
+
+def test_bad_date_is_a_usage_error(small: Path) -> None:
+    result = run(small, "build", "--date", "22/02/2021")
+    assert result.exit_code == 2
+    assert "Invalid value for '--date'" in result.stderr
+
+
+def test_unknown_command_is_a_usage_error(small: Path) -> None:
+    assert run(small, "publish-everything").exit_code == 2
+
+
+def test_explain_accounts_for_every_file(small: Path) -> None:
+    (small / "articles/broken.md").write_text("", "utf-8")
+    write_article(small / "articles", "robots", topics=["Robotics"])
+    write_article(small / "articles", "weak", quality=-5)
+    write_config(small, min_quality=0)
+    text = run(small, "explain", "--date", "2021-02-22")
+    assert text.exit_code == 0, text.output
+    for expected in ("alpha: placed in AI at #1", "beta: placed in AI at #2",
+                     "gamma: same story as alpha", "old: published outside the window",
+                     "robots: none of its topics (Robotics) is configured",
+                     "weak: quality -5 is below min_quality 0", "broken: invalid: empty file"):
+        assert expected in text.stdout
+    data = json.loads(run(small, "explain", "--date", "2021-02-22", "--json").stdout)
+    assert {a["id"]: a["status"] for a in data["articles"]} == {
+        "alpha": "placed", "beta": "placed", "gamma": "folded", "old": "outside_window",
+        "robots": "no_topic", "weak": "below_min_quality", "broken": "invalid"}
+    gamma = next(a for a in data["articles"] if a["id"] == "gamma")
+    assert gamma["folded_into"] == "alpha"
+    assert not (small / "issues").exists(), "explain must not write"
+
+
+def test_explain_shows_rank_below_the_cut(small: Path) -> None:
+    write_config(small, topics=[{"name": "AI", "max_articles": 1}])
+    data = json.loads(run(small, "explain", "--date", "2021-02-22", "--json").stdout)
+    beta = next(a for a in data["articles"] if a["id"] == "beta")
+    assert beta["status"] == "below_cut"
+    assert beta["ranks"] == [{"topic": "AI", "rank": 2, "of": 3}]
+
+
+def test_date_defaults_to_today_in_the_config_timezone(small: Path) -> None:
+    write_config(small, timezone="Pacific/Kiritimati")
+    data = json.loads(run(small, "explain", "--json").stdout)
+    assert data["slug"] == dt.datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat()
+
+
+def test_help_describes_every_command_with_an_example() -> None:
+    runner = CliRunner()
+    top = runner.invoke(cli, ["--help"])
+    assert top.exit_code == 0
+    assert "newsletter build --date 2021-02-22" in top.stdout
+    for command in ("build", "check", "explain"):
+        result = runner.invoke(cli, [command, "--help"])
+        assert result.exit_code == 0
+        assert "Example" in result.stdout and f"newsletter {command}" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["newsletter"], [sys.executable, "-m", "newsletter"]])
+def test_console_script_and_module_run(small: Path, command: list[str]) -> None:
+    ok = subprocess.run([*command, "--config", str(small / "newsletter.yaml"), "check"],
+                        capture_output=True, text=True, cwd=PROJECT)
+    assert ok.returncode == 0, ok.stderr
+    missing = subprocess.run([*command, "--config", str(small / "missing.yaml"), "check"],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1
+    assert "file not found" in missing.stderr and "Traceback" not in missing.stderr
+    usage = subprocess.run([*command, "build", "--date", "nope"], capture_output=True,
+                           text=True)
+    assert usage.returncode == 2
+
+
+def test_config_paths_resolve_against_the_config_folder(small: Path, tmp_path_factory,
+                                                        monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    result = CliRunner().invoke(cli, ["--config", str(small / "newsletter.yaml"), "build",
+                                      "--date", "2021-02-22"])
+    assert result.exit_code == 0, result.output
+    assert (small / "issues/2021-02-22/issue.json").is_file()
