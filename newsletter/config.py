@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -24,8 +27,19 @@ DEFAULT_MAX_ARTICLES = 5
 
 TOP_LEVEL_KEYS = (
     "title", "site_url", "timezone", "corpus", "output", "window_days", "min_quality",
-    "topics", "related",
+    "topics", "related", "language", "email", "feeds",
 )
+EMAIL_KEYS = ("from", "reply_to", "postal_address", "subject")
+DEFAULT_SUBJECT = "{title}: {date}"
+SUBJECT_FIELDS = ("title", "date", "slug")
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    sender: str  # email.from, e.g. "AI Weekly <newsletter@news.example.org>"
+    reply_to: str | None = None
+    postal_address: str = ""
+    subject: str = DEFAULT_SUBJECT  # {title}, {date} (e.g. February 22, 2021) and {slug}
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,9 @@ class Config:
     min_quality: int | float
     topics: tuple[TopicConfig, ...]
     related_max_per_article: int
+    email: EmailSettings
+    language: str = "en"
+    feed_max_entries: int = 20
     warnings: tuple[str, ...] = ()
 
     @property
@@ -133,6 +150,51 @@ def _topics(report: _Report, value: Any) -> tuple[TopicConfig, ...]:
     return tuple(topics)
 
 
+def check_subject(template: str) -> str | None:
+    """Why a subject template is unusable, or None when it is fine."""
+    for name in re.findall(r"{([^{}]*)}", template):
+        if name not in SUBJECT_FIELDS:
+            return f'unknown placeholder {{{name}}}; use {{title}}, {{date}} or {{slug}}'
+    return None
+
+
+def _email(report: _Report, value: Any, title: str | None, site_url: str | None
+           ) -> EmailSettings:
+    host = urlsplit(site_url).hostname if site_url else None
+    default_sender = f"{title or 'Newsletter'} <newsletter@{host or 'localhost'}>"
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        report.expected("email", "a mapping with from, postal_address, ...", value)
+        return EmailSettings(default_sender)
+    report.unknown_keys(value, EMAIL_KEYS, prefix="email.")
+    fields: dict[str, str | None] = {}
+    for key in EMAIL_KEYS:
+        raw = value.get(key)
+        if raw is not None and (not isinstance(raw, str) or not raw.strip()):
+            report.expected(f"email.{key}", "a non-empty string", raw)
+            raw = None
+        fields[key] = raw.strip() if isinstance(raw, str) else None
+    for key in ("from", "reply_to"):
+        address = fields[key]
+        if address and "@" not in parseaddr(address)[1]:
+            report.expected(f"email.{key}", 'an address such as "AI Weekly <news@example.org>"',
+                            address)
+    subject = fields["subject"] or DEFAULT_SUBJECT
+    problem = check_subject(subject)
+    if problem:
+        report.errors.append(f"email.subject: {problem}")
+    if not fields["postal_address"]:
+        report.warnings.append("email.postal_address: missing; bulk email must show the "
+                               "sender's postal address (CAN-SPAM), so the footer lacks it")
+    return EmailSettings(
+        sender=fields["from"] or default_sender,
+        reply_to=fields["reply_to"],
+        postal_address=fields["postal_address"] or "",
+        subject=subject,
+    )
+
+
 def validate(data: Any, path: Path) -> Config:
     """Check the parsed config file as a whole; raise :class:`ConfigError` listing everything."""
     report = _Report()
@@ -188,6 +250,17 @@ def validate(data: Any, path: Path) -> Config:
         max_related = _integer(report, "related.max_per_article",
                                related.get("max_per_article", 3), minimum=0)
 
+    language = _string(report, data, "language", "en")
+    email = _email(report, data.get("email"), title, site_url)
+    feeds = data.get("feeds") or {}
+    feed_max_entries = 20
+    if not isinstance(feeds, dict):
+        report.expected("feeds", "a mapping such as {max_entries: 20}", feeds)
+    else:
+        report.unknown_keys(feeds, ("max_entries",), prefix="feeds.")
+        feed_max_entries = _integer(report, "feeds.max_entries", feeds.get("max_entries", 20),
+                                    minimum=1)
+
     if report.errors:
         raise ConfigError(str(path), report.errors)
     return Config(
@@ -195,6 +268,8 @@ def validate(data: Any, path: Path) -> Config:
         corpus=corpus, output=output, window_days=window_days,  # type: ignore[arg-type]
         min_quality=min_quality, topics=topics,
         related_max_per_article=max_related,  # type: ignore[arg-type]
+        email=email, language=language,  # type: ignore[arg-type]
+        feed_max_entries=feed_max_entries,  # type: ignore[arg-type]
         warnings=tuple(report.warnings),
     )
 

@@ -190,13 +190,22 @@ def describe(value: Any) -> str:
     return repr(value)
 
 
+# Characters XML 1.0 forbids (and no reader wants): C0 controls but tab/newline/CR, DEL,
+# lone surrogates, U+FFFE/U+FFFF. Dropped on reading so that no output can carry them.
+_ILLEGAL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_text(text: str) -> str:
+    return _ILLEGAL_CHARACTERS.sub("", text)
+
+
 def _text(value: Any, key: str) -> str:
     """A text field: HTML entities decoded once, so every output can escape it correctly."""
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ArticleError(f"{key}: expected text, got {describe(value)}", key=key)
-    return html.unescape(str(value)).strip()
+    return clean_text(html.unescape(str(value))).strip()
 
 
 def parse_number(value: Any, key: str, default: Number) -> Number:
@@ -290,7 +299,7 @@ def _topics(value: Any) -> tuple[str, ...]:
             raise ArticleError(f"topics[{index}]: expected a topic name, got {describe(item)}",
                                key="topics")
         if item.strip():
-            topics.append(html.unescape(item).strip())
+            topics.append(clean_text(html.unescape(item)).strip())
     return tuple(topics)
 
 

@@ -6,9 +6,10 @@ import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .errors import NewsletterError
-from .models import Coverage, Issue, PlacedArticle
+from .models import Article, Coverage, Image, Issue, PlacedArticle, Provider, Section, Window
 from .urls import canonical_url
 
 ISSUE_FILE = "issue.json"
@@ -53,11 +54,62 @@ def issue_to_dict(issue: Issue) -> dict[str, Any]:
             "end": issue.window.end.isoformat(),
             "timezone": issue.window.timezone.key,
         },
+        "intro": list(issue.intro),
+        "subject": issue.subject,
         "sections": [
             {"topic": section.topic, "articles": [_article(p) for p in section.articles]}
             for section in issue.sections
         ],
     }
+
+
+def _parse_instant(value: Any) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+def _placed_from_dict(data: dict[str, Any]) -> PlacedArticle:
+    image = data.get("image")
+    article = Article(
+        id=data["id"],
+        path=data["id"],
+        title=data["title"],
+        url=data["url"],
+        canonical_url=canonical_url(data["url"]) or data["url"],
+        domain=data.get("domain", ""),
+        published=dt.datetime.fromisoformat(data["published"]),
+        quality=data.get("quality", 0),
+        heat=data.get("heat", -1),
+        excerpt=data.get("excerpt", ""),
+        type=data.get("type", "article"),
+        provider=Provider(data.get("provider", ""), data.get("domain", "")),
+        images=(Image(image["url"], image.get("width"), image.get("height")),) if image else (),
+    )
+    related = tuple(
+        Coverage(title=r["title"], url=r["url"], canonical_url=canonical_url(r["url"]) or r["url"],
+                 provider=r.get("provider", ""), domain=r.get("domain", ""),
+                 quality=r.get("quality"), published=_parse_instant(r.get("published")))
+        for r in data.get("related", [])
+    )
+    return PlacedArticle(article, related)
+
+
+def issue_from_dict(data: dict[str, Any], path: Path | str = ISSUE_FILE) -> Issue:
+    """The :class:`Issue` an ``issue.json`` describes (what publishing renders from)."""
+    try:
+        timezone = ZoneInfo(data["window"]["timezone"])
+        window = Window(dt.datetime.fromisoformat(data["window"]["start"]),
+                        dt.datetime.fromisoformat(data["window"]["end"]), timezone)
+        sections = tuple(
+            Section(s["topic"], tuple(_placed_from_dict(a) for a in s["articles"]))
+            for s in data["sections"]
+        )
+        return Issue(slug=data["slug"], date=dt.date.fromisoformat(data["slug"]),
+                     title=data["title"], window=window, sections=sections,
+                     status=data.get("status", "draft"), intro=tuple(data.get("intro") or ()),
+                     subject=data.get("subject"))
+    except (KeyError, TypeError, ValueError) as error:
+        raise NewsletterError(f"{path}: not a valid issue file ({type(error).__name__}: "
+                              f"{error}); rebuild it with newsletter build --force") from None
 
 
 def issue_json(issue: Issue) -> bytes:
@@ -76,6 +128,10 @@ def read_issue_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("sections"), list):
         raise NewsletterError(f"{path}: not an issue file (no sections); restore or remove it")
     return data
+
+
+def load_issue(path: Path) -> Issue:
+    return issue_from_dict(read_issue_file(path), path)
 
 
 def published_issue_dates(output: Path) -> list[dt.date]:

@@ -123,6 +123,8 @@ class Issue:
     window: Window
     sections: tuple[Section, ...]
     status: str = "draft"
+    intro: tuple[str, ...] = ()  # the editor's paragraphs, plain text
+    subject: str | None = None  # the editor's subject line, replacing the configured one
 
     @property
     def placed(self) -> tuple[PlacedArticle, ...]:
@@ -155,6 +157,7 @@ class Verdict:
     position: int | None = None  # placed: 1-based place within the section
     folded_into: str | None = None  # folded: id of the placed article
     ranks: tuple[tuple[str, int, int], ...] = ()  # below the cut: (topic, rank, candidates)
+    pinned: bool = False  # placed because the editor pinned it
     reason: str = ""  # a sentence an editor can read
 
 

@@ -14,7 +14,7 @@ def _strip_www(host: str) -> str:
 
 def http_host(url: object) -> str | None:
     """The host of an absolute http(s) URL, lowercased; None for anything else."""
-    if not isinstance(url, str) or any(c in url for c in " \t\r\n\x00"):
+    if not isinstance(url, str) or any(c <= " " or c == "\x7f" for c in url.strip()):
         return None
     try:
         parts = urlsplit(url.strip())

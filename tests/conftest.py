@@ -59,6 +59,8 @@ def write_config(folder: Path, **settings: Any) -> Path:
         "min_quality": 0,
         "topics": ["AI"],
         "related": {"max_per_article": 3},
+        "email": {"from": "AI Weekly <newsletter@news.example.org>",
+                  "postal_address": "100 Example Street, Springfield"},
     }
     data.update(settings)
     data = {k: v for k, v in data.items() if v is not None}

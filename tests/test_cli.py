@@ -43,7 +43,8 @@ def test_build_writes_issue_json(small: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Issue 2021-02-22 of AI Weekly (draft): 1 topics, 2 articles" in result.stdout
     data = json.loads((small / "issues/2021-02-22/issue.json").read_text("utf-8"))
-    assert list(data) == ["slug", "title", "status", "window", "sections"]
+    assert list(data) == ["slug", "title", "status", "window", "intro", "subject",
+                          "sections"]
     assert data["window"] == {"start": "2021-02-15T00:00:00+00:00",
                               "end": "2021-02-22T00:00:00+00:00", "timezone": "UTC"}
     alpha = data["sections"][0]["articles"][0]

@@ -1,0 +1,67 @@
+"""The Jinja2 environment every output is rendered with, and the filters templates share.
+
+Autoescaping is on for everything that becomes HTML, MJML or XML, so article text can never
+become markup; article text is only ever data, so template syntax inside it is never
+evaluated. Only http(s) URLs may become links or images (``http_url``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from .urls import is_http_url
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+EXCERPT_LENGTH = 300
+
+
+def http_url(value: object) -> str:
+    """The URL when it is absolute http(s), else "" (templates then render no link)."""
+    return value.strip() if isinstance(value, str) and is_http_url(value) else ""
+
+
+def https_url(value: object) -> str:
+    """Images load only over https: mixed content is blocked by mail clients and browsers."""
+    url = http_url(value)
+    return url if url.lower().startswith("https://") else ""
+
+
+def shorten(text: str, length: int = EXCERPT_LENGTH) -> str:
+    """Cut at a word boundary near ``length`` characters, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= length:
+        return text
+    cut = text[: length + 1].rsplit(" ", 1)[0] if " " in text[: length + 1] else text[:length]
+    return cut.rstrip(" ,.;:-–—") + "…"
+
+
+def long_date(value: dt.date | dt.datetime) -> str:
+    """"February 22, 2021", independent of the machine's locale."""
+    return f"{value:%B} {value.day}, {value.year}"
+
+
+@cache
+def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html", "mjml", "xml", "j2"),
+            default_for_string=True, default=True),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(http_url=http_url, https_url=https_url, shorten=shorten,
+                       long_date=long_date)
+    return env
+
+
+def text_environment(folder: Path = TEMPLATES) -> jinja2.Environment:
+    """For the plain-text email: no escaping (it is not markup), same filters."""
+    env = environment(folder).overlay(autoescape=False)
+    return env
