@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from .corpus import describe
+from .corpus import ArticleError, check_nesting, describe
 from .errors import ConfigError
 from .urls import is_http_url
 
@@ -113,7 +113,10 @@ def _topics(report: _Report, value: Any) -> tuple[TopicConfig, ...]:
         report.errors.append('topics: required, but missing; list the topics in order, '
                              'e.g. topics: ["AI", "Robotics"]')
         return ()
-    if not isinstance(value, list) or not value:
+    if value == []:
+        report.errors.append("topics: expected a non-empty list of topics, got an empty list")
+        return ()
+    if not isinstance(value, list):
         report.expected("topics", "a non-empty list of topics", value)
         return ()
     topics: list[TopicConfig] = []
@@ -204,6 +207,7 @@ def validate(data: Any, path: Path) -> Config:
         raise ConfigError(str(path), [f"the file holds {describe(data)}, expected a mapping "
                                       "of settings (title: ..., topics: ...)"])
     report.unknown_keys(data, TOP_LEVEL_KEYS)
+    data = {key: value for key, value in data.items() if value is not None}  # empty = default
     folder = path.parent
 
     title = _string(report, data, "title")
@@ -262,7 +266,8 @@ def validate(data: Any, path: Path) -> Config:
                                     minimum=1)
 
     if report.errors:
-        raise ConfigError(str(path), report.errors)
+        # Warnings too: a misspelt key ("titel") explains the error it causes.
+        raise ConfigError(str(path), report.errors, report.warnings)
     return Config(
         path=path, title=title, site_url=site_url, timezone=timezone,  # type: ignore[arg-type]
         corpus=corpus, output=output, window_days=window_days,  # type: ignore[arg-type]
@@ -285,7 +290,10 @@ def load_config(path: Path, *, strict: bool = False) -> Config:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(str(path), [f"cannot be read: {error}"]) from None
     try:
+        check_nesting(text)
         data = yaml.load(text, Loader=yaml.CSafeLoader)
+    except ArticleError as error:
+        raise ConfigError(str(path), [error.message]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""

@@ -160,7 +160,30 @@ def _yaml_error(error: yaml.YAMLError) -> ArticleError:
     return ArticleError(f"YAML syntax error: {problem}", line=line)
 
 
+MAX_FLOW_DEPTH = 200
+
+
+def check_nesting(text: str) -> None:
+    """Refuse deeply nested flow collections (``[[[[...``) before libyaml sees them: its
+    parser recurses in C and overflows the stack, killing the process, long before Python's
+    recursion limit could catch it. Block nesting needs indentation, which the size limit
+    already bounds."""
+    if text.count("[") + text.count("{") <= MAX_FLOW_DEPTH:
+        return
+    depth = 0
+    for index, char in enumerate(text):
+        if char in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                raise ArticleError(
+                    f"YAML nested more than {MAX_FLOW_DEPTH} levels deep: refused",
+                    line=text.count("\n", 0, index) + 2)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+
+
 def parse_yaml(front_matter: str) -> Any:
+    check_nesting(front_matter)
     loader = _ArticleLoader(front_matter)
     try:
         return loader.get_single_data()

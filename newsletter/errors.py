@@ -8,9 +8,11 @@ class NewsletterError(Exception):
 
 
 class ConfigError(NewsletterError):
-    def __init__(self, path: str, errors: list[str]) -> None:
+    def __init__(self, path: str, errors: list[str], warnings: list[str] | None = None) -> None:
         self.path = path
         self.errors = errors
+        self.warnings = warnings or []
         lines = "\n".join(f"  {e}" for e in errors)
+        lines += "".join(f"\n  warning: {w}" for w in self.warnings)
         noun = "problem" if len(errors) == 1 else "problems"
         super().__init__(f"{path}: {len(errors)} {noun} in the configuration:\n{lines}")

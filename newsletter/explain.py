@@ -37,6 +37,7 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
         "topic": verdict.topic,
         "position": verdict.position,
         "folded_into": verdict.folded_into,
+        "pinned": verdict.pinned,
         "ranks": [{"topic": t, "rank": r, "of": n} for t, r, n in verdict.ranks],
         "reason": verdict.reason,
     }

@@ -140,6 +140,12 @@ def related_coverage(
     return tuple(kept)
 
 
+def pin_topic(article: Article, config: Config) -> str | None:
+    """The configured topic a pinned article goes to: the first, in config order, it matches."""
+    keys = {topic_key(t) for t in article.topics}
+    return next((t.name for t in config.topics if topic_key(t.name) in keys), None)
+
+
 def select_issue(
     articles: Iterable[Article],
     config: Config,
@@ -148,6 +154,7 @@ def select_issue(
     problems: Iterable[Problem] = (),
     excluded: frozenset[str] = frozenset(),
     already_published: frozenset[str] = frozenset(),
+    pinned: Sequence[Article] = (),
 ) -> Selection:
     """Select the issue dated ``issue_date`` and account for every article file.
 
@@ -159,10 +166,13 @@ def select_issue(
     verdicts: dict[str, Verdict] = {}
     eligible: list[Article] = []
     excluded_urls = set(excluded)
+    pinned_ids = {article.id for article in pinned}
     for article in articles:
         reason = None
         if _matches(article, excluded):
             excluded_urls.add(article.canonical_url)
+        if article.id in pinned_ids:
+            continue
         if article.published not in window:
             status = Status.OUTSIDE_WINDOW
             reason = "published outside the window"
@@ -176,7 +186,7 @@ def select_issue(
         if reason is None:
             eligible.append(article)
         else:
-            verdicts[article.id] = _verdict(article, status, reason)
+            verdicts[article.path] = _verdict(article, status, reason)
 
     eligible.sort(key=rank_key)
     topic_names = {topic_key(t.name) for t in config.topics}
@@ -185,7 +195,7 @@ def select_issue(
         keys = {topic_key(t) for t in article.topics} & topic_names
         if not keys:
             topics = ", ".join(article.topics) or "none"
-            verdicts[article.id] = _verdict(article, Status.NO_TOPIC,
+            verdicts[article.path] = _verdict(article, Status.NO_TOPIC,
                                             f"none of its topics ({topics}) is configured")
         for key in keys:
             by_topic[key].append(article)
@@ -196,9 +206,18 @@ def select_issue(
     index = _StoryIndex()
     done: set[str] = set()  # placed or folded
     cut: dict[str, list[tuple[str, int, int]]] = {}
+    counts: dict[str, int] = {}
+    for article in pinned:
+        topic_name = pin_topic(article, config)
+        if topic_name is None or article.id in done:
+            continue
+        done.add(article.id)
+        index.add(article, len(placed))
+        placed.append((topic_name, article))
+        counts[topic_name] = counts.get(topic_name, 0) + 1
     for topic in config.topics:
         candidates = by_topic[topic_key(topic.name)]
-        count = 0
+        count = counts.get(topic.name, 0)
         for rank, article in enumerate(candidates, start=1):
             if count >= topic.max_articles:
                 for later_rank, later in enumerate(candidates[rank - 1:], start=rank):
@@ -224,11 +243,12 @@ def select_issue(
                                    frozenset(excluded_urls), config.related_max_per_article)
         in_section = sections.setdefault(topic_name, [])
         in_section.append(PlacedArticle(article, related))
-        verdicts[article.id] = _verdict(
-            article, Status.PLACED, f"placed in {topic_name} at #{len(in_section)}",
-            topic=topic_name, position=len(in_section))
+        pin = "pinned by the editor; " if article.id in pinned_ids else ""
+        verdicts[article.path] = _verdict(
+            article, Status.PLACED, f"{pin}placed in {topic_name} at #{len(in_section)}",
+            topic=topic_name, position=len(in_section), pinned=article.id in pinned_ids)
         for other in folded_into.get(position, ()):
-            verdicts[other.id] = _verdict(
+            verdicts[other.path] = _verdict(
                 other, Status.FOLDED,
                 f"same story as {article.id}, shown in its related coverage",
                 folded_into=article.id)
@@ -236,12 +256,12 @@ def select_issue(
         if article.id in cut and article.id not in done:
             ranks = tuple(cut[article.id])
             where = "; ".join(f"{t} rank {r} of {n}" for t, r, n in ranks)
-            verdicts[article.id] = _verdict(article, Status.BELOW_CUT,
+            verdicts[article.path] = _verdict(article, Status.BELOW_CUT,
                                             f"below the cut: {where}", ranks=ranks)
 
     for problem in problems:
         where = f"line {problem.line}: " if problem.line else ""
-        verdicts[article_id(problem.path)] = Verdict(
+        verdicts[problem.path] = Verdict(
             id=article_id(problem.path), path=problem.path, status=Status.INVALID,
             reason=f"invalid: {where}{problem.message}")
 

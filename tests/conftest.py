@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner, Result
 
+from newsletter.cli import cli
 from newsletter.config import Config, load_config
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
+SAMPLE_DATES = ("2021-02-15", "2021-02-22")  # the published sample issues in issues/
 
 
 def article_text(fields: dict[str, Any], body: str = "") -> str:
@@ -79,3 +83,36 @@ def project(tmp_path: Path) -> Path:
     """An empty newsletter project: newsletter.yaml (topic AI, UTC) and an articles/ folder."""
     write_config(tmp_path)
     return tmp_path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="Rebuild the committed sample issues in issues/ instead of "
+                          "comparing against them; review the diff with git.")
+
+
+def run(folder: Path, *args: str) -> Result:
+    """``newsletter --config <folder>/newsletter.yaml ARGS`` through click's runner."""
+    return CliRunner().invoke(cli, ["--config", str(folder / "newsletter.yaml"), *args])
+
+
+def sample_site(target: Path) -> Path:
+    """The sample newsletter built and published the way the committed issues/ was."""
+    config = yaml.safe_load((PROJECT / "newsletter.yaml").read_text("utf-8"))
+    config["corpus"] = str(PROJECT / "articles")
+    config["output"] = str(target / "issues")
+    (target / "newsletter.yaml").write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
+    for date in SAMPLE_DATES:
+        overrides = PROJECT / "issues" / date / "overrides.yaml"
+        if overrides.is_file():
+            (target / "issues" / date).mkdir(parents=True, exist_ok=True)
+            shutil.copy(overrides, target / "issues" / date / "overrides.yaml")
+    for date in SAMPLE_DATES:
+        result = run(target, "build", "--date", date, "--publish")
+        assert result.exit_code == 0, result.output
+    return target / "issues"
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}

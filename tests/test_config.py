@@ -1,0 +1,411 @@
+"""newsletter.yaml: schema, defaults, relative paths, and validation that reports everything."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import make_config, write_config
+from newsletter.config import Config, TopicConfig, load_config
+from newsletter.errors import ConfigError, NewsletterError
+
+# The email block only keeps the postal-address warning out of these tests' warnings.
+EMAIL = (
+    "email:\n"
+    "  from: AI Weekly <newsletter@news.example.org>\n"
+    "  postal_address: 100 Example Street, Springfield\n"
+)
+MINIMAL = (
+    "title: AI Weekly\n"
+    "site_url: https://news.example.org/ai/\n"
+    "topics: [AI]\n"
+) + EMAIL
+
+
+def write_text_config(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "articles").mkdir(exist_ok=True)
+    path = folder / "newsletter.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def config_errors(path: Path, **kwargs) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, **kwargs)
+    assert caught.value.path == str(path.absolute())
+    return caught.value.errors
+
+
+# -- valid files and defaults ----------------------------------------------------------------
+
+def test_full_config_values(project: Path):
+    config = load_config(project / "newsletter.yaml")
+    assert isinstance(config, Config)
+    assert config.path == project / "newsletter.yaml"
+    assert config.title == "AI Weekly"
+    assert config.site_url == "https://news.example.org/ai/"
+    assert config.timezone == ZoneInfo("UTC")
+    assert config.corpus == (project / "articles").resolve()
+    assert config.output == (project / "issues").resolve()
+    assert config.window_days == 7
+    assert type(config.window_days) is int
+    assert config.min_quality == 0
+    assert config.topics == (TopicConfig("AI", 5),)
+    assert config.related_max_per_article == 3
+    assert config.warnings == ()
+    assert config.folder == project
+
+
+def test_defaults_for_optional_keys(tmp_path: Path):
+    path = write_text_config(tmp_path, MINIMAL)
+    config = load_config(path)
+    assert config.timezone == ZoneInfo("UTC")
+    assert config.corpus == (tmp_path / "articles").resolve()
+    assert config.output == (tmp_path / "issues").resolve()
+    assert config.window_days == 7
+    assert config.min_quality == 0
+    assert config.related_max_per_article == 3
+    assert config.topics == (TopicConfig("AI", 5),)
+    assert config.warnings == ()
+
+
+def test_defaults_via_conftest_helper(tmp_path: Path):
+    config = make_config(tmp_path, timezone=None, corpus=None, output=None, window_days=None,
+                         min_quality=None, related=None)
+    assert config.timezone == ZoneInfo("UTC")
+    assert config.corpus == (tmp_path / "articles").resolve()
+    assert config.output == (tmp_path / "issues").resolve()
+    assert config.window_days == 7
+    assert config.min_quality == 0
+    assert config.related_max_per_article == 3
+
+
+def test_explicit_values(tmp_path: Path):
+    (tmp_path / "content").mkdir()
+    config = make_config(
+        tmp_path, title="  Robots Weekly  ", timezone="Europe/Berlin", corpus="content",
+        output="public/issues", window_days=14, min_quality=2.5,
+        related={"max_per_article": 0},
+    )
+    assert config.title == "Robots Weekly"
+    assert config.timezone == ZoneInfo("Europe/Berlin")
+    assert config.corpus == (tmp_path / "content").resolve()
+    assert config.output == (tmp_path / "public" / "issues").resolve()
+    assert config.window_days == 14
+    assert config.min_quality == 2.5
+    assert config.related_max_per_article == 0
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("https://news.example.org/ai", "https://news.example.org/ai/"),
+    ("https://news.example.org", "https://news.example.org/"),
+    ("http://localhost:8000/x/", "http://localhost:8000/x/"),
+    ("https://news.example.org/ai/", "https://news.example.org/ai/"),
+])
+def test_site_url_gets_a_trailing_slash(tmp_path: Path, given: str, expected: str):
+    assert make_config(tmp_path, site_url=given).site_url == expected
+
+
+def test_topics_forms(tmp_path: Path):
+    config = make_config(tmp_path, topics=[
+        "AI",
+        {"name": "Robotics", "max_articles": 2},
+        {"name": "Computer Vision"},
+        "  Spaced  ",
+    ])
+    assert config.topics == (
+        TopicConfig("AI", 5),
+        TopicConfig("Robotics", 2),
+        TopicConfig("Computer Vision", 5),
+        TopicConfig("Spaced", 5),
+    )
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "content" / "news").mkdir(parents=True)
+    path = write_config(site, corpus="content/news", output="out/issues")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "content" / "news").mkdir(parents=True)  # a decoy in the working folder
+    monkeypatch.chdir(elsewhere)
+
+    config = load_config(path)
+
+    assert config.corpus == (site / "content" / "news").resolve()
+    assert config.output == (site / "out" / "issues").resolve()
+    assert config.corpus.is_absolute()
+    assert config.output.is_absolute()
+    assert config.path == path
+
+
+def test_relative_config_path_is_made_absolute(tmp_path: Path, monkeypatch):
+    write_config(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    config = load_config(Path("newsletter.yaml"))
+    assert config.path == tmp_path / "newsletter.yaml"
+    assert config.corpus == (tmp_path / "articles").resolve()
+
+
+def test_missing_corpus_folder_is_an_error_even_from_another_cwd(tmp_path: Path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    path = write_config(site, corpus="content")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "content").mkdir()  # exists relative to cwd, not to the config
+    assert config_errors(path) == [
+        f'corpus: folder "content" not found (looked in {(site / "content").resolve()})',
+    ]
+
+
+def test_config_is_frozen(project: Path):
+    config = load_config(project / "newsletter.yaml")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.title = "x"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.topics[0].max_articles = 1  # type: ignore[misc]
+
+
+# -- one mistake at a time -------------------------------------------------------------------
+
+def test_missing_config_file_says_how_to_fix(tmp_path: Path):
+    path = tmp_path / "newsletter.yaml"
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    error = caught.value
+    assert isinstance(error, NewsletterError)
+    assert error.path == str(path)
+    assert error.errors == ["file not found; create newsletter.yaml or pass --config PATH"]
+    assert str(error) == (
+        f"{path}: 1 problem in the configuration:\n"
+        "  file not found; create newsletter.yaml or pass --config PATH"
+    )
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path):
+    path = write_text_config(tmp_path, (
+        "title: AI Weekly\n"                       # line 1
+        "site_url: https://news.example.org/\n"    # line 2
+        "  timezone: UTC\n"                        # line 3: bad indentation
+        "topics: [AI]\n"
+    ))
+    errors = config_errors(path)
+    assert len(errors) == 1
+    assert errors[0].startswith("line 3: YAML syntax error: ")
+    assert "mapping values are not allowed" in errors[0]
+
+
+def test_config_that_is_a_list(tmp_path: Path):
+    path = write_text_config(tmp_path, "- title: AI Weekly\n- topics: [AI]\n")
+    assert config_errors(path) == [
+        "the file holds a list, expected a mapping of settings (title: ..., topics: ...)",
+    ]
+
+
+def test_empty_config_reports_all_required_keys(tmp_path: Path):
+    path = write_text_config(tmp_path, "")
+    assert config_errors(path) == [
+        "title: required, but missing",
+        "site_url: required, but missing",
+        'topics: required, but missing; list the topics in order, e.g. topics: ["AI", "Robotics"]',
+    ]
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"title": None}, "title: required, but missing"),
+    ({"title": "   "}, 'title: expected a non-empty string, got "   "'),
+    ({"title": 42}, "title: expected a non-empty string, got 42"),
+    ({"site_url": None}, "site_url: required, but missing"),
+    ({"site_url": "ftp://x"},
+     'site_url: expected an absolute http(s) URL such as https://news.example.org/, '
+     'got "ftp://x"'),
+    ({"site_url": "news.example.org/ai/"},
+     'site_url: expected an absolute http(s) URL such as https://news.example.org/, '
+     'got "news.example.org/ai/"'),
+    ({"timezone": "Mars/Olympus"},
+     'timezone: expected an IANA time zone name such as "America/New_York", '
+     'got "Mars/Olympus"'),
+    ({"timezone": "../../etc/passwd"},
+     'timezone: expected an IANA time zone name such as "America/New_York", '
+     'got "../../etc/passwd"'),
+    ({"window_days": 0}, "window_days: expected a positive integer, got 0"),
+    ({"window_days": -7}, "window_days: expected a positive integer, got -7"),
+    ({"window_days": "7"}, 'window_days: expected a positive integer, got "7"'),
+    ({"window_days": 7.5}, "window_days: expected a positive integer, got 7.5"),
+    ({"window_days": True}, "window_days: expected a positive integer, got true"),
+    ({"min_quality": "high"}, 'min_quality: expected a number, got "high"'),
+    ({"min_quality": True}, "min_quality: expected a number, got true"),
+    ({"min_quality": float("nan")}, "min_quality: expected a number, got nan"),
+    ({"topics": []}, "topics: expected a non-empty list of topics, got an empty list"),
+    ({"topics": "AI"}, 'topics: expected a non-empty list of topics, got "AI"'),
+    ({"topics": None},
+     'topics: required, but missing; list the topics in order, e.g. topics: ["AI", "Robotics"]'),
+    ({"topics": ["AI", 3]},
+     "topics[1]: expected a topic name or a mapping {name: ..., max_articles: ...}, got 3"),
+    ({"topics": ["AI", {"max_articles": 2}]},
+     "topics[1].name: expected a topic name, got nothing (null)"),
+    ({"topics": ["AI", "  "]}, 'topics[1]: expected a non-empty topic name, got ""'),
+    ({"topics": ["AI", {"name": "Robotics", "max_articles": 0}]},
+     "topics[1].max_articles: expected a positive integer, got 0"),
+    ({"related": {"max_per_article": -1}},
+     "related.max_per_article: expected an integer >= 0, got -1"),
+    ({"related": {"max_per_article": "3"}},
+     'related.max_per_article: expected an integer >= 0, got "3"'),
+    ({"related": [3]}, "related: expected a mapping such as {max_per_article: 3}, got a list"),
+])
+def test_single_mistake_message(tmp_path: Path, settings: dict, message: str):
+    path = write_config(tmp_path, **settings)  # a None setting leaves the key out
+    assert config_errors(path) == [message]
+
+
+def test_topic_max_articles_exact_message(tmp_path: Path):
+    path = write_config(tmp_path, topics=[
+        "AI",
+        {"name": "Robotics", "max_articles": 2},
+        {"name": "Vision", "max_articles": "five"},
+    ])
+    assert config_errors(path) == [
+        'topics[2].max_articles: expected a positive integer, got "five"',
+    ]
+
+
+@pytest.mark.parametrize(("topics", "message"), [
+    (["AI", "ai"], 'topics[1]: topic "ai" is already listed as topics[0]'),
+    (["AI", "Robotics", {"name": "ROBOTICS", "max_articles": 1}],
+     'topics[2]: topic "ROBOTICS" is already listed as topics[1]'),
+    (["Straße", "STRASSE"], 'topics[1]: topic "STRASSE" is already listed as topics[0]'),
+    (["AI", " ai "], 'topics[1]: topic "ai" is already listed as topics[0]'),
+])
+def test_duplicate_topic_names_casefolded(tmp_path: Path, topics: list, message: str):
+    path = write_config(tmp_path, topics=topics)
+    assert config_errors(path) == [message]
+
+
+def test_corpus_folder_missing(tmp_path: Path):
+    path = write_config(tmp_path, corpus="no-such-folder")
+    assert config_errors(path) == [
+        f'corpus: folder "no-such-folder" not found '
+        f'(looked in {(tmp_path / "no-such-folder").resolve()})',
+    ]
+
+
+def test_corpus_that_is_a_file(tmp_path: Path):
+    (tmp_path / "articles.txt").write_text("not a folder")
+    path = write_config(tmp_path, corpus="articles.txt")
+    assert config_errors(path) == [
+        f'corpus: folder "articles.txt" not found '
+        f'(looked in {(tmp_path / "articles.txt").resolve()})',
+    ]
+
+
+def test_output_that_is_a_file(tmp_path: Path):
+    (tmp_path / "issues").write_text("not a folder")
+    path = write_config(tmp_path)
+    assert config_errors(path) == ['output: "issues" exists and is not a folder']
+
+
+def test_output_folder_need_not_exist(tmp_path: Path):
+    config = make_config(tmp_path, output="not/yet/there")
+    assert config.output == (tmp_path / "not" / "yet" / "there").resolve()
+    assert not config.output.exists()
+
+
+# -- every problem at once -------------------------------------------------------------------
+
+def test_every_problem_is_reported_at_once(tmp_path: Path):
+    path = write_text_config(tmp_path, (
+        "site_url: ftp://x\n"
+        "timezone: Mars/Olympus\n"
+        "corpus: missing-folder\n"
+        "window_days: 0\n"
+        "min_quality: high\n"
+        "topics:\n"
+        "  - AI\n"
+        "  - {name: Robotics, max_articles: 2}\n"
+        "  - {name: Vision, max_articles: five}\n"
+        "  - ai\n"
+        "related:\n"
+        "  max_per_article: -1\n"
+    ))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    error = caught.value
+    expected = [
+        "title: required, but missing",
+        'site_url: expected an absolute http(s) URL such as https://news.example.org/, '
+        'got "ftp://x"',
+        'timezone: expected an IANA time zone name such as "America/New_York", '
+        'got "Mars/Olympus"',
+        f'corpus: folder "missing-folder" not found '
+        f'(looked in {(tmp_path / "missing-folder").resolve()})',
+        "window_days: expected a positive integer, got 0",
+        'min_quality: expected a number, got "high"',
+        'topics[2].max_articles: expected a positive integer, got "five"',
+        'topics[3]: topic "ai" is already listed as topics[0]',
+        "related.max_per_article: expected an integer >= 0, got -1",
+    ]
+    assert error.errors == expected
+    message = str(error)
+    assert message.startswith(f"{path}: 9 problems in the configuration:\n")
+    for line in expected:
+        assert f"\n  {line}" in message
+
+
+# -- unknown keys ----------------------------------------------------------------------------
+
+def test_unknown_keys_warn_with_did_you_mean(tmp_path: Path):
+    path = write_text_config(tmp_path, (
+        "title: AI Weekly\n"
+        "titel: AI Weekly typo\n"
+        "site_url: https://news.example.org/ai/\n"
+        "colour: blue\n"
+        "topics:\n"
+        "  - {name: AI, max_article: 3}\n"
+        "related: {max_per_articles: 2}\n"
+    ) + EMAIL)
+    config = load_config(path)
+    assert config.title == "AI Weekly"
+    assert config.topics == (TopicConfig("AI", 5),)
+    assert config.related_max_per_article == 3
+    assert config.warnings == (
+        'titel: unknown key, ignored; did you mean "title"?',
+        "colour: unknown key, ignored",
+        'topics[0].max_article: unknown key, ignored; did you mean "max_articles"?',
+        'related.max_per_articles: unknown key, ignored; did you mean "max_per_article"?',
+    )
+
+
+def test_strict_turns_warnings_into_errors(tmp_path: Path):
+    path = write_text_config(tmp_path, MINIMAL + "titel: typo\nwindow_dayz: 3\n")
+    assert load_config(path).warnings == (
+        'titel: unknown key, ignored; did you mean "title"?',
+        'window_dayz: unknown key, ignored; did you mean "window_days"?',
+    )
+    assert config_errors(path, strict=True) == [
+        'titel: unknown key, ignored; did you mean "title"? (an error with --strict)',
+        'window_dayz: unknown key, ignored; did you mean "window_days"? (an error with --strict)',
+    ]
+
+
+def test_strict_without_warnings_loads(tmp_path: Path):
+    path = write_text_config(tmp_path, MINIMAL)
+    config = load_config(path, strict=True)
+    assert config.warnings == ()
+    assert config.title == "AI Weekly"
+
+
+def test_misspelled_required_key_error_mentions_the_near_miss(tmp_path: Path):
+    path = write_text_config(tmp_path, (
+        "titel: AI Weekly\n"
+        "site_url: https://news.example.org/ai/\n"
+        "topics: [AI]\n"
+    ) + EMAIL)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "title: required, but missing" in caught.value.errors
+    assert 'warning: titel: unknown key, ignored; did you mean "title"?' in str(caught.value)
