@@ -1,18 +1,37 @@
-"""Build one issue: corpus -> selection -> files in the output folder."""
+"""Build and publish issues: corpus -> selection -> rendered files -> the output folder.
+
+Every file of a build is rendered in memory first; only then is anything written, each file
+atomically, the issue's own files first and the feeds and the archive last. A build killed at
+any moment leaves every file either its old or its new version.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .archive import render_archive, render_issue_page
 from .config import Config
 from .corpus import CorpusReading, read_corpus
-from .errors import NewsletterError
-from .issuefile import ISSUE_FILE, featured_before, issue_json, read_issue_file
-from .models import Problem, Selection
+from .errors import ConfigError, NewsletterError
+from .feeds import render_feeds
+from .issuefile import (
+    ISSUE_FILE,
+    featured_before,
+    issue_json,
+    load_issue,
+    published_issue_dates,
+    read_issue_file,
+)
+from .models import Article, Issue, Problem, Selection
 from .output import write_files
-from .select import select_issue
+from .overrides import OVERRIDES_FILE, Overrides, find_article, load_overrides
+from .render import email_message, render_email, size_warning
+from .select import pin_topic, select_issue
+
+PUBLISHED = "published"
 
 
 @dataclass(frozen=True)
@@ -21,25 +40,70 @@ class BuildResult:
     reading: CorpusReading
     written: tuple[Path, ...] = ()
     empty_reason: str = ""  # why nothing was written, when nothing was
+    warnings: tuple[str, ...] = ()
+    up_to_date: bool = False  # a published issue the rebuild would not change
 
     @property
     def problems(self) -> tuple[Problem, ...]:
         return self.reading.problems
 
 
-def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False) -> BuildResult:
+def _resolve_overrides(overrides: Overrides, articles: Sequence[Article], config: Config,
+                       path: Path) -> tuple[tuple[Article, ...], frozenset[str]]:
+    """Pinned articles (in order) and excluded ids/URLs; every bad entry reported at once."""
+    by_id = {a.id: a for a in articles}
+    by_url = {a.canonical_url: a for a in articles}
+    errors: list[str] = []
+    pinned: list[Article] = []
+    for index, entry in enumerate(overrides.pin):
+        article = find_article(entry, by_id, by_url)
+        if article is None:
+            errors.append(f'pin[{index}]: no valid article has the id or URL "{entry}"; '
+                          "check `newsletter check` and `newsletter explain`")
+        elif pin_topic(article, config) is None:
+            topics = ", ".join(article.topics) or "none"
+            errors.append(f'pin[{index}]: "{entry}" has no configured topic (its topics: '
+                          f"{topics}), so there is no section to pin it in")
+        else:
+            pinned.append(article)
+    excluded: set[str] = set()
+    for index, entry in enumerate(overrides.exclude):
+        article = find_article(entry, by_id, by_url)
+        if article is not None and article in pinned:
+            errors.append(f'exclude[{index}]: "{entry}" is also pinned; keep one of the two')
+        excluded.add(entry)
+        if article is not None:
+            excluded |= {article.id, article.canonical_url}
+    if errors:
+        raise ConfigError(str(path), errors)
+    return tuple(pinned), frozenset(excluded)
+
+
+def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False,
+                    overrides: Overrides | None = None) -> BuildResult:
     """Read the corpus and select the issue; writes nothing (``explain`` stops here)."""
+    slug = issue_date.isoformat()
+    overrides_path = config.output / slug / OVERRIDES_FILE
+    if overrides is None:
+        overrides = load_overrides(overrides_path)
+    warnings = tuple(f"{overrides_path}: {w}" for w in overrides.warnings)
+    if strict and warnings:
+        raise NewsletterError("\n".join(f"{w} (an error with --strict)" for w in warnings))
     reading = read_corpus(config.corpus)
     if strict and reading.problems:
         listed = "\n".join(f"  {p}" for p in reading.problems)
         raise NewsletterError(
             f"{len(reading.problems)} invalid article file(s) (an error with --strict):\n{listed}")
+    pinned, excluded = _resolve_overrides(overrides, reading.articles, config, overrides_path)
     selection = select_issue(
         reading.articles, config, issue_date,
         problems=reading.problems,
+        excluded=excluded,
         already_published=featured_before(config.output, issue_date),
+        pinned=pinned,
     )
-    return BuildResult(selection, reading)
+    issue = replace(selection.issue, intro=overrides.intro, subject=overrides.subject)
+    return BuildResult(replace(selection, issue=issue), reading, warnings=warnings)
 
 
 def _empty_reason(result: BuildResult) -> str:
@@ -57,24 +121,101 @@ def _empty_reason(result: BuildResult) -> str:
             "placed; run `newsletter explain` to see why")
 
 
+# -- rendering: everything in memory, nothing written ---------------------------------------
+
+def _published_issues(config: Config) -> list[Issue]:
+    return [load_issue(config.output / d.isoformat() / ISSUE_FILE)
+            for d in published_issue_dates(config.output)]
+
+
+def _neighbours(issue: Issue, published: Sequence[Issue]) -> tuple[Issue | None, Issue | None]:
+    earlier = [p for p in published if p.date < issue.date]
+    later = [p for p in published if p.date > issue.date]
+    return (earlier[-1] if earlier else None), (later[0] if later else None)
+
+
+def render_issue_files(issue: Issue, config: Config, published: Sequence[Issue]
+                       ) -> tuple[dict[str, bytes], str | None]:
+    """The files of ``<output>/<slug>/`` and the email-size warning, if any."""
+    email = render_email(issue, config)
+    previous, following = _neighbours(issue, published)
+    folder = issue.slug
+    files = {
+        f"{folder}/{ISSUE_FILE}": issue_json(issue),
+        f"{folder}/email.mjml": email.mjml.encode("utf-8"),
+        f"{folder}/email.html": email.html.encode("utf-8"),
+        f"{folder}/email.txt": email.text.encode("utf-8"),
+        f"{folder}/email.eml": email_message(issue, config, email),
+        f"{folder}/index.html": render_issue_page(issue, config, previous=previous,
+                                                  next=following),
+    }
+    return files, size_warning(email)
+
+
+def render_site_files(published: Sequence[Issue], config: Config) -> dict[str, bytes]:
+    """Every published issue's web page (previous/next links move), the feeds, the archive."""
+    published = sorted(published, key=lambda i: i.date)
+    files: dict[str, bytes] = {}
+    for issue in published:
+        previous, following = _neighbours(issue, published)
+        files[f"{issue.slug}/index.html"] = render_issue_page(issue, config, previous=previous,
+                                                              next=following)
+    files.update(render_feeds(published, config))
+    files["index.html"] = render_archive(list(reversed(published)), config)
+    return files
+
+
+def _write(config: Config, issue: Issue, *, strict: bool) -> tuple[tuple[Path, ...], str | None]:
+    """Render the issue (and the site, when it is published), then write it all."""
+    others = [p for p in _published_issues(config) if p.slug != issue.slug]
+    published = sorted(others + ([issue] if issue.status == PUBLISHED else []),
+                       key=lambda i: i.date)
+    files, warning = render_issue_files(issue, config, published)
+    if warning and strict:
+        raise NewsletterError(f"issue {issue.slug}: {warning} (an error with --strict)")
+    if issue.status == PUBLISHED:
+        site = render_site_files(published, config)
+        files.update({k: v for k, v in site.items() if k not in files})
+    return tuple(write_files(config.output, files)), warning
+
+
 def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
-                force: bool = False) -> BuildResult:
-    """Select the issue dated ``issue_date`` and write ``<output>/<date>/issue.json``.
+                force: bool = False, publish: bool = False) -> BuildResult:
+    """Select the issue dated ``issue_date`` and write its folder (and publish it if asked).
 
     An issue with nothing in it is not an error: nothing is written and ``empty_reason``
-    says why. A published issue is rebuilt only with ``force``, and stays published.
+    says why. A published issue is only rebuilt with ``force`` when the rebuild would change
+    it; rebuilding it unchanged is a no-op.
     """
     result = read_and_select(config, issue_date, strict=strict)
     issue = result.selection.issue
     if not issue.sections:
         return replace(result, empty_reason=_empty_reason(result))
     existing = config.output / issue.slug / ISSUE_FILE
-    if existing.is_file() and read_issue_file(existing).get("status") == "published":
-        if not force:
+    was_published = existing.is_file() and read_issue_file(existing).get("status") == PUBLISHED
+    if was_published or publish:
+        issue = replace(issue, status=PUBLISHED)
+    if was_published and not force:
+        if existing.read_bytes() != issue_json(issue):
             raise NewsletterError(
-                f"issue {issue.slug} is already published ({existing}); rebuilding it changes "
-                "what readers were sent: pass --force to rebuild it anyway")
-        issue = replace(issue, status="published")
-    written = write_files(config.output, {f"{issue.slug}/{ISSUE_FILE}": issue_json(issue)})
+                f"issue {issue.slug} is already published ({existing}) and rebuilding it would "
+                "change what readers were sent: pass --force to rebuild it anyway")
+        if not publish:
+            selection = replace(result.selection, issue=issue)
+            return replace(result, selection=selection, up_to_date=True)
+    written, warning = _write(config, issue, strict=strict)
     selection = replace(result.selection, issue=issue)
-    return replace(result, selection=selection, written=tuple(written))
+    warnings = result.warnings + ((f"issue {issue.slug}: {warning}",) if warning else ())
+    return replace(result, selection=selection, written=written, warnings=warnings)
+
+
+def publish_issue(config: Config, issue_date: dt.date) -> tuple[Issue, tuple[Path, ...]]:
+    """Publish the built issue as it stands (what the editor previewed), then regenerate the
+    archive and the feeds from every published issue."""
+    path = config.output / issue_date.isoformat() / ISSUE_FILE
+    if not path.is_file():
+        raise NewsletterError(f"no issue {issue_date.isoformat()} in {config.output}: build it "
+                              f"first with `newsletter build --date {issue_date.isoformat()}`")
+    issue = replace(load_issue(path), status=PUBLISHED)
+    written, _warning = _write(config, issue, strict=False)
+    return issue, written

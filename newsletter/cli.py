@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .build import build_issue, read_and_select
+from .build import build_issue, publish_issue, read_and_select
 from .config import DEFAULT_CONFIG_NAME, Config, load_config
 from .corpus import read_corpus
 from .errors import NewsletterError
@@ -91,21 +91,34 @@ def cli(ctx: click.Context, config_path: Path, strict: bool) -> None:
 @click.option("--date", "date", type=_DATE, metavar="YYYY-MM-DD",
               help="The issue date; its window ends at 00:00 that day. Default: today.")
 @click.option("--strict", is_flag=True, help=_STRICT_HELP)
-@click.option("--force", is_flag=True, help="Rebuild the issue even if it is published.")
+@click.option("--publish", is_flag=True, help="Publish the issue once built.")
+@click.option("--force", is_flag=True,
+              help="Rebuild the issue even if it is published and the rebuild changes it.")
 @click.pass_obj
-def build(options: _Options, date: dt.datetime | None, strict: bool, force: bool) -> None:
-    """Select the issue for a date and write <output>/<date>/issue.json.
+def build(options: _Options, date: dt.datetime | None, strict: bool, publish: bool,
+          force: bool) -> None:
+    """Select the issue for a date and write its folder: <output>/<date>/ with issue.json,
+    email.mjml, email.html, email.txt, email.eml (a sample message) and index.html.
+
+    The editor's overrides.yaml in that folder (intro, subject, pin, exclude) is applied.
 
     \b
-    Example:
+    Examples:
       newsletter build --date 2021-02-22
+      newsletter build --date 2021-02-22 --publish
     """
     config, strict = options.load(strict)
-    result = build_issue(config, _issue_date(date, config), strict=strict, force=force)
+    result = build_issue(config, _issue_date(date, config), strict=strict, force=force,
+                         publish=publish)
     _report_problems(result.problems)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     issue = result.selection.issue
     if result.empty_reason:
         click.echo(f"Issue {issue.slug}: nothing to build: {result.empty_reason}.")
+        return
+    if result.up_to_date:
+        click.echo(f"Issue {issue.slug} is published and up to date: nothing to do.")
         return
     placed = issue.placed
     related = sum(len(p.related) for p in placed)
@@ -116,6 +129,22 @@ def build(options: _Options, date: dt.datetime | None, strict: bool, force: bool
         click.echo(f"  {section.topic}: {len(section.articles)}")
     target = config.output / issue.slug
     click.echo(f"Wrote {target}" if result.written else f"Unchanged: {target}")
+
+
+@cli.command()
+@click.argument("date", type=_DATE, metavar="YYYY-MM-DD")
+@click.pass_obj
+def publish(options: _Options, date: dt.datetime) -> None:
+    """Publish a built issue as it stands, then regenerate the archive and the feeds.
+
+    \b
+    Example:
+      newsletter publish 2021-02-22
+    """
+    config, _ = options.load()
+    issue, written = publish_issue(config, date.date())
+    click.echo(f"Published issue {issue.slug}: {len(written)} file(s) written in "
+               f"{config.output}.")
 
 
 @cli.command()

@@ -213,13 +213,16 @@ def describe(value: Any) -> str:
     return repr(value)
 
 
-# Characters XML 1.0 forbids (and no reader wants): C0 controls but tab/newline/CR, DEL,
-# lone surrogates, U+FFFE/U+FFFF. Dropped on reading so that no output can carry them.
-_ILLEGAL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+# Characters XML 1.0 forbids (C0 controls but tab/newline/return, lone surrogates, U+FFFE,
+# U+FFFF) plus DEL and the C1 controls, which HTML treats as parse errors. Dropped on reading
+# and again before every output, so that no output can carry them.
+_UNWANTED_CHARACTERS = re.compile(
+    "[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def clean_text(text: str) -> str:
-    return _ILLEGAL_CHARACTERS.sub("", text)
+    """``text`` without the control characters that XML forbids and HTML frowns upon."""
+    return _UNWANTED_CHARACTERS.sub("", text)
 
 
 def _text(value: Any, key: str) -> str:

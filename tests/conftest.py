@@ -98,6 +98,7 @@ def run(folder: Path, *args: str) -> Result:
 
 def sample_site(target: Path) -> Path:
     """The sample newsletter built and published the way the committed issues/ was."""
+    target.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((PROJECT / "newsletter.yaml").read_text("utf-8"))
     config["corpus"] = str(PROJECT / "articles")
     config["output"] = str(target / "issues")

@@ -1,0 +1,113 @@
+"""The web pages: one page per issue (``<slug>/index.html``) and the archive (``index.html``).
+
+Pure: no clock, no I/O; the same issues and config always give the same bytes. Article text
+is only ever data (autoescaped), only http(s) URLs become links and only https URLs images.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from .config import Config
+from .corpus import clean_text
+from .models import Article, Image, Issue
+from .render import issue_web_url, preheader
+from .templating import environment, https_url, long_date
+
+IMAGE_MAX_WIDTH = 600  # px: the width attribute of an image on the issue page, at most
+SUMMARY_LENGTH = 140
+SUMMARY_TITLES = 3
+
+def topic_slug(name: str) -> str:
+    """A topic's name as a URL path segment: "Self-Driving Cars" -> "self-driving-cars"."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug or "topic"
+
+
+def unique_slugs(names: Iterable[str]) -> list[str]:
+    """``topic_slug`` of each name; a slug already taken gets "-2", "-3", ... appended, so
+    "C++" and "C" (both "c") stay apart: "c" and "c-2"."""
+    taken: set[str] = set()
+    slugs = []
+    for name in names:
+        base = slug = topic_slug(name)
+        number = 2
+        while slug in taken:
+            slug = f"{base}-{number}"
+            number += 1
+        taken.add(slug)
+        slugs.append(slug)
+    return slugs
+
+
+def issue_heading(issue: Issue) -> str:
+    """"AI Weekly: February 22, 2021": a feed entry's title and a page's <title>."""
+    return f"{issue.title}: {long_date(issue.date)}"
+
+
+def newest_first(issues: Iterable[Issue]) -> list[Issue]:
+    return sorted(issues, key=lambda issue: (issue.date, issue.slug), reverse=True)
+
+
+def _dimension(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def image_size(image: Image) -> tuple[int, int | None]:
+    """The (width, height) attributes: at most IMAGE_MAX_WIDTH wide, height in proportion
+    (None when the image's size is unknown; CSS then keeps the ratio as it loads)."""
+    width, height = _dimension(image.width), _dimension(image.height)
+    shown = min(width or IMAGE_MAX_WIDTH, IMAGE_MAX_WIDTH)
+    if width is None or height is None:
+        return shown, None
+    return shown, max(1, round(height * shown / width))
+
+
+def shown_image(article: Article) -> Image | None:
+    """The article's image when it can be shown: loaded over https only."""
+    image = article.image
+    return image if image is not None and https_url(image.url) else None
+
+
+def _article_count(issue: Issue) -> str:
+    count = len(issue.placed)
+    return f"{count} article" if count == 1 else f"{count} articles"
+
+
+def _render(template: str, **context: object) -> bytes:
+    html = environment().get_template(template).render(**context)
+    return clean_text(html).encode("utf-8")
+
+
+def render_issue_page(issue: Issue, config: Config, *, previous: Issue | None,
+                      next: Issue | None) -> bytes:  # "next": the agreed keyword
+    """``<output>/<slug>/index.html``: the issue for browsers; ``previous``/``next`` are the
+    neighbouring published issues, linked only when given."""
+    return _render(
+        "issue.html.j2",
+        config=config, issue=issue, previous=previous, next=next, root="../",
+        page_title=issue_heading(issue), description=preheader(issue),
+        canonical=issue_web_url(config, issue),
+        anchors=unique_slugs(section.topic for section in issue.sections),
+        local=lambda instant: instant.astimezone(config.timezone),
+        shown_image=shown_image,
+        image_size=image_size,
+    )
+
+
+def render_archive(published: Sequence[Issue], config: Config) -> bytes:
+    """``<output>/index.html``: every published issue, newest first."""
+    issues = newest_first(published)
+    topics = [t.name for t in config.topics]
+    return _render(
+        "archive.html.j2",
+        config=config, issues=issues, root="",
+        page_title=f"{config.title}: all issues",
+        description=f"Every issue of {config.title}, newest first.",
+        canonical=config.site_url,
+        topic_feeds=list(zip(topics, unique_slugs(topics), strict=True)),
+        article_count=_article_count,
+    )

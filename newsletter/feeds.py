@@ -1,0 +1,202 @@
+"""The feeds of the published issues: RSS 2.0, Atom 1.0, JSON Feed 1.1, and an RSS feed per topic.
+
+Pure: no clock, no I/O. Every date is an issue's timestamp (``timing.issue_timestamp``) or an
+article's own publication instant, never the wall clock, so the same issues and config
+always give the same bytes. Text is only ever data: summaries and content are HTML escaped
+once (never CDATA), and only http(s) URLs become links.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from feedgen.feed import FeedGenerator
+
+from .archive import (
+    issue_heading,
+    newest_first,
+    unique_slugs,
+)
+from .config import Config, TopicConfig
+from .corpus import clean_text
+from .models import Issue, PlacedArticle
+from .render import issue_web_url, preheader
+from .templating import environment, http_url
+from .timing import issue_timestamp
+
+GENERATOR = "newsletter"  # no version: upgrading the tool must not change the feeds' bytes
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+# An empty feed still needs an updated date (Atom requires one and feedgen always writes
+# RSS's lastBuildDate): a fixed one, never the wall clock.
+EMPTY_FEED_DATE = dt.date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class _IssueEntry:
+    """What every issue feed says about one issue, computed once."""
+
+    id: str  # the issue's web URL: stable, and a permalink
+    url: str
+    title: str
+    summary: str  # plain text
+    content_html: str
+    timestamp: dt.datetime
+    topics: tuple[str, ...]
+
+
+def _content_html(issue: Issue, config: Config) -> str:
+    template = environment().get_template("feed_content.html.j2")
+    return clean_text(template.render(
+        issue=issue, web_url=issue_web_url(config, issue),
+        local=lambda instant: instant.astimezone(config.timezone),
+    ).strip())
+
+
+def _issue_entry(issue: Issue, config: Config) -> _IssueEntry:
+    url = issue_web_url(config, issue)
+    return _IssueEntry(
+        id=url, url=url,
+        title=clean_text(issue_heading(issue)),
+        summary=clean_text(preheader(issue)),
+        content_html=_content_html(issue, config),
+        timestamp=issue_timestamp(config, issue.date),
+        topics=tuple(clean_text(section.topic) for section in issue.sections),
+    )
+
+
+def _updated(issues: Sequence[Issue], config: Config) -> dt.datetime:
+    return issue_timestamp(config, issues[0].date if issues else EMPTY_FEED_DATE)
+
+
+def _generator(config: Config, *, title: str, subtitle: str, self_url: str, self_type: str,
+               updated: dt.datetime) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.id(config.site_url)
+    fg.title(clean_text(title))
+    fg.subtitle(clean_text(subtitle))
+    fg.author(name=clean_text(config.title))
+    fg.language(config.language)
+    fg.generator(GENERATOR)
+    fg.updated(updated)
+    fg.link(href=self_url, rel="self", type=self_type)
+    fg.link(href=config.site_url, rel="alternate", type="text/html")  # last: RSS uses it
+    return fg
+
+
+def _add_issue_entries(fg: FeedGenerator, entries: Sequence[_IssueEntry]) -> None:
+    for item in entries:
+        entry = fg.add_entry(order="append")
+        entry.guid(item.id, permalink=True)
+        entry.title(item.title)
+        entry.link(href=item.url, rel="alternate", type="text/html")
+        entry.published(item.timestamp)
+        entry.updated(item.timestamp)
+        if item.summary:  # RSS descriptions are HTML: escape the text once, tell Atom so
+            entry.summary(html.escape(item.summary, quote=False), type="html")
+        entry.content(item.content_html, type="html")
+        for topic in item.topics:
+            entry.category(term=topic)
+
+
+def _issue_feed(kind: str, entries: Sequence[_IssueEntry], config: Config,
+                updated: dt.datetime) -> bytes:
+    rss = kind == "rss"
+    fg = _generator(
+        config, title=config.title,
+        subtitle=f"Every issue of {config.title}: the week's best articles, by topic.",
+        self_url=config.site_url + ("feed.xml" if rss else "atom.xml"),
+        self_type="application/rss+xml" if rss else "application/atom+xml",
+        updated=updated,
+    )
+    _add_issue_entries(fg, entries)
+    return fg.rss_str(pretty=True) if rss else fg.atom_str(pretty=True)
+
+
+def _json_feed(entries: Sequence[_IssueEntry], config: Config) -> bytes:
+    feed = {
+        "version": JSON_FEED_VERSION,
+        "title": clean_text(config.title),
+        "home_page_url": config.site_url,
+        "feed_url": config.site_url + "feed.json",
+        "description": clean_text(
+            f"Every issue of {config.title}: the week's best articles, by topic."),
+        "language": config.language,
+        "authors": [{"name": clean_text(config.title)}],
+        "items": [
+            {
+                "id": item.id,
+                "url": item.url,
+                "title": item.title,
+                "summary": item.summary,
+                "content_html": item.content_html,
+                "date_published": item.timestamp.isoformat(),
+                "tags": list(item.topics),
+            }
+            for item in entries
+        ],
+    }
+    return (json.dumps(feed, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _topic_articles(issues: Sequence[Issue], topic: TopicConfig) -> list[PlacedArticle]:
+    """The articles featured under ``topic``, newest issue first and in section order, one
+    per canonical URL, leaving out those without an http(s) URL to link to."""
+    wanted = topic.name.strip().casefold()
+    seen: set[str] = set()
+    found = []
+    for issue in issues:
+        for section in issue.sections:
+            if section.topic.strip().casefold() != wanted:
+                continue
+            for placed in section.articles:
+                article = placed.article
+                if not http_url(article.url) or article.canonical_url in seen:
+                    continue
+                seen.add(article.canonical_url)
+                found.append(placed)
+    return found
+
+
+def _topic_feed(issues: Sequence[Issue], topic: TopicConfig, slug: str, config: Config,
+                updated: dt.datetime) -> bytes:
+    fg = _generator(
+        config, title=f"{config.title}: {topic.name}",
+        subtitle=f"The articles {config.title} featured under {topic.name}.",
+        self_url=f"{config.site_url}topics/{slug}.xml", self_type="application/rss+xml",
+        updated=updated,
+    )
+    summary = environment().get_template("feed_topic_summary.html.j2")
+    for placed in _topic_articles(issues, topic):
+        article = placed.article
+        entry = fg.add_entry(order="append")
+        entry.guid(clean_text(article.canonical_url), permalink=False)
+        entry.title(clean_text(article.title) or clean_text(article.canonical_url))
+        entry.link(href=clean_text(http_url(article.url)), rel="alternate")
+        entry.published(article.published)
+        entry.updated(article.published)
+        text = clean_text(summary.render(article=article, related=placed.related).strip())
+        if text:
+            entry.summary(text, type="html")
+    return fg.rss_str(pretty=True)
+
+
+def render_feeds(published: Sequence[Issue], config: Config) -> dict[str, bytes]:
+    """The feeds of the published issues (given in any order), by path below the output
+    folder: ``feed.xml``, ``atom.xml``, ``feed.json`` and ``topics/<topic_slug>.xml`` for
+    every configured topic (an empty but valid feed for a topic never featured)."""
+    issues = newest_first(published)[: config.feed_max_entries]
+    updated = _updated(issues, config)
+    entries = [_issue_entry(issue, config) for issue in issues]
+    files = {
+        "feed.xml": _issue_feed("rss", entries, config, updated),
+        "atom.xml": _issue_feed("atom", entries, config, updated),
+        "feed.json": _json_feed(entries, config),
+    }
+    slugs = unique_slugs(topic.name for topic in config.topics)
+    for topic, slug in zip(config.topics, slugs, strict=True):
+        files[f"topics/{slug}.xml"] = _topic_feed(issues, topic, slug, config, updated)
+    return files

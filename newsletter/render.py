@@ -1,0 +1,367 @@
+"""The email edition of an issue: MJML -> HTML with inlined CSS, the plain-text part, and the
+complete RFC 5322 message.
+
+Everything here is a pure function of the issue and the config: no clock, no randomness, no
+I/O, so the same inputs always give the same bytes (the multipart boundary and the Message-ID
+are derived from the content). Article text is only ever data: both templates are rendered
+with autoescaping on for the markup, only http(s) URLs become links and only https URLs
+become images.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import urlsplit
+
+import css_inline
+import mjml
+from markupsafe import Markup, escape
+
+from .config import Config
+from .corpus import clean_text
+from .models import Article, Image, Issue
+from .templating import environment, http_url, https_url, long_date, shorten, text_environment
+from .timing import issue_timestamp
+
+UNSUBSCRIBE_PLACEHOLDER = "__UNSUBSCRIBE_TOKEN__"  # delivery replaces it per subscriber
+GMAIL_CLIP_BYTES = 102 * 1024  # Gmail clips a message body larger than this
+SIZE_WARNING_BYTES = 90 * 1024
+
+EMAIL_WIDTH = 600  # px: the one column every client can show
+GUTTER = 24  # px of padding either side of the text
+IMAGE_WIDTH = EMAIL_WIDTH - 2 * GUTTER  # images sit in the text column, never wider
+PREHEADER_HEADLINES = 3
+PREHEADER_LENGTH = 140
+HTML_TEMPLATE = "email.mjml.j2"
+TEXT_TEMPLATE = "email.txt.j2"
+
+# One palette for the template and the contrast test: every (text, background) pair the email
+# uses reaches WCAG AA (4.5:1) in both schemes.
+PALETTE: dict[str, dict[str, str]] = {
+    "light": {
+        "page": "#eef1f5", "card": "#ffffff", "text": "#1f2937", "muted": "#4b5563",
+        "title": "#1e3a8a", "link": "#1d4ed8", "accent": "#4338ca", "rule": "#e5e7eb",
+        "label_bg": "#b91c1c", "label_text": "#ffffff",
+    },
+    "dark": {
+        "page": "#0f1115", "card": "#1a1d24", "text": "#e6e8eb", "muted": "#aab2bf",
+        "title": "#c7d2fe", "link": "#93b4ff", "accent": "#a5b4fc", "rule": "#323846",
+        "label_bg": "#b91c1c", "label_text": "#ffffff",
+    },
+}
+# (foreground, background) pairs of the palette that carry text
+CONTRAST_PAIRS = (
+    ("text", "card"), ("muted", "card"), ("title", "card"), ("link", "card"),
+    ("accent", "card"), ("muted", "page"), ("link", "page"), ("label_text", "label_bg"),
+)
+
+
+# -- the parts an email is made of ----------------------------------------------------------
+
+def issue_web_url(config: Config, issue: Issue) -> str:
+    return f"{config.site_url}{issue.slug}/"
+
+
+def unsubscribe_url(config: Config) -> str:
+    return f"{config.site_url}unsubscribe?token={UNSUBSCRIBE_PLACEHOLDER}"
+
+
+def _one_line(text: object) -> str:
+    """Runs of whitespace (newlines included) as one space: headers and text lines stay whole."""
+    return " ".join(str(text).split())
+
+
+def subject_line(config: Config, issue: Issue) -> str:
+    """The editor's subject for this issue, else the configured one; either may hold
+    {title}, {date} (e.g. February 22, 2021) and {slug}."""
+    template = issue.subject if issue.subject and issue.subject.strip() else config.email.subject
+    subject = (template
+               .replace("{title}", issue.title)
+               .replace("{date}", long_date(issue.date))
+               .replace("{slug}", issue.slug))
+    return _one_line(subject)
+
+
+def preheader(issue: Issue) -> str:
+    """The inbox preview line: the issue's top headlines."""
+    titles = [_one_line(p.article.title) for p in issue.placed[:PREHEADER_HEADLINES]]
+    titles = [t for t in titles if t]
+    if not titles:
+        return shorten(f"{issue.title}: {long_date(issue.date)}", PREHEADER_LENGTH)
+    return shorten(" · ".join(titles), PREHEADER_LENGTH)
+
+
+@dataclass(frozen=True)
+class ImageBox:
+    """An article image as the email shows it: https only, at most the column's width, and
+    fluid below that (CSS width 100%, height auto); the attributes are what Outlook uses."""
+
+    src: str
+    width: int  # the image's own width, at most IMAGE_WIDTH; IMAGE_WIDTH when unknown
+    height: int | None  # in proportion to ``width``; None when unknown
+
+
+def _dimension(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def image_box(image: Image | None) -> ImageBox | None:
+    if image is None:
+        return None
+    src = https_url(image.url)
+    if not src:
+        return None
+    width, height = _dimension(image.width), _dimension(image.height)
+    if width is None:
+        return ImageBox(src, IMAGE_WIDTH, None)
+    shown = min(IMAGE_WIDTH, max(1, round(width)))
+    scaled = max(1, round(height * shown / width)) if height is not None else None
+    return ImageBox(src, shown, scaled)
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    preheader: str
+    mjml: str
+    html: str
+    text: str
+
+    @property
+    def html_bytes(self) -> int:
+        return len(self.html.encode("utf-8"))
+
+
+# MJML refuses a document holding a character XML forbids, and no reader needs them.
+_usable = clean_text
+
+
+# mjml-python rewrites attribute values with Rust's escape_debug: a backslash doubles and a
+# combining accent, a no-break space or a line separator becomes the text "\u{301}". Written as
+# character references, every such character passes through it intact.
+_MANGLED_IN_ATTRIBUTES = re.compile(r"[^\x20-\x5b\x5d-\x7e]")
+
+
+def _attribute(value: object) -> Markup:
+    """``value`` escaped for an attribute (or mj-title) of the MJML template."""
+    escaped = str(escape(_usable(str(value))))
+    return Markup(_MANGLED_IN_ATTRIBUTES.sub(lambda m: f"&#{ord(m.group())};", escaped))
+
+
+def _context(issue: Issue, config: Config) -> dict[str, object]:
+    def published(article: Article) -> str:
+        return long_date(article.published.astimezone(config.timezone))
+
+    return {
+        "issue": issue,
+        "config": config,
+        "date": long_date(issue.date),
+        "web_url": issue_web_url(config, issue),
+        "unsubscribe_url": unsubscribe_url(config),
+        "preheader": preheader(issue),
+        "colors": PALETTE["light"],
+        "dark": PALETTE["dark"],
+        "width": EMAIL_WIDTH,
+        "gutter": GUTTER,
+        "image_width": IMAGE_WIDTH,
+        "published": published,
+        "image_box": image_box,
+        "one_line": _one_line,
+        "attribute": _attribute,
+    }
+
+
+# Only the template's own "/* inline */" style sheet is inlined: MJML's reset rules are
+# already in place where they matter and, copied onto every table cell, would cost ~10 KB.
+_INLINED_ELSEWHERE = re.compile(
+    r"<style(?=[\s>])(?![^>]*data-css-inline)(?![^>]*>\s*/\* inline \*/)")
+_TAG_OPEN = re.compile(r"<(/?)([A-Za-z][^\s/>]*)")
+_ATTRIBUTE = re.compile(r"""\s+([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
+_RAW_TEXT = ("style", "script")
+_TEXT_ATTRIBUTES = ("alt", "title", "aria-label")  # attributes that can carry article text
+
+
+def _attribute_value(name: str, value: str) -> str:
+    value = value.replace("<", "&lt;").replace(">", "&gt;")
+    if name.lower() in _TEXT_ATTRIBUTES:
+        value = value.replace("=", "&#61;")
+    return value
+
+
+def _harden_attributes(html: str) -> str:
+    """Escape ``<`` and ``>`` inside attribute values (and ``=`` in text attributes).
+
+    The HTML serializer of the CSS inliner writes an ``alt="<script>"`` as it is: valid HTML
+    and inert, but mail filters and scanners that read tags with a regular expression take it
+    for markup. Comments (Outlook's conditional markup) and style sheets are copied as they are.
+    """
+    out: list[str] = []
+    i, n = 0, len(html)
+    while i < n:
+        j = html.find("<", i)
+        if j < 0:
+            out.append(html[i:])
+            break
+        out.append(html[i:j])
+        if html.startswith("<!--", j):
+            end = html.find("-->", j + 4)
+            end = n if end < 0 else end + 3
+            out.append(html[j:end])
+            i = end
+            continue
+        tag = _TAG_OPEN.match(html, j)
+        if tag is None:
+            if html.startswith(("<!", "<?"), j):  # doctype
+                end = html.find(">", j)
+                end = n if end < 0 else end + 1
+                out.append(html[j:end])
+                i = end
+            else:
+                out.append("&lt;")
+                i = j + 1
+            continue
+        out.append(tag.group(0))
+        k = tag.end()
+        while k < n and html[k] != ">":
+            attribute = _ATTRIBUTE.match(html, k)
+            if attribute is None:
+                out.append(html[k])
+                k += 1
+                continue
+            name = attribute.group(1)
+            double, single, bare = attribute.group(2, 3, 4)
+            if double is not None:
+                out.append(f' {name}="{_attribute_value(name, double)}"')
+            elif single is not None:
+                out.append(f" {name}='{_attribute_value(name, single)}'")
+            elif bare is not None:
+                out.append(f" {name}={_attribute_value(name, bare)}")
+            else:
+                out.append(f" {name}")
+            k = attribute.end()
+        out.append(html[k:k + 1])
+        i = k + 1
+        name = tag.group(2).lower()
+        if not tag.group(1) and name in _RAW_TEXT:
+            end = html.lower().find(f"</{name}", i)
+            end = n if end < 0 else end
+            out.append(html[i:end])
+            i = end
+    return "".join(out)
+
+
+def _compile_mjml(source: str) -> str:
+    # disable_comments=False keeps the <!--[if mso]> markup Outlook needs; fonts={} loads no
+    # web fonts (system fonts only, nothing fetched).
+    html = mjml.mjml2html(source, disable_comments=False, fonts={})
+    html = _INLINED_ELSEWHERE.sub('<style data-css-inline="ignore"', html)
+    inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False,
+                                     minify_css=True)
+    return _harden_attributes(inliner.inline(html)) + "\n"
+
+
+def render_email(issue: Issue, config: Config) -> RenderedEmail:
+    """The email edition of ``issue``: the same inputs always give identical strings."""
+    context = _context(issue, config)
+    source = _usable(environment().get_template(HTML_TEMPLATE).render(context))
+    text = _usable(text_environment().get_template(TEXT_TEMPLATE).render(context))
+    return RenderedEmail(
+        subject=subject_line(config, issue),
+        preheader=str(context["preheader"]),
+        mjml=source,
+        html=_compile_mjml(source),
+        text=text,
+    )
+
+
+def size_warning(rendered: RenderedEmail) -> str | None:
+    """A warning when the HTML nears the size at which Gmail clips the message."""
+    size = rendered.html_bytes
+    if size < SIZE_WARNING_BYTES:
+        return None
+    where = "over" if size > GMAIL_CLIP_BYTES else "close to"
+    return (f"the email's HTML is {size / 1024:.1f} KB, {where} the ~{GMAIL_CLIP_BYTES // 1024} KB "
+            "at which Gmail clips a message and hides the rest, unsubscribe link included, "
+            'behind "View entire message"; place fewer articles or shorten the excerpts')
+
+
+# -- the message -----------------------------------------------------------------------------
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
+
+
+def _message_id(config: Config, issue: Issue, to: str) -> str:
+    host = urlsplit(config.site_url).hostname or "localhost"
+    return f"<{issue.slug}.{_digest(config.site_url, issue.slug, to)[:16]}@{host}>"
+
+
+def _with_unsubscribe(rendered: RenderedEmail, default: str, url: str) -> tuple[str, str]:
+    """The text and HTML with the subscriber's own unsubscribe URL in place of the default."""
+    def attribute(value: str) -> str:  # as an href is written in the final HTML
+        return _attribute_value("href", value.replace("&", "&amp;").replace('"', "&quot;"))
+
+    return (rendered.text.replace(default, url),
+            rendered.html.replace(attribute(default), attribute(url)))
+
+
+class _MessagePolicy(email.policy.EmailPolicy):
+    """The SMTP policy, except that headers holding one long token are never folded: folding
+    cannot shorten a URL or an id, only move it to a line of its own, which parsers then read
+    back with a leading space."""
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if name.lower() in _UNFOLDED:
+            return _NO_FOLDING.fold_binary(name, value)
+        return super().fold_binary(name, value)
+
+
+_UNFOLDED = ("list-unsubscribe", "list-unsubscribe-post", "message-id")
+_NO_FOLDING = email.policy.SMTP.clone(max_line_length=0)
+_POLICY = _MessagePolicy(linesep="\r\n")
+
+
+def email_message(issue: Issue, config: Config, rendered: RenderedEmail, *,
+                  to: str = "Subscriber <subscriber@example.invalid>",
+                  unsubscribe: str | None = None) -> bytes:
+    """The complete message (CRLF line ends): multipart/alternative, text first, then HTML.
+
+    ``unsubscribe`` is the recipient's own unsubscribe URL; it replaces the placeholder URL
+    in the List-Unsubscribe header and in both parts. Byte-identical for identical inputs.
+    """
+    default = unsubscribe_url(config)
+    text, html = rendered.text, rendered.html
+    if unsubscribe is not None:
+        if not http_url(unsubscribe):
+            raise ValueError(f"unsubscribe: expected an absolute http(s) URL, got {unsubscribe!r}")
+        unsubscribe = unsubscribe.strip()
+        text, html = _with_unsubscribe(rendered, default, unsubscribe)
+    list_unsubscribe = unsubscribe or default
+
+    message = EmailMessage(policy=_POLICY)
+    message["Subject"] = _one_line(rendered.subject)
+    message["From"] = config.email.sender
+    message["To"] = _one_line(to)
+    if config.email.reply_to:
+        message["Reply-To"] = config.email.reply_to
+    message["Date"] = email.utils.format_datetime(issue_timestamp(config, issue.date))
+    message["Message-ID"] = _message_id(config, issue, _one_line(to))
+    message["List-Unsubscribe"] = f"<{list_unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["MIME-Version"] = "1.0"
+    message.set_content(text, subtype="plain", charset="utf-8")
+    message.add_alternative(html, subtype="html", charset="utf-8")
+    # A boundary from the content, never random: "=_" cannot occur in a quoted-printable or
+    # base64 body, so the boundary cannot collide with the parts it separates.
+    message.set_boundary(f"=_newsletter_{_digest(rendered.subject, text, html)[:32]}")
+    return message.as_bytes()

@@ -1,0 +1,95 @@
+"""Real headless Chromium renders the email and the web pages as subscribers' devices would.
+
+Screenshots go to test-artifacts/ (not committed) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT, sample_site
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = PROJECT / "test-artifacts"
+WIDTHS = (320, 375, 600)
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium not installed: `apt-get install chromium` (.ci/run does)")
+
+# What the page must satisfy at every width; evaluated in the page.
+CHECKS = """() => ({
+  overflow: document.documentElement.scrollWidth - window.innerWidth,
+  scripts: document.scripts.length,
+  handlers: [...document.querySelectorAll('*')].flatMap(
+      e => [...e.attributes].filter(a => a.name.startsWith('on')).map(a => a.name)),
+  imagesWithoutAlt: [...document.images].filter(i => !(i.getAttribute('alt') || '').trim())
+      .map(i => i.src),
+  dangerousLinks: [...document.querySelectorAll('[href],[src]')].map(
+      e => e.getAttribute('href') || e.getAttribute('src')).filter(
+      u => /^\\s*(javascript|data|vbscript):/i.test(u)),
+  lang: document.documentElement.lang,
+  title: document.title,
+})"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return sample_site(tmp_path_factory.mktemp("site"))
+
+
+def open_page(browser, path: Path, width: int):
+    page = browser.new_page(viewport={"width": width, "height": 800})
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    # Only the page itself loads: remote images would wait on a network this machine lacks.
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+               else route.abort())
+    page.goto(path.as_uri())
+    return page, dialogs
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", ["2021-02-22/email.html", "2021-02-22/index.html",
+                                  "index.html"])
+def test_pages_fit_small_screens_safely(browser, site: Path, name: str, width: int) -> None:
+    page, dialogs = open_page(browser, site / name, width)
+    result = page.evaluate(CHECKS)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"{name.replace('/', '_').removesuffix('.html')}-{width}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    page.close()
+    assert result["overflow"] <= 0, f"horizontal scrolling at {width}px"
+    assert result["scripts"] == 0 and result["handlers"] == [] and dialogs == []
+    assert result["imagesWithoutAlt"] == []
+    assert result["dangerousLinks"] == []
+    assert result["lang"] == "en"
+
+
+def test_hostile_articles_render_inert(browser, tmp_path: Path) -> None:
+    from test_hostile import hostile_site
+
+    output = hostile_site(tmp_path)
+    for name in ("2021-02-22/email.html", "2021-02-22/index.html", "index.html"):
+        for width in (320, 600):
+            page, dialogs = open_page(browser, output / name, width)
+            result = page.evaluate(CHECKS)
+            pwned = page.evaluate("() => window.__pwned === true")
+            page.close()
+            assert dialogs == [] and not pwned and result["title"] != "PWNED", name
+            assert result["scripts"] == 0 and result["handlers"] == [], name
+            assert result["dangerousLinks"] == [], name
+            assert result["overflow"] <= 0, f"{name} scrolls sideways at {width}px"

@@ -1,0 +1,99 @@
+"""A hostile article set goes through the whole build and nothing dangerous comes out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import feedparser
+from lxml import etree
+
+from conftest import run, tree, write_article, write_config
+
+SCRIPT = "<script>window.__pwned=true;document.title='PWNED'</script>"
+HANDLER = "<img src=x onerror=\"window.__pwned=true;alert(1)\">"
+WHEN = dt.datetime(2021, 2, 17, 12, tzinfo=dt.UTC)
+
+
+def hostile_site(folder: Path) -> Path:
+    """Articles whose every text field attacks the output; returns the published output."""
+    write_config(folder, topics=["AI", f"Robots {SCRIPT}"])
+    articles = folder / "articles"
+    write_article(
+        articles, "script-everywhere", quality=90, publishedDateTime=WHEN,
+        title=f"Title {SCRIPT} {HANDLER} </mj-text></mj-column> {{{{ 7*7 }}}} ]]>",
+        excerpt=f"Excerpt {SCRIPT} {HANDLER} {{% raw %}} ]]> \x0b\x01 bell\x07",
+        provider={"name": f"Provider {HANDLER}", "domain": "evil.example"},
+        images=[{"url": "javascript:alert(1)", "width": 100, "height": 100}],
+        related=[
+            {"title": f"Related {SCRIPT}", "webUrl": "https://fine.example/r?a=\"b\"",
+             "provider": {"name": f"Rel {HANDLER}", "domain": "fine.example"}, "quality": 5},
+            {"title": "Data link", "webUrl": "data:text/html,<script>alert(1)</script>",
+             "provider": {"name": "Data", "domain": "data.example"}, "quality": 9},
+            {"title": "JS link", "webUrl": "javascript:alert(1)",
+             "provider": {"name": "JS", "domain": "js.example"}, "quality": 9},
+        ],
+    )
+    write_article(articles, "quote-in-url", quality=80, publishedDateTime=WHEN,
+                  title="A quote \" in the URL", webUrl='https://q.example/a"onmouseover="x',
+                  images=[{"url": 'https://img.example/i.png"onerror="alert(1)', "width": 2000,
+                           "height": 1000}])
+    write_article(articles, "data-image", quality=70, publishedDateTime=WHEN,
+                  title="Data image", topics=[f"robots {SCRIPT}"],
+                  images=[{"url": "data:image/svg+xml,<svg onload=alert(1)>", "width": 10,
+                           "height": 10}])
+    result = run(folder, "build", "--date", "2021-02-22", "--publish")
+    assert result.exit_code == 0, result.output
+    return folder / "issues"
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def assert_inert_html(markup: str, where: str) -> None:
+    parser = _Collector()
+    parser.feed(markup)
+    for tag, attrs in parser.tags:
+        assert tag != "script", where
+        assert not [a for a in attrs if a.startswith("on")], (where, tag, attrs)
+        for name in ("href", "src"):
+            value = (attrs.get(name) or "").strip().lower()
+            assert not value.startswith(("javascript:", "data:", "vbscript:")), (where, value)
+
+
+def test_hostile_articles_build_and_nothing_dangerous_comes_out(tmp_path: Path) -> None:
+    output = hostile_site(tmp_path)
+    files = tree(output)
+    assert "2021-02-22/email.html" in files
+    for name, data in files.items():
+        text = data.decode("utf-8")
+        if name.endswith((".html", ".txt", ".mjml", ".json", ".xml")) and "Title" in text:
+            # Evaluated, the template syntax would have become "49": it must stay literal.
+            assert "{{ 7*7 }}" in html.unescape(html.unescape(text)), name
+        assert "\x0b" not in text and "\x01" not in text and "\x07" not in text, name
+        if name.endswith(".html") or name.endswith(".mjml"):
+            assert_inert_html(text, name)
+        if name.endswith(".xml"):
+            etree.fromstring(data)  # well-formed
+            feed = feedparser.parse(data)
+            assert not feed.bozo, (name, feed.bozo_exception)
+            for entry in feed.entries:
+                for content in entry.get("content", []) + [{"value": entry.get("summary", "")}]:
+                    assert_inert_html(content["value"], name)
+                assert not entry.get("link", "").lower().startswith(("javascript", "data"))
+        if name.endswith(".json"):
+            json.loads(text)
+    email = files["2021-02-22/email.html"].decode()
+    assert "{{ 7*7 }}" in email.replace("&#123;", "{").replace("&#125;", "}")
+    assert "&lt;script&gt;" in email
+    text = files["2021-02-22/email.txt"].decode()
+    assert "{{ 7*7 }}" in text and "javascript:" not in text and "data:" not in text

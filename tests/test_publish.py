@@ -1,0 +1,209 @@
+"""Building, publishing and editor overrides, end to end through the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import feedparser
+import pytest
+import yaml
+
+from conftest import PROJECT, run, sample_site, tree, write_article, write_config
+
+FEEDS = ("feed.xml", "atom.xml")
+
+
+def test_committed_sample_issues_are_what_the_code_builds(tmp_path: Path, request) -> None:
+    built = sample_site(tmp_path)
+    committed = PROJECT / "issues"
+    if request.config.getoption("--update-golden"):
+        shutil.rmtree(committed, ignore_errors=True)
+        shutil.copytree(built, committed)
+    expected, actual = tree(committed), tree(built)
+    assert sorted(actual) == sorted(expected), "files differ: run pytest --update-golden"
+    changed = [name for name in expected if expected[name] != actual[name]]
+    assert changed == [], "run `python -m pytest --update-golden` and review `git diff issues/`"
+
+
+def test_rebuilds_are_byte_identical(tmp_path: Path) -> None:
+    first = tree(sample_site(tmp_path / "a"))
+    second = tree(sample_site(tmp_path / "b"))
+    assert first == second
+    assert {"index.html", "feed.xml", "atom.xml", "feed.json", "2021-02-22/email.eml",
+            "2021-02-22/email.html", "2021-02-22/email.txt", "2021-02-22/email.mjml",
+            "2021-02-22/index.html", "2021-02-22/issue.json",
+            "topics/computer-vision.xml"} <= set(first)
+
+
+def test_secured_blob_appears_in_no_output(tmp_path: Path) -> None:
+    seed = (PROJECT / "articles/000_0a03cd1b7f8cfbac.txt").read_text("utf-8")
+    secured = yaml.safe_load(seed.split("---")[1])["secured"]
+    for name, data in tree(sample_site(tmp_path)).items():
+        for fragment in (secured[:24], secured[-24:]):
+            assert fragment.encode() not in data, name
+
+
+@pytest.fixture
+def site(project: Path) -> Path:
+    articles = project / "articles"
+    write_config(project, topics=["AI", "Robotics"], timezone="America/New_York")
+    for week, day in enumerate((10, 17, 24)):
+        for n in range(3):
+            write_article(articles, f"w{week}-a{n}", quality=90 - n, topics=["AI"],
+                          publishedDateTime=dt.datetime(2021, 2, day, 12 + n, tzinfo=dt.UTC))
+        write_article(articles, f"w{week}-robot", quality=40, topics=["Robotics", "AI"],
+                      publishedDateTime=dt.datetime(2021, 2, day, 9, tzinfo=dt.UTC))
+    write_article(articles, "old-robot", quality=99, topics=["Robotics"],
+                  publishedDateTime=dt.datetime(2020, 5, 1, tzinfo=dt.UTC))
+    return project
+
+
+def issue_json(folder: Path, date: str) -> dict:
+    return json.loads((folder / "issues" / date / "issue.json").read_text("utf-8"))
+
+
+def test_drafts_stay_out_of_archive_and_feeds(site: Path) -> None:
+    assert run(site, "build", "--date", "2021-02-15").exit_code == 0
+    assert not (site / "issues/feed.xml").exists(), "a draft published nothing"
+    assert (site / "issues/2021-02-15/email.html").is_file()
+    published = run(site, "publish", "2021-02-15")
+    assert published.exit_code == 0, published.output
+    assert issue_json(site, "2021-02-15")["status"] == "published"
+    assert run(site, "build", "--date", "2021-02-22", "--publish").exit_code == 0
+    assert run(site, "build", "--date", "2021-03-01").exit_code == 0  # a draft
+    for name in FEEDS:
+        feed = feedparser.parse((site / "issues" / name).read_bytes())
+        assert not feed.bozo, feed.bozo_exception
+        assert [e.link for e in feed.entries] == [
+            "https://news.example.org/ai/2021-02-22/", "https://news.example.org/ai/2021-02-15/"]
+    items = json.loads((site / "issues/feed.json").read_text("utf-8"))["items"]
+    assert len(items) == 2
+    archive = (site / "issues/index.html").read_text("utf-8")
+    assert "2021-02-22/" in archive and "2021-02-15/" in archive
+    assert "2021-03-01" not in archive
+    # Publishing 02-22 gave 02-15's page a link to its next issue.
+    assert "2021-02-22/" in (site / "issues/2021-02-15/index.html").read_text("utf-8")
+
+
+def test_published_issue_is_not_changed_without_force(site: Path) -> None:
+    assert run(site, "build", "--date", "2021-02-22", "--publish").exit_code == 0
+    same = run(site, "build", "--date", "2021-02-22")
+    assert same.exit_code == 0 and "published and up to date" in same.stdout
+    write_article(site / "articles", "late-breaking", quality=1000,
+                  publishedDateTime=dt.datetime(2021, 2, 20, tzinfo=dt.UTC))
+    before = (site / "issues/2021-02-22/issue.json").read_bytes()
+    refused = run(site, "build", "--date", "2021-02-22")
+    assert refused.exit_code == 1
+    assert "already published" in refused.stderr and "--force" in refused.stderr
+    assert (site / "issues/2021-02-22/issue.json").read_bytes() == before
+    forced = run(site, "build", "--date", "2021-02-22", "--force")
+    assert forced.exit_code == 0, forced.output
+    data = issue_json(site, "2021-02-22")
+    assert data["status"] == "published"
+    assert data["sections"][0]["articles"][0]["id"] == "late-breaking"
+
+
+def test_publish_needs_a_built_issue(site: Path) -> None:
+    result = run(site, "publish", "2021-02-22")
+    assert result.exit_code == 1
+    assert "build it first" in result.stderr
+
+
+def write_overrides(site: Path, date: str, text: str) -> None:
+    folder = site / "issues" / date
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "overrides.yaml").write_text(text, "utf-8")
+
+
+def test_overrides_intro_subject_pin_and_exclude(site: Path) -> None:
+    write_overrides(site, "2021-02-22", """\
+intro: |
+  Welcome to this week's issue.
+  It is a short one.
+
+  Second <b>paragraph</b>.
+subject: "Special: {title}"
+pin: [old-robot, "https://news.example/w1-a2"]
+exclude: [w1-a0]
+""")
+    result = run(site, "build", "--date", "2021-02-22")
+    assert result.exit_code == 0, result.output
+    data = issue_json(site, "2021-02-22")
+    assert data["intro"] == ["Welcome to this week's issue. It is a short one.",
+                             "Second <b>paragraph</b>."]
+    assert data["subject"] == "Special: {title}"
+    sections = {s["topic"]: [a["id"] for a in s["articles"]] for s in data["sections"]}
+    # old-robot is outside the window and pinned: first in its first matching topic.
+    assert sections["Robotics"][0] == "old-robot"
+    # w1-a2 ranks third in AI; pinned, it comes first; w1-a0 is excluded.
+    assert sections["AI"][:2] == ["w1-a2", "w1-a1"]
+    assert "w1-a0" not in json.dumps(data)
+    html = (site / "issues/2021-02-22/email.html").read_text("utf-8")
+    assert "Second &lt;b&gt;paragraph&lt;/b&gt;." in html
+    eml = (site / "issues/2021-02-22/email.eml").read_bytes()
+    assert b"Subject: Special: AI Weekly" in eml
+    explained = json.loads(run(site, "explain", "--date", "2021-02-22", "--json").stdout)
+    by_id = {a["id"]: a for a in explained["articles"]}
+    assert by_id["old-robot"]["pinned"] is True
+    assert by_id["old-robot"]["reason"].startswith("pinned by the editor")
+    assert by_id["w1-a0"]["status"] == "excluded"
+
+
+def test_bad_overrides_are_reported_together(site: Path) -> None:
+    write_overrides(site, "2021-02-22", """\
+intro: [not, text]
+pin: [no-such-article, w1-robot]
+exclude: [w1-robot]
+colour: blue
+""")
+    result = run(site, "build", "--date", "2021-02-22")
+    assert result.exit_code == 1
+    assert "intro: expected plain text, got a list" in result.stderr
+    write_overrides(site, "2021-02-22", "pin: [no-such-article, w1-robot]\nexclude: [w1-robot]\n")
+    result = run(site, "build", "--date", "2021-02-22")
+    assert result.exit_code == 1
+    assert 'pin[0]: no valid article has the id or URL "no-such-article"' in result.stderr
+    assert 'exclude[0]: "w1-robot" is also pinned' in result.stderr
+    assert not (site / "issues/2021-02-22/issue.json").exists()
+
+
+def test_killed_builds_never_leave_a_half_written_file(site: Path) -> None:
+    """Kill publishing builds at random moments; every file stays its old or new version."""
+    config = str(site / "newsletter.yaml")
+    command = [sys.executable, "-m", "newsletter", "--config", config, "build",
+               "--date", "2021-02-22", "--publish", "--force"]
+    versions: dict[str, set[bytes]] = {}
+
+    def settle(intro: str) -> float:
+        write_overrides(site, "2021-02-22", f"intro: {intro}\n")
+        started = time.monotonic()
+        subprocess.run(command, check=True, capture_output=True)
+        for name, data in tree(site / "issues").items():
+            versions.setdefault(name, set()).add(data)
+        return time.monotonic() - started
+
+    assert run(site, "build", "--date", "2021-02-15", "--publish").exit_code == 0
+    duration = max(settle("Version A"), settle("Version B"))
+    rng = random.Random(20210222)
+    for attempt in range(30):
+        write_overrides(site, "2021-02-22", f"intro: Version {'AB'[attempt % 2]}\n")
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 1.0) * duration)  # mostly past start-up, into the writes
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        for name, data in tree(site / "issues").items():
+            if name.endswith(".tmp") or "/." in f"/{name}":
+                continue  # a temporary file a killed writer left: never served
+            assert data in versions.get(name, ()), f"{name} is neither old nor new"
+        for name in FEEDS:
+            assert not feedparser.parse((site / "issues" / name).read_bytes()).bozo
+        json.loads((site / "issues/feed.json").read_text("utf-8"))
