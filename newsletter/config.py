@@ -27,9 +27,14 @@ DEFAULT_MAX_ARTICLES = 5
 
 TOP_LEVEL_KEYS = (
     "title", "site_url", "timezone", "corpus", "output", "window_days", "min_quality",
-    "topics", "related", "language", "email", "feeds",
+    "topics", "related", "language", "email", "feeds", "schedule", "smtp", "state_dir",
+    "secret_env",
 )
-EMAIL_KEYS = ("from", "reply_to", "postal_address", "subject")
+EMAIL_KEYS = ("from", "reply_to", "postal_address", "subject", "unsubscribe_mailto")
+SCHEDULE_KEYS = ("cron", "publish", "send", "catch_up_hours")
+SMTP_KEYS = ("host", "port", "security", "username", "password_env", "concurrency",
+             "rate_per_second")
+SMTP_SECURITY = {"none": 25, "starttls": 587, "ssl": 465}  # and each one's usual port
 DEFAULT_SUBJECT = "{title}: {date}"
 SUBJECT_FIELDS = ("title", "date", "slug")
 
@@ -40,6 +45,26 @@ class EmailSettings:
     reply_to: str | None = None
     postal_address: str = ""
     subject: str = DEFAULT_SUBJECT  # {title}, {date} (e.g. February 22, 2021) and {slug}
+    unsubscribe_mailto: str | None = None  # an address for List-Unsubscribe's mailto
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    cron: str  # five-field crontab in the config's timezone, e.g. "0 7 * * mon"
+    publish: bool = True  # publish what a run builds
+    send: bool = False  # deliver it to subscribers after publishing
+    catch_up_hours: float = 24  # how late a missed run may still be made up
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: str = "none"  # none, starttls or ssl
+    username: str | None = None
+    password_env: str | None = None  # the environment variable holding the password
+    concurrency: int = 1  # connections
+    rate_per_second: float | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +88,10 @@ class Config:
     email: EmailSettings
     language: str = "en"
     feed_max_entries: int = 20
+    schedule: ScheduleSettings | None = None
+    smtp: SmtpSettings = SmtpSettings()
+    state_dir: Path = Path(".newsletter")  # absolute once loaded
+    secret_env: str = "NEWSLETTER_SECRET"  # names the variable holding the HMAC secret
     warnings: tuple[str, ...] = ()
 
     @property
@@ -178,7 +207,7 @@ def _email(report: _Report, value: Any, title: str | None, site_url: str | None
             report.expected(f"email.{key}", "a non-empty string", raw)
             raw = None
         fields[key] = raw.strip() if isinstance(raw, str) else None
-    for key in ("from", "reply_to"):
+    for key in ("from", "reply_to", "unsubscribe_mailto"):
         address = fields[key]
         if address and "@" not in parseaddr(address)[1]:
             report.expected(f"email.{key}", 'an address such as "AI Weekly <news@example.org>"',
@@ -195,7 +224,93 @@ def _email(report: _Report, value: Any, title: str | None, site_url: str | None
         reply_to=fields["reply_to"],
         postal_address=fields["postal_address"] or "",
         subject=subject,
+        unsubscribe_mailto=fields["unsubscribe_mailto"],
     )
+
+
+def _mapping(report: _Report, value: Any, key: str, known: tuple[str, ...]) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        report.expected(key, f"a mapping with {', '.join(known)}", value)
+        return None
+    report.unknown_keys(value, known, prefix=f"{key}.")
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def _boolean(report: _Report, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        report.expected(key, "true or false", value)
+        return False
+    return value
+
+
+def _positive_number(report: _Report, key: str, value: Any) -> float | None:
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or value <= 0):
+        report.expected(key, "a positive number", value)
+        return None
+    return value
+
+
+def _schedule(report: _Report, value: Any, timezone: ZoneInfo | None) -> ScheduleSettings | None:
+    data = _mapping(report, value, "schedule", SCHEDULE_KEYS)
+    if data is None:
+        return None
+    cron = data.get("cron")
+    if not isinstance(cron, str) or not cron.strip():
+        report.expected("schedule.cron", 'a five-field crontab such as "0 7 * * mon"', cron)
+        return None
+    cron = " ".join(cron.split())
+    if len(cron.split()) != 5:
+        report.expected("schedule.cron", 'five fields (minute hour day month weekday), such as '
+                        '"0 7 * * mon"', cron)
+        return None
+    try:
+        from apscheduler.triggers.cron import CronTrigger
+
+        CronTrigger.from_crontab(cron, timezone=timezone or "UTC")
+    except ValueError as error:
+        report.errors.append(f'schedule.cron: "{cron}" is not a valid crontab: {error}')
+        return None
+    publish = _boolean(report, "schedule.publish", data.get("publish", True))
+    send = _boolean(report, "schedule.send", data.get("send", False))
+    catch_up = _positive_number(report, "schedule.catch_up_hours",
+                                data.get("catch_up_hours", 24))
+    if send and not publish:
+        report.errors.append("schedule.send: true needs schedule.publish: true (only a "
+                             "published issue is sent)")
+    return ScheduleSettings(cron, publish, send, catch_up or 24)
+
+
+def _smtp(report: _Report, value: Any) -> SmtpSettings:
+    data = _mapping(report, value, "smtp", SMTP_KEYS)
+    if data is None:
+        return SmtpSettings()
+    security = data.get("security", "none")
+    if security not in SMTP_SECURITY:
+        report.expected("smtp.security", "one of none, starttls, ssl", security)
+        security = "none"
+    host = data.get("host", "127.0.0.1")
+    if not isinstance(host, str) or not host.strip():
+        report.expected("smtp.host", "a host name", host)
+        host = "127.0.0.1"
+    port = _integer(report, "smtp.port", data.get("port", SMTP_SECURITY[security]), minimum=1)
+    if port is not None and port > 65535:
+        report.expected("smtp.port", "a port number (1-65535)", port)
+    texts = {}
+    for key in ("username", "password_env"):
+        raw = data.get(key)
+        if raw is not None and (not isinstance(raw, str) or not raw.strip()):
+            report.expected(f"smtp.{key}", "a non-empty string", raw)
+            raw = None
+        texts[key] = raw
+    concurrency = _integer(report, "smtp.concurrency", data.get("concurrency", 1), minimum=1)
+    rate = data.get("rate_per_second")
+    if rate is not None:
+        rate = _positive_number(report, "smtp.rate_per_second", rate)
+    return SmtpSettings(host.strip(), port or 25, security, texts["username"],
+                        texts["password_env"], concurrency or 1, rate)
 
 
 def validate(data: Any, path: Path) -> Config:
@@ -265,6 +380,15 @@ def validate(data: Any, path: Path) -> Config:
         feed_max_entries = _integer(report, "feeds.max_entries", feeds.get("max_entries", 20),
                                     minimum=1)
 
+    schedule = _schedule(report, data.get("schedule"), timezone)
+    smtp = _smtp(report, data.get("smtp"))
+    state_name = _string(report, data, "state_dir", ".newsletter")
+    state_dir = (folder / state_name).resolve() if state_name else folder / ".newsletter"
+    secret_env = _string(report, data, "secret_env", "NEWSLETTER_SECRET")
+    if secret_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", secret_env):
+        report.expected("secret_env", "the name of an environment variable (not the secret "
+                        "itself), such as NEWSLETTER_SECRET", secret_env)
+
     if report.errors:
         # Warnings too: a misspelt key ("titel") explains the error it causes.
         raise ConfigError(str(path), report.errors, report.warnings)
@@ -275,6 +399,8 @@ def validate(data: Any, path: Path) -> Config:
         related_max_per_article=max_related,  # type: ignore[arg-type]
         email=email, language=language,  # type: ignore[arg-type]
         feed_max_entries=feed_max_entries,  # type: ignore[arg-type]
+        schedule=schedule, smtp=smtp, state_dir=state_dir,
+        secret_env=secret_env,  # type: ignore[arg-type]
         warnings=tuple(report.warnings),
     )
 

@@ -9,5 +9,15 @@ from .config import Config
 
 def issue_timestamp(config: Config, issue_date: dt.date) -> dt.datetime:
     """The issue date at the schedule's time of day in the config's timezone (00:00 with no
-    schedule), so the same inputs always give the same bytes."""
-    return dt.datetime.combine(issue_date, dt.time(0), tzinfo=config.timezone)
+    schedule, or when the schedule does not fire that day), so the same inputs always give
+    the same bytes."""
+    midnight = dt.datetime.combine(issue_date, dt.time(0), tzinfo=config.timezone)
+    if config.schedule is None:
+        return midnight
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(config.schedule.cron, timezone=config.timezone)
+    fire = trigger.get_next_fire_time(None, midnight)
+    if fire is None or fire.date() != issue_date:
+        return midnight
+    return fire.astimezone(config.timezone)
