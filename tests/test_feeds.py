@@ -192,38 +192,39 @@ def test_at_most_max_entries_the_newest(published: list[Issue], config: Config) 
 
 def test_dates_are_the_issue_timestamps_in_the_configured_timezone(
         feeds: dict[str, bytes]) -> None:
+    """The sample schedule fires Mondays at 07:00 New York time: that is each issue's time."""
     rss = etree.fromstring(feeds["feed.xml"])
     items = rss.findall("channel/item")
-    assert items[1].findtext("pubDate") == "Mon, 22 Feb 2021 00:00:00 -0500"
+    assert items[1].findtext("pubDate") == "Mon, 22 Feb 2021 07:00:00 -0500"
     assert [i.findtext("pubDate") for i in items] == [
-        "Mon, 01 Mar 2021 00:00:00 -0500", "Mon, 22 Feb 2021 00:00:00 -0500",
-        "Mon, 15 Feb 2021 00:00:00 -0500"]
-    assert rss.findtext("channel/lastBuildDate") == "Mon, 01 Mar 2021 00:00:00 -0500"
+        "Mon, 01 Mar 2021 07:00:00 -0500", "Mon, 22 Feb 2021 07:00:00 -0500",
+        "Mon, 15 Feb 2021 07:00:00 -0500"]
+    assert rss.findtext("channel/lastBuildDate") == "Mon, 01 Mar 2021 07:00:00 -0500"
 
     atom = etree.fromstring(feeds["atom.xml"])
-    assert atom.findtext("atom:updated", namespaces=NS) == "2021-03-01T00:00:00-05:00"
+    assert atom.findtext("atom:updated", namespaces=NS) == "2021-03-01T07:00:00-05:00"
     entry = atom.findall("atom:entry", NS)[1]
-    assert entry.findtext("atom:updated", namespaces=NS) == "2021-02-22T00:00:00-05:00"
-    assert entry.findtext("atom:published", namespaces=NS) == "2021-02-22T00:00:00-05:00"
+    assert entry.findtext("atom:updated", namespaces=NS) == "2021-02-22T07:00:00-05:00"
+    assert entry.findtext("atom:published", namespaces=NS) == "2021-02-22T07:00:00-05:00"
 
     items = json.loads(feeds["feed.json"])["items"]
-    assert items[1]["date_published"] == "2021-02-22T00:00:00-05:00"
+    assert items[1]["date_published"] == "2021-02-22T07:00:00-05:00"
 
     parsed = parse(feeds["atom.xml"])
-    assert parsed.feed.updated_parsed[:4] == (2021, 3, 1, 5)  # 00:00 in New York is 05:00 UTC
+    assert parsed.feed.updated_parsed[:4] == (2021, 3, 1, 12)  # 07:00 in New York is 12:00 UTC
 
 
 def test_no_date_comes_from_the_clock(feeds: dict[str, bytes]) -> None:
     """Every date in the issue feeds is one of the issues' timestamps."""
-    allowed_rss = {"Mon, 01 Mar 2021 00:00:00 -0500", "Mon, 22 Feb 2021 00:00:00 -0500",
-                   "Mon, 15 Feb 2021 00:00:00 -0500"}
+    allowed_rss = {"Mon, 01 Mar 2021 07:00:00 -0500", "Mon, 22 Feb 2021 07:00:00 -0500",
+                   "Mon, 15 Feb 2021 07:00:00 -0500"}
     rss = etree.fromstring(feeds["feed.xml"])
     found = {e.text for e in rss.iter("pubDate", "lastBuildDate")}
     assert found == allowed_rss
     atom = etree.fromstring(feeds["atom.xml"])
     found = {e.text for e in atom.iter(f"{{{NS['atom']}}}updated", f"{{{NS['atom']}}}published")}
-    assert found == {"2021-03-01T00:00:00-05:00", "2021-02-22T00:00:00-05:00",
-                     "2021-02-15T00:00:00-05:00"}
+    assert found == {"2021-03-01T07:00:00-05:00", "2021-02-22T07:00:00-05:00",
+                     "2021-02-15T07:00:00-05:00"}
 
 
 def test_self_and_alternate_links(feeds: dict[str, bytes]) -> None:

@@ -623,7 +623,7 @@ def test_message_structure_and_headers(sample):
     assert message["Reply-To"] == "editors@news.example.org"
     timestamp = issue_timestamp(config, issue.date)
     assert message["Date"] == email.utils.format_datetime(timestamp) == (
-        "Mon, 22 Feb 2021 00:00:00 -0500")
+        "Mon, 22 Feb 2021 07:00:00 -0500")  # the sample schedule's 07:00
     assert message["Date"].datetime == timestamp
     assert re.fullmatch(r"<2021-02-22\.[0-9a-f]{16}@news\.example\.org>", message["Message-ID"])
     assert message["List-Unsubscribe"] == f"<{unsubscribe_url(config)}>"
