@@ -179,6 +179,13 @@ def _write(config: Config, issue: Issue, *, strict: bool) -> tuple[tuple[Path, .
     return tuple(write_files(config.output, files)), warning
 
 
+def _differs(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() != data
+    except OSError:
+        return True
+
+
 def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
                 force: bool = False, publish: bool = False) -> BuildResult:
     """Select the issue dated ``issue_date`` and write its folder (and publish it if asked).
@@ -196,10 +203,15 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
     if was_published or publish:
         issue = replace(issue, status=PUBLISHED)
     if was_published and not force:
-        if existing.read_bytes() != issue_json(issue):
+        # Compare everything the rebuild would write: a template change counts too.
+        others = [p for p in _published_issues(config) if p.slug != issue.slug]
+        files, _warning = render_issue_files(issue, config,
+                                             sorted([*others, issue], key=lambda i: i.date))
+        changed = [name for name, data in files.items() if _differs(config.output / name, data)]
+        if changed:
             raise NewsletterError(
-                f"issue {issue.slug} is already published ({existing}) and rebuilding it would "
-                "change what readers were sent: pass --force to rebuild it anyway")
+                f"issue {issue.slug} is already published and rebuilding it would change "
+                f"{', '.join(changed)}: pass --force to rebuild it anyway")
         if not publish:
             selection = replace(result.selection, issue=issue)
             return replace(result, selection=selection, up_to_date=True)

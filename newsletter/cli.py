@@ -118,7 +118,8 @@ def build(options: _Options, date: dt.datetime | None, strict: bool, publish: bo
         click.echo(f"Issue {issue.slug}: nothing to build: {result.empty_reason}.")
         return
     if result.up_to_date:
-        click.echo(f"Issue {issue.slug} is published and up to date: nothing to do.")
+        click.echo(f"Issue {issue.slug} is published and a rebuild gives the same files: "
+                   "nothing to do.")
         return
     placed = issue.placed
     related = sum(len(p.related) for p in placed)
