@@ -207,3 +207,27 @@ def test_killed_builds_never_leave_a_half_written_file(site: Path) -> None:
         for name in FEEDS:
             assert not feedparser.parse((site / "issues" / name).read_bytes()).bozo
         json.loads((site / "issues/feed.json").read_text("utf-8"))
+
+
+def test_an_email_over_90_kb_warns_and_strict_refuses(project: Path) -> None:
+    write_config(project, topics=[{"name": "AI", "max_articles": 100}])
+    for n in range(100):
+        write_article(project / "articles", f"long-{n:02d}", quality=n,
+                      title=f"A fairly long headline about story number {n} in this issue",
+                      excerpt="Words that fill the excerpt. " * 12,
+                      related=[{"title": f"Coverage {n}-{k}", "quality": k,
+                                "webUrl": f"https://outlet{k}.example/{n}",
+                                "provider": {"name": f"Outlet {k}",
+                                             "domain": f"outlet{k}.example"}}
+                               for k in range(3)])
+    warned = run(project, "build", "--date", "2021-02-22")
+    assert warned.exit_code == 0, warned.output
+    assert "warning: issue 2021-02-22: " in warned.stderr
+    assert "KB" in warned.stderr and "102" in warned.stderr
+    html = (project / "issues/2021-02-22/email.html").read_bytes()
+    assert len(html) > 90 * 1024
+    shutil.rmtree(project / "issues")
+    strict = run(project, "--strict", "build", "--date", "2021-02-22")
+    assert strict.exit_code == 1
+    assert "(an error with --strict)" in strict.stderr
+    assert not (project / "issues").exists()
