@@ -16,7 +16,6 @@ from .archive import render_archive, render_issue_page
 from .config import Config
 from .corpus import CorpusReading, read_corpus
 from .errors import ConfigError, NewsletterError
-from .feeds import render_feeds
 from .issuefile import (
     ISSUE_FILE,
     featured_before,
@@ -28,8 +27,8 @@ from .issuefile import (
 from .models import Article, Issue, Problem, Selection
 from .output import write_files
 from .overrides import OVERRIDES_FILE, Overrides, find_article, load_overrides
-from .render import email_message, render_email, size_warning
-from .select import pin_topic, select_issue
+from .render import render_email, size_warning
+from .select import issue_window, pin_topic, select_issue
 
 PUBLISHED = "published"
 
@@ -80,8 +79,11 @@ def _resolve_overrides(overrides: Overrides, articles: Sequence[Article], config
 
 
 def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False,
-                    overrides: Overrides | None = None) -> BuildResult:
-    """Read the corpus and select the issue; writes nothing (``explain`` stops here)."""
+                    overrides: Overrides | None = None, complete: bool = True) -> BuildResult:
+    """Read the corpus and select the issue; writes nothing (``explain`` stops here).
+
+    ``complete=False`` lets files outside the window go unvalidated (they cannot change the
+    issue), so the verdicts account only for the files read; ``strict`` reads them all."""
     slug = issue_date.isoformat()
     overrides_path = config.output / slug / OVERRIDES_FILE
     if overrides is None:
@@ -89,7 +91,10 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
     warnings = tuple(f"{overrides_path}: {w}" for w in overrides.warnings)
     if strict and warnings:
         raise NewsletterError("\n".join(f"{w} (an error with --strict)" for w in warnings))
-    reading = read_corpus(config.corpus)
+    reading = read_corpus(
+        config.corpus, cache_dir=config.state_dir, wanted=overrides.pin + overrides.exclude,
+        window=None if complete or strict else issue_window(
+            issue_date, config.timezone, config.window_days))
     if strict and reading.problems:
         listed = "\n".join(f"  {p}" for p in reading.problems)
         raise NewsletterError(
@@ -137,6 +142,8 @@ def _neighbours(issue: Issue, published: Sequence[Issue]) -> tuple[Issue | None,
 def render_issue_files(issue: Issue, config: Config, published: Sequence[Issue]
                        ) -> tuple[dict[str, bytes], str | None]:
     """The files of ``<output>/<slug>/`` and the email-size warning, if any."""
+    from .deliver import sample_message  # delivery's SMTP and SQLite only load when rendering
+
     email = render_email(issue, config)
     previous, following = _neighbours(issue, published)
     folder = issue.slug
@@ -145,7 +152,7 @@ def render_issue_files(issue: Issue, config: Config, published: Sequence[Issue]
         f"{folder}/email.mjml": email.mjml.encode("utf-8"),
         f"{folder}/email.html": email.html.encode("utf-8"),
         f"{folder}/email.txt": email.text.encode("utf-8"),
-        f"{folder}/email.eml": email_message(issue, config, email),
+        f"{folder}/email.eml": sample_message(config, issue, email),
         f"{folder}/index.html": render_issue_page(issue, config, previous=previous,
                                                   next=following),
     }
@@ -160,6 +167,8 @@ def render_site_files(published: Sequence[Issue], config: Config) -> dict[str, b
         previous, following = _neighbours(issue, published)
         files[f"{issue.slug}/index.html"] = render_issue_page(issue, config, previous=previous,
                                                               next=following)
+    from .feeds import render_feeds  # feedgen and lxml: only publishing needs them
+
     files.update(render_feeds(published, config))
     files["index.html"] = render_archive(list(reversed(published)), config)
     return files
@@ -194,7 +203,7 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
     says why. A published issue is only rebuilt with ``force`` when the rebuild would change
     it; rebuilding it unchanged is a no-op.
     """
-    result = read_and_select(config, issue_date, strict=strict)
+    result = read_and_select(config, issue_date, strict=strict, complete=False)
     issue = result.selection.issue
     if not issue.sections:
         return replace(result, empty_reason=_empty_reason(result))

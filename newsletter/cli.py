@@ -111,6 +111,10 @@ def build(options: _Options, date: dt.datetime | None, strict: bool, publish: bo
     result = build_issue(config, _issue_date(date, config), strict=strict, force=force,
                          publish=publish)
     _report_problems(result.problems)
+    if result.reading.unvalidated:
+        click.echo(f"note: {result.reading.unvalidated} article file(s) outside the window "
+                   "were not validated (they cannot change this issue); `newsletter check` "
+                   "validates every file", err=True)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     issue = result.selection.issue
@@ -159,7 +163,7 @@ def check(options: _Options, strict: bool) -> None:
       newsletter check
     """
     config, strict = options.load(strict)
-    reading = read_corpus(config.corpus)
+    reading = read_corpus(config.corpus, cache_dir=config.state_dir)
     for problem in reading.problems:
         click.echo(f"{problem}", err=True)
     click.echo(f"Checked {config.path.name} and {reading.file_count} article files in "
@@ -189,6 +193,244 @@ def explain(options: _Options, date: dt.datetime | None, as_json: bool) -> None:
     config, _ = options.load()
     selection = read_and_select(config, _issue_date(date, config)).selection
     click.echo(explain_json(selection) if as_json else explain_text(selection), nl=False)
+
+
+@cli.command()
+@click.option("--date", "date", type=_DATE, metavar="YYYY-MM-DD",
+              help="The issue to open. Default: the next scheduled issue (today without a "
+                   "schedule).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; anything but loopback shows drafts to others.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="The port to listen on; 0 picks a free one.")
+@click.option("--strict", is_flag=True, help=_STRICT_HELP)
+@click.pass_obj
+def preview(options: _Options, date: dt.datetime | None, host: str, port: int,
+            strict: bool) -> None:
+    """Serve drafts to the editor's browser, rendered in memory: writes nothing, publishes
+    nothing. The page reloads itself when an article, the config, a template or the
+    issue's overrides.yaml changes.
+
+    \b
+    Examples:
+      newsletter preview
+      newsletter preview --date 2021-02-22 --port 8001
+    """
+    from .preview import PreviewServer, is_loopback
+
+    config, strict = options.load(strict)
+    server = PreviewServer(config.path, host=host, port=port, strict=strict,
+                           default_date=date.date() if date else None)
+    if not is_loopback(host):
+        click.echo(f"warning: serving on {host}: anyone who can reach this machine can read "
+                   "the drafts", err=True)
+    click.echo(f"Previewing {config.title}: {server.url}/")
+    click.echo(f"Issue {server.state.default_date.isoformat()}: {server.draft_url()}")
+    click.echo("Saving an article, the config, a template or overrides.yaml reloads the page. "
+               "Ctrl-C stops.")
+    server.serve_forever()
+
+
+@cli.command()
+@click.option("--once", is_flag=True,
+              help="One pass (make up the latest run if it is due), then exit: for cron or a "
+                   "systemd timer. Exit status 1 when the run failed.")
+@click.option("--strict", is_flag=True, help=_STRICT_HELP)
+@click.pass_obj
+def schedule(options: _Options, once: bool, strict: bool) -> None:
+    """Build and publish each issue when schedule.cron says, until stopped (SIGTERM or
+    Ctrl-C stop it cleanly, after the run in progress). On start, the latest missed run is
+    made up when it is at most schedule.catch_up_hours late. One scheduler per output
+    folder. Logs go to stderr with timestamps.
+
+    \b
+    Examples:
+      newsletter schedule
+      newsletter schedule --once
+    """
+    from .schedule import configure_logging, run_scheduler
+
+    config, strict = options.load(strict)
+    configure_logging()
+    status = run_scheduler(config, reload=lambda: options.load(strict)[0], once=once,
+                           strict=strict)
+    if status:
+        raise click.ClickException("the run failed (see the log above)")
+
+
+# -- delivery: subscribers, send, serve (the library: subscribers.py, deliver.py, serve.py) --
+
+@cli.group()
+def subscribers() -> None:
+    """Manage the subscribers (kept in the SQLite state under state_dir).
+
+    \b
+    Examples:
+      newsletter subscribers import people.csv
+      newsletter subscribers add ada@example.org --name "Ada" --topics "AI;Robotics"
+      newsletter subscribers list --json
+    """
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def subscribers_import(options: _Options, file: Path) -> None:
+    """Import a CSV file with the header email,name[,topics] (topics separated by ";").
+
+    Bad rows are reported with their line number and skipped (exit status 1); the good rows
+    go in, in one transaction. Duplicates merge; an address that unsubscribed stays so.
+
+    \b
+    Example:
+      newsletter subscribers import people.csv
+    """
+    from .subscribers import import_csv
+
+    config, _ = options.load()
+    report = import_csv(config, file)
+    for problem in report.problems:
+        click.echo(f"{file}: {problem}", err=True)
+    outcomes = ", ".join(f"{count} {outcome}" for outcome, count in report.outcomes.items())
+    click.echo(f"Imported {report.imported} subscriber(s) from {file}"
+               + (f": {outcomes}." if outcomes else "."))
+    if report.problems:
+        click.echo(f"{len(report.problems)} bad row(s) skipped; fix them and import again "
+                   "(the rows already in merge).", err=True)
+        sys.exit(1)
+
+
+@subscribers.command("add")
+@click.argument("address", metavar="EMAIL")
+@click.option("--name", default=None, help="The subscriber's name, for the To header.")
+@click.option("--topics", default=None, metavar='"AI;Robotics"',
+              help="Only these topics (separated by ;). Default: every topic.")
+@click.pass_obj
+def subscribers_add(options: _Options, address: str, name: str | None,
+                    topics: str | None) -> None:
+    """Add a subscriber, update one, or re-subscribe one who left.
+
+    \b
+    Example:
+      newsletter subscribers add ada@example.org --name "Ada Lovelace" --topics AI
+    """
+    from .subscribers import add_subscriber
+
+    config, _ = options.load()
+    subscriber, outcome = add_subscriber(config, address, name, topics)
+    click.echo(f"{subscriber.email}: {outcome}.")
+
+
+@subscribers.command("remove")
+@click.argument("address", metavar="EMAIL")
+@click.pass_obj
+def subscribers_remove(options: _Options, address: str) -> None:
+    """Delete a subscriber.
+
+    \b
+    Example:
+      newsletter subscribers remove ada@example.org
+    """
+    from .subscribers import remove_subscriber
+
+    config, _ = options.load()
+    subscriber = remove_subscriber(config, address)
+    click.echo(f"{subscriber.email}: removed.")
+
+
+@subscribers.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.pass_obj
+def subscribers_list(options: _Options, as_json: bool) -> None:
+    """One line per subscriber: address, status (active or unsubscribed), topics, name.
+
+    \b
+    Examples:
+      newsletter subscribers list
+      newsletter subscribers list --json
+    """
+    from .subscribers import list_subscribers, subscribers_json, subscribers_text
+
+    config, _ = options.load()
+    people = list_subscribers(config)
+    click.echo(subscribers_json(people) if as_json else subscribers_text(people), nl=False)
+
+
+@subscribers.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def subscribers_export(options: _Options, file: Path) -> None:
+    """Write every subscriber to a CSV file (email,name,topics,status) that import reads.
+
+    \b
+    Example:
+      newsletter subscribers export people.csv
+    """
+    from .subscribers import export_csv
+
+    config, _ = options.load()
+    count = export_csv(config, file)
+    click.echo(f"Exported {count} subscriber(s) to {file}.")
+
+
+@cli.command()
+@click.argument("date", type=_DATE, metavar="YYYY-MM-DD")
+@click.option("--to", "to", metavar="ADDRESS",
+              help="Send one test copy to this address only (subject marked, not recorded).")
+@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the exact messages as .eml files in this folder instead of sending.")
+@click.pass_obj
+def send(options: _Options, date: dt.datetime, to: str | None, outbox: Path | None) -> None:
+    """Send the published issue of a date to every active subscriber who has not had it.
+
+    Run it again after a failure or a crash: it resumes, and nobody gets the issue twice.
+    Needs the secret in the environment variable named by secret_env. Exit status 1 when
+    any message failed.
+
+    \b
+    Examples:
+      newsletter send 2021-02-22 --to me@example.org
+      newsletter send 2021-02-22 --outbox /tmp/outbox
+      newsletter send 2021-02-22
+    """
+    from .deliver import send_issue
+
+    config, _ = options.load()
+    report = send_issue(config, date.date(), to=to, outbox=outbox, log=click.echo)
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="The port (0: any free port).")
+@click.pass_obj
+def serve(options: _Options, host: str, port: int) -> None:
+    """Serve the output folder at the path of site_url, and one-click unsubscribes.
+
+    A WSGI application (newsletter.serve.Site) with the standard library's server, for
+    local use; production can run Site under any WSGI server.
+
+    \b
+    Example:
+      newsletter serve --port 8080
+    """
+    from .serve import make_server, site_address
+
+    config, _ = options.load()
+    try:
+        server = make_server(config, host, port)
+    except OSError as error:
+        raise NewsletterError(f"cannot listen on {host}:{port} ({error}); pick another "
+                              "--port or --host") from None
+    click.echo(f"Serving {config.output} at {site_address(server, config)} (Ctrl-C stops).")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 def main() -> None:

@@ -267,9 +267,9 @@ def _schedule(report: _Report, value: Any, timezone: ZoneInfo | None) -> Schedul
                         '"0 7 * * mon"', cron)
         return None
     try:
-        from apscheduler.triggers.cron import CronTrigger
+        from .schedule import WallClockCron  # weekdays 0-7 as crontab means them
 
-        CronTrigger.from_crontab(cron, timezone=timezone or "UTC")
+        WallClockCron(cron, timezone or ZoneInfo("UTC"))
     except ValueError as error:
         report.errors.append(f'schedule.cron: "{cron}" is not a valid crontab: {error}')
         return None

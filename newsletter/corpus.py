@@ -3,23 +3,36 @@
 One bad file never stops the others: :func:`read_corpus` returns the articles it could read
 and a :class:`Problem` for each file it could not, naming the file, the line when known, and
 what to fix.
+
+Corpora grow to 100,000 files and more, so :func:`read_corpus` can keep what it read in a
+cache (``cache.py``) and re-read only changed files, can leave unparsed the files a cheap,
+sound scan of their ``publishedDateTime:`` line puts outside the issue's window, and reads
+the rest over every core. None of this may change a result (``tests/test_cache.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import html
 import math
+import operator
 import os
 import re
-from collections.abc import Iterator
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .models import Article, Image, Number, Problem, Provider, RelatedItem
+from . import cache as corpus_cache
+from .cache import CANONICAL, KIND, PROBLEM, PUBLISHED_US, TRUSTED
+from .models import Article, Image, Number, Problem, Provider, RelatedItem, Window
 from .urls import canonical_url, domain_of
 
 ARTICLE_SUFFIXES = (".md", ".txt")
@@ -69,10 +82,15 @@ class _ArticleLoader(yaml.CSafeLoader):  # type: ignore[misc, name-defined]
 class CorpusReading:
     articles: tuple[Article, ...]
     problems: tuple[Problem, ...]
+    # Files outside the window left out (see read_corpus): valid or not, they cannot change
+    # the issue. ``unvalidated`` of them were never parsed, so an invalid one among them is
+    # not in ``problems`` until a complete reading (check, explain, --strict) validates it.
+    unread: int = 0
+    unvalidated: int = 0
 
     @property
     def file_count(self) -> int:
-        return len(self.articles) + len(self.problems)
+        return len(self.articles) + len(self.problems) + self.unread
 
 
 @dataclass(frozen=True)
@@ -189,6 +207,13 @@ def parse_yaml(front_matter: str) -> Any:
         return loader.get_single_data()
     except yaml.YAMLError as error:
         raise _yaml_error(error) from None
+    except ArticleError:
+        raise
+    except (ValueError, OverflowError) as error:
+        # PyYAML builds timestamps with datetime(), which refuses 2021-02-30 with a bare
+        # ValueError: an invalid file, not a crash of the whole build.
+        raise ArticleError(f"YAML value cannot be read: {error} (a date that does not "
+                           "exist?)") from None
     finally:
         loader.dispose()
 
@@ -422,44 +447,415 @@ def parse_article(text: str, *, id: str, path: str) -> Article:
         raise
 
 
+# -- reading one file ----------------------------------------------------------------------
+
+def _decode_utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ArticleError(
+            f"not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}): "
+            "save the file as UTF-8",
+            line=data.count(b"\n", 0, error.start) + 1,
+        ) from None
+
+
+def _too_big(size: int) -> ArticleError:
+    return ArticleError(
+        f"file is {size / 1024 / 1024:.1f} MB, over the "
+        f"{MAX_FILE_BYTES // 1024 // 1024} MB limit for an article: not read; "
+        "is it really an article?"
+    )
+
+
 def read_article(file: ArticleFile) -> Article | Problem:
     """Read one file; every failure becomes a :class:`Problem`, never an exception."""
+    return _read_file(file.relative_path, str(file.path), file.size, None)[4]  # type: ignore
+
+
+# What reading one file gave: (kind, published_us, canonical URL, cache payload, result).
+# ``result`` is None for a deferred file, and in worker processes (the payload travels).
+_Read = tuple[int, int | None, str | None, str | None, Article | Problem | None]
+
+
+def _read_file(relative: str, path: str, size: int, plan: _Plan | None, *,
+               encode: bool = False, keep: bool = True) -> _Read:
+    """Read one file, or only scan its date when ``plan`` says it cannot matter."""
+    result: Article | Problem
     try:
-        if file.size > MAX_FILE_BYTES:
-            raise ArticleError(
-                f"file is {file.size / 1024 / 1024:.1f} MB, over the "
-                f"{MAX_FILE_BYTES // 1024 // 1024} MB limit for an article: not read; "
-                "is it really an article?"
-            )
-        data = file.path.read_bytes()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise ArticleError(
-                f"not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}): "
-                "save the file as UTF-8",
-                line=data.count(b"\n", 0, error.start) + 1,
-            ) from None
-        return parse_article(text, id=file.id, path=file.relative_path)
+        if size > MAX_FILE_BYTES:
+            raise _too_big(size)
+        with open(path, "rb") as handle:
+            text = _decode_utf8(handle.read())
+        if plan is not None and plan.start_us is not None:
+            # The URL matters only when an editor named files by URL (and costs a parse).
+            published, url = scan_front_matter(text, url=bool(plan.wanted_canonical))
+            canonical = canonical_url(url) if url is not None else None
+            if plan.may_skip(article_id(relative), published, canonical):
+                return corpus_cache.KIND_DEFERRED, published, canonical, None, None
+        result = parse_article(text, id=article_id(relative), path=relative)
     except ArticleError as error:
-        return Problem(file.relative_path, error.message, error.line)
+        result = Problem(relative, error.message, error.line)
     except OSError as error:
-        return Problem(file.relative_path, f"cannot be read: {error.strerror or error}")
+        result = Problem(relative, f"cannot be read: {error.strerror or error}")
     except RecursionError:
-        return Problem(file.relative_path, "YAML nested too deeply to read")
+        result = Problem(relative, "YAML nested too deeply to read")
+    kind, payload = corpus_cache.payload_for(result) if encode else (
+        corpus_cache.KIND_ARTICLE if isinstance(result, Article) else corpus_cache.KIND_PROBLEM,
+        None)
+    if isinstance(result, Article):
+        return (kind, corpus_cache.microseconds(result.published), result.canonical_url,
+                payload, result if keep else None)
+    return kind, None, None, payload, result if keep else None
 
 
-def read_corpus(root: Path) -> CorpusReading:
-    """Read every article file below ``root``; the first file to claim an id keeps it."""
-    articles: list[Article] = []
-    problems: list[Problem] = []
+# -- the cheap date scan -------------------------------------------------------------------
+#
+# Sound, not clever: it answers only for front matter whose top level is plainly a block
+# mapping of simple keys, where a `publishedDateTime:` line at column 0 can only be that key.
+# Anything unusual (quoted or complex keys, flow or indentless collections at column 0,
+# YAML's other line breaks, a value that could continue on the next line, a second
+# `publishedDateTime` key, a date in another spelling) gets no answer, and the file is parsed.
+# The promise is one-way: *if* the file is valid, its publishedDateTime is the scanned one.
+
+_TIMESTAMP = (r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)?)?")
+# Every pattern starts with a literal "\n" (the scan prepends one) rather than ^: the regex
+# engine then jumps from newline to newline instead of trying every character.
+# The value ends the line and the next line starts at column 0 (a plain scalar would
+# otherwise continue there) or the front matter ends.
+_PUBLISHED_LINE = re.compile(
+    rf"\npublishedDateTime:[ ]+(?:({_TIMESTAMP})|\"({_TIMESTAMP})\"|'({_TIMESTAMP})')"
+    r"[ ]*\r?(?:\n(?![ \t\r\n])|\Z)")
+_PUBLISHED_KEY = re.compile(r"\npublishedDateTime[ \t]*:")
+_URL_LINE = re.compile(
+    r"\nwebUrl:[ ]+(?:(https?://[^\s'\"]*[^\s:'\"])|\"(https?://[^\"\\\r\n]*)\")"
+    r"[ ]*\r?(?:\n(?![ \t\r\n])|\Z)")
+_URL_KEY = re.compile(r"\nwebUrl[ \t]*:")
+# A line at column 0 that is not a simple `key:` line, a comment, an indented or empty line.
+_UNUSUAL_LINE = re.compile(
+    r"\n(?![A-Za-z_][A-Za-z0-9_-]*[ ]*:(?:[ ]|\r?\n|\Z)|#| |\r?\n|\Z)")
+_FAST_CLOSING_LINE = re.compile(r"\n(?:---|\.\.\.)\r?(?=\n|\Z)")
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
+def _scannable_front_matter(text: str) -> str | None:
+    """The front matter, with a newline in front, when it is plain enough to scan."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if text.startswith("---\n"):
+        start = 4
+    elif text.startswith("---\r\n"):
+        start = 5
+    else:
+        return None
+    closing = _FAST_CLOSING_LINE.search(text, start - 1)
+    if closing is None:
+        return None
+    front_matter = text[start - 1:closing.start() + 1]
+    # The top level must start at column 0 with a key, and only \n and \r\n may break lines
+    # (YAML also breaks lines at a lone \r, NEL, LS and PS, which ^ and \n know nothing of).
+    first = front_matter[1:2]
+    if not (first.isascii() and (first.isalpha() or first == "_")):
+        return None
+    if ("\r" in front_matter and _LONE_CR.search(front_matter)) or "\x85" in front_matter \
+            or "\u2028" in front_matter or "\u2029" in front_matter:
+        return None
+    if _UNUSUAL_LINE.search(front_matter):
+        return None
+    return front_matter
+
+
+def scan_front_matter(text: str, *, url: bool = True) -> tuple[int | None, str | None]:
+    """(publishedDateTime in epoch microseconds, webUrl) read off the lines, without a YAML
+    parse; either is None when it cannot be known soundly that way."""
+    front_matter = _scannable_front_matter(text)
+    if front_matter is None:
+        return None, None
+    published = found_url = None
+    match = _PUBLISHED_LINE.search(front_matter)
+    if match and len(_PUBLISHED_KEY.findall(front_matter)) == 1:
+        value = match.group(1) or match.group(2) or match.group(3)
+        try:
+            instant = dt.datetime.fromisoformat(value)
+        except ValueError:
+            instant = None
+        if instant is not None:
+            if instant.tzinfo is None:
+                instant = instant.replace(tzinfo=dt.UTC)
+            published = corpus_cache.microseconds(instant)
+    if url:
+        match = _URL_LINE.search(front_matter)
+        if match and len(_URL_KEY.findall(front_matter)) == 1:
+            found_url = match.group(1) or match.group(2)
+    return published, found_url
+
+
+# -- reading the corpus ----------------------------------------------------------------------
+
+PARALLEL_MIN_FILES = 2000  # fewer files than this are read in this process
+PROGRESS_MIN_FILES = 2000  # and a progress bar for fewer would only flicker
+_CHUNK_FILES = 400
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Which files a reading may leave unvalidated: valid or not, they cannot change the
+    issue. ``start_us`` None means every file is validated (check, explain, --strict)."""
+
+    start_us: int | None = None
+    end_us: int | None = None
+    wanted_ids: frozenset[str] = frozenset()
+    wanted_canonical: frozenset[str] = frozenset()
+
+    def may_skip(self, id: str, published_us: int | None, canonical: str | None) -> bool:
+        if self.start_us is None or self.end_us is None or published_us is None:
+            return False
+        if self.start_us <= published_us < self.end_us or id in self.wanted_ids:
+            return False
+        # An editor's pin or exclude may name it by URL.
+        return not (self.wanted_canonical
+                    and (canonical is None or canonical in self.wanted_canonical))
+
+
+VALIDATE_ALL_BELOW = 2_000  # files
+
+
+def _plan(window: Window | None, wanted: Iterable[str]) -> _Plan:
+    if window is None:
+        return _Plan()
+    entries = frozenset(wanted)
+    canonical = frozenset(c for c in (canonical_url(e) for e in entries) if c)
+    return _Plan(corpus_cache.microseconds(window.start), corpus_cache.microseconds(window.end),
+                 entries, canonical)
+
+
+_Found = tuple[str, str, "corpus_cache.Stamp"]  # relative path, path, stamp
+_NAME = operator.attrgetter("name")
+
+
+def _walk(root: Path) -> list[_Found]:
+    """:func:`iter_article_files` without the objects: 100,000 files are walked per build,
+    and only the stamp of each stat is kept (a stat result weighs ten times more)."""
+    found: list[_Found] = []
+
+    def walk(folder: str, prefix: str) -> None:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=_NAME)
+        append = found.append
+        for entry in entries:
+            name = entry.name
+            if name[0] == ".":
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                walk(entry.path, prefix + name + "/")
+            elif name.endswith(ARTICLE_SUFFIXES) and entry.is_file():
+                info = entry.stat()
+                append((prefix + name, entry.path,
+                        (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)))
+
+    walk(str(root), "")
+    return found
+
+
+class _Progress:
+    """``indexing articles 41% (41,000/100,000)`` on stderr, redrawn at most 10 times a
+    second, erased at the end; silent unless stderr is a terminal."""
+
+    def __init__(self, total: int, enabled: bool | None) -> None:
+        if enabled is None:
+            enabled = total >= PROGRESS_MIN_FILES and sys.stderr.isatty()
+        self.total, self.enabled, self.done, self.shown = total, enabled, 0, 0.0
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.shown >= 0.1 or self.done >= self.total:
+            self.shown = now
+            share = self.done / self.total if self.total else 1
+            bar = "#" * int(share * 30)
+            sys.stderr.write(f"\rindexing articles [{bar:<30}] {share:4.0%} "
+                             f"({self.done:,}/{self.total:,})")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def _read_chunk(chunk: list[_Found], plan: _Plan, settled_before_ns: int
+                ) -> list[corpus_cache.Entry]:
+    """A worker's share, as cache rows: payloads travel back, not objects, so pickling
+    stays cheap, and the parent has little left to do per file."""
+    rows = []
+    for relative, path, stamp in chunk:
+        kind, published, canonical, payload, _ = _read_file(relative, path, stamp[0], plan,
+                                                            encode=True, keep=False)
+        rows.append(corpus_cache.entry(relative, stamp, settled_before_ns, kind, published,
+                                       canonical, payload))
+    return rows
+
+
+def _workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+_Done = tuple[int, _Read, "corpus_cache.Entry | None"]
+
+
+def _read_many(found: list[_Found], indexes: list[int], plan: _Plan, encode: bool,
+               settled_before_ns: int, progress: _Progress) -> Iterator[_Done]:
+    """Read the given files, over every core when there are many (fork: the workers share
+    the imported modules; only when no other thread runs, as fork copies no threads)."""
+    workers = _workers()
+    if (len(indexes) < PARALLEL_MIN_FILES or workers < 2 or threading.active_count() > 1
+            or sys.platform == "win32"):
+        for index in indexes:
+            relative, path, stamp = found[index]
+            yield index, _read_file(relative, path, stamp[0], plan, encode=encode), None
+            progress.advance()
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = max(50, min(_CHUNK_FILES, len(indexes) // (workers * 4) or 1))
+    chunks = [indexes[i:i + size] for i in range(0, len(indexes), size)]
+    jobs = [[found[i] for i in chunk] for chunk in chunks]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        results = pool.map(_read_chunk, jobs, [plan] * len(jobs),
+                           [settled_before_ns] * len(jobs))
+        for chunk, rows in zip(chunks, results, strict=True):
+            for index, row in zip(chunk, rows, strict=True):
+                result = None if row.payload is None else corpus_cache.decode(row.kind,
+                                                                               row.payload)
+                yield index, (row.kind, row.published_us, row.canonical, row.payload,
+                              result), row
+            progress.advance(len(chunk))
+
+
+def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | None = None,
+                wanted: Iterable[str] = (), progress: bool | None = None) -> CorpusReading:
+    """See :func:`_read_corpus`; the cyclic garbage collector is paused meanwhile, as the
+    hundreds of thousands of small objects it would scan over and over hold no cycles."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_corpus(root, cache_dir=cache_dir, window=window, wanted=wanted,
+                            progress=progress)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
+                 wanted: Iterable[str], progress: bool | None) -> CorpusReading:
+    """Read every article file below ``root``; the first file to claim an id keeps it.
+
+    With ``cache_dir``, what each file read as is kept there (``cache.py``) and only new or
+    changed files are read again. With ``window``, a file whose publishedDateTime is known,
+    without a full parse, to lie outside it may be left unvalidated: valid or not it cannot
+    be in the issue. Files named by ``wanted`` (an editor's pins and excludes: ids or URLs)
+    and the newest valid article (an empty issue names its date) are always read. Without
+    ``window`` every file is validated, as ``check``, ``explain`` and ``--strict`` need.
+    """
+    # A file changed this close to now could change again within its timestamp's tick.
+    settled_before_ns = time.time_ns() - corpus_cache.RACY_MARGIN_NS
+    found = _walk(root)
+    # A small corpus is validated whole, even for a build: it costs next to nothing and every
+    # invalid file is reported at once. Skipping files outside the window pays off at scale.
+    plan = _plan(window if len(found) >= VALIDATE_ALL_BELOW else None, wanted)
+    cache = corpus_cache.CorpusCache.open(cache_dir, root) if cache_dir is not None else None
+    known = cache.load(canonical=bool(plan.wanted_canonical)) if cache is not None else {}
+    slots: list[Article | Problem | None] = [None] * len(found)
+    skipped: list[tuple[int, int, int]] = []  # (published_us, index, kind) left unread
+    to_read: list[int] = []
+    to_decode: dict[str, int] = {}
     seen: dict[str, str] = {}
-    for file in iter_article_files(root):
-        if file.id in seen:
-            problems.append(Problem(file.relative_path,
-                                    f"same id {file.id!r} as {seen[file.id]}: rename one of them"))
+    pop, may_skip = known.pop, plan.may_skip  # (this loop runs for every file, every build)
+    for index, (relative, _path, stamp) in enumerate(found):
+        id = relative.rpartition(".")[0]  # article_id(), inlined
+        if id in seen:
+            slots[index] = Problem(relative, f"same id {id!r} as {seen[id]}: rename one of them")
             continue
-        seen[file.id] = file.relative_path
-        result = read_article(file)
-        (articles if isinstance(result, Article) else problems).append(result)
-    return CorpusReading(tuple(articles), tuple(problems))
+        seen[id] = relative
+        row = pop(relative, None)  # what is left at the end has vanished
+        # Equal stamps, all four fields (never ordered: mtimes can go backwards), trusted.
+        if row is None or not row[TRUSTED] or row[1:5] != stamp:
+            to_read.append(index)
+        elif row[KIND] == corpus_cache.KIND_PROBLEM:
+            try:
+                slots[index] = corpus_cache.decode_problem(row[PROBLEM])  # type: ignore[arg-type]
+            except (ValueError, TypeError):
+                to_read.append(index)
+        elif may_skip(id, row[PUBLISHED_US], row[CANONICAL]):
+            skipped.append((row[PUBLISHED_US], index, row[KIND]))  # type: ignore[arg-type]
+        elif row[KIND] == corpus_cache.KIND_ARTICLE:
+            to_decode[relative] = index
+        else:
+            to_read.append(index)  # deferred before, needed now
+
+    writer = cache.writer() if cache is not None and cache.usable else None
+
+    def record(index: int, read: _Read, row: corpus_cache.Entry | None = None) -> None:
+        kind, published, canonical, payload, result = read
+        if kind == corpus_cache.KIND_DEFERRED:
+            skipped.append((published, index, kind))  # type: ignore[arg-type]
+        else:
+            slots[index] = result
+        if writer is not None:
+            writer.add(row or corpus_cache.entry(found[index][0], found[index][2],
+                                                 settled_before_ns, kind, published,
+                                                 canonical, payload))
+
+    if cache is not None and to_decode:
+        for relative, payload in cache.payloads(to_decode):
+            try:
+                slots[to_decode[relative]] = corpus_cache.decode_article(payload)
+            except (ValueError, TypeError, KeyError):
+                continue
+            del to_decode[relative]
+        to_read.extend(to_decode.values())  # rows gone or unreadable since: read the files
+        to_read.sort()
+
+    meter = _Progress(len(to_read), progress)
+    try:
+        for index, read, row in _read_many(found, to_read, plan, writer is not None,
+                                           settled_before_ns, meter):
+            record(index, read, row)
+    finally:
+        meter.close()
+
+    # The newest valid article must be known (an empty issue names its date): read unread
+    # files newest first until one is valid or none can be newer than a valid one.
+    newest = max((corpus_cache.microseconds(a.published) for a in slots
+                  if isinstance(a, Article)), default=None)
+    skipped.sort(reverse=True)
+    while skipped and (newest is None or skipped[0][0] > newest):
+        _published, index, kind = skipped.pop(0)
+        relative, path, stamp = found[index]
+        if kind == corpus_cache.KIND_ARTICLE and cache is not None:  # valid: its row will do
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                for _relative, payload in cache.payloads([relative]):
+                    slots[index] = article = corpus_cache.decode_article(payload)
+                    newest = corpus_cache.microseconds(article.published)
+            if slots[index] is not None:
+                continue
+        read = _read_file(relative, path, stamp[0], None, encode=writer is not None)
+        record(index, read)
+        if isinstance(read[4], Article):
+            newest = corpus_cache.microseconds(read[4].published)
+
+    if writer is not None:
+        writer.close(list(known))
+    return CorpusReading(
+        tuple(a for a in slots if isinstance(a, Article)),
+        tuple(p for p in slots if isinstance(p, Problem)),
+        unread=len(skipped),
+        unvalidated=sum(1 for _p, _i, kind in skipped if kind == corpus_cache.KIND_DEFERRED),
+    )

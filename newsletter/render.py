@@ -10,14 +10,9 @@ become images.
 
 from __future__ import annotations
 
-import email.policy
-import email.utils
-import hashlib
 import math
 import re
 from dataclasses import dataclass
-from email.message import EmailMessage
-from urllib.parse import urlsplit
 
 import css_inline
 import mjml
@@ -26,8 +21,7 @@ from markupsafe import Markup, escape
 from .config import Config
 from .corpus import clean_text
 from .models import Article, Image, Issue
-from .templating import environment, http_url, https_url, long_date, shorten, text_environment
-from .timing import issue_timestamp
+from .templating import environment, https_url, long_date, shorten, text_environment
 
 UNSUBSCRIBE_PLACEHOLDER = "__UNSUBSCRIBE_TOKEN__"  # delivery replaces it per subscriber
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail clips a message body larger than this
@@ -295,73 +289,3 @@ def size_warning(rendered: RenderedEmail) -> str | None:
             'behind "View entire message"; place fewer articles or shorten the excerpts')
 
 
-# -- the message -----------------------------------------------------------------------------
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
-
-
-def _message_id(config: Config, issue: Issue, to: str) -> str:
-    host = urlsplit(config.site_url).hostname or "localhost"
-    return f"<{issue.slug}.{_digest(config.site_url, issue.slug, to)[:16]}@{host}>"
-
-
-def _with_unsubscribe(rendered: RenderedEmail, default: str, url: str) -> tuple[str, str]:
-    """The text and HTML with the subscriber's own unsubscribe URL in place of the default."""
-    def attribute(value: str) -> str:  # as an href is written in the final HTML
-        return _attribute_value("href", value.replace("&", "&amp;").replace('"', "&quot;"))
-
-    return (rendered.text.replace(default, url),
-            rendered.html.replace(attribute(default), attribute(url)))
-
-
-class _MessagePolicy(email.policy.EmailPolicy):
-    """The SMTP policy, except that headers holding one long token are never folded: folding
-    cannot shorten a URL or an id, only move it to a line of its own, which parsers then read
-    back with a leading space."""
-
-    def fold_binary(self, name: str, value: str) -> bytes:
-        if name.lower() in _UNFOLDED:
-            return _NO_FOLDING.fold_binary(name, value)
-        return super().fold_binary(name, value)
-
-
-_UNFOLDED = ("list-unsubscribe", "list-unsubscribe-post", "message-id")
-_NO_FOLDING = email.policy.SMTP.clone(max_line_length=0)
-_POLICY = _MessagePolicy(linesep="\r\n")
-
-
-def email_message(issue: Issue, config: Config, rendered: RenderedEmail, *,
-                  to: str = "Subscriber <subscriber@example.invalid>",
-                  unsubscribe: str | None = None) -> bytes:
-    """The complete message (CRLF line ends): multipart/alternative, text first, then HTML.
-
-    ``unsubscribe`` is the recipient's own unsubscribe URL; it replaces the placeholder URL
-    in the List-Unsubscribe header and in both parts. Byte-identical for identical inputs.
-    """
-    default = unsubscribe_url(config)
-    text, html = rendered.text, rendered.html
-    if unsubscribe is not None:
-        if not http_url(unsubscribe):
-            raise ValueError(f"unsubscribe: expected an absolute http(s) URL, got {unsubscribe!r}")
-        unsubscribe = unsubscribe.strip()
-        text, html = _with_unsubscribe(rendered, default, unsubscribe)
-    list_unsubscribe = unsubscribe or default
-
-    message = EmailMessage(policy=_POLICY)
-    message["Subject"] = _one_line(rendered.subject)
-    message["From"] = config.email.sender
-    message["To"] = _one_line(to)
-    if config.email.reply_to:
-        message["Reply-To"] = config.email.reply_to
-    message["Date"] = email.utils.format_datetime(issue_timestamp(config, issue.date))
-    message["Message-ID"] = _message_id(config, issue, _one_line(to))
-    message["List-Unsubscribe"] = f"<{list_unsubscribe}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["MIME-Version"] = "1.0"
-    message.set_content(text, subtype="plain", charset="utf-8")
-    message.add_alternative(html, subtype="html", charset="utf-8")
-    # A boundary from the content, never random: "=_" cannot occur in a quoted-printable or
-    # base64 body, so the boundary cannot collide with the parts it separates.
-    message.set_boundary(f"=_newsletter_{_digest(rendered.subject, text, html)[:32]}")
-    return message.as_bytes()

@@ -14,10 +14,10 @@ def issue_timestamp(config: Config, issue_date: dt.date) -> dt.datetime:
     midnight = dt.datetime.combine(issue_date, dt.time(0), tzinfo=config.timezone)
     if config.schedule is None:
         return midnight
-    from apscheduler.triggers.cron import CronTrigger
+    from .schedule import WallClockCron  # the scheduler's own fire times, right across DST
 
-    trigger = CronTrigger.from_crontab(config.schedule.cron, timezone=config.timezone)
-    fire = trigger.get_next_fire_time(None, midnight)
+    fire = WallClockCron(config.schedule.cron, config.timezone).next_fire_time(
+        midnight, inclusive=True)
     if fire is None or fire.date() != issue_date:
         return midnight
-    return fire.astimezone(config.timezone)
+    return fire

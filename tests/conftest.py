@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,16 @@ def write_config(folder: Path, **settings: Any) -> Path:
 
 def make_config(folder: Path, **settings: Any) -> Config:
     return load_config(write_config(folder, **settings))
+
+
+@pytest.fixture(scope="session")
+def sample_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """The sample newsletter's config (America/New_York, six topics, the articles/ corpus)
+    with an empty output folder and its own state folder: nothing a test or another run
+    published changes the selection, and no test writes into the checkout."""
+    sample = load_config(PROJECT / "newsletter.yaml")
+    folder = tmp_path_factory.mktemp("sample")
+    return replace(sample, output=folder / "issues", state_dir=folder / "state")
 
 
 @pytest.fixture

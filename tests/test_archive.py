@@ -12,7 +12,7 @@ import pytest
 
 from newsletter.archive import render_archive, render_issue_page, topic_slug
 from newsletter.build import read_and_select
-from newsletter.config import Config, load_config
+from newsletter.config import Config
 from newsletter.models import (
     Article,
     Coverage,
@@ -34,9 +34,8 @@ FEED_TYPES = {"application/rss+xml": "feed.xml", "application/atom+xml": "atom.x
 
 
 @pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory) -> Config:
-    sample = load_config(PROJECT / "newsletter.yaml")
-    return replace(sample, output=tmp_path_factory.mktemp("output") / "issues")
+def config(sample_config: Config) -> Config:
+    return sample_config
 
 
 @pytest.fixture(scope="module")

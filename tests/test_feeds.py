@@ -17,7 +17,7 @@ from lxml import etree
 
 from newsletter.archive import topic_slug
 from newsletter.build import read_and_select
-from newsletter.config import Config, TopicConfig, load_config
+from newsletter.config import Config, TopicConfig
 from newsletter.feeds import render_feeds
 from newsletter.models import (
     Article,
@@ -40,11 +40,8 @@ HOSTILE = '<script>alert("x")</script> <img src=x onerror=alert(1)> ]]> {{ 7*7 }
 
 
 @pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory) -> Config:
-    """The sample newsletter (America/New_York, six topics), with an empty output folder so
-    that no issue another run published changes the selection."""
-    sample = load_config(PROJECT / "newsletter.yaml")
-    return replace(sample, output=tmp_path_factory.mktemp("output") / "issues")
+def config(sample_config: Config) -> Config:
+    return sample_config
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import PROJECT, make_config
-from newsletter.config import Config, load_config
+from conftest import make_config
+from newsletter.config import Config
+from newsletter.deliver import sample_message
 from newsletter.models import (
     Article,
     Coverage,
@@ -38,7 +39,6 @@ from newsletter.render import (
     SIZE_WARNING_BYTES,
     UNSUBSCRIBE_PLACEHOLDER,
     RenderedEmail,
-    email_message,
     issue_web_url,
     preheader,
     render_email,
@@ -319,11 +319,11 @@ def test_control_characters_and_odd_unicode_survive(config):
 # -- structure -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def sample() -> tuple[Issue, Config, RenderedEmail]:
+def sample(sample_config: Config) -> tuple[Issue, Config, RenderedEmail]:
     """The sample newsletter's issue of 2021-02-22 (with an editor's intro added)."""
     from newsletter.build import read_and_select
 
-    config = load_config(PROJECT / "newsletter.yaml")
+    config = sample_config
     issue = read_and_select(config, ISSUE_DATE).selection.issue
     issue = dataclasses.replace(issue, intro=("This week: robots that code.", "Enjoy!"))
     return issue, config, render_email(issue, config)
@@ -605,10 +605,13 @@ def parse(raw: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)
 
 
-def test_message_structure_and_headers(sample):
+def test_sample_message_structure_and_headers(sample):
+    """``email.eml`` is the message subscribers get, to a placeholder recipient."""
     issue, config, rendered = sample
-    raw = email_message(issue, config, rendered)
+    raw = sample_message(config, issue, rendered)
+    assert raw == sample_message(config, issue, rendered)  # byte-identical
     assert raw.count(b"\n") == raw.count(b"\r\n")  # CRLF everywhere
+    assert all(byte < 128 for byte in raw)
     message = parse(raw)
     assert message.get_content_type() == "multipart/alternative"
     parts = list(message.iter_parts())
@@ -626,42 +629,21 @@ def test_message_structure_and_headers(sample):
         "Mon, 22 Feb 2021 07:00:00 -0500")  # the sample schedule's 07:00
     assert message["Date"].datetime == timestamp
     assert re.fullmatch(r"<2021-02-22\.[0-9a-f]{16}@news\.example\.org>", message["Message-ID"])
-    assert message["List-Unsubscribe"] == f"<{unsubscribe_url(config)}>"
+    assert message["List-Unsubscribe"] == (
+        f"<{unsubscribe_url(config)}>, <mailto:unsubscribe@news.example.org?subject=unsubscribe>")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Id"] == "AI Weekly <ai.news.example.org>"
     assert message["MIME-Version"] == "1.0"
     assert len(message.get_all("MIME-Version")) == 1
 
 
-def test_message_is_byte_identical_and_per_recipient(sample):
-    issue, config, rendered = sample
-    first = email_message(issue, config, rendered)
-    assert first == email_message(issue, config, rendered)
-    other = email_message(issue, config, rendered, to="Ada <ada@example.org>")
-    assert parse(other)["Message-ID"] != parse(first)["Message-ID"]
-    assert parse(other)["To"] == "Ada <ada@example.org>"
-    assert parse(other).get_boundary() == parse(first).get_boundary()  # from the content
-
-
-def test_message_with_the_recipients_unsubscribe_url(sample):
-    issue, config, rendered = sample
-    url = "https://news.example.org/ai/unsubscribe?token=abc123&list=ai"
-    message = parse(email_message(issue, config, rendered, unsubscribe=url))
-    assert message["List-Unsubscribe"] == f"<{url}>"
-    text, html = (p.get_content() for p in message.iter_parts())
-    assert UNSUBSCRIBE_PLACEHOLDER not in text + html
-    assert f"Unsubscribe: {url}" in text
-    assert {t: h for h, t, _ in Page(html).links}["Unsubscribe"] == url
-    with pytest.raises(ValueError, match="unsubscribe"):
-        email_message(issue, config, rendered, unsubscribe="javascript:alert(1)")
-
-
-def test_message_without_reply_to_and_with_unicode(tmp_path):
+def test_sample_message_without_reply_to_and_with_unicode(tmp_path):
     config = make_config(tmp_path, title="Café Weekly",
                          email={"from": "Café Weekly <news@news.example.org>"})
     issue = simple_issue(title="Café Weekly")
     rendered = render_email(issue, config)
-    message = parse(email_message(issue, config, rendered))
+    message = parse(sample_message(config, issue, rendered))
     assert "Reply-To" not in message
     assert message["Subject"] == "Café Weekly: February 22, 2021"
     assert str(message["From"]) == "Café Weekly <news@news.example.org>"
-    assert all(byte < 128 for byte in email_message(issue, config, rendered))
+    assert all(byte < 128 for byte in sample_message(config, issue, rendered))

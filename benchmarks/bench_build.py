@@ -1,0 +1,319 @@
+"""Benchmark weekly builds over large synthetic corpora (issue 6).
+
+    python benchmarks/bench_build.py --articles 10000 30000 100000 [--workdir /tmp/nlbench]
+
+For each size it generates (once, deterministically) a corpus shaped like the seed articles:
+~5.5 KB files, 0-11 related items, 30 topics, dates over 3 years so that a weekly window
+holds about 0.6% of the files. Then it times, each as a fresh process: a cold build (no
+cache), a warm build with no change, warm builds after 1% of the files changed, were added,
+were deleted, `newsletter check` (first after the builds, then again), and the baselines:
+read every file's bytes, a scandir+stat walk, CSafeLoader over every front matter, and the
+script a user would write (python-frontmatter over every file, then sort). Peak memory is
+each child's ru_maxrss (it includes the worker processes it waited for).
+
+Generated corpora live under --workdir (default /tmp/newsletter-bench), never in the
+repository. Files get mtimes in the past and the script waits out the cache's "racy"
+margin after every edit, as edits made well before a build would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+TOPICS = [
+    "AI", "Computer Vision", "Robotics", "Machine Learning", "Natural Language Processing",
+    "Quantum Computing", "Cybersecurity", "Cloud", "Semiconductors", "Data Science",
+    "Autonomous Vehicles", "Drones", "Space", "Biotech", "Health Tech", "Fintech",
+    "Blockchain", "AR/VR", "Gaming", "5G", "IoT", "Edge Computing", "Open Source",
+    "Privacy", "Regulation", "Startups", "Energy", "Climate Tech", "Education", "Wearables",
+]
+PROVIDERS = [(f"Outlet {i}", f"outlet{i}.example") for i in range(200)]
+WORDS = [
+    "facial", "recognition", "police", "technology", "model", "data", "companies", "research",
+    "robots", "vision", "network", "chips", "security", "cloud", "startup", "privacy", "law",
+    "energy", "quantum", "language", "training", "learning", "open", "source", "deployment",
+    "market", "report", "study", "users", "devices",
+]
+START = dt.datetime(2019, 1, 1, tzinfo=dt.UTC)
+SPAN_SECONDS = 3 * 365 * 86400
+ISSUE_DATE = "2021-06-14"  # a Monday well inside the three years
+REPEAT = 3  # runs of the cheap steps, whose median is reported
+RACY_WAIT = 2.2  # seconds; newsletter.cache.RACY_MARGIN_NS is 2 s
+PAST = 1_500_000_000  # mtime given to generated files (2017), well before any build
+
+
+def _sentence(rng: random.Random, low: int, high: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high))).capitalize()
+
+
+def _instant(rng: random.Random) -> str:
+    moment = START + dt.timedelta(seconds=rng.randrange(SPAN_SECONDS))
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def article_text(number: int, variant: int = 0) -> tuple[str, str]:
+    """(relative path, text) of synthetic article ``number``; ``variant`` edits it."""
+    rng = random.Random(number * 7919 + 17)
+    published = _instant(rng)
+    slug = f"{published[:10]}-story-{number:07d}"
+    folder = published[:7].replace("-", "/")
+    name, domain = rng.choice(PROVIDERS)
+    url = f"https://www.{domain}/{published[:10].replace('-', '/')}/story-{number}"
+    lines = [
+        "---", "category: news",
+        f'title: "{_sentence(rng, 6, 12)} {number}"',
+        f'excerpt: "{_sentence(rng, 20, 30)}."',
+        f"publishedDateTime: {published}",
+        f'originalUrl: "{url}"', f'webUrl: "{url}"', "type: article",
+        f"quality: {rng.randint(0, 150) + variant}", f"heat: {rng.randint(-1, 300)}",
+        "published: false", "", "provider:", f"  name: {name}", f"  domain: {domain}", "",
+        "topics:", *(f"  - {t}" for t in rng.sample(TOPICS, rng.randint(1, 2))), "",
+        "images:", f'  - url: "https://{domain}/images/{number}.jpg"',
+        f"    width: {rng.choice((800, 1000, 1200))}", "    height: 500", "    isCached: true",
+        "",
+    ]
+    related = rng.randint(0, 11)
+    lines.append("related:" if related else "related: []")
+    for index in range(related):
+        rname, rdomain = rng.choice(PROVIDERS)
+        rurl = f"https://www.{rdomain}/news/{number}-{index}-{rng.randrange(10**6)}"
+        lines += [
+            f'  - title: "{_sentence(rng, 6, 12)}"',
+            f'    excerpt: "{_sentence(rng, 18, 28)}"',
+            f"    publishedDateTime: {_instant(rng)}",
+            f'    webUrl: "{rurl}"', f'    ampWebUrl: "{rurl}/amp/"',
+            f'    cdnAmpWebUrl: "https://{rdomain.replace(".", "-")}.cdn.ampproject.org/c/s/'
+            f'{rdomain}/news/{number}-{index}/amp/"',
+            "    type: article", "    provider:", f"      name: {rname}",
+            f"      domain: {rdomain}", f"    quality: {rng.randint(0, 150)}",
+            "    images:", f'      - url: "https://{rdomain}/img/{number}-{index}.jpg"',
+            "        width: 1200", "        height: 628",
+        ]
+    lines += ["---", "", _sentence(rng, 30, 60) + ".", ""]
+    return f"{folder}/{slug}.md", "\n".join(lines)
+
+
+def write_article(root: Path, number: int, variant: int = 0) -> Path:
+    relative, text = article_text(number, variant)
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(PAST * 10**9, (PAST + number) * 10**9))
+    return path
+
+
+def generate(folder: Path, count: int) -> Path:
+    """The corpus and its config, made afresh: every run edits it."""
+    shutil.rmtree(folder, ignore_errors=True)
+    root = folder / "articles"
+    root.mkdir(parents=True)
+    for number in range(count):
+        write_article(root, number)
+    config = folder / "newsletter.yaml"
+    config.write_text(json.dumps({
+        "title": "Bench Weekly", "site_url": "https://bench.example/", "timezone": "UTC",
+        "corpus": "articles", "output": "issues", "window_days": 7,
+        "topics": [{"name": t, "max_articles": 5} for t in TOPICS],
+        "email": {"from": "Bench <bench@bench.example>", "postal_address": "1 Bench Road"},
+    }, indent=1))
+    return config
+
+
+# -- fresh-process measurements -----------------------------------------------------------
+
+def timed(argv: list[str], cwd: Path, allowed: tuple[int, ...] = (0,)) -> tuple[float, float]:
+    """(seconds, peak MB) of one fresh process; wait4 gives that child's own peak."""
+    started = time.perf_counter()
+    with open(os.devnull, "wb") as sink:
+        process = subprocess.Popen(argv, cwd=cwd, stdout=sink, stderr=subprocess.PIPE)
+        assert process.stderr is not None
+        err = process.stderr.read()
+        _pid, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code not in allowed:
+        raise SystemExit(f"{' '.join(argv)} failed ({code}):\n{err.decode()}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+BASELINES = {
+    "read": """
+import os, sys
+def walk(folder):
+    for entry in os.scandir(folder):
+        if entry.is_dir():
+            yield from walk(entry.path)
+        elif entry.name.endswith('.md'):
+            yield entry.path
+total = 0
+for path in walk(sys.argv[1]):
+    with open(path, 'rb') as handle:
+        total += len(handle.read())
+print(total)
+""",
+    "stat": """
+import os, sys
+def walk(folder):
+    for entry in os.scandir(folder):
+        if entry.is_dir():
+            yield from walk(entry.path)
+        elif entry.name.endswith('.md'):
+            yield entry.stat()
+print(sum(s.st_size for s in walk(sys.argv[1])))
+""",
+    "csafeloader": """
+import os, re, sys, yaml
+def walk(folder):
+    for entry in os.scandir(folder):
+        if entry.is_dir():
+            yield from walk(entry.path)
+        elif entry.name.endswith('.md'):
+            yield entry.path
+closing = re.compile(r'^(?:---|\\.\\.\\.)$', re.M)
+count = 0
+for path in walk(sys.argv[1]):
+    with open(path, encoding='utf-8') as handle:
+        text = handle.read()
+    end = closing.search(text, 4)
+    count += len(yaml.load(text[4:end.start()], Loader=yaml.CSafeLoader))
+print(count)
+""",
+    "frontmatter": """
+import os, sys, frontmatter
+def walk(folder):
+    for entry in os.scandir(folder):
+        if entry.is_dir():
+            yield from walk(entry.path)
+        elif entry.name.endswith('.md'):
+            yield entry.path
+posts = [frontmatter.load(path) for path in walk(sys.argv[1])]
+posts.sort(key=lambda p: str(p.get('publishedDateTime')), reverse=True)
+print(len(posts))
+""",
+}
+
+
+def measure(count: int, workdir: Path, skip_slow: bool,
+            keep: bool) -> dict[str, tuple[float, float]]:
+    folder = workdir / f"corpus-{count}"
+    print(f"\n== {count:,} articles ({folder})", flush=True)
+    started = time.perf_counter()
+    config = generate(folder, count)
+    print(f"   corpus ready in {time.perf_counter() - started:.1f} s", flush=True)
+    root = folder / "articles"
+    state = folder / ".newsletter"
+    newsletter = [sys.executable, "-m", "newsletter", "--config", str(config)]
+    build = [*newsletter, "build", "--date", ISSUE_DATE]
+    results: dict[str, tuple[float, float]] = {}
+
+    def fresh_output() -> None:
+        shutil.rmtree(folder / "issues", ignore_errors=True)
+
+    def step(name: str, argv: list[str], runs: int = 1, before: Any = None) -> None:
+        """The median time of ``runs`` runs (the machine is shared) and the highest peak."""
+        measured = []
+        for _ in range(runs):
+            fresh_output()
+            if before:
+                before()
+            measured.append(timed(argv, folder, (0, 1) if "check" in argv else (0,)))
+        seconds = statistics.median(m[0] for m in measured)
+        peak = max(m[1] for m in measured)
+        results[name] = seconds, peak
+        spread = f"  (runs: {', '.join(f'{m[0]:.2f}' for m in measured)})" if runs > 1 else ""
+        print(f"   {name:<24} {seconds:8.2f} s  {peak:7.0f} MB{spread}", flush=True)
+
+    for name, script in BASELINES.items():
+        if skip_slow and name in ("csafeloader", "frontmatter"):
+            continue
+        step(f"baseline {name}", [sys.executable, "-c", script, str(root)],
+             runs=1 if name in ("csafeloader", "frontmatter") else REPEAT)
+    time.sleep(RACY_WAIT)
+    step("cold build", build, runs=REPEAT,
+         before=lambda: shutil.rmtree(state, ignore_errors=True))
+    issue = (folder / "issues" / ISSUE_DATE / "issue.json").read_bytes()
+    step("warm build", build, runs=REPEAT)
+    assert (folder / "issues" / ISSUE_DATE / "issue.json").read_bytes() == issue
+
+    rng = random.Random(count)
+    hundredth = max(1, count // 100)
+    for number in rng.sample(range(count), hundredth):
+        write_article(root, number, variant=1)
+    time.sleep(RACY_WAIT)
+    step("warm, 1% changed", build)
+    for number in range(count, count + hundredth):
+        write_article(root, number)
+    time.sleep(RACY_WAIT)
+    step("warm, 1% added", build)
+    for number in rng.sample(range(count), hundredth):
+        (root / article_text(number)[0]).unlink(missing_ok=True)
+    time.sleep(RACY_WAIT)
+    step("warm, 1% deleted", build)
+    step("check (first)", [*newsletter, "check"])
+    step("check (again)", [*newsletter, "check"])
+    if not keep:
+        shutil.rmtree(folder)
+    return results
+
+
+def report(all_results: dict[int, dict[str, tuple[float, float]]]) -> None:
+    print("\n| articles | step | seconds | peak MB |")
+    print("| ---: | --- | ---: | ---: |")
+    for count, results in all_results.items():
+        for name, (seconds, peak) in results.items():
+            print(f"| {count:,} | {name} | {seconds:.2f} | {peak:.0f} |")
+    print("\nRatios (targets from issue 6):")
+    for count, r in all_results.items():
+        cold, warm = r["cold build"][0], r["warm build"][0]
+        lines = [f"cold / read-every-file = {cold / r['baseline read'][0]:.2f} (<= 4)",
+                 f"warm / (2 x stat walk + 0.5 s) = "
+                 f"{warm / (2 * r['baseline stat'][0] + 0.5):.2f} (<= 1)",
+                 f"warm after 1% changed - warm = {r['warm, 1% changed'][0] - warm:+.2f} s "
+                 "(<= 1 s)",
+                 f"peak build memory = {max(v[1] for k, v in r.items() if 'build' in k):.0f} MB"
+                 " (<= 300)"]
+        if "baseline frontmatter" in r:
+            lines.append(f"python-frontmatter script / cold = "
+                         f"{r['baseline frontmatter'][0] / cold:.1f} (>= 10)")
+        print(f"  {count:,}: " + "; ".join(lines))
+    sizes = sorted(all_results)
+    if len(sizes) > 1:
+        low, high = sizes[0], sizes[-1]
+        for name in ("cold build", "warm build", "warm, 1% changed"):
+            growth = all_results[high][name][0] / all_results[low][name][0]
+            print(f"  {name}: x{growth:.1f} from {low:,} to {high:,} articles "
+                  f"(x{high / low:.0f} the files; at most linear means <= x{high / low:.0f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, nargs="+", default=[10_000, 30_000, 100_000])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/newsletter-bench"))
+    parser.add_argument("--skip-slow-baselines", action="store_true",
+                        help="Skip the CSafeLoader and python-frontmatter baselines.")
+    parser.add_argument("--keep", action="store_true", help="Keep the generated corpora.")
+    options = parser.parse_args()
+    workdir = options.workdir.resolve()
+    repository = Path(__file__).resolve().parent.parent
+    if workdir == repository or repository in workdir.parents:
+        raise SystemExit("--workdir must be outside the repository")
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    all_results = {count: measure(count, workdir, options.skip_slow_baselines, options.keep)
+                   for count in options.articles}
+    report(all_results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,411 @@
+"""The corpus cache: what was read from each article file, so a build re-reads only changes.
+
+One SQLite file per corpus folder in ``state_dir``. A row is keyed by the file's path below
+the corpus folder and is used only when the file's whole ``(size, mtime_ns, inode,
+ctime_ns)`` tuple is *equal* to the one recorded (an mtime set backwards, or a file replaced
+by another of the same size, still differs somewhere in that tuple). A row written while its
+file was younger than :data:`RACY_MARGIN_NS` is recorded but not trusted: a change within the
+same timestamp tick would leave the tuple equal (git's "racy clean" problem), so such a file is
+read again next time.
+
+The cache never changes a result, it only saves work, so every failure degrades to "no
+cache": a corrupt, truncated, unreadable or older-format file is rebuilt with a one-line note
+on stderr, and a write that fails is dropped with a note; a busy database is waited for,
+never deleted. WAL mode and a transaction per batch of rows let two processes share the
+file: a row is only ever replaced by a row describing the file as some process saw it, and
+such a row can never match a different file (at worst a file is read once more).
+
+Payloads are JSON (never pickle): the state folder may travel with a checkout, and reading it
+must not be able to run code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+from .models import Article, Image, Problem, Provider, RelatedItem
+
+# Bump when the schema or the payload encoding changes; the sources of the modules that decide
+# what a file reads as are hashed in too (see _fingerprint), so a new validation rule or model
+# field can never be served stale rows.
+FORMAT = 1
+# Files whose mtime or ctime is this close to the start of the run that read them are read
+# again next time. 2 s covers the coarsest common timestamp granularity (FAT, some SMB).
+RACY_MARGIN_NS = 2_000_000_000
+
+KIND_ARTICLE = 0
+KIND_PROBLEM = 1
+KIND_DEFERRED = 2  # outside the window, date scanned but never validated (corpus.read_corpus)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    trusted INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    published_us INTEGER,
+    canonical TEXT,
+    payload TEXT
+) WITHOUT ROWID;
+"""
+
+Stamp = tuple[int, int, int, int]  # size, mtime_ns, ino, ctime_ns
+
+
+def is_settled(stamp: Stamp, settled_before_ns: int) -> bool:
+    """Whether a later change to the file is bound to change its stamp (not "racy"): both
+    its mtime and its ctime are older than the run's start minus :data:`RACY_MARGIN_NS`."""
+    return max(stamp[1], stamp[3]) < settled_before_ns
+
+
+# A loaded row, without its payload: (path, size, mtime_ns, ino, ctime_ns, trusted, kind,
+# published_us, canonical, problem payload). Loaded for every file on every build, so a
+# bare tuple straight from SQLite: a named tuple costs a third more.
+CachedFile = tuple[str, int, int, int, int, int, int, "int | None", "str | None", "str | None"]
+TRUSTED, KIND, PUBLISHED_US, CANONICAL, PROBLEM = 5, 6, 7, 8, 9
+
+
+class Entry(NamedTuple):
+    """A row to write: what one file read as, under the stamp it had before it was read."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    ino: int
+    ctime_ns: int
+    trusted: int
+    kind: int
+    published_us: int | None
+    canonical: str | None
+    payload: str | None
+
+
+def entry(path: str, stamp: Stamp, settled_before_ns: int, kind: int,
+          published_us: int | None, canonical: str | None, payload: str | None) -> Entry:
+    return Entry(path, *stamp, int(is_settled(stamp, settled_before_ns)), kind, published_us,
+                 canonical, payload)
+
+
+BUSY_WAIT_SECONDS = 60
+
+
+def _is_busy(error: sqlite3.Error) -> bool:
+    return getattr(error, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
+def _is_corrupt(error: sqlite3.Error) -> bool:
+    """Damage worth deleting the file for; a busy or read-only database is not."""
+    name = getattr(error, "sqlite_errorname", "")
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or (
+        not name and isinstance(error, sqlite3.DatabaseError)
+        and not isinstance(error, sqlite3.OperationalError))
+
+
+def _note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr)
+
+
+def _fingerprint() -> str:
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256(f"format {FORMAT}".encode())
+    for name in ("cache.py", "corpus.py", "models.py", "urls.py"):
+        try:
+            digest.update((here / name).read_bytes())
+        except OSError:
+            digest.update(f"missing {name}".encode())
+    return digest.hexdigest()
+
+
+def cache_path(state_dir: Path, root: Path) -> Path:
+    """One cache per corpus folder, whichever config names it."""
+    key = hashlib.sha256(str(root.resolve()).encode("utf-8")).hexdigest()[:16]
+    return state_dir / f"corpus-cache-{key}.sqlite3"
+
+
+class CorpusCache:
+    """Open with :meth:`open`; every method swallows SQLite failures (with a note)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.format = _fingerprint()
+        self.usable = True
+
+    # -- connection and format -----------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        """A connection in WAL mode with the schema in place, waiting out other processes:
+        switching to WAL and creating the schema take locks that SQLite's busy timeout
+        does not always wait for."""
+        deadline = time.monotonic() + BUSY_WAIT_SECONDS
+        while True:
+            connection = sqlite3.connect(self.path, timeout=BUSY_WAIT_SECONDS,
+                                         isolation_level=None)
+            try:
+                if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+                self._prepare(connection)
+                return connection
+            except sqlite3.OperationalError as error:
+                connection.close()
+                if not _is_busy(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+            except BaseException:
+                connection.close()
+                raise
+
+    def _remove_files(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self.path}{suffix}")
+
+    def _prepare(self, connection: sqlite3.Connection) -> None:
+        """Create the schema, or clear it when it holds another format (under the write lock,
+        so two processes upgrading at once do it once)."""
+        found = self._stored_format(connection)
+        if found == self.format:
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            found = self._stored_format(connection)
+            if found != self.format:
+                if found is not None:
+                    _note(f"corpus cache {self.path} is from another version of newsletter: "
+                          "rebuilding it")
+                connection.execute("DROP TABLE IF EXISTS files")
+                connection.execute("DROP TABLE IF EXISTS meta")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)",
+                                   (self.format,))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _stored_format(connection: sqlite3.Connection) -> str | None:
+        exists = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        if not exists:
+            return None
+        row = connection.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+        return row[0] if row else "unknown"
+
+    @classmethod
+    def open(cls, state_dir: Path, root: Path) -> CorpusCache:
+        cache = cls(cache_path(state_dir, root))
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            _note(f"corpus cache disabled: cannot create {state_dir}: "
+                  f"{error.strerror or error}")
+            cache.usable = False
+        return cache
+
+    # -- reading -----------------------------------------------------------------------
+
+    def load(self, *, canonical: bool = True) -> dict[str, CachedFile]:
+        """Every row but the payloads (and the canonical URLs unless asked for); an unusable
+        file is rebuilt (empty) with a note."""
+        if not self.usable:
+            return {}
+        problem = ""
+        for attempt in (1, 2):
+            try:
+                connection = self._connect()
+                try:
+                    return self._rows(connection, canonical)
+                finally:
+                    connection.close()
+            except (sqlite3.Error, ValueError, TypeError, IndexError) as error:
+                problem = str(error)
+                corrupt = not isinstance(error, sqlite3.Error) or _is_corrupt(error)
+                if not corrupt:
+                    break  # busy past the wait, read-only, ...: not ours to delete
+                if attempt == 1:
+                    _note(f"corpus cache {self.path} is unreadable ({problem}): rebuilding it")
+                    self._remove_files()
+            except OSError as error:
+                problem = str(error)
+                break
+        _note(f"corpus cache {self.path} cannot be used ({problem}): reading without it")
+        self.usable = False
+        return {}
+
+    @staticmethod
+    def _rows(connection: sqlite3.Connection, canonical: bool) -> dict[str, CachedFile]:
+        query = ("SELECT path, size, mtime_ns, ino, ctime_ns, trusted, kind, published_us, "
+                 f"{'canonical' if canonical else 'NULL'}, "
+                 "CASE WHEN kind = ? THEN payload END FROM files")
+        return {row[0]: row for row in connection.execute(query, (KIND_PROBLEM,))}
+
+    def payloads(self, paths: Iterable[str]) -> Iterator[tuple[str, str]]:
+        """(path, payload) for the given paths, in batches small enough for SQLite."""
+        wanted = list(paths)
+        if not wanted or not self.usable:
+            return
+        rows: list[tuple[str, str]] = []
+        try:
+            connection = self._connect()
+            try:
+                for start in range(0, len(wanted), 500):
+                    batch = wanted[start:start + 500]
+                    marks = ",".join("?" * len(batch))
+                    rows = connection.execute(
+                        f"SELECT path, payload FROM files WHERE path IN ({marks})",
+                        batch).fetchall()
+                    yield from rows
+            finally:
+                connection.close()
+        except sqlite3.Error as error:  # the caller reads the files it did not get
+            _note(f"corpus cache {self.path} cannot be read ({error}): reading the files")
+            self.usable = False
+
+    # -- writing -----------------------------------------------------------------------
+
+    def writer(self) -> CacheWriter:
+        return CacheWriter(self)
+
+    def write(self, entries: Iterable[Entry], vanished: Iterable[str]) -> None:
+        """Record rows and forget vanished files, in one transaction."""
+        writer = self.writer()
+        for row in entries:
+            writer.add(row)
+        writer.close(vanished)
+
+
+class CacheWriter:
+    """Rows go in batches, each its own transaction (a reader never waits for a whole cold
+    build), over one connection; a failure drops the rest with a note."""
+
+    FLUSH_CHARS = 16_000_000  # payload characters buffered: bounds memory on a cold check
+
+    def __init__(self, cache: CorpusCache) -> None:
+        self.cache = cache
+        self.rows: list[Entry] = []
+        self.chars = 0
+        self.connection: sqlite3.Connection | None = None
+
+    def add(self, row: Entry) -> None:
+        self.rows.append(row)
+        if row.payload is not None:
+            self.chars += len(row.payload)
+            if self.chars >= self.FLUSH_CHARS:
+                self._flush(())
+
+    def close(self, vanished: Iterable[str]) -> None:
+        self._flush(list(vanished))
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def _flush(self, vanished: list[str] | tuple[()]) -> None:
+        rows, self.rows, self.chars = self.rows, [], 0
+        if not self.cache.usable or not (rows or vanished):
+            return
+        try:
+            if self.connection is None:
+                self.connection = self.cache._connect()
+            connection = self.connection
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.executemany(
+                    "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+                connection.executemany("DELETE FROM files WHERE path = ?",
+                                       ((p,) for p in vanished))
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError) as error:
+            _note(f"corpus cache {self.cache.path} was not updated ({error}); the next "
+                  "build reads those files again")
+            self.cache.usable = False
+            if self.connection is not None:
+                self.connection.close()
+                self.connection = None
+
+
+# -- payloads: explicit JSON, so decoding builds exactly the objects parsing built -------------
+
+def _instant(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _from_instant(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+def encode_article(article: Article) -> str:
+    related = [[r.title, r.url, r.canonical_url, r.domain, [r.provider.name, r.provider.domain],
+                r.excerpt, r.type, r.quality, _instant(r.published)] for r in article.related]
+    return json.dumps([
+        article.id, article.path, article.title, article.url, article.canonical_url,
+        article.domain, _instant(article.published), article.quality, article.heat,
+        article.excerpt, article.type, [article.provider.name, article.provider.domain],
+        list(article.topics), [[i.url, i.width, i.height] for i in article.images], related,
+        article.body,
+    ], allow_nan=False)
+
+
+def decode_article(payload: str) -> Article:
+    (id, path, title, url, canonical, domain, published, quality, heat, excerpt, type_,
+     provider, topics, images, related, body) = json.loads(payload)
+    return Article(
+        id=id, path=path, title=title, url=url, canonical_url=canonical, domain=domain,
+        published=_from_instant(published), quality=quality, heat=heat, excerpt=excerpt,
+        type=type_, provider=Provider(*provider), topics=tuple(topics),
+        images=tuple(Image(*i) for i in images),
+        related=tuple(RelatedItem(title=t, url=u, canonical_url=c, domain=d,
+                                  provider=Provider(*p), excerpt=e, type=ty, quality=q,
+                                  published=_from_instant(pub))
+                      for t, u, c, d, p, e, ty, q, pub in related),
+        body=body,
+    )
+
+
+def encode_problem(problem: Problem) -> str:
+    return json.dumps([problem.path, problem.message, problem.line])
+
+
+def decode_problem(payload: str) -> Problem:
+    path, message, line = json.loads(payload)
+    return Problem(path, message, line)
+
+
+def microseconds(instant: dt.datetime) -> int:
+    """An aware instant as whole microseconds since the epoch: exact, unlike ``timestamp()``."""
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def payload_for(result: Article | Problem) -> tuple[int, str]:
+    if isinstance(result, Article):
+        return KIND_ARTICLE, encode_article(result)
+    return KIND_PROBLEM, encode_problem(result)
+
+
+def decode(kind: int, payload: str) -> Article | Problem:
+    return decode_article(payload) if kind == KIND_ARTICLE else decode_problem(payload)
+
+

@@ -1,0 +1,318 @@
+"""Subscribers: addresses checked and normalized, CSV import and export, add/remove/list.
+
+An address is checked for syntax only (email-validator, no DNS: an import must not depend
+on the network) and stored normalized: the local part as given, the domain lowercased (and
+IDNA-encoded), because mail systems treat the domain case-insensitively and the local part,
+strictly, not. Two spellings of one address are one subscriber: duplicates merge.
+
+Merging, the same for ``add`` and ``import``: a non-empty name or topic list replaces the
+stored one, a blank one keeps it; within one CSV file the duplicates' topics are united.
+``import`` never re-subscribes an address that unsubscribed (only an explicit ``add`` does),
+so re-importing an old list cannot undo anybody's unsubscribe.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from .config import Config
+from .errors import NewsletterError
+from .output import write_atomic
+from .state import connect, now, transaction
+
+STATUSES = ("active", "unsubscribed")
+HEADER = ("email", "name", "topics", "status")  # email and name required, in this order
+MAX_NAME = 200
+
+
+class AddressError(ValueError):
+    """Why a string is not a usable email address."""
+
+
+def normalize_address(raw: str) -> str:
+    """``raw`` checked and normalized (``Ada@Example.ORG`` -> ``Ada@example.org``)."""
+    text = raw.strip()
+    if not text:
+        raise AddressError("the address is empty")
+    try:
+        valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        raise AddressError(str(error)) from None
+    return f"{valid.local_part}@{valid.ascii_domain.lower()}"
+
+
+def clean_name(raw: str | None) -> str:
+    """One line of printable text: a name ends up in a To header."""
+    if not raw:
+        return ""
+    text = "".join(c if c.isprintable() else " " for c in raw)
+    return " ".join(text.split())[:MAX_NAME]
+
+
+def parse_topics(raw: str | None, config: Config) -> tuple[str, ...]:
+    """``"AI; robotics"`` as the configured names, in config order; () means every topic.
+
+    An unknown topic is an error, not silently ignored: a misspelt topic would otherwise
+    send that subscriber nothing, forever.
+    """
+    if not raw or not raw.strip():
+        return ()
+    known = {topic.name.casefold(): topic.name for topic in config.topics}
+    wanted: set[str] = set()
+    for part in raw.split(";"):
+        name = " ".join(part.split())
+        if not name:
+            continue
+        if name.casefold() not in known:
+            hint = difflib.get_close_matches(name, [t.name for t in config.topics], n=1)
+            did_you_mean = f'; did you mean "{hint[0]}"?' if hint else ""
+            choices = ", ".join(t.name for t in config.topics)
+            raise AddressError(f'unknown topic "{name}" (configured: {choices}){did_you_mean}')
+        wanted.add(known[name.casefold()])
+    return tuple(t.name for t in config.topics if t.name in wanted)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    email: str  # normalized
+    name: str = ""
+    topics: tuple[str, ...] = ()  # () means every topic
+    status: str = "active"
+
+    def to_json(self) -> dict[str, object]:
+        return {"email": self.email, "name": self.name, "topics": list(self.topics),
+                "status": self.status}
+
+
+def _topics_text(topics: Iterable[str]) -> str:
+    return ";".join(topics)
+
+
+def _from_row(row: object) -> Subscriber:
+    email, name, topics, status = row  # type: ignore[misc]
+    return Subscriber(email, name, tuple(t for t in topics.split(";") if t), status)
+
+
+def _stored(db: sqlite3.Connection, email: str) -> Subscriber | None:
+    row = db.execute("SELECT email, name, topics, status FROM subscribers WHERE email = ?",
+                     (email,)).fetchone()
+    return None if row is None else _from_row(tuple(row))
+
+
+def _upsert(db: sqlite3.Connection, new: Subscriber, *, reactivate: bool) -> str:
+    """Merge ``new`` into the stored row; returns added, updated, resubscribed or unchanged
+    (or "kept unsubscribed" when an import names an address that left)."""
+    old = _stored(db, new.email)
+    stamp = now()
+    if old is None:
+        db.execute("INSERT INTO subscribers (email, name, topics, status, created, updated) "
+                   "VALUES (?, ?, ?, ?, ?, ?)",
+                   (new.email, new.name, _topics_text(new.topics), new.status, stamp, stamp))
+        return "added"
+    name = new.name or old.name
+    topics = new.topics or old.topics
+    status = old.status
+    if new.status == "unsubscribed" or reactivate:
+        status = new.status
+    merged = Subscriber(old.email, name, topics, status)
+    if merged == old:
+        return "kept unsubscribed" if old.status == "unsubscribed" else "unchanged"
+    db.execute("UPDATE subscribers SET name = ?, topics = ?, status = ?, updated = ? "
+               "WHERE email = ?", (name, _topics_text(topics), status, stamp, old.email))
+    if old.status == "unsubscribed" and status == "active":
+        return "resubscribed"
+    return "kept unsubscribed" if status == "unsubscribed" and old.status == status else "updated"
+
+
+def add_subscriber(config: Config, email: str, name: str | None = None,
+                   topics: str | None = None) -> tuple[Subscriber, str]:
+    """Add (or update, or re-subscribe) one address; returns the stored subscriber and what
+    happened."""
+    try:
+        new = Subscriber(normalize_address(email), clean_name(name),
+                         parse_topics(topics, config))
+    except AddressError as error:
+        raise NewsletterError(f"{email!r}: {error}") from None
+    db = connect(config)
+    try:
+        with transaction(db):
+            outcome = _upsert(db, new, reactivate=True)
+            stored = _stored(db, new.email)
+    finally:
+        db.close()
+    assert stored is not None
+    return stored, outcome
+
+
+def remove_subscriber(config: Config, email: str) -> Subscriber:
+    """Delete the subscriber (the send ledger keeps its rows, which hold no personal data
+    beyond the address, so that an issue is never sent twice to a re-added address)."""
+    try:
+        address = normalize_address(email)
+    except AddressError as error:
+        raise NewsletterError(f"{email!r}: {error}") from None
+    db = connect(config)
+    try:
+        with transaction(db):
+            stored = _stored(db, address)
+            if stored is None:
+                raise NewsletterError(f"{address} is not a subscriber; see newsletter "
+                                      "subscribers list")
+            db.execute("DELETE FROM subscribers WHERE email = ?", (address,))
+    finally:
+        db.close()
+    return stored
+
+
+def list_subscribers(config: Config) -> list[Subscriber]:
+    db = connect(config)
+    try:
+        rows = db.execute("SELECT email, name, topics, status FROM subscribers "
+                          "ORDER BY email").fetchall()
+    finally:
+        db.close()
+    return [_from_row(tuple(row)) for row in rows]
+
+
+def set_status(config: Config, email: str, status: str) -> bool:
+    """Mark a subscriber active or unsubscribed; False when the address is not stored."""
+    db = connect(config)
+    try:
+        with transaction(db):
+            changed = db.execute("UPDATE subscribers SET status = ?, updated = ? "
+                                 "WHERE email = ? AND status != ?",
+                                 (status, now(), email, status)).rowcount
+            known = changed or _stored(db, email) is not None
+    finally:
+        db.close()
+    return bool(known)
+
+
+# -- CSV --------------------------------------------------------------------------------------
+
+@dataclass
+class ImportReport:
+    outcomes: dict[str, int] = field(default_factory=dict)  # added, updated, ... -> count
+    problems: list[str] = field(default_factory=list)  # "line 7: ..." per bad row
+
+    @property
+    def imported(self) -> int:
+        return sum(self.outcomes.values())
+
+
+def _read_header(rows: Iterable[list[str]], path: Path) -> list[str]:
+    for header in rows:
+        if not any(cell.strip() for cell in header):
+            continue
+        columns = [cell.strip().lower() for cell in header]
+        if columns[:2] == ["email", "name"] and columns[2:] in ([], ["topics"],
+                                                                ["topics", "status"]):
+            return columns
+        break
+    else:
+        raise NewsletterError(f"{path}: empty; expected a header line email,name[,topics]")
+    raise NewsletterError(f"{path}: line 1: expected the header email,name[,topics] (and "
+                          f"optionally status), got {','.join(header)!r}")
+
+
+def parse_csv(text: str, config: Config, path: Path) -> tuple[dict[str, Subscriber],
+                                                                list[str]]:
+    """The good rows (duplicates merged, in file order) and one problem per bad row."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    columns = _read_header(reader, path)
+    good: dict[str, Subscriber] = {}
+    problems: list[str] = []
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            problems.append(f"line {line}: not valid CSV ({error})")
+            break
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(columns) and any(cell.strip() for cell in row[len(columns):]):
+            problems.append(f"line {line}: {len(row)} fields, but the header has "
+                            f"{len(columns)} ({','.join(columns)})")
+            continue
+        cells = dict(zip(columns, row, strict=False))
+        try:
+            address = normalize_address(cells.get("email", ""))
+            topics = parse_topics(cells.get("topics"), config)
+            status = (cells.get("status") or "active").strip().lower()
+            if status not in STATUSES:
+                raise AddressError(f'status: expected active or unsubscribed, got "{status}"')
+        except AddressError as error:
+            email = cells.get("email", "").strip()
+            problems.append(f"line {line}: {email or '(no address)'}: {error}")
+            continue
+        new = Subscriber(address, clean_name(cells.get("name")), topics, status)
+        old = good.get(address)
+        if old is not None:  # a duplicate within the file: merge (a blank cell gives nothing)
+            union = set(old.topics) | set(topics)
+            merged_topics = (tuple(t.name for t in config.topics if t.name in union)
+                             if old.topics and topics else old.topics or topics)
+            merged_status = ("unsubscribed" if "unsubscribed" in (old.status, status)
+                             else "active")
+            new = Subscriber(address, new.name or old.name, merged_topics, merged_status)
+        good[address] = new
+    return good, problems
+
+
+def import_csv(config: Config, path: Path) -> ImportReport:
+    """Import ``path``: every good row in one transaction; bad rows reported, not imported."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise NewsletterError(f"{path}: cannot be read ({error})") from None
+    good, problems = parse_csv(text, config, path)
+    report = ImportReport(problems=problems)
+    db = connect(config)
+    try:
+        with transaction(db):
+            for subscriber in good.values():
+                outcome = _upsert(db, subscriber, reactivate=False)
+                report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
+    finally:
+        db.close()
+    return report
+
+
+def export_csv(config: Config, path: Path) -> int:
+    """Every subscriber, unsubscribed ones included (with their status, so that importing
+    the file elsewhere keeps them unsubscribed); written atomically."""
+    subscribers = list_subscribers(config)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for s in subscribers:
+        writer.writerow([s.email, s.name, _topics_text(s.topics), s.status])
+    try:
+        write_atomic(path.absolute(), buffer.getvalue().encode("utf-8"))
+    except OSError as error:
+        raise NewsletterError(f"{path}: cannot be written ({error})") from None
+    return len(subscribers)
+
+
+def subscribers_json(subscribers: Iterable[Subscriber]) -> str:
+    return json.dumps([s.to_json() for s in subscribers], indent=2, ensure_ascii=False) + "\n"
+
+
+def subscribers_text(subscribers: Iterable[Subscriber]) -> str:
+    """One line per subscriber: address, status, topics (or "all topics"), name."""
+    lines = []
+    for s in subscribers:
+        topics = ";".join(s.topics) if s.topics else "all topics"
+        lines.append(f"{s.email}\t{s.status}\t{topics}\t{s.name}".rstrip("\t"))
+    return "".join(f"{line}\n" for line in lines)

@@ -1,0 +1,669 @@
+"""Sending, against a real SMTP server (aiosmtpd) on 127.0.0.1: every subscriber exactly once,
+with their own unsubscribe link and only their topics; retries, bounces, a sender killed
+mid-run and resumed; test copies and the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import email
+import email.policy
+import email.utils
+import os
+import random
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import PROJECT, run, write_article, write_config
+from newsletter.config import Config, load_config
+from newsletter.deliver import (
+    Retry,
+    build_template,
+    load_published_issue,
+    read_secret,
+    sections_for,
+    send_issue,
+    unsubscribe_token,
+    verify_token,
+)
+from newsletter.errors import NewsletterError
+from newsletter.models import Issue
+from newsletter.render import UNSUBSCRIBE_PLACEHOLDER, RenderedEmail, render_email
+from newsletter.state import state_path
+from newsletter.subscribers import import_csv
+from newsletter.timing import issue_timestamp
+
+SECRET = "test-secret-0123456789-abcdefghij"
+ISSUE = dt.date(2021, 2, 22)
+NEXT_ISSUE = dt.date(2021, 3, 1)
+DRAFT = dt.date(2021, 3, 8)
+FAST = Retry(attempts=4, first_delay=0.01, max_total=5)
+TOPICS = ["AI", "Robotics", "Chips"]  # Chips: configured, but no article has it
+
+
+# -- a real SMTP server ------------------------------------------------------------------------
+
+class Recorder:
+    """An aiosmtpd handler that keeps every accepted message, and can misbehave on cue:
+    ``reject`` answers 550 at RCPT; ``temporary`` answers 451 at DATA so many times per
+    address; from ``hold_after`` messages on, DATA keeps the message but holds back the
+    reply until ``release`` is set; ``drop`` keeps the message and closes the connection
+    instead of replying, so many times per address."""
+
+    def __init__(self, *, reject: set[str] | None = None,
+                 temporary: dict[str, int] | None = None, hold_after: int | None = None,
+                 delay: float = 0.0, drop: dict[str, int] | None = None) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self.rcpt_calls: Counter[str] = Counter()
+        self.data_calls: Counter[str] = Counter()
+        self.reject = reject or set()
+        self.temporary = dict(temporary or {})
+        self.hold_after = hold_after
+        self.delay = delay
+        self.held: list[str] = []
+        self.release = threading.Event()
+        self.drop = dict(drop or {})
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        self.rcpt_calls[address] += 1
+        if address in self.reject:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        (address,) = envelope.rcpt_tos
+        self.data_calls[address] += 1
+        if self.temporary.get(address, 0) > 0:
+            self.temporary[address] -= 1
+            return "451 4.3.0 Try again later"
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        hold = self.hold_after is not None and len(self.messages) >= self.hold_after
+        self.messages.append((address, envelope.content))
+        if self.drop.get(address, 0) > 0:  # kept, then the line goes dead before the reply
+            self.drop[address] -= 1
+            server.transport.close()
+            return None
+        if hold:  # taken, but the client does not hear so (yet)
+            self.held.append(address)
+            while not self.release.is_set():
+                await asyncio.sleep(0.005)
+        return "250 2.0.0 OK: queued"
+
+    def count(self) -> Counter[str]:
+        return Counter(address for address, _ in self.messages)
+
+    def parsed(self) -> dict[str, EmailMessage]:
+        return {address: parse(raw) for address, raw in self.messages}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def smtp_server(recorder: Recorder) -> Iterator[int]:
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        recorder.release.set()
+        controller.stop()
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    """The decoded text and HTML parts, with \\n line ends."""
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    return text.replace("\r\n", "\n"), html.replace("\r\n", "\n")
+
+
+def token_of(message: EmailMessage) -> str:
+    match = re.search(r"<https://[^>]*unsubscribe\?token=([^>]+)>", message["List-Unsubscribe"])
+    assert match, message["List-Unsubscribe"]
+    return match.group(1)
+
+
+# -- a published site, built once per module ----------------------------------------------------
+
+def build_site(folder: Path) -> Path:
+    """Two published issues (2021-02-22 and 2021-03-01, topics AI and Robotics) and a draft
+    (2021-03-08), built with ``newsletter build --publish`` like a user would."""
+    write_config(folder, topics=TOPICS)
+    articles = folder / "articles"
+    for day, date in (("17", ISSUE), ("25", NEXT_ISSUE), ("03", DRAFT)):
+        month = 3 if day == "03" else 2
+        when = dt.datetime(2021, month, int(day), 12, tzinfo=dt.UTC)
+        for i in range(3):
+            write_article(articles, f"{date}-ai-{i}", topics=["AI"], publishedDateTime=when,
+                          title=f"AI story {i} of {date}")
+        for i in range(2):
+            write_article(articles, f"{date}-robot-{i}", topics=["Robotics"],
+                          publishedDateTime=when, title=f"Robot Zoë {i} — of {date}")
+    for date in (ISSUE, NEXT_ISSUE):
+        result = run(folder, "build", "--date", date.isoformat(), "--publish")
+        assert result.exit_code == 0, result.output
+    result = run(folder, "build", "--date", DRAFT.isoformat())
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_site(tmp_path_factory.mktemp("site"))
+
+
+def project(site: Path, folder: Path, port: int = 1, concurrency: int = 1) -> Path:
+    """A config in ``folder`` for the shared site, its own state and the given SMTP port."""
+    return write_config(
+        folder, topics=TOPICS, corpus=str(site / "articles"), output=str(site / "issues"),
+        state_dir=str(folder / "state"),
+        smtp={"host": "127.0.0.1", "port": port, "concurrency": concurrency},
+        email={"from": "AI Weekly <newsletter@news.example.org>",
+               "reply_to": "editor@news.example.org",
+               "postal_address": "100 Example Street, Springfield",
+               "unsubscribe_mailto": "leave@news.example.org"})
+
+
+def configured(site: Path, folder: Path, port: int = 1, concurrency: int = 1) -> Config:
+    return load_config(project(site, folder, port, concurrency))
+
+
+def add_people(config: Config, folder: Path, rows: list[str]) -> None:
+    csv = folder / "people.csv"
+    csv.write_text("email,name,topics\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    report = import_csv(config, csv)
+    assert not report.problems, report.problems
+
+
+def ledger(config: Config) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(state_path(config)) as db:
+        return db.execute("SELECT issue, email, status FROM deliveries ORDER BY email").fetchall()
+
+
+@pytest.fixture(autouse=True)
+def secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
+
+
+# -- the acceptance tests -----------------------------------------------------------------------
+
+def test_500_subscribers_each_get_the_issue_once_with_their_own_link(site: Path,
+                                                                      tmp_path: Path) -> None:
+    rows = []
+    for i in range(500):
+        topics = "Robotics" if i % 10 == 0 else "Chips" if i % 50 == 7 else ""
+        name = "Zoë, the \"Great\"" if i % 7 == 0 else f"Reader {i}"
+        rows.append(f'reader{i}@Example.ORG,"{name.replace(chr(34), chr(34) * 2)}",{topics}')
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port, concurrency=4)
+        add_people(config, tmp_path, rows)
+        report = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
+        again = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
+
+    chips = {f"reader{i}@example.org" for i in range(500) if i % 50 == 7}
+    expected = {f"reader{i}@example.org" for i in range(500)} - chips
+    assert recorder.count() == Counter({address: 1 for address in expected})
+    assert sorted(report.sent) == sorted(expected) and report.ok
+    assert sorted(report.skipped) == sorted(chips)  # chose only a topic this issue lacks
+    assert not report.bounced and not report.failed and not report.in_flight_unknown
+    assert again.sent == [] and len(again.skipped) == 500  # run again: nothing is resent
+    assert len(ledger(config)) == len(expected)
+
+    issue = load_published_issue(config, ISSUE)
+    secret = read_secret(config)
+    whole = render_email(issue, config)
+    robotics = render_email(
+        dataclasses.replace(issue, sections=sections_for(issue, ["robotics"])), config)
+    message_ids = set()
+    for address, message in recorder.parsed().items():
+        number = int(address.removeprefix("reader").split("@")[0])
+        token = token_of(message)
+        assert verify_token(secret, token) == address
+        url = f"https://news.example.org/ai/unsubscribe?token={token}"
+        assert message["List-Unsubscribe"] == f"<{url}>, <mailto:leave@news.example.org" \
+                                              "?subject=unsubscribe>"
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["From"] == "AI Weekly <newsletter@news.example.org>"
+        assert message["Reply-To"] == "editor@news.example.org"
+        assert message["To"].addresses[0].addr_spec == address
+        assert message["To"].addresses[0].display_name == (
+            'Zoë, the "Great"' if number % 7 == 0 else f"Reader {number}")
+        assert message["Subject"] == "AI Weekly: February 22, 2021"
+        assert message["Date"].datetime == issue_timestamp(config, ISSUE)
+        assert message["List-Id"] == "AI Weekly <ai.news.example.org>"
+        assert re.fullmatch(r"<2021-02-22\.[0-9a-f]{16}@news\.example\.org>",
+                            message["Message-ID"])
+        message_ids.add(message["Message-ID"])
+        assert message.get_content_type() == "multipart/alternative"
+        assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain",
+                                                                          "text/html"]
+        text, html = parts(message)
+        rendered = robotics if number % 10 == 0 else whole
+        # exact: the rendered parts with this subscriber's token, nothing else changed
+        assert text == rendered.text.replace(UNSUBSCRIBE_PLACEHOLDER, token)
+        assert html == rendered.html.replace(UNSUBSCRIBE_PLACEHOLDER, token)
+        assert url in text and url.replace("&", "&amp;") in html
+        assert ("AI story 0" in text) == (number % 10 != 0)  # topic filtering
+        assert "Robot Zoë 0" in text
+    assert len(message_ids) == len(expected)
+    raw = recorder.messages[0][1]
+    assert all(byte < 128 for byte in raw)  # 7-bit: any server takes it
+    lines = raw.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 998  # SMTP's limit
+    # only List-Unsubscribe is left unfolded (a URL cannot be shortened by folding)
+    assert [line[:17] for line in lines if len(line) > 78] == [b"List-Unsubscribe:"]
+
+
+def test_451_twice_then_accepted_is_delivered_once(site: Path, tmp_path: Path) -> None:
+    recorder = Recorder(temporary={"slow@example.org": 2})
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        add_people(config, tmp_path, ["slow@example.org,Slow,", "fast@example.org,Fast,"])
+        report = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
+    assert recorder.count() == Counter({"slow@example.org": 1, "fast@example.org": 1})
+    assert recorder.data_calls["slow@example.org"] == 3
+    assert sorted(report.sent) == ["fast@example.org", "slow@example.org"] and report.ok
+
+
+def test_550_recipient_is_bounced_not_retried_not_delivered(site: Path, tmp_path: Path) -> None:
+    recorder = Recorder(reject={"gone@example.org"})
+    lines: list[str] = []
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        add_people(config, tmp_path, ["gone@example.org,,", "here@example.org,,"])
+        report = send_issue(config, ISSUE, log=lines.append, retry=FAST)
+        again = send_issue(config, ISSUE, log=lines.append, retry=FAST)
+    assert report.bounced == ["gone@example.org"] and report.sent == ["here@example.org"]
+    assert recorder.rcpt_calls["gone@example.org"] == 1  # not retried, not even next run
+    assert recorder.count() == Counter({"here@example.org": 1})
+    assert ("2021-02-22", "gone@example.org", "bounced") in ledger(config)
+    assert again.sent == [] and sorted(again.skipped) == ["gone@example.org",
+                                                          "here@example.org"]
+    assert any("bounced: gone@example.org: 550" in line for line in lines)
+
+
+def test_a_connection_dropped_before_the_reply_is_retried_and_named(site: Path,
+                                                                    tmp_path: Path) -> None:
+    recorder = Recorder(drop={"cut@example.org": 1})
+    lines: list[str] = []
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        add_people(config, tmp_path, ["cut@example.org,,", "next@example.org,,"])
+        report = send_issue(config, ISSUE, log=lines.append, retry=FAST)
+    assert sorted(report.sent) == ["cut@example.org", "next@example.org"] and report.ok
+    # SMTP cannot tell whether the server kept a message whose reply never came: this one
+    # it had, so the address has it twice, and the run says so
+    assert recorder.count() == Counter({"cut@example.org": 2, "next@example.org": 1})
+    assert any(line.startswith("warning: cut@example.org: the connection dropped")
+               for line in lines)
+
+
+def test_a_4xx_that_never_ends_fails_and_the_next_run_retries(site: Path,
+                                                               tmp_path: Path) -> None:
+    recorder = Recorder(temporary={"busy@example.org": 5})
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        add_people(config, tmp_path, ["busy@example.org,,", "ok@example.org,,"])
+        report = send_issue(config, ISSUE, log=lambda line: None,
+                            retry=Retry(attempts=3, first_delay=0.01, max_total=5))
+        assert report.failed == ["busy@example.org"] and not report.ok
+        assert recorder.data_calls["busy@example.org"] == 3
+        again = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
+    assert again.sent == ["busy@example.org"]
+    assert recorder.count() == Counter({"busy@example.org": 1, "ok@example.org": 1})
+
+
+def test_an_unreachable_server_stops_the_run_and_exits_1(site: Path, tmp_path: Path) -> None:
+    config = configured(site, tmp_path, free_port())  # nothing listens there
+    add_people(config, tmp_path, [f"p{i}@example.org,," for i in range(5)])
+    lines: list[str] = []
+    report = send_issue(config, ISSUE, log=lines.append,
+                        retry=Retry(attempts=3, first_delay=0.01, max_total=1))
+    assert sorted(report.failed) == [f"p{i}@example.org" for i in range(5)]
+    assert any("unreachable" in line and "smtp.host" in line for line in lines)
+    assert ledger(config) == []
+
+
+def test_killed_mid_run_then_resumed_delivers_exactly_once(site: Path, tmp_path: Path) -> None:
+    """SIGKILL while both connections wait for the server's reply to DATA: the resumed run
+    names exactly those two addresses (they may get it twice); everybody else gets it once."""
+    people = [f"k{i:03d}@example.org" for i in range(200)]
+    recorder = Recorder(hold_after=60)
+    with smtp_server(recorder) as port:
+        config_path = project(site, tmp_path, port, concurrency=2)
+        add_people(load_config(config_path), tmp_path, [f"{p},," for p in people])
+        env = {**os.environ, "NEWSLETTER_SECRET": SECRET,
+               "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        sender = subprocess.Popen(
+            [sys.executable, "-m", "newsletter", "--config", str(config_path), "send",
+             ISSUE.isoformat()], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while len(recorder.held) < 2 and sender.poll() is None:
+                assert time.monotonic() < deadline, "the sender never reached the server"
+                time.sleep(0.01)
+            assert sender.poll() is None, sender.communicate()[0].decode()
+        finally:
+            sender.send_signal(signal.SIGKILL)
+            sender.wait()
+        in_flight = sorted(recorder.held)
+        recorder.hold_after = None
+        recorder.release.set()
+        assert recorder.count() == Counter({p: 1 for p in people[:62]})
+
+        resumed = run(tmp_path, "send", ISSUE.isoformat())
+    assert resumed.exit_code == 0, resumed.output
+    warning = next(line for line in resumed.output.splitlines() if "in flight" in line)
+    assert sorted(warning.split("sent again: ", 1)[1].split(", ")) == in_flight
+    counts = recorder.count()
+    assert set(counts) == set(people)
+    assert {p for p, n in counts.items() if n != 1} == set(in_flight)  # sent again
+    assert all(n == 2 for p, n in counts.items() if p in in_flight)
+    assert "140 sent, 0 bounced, 0 failed, 60 skipped" in resumed.output
+
+
+def test_test_copy_is_marked_and_not_recorded(site: Path, tmp_path: Path) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        add_people(config, tmp_path, ["me@example.org,Me,Robotics"])
+        result = run(tmp_path, "send", ISSUE.isoformat(), "--to", "Editor <Me@Example.org>")
+        assert result.exit_code == 0, result.output
+        assert ledger(config) == []
+        report = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
+    assert report.sent == ["me@example.org"]  # the test copy did not count
+    (test_copy, real) = [parse(raw) for _, raw in recorder.messages]
+    assert test_copy["Subject"] == "[TEST] AI Weekly: February 22, 2021"
+    assert test_copy["To"] == "Editor <Me@example.org>"
+    assert "AI story 0" in parts(test_copy)[0]  # the whole issue
+    assert real["Subject"] == "AI Weekly: February 22, 2021"
+
+
+def test_outbox_writes_the_exact_messages_and_connects_to_nothing(site: Path,
+                                                                 tmp_path: Path) -> None:
+    config = configured(site, tmp_path, free_port())  # nothing listens: nothing may connect
+    add_people(config, tmp_path, ["a@example.org,A,", "b@example.org,B,Robotics"])
+    result = run(tmp_path, "send", ISSUE.isoformat(), "--outbox", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    files = sorted((tmp_path / "out").iterdir())
+    assert [f.name for f in files] == ["00001-a@example.org.eml", "00002-b@example.org.eml"]
+    first = parse(files[0].read_bytes())
+    assert verify_token(read_secret(config), token_of(first)) == "a@example.org"
+    assert "AI story 0" not in parts(parse(files[1].read_bytes()))[0]
+    assert ledger(config) == []
+    again = run(tmp_path, "send", ISSUE.isoformat(), "--outbox", str(tmp_path / "out"))
+    assert [f.read_bytes() for f in files] == [f.read_bytes() for f in sorted(
+        (tmp_path / "out").iterdir())]  # deterministic
+    assert again.exit_code == 0
+
+
+def test_a_draft_or_missing_issue_is_refused(site: Path, tmp_path: Path) -> None:
+    project(site, tmp_path)
+    draft = run(tmp_path, "send", DRAFT.isoformat(), "--outbox", str(tmp_path / "out"))
+    assert draft.exit_code == 1 and "draft" in draft.output and "publish" in draft.output
+    missing = run(tmp_path, "send", "2020-01-06")
+    assert missing.exit_code == 1 and "no issue dated 2020-01-06" in missing.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_secret_names_the_variable(site: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEWSLETTER_SECRET")
+    project(site, tmp_path)
+    result = run(tmp_path, "send", ISSUE.isoformat(), "--outbox", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert "environment variable NEWSLETTER_SECRET is not set" in result.output
+
+
+# -- the token ------------------------------------------------------------------------------------
+
+def test_a_token_cannot_be_forged_or_moved() -> None:
+    secret = SECRET.encode()
+    token = unsubscribe_token(secret, "ada@example.org")
+    assert verify_token(secret, token) == "ada@example.org"
+    version, address, mac = token.split(".")
+    other = unsubscribe_token(secret, "eve@example.org").split(".")[1]
+    assert verify_token(secret, f"{version}.{other}.{mac}") is None  # moved to another address
+    assert verify_token(b"another-secret-0123456789", token) is None
+    assert verify_token(secret, f"2.{address}.{mac}") is None
+    for bad in ("", "1..", "1.@@.@@", token + ".x", token[:-1], None, 42, "x" * 5000):
+        assert verify_token(secret, bad) is None
+
+
+@given(st.emails(), st.binary(min_size=16, max_size=64))
+def test_tokens_round_trip_and_are_url_safe(address: str, key: bytes) -> None:
+    token = unsubscribe_token(key, address)
+    assert re.fullmatch(r"[A-Za-z0-9_.-]+", token)
+    assert verify_token(key, token) == address
+    flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert verify_token(key, flipped) is None
+
+
+# -- more of the sending rules --------------------------------------------------------------------
+
+def test_mjml_is_compiled_once_per_set_of_sections(site: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import newsletter.deliver as deliver
+
+    calls: list[tuple[str, ...]] = []
+    real = deliver.render_email
+
+    def counting(issue, config):  # noqa: ANN001, ANN202 - a spy
+        calls.append(tuple(s.topic for s in issue.sections))
+        return real(issue, config)
+
+    monkeypatch.setattr(deliver, "render_email", counting)
+    config = configured(site, tmp_path)
+    add_people(config, tmp_path, [f"p{i}@example.org,,{t}" for i, t in enumerate(
+        ["", "AI", "Robotics", "AI;Robotics", "robotics;chips", "", "Chips"] * 20)])
+    report = send_issue(config, ISSUE, log=lambda line: None, outbox=tmp_path / "out")
+    assert len(report.sent) == 120 and len(report.skipped) == 20
+    # "AI;Robotics" is the whole issue, like no topics; "robotics;chips" is Robotics
+    assert sorted(calls) == [("AI",), ("AI", "Robotics"), ("Robotics",)]
+
+
+def test_rate_per_second_paces_the_connections(site: Path, tmp_path: Path) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = load_config(write_config(
+            tmp_path, topics=TOPICS, corpus=str(site / "articles"),
+            output=str(site / "issues"), state_dir=str(tmp_path / "state"),
+            smtp={"host": "127.0.0.1", "port": port, "concurrency": 3,
+                  "rate_per_second": 40}))
+        add_people(config, tmp_path, [f"p{i}@example.org,," for i in range(12)])
+        started = time.monotonic()
+        report = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
+        elapsed = time.monotonic() - started
+    assert len(report.sent) == 12
+    assert elapsed >= 11 / 40 * 0.9  # 12 slots 25 ms apart, whatever the connections
+
+
+def test_a_second_sender_of_the_same_issue_is_refused(site: Path, tmp_path: Path) -> None:
+    import fcntl
+
+    config = configured(site, tmp_path, free_port())
+    add_people(config, tmp_path, ["a@example.org,,"])
+    with open(config.state_dir / "send-2021-02-22.lock", "a+b") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(NewsletterError, match="being sent by another process"):
+            send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
+    assert ledger(config) == []
+
+
+def test_send_exits_1_when_anything_failed(site: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import newsletter.deliver as deliver
+
+    monkeypatch.setattr(deliver, "DEFAULT_RETRY", Retry(attempts=3, first_delay=0.01))
+    config = configured(site, tmp_path, free_port())
+    add_people(config, tmp_path, ["a@example.org,,"])
+    result = run(tmp_path, "send", ISSUE.isoformat())
+    assert result.exit_code == 1
+    assert "failed: a@example.org" in result.output
+    assert "0 sent, 0 bounced, 1 failed, 0 skipped" in result.output
+
+
+def test_killed_at_a_random_moment_then_resumed(site: Path, tmp_path: Path) -> None:
+    """No choreography: SIGKILL after a random number of accepted messages."""
+    people = [f"r{i:03d}@example.org" for i in range(150)]
+    recorder = Recorder(delay=0.001)
+    with smtp_server(recorder) as port:
+        config_path = project(site, tmp_path, port, concurrency=3)
+        add_people(load_config(config_path), tmp_path, [f"{p},," for p in people])
+        env = {**os.environ, "NEWSLETTER_SECRET": SECRET,
+               "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        sender = subprocess.Popen(
+            [sys.executable, "-m", "newsletter", "--config", str(config_path), "send",
+             ISSUE.isoformat()], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        target = random.randrange(5, 100)
+        deadline = time.monotonic() + 30
+        while len(recorder.messages) < target and time.monotonic() < deadline:
+            time.sleep(0.001)
+        sender.send_signal(signal.SIGKILL)
+        sender.wait()
+        time.sleep(0.05)
+        resumed = run(tmp_path, "send", ISSUE.isoformat())
+    assert resumed.exit_code == 0, resumed.output
+    named: set[str] = set()
+    for line in resumed.output.splitlines():
+        if "in flight" in line:
+            named = set(line.split("sent again: ", 1)[1].split(", "))
+    counts = recorder.count()
+    assert set(counts) == set(people), f"killed after {target}"
+    assert {p for p, n in counts.items() if n > 1} <= named, f"killed after {target}"
+    assert max(counts.values()) <= 2 and len(named) <= 3  # at most one per connection
+
+
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (cryptography, when installed)."""
+    pytest.importorskip("cryptography", reason="cryptography makes the test certificate")
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256()))
+    cert, private = folder / "cert.pem", folder / "key.pem"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return cert, private
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_tls_and_login(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                       security: str) -> None:
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, key = _certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts our test certificate
+    monkeypatch.setenv("SMTP_PASSWORD", "right")
+
+    def authenticator(server, session, envelope, mechanism, data):  # noqa: ANN001, ANN202
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"newsletter", b"right")
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
+
+    recorder = Recorder()
+    port = free_port()
+    tls = ({"tls_context": context, "require_starttls": True} if security == "starttls"
+           else {"ssl_context": context, "auth_require_tls": False})  # TLS, unbeknown to it
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, auth_required=True,
+                            authenticator=authenticator, auth_exclude_mechanism=["LOGIN"],
+                            **tls)
+    controller.start()
+    try:
+        config = load_config(write_config(
+            tmp_path, topics=TOPICS, corpus=str(site / "articles"),
+            output=str(site / "issues"), state_dir=str(tmp_path / "state"),
+            smtp={"host": "127.0.0.1", "port": port, "security": security,
+                  "username": "newsletter", "password_env": "SMTP_PASSWORD"}))
+        add_people(config, tmp_path, ["a@example.org,,", "b@example.org,,"])
+        lines: list[str] = []
+        report = send_issue(config, ISSUE, log=lines.append, retry=FAST)
+        assert sorted(report.sent) == ["a@example.org", "b@example.org"], lines
+
+        monkeypatch.setenv("SMTP_PASSWORD", "wrong")
+        lines.clear()
+        report = send_issue(config, NEXT_ISSUE, log=lines.append, retry=FAST)
+        assert sorted(report.failed) == ["a@example.org", "b@example.org"]
+        assert any("refused the login of newsletter" in line for line in lines), lines
+    finally:
+        controller.stop()
+    assert len(recorder.messages) == 2
+
+
+@pytest.fixture(scope="module")
+def issue_and_config(site: Path, tmp_path_factory: pytest.TempPathFactory
+                     ) -> tuple[Issue, Config]:
+    config = configured(site, tmp_path_factory.mktemp("qp"))
+    return load_published_issue(config, ISSUE), config
+
+
+_TEXT = st.text(st.characters(blacklist_characters="\r", blacklist_categories=("Cs",)),
+                max_size=300)
+
+
+@given(pieces=st.lists(_TEXT, min_size=1, max_size=4), token=st.from_regex(
+    r"1\.[A-Za-z0-9_-]{1,200}\.[A-Za-z0-9_-]{43}", fullmatch=True))
+def test_the_token_substitution_is_exact_for_any_text(
+        issue_and_config: tuple[Issue, Config], pieces: list[str], token: str) -> None:
+    """Whatever the rendered parts hold (long lines, trailing spaces, non-ASCII, '=' or
+    '.' at line starts), the decoded parts are the rendered ones with the token in place."""
+    issue, config = issue_and_config
+    text = UNSUBSCRIBE_PLACEHOLDER.join(pieces)
+    html = f"<p>{UNSUBSCRIBE_PLACEHOLDER}</p>" + text
+    rendered = RenderedEmail("Subject", "", "", html, text)
+    raw = build_template(config, issue, rendered).render("a@example.org", "", token)
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n")) and max(raw) < 128
+    decoded_text, decoded_html = parts(parse(raw))
+    expected_text = text.replace(UNSUBSCRIBE_PLACEHOLDER, token)
+    expected_html = html.replace(UNSUBSCRIBE_PLACEHOLDER, token)
+    assert decoded_text == expected_text + ("" if expected_text.endswith("\n") else "\n")
+    assert decoded_html == expected_html + ("" if expected_html.endswith("\n") else "\n")

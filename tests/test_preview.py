@@ -1,0 +1,274 @@
+"""The editor's preview over real HTTP: a real server on a free loopback port, raw request
+paths, files edited on disk while it runs, and real Chromium watching the page reload."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import run, write_article, write_config
+from newsletter.preview import PreviewServer, watched_signature
+
+DATE = dt.date(2021, 2, 22)
+SLUG = DATE.isoformat()
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _project(folder: Path) -> Path:
+    """Three AI articles in the window (two fit), one outside it; topic AI holds two."""
+    config = write_config(folder, topics=[{"name": "AI", "max_articles": 2}])
+    articles = folder / "articles"
+    write_article(articles, "alpha", title="Alpha Robots Learn To Walk", quality=90)
+    write_article(articles, "beta", title="Beta Chips Get Faster", quality=70)
+    write_article(articles, "gamma", title="Gamma Below The Cut", quality=10)
+    write_article(articles, "old", title="An Old Story",
+                  publishedDateTime=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    return config
+
+
+@pytest.fixture
+def served(tmp_path) -> Iterator[PreviewServer]:
+    server = PreviewServer(_project(tmp_path), port=0, default_date=DATE,
+                           poll_interval=0.1).start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def get(server: PreviewServer, path: str, headers: dict[str, str] | None = None
+        ) -> tuple[int, str, str]:
+    """GET the raw ``path`` (sent exactly as given, never normalised); status, type, body."""
+    host, port = server.httpd.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        body = response.read().decode("utf-8", "replace")
+        return response.status, response.getheader("Content-Type", ""), body
+    finally:
+        connection.close()
+
+
+def edit_article(folder: Path, slug: str, **fields) -> None:
+    path = folder / "articles" / f"{slug}.md"
+    before = path.stat().st_mtime_ns
+    write_article(folder / "articles", slug, **fields)
+    if path.stat().st_mtime_ns == before:  # a coarse clock: make the change visible
+        time.sleep(0.01)
+        path.touch()
+
+
+def test_routes(served, tmp_path):
+    status, kind, body = get(served, "/")
+    assert status == 200 and kind.startswith("text/html")
+    assert f'href="/draft/{SLUG}/"' in body
+
+    status, kind, page = get(served, f"/draft/{SLUG}/")
+    assert status == 200 and kind.startswith("text/html")
+    assert 'id="subject">AI Weekly: February 22, 2021<' in page
+    assert 'id="preheader">Alpha Robots Learn To Walk · Beta Chips Get Faster<' in page
+    assert 'src="email.html" width="800"' in page and 'src="email.html" width="375"' in page
+    assert "KB of the ~102 KB at which Gmail clips a message" in page
+    assert "Alpha Robots Learn To Walk" in page  # the plain text, and the explain table
+    assert "add `pin: [gamma]` to issues/2021-02-22/overrides.yaml" in page
+    assert "to leave it out, add `exclude: [alpha]` to issues/2021-02-22/overrides.yaml" in page
+    assert "An Old Story" not in page  # outside the window: counted, not listed
+    assert "1 other article file(s) are outside the window" in page
+    assert "new EventSource" in page
+
+    status, kind, email = get(served, f"/draft/{SLUG}/email.html")
+    assert status == 200 and kind.startswith("text/html")
+    assert "Alpha Robots Learn To Walk" in email
+    assert "<script" not in email.lower() and "EventSource" not in email
+
+    status, kind, text = get(served, f"/draft/{SLUG}/email.txt")
+    assert status == 200 and kind.startswith("text/plain")
+    assert "Beta Chips Get Faster" in text and "Gamma Below The Cut" not in text
+
+    status, kind, table = get(served, f"/draft/{SLUG}/explain")
+    assert status == 200 and '<table id="explain">' in table
+    assert "Below the cut" in table and "<script" not in table
+
+    status, _, _ = get(served, f"/draft/{SLUG}")
+    assert status == 303  # to the folder, so relative links (email.html) resolve
+    status, _, _ = get(served, f"/draft/?date={SLUG}")
+    assert status == 303  # the index page's "another date" form
+    # Previewing wrote nothing and published nothing.
+    assert not (tmp_path / "issues").exists()
+
+    assert run(tmp_path, "build", "--date", SLUG, "--publish").exit_code == 0
+    index = get(served, "/")[2]
+    assert f'<ul id="published">\n<li><a href="/draft/{SLUG}/">' in index
+    assert f"Issue {SLUG} is already published" in get(served, f"/draft/{SLUG}/")[2]
+
+
+def test_events_announce_a_new_version(served, tmp_path):
+    host, port = served.httpd.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=5)
+    connection.request("GET", f"/draft/{SLUG}/events")
+    response = connection.getresponse()
+    assert response.getheader("Content-Type") == "text/event-stream"
+
+    def next_data() -> str:
+        while True:
+            line = response.fp.readline().decode()
+            if line.startswith("data: "):
+                return line.removeprefix("data: ").strip()
+
+    first = next_data()
+    edit_article(tmp_path, "beta", title="Beta Chips Get Even Faster", quality=70)
+    started = time.monotonic()
+    assert next_data() != first
+    assert time.monotonic() - started < 1.5  # the page reloads within about a second
+    connection.close()
+
+
+@pytest.mark.parametrize("path", [
+    "/draft/../../etc/passwd",
+    f"/draft/{SLUG}/../../newsletter.yaml",
+    "/draft/%2e%2e/%2e%2e/etc/passwd",
+    f"/draft/{SLUG}/%2e%2e/%2e%2e/newsletter.yaml",
+    "/draft/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+    "/draft/%252e%252e/%252e%252e/etc/passwd",
+    f"/draft/{SLUG}/%252e%252e%252fnewsletter.yaml",
+    "/draft/..%5c..%5cetc%5cpasswd",
+    f"/draft/{SLUG}\\..\\..\\newsletter.yaml",
+    "/draft\\..\\..\\etc\\passwd",
+    "//etc/passwd",
+    "/etc/passwd",
+    "http://127.0.0.1/etc/passwd",
+    f"/draft/{SLUG}/email%2ehtml",
+    f"/draft/{SLUG}/issue.json",
+    f"/draft/{SLUG}/email.eml",
+    f"/draft/{SLUG}/email.html/",
+    "/draft/2021-02-30/",
+    "/draft/2021-2-22/",
+    "/draft/21-02-22/",
+    "/draft/latest/",
+    "/draft/",
+    "/nope",
+    "/articles/alpha.md",
+    "/newsletter.yaml",
+])
+def test_unknown_routes_and_escapes_are_404(served, path):
+    status, _, body = get(served, path)
+    assert status == 404, body
+    assert "title:" not in body and "root:" not in body
+
+
+def test_a_foreign_host_header_is_refused(served):
+    status, _, _ = get(served, f"/draft/{SLUG}/", headers={"Host": "evil.example"})
+    assert status == 403
+    assert get(served, "/", headers={"Host": "localhost"})[0] == 200
+
+
+def test_an_edit_is_rebuilt(served, tmp_path):
+    assert "Beta Chips Get Faster" in get(served, f"/draft/{SLUG}/email.html")[2]
+    edit_article(tmp_path, "beta", title="Beta Chips Break A Record", quality=70)
+    assert "Beta Chips Break A Record" in get(served, f"/draft/{SLUG}/email.html")[2]
+    overrides = tmp_path / "issues" / SLUG / "overrides.yaml"
+    overrides.parent.mkdir(parents=True)
+    overrides.write_text('subject: "Chips week"\npin: [gamma]\n', "utf-8")
+    page = get(served, f"/draft/{SLUG}/")[2]
+    assert 'id="subject">Chips week<' in page
+    assert "pinned in issues/2021-02-22/overrides.yaml" in page
+    assert "Gamma Below The Cut" in get(served, f"/draft/{SLUG}/email.txt")[2]
+
+
+def test_a_broken_edit_shows_its_error_and_a_fix_recovers(served, tmp_path):
+    config = tmp_path / "newsletter.yaml"
+    good = config.read_text("utf-8")
+    config.write_text(good.replace("window_days: 7", 'window_days: "<b>seven</b>"'), "utf-8")
+    status, _, page = get(served, f"/draft/{SLUG}/")
+    assert status == 500
+    assert "window_days: expected a positive integer" in page
+    assert "&lt;b&gt;seven&lt;/b&gt;" in page and "<b>seven</b>" not in page
+    assert "new EventSource" in page  # so the fix reloads it
+    status, kind, text = get(served, f"/draft/{SLUG}/email.html")
+    assert status == 500 and kind.startswith("text/plain")
+
+    config.write_text(good, "utf-8")
+    status, _, page = get(served, f"/draft/{SLUG}/")
+    assert status == 200 and "Alpha Robots Learn To Walk" in page
+
+    overrides = tmp_path / "issues" / SLUG / "overrides.yaml"
+    overrides.parent.mkdir(parents=True)
+    overrides.write_text("pin: [\n", "utf-8")
+    status, _, page = get(served, f"/draft/{SLUG}/")
+    assert status == 500 and "overrides.yaml" in page and "YAML syntax error" in page
+    overrides.unlink()
+    assert get(served, f"/draft/{SLUG}/")[0] == 200
+
+
+def test_an_empty_issue_says_why(served):
+    status, _, page = get(served, "/draft/2021-01-04/")
+    assert status == 200 and "Nothing to preview: no article was published" in page
+    assert get(served, "/draft/2021-01-04/email.html")[0] == 404
+
+
+def test_the_signature_covers_templates_config_corpus_and_overrides(tmp_path):
+    from newsletter.config import load_config
+
+    config_path = _project(tmp_path)
+    config = load_config(config_path)
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "a.j2").write_text("a")
+    signatures = [watched_signature(config_path, config, templates)]
+
+    def changed() -> bool:
+        signatures.append(watched_signature(config_path, config, templates))
+        return signatures[-1] != signatures[-2]
+
+    (templates / "a.j2").write_text("ab")
+    assert changed()
+    edit_article(tmp_path, "alpha", title="Changed")
+    assert changed()
+    (tmp_path / "issues" / SLUG).mkdir(parents=True)
+    (tmp_path / "issues" / SLUG / "overrides.yaml").write_text("pin: [beta]\n")
+    assert changed()
+    config_path.write_text(config_path.read_text() + "\n")
+    assert changed()
+    assert not changed()
+
+
+# -- real Chromium ---------------------------------------------------------------------------
+
+@pytest.mark.skipif(CHROMIUM is None,
+                    reason="Chromium not installed: `apt-get install chromium` (.ci/run does)")
+def test_the_page_reloads_itself_when_an_article_changes(served, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            # Only the preview loads: remote images would wait on a network we lack.
+            page.route("**/*", lambda route: route.continue_()
+                       if route.request.url.startswith(served.url) else route.abort())
+            page.goto(served.draft_url(DATE))
+            phone = page.frame_locator('iframe[width="375"]')
+            headline = "link"  # the article's headline in the email
+            sync_api.expect(phone.get_by_role(headline, name="Alpha Robots Learn To Walk",
+                                              exact=True)).to_be_visible()
+            frame = next(f for f in page.frames if f.url.endswith("/email.html"))
+            assert frame.evaluate("document.scripts.length") == 0
+
+            page.evaluate("window.notReloadedYet = true")
+            edit_article(tmp_path, "alpha", title="Alpha Robots Learn To Dance", quality=90)
+            sync_api.expect(phone.get_by_role(headline, name="Alpha Robots Learn To Dance",
+                                              exact=True)).to_be_visible(timeout=5000)
+            assert page.evaluate("window.notReloadedYet") is None  # it reloaded by itself
+            sync_api.expect(page.locator("#subject")).to_have_text(
+                "AI Weekly: February 22, 2021")
+            assert "Learn To Dance" in page.locator("#preheader").inner_text()
+        finally:
+            browser.close()

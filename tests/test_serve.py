@@ -1,0 +1,212 @@
+"""``newsletter serve`` over real HTTP on 127.0.0.1: the output folder with the right types,
+validators and no way out, and one-click unsubscribes end to end (the token taken from a
+message a real SMTP server received)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from test_deliver import (
+    FAST,
+    ISSUE,
+    NEXT_ISSUE,
+    SECRET,
+    Recorder,
+    add_people,
+    build_site,
+    configured,
+    parse,
+    smtp_server,
+    token_of,
+)
+
+from conftest import run
+from newsletter.config import Config
+from newsletter.deliver import send_issue, unsubscribe_token
+from newsletter.serve import make_server
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_site(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(autouse=True)
+def secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
+
+
+@contextmanager
+def serving(config: Config) -> Iterator[int]:
+    """``newsletter serve``'s server on a free port, in a thread."""
+    server = make_server(config, "127.0.0.1", 0, log_requests=False)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Client:
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            connection.close()
+
+    def get(self, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+        return self.request("GET", path, headers={k.replace("_", "-"): v
+                                                  for k, v in headers.items()})
+
+    def one_click(self, path: str, body: bytes = b"List-Unsubscribe=One-Click",
+                  kind: str = "application/x-www-form-urlencoded"
+                  ) -> tuple[int, dict[str, str], bytes]:
+        return self.request("POST", path, body=body, headers={"Content-Type": kind})
+
+
+@pytest.fixture
+def client(site: Path, tmp_path: Path) -> Iterator[Client]:
+    with serving(configured(site, tmp_path)) as port:
+        yield Client(port)
+
+
+# -- the site --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("/ai/", "text/html; charset=utf-8"),
+    ("/ai/2021-02-22/", "text/html; charset=utf-8"),
+    ("/ai/feed.xml", "application/rss+xml; charset=utf-8"),
+    ("/ai/atom.xml", "application/atom+xml; charset=utf-8"),
+    ("/ai/feed.json", "application/feed+json"),
+    ("/ai/topics/ai.xml", "application/rss+xml; charset=utf-8"),
+    ("/ai/2021-02-22/issue.json", "application/json"),
+])
+def test_files_are_served_at_the_site_path_with_their_types(client: Client, site: Path,
+                                                           path: str, expected: str) -> None:
+    status, headers, body = client.get(path)
+    assert status == 200
+    assert headers["Content-Type"] == expected
+    relative = path.removeprefix("/ai/") + ("index.html" if path.endswith("/") else "")
+    assert body == (site / "issues" / relative).read_bytes()
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_folders_without_their_slash_are_redirected(client: Client) -> None:
+    assert client.get("/ai")[:2][0] == 301 and client.get("/ai")[1]["Location"] == "/ai/"
+    status, headers, _ = client.get("/ai/2021-02-22")
+    assert status == 301 and headers["Location"] == "/ai/2021-02-22/"
+
+
+@pytest.mark.parametrize("path", [
+    "/", "/other/", "/ai/missing.html", "/ai/../newsletter.yaml", "/ai/%2e%2e/newsletter.yaml",
+    "/ai/2021-02-22/..%2f..%2fnewsletter.yaml", "/ai/..%5cnewsletter.yaml",
+    "/ai/.secret", "/ai/2021-02-22//issue.json", "/ai/escape/newsletter.yaml",
+    "/ai/%00", "/ai/%ff",
+])
+def test_no_way_out_of_the_output_folder(client: Client, site: Path, path: str) -> None:
+    (site / "issues" / ".secret").write_text("hidden", "utf-8")
+    escape = site / "issues" / "escape"
+    if not escape.is_symlink():
+        escape.symlink_to(site, target_is_directory=True)  # a link out of the folder
+    status, _, body = client.get(path)
+    assert status == 404
+    assert b"AI Weekly" not in body and b"hidden" not in body
+
+
+def test_etag_last_modified_and_304(client: Client, site: Path) -> None:
+    status, headers, _ = client.get("/ai/feed.xml")
+    assert status == 200
+    etag, modified = headers["ETag"], headers["Last-Modified"]
+    status, headers, body = client.get("/ai/feed.xml", If_None_Match=etag)
+    assert status == 304 and body == b"" and headers["ETag"] == etag
+    assert client.get("/ai/feed.xml", If_Modified_Since=modified)[0] == 304
+    assert client.get("/ai/feed.xml", If_None_Match='"other"')[0] == 200
+    assert client.get("/ai/feed.xml",
+                      If_Modified_Since="Mon, 01 Jan 2001 00:00:00 GMT")[0] == 200
+    head = client.request("HEAD", "/ai/feed.xml")
+    assert head[0] == 200 and head[2] == b""
+    assert int(head[1]["Content-Length"]) == (site / "issues" / "feed.xml").stat().st_size
+    assert client.request("POST", "/ai/feed.xml")[0] == 405
+
+
+# -- unsubscribing --------------------------------------------------------------------------------
+
+def test_one_click_unsubscribe_end_to_end(site: Path, tmp_path: Path) -> None:
+    recorder = Recorder()
+    people = ["ada@example.org", "bob@example.org", "cy@example.org"]
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        add_people(config, tmp_path, [f"{p},," for p in people])
+        assert sorted(send_issue(config, ISSUE, log=lambda line: None, retry=FAST).sent) \
+            == people
+        received = {address: parse(raw) for address, raw in recorder.messages}
+        token = token_of(received["ada@example.org"])
+        path = f"/ai/unsubscribe?token={token}"
+
+        with serving(config) as http_port:
+            client = Client(http_port)
+            status, headers, page = client.get(path)  # a mail scanner follows the link
+            assert status == 200 and b'method="post"' in page and b"One-Click" in page
+            assert headers["Cache-Control"] == "no-store"
+            assert headers["Referrer-Policy"] == "no-referrer"
+            assert active(tmp_path) == people  # GET unsubscribed nobody
+
+            forged = unsubscribe_token(b"not-the-secret-0123456789", "ada@example.org")
+            version, _, mac = token.split(".")
+            bob_address = token_of(received["bob@example.org"]).split(".")[1]
+            moved = f"{version}.{bob_address}.{mac}"  # ada's proof on bob's address
+            for bad in (forged, moved, token[:-2], "", "1.x.y"):
+                status, _, body = client.one_click(f"/ai/unsubscribe?token={bad}")
+                assert status == 400
+                assert b"ada" not in body and b"bob" not in body
+            assert client.one_click("/ai/unsubscribe")[0] == 400
+            assert client.one_click(path, body=b"")[0] == 400  # not RFC 8058's body
+            assert active(tmp_path) == people
+
+            status, _, body = client.one_click(path)  # what a mail client sends
+            assert status == 200 and b"ada@example.org" in body
+            assert active(tmp_path) == people[1:]
+            assert client.one_click(path)[0] == 200  # again: still fine, nothing changes
+
+            bob = token_of(received["bob@example.org"])
+            form = (b'--b\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+                    b"One-Click\r\n--b--\r\n")
+            status, _, _ = client.one_click(f"/ai/unsubscribe?token={bob}", body=form,
+                                            kind="multipart/form-data; boundary=b")
+            assert status == 200
+        assert active(tmp_path) == ["cy@example.org"]
+
+        recorder.messages.clear()
+        report = send_issue(config, NEXT_ISSUE, log=lambda line: None, retry=FAST)
+    assert report.sent == ["cy@example.org"]  # the next issue skips those who left
+    assert [address for address, _ in recorder.messages] == ["cy@example.org"]
+
+
+def active(folder: Path) -> list[str]:
+    result = run(folder, "subscribers", "list", "--json")
+    assert result.exit_code == 0, result.output
+    return [s["email"] for s in json.loads(result.output) if s["status"] == "active"]
+
+
+def test_serve_refuses_to_start_without_the_secret(site: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    configured(site, tmp_path)
+    monkeypatch.delenv("NEWSLETTER_SECRET")
+    result = run(tmp_path, "serve", "--port", "0")
+    assert result.exit_code == 1 and "NEWSLETTER_SECRET is not set" in result.output

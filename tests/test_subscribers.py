@@ -1,0 +1,160 @@
+"""``newsletter subscribers``: import, add, remove, list and export, through the command line
+as a user types it, against the SQLite state under state_dir."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import run, write_config
+from newsletter.config import load_config
+from newsletter.state import state_path
+from newsletter.subscribers import AddressError, normalize_address
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    write_config(tmp_path, topics=["AI", "Robotics", "Computer Vision"])
+    return tmp_path
+
+
+def listing(folder: Path) -> list[dict]:
+    result = run(folder, "subscribers", "list", "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def write_csv(folder: Path, text: str, name: str = "people.csv") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_import_reports_bad_rows_by_line_and_takes_the_good_ones(folder: Path) -> None:
+    path = write_csv(folder, (
+        "email,name,topics\n"
+        "ada@example.org,Ada Lovelace,AI;Robotics\n"
+        "not-an-address,Nobody,\n"                        # line 3
+        '"grace@example.org","Hopper, Grace",computer vision\n'
+        "alan@example.org,Alan,Robotcs\n"                 # line 5: unknown topic
+        "\n"
+        "x@example.org,X,AI,too,many\n"                   # line 7
+        "ada@EXAMPLE.org,,AI\n"))                        # a duplicate of line 2
+    result = run(folder, "subscribers", "import", str(path))
+    assert result.exit_code == 1
+    assert f"{path}: line 3: not-an-address: " in result.output
+    assert f'{path}: line 5: alan@example.org: unknown topic "Robotcs"' in result.output
+    assert 'did you mean "Robotics"?' in result.output
+    assert f"{path}: line 7: 5 fields, but the header has 3" in result.output
+    assert "Imported 2 subscriber(s)" in result.output
+    assert listing(folder) == [
+        {"email": "ada@example.org", "name": "Ada Lovelace", "topics": ["AI", "Robotics"],
+         "status": "active"},
+        {"email": "grace@example.org", "name": "Hopper, Grace", "topics": ["Computer Vision"],
+         "status": "active"},
+    ]
+
+
+def test_import_is_one_transaction(folder: Path) -> None:
+    rows = "".join(f"p{i}@example.org,Person {i},\n" for i in range(300))  # a trailing comma
+    result = run(folder, "subscribers", "import", str(write_csv(folder, "email,name\n" + rows)))
+    assert result.exit_code == 0, result.output
+    assert "Imported 300 subscriber(s)" in result.output and "300 added" in result.output
+    assert len(listing(folder)) == 300
+
+
+def test_a_wrong_header_is_refused_before_anything_goes_in(folder: Path) -> None:
+    result = run(folder, "subscribers", "import",
+                 str(write_csv(folder, "mail,name\nada@example.org,Ada\n")))
+    assert result.exit_code == 1
+    assert "line 1: expected the header email,name[,topics]" in result.output
+    assert listing(folder) == []
+
+
+def test_the_domain_is_case_insensitive_the_local_part_is_not() -> None:
+    assert normalize_address(" Ada@Example.ORG ") == "Ada@example.org"
+    assert normalize_address("ada@example.org") != normalize_address("Ada@example.org")
+    assert normalize_address("zoë@bücher.example".replace("zoë", "zoe")) == \
+        "zoe@xn--bcher-kva.example"
+    for bad in ("", "ada", "ada@", "@example.org", "a b@example.org", "ada@example..org"):
+        with pytest.raises(AddressError):
+            normalize_address(bad)
+
+
+def test_add_merges_and_resubscribes_import_never_does(folder: Path) -> None:
+    assert run(folder, "subscribers", "add", "Ada@Example.org", "--name", "Ada",
+               "--topics", "ai").output == "Ada@example.org: added.\n"
+    assert run(folder, "subscribers", "add", "Ada@EXAMPLE.ORG", "--name",
+               "Ada L.").output == "Ada@example.org: updated.\n"
+    [ada] = listing(folder)
+    assert ada == {"email": "Ada@example.org", "name": "Ada L.", "topics": ["AI"],
+                   "status": "active"}
+
+    config = load_config(folder / "newsletter.yaml")
+    with sqlite3.connect(state_path(config)) as db:
+        db.execute("UPDATE subscribers SET status = 'unsubscribed'")
+    result = run(folder, "subscribers", "import",
+                 str(write_csv(folder, "email,name\nAda@example.org,Ada\n")))
+    assert result.exit_code == 0 and "1 kept unsubscribed" in result.output
+    assert listing(folder)[0]["status"] == "unsubscribed"
+    result = run(folder, "subscribers", "add", "Ada@example.org")
+    assert result.output == "Ada@example.org: resubscribed.\n"
+    assert listing(folder)[0]["status"] == "active"
+
+
+def test_add_refuses_a_bad_address_or_topic(folder: Path) -> None:
+    result = run(folder, "subscribers", "add", "nobody")
+    assert result.exit_code == 1 and "'nobody':" in result.output
+    result = run(folder, "subscribers", "add", "a@example.org", "--topics", "Chips")
+    assert result.exit_code == 1 and 'unknown topic "Chips"' in result.output
+    assert listing(folder) == []
+
+
+def test_list_shows_one_line_per_subscriber_with_its_status(folder: Path) -> None:
+    run(folder, "subscribers", "add", "b@example.org", "--name", "Bea\nNewline")
+    run(folder, "subscribers", "add", "a@example.org", "--topics", "AI;Robotics")
+    result = run(folder, "subscribers", "list")
+    assert result.exit_code == 0
+    assert result.output == ("a@example.org\tactive\tAI;Robotics\n"
+                             "b@example.org\tactive\tall topics\tBea Newline\n")
+
+
+def test_remove(folder: Path) -> None:
+    run(folder, "subscribers", "add", "a@example.org")
+    assert run(folder, "subscribers", "remove", "A@EXAMPLE.org").exit_code == 1  # local part
+    result = run(folder, "subscribers", "remove", "a@Example.org")
+    assert result.exit_code == 0 and result.output == "a@example.org: removed.\n"
+    assert listing(folder) == []
+    again = run(folder, "subscribers", "remove", "a@example.org")
+    assert again.exit_code == 1 and "not a subscriber" in again.output
+
+
+def test_export_then_import_elsewhere_gives_the_same_list(folder: Path, tmp_path_factory
+                                                          ) -> None:
+    path = write_csv(folder, ("email,name,topics\n"
+                              'a@example.org,"Zoë, ""Z""",AI\n'
+                              "b@example.org,,\n"))
+    assert run(folder, "subscribers", "import", str(path)).exit_code == 0
+    config = load_config(folder / "newsletter.yaml")
+    with sqlite3.connect(state_path(config)) as db:
+        db.execute("UPDATE subscribers SET status = 'unsubscribed' WHERE email LIKE 'b%'")
+    exported = folder / "export.csv"
+    result = run(folder, "subscribers", "export", str(exported))
+    assert result.exit_code == 0 and "Exported 2 subscriber(s)" in result.output
+    assert exported.read_text("utf-8").splitlines()[0] == "email,name,topics,status"
+
+    other = tmp_path_factory.mktemp("other")
+    write_config(other, topics=["AI", "Robotics", "Computer Vision"])
+    assert run(other, "subscribers", "import", str(exported)).exit_code == 0
+    assert listing(other) == listing(folder)
+    assert listing(other)[1]["status"] == "unsubscribed"  # stays unsubscribed
+
+
+def test_the_state_lives_in_state_dir_beside_the_config(folder: Path) -> None:
+    run(folder, "subscribers", "add", "a@example.org")
+    assert (folder / ".newsletter" / "newsletter.sqlite3").is_file()
+    with sqlite3.connect(folder / ".newsletter" / "newsletter.sqlite3") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
