@@ -7,7 +7,7 @@ project, imports N subscribers, and starts an aiosmtpd sink in a separate proces
 127.0.0.1 (so the server does not compete with the sender for the GIL). Then, alternating,
 ``rounds`` times each:
 
-* the bare loop: one message rendered beforehand (``email_message``), sent N times over one
+* the bare loop: one message rendered beforehand (``sample_message``), sent N times over one
   smtplib connection, nothing else: what any sender must at least spend;
 * ``send_issue`` with a fresh state database: MJML once, then per subscriber the message
   from its template, the HMAC token, the attempt and ledger commits, the SMTP transaction.
@@ -38,8 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 from newsletter.build import build_issue  # noqa: E402
 from newsletter.config import load_config  # noqa: E402
-from newsletter.deliver import load_published_issue, send_issue  # noqa: E402
-from newsletter.render import email_message, render_email  # noqa: E402
+from newsletter.deliver import (  # noqa: E402
+    load_published_issue,
+    sample_message,  # noqa: E402
+    send_issue,
+)
+from newsletter.render import render_email  # noqa: E402
 from newsletter.subscribers import import_csv  # noqa: E402
 
 ISSUE = dt.date(2021, 2, 22)
@@ -85,8 +89,7 @@ def project(folder: Path, port: int, subscribers: int, concurrency: int) -> Path
 def bare_loop(config_path: Path, subscribers: int) -> float:
     config = load_config(config_path)
     issue = load_published_issue(config, ISSUE)
-    message = email_message(issue, config, render_email(issue, config),
-                            to="Reader <reader@example.org>")
+    message = sample_message(config, issue, render_email(issue, config))
     started = time.perf_counter()
     smtp = smtplib.SMTP(config.smtp.host, config.smtp.port)
     for i in range(subscribers):

@@ -198,15 +198,34 @@ def test_date_defaults_to_today_in_the_config_timezone(small: Path) -> None:
     assert data["slug"] == dt.datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat()
 
 
-def test_help_describes_every_command_with_an_example() -> None:
+def every_command() -> list[list[str]]:
+    """Every command and subcommand, as the words a user types."""
+    import click
+
+    words = []
+    for name, command in sorted(cli.commands.items()):
+        words.append([name])
+        if isinstance(command, click.Group):
+            words += [[name, sub] for sub in sorted(command.commands)]
+    return words
+
+
+def test_every_command_has_help_with_an_example_and_a_readme_entry() -> None:
     runner = CliRunner()
     top = runner.invoke(cli, ["--help"])
     assert top.exit_code == 0
     assert "newsletter build --date 2021-02-22" in top.stdout
-    for command in ("build", "check", "explain"):
-        result = runner.invoke(cli, [command, "--help"])
-        assert result.exit_code == 0
-        assert "Example" in result.stdout and f"newsletter {command}" in result.stdout
+    readme = (PROJECT / "README.md").read_text("utf-8")
+    commands = every_command()
+    assert len(commands) >= 13
+    for words in commands:
+        result = runner.invoke(cli, [*words, "--help"])
+        assert result.exit_code == 0, words
+        if words == ["subscribers"]:
+            continue  # a group: its commands carry the examples
+        assert "Example" in result.stdout, words
+        assert f"newsletter {' '.join(words)}" in result.stdout, words
+        assert f"`newsletter {' '.join(words)}" in readme, f"README lacks {words}"
 
 
 @pytest.mark.parametrize("command", [["newsletter"], [sys.executable, "-m", "newsletter"]])
