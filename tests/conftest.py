@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from newsletter.cli import cli
 from newsletter.config import Config, load_config
+from newsletter.models import Article, Issue, PlacedArticle, Provider, Section, Window
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
@@ -128,3 +129,27 @@ def sample_site(target: Path) -> Path:
 def tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def make_article(slug: str, **fields: Any) -> Article:
+    """An :class:`Article` built directly (no file), for rendering and feed tests."""
+    base: dict[str, Any] = dict(
+        id=slug, path=f"{slug}.md", title=f"Story {slug}",
+        url=f"https://outlet.example/{slug}", canonical_url=f"outlet.example/{slug}",
+        domain="outlet.example", published=dt.datetime(2021, 2, 17, 12, 0, tzinfo=dt.UTC),
+        excerpt=f"What happened in {slug}.", provider=Provider("Outlet", "outlet.example"),
+        topics=("AI",),
+    )
+    base.update(fields)
+    return Article(**base)
+
+
+def make_issue(config: Config, date: dt.date, sections: dict[str, list[PlacedArticle]],
+               **fields: Any) -> Issue:
+    """A published :class:`Issue` dated ``date`` with ``sections`` ({topic: articles})."""
+    tz = config.timezone
+    window = Window(dt.datetime.combine(date - dt.timedelta(days=7), dt.time(0), tz),
+                    dt.datetime.combine(date, dt.time(0), tz), tz)
+    return Issue(slug=date.isoformat(), date=date, title=config.title, window=window,
+                 sections=tuple(Section(t, tuple(a)) for t, a in sections.items()),
+                 status="published", **fields)

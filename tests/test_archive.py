@@ -10,18 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from conftest import make_article, make_issue
 from newsletter.archive import render_archive, render_issue_page, topic_slug
 from newsletter.build import read_and_select
 from newsletter.config import Config
 from newsletter.models import (
-    Article,
     Coverage,
     Image,
     Issue,
     PlacedArticle,
     Provider,
-    Section,
-    Window,
 )
 from newsletter.render import issue_web_url as issue_url
 from newsletter.render import preheader as issue_summary
@@ -131,27 +129,6 @@ def assert_head(page: Page, config: Config, feed_prefix: str) -> None:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-def make_article(slug: str, **fields: object) -> Article:
-    base: dict[str, object] = dict(
-        id=slug, path=f"{slug}.md", title=f"Story {slug}",
-        url=f"https://outlet.example/{slug}", canonical_url=f"outlet.example/{slug}",
-        domain="outlet.example", published=dt.datetime(2021, 2, 17, 12, 0, tzinfo=dt.UTC),
-        excerpt=f"What happened in {slug}.", provider=Provider("Outlet", "outlet.example"),
-    )
-    base.update(fields)
-    return Article(**base)  # type: ignore[arg-type]
-
-
-def make_issue(config: Config, date: dt.date, sections: dict[str, list[PlacedArticle]],
-               **fields: object) -> Issue:
-    tz = config.timezone
-    window = Window(dt.datetime.combine(date - dt.timedelta(days=7), dt.time(0), tz),
-                    dt.datetime.combine(date, dt.time(0), tz), tz)
-    return Issue(slug=date.isoformat(), date=date, title=config.title, window=window,
-                 sections=tuple(Section(t, tuple(a)) for t, a in sections.items()),
-                 status="published", **fields)  # type: ignore[arg-type]
-
 
 # --- the issue page -------------------------------------------------------------------------
 

@@ -15,19 +15,17 @@ import feedparser
 import pytest
 from lxml import etree
 
+from conftest import make_article, make_issue
 from newsletter.archive import topic_slug
 from newsletter.build import read_and_select
 from newsletter.config import Config, TopicConfig
 from newsletter.feeds import render_feeds
 from newsletter.models import (
-    Article,
     Coverage,
     Image,
     Issue,
     PlacedArticle,
     Provider,
-    Section,
-    Window,
 )
 from newsletter.render import preheader as issue_summary
 
@@ -110,30 +108,6 @@ def assert_inert(fragment: str) -> Markup:
 
 
 # --- building issues by hand ----------------------------------------------------------------
-
-def make_article(slug: str, *, published: dt.datetime | None = None, **fields: object
-                 ) -> Article:
-    url = str(fields.pop("url", f"https://outlet.example/{slug}"))
-    base: dict[str, object] = dict(
-        id=slug, path=f"{slug}.md", title=f"Story {slug}", url=url,
-        canonical_url=f"outlet.example/{slug}", domain="outlet.example",
-        published=published or dt.datetime(2021, 2, 17, 12, 0, tzinfo=dt.UTC),
-        excerpt=f"What happened in {slug}.", provider=Provider("Outlet", "outlet.example"),
-        topics=("AI",),
-    )
-    base.update(fields)
-    return Article(**base)  # type: ignore[arg-type]
-
-
-def make_issue(config: Config, date: dt.date, sections: dict[str, list[PlacedArticle]],
-               **fields: object) -> Issue:
-    tz = config.timezone
-    window = Window(dt.datetime.combine(date - dt.timedelta(days=7), dt.time(0), tz),
-                    dt.datetime.combine(date, dt.time(0), tz), tz)
-    return Issue(slug=date.isoformat(), date=date, title=config.title, window=window,
-                 sections=tuple(Section(t, tuple(a)) for t, a in sections.items()),
-                 status="published", **fields)  # type: ignore[arg-type]
-
 
 # --- the issue feeds ------------------------------------------------------------------------
 
