@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -62,6 +63,18 @@ def write_atomic(path: Path, data: bytes) -> bool:
     return True
 
 
+STALE_TEMPORARY_SECONDS = 3600
+
+
+def remove_stale_temporaries(folder: Path, now: float) -> None:
+    """Remove the temporary files a writer killed mid-write left behind. Only old ones: a
+    younger one may belong to a writer still at work."""
+    for temporary in folder.glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - temporary.stat().st_mtime > STALE_TEMPORARY_SECONDS:
+                temporary.unlink()
+
+
 def write_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:
     """Write every file (paths relative to ``root``) atomically, in the order given.
 
@@ -70,6 +83,10 @@ def write_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:
     """
     targets = [(safe_path(root, relative), data) for relative, data in files.items()]
     try:
-        return [path for path, data in targets if write_atomic(path, data)]
+        written = [path for path, data in targets if write_atomic(path, data)]
     except OSError as error:
         raise NewsletterError(f"cannot write in {root}: {error}") from error
+    now = time.time()
+    for folder in {path.parent for path, _data in targets}:
+        remove_stale_temporaries(folder, now)
+    return written

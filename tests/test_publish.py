@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
 import shutil
 import signal
@@ -231,3 +232,16 @@ def test_an_email_over_90_kb_warns_and_strict_refuses(project: Path) -> None:
     assert strict.exit_code == 1
     assert "(an error with --strict)" in strict.stderr
     assert not (project / "issues").exists()
+
+
+def test_temporary_files_of_a_killed_writer_are_cleaned_up_later(site: Path) -> None:
+    folder = site / "issues" / "2021-02-22"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".email.html.abc123.tmp", folder / ".index.html.def456.tmp"
+    stale.write_bytes(b"<html><body>half a")
+    fresh.write_bytes(b"<html><body>being writ")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    assert run(site, "build", "--date", "2021-02-22").exit_code == 0
+    assert not stale.exists(), "an hour-old temporary file is a killed writer's leftover"
+    assert fresh.exists(), "a young one may belong to a writer still at work"
