@@ -8,6 +8,7 @@ evaluated. Only http(s) URLs may become links or images (``http_url``).
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -15,7 +16,16 @@ import jinja2
 
 from .urls import is_http_url
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+def _templates_folder() -> Path:
+    """The checkout's templates/ (editable installs, where editors change them), else the
+    copy a regular install puts under <prefix>/share/newsletter/templates."""
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    installed = Path(sys.prefix) / "share" / "newsletter" / "templates"
+    return checkout if checkout.is_dir() or not installed.is_dir() else installed
+
+
+TEMPLATES = _templates_folder()
 EXCERPT_LENGTH = 300
 
 
