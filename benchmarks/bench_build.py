@@ -147,8 +147,8 @@ def timed(argv: list[str], cwd: Path, allowed: tuple[int, ...] = (0,)) -> tuple[
     return elapsed, usage.ru_maxrss / 1024
 
 
-BASELINES = {
-    "read": """
+# What a user would write, each a script of its own; they share the folder walk.
+_WALK = """
 import os, sys
 def walk(folder):
     for entry in os.scandir(folder):
@@ -156,30 +156,20 @@ def walk(folder):
             yield from walk(entry.path)
         elif entry.name.endswith('.md'):
             yield entry.path
+"""
+BASELINES = {
+    "read": _WALK + """
 total = 0
 for path in walk(sys.argv[1]):
     with open(path, 'rb') as handle:
         total += len(handle.read())
 print(total)
 """,
-    "stat": """
-import os, sys
-def walk(folder):
-    for entry in os.scandir(folder):
-        if entry.is_dir():
-            yield from walk(entry.path)
-        elif entry.name.endswith('.md'):
-            yield entry.stat()
-print(sum(s.st_size for s in walk(sys.argv[1])))
+    "stat": _WALK + """
+print(sum(os.stat(path).st_size for path in walk(sys.argv[1])))
 """,
-    "csafeloader": """
-import os, re, sys, yaml
-def walk(folder):
-    for entry in os.scandir(folder):
-        if entry.is_dir():
-            yield from walk(entry.path)
-        elif entry.name.endswith('.md'):
-            yield entry.path
+    "csafeloader": _WALK + """
+import re, yaml
 closing = re.compile(r'^(?:---|\\.\\.\\.)$', re.M)
 count = 0
 for path in walk(sys.argv[1]):
@@ -189,14 +179,8 @@ for path in walk(sys.argv[1]):
     count += len(yaml.load(text[4:end.start()], Loader=yaml.CSafeLoader))
 print(count)
 """,
-    "frontmatter": """
-import os, sys, frontmatter
-def walk(folder):
-    for entry in os.scandir(folder):
-        if entry.is_dir():
-            yield from walk(entry.path)
-        elif entry.name.endswith('.md'):
-            yield entry.path
+    "frontmatter": _WALK + """
+import frontmatter
 posts = [frontmatter.load(path) for path in walk(sys.argv[1])]
 posts.sort(key=lambda p: str(p.get('publishedDateTime')), reverse=True)
 print(len(posts))

@@ -90,6 +90,20 @@ def sample_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     return replace(sample, output=folder / "issues", state_dir=folder / "state")
 
 
+@pytest.fixture(scope="session")
+def config(sample_config: Config) -> Config:
+    return sample_config
+
+
+@pytest.fixture(scope="session")
+def published(sample_config: Config) -> list[Issue]:
+    """The sample's three weekly issues (2021-02-15, -22, -03-01), published, oldest first."""
+    from newsletter.build import read_and_select
+
+    return [replace(read_and_select(sample_config, date).selection.issue, status="published")
+            for date in (dt.date(2021, 2, 15), dt.date(2021, 2, 22), dt.date(2021, 3, 1))]
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """An empty newsletter project: newsletter.yaml (topic AI, UTC) and an articles/ folder."""

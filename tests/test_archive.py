@@ -6,13 +6,9 @@ import datetime as dt
 import re
 from dataclasses import replace
 from html.parser import HTMLParser
-from pathlib import Path
-
-import pytest
 
 from conftest import make_article, make_issue
 from newsletter.archive import render_archive, render_issue_page, topic_slug
-from newsletter.build import read_and_select
 from newsletter.config import Config
 from newsletter.models import (
     Coverage,
@@ -24,22 +20,10 @@ from newsletter.models import (
 from newsletter.render import issue_web_url as issue_url
 from newsletter.render import preheader as issue_summary
 
-PROJECT = Path(__file__).resolve().parent.parent
 DATES = (dt.date(2021, 2, 15), dt.date(2021, 2, 22), dt.date(2021, 3, 1))
 HOSTILE = '<script>alert("x")</script> <img src=x onerror=alert(1)> ]]> {{ 7*7 }} \x0b\x00end'
 FEED_TYPES = {"application/rss+xml": "feed.xml", "application/atom+xml": "atom.xml",
               "application/feed+json": "feed.json"}
-
-
-@pytest.fixture(scope="module")
-def config(sample_config: Config) -> Config:
-    return sample_config
-
-
-@pytest.fixture(scope="module")
-def published(config: Config) -> list[Issue]:
-    return [replace(read_and_select(config, date).selection.issue, status="published")
-            for date in DATES]
 
 
 class Page(HTMLParser):

@@ -73,17 +73,6 @@ def test_defaults_for_optional_keys(tmp_path: Path):
     assert config.warnings == ()
 
 
-def test_defaults_via_conftest_helper(tmp_path: Path):
-    config = make_config(tmp_path, timezone=None, corpus=None, output=None, window_days=None,
-                         min_quality=None, related=None)
-    assert config.timezone == ZoneInfo("UTC")
-    assert config.corpus == (tmp_path / "articles").resolve()
-    assert config.output == (tmp_path / "issues").resolve()
-    assert config.window_days == 7
-    assert config.min_quality == 0
-    assert config.related_max_per_article == 3
-
-
 def test_explicit_values(tmp_path: Path):
     (tmp_path / "content").mkdir()
     config = make_config(
@@ -286,20 +275,12 @@ def test_duplicate_topic_names_casefolded(tmp_path: Path, topics: list, message:
     assert config_errors(path) == [message]
 
 
-def test_corpus_folder_missing(tmp_path: Path):
-    path = write_config(tmp_path, corpus="no-such-folder")
-    assert config_errors(path) == [
-        f'corpus: folder "no-such-folder" not found '
-        f'(looked in {(tmp_path / "no-such-folder").resolve()})',
-    ]
-
-
-def test_corpus_that_is_a_file(tmp_path: Path):
+@pytest.mark.parametrize("name", ["no-such-folder", "articles.txt"])
+def test_corpus_must_be_a_folder(tmp_path: Path, name: str):
     (tmp_path / "articles.txt").write_text("not a folder")
-    path = write_config(tmp_path, corpus="articles.txt")
+    path = write_config(tmp_path, corpus=name)
     assert config_errors(path) == [
-        f'corpus: folder "articles.txt" not found '
-        f'(looked in {(tmp_path / "articles.txt").resolve()})',
+        f'corpus: folder "{name}" not found (looked in {(tmp_path / name).resolve()})',
     ]
 
 

@@ -352,6 +352,14 @@ def test_an_unreachable_server_stops_the_run_and_exits_1(site: Path, tmp_path: P
     assert ledger(config) == []
 
 
+def start_send(config_path: Path, **streams) -> subprocess.Popen:
+    """``newsletter send`` for the test issue, as a real process (to be killed)."""
+    env = {**os.environ, "NEWSLETTER_SECRET": SECRET,
+           "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen([sys.executable, "-m", "newsletter", "--config", str(config_path),
+                             "send", ISSUE.isoformat()], env=env, **streams)
+
+
 def test_killed_mid_run_then_resumed_delivers_exactly_once(site: Path, tmp_path: Path) -> None:
     """SIGKILL while both connections wait for the server's reply to DATA: the resumed run
     names exactly those two addresses (they may get it twice); everybody else gets it once."""
@@ -360,11 +368,7 @@ def test_killed_mid_run_then_resumed_delivers_exactly_once(site: Path, tmp_path:
     with smtp_server(recorder) as port:
         config_path = project(site, tmp_path, port, concurrency=2)
         add_people(load_config(config_path), tmp_path, [f"{p},," for p in people])
-        env = {**os.environ, "NEWSLETTER_SECRET": SECRET,
-               "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        sender = subprocess.Popen(
-            [sys.executable, "-m", "newsletter", "--config", str(config_path), "send",
-             ISSUE.isoformat()], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        sender = start_send(config_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 30
             while len(recorder.held) < 2 and sender.poll() is None:
@@ -538,11 +542,8 @@ def test_killed_at_a_random_moment_then_resumed(site: Path, tmp_path: Path) -> N
     with smtp_server(recorder) as port:
         config_path = project(site, tmp_path, port, concurrency=3)
         add_people(load_config(config_path), tmp_path, [f"{p},," for p in people])
-        env = {**os.environ, "NEWSLETTER_SECRET": SECRET,
-               "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        sender = subprocess.Popen(
-            [sys.executable, "-m", "newsletter", "--config", str(config_path), "send",
-             ISSUE.isoformat()], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sender = start_send(config_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
         target = random.randrange(5, 100)
         deadline = time.monotonic() + 30
         while len(recorder.messages) < target and time.monotonic() < deadline:

@@ -9,7 +9,6 @@ import random
 from dataclasses import replace
 from email.utils import format_datetime
 from html.parser import HTMLParser
-from pathlib import Path
 
 import feedparser
 import pytest
@@ -17,7 +16,6 @@ from lxml import etree
 
 from conftest import make_article, make_issue
 from newsletter.archive import topic_slug
-from newsletter.build import read_and_select
 from newsletter.config import Config, TopicConfig
 from newsletter.feeds import render_feeds
 from newsletter.models import (
@@ -29,24 +27,11 @@ from newsletter.models import (
 )
 from newsletter.render import preheader as issue_summary
 
-PROJECT = Path(__file__).resolve().parent.parent
 SITE = "https://news.example.org/ai/"
 DATES = (dt.date(2021, 2, 15), dt.date(2021, 2, 22), dt.date(2021, 3, 1))
 NS = {"atom": "http://www.w3.org/2005/Atom",
       "content": "http://purl.org/rss/1.0/modules/content/"}
 HOSTILE = '<script>alert("x")</script> <img src=x onerror=alert(1)> ]]> {{ 7*7 }} \x0b\x00end'
-
-
-@pytest.fixture(scope="module")
-def config(sample_config: Config) -> Config:
-    return sample_config
-
-
-@pytest.fixture(scope="module")
-def published(config: Config) -> list[Issue]:
-    """The three sample issues, published, oldest first."""
-    return [replace(read_and_select(config, date).selection.issue, status="published")
-            for date in DATES]
 
 
 @pytest.fixture(scope="module")
