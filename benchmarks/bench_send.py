@@ -36,15 +36,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from newsletter.build import build_issue  # noqa: E402
-from newsletter.config import load_config  # noqa: E402
-from newsletter.deliver import (  # noqa: E402
-    load_published_issue,
-    sample_message,  # noqa: E402
-    send_issue,
-)
-from newsletter.render import render_email  # noqa: E402
-from newsletter.subscribers import import_csv  # noqa: E402
+from newsletter.core.config import load_config  # noqa: E402
+from newsletter.delivery.send import load_published_issue, send_issue  # noqa: E402
+from newsletter.delivery.subscribers import import_csv  # noqa: E402
+from newsletter.publishing.build import build_issue  # noqa: E402
+from newsletter.rendering.mail import render_email  # noqa: E402
+from newsletter.rendering.message import sample_message  # noqa: E402
 
 ISSUE = dt.date(2021, 2, 22)
 SINK = textwrap.dedent("""

@@ -13,8 +13,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from newsletter.cli import cli
-from newsletter.config import Config, load_config
-from newsletter.models import Article, Issue, PlacedArticle, Provider, Section, Window
+from newsletter.core.config import Config, load_config
+from newsletter.core.models import Article, Issue, PlacedArticle, Provider, Section, Window
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
@@ -98,7 +98,7 @@ def config(sample_config: Config) -> Config:
 @pytest.fixture(scope="session")
 def published(sample_config: Config) -> list[Issue]:
     """The sample's three weekly issues (2021-02-15, -22, -03-01), published, oldest first."""
-    from newsletter.build import read_and_select
+    from newsletter.publishing.build import read_and_select
 
     return [replace(read_and_select(sample_config, date).selection.issue, status="published")
             for date in (dt.date(2021, 2, 15), dt.date(2021, 2, 22), dt.date(2021, 3, 1))]

@@ -8,17 +8,11 @@ from dataclasses import replace
 from html.parser import HTMLParser
 
 from conftest import make_article, make_issue
-from newsletter.archive import render_archive, render_issue_page, topic_slug
-from newsletter.config import Config
-from newsletter.models import (
-    Coverage,
-    Image,
-    Issue,
-    PlacedArticle,
-    Provider,
-)
-from newsletter.render import issue_web_url as issue_url
-from newsletter.render import preheader as issue_summary
+from newsletter.core.config import Config
+from newsletter.core.models import Coverage, Image, Issue, PlacedArticle, Provider
+from newsletter.rendering.mail import issue_web_url as issue_url
+from newsletter.rendering.mail import preheader as issue_summary
+from newsletter.rendering.pages import render_archive, render_issue_page, topic_slug
 
 DATES = (dt.date(2021, 2, 15), dt.date(2021, 2, 22), dt.date(2021, 3, 1))
 HOSTILE = '<script>alert("x")</script> <img src=x onerror=alert(1)> ]]> {{ 7*7 }} \x0b\x00end'

@@ -23,15 +23,18 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import PROJECT, make_config
-from newsletter import build as build_module
-from newsletter import cache as corpus_cache
-from newsletter import corpus
-from newsletter.build import _empty_reason, read_and_select
-from newsletter.config import Config
-from newsletter.errors import NewsletterError
-from newsletter.explain import explain_json
-from newsletter.issuefile import issue_json
-from newsletter.models import Article, Image, Provider, RelatedItem
+from newsletter.core.config import Config
+from newsletter.core.errors import NewsletterError
+from newsletter.core.models import Article, Image, Provider, RelatedItem
+from newsletter.core.safeyaml import parse_yaml
+from newsletter.publishing import build as build_module
+from newsletter.publishing.build import read_and_select, why_empty
+from newsletter.publishing.issuefile import issue_json
+from newsletter.reading import cache as corpus_cache
+from newsletter.reading import corpus
+from newsletter.reading.article import parse_instant
+from newsletter.reading.frontmatter import scan_front_matter
+from newsletter.selecting.explain import explain_json
 
 DATE = dt.date(2021, 2, 22)  # window [2021-02-15, 2021-02-22) UTC
 MARGIN_NS = 10_000_000  # tests wait this out instead of the real 2 s (see settle())
@@ -125,7 +128,7 @@ def outcome(config: Config, *, complete: bool) -> tuple[str, ...]:
         result = read_and_select(config, DATE, complete=complete)
     except NewsletterError as error:
         return ("error", str(error))
-    seen = [issue_json(result.selection.issue).decode(), _empty_reason(result)
+    seen = [issue_json(result.selection.issue).decode(), why_empty(result)
             if not result.selection.issue.sections else ""]
     if complete:
         seen.append(explain_json(result.selection))
@@ -208,7 +211,7 @@ def _micro(text: str) -> int:
     ("webUrl: https://a.example/x:\n", (None, None)),
 ])
 def test_the_scan_answers_only_when_it_is_sure(front_matter, expected):
-    assert corpus.scan_front_matter(f"---\n{front_matter}---\nbody\n") == expected
+    assert scan_front_matter(f"---\n{front_matter}---\nbody\n") == expected
 
 
 @pytest.mark.parametrize("front_matter", [
@@ -217,10 +220,10 @@ def test_the_scan_answers_only_when_it_is_sure(front_matter, expected):
     "publishedDateTime: '2021-02-18 10:00:00.5+05:30'\ntitle: x\n",
 ])
 def test_what_the_scan_says_is_what_the_parser_reads(front_matter):
-    published, url = corpus.scan_front_matter(f"---\n{front_matter}---\n")
-    fields = corpus.parse_yaml(front_matter)
+    published, url = scan_front_matter(f"---\n{front_matter}---\n")
+    fields = parse_yaml(front_matter)
     assert published == corpus_cache.microseconds(
-        corpus.parse_instant(fields["publishedDateTime"], "publishedDateTime"))
+        parse_instant(fields["publishedDateTime"], "publishedDateTime"))
     assert url == fields.get("webUrl")
 
 

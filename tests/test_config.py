@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import make_config, write_config
-from newsletter.config import Config, TopicConfig, load_config
-from newsletter.errors import ConfigError, NewsletterError
+from newsletter.core.config import Config, TopicConfig, load_config
+from newsletter.core.errors import ConfigError, NewsletterError
 
 # The email block only keeps the postal-address warning out of these tests' warnings.
 EMAIL = (

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT, article_fields, article_text, write_article
-from newsletter.corpus import read_corpus
-from newsletter.models import Article, Image, Problem, Provider, RelatedItem
+from newsletter.core.models import Article, Image, Problem, Provider, RelatedItem
+from newsletter.reading.corpus import read_corpus
 
 # The seed article, copied byte for byte from ../shared/seeds into the sample corpus.
 SEED = PROJECT / "articles" / "000_0a03cd1b7f8cfbac.txt"
@@ -500,7 +500,7 @@ def test_deeply_nested_yaml_is_a_problem_not_a_crash(corpus: Path):
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from newsletter.corpus import read_corpus\n"
+        "from newsletter.reading.corpus import read_corpus\n"
         "reading = read_corpus(Path(sys.argv[1]))\n"
         "print([a.id for a in reading.articles])\n"
         "print([p.path for p in reading.problems])\n"

@@ -32,23 +32,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import PROJECT, run, write_article, write_config
-from newsletter.config import Config, load_config
-from newsletter.deliver import (
-    Retry,
-    build_template,
-    load_published_issue,
-    read_secret,
-    sections_for,
-    send_issue,
-    unsubscribe_token,
-    verify_token,
-)
-from newsletter.errors import NewsletterError
-from newsletter.models import Issue
-from newsletter.render import UNSUBSCRIBE_PLACEHOLDER, RenderedEmail, render_email
-from newsletter.state import state_path
-from newsletter.subscribers import import_csv
-from newsletter.timing import issue_timestamp
+from newsletter.core.config import Config, load_config
+from newsletter.core.errors import NewsletterError
+from newsletter.core.models import Issue
+from newsletter.core.timing import issue_timestamp
+from newsletter.delivery.send import load_published_issue, sections_for, send_issue
+from newsletter.delivery.smtp import Retry
+from newsletter.delivery.subscribers import import_csv
+from newsletter.delivery.tokens import read_secret, unsubscribe_token, verify_token
+from newsletter.rendering.mail import UNSUBSCRIBE_PLACEHOLDER, RenderedEmail, render_email
+from newsletter.rendering.message import build_template
+from newsletter.state.database import state_path
 
 SECRET = "test-secret-0123456789-abcdefghij"
 ISSUE = dt.date(2021, 2, 22)
@@ -475,7 +469,7 @@ def test_tokens_round_trip_and_are_url_safe(address: str, key: bytes) -> None:
 
 def test_mjml_is_compiled_once_per_set_of_sections(site: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import newsletter.deliver as deliver
+    import newsletter.delivery.send as deliver
 
     calls: list[tuple[str, ...]] = []
     real = deliver.render_email
@@ -524,7 +518,7 @@ def test_a_second_sender_of_the_same_issue_is_refused(site: Path, tmp_path: Path
 
 def test_send_exits_1_when_anything_failed(site: Path, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    import newsletter.deliver as deliver
+    import newsletter.delivery.send as deliver
 
     monkeypatch.setattr(deliver, "DEFAULT_RETRY", Retry(attempts=3, first_delay=0.01))
     config = configured(site, tmp_path, free_port())

@@ -15,17 +15,11 @@ import pytest
 from lxml import etree
 
 from conftest import make_article, make_issue
-from newsletter.archive import topic_slug
-from newsletter.config import Config, TopicConfig
-from newsletter.feeds import render_feeds
-from newsletter.models import (
-    Coverage,
-    Image,
-    Issue,
-    PlacedArticle,
-    Provider,
-)
-from newsletter.render import preheader as issue_summary
+from newsletter.core.config import Config, TopicConfig
+from newsletter.core.models import Coverage, Image, Issue, PlacedArticle, Provider
+from newsletter.rendering.feeds import render_feeds
+from newsletter.rendering.mail import preheader as issue_summary
+from newsletter.rendering.pages import topic_slug
 
 SITE = "https://news.example.org/ai/"
 DATES = (dt.date(2021, 2, 15), dt.date(2021, 2, 22), dt.date(2021, 3, 1))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run, write_article, write_config
-from newsletter.preview import PreviewServer, watched_signature
+from newsletter.web.preview import PreviewServer, watched_signature
 
 DATE = dt.date(2021, 2, 22)
 SLUG = DATE.isoformat()
@@ -216,7 +216,7 @@ def test_an_empty_issue_says_why(served):
 
 
 def test_the_signature_covers_templates_config_corpus_and_overrides(tmp_path):
-    from newsletter.config import load_config
+    from newsletter.core.config import load_config
 
     config_path = _project(tmp_path)
     config = load_config(config_path)

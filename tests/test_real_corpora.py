@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED_CORPUS, make_config
-from newsletter.corpus import CorpusReading, read_corpus
-from newsletter.models import Status
-from newsletter.select import normalized_title, select_issue
+from newsletter.core.models import Status
+from newsletter.reading.corpus import CorpusReading, read_corpus
+from newsletter.selecting.select import normalized_title, select_issue
 
 
 def corpus_folder(name: str) -> Path:

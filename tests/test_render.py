@@ -19,9 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import make_config
-from newsletter.config import Config
-from newsletter.deliver import sample_message
-from newsletter.models import (
+from newsletter.core.config import Config
+from newsletter.core.models import (
     Article,
     Coverage,
     Image,
@@ -31,7 +30,8 @@ from newsletter.models import (
     Section,
     Window,
 )
-from newsletter.render import (
+from newsletter.core.timing import issue_timestamp
+from newsletter.rendering.mail import (
     CONTRAST_PAIRS,
     EMAIL_WIDTH,
     GMAIL_CLIP_BYTES,
@@ -46,7 +46,7 @@ from newsletter.render import (
     subject_line,
     unsubscribe_url,
 )
-from newsletter.timing import issue_timestamp
+from newsletter.rendering.message import sample_message
 
 UTC = dt.UTC
 ISSUE_DATE = dt.date(2021, 2, 22)
@@ -321,7 +321,7 @@ def test_control_characters_and_odd_unicode_survive(config):
 @pytest.fixture(scope="module")
 def sample(sample_config: Config) -> tuple[Issue, Config, RenderedEmail]:
     """The sample newsletter's issue of 2021-02-22 (with an editor's intro added)."""
-    from newsletter.build import read_and_select
+    from newsletter.publishing.build import read_and_select
 
     config = sample_config
     issue = read_and_select(config, ISSUE_DATE).selection.issue

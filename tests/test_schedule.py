@@ -18,21 +18,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import newsletter.deliver
+import newsletter.delivery.send
 from conftest import PROJECT, make_config, run, write_article, write_config
-from newsletter import build as build_module
-from newsletter.config import Config
-from newsletter.schedule import (
-    WallClockCron,
-    WallClockTrigger,
-    apscheduler_crontab,
-    check_due,
-    lock_path,
-    missed_run,
-    next_issue_date,
-    run_pass,
-    state_path,
-)
+from newsletter.core.config import Config
+from newsletter.core.cron import WallClockCron, apscheduler_crontab
+from newsletter.core.timing import next_issue_date
+from newsletter.publishing import build as build_module
+from newsletter.schedule.loop import WallClockTrigger
+from newsletter.schedule.runs import check_due, lock_path, missed_run, run_pass, state_path
 
 UTC = dt.UTC
 YEAR = (dt.datetime(2026, 1, 1), dt.datetime(2027, 1, 1))  # both DST changes, either zone
@@ -236,13 +229,13 @@ def test_nothing_to_build_is_logged_and_counts_as_done(tmp_path, caplog):
 
 
 class _FakeDelivery:
-    """Stands in for newsletter.deliver.send_issue: records calls, fails when told to (the
+    """Stands in for newsletter.delivery.send.send_issue: records calls, fails when told to (the
     real delivery is tested against a real SMTP server in test_deliver.py)."""
 
     def __init__(self, monkeypatch) -> None:
         self.sent: list[dt.date] = []
         self.fail = False
-        monkeypatch.setattr(newsletter.deliver, "send_issue", self.send_issue)
+        monkeypatch.setattr(newsletter.delivery.send, "send_issue", self.send_issue)
 
     def send_issue(self, config, issue_date, *, log=print):
         self.sent.append(issue_date)
@@ -292,10 +285,10 @@ def test_once_exits_non_zero_when_the_run_failed(tmp_path):
 def test_sigterm_during_a_run_lets_it_finish_then_stops(tmp_path, monkeypatch):
     """The signal arrives mid-run (here, the catch-up run at start): the run completes and
     is recorded, then the scheduler exits 0 without waiting for the next fire time."""
-    from newsletter import schedule
+    from newsletter.schedule import loop, runs
 
     config = _scheduled(tmp_path)
-    real_run = schedule.run_issue
+    real_run = runs.run_issue
     events: list[str] = []
 
     def slow_run(config, fire_time, **kwargs):
@@ -304,9 +297,9 @@ def test_sigterm_during_a_run_lets_it_finish_then_stops(tmp_path, monkeypatch):
         real_run(config, fire_time, **kwargs)
         events.append("finished")
 
-    monkeypatch.setattr(schedule, "run_issue", slow_run)
+    monkeypatch.setattr(runs, "run_issue", slow_run)
     before = signal.getsignal(signal.SIGTERM)
-    status = schedule.run_scheduler(config, clock=lambda: FIRE + dt.timedelta(minutes=1))
+    status = loop.run_scheduler(config, clock=lambda: FIRE + dt.timedelta(minutes=1))
     assert status == 0
     assert events == ["finished"]
     assert _status(config) == "published"

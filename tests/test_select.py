@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 
 from conftest import article_fields, article_text, make_config, write_article
-from newsletter.config import Config
-from newsletter.corpus import article_from_fields, parse_article, read_corpus
-from newsletter.models import Article, Problem, Selection, Status, Verdict
-from newsletter.select import issue_window, normalized_title, select_issue
-from newsletter.urls import canonical_url
+from newsletter.core.config import Config
+from newsletter.core.models import Article, Problem, Selection, Status, Verdict
+from newsletter.core.urls import canonical_url
+from newsletter.reading.article import article_from_fields, parse_article
+from newsletter.reading.corpus import read_corpus
+from newsletter.selecting.select import issue_window, normalized_title, select_issue
 
 UTC = dt.UTC
 ISSUE = dt.date(2021, 2, 22)

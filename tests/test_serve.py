@@ -27,9 +27,10 @@ from test_deliver import (
 )
 
 from conftest import run
-from newsletter.config import Config
-from newsletter.deliver import send_issue, unsubscribe_token
-from newsletter.serve import make_server
+from newsletter.core.config import Config
+from newsletter.delivery.send import send_issue
+from newsletter.delivery.tokens import unsubscribe_token
+from newsletter.web.public import make_server
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import run, write_config
-from newsletter.config import load_config
-from newsletter.state import state_path
-from newsletter.subscribers import AddressError, normalize_address
+from newsletter.core.config import load_config
+from newsletter.delivery.subscribers import AddressError, normalize_address
+from newsletter.state.database import state_path
 
 
 @pytest.fixture

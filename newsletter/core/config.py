@@ -18,8 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from .corpus import ArticleError, check_nesting, describe
-from .errors import ConfigError
+from .cron import WallClockCron  # weekdays 0-7 as crontab means them
+from .errors import ArticleError, ConfigError
+from .safeyaml import check_nesting
+from .text import describe
 from .urls import is_http_url
 
 DEFAULT_CONFIG_NAME = "newsletter.yaml"
@@ -267,8 +269,6 @@ def _schedule(report: _Report, value: Any, timezone: ZoneInfo | None) -> Schedul
                         '"0 7 * * mon"', cron)
         return None
     try:
-        from .schedule import WallClockCron  # weekdays 0-7 as crontab means them
-
         WallClockCron(cron, timezone or ZoneInfo("UTC"))
     except ValueError as error:
         report.errors.append(f'schedule.cron: "{cron}" is not a valid crontab: {error}')

@@ -16,3 +16,14 @@ class ConfigError(NewsletterError):
         lines += "".join(f"\n  warning: {w}" for w in self.warnings)
         noun = "problem" if len(errors) == 1 else "problems"
         super().__init__(f"{path}: {len(errors)} {noun} in the configuration:\n{lines}")
+
+
+class ArticleError(ValueError):
+    """Why one input file (an article, a YAML document) is invalid; ``key`` names the field
+    when there is one."""
+
+    def __init__(self, message: str, *, key: str | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.key = key
+        self.line = line

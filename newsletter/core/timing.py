@@ -1,10 +1,13 @@
-"""When an issue happens: its timestamp in feeds and emails is never the wall clock."""
+"""When an issue happens: its date and its timestamp in feeds and emails come from the
+schedule (the scheduler's own fire times), never from the wall clock."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from .config import Config
+from .config import Config, ScheduleSettings
+from .cron import WallClockCron
+from .errors import NewsletterError
 
 
 def issue_timestamp(config: Config, issue_date: dt.date) -> dt.datetime:
@@ -14,10 +17,31 @@ def issue_timestamp(config: Config, issue_date: dt.date) -> dt.datetime:
     midnight = dt.datetime.combine(issue_date, dt.time(0), tzinfo=config.timezone)
     if config.schedule is None:
         return midnight
-    from .schedule import WallClockCron  # the scheduler's own fire times, right across DST
-
     fire = WallClockCron(config.schedule.cron, config.timezone).next_fire_time(
         midnight, inclusive=True)
     if fire is None or fire.date() != issue_date:
         return midnight
     return fire
+
+
+def schedule_settings(config: Config) -> ScheduleSettings:
+    if config.schedule is None:
+        raise NewsletterError(
+            f"{config.path}: no schedule configured; add a schedule with its cron, e.g.\n"
+            '  schedule:\n    cron: "0 7 * * mon"   # schedule.cron: Mondays at 07:00 in the '
+            "config's timezone")
+    return config.schedule
+
+
+def schedule_cron(config: Config) -> WallClockCron:
+    return WallClockCron(schedule_settings(config).cron, config.timezone)
+
+
+def next_issue_date(config: Config, now: dt.datetime) -> dt.date:
+    """The date of the next scheduled issue (today when there is no schedule): the issue an
+    editor is preparing."""
+    if config.schedule is None:
+        return now.astimezone(config.timezone).date()
+    fire = schedule_cron(config).next_fire_time(now, inclusive=True)
+    return (fire or now).astimezone(config.timezone).date()
+

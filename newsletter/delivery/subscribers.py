@@ -24,10 +24,10 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
-from .config import Config
-from .errors import NewsletterError
-from .output import write_atomic
-from .state import connect, now, transaction
+from ..core.config import Config
+from ..core.errors import NewsletterError
+from ..publishing.output import write_atomic
+from ..state.database import connect, now, transaction
 
 STATUSES = ("active", "unsubscribed")
 HEADER = ("email", "name", "topics", "status")  # email and name required, in this order

@@ -12,10 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .archive import render_archive, render_issue_page
-from .config import Config
-from .corpus import CorpusReading, read_corpus
-from .errors import ConfigError, NewsletterError
+from ..core.config import Config
+from ..core.errors import ConfigError, NewsletterError
+from ..core.models import Article, Issue, Problem, Selection
+from ..reading.corpus import CorpusReading, read_corpus
+from ..rendering.mail import render_email, size_warning
+from ..rendering.message import sample_message
+from ..rendering.pages import render_archive, render_issue_page
+from ..selecting.overrides import OVERRIDES_FILE, Overrides, find_article, load_overrides
+from ..selecting.select import issue_window, pin_topic, select_issue
 from .issuefile import (
     ISSUE_FILE,
     featured_before,
@@ -24,11 +29,7 @@ from .issuefile import (
     published_issue_dates,
     read_issue_file,
 )
-from .models import Article, Issue, Problem, Selection
 from .output import write_files
-from .overrides import OVERRIDES_FILE, Overrides, find_article, load_overrides
-from .render import render_email, size_warning
-from .select import issue_window, pin_topic, select_issue
 
 PUBLISHED = "published"
 
@@ -111,7 +112,7 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
     return BuildResult(replace(selection, issue=issue), reading, warnings=warnings)
 
 
-def _empty_reason(result: BuildResult) -> str:
+def why_empty(result: BuildResult) -> str:
     window = result.selection.issue.window
     fmt = "%Y-%m-%d %H:%M %Z"
     span = f"{window.start.strftime(fmt)} and {window.end.strftime(fmt)}"
@@ -128,7 +129,7 @@ def _empty_reason(result: BuildResult) -> str:
 
 # -- rendering: everything in memory, nothing written ---------------------------------------
 
-def _published_issues(config: Config) -> list[Issue]:
+def published_issues(config: Config) -> list[Issue]:
     return [load_issue(config.output / d.isoformat() / ISSUE_FILE)
             for d in published_issue_dates(config.output)]
 
@@ -142,8 +143,6 @@ def _neighbours(issue: Issue, published: Sequence[Issue]) -> tuple[Issue | None,
 def render_issue_files(issue: Issue, config: Config, published: Sequence[Issue]
                        ) -> tuple[dict[str, bytes], str | None]:
     """The files of ``<output>/<slug>/`` and the email-size warning, if any."""
-    from .deliver import sample_message  # delivery's SMTP and SQLite only load when rendering
-
     email = render_email(issue, config)
     previous, following = _neighbours(issue, published)
     folder = issue.slug
@@ -167,7 +166,7 @@ def render_site_files(published: Sequence[Issue], config: Config) -> dict[str, b
         previous, following = _neighbours(issue, published)
         files[f"{issue.slug}/index.html"] = render_issue_page(issue, config, previous=previous,
                                                               next=following)
-    from .feeds import render_feeds  # feedgen and lxml: only publishing needs them
+    from ..rendering.feeds import render_feeds  # feedgen and lxml: only publishing needs them
 
     files.update(render_feeds(published, config))
     files["index.html"] = render_archive(list(reversed(published)), config)
@@ -176,7 +175,7 @@ def render_site_files(published: Sequence[Issue], config: Config) -> dict[str, b
 
 def _write(config: Config, issue: Issue, *, strict: bool) -> tuple[tuple[Path, ...], str | None]:
     """Render the issue (and the site, when it is published), then write it all."""
-    others = [p for p in _published_issues(config) if p.slug != issue.slug]
+    others = [p for p in published_issues(config) if p.slug != issue.slug]
     published = sorted(others + ([issue] if issue.status == PUBLISHED else []),
                        key=lambda i: i.date)
     files, warning = render_issue_files(issue, config, published)
@@ -206,14 +205,14 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
     result = read_and_select(config, issue_date, strict=strict, complete=False)
     issue = result.selection.issue
     if not issue.sections:
-        return replace(result, empty_reason=_empty_reason(result))
+        return replace(result, empty_reason=why_empty(result))
     existing = config.output / issue.slug / ISSUE_FILE
     was_published = existing.is_file() and read_issue_file(existing).get("status") == PUBLISHED
     if was_published or publish:
         issue = replace(issue, status=PUBLISHED)
     if was_published and not force:
         # Compare everything the rebuild would write: a template change counts too.
-        others = [p for p in _published_issues(config) if p.slug != issue.slug]
+        others = [p for p in published_issues(config) if p.slug != issue.slug]
         files, _warning = render_issue_files(issue, config,
                                              sorted([*others, issue], key=lambda i: i.date))
         changed = [name for name, data in files.items() if _differs(config.output / name, data)]

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .errors import NewsletterError
-from .models import Article, Coverage, Image, Issue, PlacedArticle, Provider, Section, Window
-from .urls import canonical_url
+from ..core.errors import NewsletterError
+from ..core.models import Article, Coverage, Image, Issue, PlacedArticle, Provider, Section, Window
+from ..core.urls import canonical_url
 
 ISSUE_FILE = "issue.json"
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import NewsletterError
+from ..core.errors import NewsletterError
 
 
 def safe_path(root: Path, relative: str) -> Path:

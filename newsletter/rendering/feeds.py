@@ -16,17 +16,13 @@ from dataclasses import dataclass
 
 from feedgen.feed import FeedGenerator
 
-from .archive import (
-    issue_heading,
-    newest_first,
-    unique_slugs,
-)
-from .config import Config, TopicConfig
-from .corpus import clean_text
-from .models import Issue, PlacedArticle
-from .render import issue_web_url, preheader
+from ..core.config import Config, TopicConfig
+from ..core.models import Issue, PlacedArticle
+from ..core.text import clean_text
+from ..core.timing import issue_timestamp
+from .mail import issue_web_url, preheader
+from .pages import issue_heading, newest_first, unique_slugs
 from .templating import environment, http_url
-from .timing import issue_timestamp
 
 GENERATOR = "newsletter"  # no version: upgrading the tool must not change the feeds' bytes
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"

@@ -18,9 +18,9 @@ import css_inline
 import mjml
 from markupsafe import Markup, escape
 
-from .config import Config
-from .corpus import clean_text
-from .models import Article, Image, Issue
+from ..core.config import Config
+from ..core.models import Article, Image, Issue
+from ..core.text import clean_text
 from .templating import environment, https_url, long_date, shorten, text_environment
 
 UNSUBSCRIBE_PLACEHOLDER = "__UNSUBSCRIBE_TOKEN__"  # delivery replaces it per subscriber

@@ -10,10 +10,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from .config import Config
-from .corpus import clean_text
-from .models import Article, Image, Issue
-from .render import issue_web_url, preheader
+from ..core.config import Config
+from ..core.models import Article, Image, Issue
+from ..core.text import clean_text
+from .mail import issue_web_url, preheader
 from .templating import environment, https_url, long_date
 
 IMAGE_MAX_WIDTH = 600  # px: the width attribute of an image on the issue page, at most

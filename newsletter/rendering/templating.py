@@ -14,13 +14,13 @@ from pathlib import Path
 
 import jinja2
 
-from .urls import is_http_url
+from ..core.urls import is_http_url
 
 
 def _templates_folder() -> Path:
     """The checkout's templates/ (editable installs, where editors change them), else the
     copy a regular install puts under <prefix>/share/newsletter/templates."""
-    checkout = Path(__file__).resolve().parent.parent / "templates"
+    checkout = Path(__file__).resolve().parents[2] / "templates"
     installed = Path(sys.prefix) / "share" / "newsletter" / "templates"
     return checkout if checkout.is_dir() or not installed.is_dir() else installed
 

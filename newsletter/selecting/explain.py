@@ -6,10 +6,10 @@ import datetime as dt
 import json
 from typing import Any
 
-from .models import Selection, Status, Verdict
+from ..core.models import Selection, Status, Verdict
 
 # The order an editor reads the report in: what is in, what nearly was, what never could be.
-_GROUPS = (
+GROUPS = (
     (Status.PLACED, "Placed"),
     (Status.FOLDED, "Folded into a placed article's related coverage"),
     (Status.BELOW_CUT, "Below the cut"),
@@ -50,7 +50,7 @@ def explain_json(selection: Selection) -> str:
         "window": {"start": issue.window.start.isoformat(), "end": issue.window.end.isoformat(),
                    "timezone": issue.window.timezone.key},
         "counts": {status: sum(v.status == status for v in selection.verdicts)
-                   for status, _ in _GROUPS},
+                   for status, _ in GROUPS},
         "articles": [verdict_to_dict(v) for v in selection.verdicts],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -66,7 +66,7 @@ def explain_text(selection: Selection) -> str:
         f"{window.timezone.key} (end excluded)",
         f"{len(selection.verdicts)} article files",
     ]
-    for status, heading in _GROUPS:
+    for status, heading in GROUPS:
         group = [v for v in selection.verdicts if v.status == status]
         if status == Status.PLACED:
             group.sort(key=lambda v: (_section_order(selection, v.topic), v.position))

@@ -21,11 +21,11 @@ from typing import Any
 
 import yaml
 
-from .config import check_subject
-from .corpus import clean_text, describe
-from .errors import ConfigError
-from .models import Article
-from .urls import canonical_url
+from ..core.config import check_subject
+from ..core.errors import ConfigError
+from ..core.models import Article
+from ..core.text import clean_text, describe
+from ..core.urls import canonical_url
 
 OVERRIDES_FILE = "overrides.yaml"
 KEYS = ("intro", "subject", "pin", "exclude")

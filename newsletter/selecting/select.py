@@ -23,9 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from .config import Config
-from .corpus import article_id
-from .models import (
+from ..core.config import Config
+from ..core.models import (
     Article,
     Coverage,
     Issue,
@@ -37,7 +36,8 @@ from .models import (
     Verdict,
     Window,
 )
-from .urls import is_http_url
+from ..core.urls import is_http_url
+from ..reading.walk import article_id
 
 _NON_ALPHANUMERIC = re.compile(r"[\W_]+")
 

@@ -17,8 +17,8 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
-from .config import Config
-from .errors import NewsletterError
+from ..core.config import Config
+from ..core.errors import NewsletterError
 
 STATE_FILE = "newsletter.sqlite3"
 SCHEMA_VERSION = 1

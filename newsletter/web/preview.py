@@ -1,8 +1,9 @@
 """``newsletter preview``: the editor sees a draft exactly as subscribers will, live.
 
-A small stdlib HTTP server (no new dependency) around :func:`newsletter.build.read_and_select`
-and :func:`newsletter.build.render_issue_files`: a draft is rendered in memory, so previewing
-never writes to the output folder and never publishes.
+A small stdlib HTTP server (no new dependency) around
+:func:`newsletter.publishing.build.read_and_select` and
+:func:`newsletter.publishing.build.render_issue_files`: a draft is rendered in memory, so
+previewing never writes to the output folder and never publishes.
 
 Change detection is polling, deliberately: every ~0.3 s a background thread takes the
 modification times of the corpus, the config file, the templates, and the output folder's
@@ -31,15 +32,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from .build import _empty_reason, _published_issues, read_and_select, render_issue_files
-from .config import Config, load_config
-from .errors import NewsletterError
-from .explain import _GROUPS
-from .issuefile import ISSUE_FILE, published_issue_dates
-from .models import Problem, Selection, Status, Verdict
-from .overrides import OVERRIDES_FILE
-from .render import GMAIL_CLIP_BYTES, preheader, subject_line
-from .templating import TEMPLATES, environment
+from ..core.config import Config, load_config
+from ..core.errors import NewsletterError
+from ..core.models import Problem, Selection, Status, Verdict
+from ..core.timing import next_issue_date
+from ..publishing.build import published_issues, read_and_select, render_issue_files, why_empty
+from ..publishing.issuefile import ISSUE_FILE, published_issue_dates
+from ..rendering.mail import GMAIL_CLIP_BYTES, preheader, subject_line
+from ..rendering.templating import TEMPLATES, environment
+from ..selecting.explain import GROUPS
+from ..selecting.overrides import OVERRIDES_FILE
 
 log = logging.getLogger("newsletter.preview")
 
@@ -136,8 +138,8 @@ def render_draft(config: Config, issue_date: dt.date, *, strict: bool = False,
                                   selection=result.selection, published=published,
                                   problems=result.problems, warnings=result.warnings)
     if not issue.sections:
-        return Draft(empty_reason=_empty_reason(result), **common)
-    others = [p for p in _published_issues(config) if p.slug != issue.slug]
+        return Draft(empty_reason=why_empty(result), **common)
+    others = [p for p in published_issues(config) if p.slug != issue.slug]
     files, warning = render_issue_files(issue, config, others)
     if warning and strict:
         raise NewsletterError(f"issue {issue.slug}: {warning} (an error with --strict)")
@@ -261,8 +263,6 @@ class PreviewState:
 
 
 def _default_date(config: Config) -> dt.date:
-    from .schedule import next_issue_date
-
     return next_issue_date(config, dt.datetime.now(dt.UTC))
 
 
@@ -297,8 +297,8 @@ def _explain_rows(selection: Selection, config: Config) -> tuple[list[dict[str, 
     """The explain table's rows in the report's order, and how many files were left out
     because they are outside the window (the whole corpus, mostly)."""
     overrides = _display_path(config, config.output / selection.issue.slug / OVERRIDES_FILE)
-    order = {status: index for index, (status, _) in enumerate(_GROUPS)}
-    headings = dict(_GROUPS)
+    order = {status: index for index, (status, _) in enumerate(GROUPS)}
+    headings = dict(GROUPS)
     timezone = selection.issue.window.timezone
     rows = []
     outside = 0

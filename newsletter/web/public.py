@@ -28,10 +28,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.simple_server import make_server as _make_wsgi_server
 
-from .config import Config
-from .deliver import read_secret, verify_token
-from .subscribers import set_status
-from .templating import environment
+from ..core.config import Config
+from ..delivery.subscribers import set_status
+from ..delivery.tokens import read_secret, verify_token
+from ..rendering.templating import environment
 
 StartResponse = Callable[..., Any]
 PAGE_TEMPLATE = "serve_unsubscribe.html.j2"

@@ -1,0 +1,187 @@
+"""The delivery commands: subscribers, send, serve (the library: newsletter.delivery and
+newsletter.web)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from ..core.errors import NewsletterError
+from .options import DATE, Options
+
+
+@click.group()
+def subscribers() -> None:
+    """Manage the subscribers (kept in the SQLite state under state_dir).
+
+    \b
+    Examples:
+      newsletter subscribers import people.csv
+      newsletter subscribers add ada@example.org --name "Ada" --topics "AI;Robotics"
+      newsletter subscribers list --json
+    """
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def subscribers_import(options: Options, file: Path) -> None:
+    """Import a CSV file with the header email,name[,topics] (topics separated by ";").
+
+    Bad rows are reported with their line number and skipped (exit status 1); the good rows
+    go in, in one transaction. Duplicates merge; an address that unsubscribed stays so.
+
+    \b
+    Example:
+      newsletter subscribers import people.csv
+    """
+    from ..delivery.subscribers import import_csv
+
+    config, _ = options.load()
+    report = import_csv(config, file)
+    for problem in report.problems:
+        click.echo(f"{file}: {problem}", err=True)
+    outcomes = ", ".join(f"{count} {outcome}" for outcome, count in report.outcomes.items())
+    click.echo(f"Imported {report.imported} subscriber(s) from {file}"
+               + (f": {outcomes}." if outcomes else "."))
+    if report.problems:
+        click.echo(f"{len(report.problems)} bad row(s) skipped; fix them and import again "
+                   "(the rows already in merge).", err=True)
+        sys.exit(1)
+
+
+@subscribers.command("add")
+@click.argument("address", metavar="EMAIL")
+@click.option("--name", default=None, help="The subscriber's name, for the To header.")
+@click.option("--topics", default=None, metavar='"AI;Robotics"',
+              help="Only these topics (separated by ;). Default: every topic.")
+@click.pass_obj
+def subscribers_add(options: Options, address: str, name: str | None,
+                    topics: str | None) -> None:
+    """Add a subscriber, update one, or re-subscribe one who left.
+
+    \b
+    Example:
+      newsletter subscribers add ada@example.org --name "Ada Lovelace" --topics AI
+    """
+    from ..delivery.subscribers import add_subscriber
+
+    config, _ = options.load()
+    subscriber, outcome = add_subscriber(config, address, name, topics)
+    click.echo(f"{subscriber.email}: {outcome}.")
+
+
+@subscribers.command("remove")
+@click.argument("address", metavar="EMAIL")
+@click.pass_obj
+def subscribers_remove(options: Options, address: str) -> None:
+    """Delete a subscriber.
+
+    \b
+    Example:
+      newsletter subscribers remove ada@example.org
+    """
+    from ..delivery.subscribers import remove_subscriber
+
+    config, _ = options.load()
+    subscriber = remove_subscriber(config, address)
+    click.echo(f"{subscriber.email}: removed.")
+
+
+@subscribers.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.pass_obj
+def subscribers_list(options: Options, as_json: bool) -> None:
+    """One line per subscriber: address, status (active or unsubscribed), topics, name.
+
+    \b
+    Examples:
+      newsletter subscribers list
+      newsletter subscribers list --json
+    """
+    from ..delivery.subscribers import list_subscribers, subscribers_json, subscribers_text
+
+    config, _ = options.load()
+    people = list_subscribers(config)
+    click.echo(subscribers_json(people) if as_json else subscribers_text(people), nl=False)
+
+
+@subscribers.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def subscribers_export(options: Options, file: Path) -> None:
+    """Write every subscriber to a CSV file (email,name,topics,status) that import reads.
+
+    \b
+    Example:
+      newsletter subscribers export people.csv
+    """
+    from ..delivery.subscribers import export_csv
+
+    config, _ = options.load()
+    count = export_csv(config, file)
+    click.echo(f"Exported {count} subscriber(s) to {file}.")
+
+
+@click.command()
+@click.argument("date", type=DATE, metavar="YYYY-MM-DD")
+@click.option("--to", "to", metavar="ADDRESS",
+              help="Send one test copy to this address only (subject marked, not recorded).")
+@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the exact messages as .eml files in this folder instead of sending.")
+@click.pass_obj
+def send(options: Options, date: dt.datetime, to: str | None, outbox: Path | None) -> None:
+    """Send the published issue of a date to every active subscriber who has not had it.
+
+    Run it again after a failure or a crash: it resumes, and nobody gets the issue twice.
+    Needs the secret in the environment variable named by secret_env. Exit status 1 when
+    any message failed.
+
+    \b
+    Examples:
+      newsletter send 2021-02-22 --to me@example.org
+      newsletter send 2021-02-22 --outbox /tmp/outbox
+      newsletter send 2021-02-22
+    """
+    from ..delivery.send import send_issue
+
+    config, _ = options.load()
+    report = send_issue(config, date.date(), to=to, outbox=outbox, log=click.echo)
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="The port (0: any free port).")
+@click.pass_obj
+def serve(options: Options, host: str, port: int) -> None:
+    """Serve the output folder at the path of site_url, and one-click unsubscribes.
+
+    A WSGI application (newsletter.serve.Site) with the standard library's server, for
+    local use; production can run Site under any WSGI server.
+
+    \b
+    Example:
+      newsletter serve --port 8080
+    """
+    from ..web.public import make_server, site_address
+
+    config, _ = options.load()
+    try:
+        server = make_server(config, host, port)
+    except OSError as error:
+        raise NewsletterError(f"cannot listen on {host}:{port} ({error}); pick another "
+                              "--port or --host") from None
+    click.echo(f"Serving {config.output} at {site_address(server, config)} (Ctrl-C stops).")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+

@@ -1,0 +1,216 @@
+"""The ``newsletter`` command and the issue commands: build, publish, check, explain,
+preview, schedule. Each parses options, calls one library function and prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from ..core.config import DEFAULT_CONFIG_NAME
+from ..publishing.build import build_issue, publish_issue, read_and_select
+from ..reading.corpus import read_corpus
+from ..selecting.explain import explain_json, explain_text
+from .delivery_commands import send, serve, subscribers
+from .options import DATE, STRICT_HELP, Group, Options, issue_date, report_problems
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_CONFIG_NAME, show_default=True, envvar="NEWSLETTER_CONFIG",
+              help="The configuration file; relative paths in it resolve against its folder.")
+@click.option("--strict", is_flag=True, help=STRICT_HELP)
+@click.version_option(__version__, prog_name="newsletter")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path, strict: bool) -> None:
+    """Turn a folder of news articles into a curated weekly newsletter.
+
+    \b
+    Examples:
+      newsletter build --date 2021-02-22
+      newsletter explain --date 2021-02-22
+      newsletter --config other.yaml check
+    """
+    ctx.obj = Options(config_path, strict)
+
+
+@cli.command()
+@click.option("--date", "date", type=DATE, metavar="YYYY-MM-DD",
+              help="The issue date; its window ends at 00:00 that day. Default: today.")
+@click.option("--strict", is_flag=True, help=STRICT_HELP)
+@click.option("--publish", is_flag=True, help="Publish the issue once built.")
+@click.option("--force", is_flag=True,
+              help="Rebuild the issue even if it is published and the rebuild changes it.")
+@click.pass_obj
+def build(options: Options, date: dt.datetime | None, strict: bool, publish: bool,
+          force: bool) -> None:
+    """Select the issue for a date and write its folder: <output>/<date>/ with issue.json,
+    email.mjml, email.html, email.txt, email.eml (a sample message) and index.html.
+
+    The editor's overrides.yaml in that folder (intro, subject, pin, exclude) is applied.
+
+    \b
+    Examples:
+      newsletter build --date 2021-02-22
+      newsletter build --date 2021-02-22 --publish
+    """
+    config, strict = options.load(strict)
+    result = build_issue(config, issue_date(date, config), strict=strict, force=force,
+                         publish=publish)
+    report_problems(result.problems)
+    if result.reading.unvalidated:
+        click.echo(f"note: {result.reading.unvalidated} article file(s) outside the window "
+                   "were not validated (they cannot change this issue); `newsletter check` "
+                   "validates every file", err=True)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    issue = result.selection.issue
+    if result.empty_reason:
+        click.echo(f"Issue {issue.slug}: nothing to build: {result.empty_reason}.")
+        return
+    if result.up_to_date:
+        click.echo(f"Issue {issue.slug} is published and a rebuild gives the same files: "
+                   "nothing to do.")
+        return
+    placed = issue.placed
+    related = sum(len(p.related) for p in placed)
+    click.echo(f"Issue {issue.slug} of {issue.title} ({issue.status}): "
+               f"{len(issue.sections)} topics, {len(placed)} articles, "
+               f"{related} related links.")
+    for section in issue.sections:
+        click.echo(f"  {section.topic}: {len(section.articles)}")
+    target = config.output / issue.slug
+    click.echo(f"Wrote {target}" if result.written else f"Unchanged: {target}")
+
+
+@cli.command()
+@click.argument("date", type=DATE, metavar="YYYY-MM-DD")
+@click.pass_obj
+def publish(options: Options, date: dt.datetime) -> None:
+    """Publish a built issue as it stands, then regenerate the archive and the feeds.
+
+    \b
+    Example:
+      newsletter publish 2021-02-22
+    """
+    config, _ = options.load()
+    issue, written = publish_issue(config, date.date())
+    click.echo(f"Published issue {issue.slug}: {len(written)} file(s) written in "
+               f"{config.output}.")
+
+
+@cli.command()
+@click.option("--strict", is_flag=True, help="Also fail on configuration warnings.")
+@click.pass_obj
+def check(options: Options, strict: bool) -> None:
+    """Validate the configuration and every article file; exit 1 if any is invalid.
+
+    \b
+    Example:
+      newsletter check
+    """
+    config, strict = options.load(strict)
+    reading = read_corpus(config.corpus, cache_dir=config.state_dir)
+    for problem in reading.problems:
+        click.echo(f"{problem}", err=True)
+    click.echo(f"Checked {config.path.name} and {reading.file_count} article files in "
+               f"{config.corpus}: {len(reading.articles)} valid, "
+               f"{len(reading.problems)} invalid.")
+    if reading.problems:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--date", "date", type=DATE, metavar="YYYY-MM-DD",
+              help="The issue date. Default: today.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def explain(options: Options, date: dt.datetime | None, as_json: bool) -> None:
+    """Say, for every article file, why it is or is not in the issue for a date.
+
+    Placed (topic and position), folded into another article's related coverage, below the
+    cut (its rank in each topic), below min_quality, no configured topic, already featured,
+    excluded, outside the window, or invalid (with the reason). Writes nothing.
+
+    \b
+    Examples:
+      newsletter explain --date 2021-02-22
+      newsletter explain --date 2021-02-22 --json
+    """
+    config, _ = options.load()
+    selection = read_and_select(config, issue_date(date, config)).selection
+    click.echo(explain_json(selection) if as_json else explain_text(selection), nl=False)
+
+
+@cli.command()
+@click.option("--date", "date", type=DATE, metavar="YYYY-MM-DD",
+              help="The issue to open. Default: the next scheduled issue (today without a "
+                   "schedule).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; anything but loopback shows drafts to others.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="The port to listen on; 0 picks a free one.")
+@click.option("--strict", is_flag=True, help=STRICT_HELP)
+@click.pass_obj
+def preview(options: Options, date: dt.datetime | None, host: str, port: int,
+            strict: bool) -> None:
+    """Serve drafts to the editor's browser, rendered in memory: writes nothing, publishes
+    nothing. The page reloads itself when an article, the config, a template or the
+    issue's overrides.yaml changes.
+
+    \b
+    Examples:
+      newsletter preview
+      newsletter preview --date 2021-02-22 --port 8001
+    """
+    from ..web.preview import PreviewServer, is_loopback
+
+    config, strict = options.load(strict)
+    server = PreviewServer(config.path, host=host, port=port, strict=strict,
+                           default_date=date.date() if date else None)
+    if not is_loopback(host):
+        click.echo(f"warning: serving on {host}: anyone who can reach this machine can read "
+                   "the drafts", err=True)
+    click.echo(f"Previewing {config.title}: {server.url}/")
+    click.echo(f"Issue {server.state.default_date.isoformat()}: {server.draft_url()}")
+    click.echo("Saving an article, the config, a template or overrides.yaml reloads the page. "
+               "Ctrl-C stops.")
+    server.serve_forever()
+
+
+@cli.command()
+@click.option("--once", is_flag=True,
+              help="One pass (make up the latest run if it is due), then exit: for cron or a "
+                   "systemd timer. Exit status 1 when the run failed.")
+@click.option("--strict", is_flag=True, help=STRICT_HELP)
+@click.pass_obj
+def schedule(options: Options, once: bool, strict: bool) -> None:
+    """Build and publish each issue when schedule.cron says, until stopped (SIGTERM or
+    Ctrl-C stop it cleanly, after the run in progress). On start, the latest missed run is
+    made up when it is at most schedule.catch_up_hours late. One scheduler per output
+    folder. Logs go to stderr with timestamps.
+
+    \b
+    Examples:
+      newsletter schedule
+      newsletter schedule --once
+    """
+    from ..schedule.loop import configure_logging, run_scheduler
+
+    config, strict = options.load(strict)
+    configure_logging()
+    status = run_scheduler(config, reload=lambda: options.load(strict)[0], once=once,
+                           strict=strict)
+    if status:
+        raise click.ClickException("the run failed (see the log above)")
+
+
+for command in (subscribers, send, serve):  # delivery_commands.py
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="newsletter")

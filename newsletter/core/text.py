@@ -1,0 +1,37 @@
+"""Text helpers every stage needs: cleaning input text, describing a bad value in a message."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+
+def describe(value: Any) -> str:
+    """A short rendering of a bad value for an error message."""
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return '"' + shown.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return repr(value)
+
+
+# Characters XML 1.0 forbids (C0 controls but tab/newline/return, lone surrogates, U+FFFE,
+# U+FFFF) plus DEL and the C1 controls, which HTML treats as parse errors. Dropped on reading
+# and again before every output, so that no output can carry them.
+_UNWANTED_CHARACTERS = re.compile(
+    "[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without the control characters that XML forbids and HTML frowns upon."""
+    return _UNWANTED_CHARACTERS.sub("", text)

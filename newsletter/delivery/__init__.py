@@ -1,0 +1,1 @@
+"""Delivery: subscribers, unsubscribe tokens, SMTP with retries, the exactly-once send."""

@@ -1,0 +1,205 @@
+"""SMTP: one reused connection per worker, retries with backoff for 4xx replies and dropped
+connections, and a pacer for the configured rate."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..core.config import Config
+from ..core.errors import NewsletterError
+
+SMTP_TIMEOUT = 60.0  # seconds for one SMTP command: a stuck server is a dropped connection
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Backoff for 4xx replies and dropped connections: ``attempts`` tries in all, waiting
+    ``first_delay`` seconds, then twice as long each time, never past ``max_total``."""
+
+    attempts: int = 4
+    first_delay: float = 1.0
+    max_total: float = 60.0
+
+
+DEFAULT_RETRY = Retry()  # 4 tries over about 7 s; tests shorten it
+
+
+class Permanent(Exception):
+    """A 5xx for this recipient or message: retrying cannot help."""
+
+
+class Fatal(Exception):
+    """A problem with the settings (refused login, refused sender, TLS): every other message
+    would fail the same way, so the run stops."""
+
+
+def smtp_password(config: Config) -> str | None:
+    settings = config.smtp
+    if not settings.username:
+        return None
+    name = settings.password_env
+    if not name:
+        raise NewsletterError("smtp.username is set but smtp.password_env is not: name the "
+                              "environment variable that holds the SMTP password")
+    value = os.environ.get(name)
+    if value is None:
+        raise NewsletterError(f"the environment variable {name} (smtp.password_env) is not "
+                              "set: it holds the SMTP password")
+    return value
+
+
+class Connection:
+    """One SMTP session, opened on first use and reused for many messages."""
+
+    def __init__(self, config: Config, password: str | None) -> None:
+        self.settings = config.smtp
+        self.password = password
+        self.smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        s = self.settings
+        context = ssl.create_default_context()
+        try:
+            if s.security == "ssl":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=SMTP_TIMEOUT,
+                                                      context=context)
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, timeout=SMTP_TIMEOUT)
+            smtp.ehlo()
+            if s.security == "starttls":
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if s.username:
+                smtp.login(s.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as error:
+            raise Fatal(f"the SMTP server {s.host}:{s.port} refused the login of "
+                         f"{s.username}: {error.smtp_code} {_text(error.smtp_error)}; check "
+                         "smtp.username and the password variable") from None
+        except smtplib.SMTPNotSupportedError as error:
+            raise Fatal(f"the SMTP server {s.host}:{s.port}: {error}; check smtp.security"
+                         ) from None
+        except ssl.SSLError as error:
+            raise Fatal(f"TLS with {s.host}:{s.port} failed ({error}); check smtp.security "
+                         "and smtp.port") from None
+        return smtp
+
+    def open(self) -> smtplib.SMTP:
+        if self.smtp is None:
+            self.smtp = self._open()
+        return self.smtp
+
+    def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return " ".join(str(value).split())
+
+
+def _reply(code: int, message: object) -> str:
+    return f"{code} {_text(message)}".strip()
+
+
+class Failed(Exception):
+    """The retries ran out; ``uncertain`` when a connection dropped in mid-transaction, after
+    which only the server knows whether it kept the message."""
+
+    def __init__(self, message: str, *, uncertain: bool, fatal: bool) -> None:
+        super().__init__(message)
+        self.uncertain = uncertain
+        self.fatal = fatal  # the server is unreachable: stop rather than wait out the
+        # retries once per subscriber
+
+
+def deliver_one(connection: Connection, sender: str, address: str, message: bytes,
+                retry: Retry, sleep: Callable[[float], None] = time.sleep) -> bool:
+    """Hand one message to the server and return once it is accepted.
+
+    Returns whether an earlier try dropped in mid-transaction (the server may then hold the
+    message twice: SMTP cannot tell). Raises :class:`Permanent` for a 5xx reply,
+    :class:`Fatal` for a settings problem, :class:`Failed` when the retries for 4xx replies
+    and dropped connections ran out.
+    """
+    started = time.monotonic()
+    delay = retry.first_delay
+    attempt = 0
+    uncertain = False
+    while True:
+        attempt += 1
+        replied = False  # the server answered: it certainly did not take the message
+        try:
+            smtp = connection.open()
+        except (smtplib.SMTPException, OSError) as error:  # refused, timed out: nothing sent
+            last: Exception = error
+        else:
+            try:
+                smtp.sendmail(sender, [address], message)
+                return uncertain
+            except smtplib.SMTPRecipientsRefused as error:
+                code, reply = error.recipients.get(address, (450, b"refused"))
+                if code >= 500:
+                    raise Permanent(_reply(code, reply)) from None
+                last, replied = smtplib.SMTPResponseException(code, reply), True
+            except smtplib.SMTPSenderRefused as error:
+                if error.smtp_code >= 500:
+                    raise Fatal(f"the server refused the sender {sender}: "
+                                 f"{_reply(error.smtp_code, error.smtp_error)}; check "
+                                 "email.from") from None
+                last, replied = error, True
+            except smtplib.SMTPResponseException as error:  # DATA refused, among others
+                if error.smtp_code >= 500:
+                    raise Permanent(_reply(error.smtp_code, error.smtp_error)) from None
+                last, replied = error, True
+            except (smtplib.SMTPException, OSError) as error:  # dropped in mid-transaction
+                last, uncertain = error, True
+        connection.close()  # 4xx or a broken session: start again on a fresh connection
+        elapsed = time.monotonic() - started
+        if attempt >= retry.attempts or elapsed + delay > retry.max_total:
+            if replied:  # a 4xx for this message: the others may still go through
+                raise Failed(_describe(last), uncertain=uncertain, fatal=False)
+            s = connection.settings
+            raise Failed(f"the SMTP server {s.host}:{s.port} is unreachable or keeps dropping "
+                          f"the connection ({attempt} attempts; last: {_describe(last)}); "
+                          "check smtp.host, smtp.port and smtp.security",
+                          uncertain=uncertain, fatal=True)
+        sleep(delay)
+        delay *= 2
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, smtplib.SMTPResponseException):
+        return _reply(error.smtp_code, error.smtp_error)
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+class Pacer:
+    """``rate_per_second`` across every connection: each send takes the next time slot."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.next = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            slot = max(self.next, time.monotonic())
+            self.next = slot + self.interval
+        delay = slot - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)

@@ -1,0 +1,1 @@
+"""Reading the corpus: walk, front matter, article schema, cache, parallel read."""

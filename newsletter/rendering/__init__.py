@@ -1,0 +1,1 @@
+"""Rendering (pure): templating, the email (HTML, text, MIME message), web pages, feeds."""

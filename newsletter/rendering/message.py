@@ -1,0 +1,155 @@
+"""The email as sent: headers and quoted-printable parts, built once per set of sections
+(a :class:`MessageTemplate`) and joined with each subscriber's address and unsubscribe token.
+
+The template is split where the unsubscribe token goes. The token alphabet (base64url and
+".") is literal in quoted-printable and in HTML attributes, so the substitution is exact.
+One builder serves the sample message in each issue folder and real sends, so the sample
+shows what is sent.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+import hashlib
+import re
+from dataclasses import dataclass
+from email import quoprimime
+from email.headerregistry import Address
+from urllib.parse import urlsplit
+
+from ..core.config import Config
+from ..core.models import Issue
+from ..core.timing import issue_timestamp
+from .mail import UNSUBSCRIBE_PLACEHOLDER, RenderedEmail
+
+TEST_SUBJECT_PREFIX = "[TEST] "
+
+_POLICY = email.policy.SMTP  # CRLF, lines folded at 78, RFC 2047 for non-ASCII text
+_SIMPLE_NAME = re.compile(r"[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]*")  # needs no quoting nor encoding
+
+
+def _header(name: str, value: str) -> bytes:
+    """One header, folded and encoded (a non-ASCII name or subject becomes RFC 2047)."""
+    return _POLICY.header_factory(name, value).fold(policy=_POLICY).encode("ascii")
+
+
+def _to_header(address: str, name: str) -> bytes:
+    if not name:
+        return f"To: {address}\r\n".encode("ascii")
+    if _SIMPLE_NAME.fullmatch(name) and len(name) + len(address) < 68:
+        return f"To: {name} <{address}>\r\n".encode("ascii")
+    return _header("To", str(Address(display_name=name, addr_spec=address)))
+
+
+def _qp(text: str) -> bytes:
+    """``text`` as UTF-8 in quoted-printable: 7-bit, lines of at most 76 characters."""
+    latin = text.encode("utf-8").decode("latin-1")  # quoprimime encodes each byte as a char
+    return quoprimime.body_encode(latin, maxlinelen=76, eol="\r\n").encode("ascii")
+
+
+def _token_lines(token: str) -> bytes:
+    """The token on lines of its own between quoted-printable soft line breaks: the lines
+    around it keep their length, and decoding joins it back into its line."""
+    pieces = [token[i:i + 72] for i in range(0, len(token), 72)]
+    return b"=\r\n" + b"".join(p.encode("ascii") + b"=\r\n" for p in pieces)
+
+
+def _list_id(config: Config) -> str:
+    """RFC 2919: the site's path and host as a dot-atom, e.g. ``ai.news.example.org``."""
+    parts = urlsplit(config.site_url)
+    labels = [re.sub(r"[^A-Za-z0-9-]+", "-", p).strip("-").lower()
+              for p in parts.path.split("/") if p]
+    labels = [label for label in labels if label] or ["newsletter"]
+    return ".".join([*labels, (parts.hostname or "localhost").lower()])
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """The message for one set of sections, ready for any subscriber."""
+
+    issue: Issue
+    site_url: str
+    host: str
+    segments: tuple[bytes, ...]  # the rest of the message, split where each token goes
+    unsubscribe_url: str  # ends with "token="
+    mailto: str | None
+    test: bool = False
+
+    def message_id(self, address: str) -> str:
+        """Deterministic from site, issue and address: a repeated message is recognisably
+        the same one (receivers drop duplicates by Message-ID); test copies are unique."""
+        if self.test:
+            return email.utils.make_msgid("test", domain=self.host)
+        digest = hashlib.sha256(
+            f"{self.site_url}\x00{self.issue.slug}\x00{address}".encode()).hexdigest()
+        return f"<{self.issue.slug}.{digest[:16]}@{self.host}>"
+
+    def render(self, address: str, name: str, token: str) -> bytes:
+        """The complete message for one subscriber (CRLF line ends, 7-bit)."""
+        url = f"{self.unsubscribe_url}{token}"
+        list_unsubscribe = f"<{url}>"
+        if self.mailto:
+            list_unsubscribe += f", <mailto:{self.mailto}?subject=unsubscribe>"
+        head = (_to_header(address, name)
+                + f"Message-ID: {self.message_id(address)}\r\n"
+                  f"List-Unsubscribe: {list_unsubscribe}\r\n".encode("ascii"))
+        return head + _token_lines(token).join(self.segments)
+
+
+def build_template(config: Config, issue: Issue, rendered: RenderedEmail, *,
+                   test: bool = False) -> MessageTemplate:
+    """Headers shared by every subscriber and both parts, quoted-printable, split at the
+    placeholder token the renderer left in the unsubscribe URL."""
+    subject = (TEST_SUBJECT_PREFIX if test else "") + rendered.subject
+    host = urlsplit(config.site_url).hostname or "localhost"
+    digest = hashlib.sha256("\x00".join((subject, rendered.text, rendered.html))
+                            .encode("utf-8")).hexdigest()
+    boundary = f"=_newsletter_{digest[:32]}"  # "=_" never occurs in quoted-printable
+    mailto = None
+    if config.email.unsubscribe_mailto:
+        mailto = email.utils.parseaddr(config.email.unsubscribe_mailto)[1] or None
+    headers = [
+        _header("From", config.email.sender),
+        _header("Subject", subject),
+        f"Date: {email.utils.format_datetime(issue_timestamp(config, issue.date))}\r\n"
+        .encode("ascii"),
+    ]
+    if config.email.reply_to:
+        headers.append(_header("Reply-To", config.email.reply_to))
+    headers += [
+        _header("List-Id", f"{config.title} <{_list_id(config)}>"),
+        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+        b"MIME-Version: 1.0\r\n",
+        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'
+        .encode("ascii"),
+    ]
+
+    def part(subtype: str, text: str) -> list[bytes]:
+        if not text.endswith("\n"):
+            text += "\n"
+        pieces = [_qp(piece) for piece in text.split(UNSUBSCRIBE_PLACEHOLDER)]
+        pieces[0] = (f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
+                     "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode("ascii") \
+            + pieces[0]
+        pieces[-1] += b"\r\n"
+        return pieces
+
+    text_part, html_part = part("plain", rendered.text), part("html", rendered.html)
+    segments = [*text_part[:-1], text_part[-1] + html_part[0], *html_part[1:]]
+    segments[0] = b"".join(headers) + segments[0]
+    segments[-1] += f"--{boundary}--\r\n".encode("ascii")
+    return MessageTemplate(issue, config.site_url, host, tuple(segments),
+                           f"{config.site_url}unsubscribe?token=", mailto, test)
+
+
+SAMPLE_RECIPIENT = ("Subscriber", "subscriber@example.invalid")
+
+
+def sample_message(config: Config, issue: Issue, rendered: RenderedEmail) -> bytes:
+    """The message every subscriber gets, addressed to a placeholder recipient and carrying
+    the placeholder token: ``email.eml`` in each issue folder, for an editor to open in a mail
+    client. One builder for samples and real sends, so the sample shows what is sent."""
+    name, address = SAMPLE_RECIPIENT
+    return build_template(config, issue, rendered).render(address, name,
+                                                          UNSUBSCRIBE_PLACEHOLDER)

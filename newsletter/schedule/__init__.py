@@ -1,0 +1,1 @@
+"""The scheduler: which runs are due, one run, the long-running loop."""

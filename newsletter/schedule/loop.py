@@ -1,0 +1,186 @@
+"""The long-running scheduler: one per output folder (an flock), APScheduler driving our
+wall-clock trigger, stopped cleanly by SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import IO
+
+from apscheduler.triggers.base import BaseTrigger
+
+from ..core.config import Config, ScheduleSettings
+from ..core.cron import WallClockCron
+from ..core.errors import NewsletterError
+from ..core.timing import schedule_settings
+from .runs import lock_path, run_pass, when
+
+log = logging.getLogger("newsletter.schedule")
+
+
+class WallClockTrigger(BaseTrigger):
+    """APScheduler's trigger interface over :class:`WallClockCron`."""
+
+    def __init__(self, cron: WallClockCron) -> None:
+        self.cron = cron
+
+    def get_next_fire_time(self, previous_fire_time: dt.datetime | None,
+                           now: dt.datetime) -> dt.datetime | None:
+        if previous_fire_time is not None:
+            return self.cron.next_fire_time(previous_fire_time)
+        return self.cron.next_fire_time(now, inclusive=True)
+
+    def __str__(self) -> str:
+        return f"cron[{self.cron.cron!r} in {self.cron.timezone.key}]"
+
+
+
+class SchedulerLock:
+    """An exclusive ``flock`` on a file in the state folder, one per output folder.
+
+    The kernel drops the lock when its process dies, however it dies, so a dead scheduler's
+    lock is taken over without any stale-PID guessing; the PID inside is only for the message.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.path = lock_path(config)
+        self.output = config.output
+        self._file: IO[str] | None = None
+
+    def __enter__(self) -> SchedulerLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until exit)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "unknown"
+            handle.close()
+            raise NewsletterError(
+                f"another scheduler (PID {pid}) is already running for the output folder "
+                f"{self.output} (lock file {self.path}); only one may run per output folder: "
+                "stop that one first") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._file = handle
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()  # closing releases the flock
+            self._file = None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def run_scheduler(config: Config, *, reload: Callable[[], Config] | None = None,
+                  once: bool = False, strict: bool = False,
+                  clock: Callable[[], dt.datetime] = _now) -> int:
+    """Run until SIGTERM or Ctrl-C (or one pass with ``once``); the exit status.
+
+    ``reload`` reads the configuration afresh for each scheduled run, so an editor's change
+    to topics or email settings applies to the next issue without a restart (the cron itself
+    is read once, at start).
+    """
+    settings = schedule_settings(config)
+    load = reload or (lambda: config)
+    with SchedulerLock(config), _stop_on_signals() as stop:
+        cron = WallClockCron(settings.cron, config.timezone)
+        log.info("scheduler for %s: %r in %s (publish: %s, send: %s, catch_up_hours: %g)",
+                 config.output, settings.cron, config.timezone.key, settings.publish,
+                 settings.send, settings.catch_up_hours)
+        ok = run_pass(config, clock(), strict=strict)
+        if once:
+            return 0 if ok else 1
+        if stop.is_set():
+            log.info("stopped")
+            return 0
+        return _run_forever(load, cron, settings, stop, strict=strict, clock=clock)
+
+
+def _run_forever(load: Callable[[], Config], cron: WallClockCron, settings: ScheduleSettings,
+                 stop: threading.Event, *, strict: bool,
+                 clock: Callable[[], dt.datetime]) -> int:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    def scheduled_run() -> None:
+        try:
+            config = load()
+        except NewsletterError as error:
+            log.error("the run failed: the configuration cannot be read: %s", error)
+            return
+        run_pass(config, clock(), strict=strict)
+        upcoming = cron.next_fire_time(clock())
+        if upcoming is not None:
+            log.info("next run: %s (issue %s)", when(upcoming), upcoming.date().isoformat())
+
+    scheduler = BackgroundScheduler(timezone=cron.timezone)
+    # misfire_grace_time: a run delayed (machine asleep, busy) still happens within the
+    # catch-up limit, where the default grace of 1 s would silently drop it; coalesce: a
+    # backlog of missed runs is one run. No persistent job store, so no replace_existing
+    # trap: missed runs are made up by run_pass at start instead.
+    scheduler.add_job(scheduled_run, WallClockTrigger(cron), id="issue", name="issue",
+                      misfire_grace_time=max(1, int(settings.catch_up_hours * 3600)),
+                      coalesce=True, max_instances=1)
+    scheduler.start()
+    upcoming = cron.next_fire_time(clock())
+    if upcoming is not None:
+        log.info("next run: %s (issue %s)", when(upcoming), upcoming.date().isoformat())
+    try:
+        while not stop.wait(1):
+            pass
+    finally:
+        log.info("stopping (after the run in progress, if any)")
+        scheduler.shutdown(wait=True)
+        log.info("stopped")
+    return 0
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM and Ctrl-C set the event, asking for a stop: the run in progress finishes
+    first. The previous handlers come back afterwards (the scheduler may run in a test)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {number: signal.signal(number, handler)
+                for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for number, old_handler in previous.items():
+            signal.signal(number, old_handler)
+
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+def configure_logging() -> None:
+    """Timestamped lines on stderr: what a systemd journal or a cron mail shows."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S%z"))
+    logger = logging.getLogger("newsletter")
+    if not any(getattr(h, "_newsletter", False) for h in logger.handlers):
+        handler._newsletter = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    if not logging.getLogger("apscheduler").handlers:
+        logging.getLogger("apscheduler").addHandler(handler)

@@ -1,0 +1,1 @@
+"""Selecting an issue (pure): window, ranking, same story, placement, overrides, explain."""

@@ -1,0 +1,1 @@
+"""The delivery state: one SQLite schema and its connections."""

@@ -1,0 +1,1 @@
+"""The servers: the public WSGI site and the editor's live preview."""
