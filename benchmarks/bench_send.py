@@ -1,6 +1,7 @@
-"""Benchmark ``newsletter send`` against the floor: a bare smtplib loop (issue 5).
+"""Benchmark ``newsletter send``: against the floor, and over a slow relay.
 
     python benchmarks/bench_send.py [--subscribers 5000] [--concurrency 1] [--rounds 2]
+                                    [--latency-ms 20] [--connections 1 4 16]
 
 Builds the sample issue 2021-02-22 (from articles/ and newsletter.yaml) into a temporary
 project, imports N subscribers, and starts an aiosmtpd sink in a separate process on
@@ -14,11 +15,17 @@ project, imports N subscribers, and starts an aiosmtpd sink in a separate proces
 
 It prints the best round of each, in messages per second, and the ratio (target: >= 0.7 at
 concurrency 1).
+
+Then, against a second sink that waits ``--latency-ms`` before answering each SMTP command
+(as a relay across a network does), ``send_issue`` with 1, 4 and 16 connections
+(``smtp.concurrency``), ``--per-connection`` subscribers per connection: messages per
+second, and each against N x the one-connection rate (target: >= 0.7 up to 16).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -29,6 +36,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -45,18 +53,62 @@ from newsletter.rendering.message import sample_message  # noqa: E402
 
 ISSUE = dt.date(2021, 2, 22)
 SINK = textwrap.dedent("""
-    import sys, time
-    from aiosmtpd.controller import Controller
+    # A minimal SMTP sink on asyncio: it accepts everything and, with a latency, waits that
+    # long before each reply, like a relay across a network. Written against the protocol
+    # rather than with aiosmtpd, which handles a message line by line in Python: with 16
+    # connections that sink, not the sender, would be what is measured.
+    import asyncio, sys
 
-    class Sink:
-        async def handle_DATA(self, server, session, envelope):
-            return "250 OK"
+    LATENCY = float(sys.argv[2]) / 1000  # seconds before each reply
 
-    controller = Controller(Sink(), hostname="127.0.0.1", port=int(sys.argv[1]))
-    controller.start()
+    class Session(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport, self.buffer, self.in_data = transport, b"", False
+            self.reply(b"220 sink ready")
+
+        def reply(self, line):
+            if LATENCY:
+                loop.call_later(LATENCY, self.send, line)
+            else:
+                self.send(line)
+
+        def send(self, line):
+            if not self.transport.is_closing():
+                self.transport.write(line + b"\\r\\n")
+
+        def data_received(self, data):
+            self.buffer += data
+            while True:
+                if self.in_data:
+                    end = self.buffer.find(b"\\r\\n.\\r\\n")
+                    if end < 0:
+                        return
+                    self.buffer, self.in_data = self.buffer[end + 5:], False
+                    self.reply(b"250 OK: queued")
+                    continue
+                end = self.buffer.find(b"\\r\\n")
+                if end < 0:
+                    return
+                line, self.buffer = self.buffer[:end], self.buffer[end + 2:]
+                verb = line[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    self.reply(b"250 sink")
+                elif verb == b"DATA":
+                    self.in_data = True
+                    self.buffer = b"\\r\\n" + self.buffer  # the terminator may be at once
+                    self.reply(b"354 go ahead")
+                elif verb == b"QUIT":
+                    self.send(b"221 bye")
+                    self.transport.close()
+                    return
+                else:  # MAIL, RCPT, RSET, NOOP
+                    self.reply(b"250 OK")
+
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(loop.create_server(Session, "127.0.0.1", int(sys.argv[1])))
     print("ready", flush=True)
-    sys.stdin.read()  # until the benchmark closes our stdin
-    controller.stop()
+    loop.run_until_complete(loop.run_in_executor(None, sys.stdin.read))  # until stdin closes
+    server.close()
 """)
 
 
@@ -64,6 +116,21 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def sink(latency_ms: float = 0) -> Iterator[int]:
+    """An SMTP sink in its own process; yields its port."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", SINK, str(port), str(latency_ms)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        yield port
+    finally:
+        if process.stdin:
+            process.stdin.close()
+        process.wait(timeout=10)
 
 
 def project(folder: Path, port: int, subscribers: int, concurrency: int) -> Path:
@@ -107,29 +174,55 @@ def newsletter_send(config_path: Path, subscribers: int) -> float:
     return subscribers / elapsed
 
 
+def with_concurrency(config_path: Path, concurrency: int, subscribers: int) -> None:
+    """Rewrite the benchmark project's smtp.concurrency and its subscriber list."""
+    data = yaml.safe_load(config_path.read_text("utf-8"))
+    data["smtp"]["concurrency"] = concurrency
+    config_path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+    (config_path.parent / "people.csv").write_text("email,name\n" + "".join(
+        f"reader{i}@example.org,Reader {i}\n" for i in range(subscribers)), "utf-8")
+
+
+def over_latency(latency_ms: float, connections: list[int], per_connection: int,
+                 rounds: int) -> None:
+    """messages/s for each number of connections against a sink with a per-command
+    latency, and how close each comes to N x the one-connection rate."""
+    rates: dict[int, float] = {}
+    with sink(latency_ms) as port, tempfile.TemporaryDirectory(
+            prefix="newsletter-bench-latency-") as folder:
+        config_path = project(Path(folder), port, per_connection, 1)
+        for count in connections:
+            with_concurrency(config_path, count, per_connection * count)
+            rates[count] = max(newsletter_send(config_path, per_connection * count)
+                               for _ in range(rounds))
+    base = rates.get(1) or rates[min(rates)] / min(rates)
+    print(f"\nsink latency {latency_ms:g} ms per SMTP command, {per_connection} subscribers per "
+          f"connection, best of {rounds}:")
+    print("| connections | messages/s | ratio to N x one connection (target >= 0.70) |")
+    print("| ---: | ---: | ---: |")
+    for count, rate in rates.items():
+        print(f"| {count} | {rate:.1f} | {rate / (count * base):.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--latency-ms", type=float, default=20,
+                        help="per-command latency of the second sink; 0 skips that part")
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--per-connection", type=int, default=60)
     args = parser.parse_args()
     os.environ.setdefault("NEWSLETTER_SECRET", "benchmark-secret-0123456789abcdef")
 
-    port = free_port()
-    sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
-        with tempfile.TemporaryDirectory(prefix="newsletter-bench-send-") as folder:
-            config_path = project(Path(folder), port, args.subscribers, args.concurrency)
-            bare, ours = [], []
-            for _ in range(args.rounds):
-                bare.append(bare_loop(config_path, args.subscribers))
-                ours.append(newsletter_send(config_path, args.subscribers))
-    finally:
-        if sink.stdin:
-            sink.stdin.close()
-        sink.wait(timeout=10)
+    with sink() as port, tempfile.TemporaryDirectory(
+            prefix="newsletter-bench-send-") as folder:
+        config_path = project(Path(folder), port, args.subscribers, args.concurrency)
+        bare, ours = [], []
+        for _ in range(args.rounds):
+            bare.append(bare_loop(config_path, args.subscribers))
+            ours.append(newsletter_send(config_path, args.subscribers))
     best_bare, best_ours = max(bare), max(ours)
     print(f"subscribers: {args.subscribers}, concurrency: {args.concurrency}, "
           f"rounds: {args.rounds} (best of each shown)")
@@ -138,6 +231,8 @@ def main() -> None:
     print(f"newsletter send_issue:                                        "
           f"{best_ours:8.0f} messages/s  (rounds: {', '.join(f'{r:.0f}' for r in ours)})")
     print(f"ratio: {best_ours / best_bare:.2f} (target >= 0.70 at concurrency 1)")
+    if args.latency_ms:
+        over_latency(args.latency_ms, args.connections, args.per_connection, args.rounds)
 
 
 if __name__ == "__main__":

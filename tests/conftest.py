@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
-from dataclasses import replace
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +71,8 @@ def write_config(folder: Path, **settings: Any) -> Path:
         "email": {"from": "AI Weekly <newsletter@news.example.org>",
                   "postal_address": "100 Example Street, Springfield"},
     }
+    if _STATE_URL[0] is not None:  # the test runs against PostgreSQL (state_backend)
+        data["state_url"] = _STATE_URL[0]
     data.update(settings)
     data = {k: v for k, v in data.items() if v is not None}
     (folder / "articles").mkdir(exist_ok=True)
@@ -167,3 +172,75 @@ def make_issue(config: Config, date: dt.date, sections: dict[str, list[PlacedArt
     return Issue(slug=date.isoformat(), date=date, title=config.title, window=window,
                  sections=tuple(Section(t, tuple(a)) for t, a in sections.items()),
                  status="published", **fields)
+
+
+# -- the state backends: SQLite, and PostgreSQL when there is one ---------------------------
+
+_STATE_URL: list[str | None] = [None]  # what write_config puts in state_url (None: SQLite)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[tuple[str | None, str]]:
+    """(admin URL, "") for a PostgreSQL server the tests may create databases on, or
+    (None, why not). ``NEWSLETTER_TEST_POSTGRES`` names one (``.ci/run`` starts a throwaway
+    cluster and sets it); without it, a throwaway cluster is started here when Debian's
+    PostgreSQL is installed, and stopped at the end of the session."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        yield None, "psycopg is not installed: pip install -e '.[test]'"
+        return
+    from pgcluster import ENV_URL, binaries, start, stop
+
+    url = os.environ.get(ENV_URL)
+    if url:
+        yield url, ""
+        return
+    if binaries() is None:
+        yield None, (f"PostgreSQL is not installed (apt-get install postgresql), and {ENV_URL} "
+                     "names no server: the PostgreSQL variants of the state tests skip")
+        return
+    cluster = start()
+    try:
+        yield cluster.url, ""
+    finally:
+        stop(cluster.folder)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: tuple[str | None, str]) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+    admin, why = postgres_server
+    if admin is None:
+        pytest.skip(why)
+    import psycopg
+    from psycopg import sql
+
+    name = f"newsletter_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    base = admin.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
+@dataclass(frozen=True)
+class StateBackend:
+    name: str  # "sqlite" or "postgresql"
+    url: str | None  # state_url, None for the SQLite file in state_dir
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_backend(request: pytest.FixtureRequest) -> Iterator[StateBackend]:
+    """Runs the test once per backend: every config written by ``write_config`` during the
+    test keeps its state there. The PostgreSQL variant skips, saying why, without a server."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    _STATE_URL[0] = url
+    try:
+        yield StateBackend(request.param, url)
+    finally:
+        _STATE_URL[0] = None

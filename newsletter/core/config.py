@@ -30,12 +30,12 @@ DEFAULT_MAX_ARTICLES = 5
 TOP_LEVEL_KEYS = (
     "title", "site_url", "timezone", "corpus", "output", "window_days", "min_quality",
     "topics", "related", "language", "email", "feeds", "schedule", "smtp", "state_dir",
-    "secret_env",
+    "secret_env", "state_url", "state_password_env",
 )
 EMAIL_KEYS = ("from", "reply_to", "postal_address", "subject", "unsubscribe_mailto")
 SCHEDULE_KEYS = ("cron", "publish", "send", "catch_up_hours")
 SMTP_KEYS = ("host", "port", "security", "username", "password_env", "concurrency",
-             "rate_per_second")
+             "rate_per_second", "lease_seconds")
 SMTP_SECURITY = {"none": 25, "starttls": 587, "ssl": 465}  # and each one's usual port
 DEFAULT_SUBJECT = "{title}: {date}"
 SUBJECT_FIELDS = ("title", "date", "slug")
@@ -67,6 +67,9 @@ class SmtpSettings:
     password_env: str | None = None  # the environment variable holding the password
     concurrency: int = 1  # connections
     rate_per_second: float | None = None
+    # How long a sender's claim on a batch of recipients lasts unless renewed: a sender
+    # killed mid-batch leaves its unfinished recipients to the others after this long.
+    lease_seconds: float = 60
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,9 @@ class Config:
     smtp: SmtpSettings = SmtpSettings()
     state_dir: Path = Path(".newsletter")  # absolute once loaded
     secret_env: str = "NEWSLETTER_SECRET"  # names the variable holding the HMAC secret
+    # None: SQLite in state_dir; else postgresql://user@host:port/db (no password inside)
+    state_url: str | None = None
+    state_password_env: str | None = None  # the variable holding the database password
     warnings: tuple[str, ...] = ()
 
     @property
@@ -309,8 +315,59 @@ def _smtp(report: _Report, value: Any) -> SmtpSettings:
     rate = data.get("rate_per_second")
     if rate is not None:
         rate = _positive_number(report, "smtp.rate_per_second", rate)
+    lease = _positive_number(report, "smtp.lease_seconds", data.get("lease_seconds", 60))
     return SmtpSettings(host.strip(), port or 25, security, texts["username"],
-                        texts["password_env"], concurrency or 1, rate)
+                        texts["password_env"], concurrency or 1, rate, lease or 60)
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _state_url(report: _Report, data: dict) -> tuple[str | None, str | None]:
+    """``state_url`` and ``state_password_env``: the PostgreSQL database holding the state.
+
+    A password inside the URL is refused: config files get committed, copied and shown in
+    logs; the password belongs in the environment variable ``state_password_env`` names.
+    """
+    url = data.get("state_url")
+    password_env = data.get("state_password_env")
+    if password_env is not None and (not isinstance(password_env, str)
+                                     or not _ENV_NAME.fullmatch(password_env.strip())):
+        report.expected("state_password_env", "the name of an environment variable (not the "
+                        "password itself), such as NEWSLETTER_DB_PASSWORD", password_env)
+        password_env = None
+    if url is None:
+        if password_env is not None:
+            report.warnings.append("state_password_env: set, but state_url is not: the state "
+                                   "is the SQLite file in state_dir, which needs no password")
+        return None, None
+    if not isinstance(url, str) or not url.strip():
+        report.expected("state_url", "a URL such as postgresql://newsletter@db.example.org:5432"
+                        "/newsletter", url)
+        return None, None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as error:
+        report.expected("state_url", f"a valid URL ({error})", url)
+        return None, None
+    if parts.scheme not in ("postgresql", "postgres"):
+        report.expected("state_url", "a postgresql:// URL such as postgresql://newsletter@"
+                        "db.example.org:5432/newsletter (leave it out for the SQLite file in "
+                        "state_dir)", url)
+        return None, None
+    if parts.password is not None:
+        report.errors.append(
+            "state_url: holds a password; remove it from the URL and put it in an "
+            "environment variable named by state_password_env (e.g. state_password_env: "
+            "NEWSLETTER_DB_PASSWORD)")
+        return None, None
+    if not parts.path.strip("/"):
+        report.expected("state_url", "a database name at the end, as in "
+                        "postgresql://newsletter@db.example.org:5432/newsletter", url)
+        return None, None
+    return url, password_env.strip() if password_env else None
 
 
 def validate(data: Any, path: Path) -> Config:
@@ -388,6 +445,7 @@ def validate(data: Any, path: Path) -> Config:
     if secret_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", secret_env):
         report.expected("secret_env", "the name of an environment variable (not the secret "
                         "itself), such as NEWSLETTER_SECRET", secret_env)
+    state_url, state_password_env = _state_url(report, data)
 
     if report.errors:
         # Warnings too: a misspelt key ("titel") explains the error it causes.
@@ -401,6 +459,7 @@ def validate(data: Any, path: Path) -> Config:
         feed_max_entries=feed_max_entries,  # type: ignore[arg-type]
         schedule=schedule, smtp=smtp, state_dir=state_dir,
         secret_env=secret_env,  # type: ignore[arg-type]
+        state_url=state_url, state_password_env=state_password_env,
         warnings=tuple(report.warnings),
     )
 

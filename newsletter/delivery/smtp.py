@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+import socket
 import ssl
 import threading
 import time
@@ -15,6 +16,16 @@ from ..core.config import Config
 from ..core.errors import NewsletterError
 
 SMTP_TIMEOUT = 60.0  # seconds for one SMTP command: a stuck server is a dropped connection
+
+
+def no_delay(smtp: smtplib.SMTP) -> None:
+    """Send each command at once. With Nagle's algorithm the last, short segment of a message
+    waits for the server to acknowledge the previous ones, and servers delay that ack (40 ms
+    on Linux): a round trip lost per message, which over a distant relay costs a connection
+    a third of its rate."""
+    sock = smtp.sock
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,7 @@ class Connection:
                                                       context=context)
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=SMTP_TIMEOUT)
+            no_delay(smtp)
             smtp.ehlo()
             if s.security == "starttls":
                 smtp.starttls(context=context)

@@ -1,62 +1,49 @@
-"""The delivery state: subscribers and the send ledger, in one SQLite file under ``state_dir``.
+"""Connections to the state database, SQLite or PostgreSQL, behind one small interface.
 
-One file so that "this subscriber exists" and "this subscriber received issue D" change in
-the same transactions. WAL mode lets the sender commit a ledger row per message while
-``serve`` records unsubscribes and the CLI lists subscribers, without blocking each other.
-``synchronous=NORMAL`` keeps each commit cheap: a committed row survives the process being
-killed (SIGKILL) at any moment; only a crash of the whole machine can lose the last commits,
-which then means a repeated message, never a skipped one.
+Where the state lives is the config's ``state_url``: absent, it is the SQLite file
+``<state_dir>/newsletter.sqlite3``; ``postgresql://user@host:port/db``, a PostgreSQL
+database reached through psycopg 3, the password taken from the environment variable that
+``state_password_env`` names (never from the config file).
 
-Every thread opens its own connection (:func:`connect`): sqlite3 connections are not shared
-between threads.
+Callers see a :class:`Database`: ``run(name, params)`` executes a statement of the
+catalogue (``queries.py``) by name, ``transaction()`` groups writes, ``close()``. Both
+engines are used in autocommit mode, so a statement outside ``transaction()`` commits at
+once. The schema is brought up to date on first use (``schema.py``).
+
+SQLite: WAL mode lets the sender commit a ledger row per message while ``serve`` records
+unsubscribes, without blocking each other; ``synchronous=NORMAL`` keeps each commit cheap (a
+committed row survives SIGKILL; only a crash of the whole machine can lose the last
+commits, which then means a repeated message, never a skipped one). Transactions are
+``BEGIN IMMEDIATE``: two writers wait for each other (busy timeout) instead of failing
+halfway with "database is locked".
+
+Every thread opens its own connection: neither driver's connections are shared between
+threads here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import socket
 import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from ..core.config import Config
 from ..core.errors import NewsletterError
+from .queries import catalogue
+from .schema import LATEST, MIGRATIONS, POSTGRESQL, SQLITE
 
 STATE_FILE = "newsletter.sqlite3"
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS subscribers (
-    id INTEGER PRIMARY KEY,
-    email TEXT NOT NULL UNIQUE,          -- normalized: local part as given, domain lowercased
-    name TEXT NOT NULL DEFAULT '',
-    topics TEXT NOT NULL DEFAULT '',     -- separated by semicolons, '' means every topic
-    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'unsubscribed')),
-    created TEXT NOT NULL,
-    updated TEXT NOT NULL
-);
--- One row per (issue, address) once the SMTP server accepted the message ('sent') or
--- rejected the recipient for good ('bounced'): what makes a resumed send skip it.
-CREATE TABLE IF NOT EXISTS deliveries (
-    issue TEXT NOT NULL,
-    email TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('sent', 'bounced')),
-    detail TEXT NOT NULL DEFAULT '',
-    at TEXT NOT NULL,
-    PRIMARY KEY (issue, email)
-) WITHOUT ROWID;
--- A message handed to the server and not yet acknowledged: a row left here by a killed
--- sender names a message that may or may not have been delivered.
-CREATE TABLE IF NOT EXISTS attempts (
-    issue TEXT NOT NULL,
-    email TEXT NOT NULL,
-    at TEXT NOT NULL,
-    PRIMARY KEY (issue, email)
-) WITHOUT ROWID;
-"""
-
-
-def state_path(config: Config) -> Path:
-    return config.state_dir / STATE_FILE
+CONNECT_TIMEOUT = 10  # seconds to reach a PostgreSQL server before saying it is unreachable
+# Serialises schema upgrades between processes that open a PostgreSQL database at once.
+_SCHEMA_LOCK = 0x6E6C5F736368  # "nl_sch"
 
 
 def now() -> str:
@@ -64,48 +51,316 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def connect(config: Config) -> sqlite3.Connection:
-    """A new connection to the state file, created (with its folder) on first use.
+@dataclass(frozen=True)
+class Location:
+    """Where a state database is: a SQLite file or a PostgreSQL URL (without password)."""
 
-    The connection is in autocommit mode: callers group writes with ``with transaction(db)``.
-    """
-    path = state_path(config)
+    dialect: str
+    path: Path | None = None  # SQLite
+    url: str | None = None  # PostgreSQL
+    password_env: str | None = None
+
+    def __str__(self) -> str:
+        return str(self.path) if self.dialect == SQLITE else _without_password(self.url or "")
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}" if user else netloc))
+
+
+def state_path(config: Config) -> Path:
+    return config.state_dir / STATE_FILE
+
+
+def location(config: Config) -> Location:
+    """Where ``config`` keeps its state."""
+    if config.state_url:
+        return Location(POSTGRESQL, url=config.state_url, password_env=config.state_password_env)
+    return Location(SQLITE, path=state_path(config))
+
+
+def location_from_url(url: str, password_env: str | None = None) -> Location:
+    """A state named on the command line (``state copy --to URL``): a postgresql:// URL,
+    or a path (or ``sqlite:///path``) for a SQLite file."""
+    parts = urlsplit(url)
+    if parts.scheme in ("postgresql", "postgres"):
+        if parts.password is not None:
+            raise NewsletterError(
+                f"{_without_password(url)}: the URL holds a password; remove it and put it "
+                "in an environment variable named with --password-env (state_password_env "
+                "in the configuration)")
+        return Location(POSTGRESQL, url=url, password_env=password_env)
+    if parts.scheme == "sqlite":
+        return Location(SQLITE, path=Path(parts.path))
+    if parts.scheme:
+        raise NewsletterError(f"{url}: expected a postgresql:// URL or the path of a SQLite "
+                              "file")
+    return Location(SQLITE, path=Path(url).absolute())
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Database:
+    """One connection to the state, SQLite or PostgreSQL; statements by name."""
+
+    def __init__(self, where: Location, raw: Any) -> None:
+        self.location = where
+        self.dialect = where.dialect
+        self.raw = raw  # the driver's connection: sqlite3.Connection or psycopg.Connection
+        self._statements = catalogue(self.dialect)
+        self._depth = 0
+
+    def sql(self, name: str) -> str:
+        try:
+            return self._statements[name]
+        except KeyError:
+            raise KeyError(f"no SQL statement named {name!r} in newsletter/state/queries.py"
+                           ) from None
+
+    def run(self, name: str, params: Sequence[Any] = ()) -> Cursor:
+        """Execute the statement ``name`` with ``params``; the cursor holds its rows."""
+        if self.dialect == SQLITE:
+            return self.raw.execute(self.sql(name), tuple(params))  # type: ignore[no-any-return]
+        return self.raw.execute(self.sql(name), tuple(params) or None)  # type: ignore[no-any-return]
+
+    def run_many(self, name: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [tuple(row) for row in rows]
+        if not rows:
+            return
+        if self.dialect == SQLITE:
+            self.raw.executemany(self.sql(name), rows)
+        else:
+            with self.raw.cursor() as cursor:
+                cursor.executemany(self.sql(name), rows)
+
+    def execute_script(self, sql: str) -> None:
+        """Several statements without parameters (migrations, copies): not in the catalogue
+        because they are built from the schema itself."""
+        if self.dialect == SQLITE:
+            for statement in _split(sql):
+                self.raw.execute(statement)
+        else:
+            self.raw.execute(sql)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """All or nothing; on SQLite the write lock is taken up front (``BEGIN IMMEDIATE``).
+        A nested ``transaction()`` joins the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        try:
+            if self.dialect == SQLITE:
+                self.raw.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self
+                except BaseException:
+                    self.raw.execute("ROLLBACK")
+                    raise
+                self.raw.execute("COMMIT")
+            else:
+                with self.raw.transaction():
+                    yield self
+        finally:
+            self._depth = 0
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _split(script: str) -> list[str]:
+    """A migration's statements one by one (they hold no semicolons in literals)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def open_database(config: Config, *, migrate: bool = True) -> Database:
+    """A new connection to ``config``'s state, its schema brought up to date on first use."""
+    return open_location(location(config), migrate=migrate)
+
+
+def open_location(where: Location, *, migrate: bool = True) -> Database:
+    if where.dialect == SQLITE:
+        return _open_sqlite(where, migrate)
+    return _open_postgresql(where, migrate)
+
+
+# -- SQLite -----------------------------------------------------------------------------------
+
+def _open_sqlite(where: Location, migrate: bool) -> Database:
+    path = where.path
+    assert path is not None
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                             check_same_thread=True)
+        raw = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                              check_same_thread=True)
     except (OSError, sqlite3.Error) as error:
         raise NewsletterError(f"{path}: cannot open the state database ({error}); check "
                               "state_dir in the configuration and its permissions") from None
+    db = Database(where, raw)
     try:
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise NewsletterError(f"{path}: written by a newer version of newsletter "
-                                  f"(schema {version}); upgrade newsletter")
-        if version < SCHEMA_VERSION:
-            db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} "
-                             f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        raw.execute("PRAGMA journal_mode = WAL")
+        raw.execute("PRAGMA synchronous = NORMAL")
+        raw.execute("PRAGMA foreign_keys = ON")
+        version = raw.execute("PRAGMA user_version").fetchone()[0]
+        _check_not_newer(where, version)
+        if migrate and version < LATEST:
+            with db.transaction():
+                version = raw.execute("PRAGMA user_version").fetchone()[0]
+                for migration in MIGRATIONS[version:]:
+                    db.execute_script(migration.for_dialect(SQLITE))
+                raw.execute(f"PRAGMA user_version = {LATEST}")
     except sqlite3.DatabaseError as error:
-        db.close()
+        raw.close()
         raise NewsletterError(f"{path}: not a usable state database ({error}); restore it "
                               "from a backup or move it away") from None
     except BaseException:
-        db.close()
+        raw.close()
         raise
-    db.row_factory = sqlite3.Row
     return db
 
 
-class transaction:  # noqa: N801 - used like a function: ``with transaction(db):``
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on an exception).
+def _check_not_newer(where: Location, version: int) -> None:
+    if version > LATEST:
+        raise NewsletterError(f"{where}: written by a newer version of newsletter "
+                              f"(schema {version}, this one knows {LATEST}); upgrade newsletter")
 
-    IMMEDIATE takes the write lock up front, so two writers wait for each other (busy
-    timeout) instead of failing halfway with "database is locked".
-    """
+
+# -- PostgreSQL -------------------------------------------------------------------------------
+
+_MIGRATED: set[str] = set()  # URLs whose schema this process has brought up to date
+
+
+def _password(where: Location) -> str | None:
+    name = where.password_env
+    if not name:
+        return None  # trust, peer, a client certificate or ~/.pgpass
+    value = os.environ.get(name)
+    if value is None:
+        raise NewsletterError(f"the environment variable {name} (state_password_env) is not "
+                              f"set: it holds the password for {where}")
+    return value
+
+
+def application_name(role: str = "") -> str:
+    """What ``pg_stat_activity`` shows for our connections: host and PID, so that a message
+    can name another machine's scheduler."""
+    name = f"newsletter {role} {socket.gethostname()} pid {os.getpid()}".replace("  ", " ")
+    return name[:63]
+
+
+def connect_postgresql(where: Location, *, role: str = "") -> Any:
+    """A raw psycopg connection in autocommit mode (also for the scheduler's lock)."""
+    try:
+        import psycopg
+    except ImportError:
+        raise NewsletterError(
+            "state_url names a PostgreSQL database, but psycopg is not installed: "
+            "pip install 'psycopg[binary]' (or install newsletter with its postgresql extra)"
+        ) from None
+    options: dict[str, Any] = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT,
+                               "application_name": application_name(role)}
+    password = _password(where)
+    if password is not None:
+        options["password"] = password
+    try:
+        return psycopg.connect(where.url or "", **options)
+    except psycopg.Error as error:
+        reason = " ".join(str(error).split())
+        hint = ("check state_url (host, port, user, database), that the server is running and "
+                "reachable from here")
+        if where.password_env:
+            hint += f", and the password in {where.password_env}"
+        raise NewsletterError(f"{where}: cannot connect to the state database ({reason}); "
+                              f"{hint}") from None
+
+
+def _open_postgresql(where: Location, migrate: bool) -> Database:
+    import psycopg
+
+    db = Database(where, connect_postgresql(where))
+    try:
+        if migrate and where.url not in _MIGRATED:
+            _migrate_postgresql(db)
+            _MIGRATED.add(where.url or "")
+    except psycopg.Error as error:
+        db.close()
+        reason = " ".join(str(error).split())
+        raise NewsletterError(f"{where}: cannot prepare the state database ({reason}); the "
+                              "user needs the right to create tables in it") from None
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def postgresql_version(db: Database) -> int:
+    row = db.raw.execute("SELECT to_regclass('newsletter_schema') IS NOT NULL").fetchone()
+    if not row[0]:
+        return 0
+    return int(db.raw.execute("SELECT coalesce(max(version), 0) FROM newsletter_schema"
+                              ).fetchone()[0])
+
+
+def _migrate_postgresql(db: Database) -> None:
+    if postgresql_version(db) == LATEST:
+        return
+    with db.transaction():
+        db.raw.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        db.raw.execute("CREATE TABLE IF NOT EXISTS newsletter_schema ("
+                       "version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
+        version = postgresql_version(db)
+        _check_not_newer(db.location, version)
+        for migration in MIGRATIONS[version:]:
+            db.execute_script(migration.for_dialect(POSTGRESQL))
+            db.raw.execute("INSERT INTO newsletter_schema (version, applied) VALUES (%s, %s)",
+                           (migration.version, now()))
+
+
+def schema_version(db: Database) -> int:
+    if db.dialect == SQLITE:
+        return int(db.raw.execute("PRAGMA user_version").fetchone()[0])
+    return postgresql_version(db)
+
+
+# -- the connection before named statements (until every caller uses open_database) ----------
+
+def connect(config: Config) -> sqlite3.Connection:
+    """A raw sqlite3 connection to the state file, its schema up to date."""
+    if config.state_url:
+        raise NewsletterError(f"{config.path}: state_url: this command does not work with a "
+                              "PostgreSQL state yet; remove state_url to use the SQLite file "
+                              "in state_dir")
+    raw = open_database(config).raw
+    raw.row_factory = sqlite3.Row
+    return raw  # type: ignore[no-any-return]
+
+
+class transaction:  # noqa: N801 - used like a function: ``with transaction(db):``
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on an exception)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
@@ -115,7 +370,4 @@ class transaction:  # noqa: N801 - used like a function: ``with transaction(db):
         return self.db
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
-        if kind is None:
-            self.db.execute("COMMIT")
-        else:
-            self.db.execute("ROLLBACK")
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")

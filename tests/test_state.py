@@ -1,0 +1,171 @@
+"""The state layer on both backends: the schema and its migrations, the named statements,
+transactions, and where the state is (state_url, its password, the errors)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT, StateBackend, make_config, run
+from newsletter.core.errors import ConfigError, NewsletterError
+from newsletter.state.database import location, location_from_url, open_database, schema_version
+from newsletter.state.queries import STATEMENTS, catalogue
+from newsletter.state.schema import DIALECTS, MIGRATIONS, TABLES, check_catalogue
+from newsletter.state.schema import LATEST as SCHEMA_VERSION
+
+
+def test_the_migrations_are_numbered_and_cover_both_dialects() -> None:
+    check_catalogue()
+    assert [m.version for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_a_new_state_gets_the_whole_schema_on_first_use(state_backend: StateBackend,
+                                                        tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with open_database(config) as db:
+        assert db.dialect == state_backend.name
+        assert schema_version(db) == SCHEMA_VERSION
+        for table in TABLES:  # every table exists, empty
+            assert db.raw.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+    with open_database(config) as again:  # opening again changes nothing
+        assert schema_version(again) == SCHEMA_VERSION
+
+
+def test_every_named_statement_compiles_on_both_engines(state_backend: StateBackend,
+                                                        tmp_path: Path) -> None:
+    """A typo or a dialect slip in any statement fails here, not in production."""
+    with open_database(make_config(tmp_path)) as db:
+        for name, sql in catalogue(db.dialect).items():
+            count = sql.count("?") if db.dialect == "sqlite" else sql.count("%s")
+            try:
+                db.raw.execute(f"EXPLAIN {sql}", (None,) * count)
+            except Exception as error:  # noqa: BLE001 - reported with the statement's name
+                pytest.fail(f"{name}: {error}")
+    assert set(catalogue("sqlite")) == set(catalogue("postgresql")) >= set(STATEMENTS)
+
+
+def test_a_transaction_is_all_or_nothing(state_backend: StateBackend, tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with open_database(config) as db:
+        with pytest.raises(RuntimeError), db.transaction():
+            db.run("subscriber.insert", ("a@example.org", "A", "", "active", "t", "t"))
+            with db.transaction():  # nested: joins the outer one
+                db.run("subscriber.insert", ("b@example.org", "B", "", "active", "t", "t"))
+            raise RuntimeError("stop")
+        assert db.run("subscribers.all").fetchall() == []
+        with db.transaction():
+            db.run("subscriber.insert", ("a@example.org", "A", "", "active", "t", "t"))
+    with open_database(config) as other:  # committed: another connection sees it
+        assert [tuple(r) for r in other.run("subscribers.all")] == [
+            ("a@example.org", "A", "", "active")]
+
+
+def test_a_state_from_a_newer_version_is_refused(state_backend: StateBackend,
+                                                 tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with open_database(config) as db:
+        if db.dialect == "sqlite":
+            db.raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        else:
+            db.raw.execute("INSERT INTO newsletter_schema VALUES (%s, 'later')",
+                           (SCHEMA_VERSION + 1,))
+    from newsletter.state import database as state_db
+
+    state_db._MIGRATED.clear()
+    with pytest.raises(NewsletterError, match=f"newer version of newsletter .schema "
+                                              f"{SCHEMA_VERSION + 1}"):
+        open_database(config)
+
+
+def test_a_sqlite_file_of_the_first_schema_opens_as_it_is(tmp_path: Path) -> None:
+    """State files written before migrations had names (user_version 1) keep working."""
+    config = make_config(tmp_path)
+    path = location(config).path
+    assert path is not None
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as old:
+        old.executescript(MIGRATIONS[0].sql["sqlite"] + "PRAGMA user_version = 1;")
+        old.execute("INSERT INTO subscribers (email, created, updated) "
+                    "VALUES ('old@example.org', 't', 't')")
+    with open_database(config) as db:
+        assert schema_version(db) == SCHEMA_VERSION
+        assert db.run("subscriber.get", ("old@example.org",)).fetchone()[0] == "old@example.org"
+
+
+def test_many_processes_opening_a_new_postgresql_state_at_once_migrate_it_once(
+        postgres_url: str, tmp_path: Path) -> None:
+    config = make_config(tmp_path, state_url=postgres_url)
+    code = ("import sys; from newsletter.core.config import load_config; "
+            "from newsletter.state.database import open_database; "
+            "open_database(load_config(__import__('pathlib').Path(sys.argv[1]))).close()")
+    processes = [subprocess.Popen([sys.executable, "-c", code, str(config.path)], cwd=PROJECT,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    errors = [p.communicate(timeout=60)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0] * 4, errors
+    with open_database(config) as db:
+        assert db.raw.execute("SELECT version FROM newsletter_schema ORDER BY version"
+                              ).fetchall() == [(m.version,) for m in MIGRATIONS]
+
+
+# -- where the state is ------------------------------------------------------------------------
+
+def test_without_state_url_the_state_is_the_sqlite_file_in_state_dir(tmp_path: Path) -> None:
+    config = make_config(tmp_path, state_dir="var")
+    assert location(config).dialect == "sqlite"
+    assert location(config).path == tmp_path / "var" / "newsletter.sqlite3"
+
+
+def test_a_password_in_state_url_is_an_error_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_config(tmp_path, state_url="postgresql://news:hunter2@db.example.org/news")
+    message = str(caught.value)
+    assert "state_url: holds a password" in message and "state_password_env" in message
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("mysql://db.example.org/news", "a postgresql:// URL"),
+    ("postgresql://news@db.example.org:5432", "a database name"),
+    ("postgresql://news@db.example.org:port/news", "a valid URL"),
+])
+def test_a_bad_state_url_is_reported(tmp_path: Path, url: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        make_config(tmp_path, state_url=url)
+
+
+def test_the_password_comes_from_the_variable_state_password_env_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = make_config(tmp_path, state_url="postgresql://news@127.0.0.1:1/news",
+                         state_password_env="NEWS_DB_PASSWORD")
+    monkeypatch.delenv("NEWS_DB_PASSWORD", raising=False)
+    with pytest.raises(NewsletterError, match="NEWS_DB_PASSWORD .state_password_env. is not "
+                                              "set"):
+        open_database(config)
+    monkeypatch.setenv("NEWS_DB_PASSWORD", "s3cret")
+    with pytest.raises(NewsletterError) as caught:  # nothing listens on port 1
+        open_database(config)
+    message = str(caught.value)
+    assert "postgresql://news@127.0.0.1:1/news: cannot connect" in message
+    assert "state_url" in message and "NEWS_DB_PASSWORD" in message
+    assert "s3cret" not in message
+
+
+def test_a_state_named_on_the_command_line(tmp_path: Path) -> None:
+    assert location_from_url("postgresql://u@h/db").dialect == "postgresql"
+    assert location_from_url(str(tmp_path / "s.sqlite3")).path == tmp_path / "s.sqlite3"
+    with pytest.raises(NewsletterError, match="holds a password"):
+        location_from_url("postgresql://u:pw@h/db")
+    assert DIALECTS == ("sqlite", "postgresql")
+
+
+def test_the_check_command_reports_a_password_in_state_url(tmp_path: Path) -> None:
+    make_config(tmp_path)
+    config = tmp_path / "newsletter.yaml"
+    config.write_text(config.read_text() + "state_url: postgresql://a:b@h/db\n")
+    result = run(tmp_path, "check")
+    assert result.exit_code == 1 and "state_url: holds a password" in result.output
