@@ -20,8 +20,9 @@ from ..core.config import Config, TopicConfig
 from ..core.models import Issue, PlacedArticle
 from ..core.text import clean_text
 from ..core.timing import issue_timestamp
+from .cards import card_maker
 from .mail import issue_web_url, preheader
-from .pages import issue_heading, newest_first, unique_slugs
+from .pages import IMAGE_MAX_WIDTH, issue_heading, newest_first, unique_slugs
 from .templating import environment, http_url
 
 GENERATOR = "newsletter"  # no version: upgrading the tool must not change the feeds' bytes
@@ -48,7 +49,7 @@ def _content_html(issue: Issue, config: Config) -> str:
     template = environment().get_template("feed_content.html.j2")
     return clean_text(template.render(
         issue=issue, web_url=issue_web_url(config, issue),
-        local=lambda instant: instant.astimezone(config.timezone),
+        card=card_maker(config.timezone, IMAGE_MAX_WIDTH),
     ).strip())
 
 
@@ -166,6 +167,7 @@ def _topic_feed(issues: Sequence[Issue], topic: TopicConfig, slug: str, config: 
         updated=updated,
     )
     summary = environment().get_template("feed_topic_summary.html.j2")
+    card = card_maker(config.timezone, IMAGE_MAX_WIDTH)
     for placed in _topic_articles(issues, topic):
         article = placed.article
         entry = fg.add_entry(order="append")
@@ -174,7 +176,7 @@ def _topic_feed(issues: Sequence[Issue], topic: TopicConfig, slug: str, config: 
         entry.link(href=clean_text(http_url(article.url)), rel="alternate")
         entry.published(article.published)
         entry.updated(article.published)
-        text = clean_text(summary.render(article=article, related=placed.related).strip())
+        text = clean_text(summary.render(card=card(placed)).strip())
         if text:
             entry.summary(text, type="html")
     return fg.rss_str(pretty=True)

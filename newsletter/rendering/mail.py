@@ -10,7 +10,6 @@ become images.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -19,9 +18,11 @@ import mjml
 from markupsafe import Markup, escape
 
 from ..core.config import Config
-from ..core.models import Article, Image, Issue
+from ..core.models import Issue
 from ..core.text import clean_text
-from .templating import environment, https_url, long_date, shorten, text_environment
+from .cards import card_maker
+from .palette import DEFAULT_PALETTE, Palette
+from .templating import environment, long_date, one_line, shorten, text_environment
 
 UNSUBSCRIBE_PLACEHOLDER = "__UNSUBSCRIBE_TOKEN__"  # delivery replaces it per subscriber
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail clips a message body larger than this
@@ -35,27 +36,6 @@ PREHEADER_LENGTH = 140
 HTML_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "email.txt.j2"
 
-# One palette for the template and the contrast test: every (text, background) pair the email
-# uses reaches WCAG AA (4.5:1) in both schemes.
-PALETTE: dict[str, dict[str, str]] = {
-    "light": {
-        "page": "#eef1f5", "card": "#ffffff", "text": "#1f2937", "muted": "#4b5563",
-        "title": "#1e3a8a", "link": "#1d4ed8", "accent": "#4338ca", "rule": "#e5e7eb",
-        "label_bg": "#b91c1c", "label_text": "#ffffff",
-    },
-    "dark": {
-        "page": "#0f1115", "card": "#1a1d24", "text": "#e6e8eb", "muted": "#aab2bf",
-        "title": "#c7d2fe", "link": "#93b4ff", "accent": "#a5b4fc", "rule": "#323846",
-        "label_bg": "#b91c1c", "label_text": "#ffffff",
-    },
-}
-# (foreground, background) pairs of the palette that carry text
-CONTRAST_PAIRS = (
-    ("text", "card"), ("muted", "card"), ("title", "card"), ("link", "card"),
-    ("accent", "card"), ("muted", "page"), ("link", "page"), ("label_text", "label_bg"),
-)
-
-
 # -- the parts an email is made of ----------------------------------------------------------
 
 def issue_web_url(config: Config, issue: Issue) -> str:
@@ -66,11 +46,6 @@ def unsubscribe_url(config: Config) -> str:
     return f"{config.site_url}unsubscribe?token={UNSUBSCRIBE_PLACEHOLDER}"
 
 
-def _one_line(text: object) -> str:
-    """Runs of whitespace (newlines included) as one space: headers and text lines stay whole."""
-    return " ".join(str(text).split())
-
-
 def subject_line(config: Config, issue: Issue) -> str:
     """The editor's subject for this issue, else the configured one; either may hold
     {title}, {date} (e.g. February 22, 2021) and {slug}."""
@@ -79,46 +54,16 @@ def subject_line(config: Config, issue: Issue) -> str:
                .replace("{title}", issue.title)
                .replace("{date}", long_date(issue.date))
                .replace("{slug}", issue.slug))
-    return _one_line(subject)
+    return one_line(subject)
 
 
 def preheader(issue: Issue) -> str:
     """The inbox preview line: the issue's top headlines."""
-    titles = [_one_line(p.article.title) for p in issue.placed[:PREHEADER_HEADLINES]]
+    titles = [one_line(p.article.title) for p in issue.placed[:PREHEADER_HEADLINES]]
     titles = [t for t in titles if t]
     if not titles:
         return shorten(f"{issue.title}: {long_date(issue.date)}", PREHEADER_LENGTH)
     return shorten(" · ".join(titles), PREHEADER_LENGTH)
-
-
-@dataclass(frozen=True)
-class ImageBox:
-    """An article image as the email shows it: https only, at most the column's width, and
-    fluid below that (CSS width 100%, height auto); the attributes are what Outlook uses."""
-
-    src: str
-    width: int  # the image's own width, at most IMAGE_WIDTH; IMAGE_WIDTH when unknown
-    height: int | None  # in proportion to ``width``; None when unknown
-
-
-def _dimension(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value if math.isfinite(value) and value > 0 else None
-
-
-def image_box(image: Image | None) -> ImageBox | None:
-    if image is None:
-        return None
-    src = https_url(image.url)
-    if not src:
-        return None
-    width, height = _dimension(image.width), _dimension(image.height)
-    if width is None:
-        return ImageBox(src, IMAGE_WIDTH, None)
-    shown = min(IMAGE_WIDTH, max(1, round(width)))
-    scaled = max(1, round(height * shown / width)) if height is not None else None
-    return ImageBox(src, shown, scaled)
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -152,10 +97,7 @@ def _attribute(value: object) -> Markup:
     return Markup(_MANGLED_IN_ATTRIBUTES.sub(lambda m: f"&#{ord(m.group())};", escaped))
 
 
-def _context(issue: Issue, config: Config) -> dict[str, object]:
-    def published(article: Article) -> str:
-        return long_date(article.published.astimezone(config.timezone))
-
+def _context(issue: Issue, config: Config, palette: Palette) -> dict[str, object]:
     return {
         "issue": issue,
         "config": config,
@@ -163,14 +105,11 @@ def _context(issue: Issue, config: Config) -> dict[str, object]:
         "web_url": issue_web_url(config, issue),
         "unsubscribe_url": unsubscribe_url(config),
         "preheader": preheader(issue),
-        "colors": PALETTE["light"],
-        "dark": PALETTE["dark"],
+        "palette": palette,
         "width": EMAIL_WIDTH,
         "gutter": GUTTER,
         "image_width": IMAGE_WIDTH,
-        "published": published,
-        "image_box": image_box,
-        "one_line": _one_line,
+        "card": card_maker(config.timezone, IMAGE_WIDTH),
         "attribute": _attribute,
     }
 
@@ -264,9 +203,10 @@ def _compile_mjml(source: str) -> str:
     return _harden_attributes(inliner.inline(html)) + "\n"
 
 
-def render_email(issue: Issue, config: Config) -> RenderedEmail:
+def render_email(issue: Issue, config: Config,
+                 palette: Palette = DEFAULT_PALETTE) -> RenderedEmail:
     """The email edition of ``issue``: the same inputs always give identical strings."""
-    context = _context(issue, config)
+    context = _context(issue, config, palette)
     source = _usable(environment().get_template(HTML_TEMPLATE).render(context))
     text = _usable(text_environment().get_template(TEXT_TEMPLATE).render(context))
     return RenderedEmail(

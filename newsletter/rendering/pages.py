@@ -11,12 +11,16 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 from ..core.config import Config
-from ..core.models import Article, Image, Issue
+from ..core.models import Issue
 from ..core.text import clean_text
+from .cards import card_maker
 from .mail import issue_web_url, preheader
-from .templating import environment, https_url, long_date
+from .palette import DEFAULT_PALETTE, Palette
+from .templating import environment, long_date
 
-IMAGE_MAX_WIDTH = 600  # px: the width attribute of an image on the issue page, at most
+IMAGE_MAX_WIDTH = 600  # px: the width attribute of an image on a web page or in a feed, at most
+
+IMAGE_MAX_WIDTH = 600  # px: the width attribute of an image on a web page or in a feed, at most
 SUMMARY_LENGTH = 140
 SUMMARY_TITLES = 3
 
@@ -52,26 +56,6 @@ def newest_first(issues: Iterable[Issue]) -> list[Issue]:
     return sorted(issues, key=lambda issue: (issue.date, issue.slug), reverse=True)
 
 
-def _dimension(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def image_size(image: Image) -> tuple[int, int | None]:
-    """The (width, height) attributes: at most IMAGE_MAX_WIDTH wide, height in proportion
-    (None when the image's size is unknown; CSS then keeps the ratio as it loads)."""
-    width, height = _dimension(image.width), _dimension(image.height)
-    shown = min(width or IMAGE_MAX_WIDTH, IMAGE_MAX_WIDTH)
-    if width is None or height is None:
-        return shown, None
-    return shown, max(1, round(height * shown / width))
-
-
-def shown_image(article: Article) -> Image | None:
-    """The article's image when it can be shown: loaded over https only."""
-    image = article.image
-    return image if image is not None and https_url(image.url) else None
-
-
 def _article_count(issue: Issue) -> str:
     count = len(issue.placed)
     return f"{count} article" if count == 1 else f"{count} articles"
@@ -83,7 +67,8 @@ def _render(template: str, **context: object) -> bytes:
 
 
 def render_issue_page(issue: Issue, config: Config, *, previous: Issue | None,
-                      next: Issue | None) -> bytes:  # "next": the agreed keyword
+                      next: Issue | None,  # "next": the agreed keyword
+                      palette: Palette = DEFAULT_PALETTE) -> bytes:
     """``<output>/<slug>/index.html``: the issue for browsers; ``previous``/``next`` are the
     neighbouring published issues, linked only when given."""
     return _render(
@@ -92,13 +77,12 @@ def render_issue_page(issue: Issue, config: Config, *, previous: Issue | None,
         page_title=issue_heading(issue), description=preheader(issue),
         canonical=issue_web_url(config, issue),
         anchors=unique_slugs(section.topic for section in issue.sections),
-        local=lambda instant: instant.astimezone(config.timezone),
-        shown_image=shown_image,
-        image_size=image_size,
+        card=card_maker(config.timezone, IMAGE_MAX_WIDTH), palette=palette,
     )
 
 
-def render_archive(published: Sequence[Issue], config: Config) -> bytes:
+def render_archive(published: Sequence[Issue], config: Config,
+                   palette: Palette = DEFAULT_PALETTE) -> bytes:
     """``<output>/index.html``: every published issue, newest first."""
     issues = newest_first(published)
     topics = [t.name for t in config.topics]
@@ -109,5 +93,5 @@ def render_archive(published: Sequence[Issue], config: Config) -> bytes:
         description=f"Every issue of {config.title}, newest first.",
         canonical=config.site_url,
         topic_feeds=list(zip(topics, unique_slugs(topics), strict=True)),
-        article_count=_article_count,
+        article_count=_article_count, palette=palette,
     )

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
+from markupsafe import escape
 
 from ..core.urls import is_http_url
 
@@ -49,6 +50,11 @@ def shorten(text: str, length: int = EXCERPT_LENGTH) -> str:
     return cut.rstrip(" ,.;:-–—") + "…"
 
 
+def one_line(text: object) -> str:
+    """Runs of whitespace (newlines included) as one space: headers and text lines stay whole."""
+    return " ".join(str(text).split())
+
+
 def long_date(value: dt.date | dt.datetime) -> str:
     """"February 22, 2021", independent of the machine's locale."""
     return f"{value:%B} {value.day}, {value.year}"
@@ -68,10 +74,14 @@ def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
     )
     env.filters.update(http_url=http_url, https_url=https_url, shorten=shorten,
                        long_date=long_date)
+    # the macros (macros.j2) escape attribute values with ``attribute``: plain HTML escaping,
+    # unless a rendering passes a stricter one (the email's MJML does)
+    env.globals.update(attribute=escape, one_line=one_line)
     return env
 
 
+@cache
 def text_environment(folder: Path = TEMPLATES) -> jinja2.Environment:
-    """For the plain-text email: no escaping (it is not markup), same filters."""
-    env = environment(folder).overlay(autoescape=False)
-    return env
+    """For the plain-text email: no escaping (it is not markup), same filters. Its own cache:
+    an overlay would otherwise share templates (macros.j2) compiled with escaping on."""
+    return environment(folder).overlay(autoescape=False, cache_size=400)

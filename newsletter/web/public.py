@@ -31,6 +31,7 @@ from wsgiref.simple_server import make_server as _make_wsgi_server
 from ..core.config import Config
 from ..delivery.subscribers import set_status
 from ..delivery.tokens import read_secret, verify_token
+from ..rendering.palette import DEFAULT_PALETTE, Palette
 from ..rendering.templating import environment
 
 StartResponse = Callable[..., Any]
@@ -102,8 +103,10 @@ def _request_path(environ: dict[str, Any]) -> str:
 class Site:
     """The WSGI application for one configuration."""
 
-    def __init__(self, config: Config, secret: bytes | None = None) -> None:
+    def __init__(self, config: Config, secret: bytes | None = None, *,
+                 palette: Palette = DEFAULT_PALETTE) -> None:
         self.config = config
+        self.palette = palette
         self.secret = secret if secret is not None else read_secret(config)
         self.root = config.output.resolve()
         self.state = config.state_dir.resolve()
@@ -197,7 +200,7 @@ class Site:
                    "invalid": "Invalid link"}[state]
         body = environment().get_template(PAGE_TEMPLATE).render(
             config=self.config, state=state, heading=heading, address=address,
-            action=action, home=self.prefix).encode("utf-8")
+            action=action, home=self.prefix, palette=self.palette).encode("utf-8")
         start_response(f"{status.value} {status.phrase}", [
             ("Content-Type", "text/html; charset=utf-8"),
             ("Content-Length", str(len(body))), *_PAGE_HEADERS])
