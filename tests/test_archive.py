@@ -161,7 +161,7 @@ def test_articles_show_provider_date_excerpt_and_coverage(published: list[Issue]
         assert " ".join(article.excerpt.split())[:60] in text
         for item in placed.related:
             assert page.find("a", href=item.url)
-            assert f"{item.provider} — {' '.join(item.title.split())}" in text
+            assert f"{item.provider}: {' '.join(item.title.split())}" in text
     assert text.count("Also covered by") == sum(1 for p in issue.placed if p.related)
     videos = [p for p in issue.placed if p.article.type == "video"]
     assert videos and text.count("Video") >= len(videos)
@@ -216,7 +216,7 @@ def test_intro_paragraphs_and_links_without_a_usable_url(config: Config) -> None
     page = render_page(issue, config)
     assert "First paragraph." in page.text_of("p") and "Second paragraph." in page.text_of("p")
     assert page.text_of("h3") == ["Not linked"]
-    assert "Elsewhere — Unlinked coverage" in page.text_of("li")
+    assert "Elsewhere: Unlinked coverage" in page.text_of("li")
     hrefs = [a["href"] for a in page.find("a")]
     assert not [h for h in hrefs if h.startswith(("ftp:", "mailto:"))]
 

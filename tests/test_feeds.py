@@ -301,12 +301,14 @@ def test_topic_feed_lists_the_articles_featured_under_the_topic(
         format_datetime(p.article.published) for p in expected]
     self_link = etree.fromstring(data).find("channel/atom:link[@rel='self']", NS)
     assert self_link is not None and self_link.get("href") == SITE + "topics/robotics.xml"
-    # the summary: the excerpt, then the related coverage
+    # the summary: the card below its title (outlet and date, excerpt, related coverage)
     with_related = next(i for i, p in enumerate(expected) if p.related)
     placed = expected[with_related]
     description = Markup(items[with_related].findtext("description"))
     item = placed.related[0]
-    assert f"Also covered by: {item.provider} — {item.title}" in description.all_text
+    text = " ".join(description.all_text.split())
+    assert text.startswith(f"{placed.article.provider.name} · ")
+    assert f"Also covered by: {item.provider}: {item.title}" in text
     assert placed.article.excerpt[:40] in description.all_text
     assert item.url in [attrs["href"] for attrs in description.named("a")]
 

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from ..core.urls import is_http_url
 
@@ -55,6 +55,14 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def indent_lines(text: str, width: int) -> str:
+    """Each line of ``text`` but empty ones indented by ``width`` spaces. Unlike Jinja's
+    ``indent``, only "\n" ends a line: a U+2028 inside an article's title stays where it is."""
+    pad = " " * width
+    indented = "\n".join(pad + line if line else line for line in text.split("\n"))
+    return Markup(indented) if isinstance(text, Markup) else indented
+
+
 def long_date(value: dt.date | dt.datetime) -> str:
     """"February 22, 2021", independent of the machine's locale."""
     return f"{value:%B} {value.day}, {value.year}"
@@ -73,7 +81,7 @@ def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(http_url=http_url, https_url=https_url, shorten=shorten,
-                       long_date=long_date)
+                       long_date=long_date, indent_lines=indent_lines)
     # the macros (macros.j2) escape attribute values with ``attribute``: plain HTML escaping,
     # unless a rendering passes a stricter one (the email's MJML does)
     env.globals.update(attribute=escape, one_line=one_line)
