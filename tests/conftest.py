@@ -21,7 +21,10 @@ from newsletter.core.models import Article, Issue, PlacedArticle, Provider, Sect
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
-SAMPLE_DATES = ("2021-02-15", "2021-02-22")  # the published sample issues in issues/
+# The reference copy of the sample site the code must build, with the editor's overrides.
+# issues/ is the user's own copy to open and change: no test reads or writes it.
+GOLDEN = PROJECT / "tests" / "golden"
+SAMPLE_DATES = ("2021-02-15", "2021-02-22")  # the published sample issues in GOLDEN
 
 
 def article_text(fields: dict[str, Any], body: str = "") -> str:
@@ -118,8 +121,8 @@ def project(tmp_path: Path) -> Path:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
-                     help="Rebuild the committed sample issues in issues/ instead of "
-                          "comparing against them; review the diff with git.")
+                     help="Rebuild the reference sample site in tests/golden/ instead of "
+                          "comparing against it; review the diff with git.")
 
 
 def run(folder: Path, *args: str) -> Result:
@@ -128,14 +131,15 @@ def run(folder: Path, *args: str) -> Result:
 
 
 def sample_site(target: Path) -> Path:
-    """The sample newsletter built and published the way the committed issues/ was."""
+    """The sample newsletter built and published into ``target/issues`` the way
+    tests/golden was: the sample's articles, config and the editor's overrides in GOLDEN."""
     target.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((PROJECT / "newsletter.yaml").read_text("utf-8"))
     config["corpus"] = str(PROJECT / "articles")
     config["output"] = str(target / "issues")
     (target / "newsletter.yaml").write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
     for date in SAMPLE_DATES:
-        overrides = PROJECT / "issues" / date / "overrides.yaml"
+        overrides = GOLDEN / date / "overrides.yaml"
         if overrides.is_file():
             (target / "issues" / date).mkdir(parents=True, exist_ok=True)
             shutil.copy(overrides, target / "issues" / date / "overrides.yaml")

@@ -116,7 +116,7 @@ def test_issue_page_head_and_feeds(published: list[Issue], config: Config) -> No
     assert page.text_of("title") == ["AI Weekly: February 22, 2021"]
     assert page.find("link", rel="canonical", href="https://news.example.org/ai/2021-02-22/")
     nav_links = {a["href"] for a in page.find("a")}
-    assert {"../", "../feed.xml", "../atom.xml", "../feed.json"} <= nav_links
+    assert {"../index.html", "../feed.xml", "../atom.xml", "../feed.json"} <= nav_links
     assert_safe_document(page)
 
 
@@ -124,13 +124,15 @@ def test_previous_and_next_links_only_when_given(published: list[Issue], config:
                                                  ) -> None:
     both = {a["href"] for a in render_page(published[1], config, published[0],
                                            published[2]).find("a")}
-    assert {"../2021-02-15/", "../2021-03-01/"} <= both
+    assert {"../2021-02-15/index.html", "../2021-03-01/index.html"} <= both
     first = {a["href"] for a in render_page(published[0], config, None, published[1]).find("a")}
-    assert "../2021-02-22/" in first and not {h for h in first if h.startswith("../2021-02-1")}
+    assert "../2021-02-22/index.html" in first
+    assert not {h for h in first if h.startswith("../2021-02-1")}
     alone = render_page(published[1], config)
-    assert not [a for a in alone.find("a") if re.fullmatch(r"\.\./\d{4}-\d\d-\d\d/", a["href"])]
+    assert not [a for a in alone.find("a")
+                if re.fullmatch(r"\.\./\d{4}-\d\d-\d\d/index\.html", a["href"])]
     assert not alone.find("a", rel="prev") and not alone.find("a", rel="next")
-    assert alone.find("a", href="../")
+    assert alone.find("a", href="../index.html")
 
 
 def test_headings_follow_the_issue(published: list[Issue], config: Config) -> None:
@@ -295,8 +297,9 @@ def test_archive_lists_published_issues_newest_first(published: list[Issue], con
     assert_head(page, config, "")
     assert_safe_document(page)
     issue_links = [a["href"] for a in page.find("a")
-                   if re.fullmatch(r"\d{4}-\d\d-\d\d/", a["href"])]
-    assert issue_links == ["2021-03-01/", "2021-02-22/", "2021-02-15/"]
+                   if re.fullmatch(r"\d{4}-\d\d-\d\d/index\.html", a["href"])]
+    assert issue_links == ["2021-03-01/index.html", "2021-02-22/index.html",
+                           "2021-02-15/index.html"]
     assert page.text_of("h2")[:3] == ["March 1, 2021", "February 22, 2021", "February 15, 2021"]
     text = " ".join(page.text.split())
     for issue in published:

@@ -10,8 +10,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import pytest
+from test_archive import Page
 from test_deliver import (
     FAST,
     ISSUE,
@@ -112,6 +114,28 @@ def test_folders_without_their_slash_are_redirected(client: Client) -> None:
     assert client.get("/ai")[:2][0] == 301 and client.get("/ai")[1]["Location"] == "/ai/"
     status, headers, _ = client.get("/ai/2021-02-22")
     assert status == 301 and headers["Location"] == "/ai/2021-02-22/"
+
+
+def test_page_links_open_files_from_disk_and_when_served(client: Client, site: Path) -> None:
+    """Opened from disk, a link to a folder shows a directory listing: every link between
+    pages names its file, which the server serves as well."""
+    output = site / "issues"
+    pages = [output / "index.html", *sorted(output.glob("*/index.html"))]
+    assert len(pages) == 4  # the archive, two published issues and a draft
+    followed = set()
+    for page in pages:
+        for attrs in Page(page.read_bytes()).find("a"):
+            href = attrs.get("href") or ""
+            if urlsplit(href).scheme or href.startswith("#"):
+                continue  # articles elsewhere, and places in the page itself
+            target = (page.parent / urlsplit(href).path).resolve()
+            assert target.is_file(), f"{page.relative_to(output)} links {href!r}: not a file"
+            served = urljoin(f"/ai/{page.relative_to(output).as_posix()}", href)
+            status, _, body = client.get(served)
+            assert status == 200 and body == target.read_bytes(), served
+            followed.add(target.relative_to(output).as_posix())
+    assert {"index.html", "2021-02-22/index.html", "2021-03-01/index.html",
+            "feed.xml", "topics/ai.xml"} <= followed
 
 
 @pytest.mark.parametrize("path", [
