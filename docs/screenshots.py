@@ -1,12 +1,13 @@
 """Remake the README's screenshots from the sample, after a change to a template.
 
-    python docs/screenshots.py
+    python docs/screenshots.py [--out FOLDER]
 
 Run it in the quick start's environment (`. .venv/bin/activate` after the README's second
 command, which installs Playwright) on a machine with Debian's `chromium`: the same browser
 the browser tests drive. It copies the sample (`newsletter.yaml`, `articles/` and the
 editor's overrides kept in `tests/golden/`) into a temporary folder, builds and publishes the
-issues of 2021-02-15 and 2021-02-22 there with the `newsletter` command, and writes:
+issues of 2021-02-15 and 2021-02-22 there with the `newsletter` command, and writes (into
+FOLDER instead with `--out`):
 
     docs/email-375.png   the email of 2021-02-22 on a 375 px phone (the top of it)
     docs/email-600.png   the same email at its full 600 px width (the top of it)
@@ -20,11 +21,14 @@ command line is used, never the package's modules, so the script keeps working a
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Page, Route, sync_playwright
@@ -44,9 +48,11 @@ PLACEHOLDER = (b'<svg xmlns="http://www.w3.org/2000/svg">'
 MAX_HEIGHT = {"email": 1800, "archive": 1800, "preview": 1200}
 
 
-def newsletter(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "newsletter", "--config", str(config), *args],
-                          check=True, capture_output=True, text=True)
+def newsletter(config: Path, *args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "newsletter", "--config", str(config), *args],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"newsletter {' '.join(args)} failed:\n{done.stderr}")
 
 
 def build_sample(folder: Path) -> Path:
@@ -76,7 +82,7 @@ def offline(route: Route) -> None:
         route.abort()
 
 
-def shoot(page: Page, url: str, name: str) -> None:
+def shoot(page: Page, url: str, path: Path) -> None:
     page.route("**/*", offline)
     page.goto(url, wait_until="load")
     # Lazy images below the first screen would otherwise stay empty in a full-page shot.
@@ -86,58 +92,60 @@ def shoot(page: Page, url: str, name: str) -> None:
         .map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }))""")
     height = page.evaluate("() => document.documentElement.scrollHeight")
     width = page.viewport_size["width"] if page.viewport_size else 0
-    path = DOCS / name
+    name = path.stem.split("-")[0]
     page.screenshot(path=str(path), full_page=True,
                     clip={"x": 0, "y": 0, "width": width,
-                          "height": min(height, MAX_HEIGHT[name.split("-")[0].split(".")[0]])})
-    print(f"wrote {path.relative_to(ROOT)}")
+                          "height": min(height, MAX_HEIGHT[name])})
+    print(f"wrote {path}")
 
 
-def main() -> int:
-    if CHROMIUM is None:
-        print("Chromium not found: `apt install chromium` (Debian's, as the browser tests use)",
-              file=sys.stderr)
-        return 1
-    DOCS.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="newsletter-shots-") as temporary:
-        config = build_sample(Path(temporary))
-        issues = Path(temporary) / "issues"
-        log = Path(temporary) / "preview.log"  # a file: a full pipe would stall the server
+@contextmanager
+def previewing(config: Path, folder: Path) -> Iterator[str]:
+    """``newsletter preview`` of the draft on a free port; yields the draft's URL."""
+    with (folder / "preview.log").open("w+") as log:  # a file: a full pipe stalls a server
         preview = subprocess.Popen(
             [sys.executable, "-m", "newsletter", "--config", str(config), "preview",
              "--date", DRAFT, "--port", "0"],
-            stdout=subprocess.PIPE, stderr=log.open("w"), text=True,
+            stdout=subprocess.PIPE, stderr=log, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})  # its address, as soon as printed
         try:
             assert preview.stdout is not None
-            draft_url = ""
             for line in preview.stdout:  # "Issue 2021-03-01: http://127.0.0.1:PORT/draft/..."
                 if line.startswith(f"Issue {DRAFT}: "):
-                    draft_url = line.split(": ", 1)[1].strip()
-                    break
-            if not draft_url:
-                preview.wait(timeout=10)
-                print(f"newsletter preview did not start: {log.read_text()}", file=sys.stderr)
-                return 1
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-                email = (issues / "2021-02-22" / "email.html").as_uri()
-                for width, height in ((375, 812), (600, 900)):
-                    page = browser.new_page(viewport={"width": width, "height": height})
-                    shoot(page, email, f"email-{width}.png")
-                    page.close()
-                page = browser.new_page(viewport={"width": 1024, "height": 900})
-                shoot(page, (issues / "index.html").as_uri(), "archive.png")
-                page.close()
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                shoot(page, draft_url, "preview.png")
-                page.close()
-                browser.close()
+                    yield line.split(": ", 1)[1].strip()
+                    return
+            preview.wait(timeout=10)
+            log.seek(0)
+            sys.exit(f"newsletter preview did not start:\n{log.read()}")
         finally:
             preview.terminate()
             preview.wait(timeout=10)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description="Remake the README's screenshots.")
+    parser.add_argument("--out", type=Path, default=DOCS, help="where the PNGs go (docs/)")
+    out = parser.parse_args(argv).out
+    if CHROMIUM is None:
+        sys.exit("Chromium not found: `apt install chromium` (Debian's, as the browser tests "
+                 "use)")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="newsletter-shots-") as temporary:
+        folder = Path(temporary)
+        config = build_sample(folder)
+        email = (folder / "issues" / "2021-02-22" / "email.html").as_uri()
+        with previewing(config, folder) as draft, sync_playwright() as playwright:
+            shots = [(email, 375, 812, "email-375.png"), (email, 600, 900, "email-600.png"),
+                     ((folder / "issues" / "index.html").as_uri(), 1024, 900, "archive.png"),
+                     (draft, 1280, 900, "preview.png")]
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            for url, width, height, name in shots:
+                page = browser.new_page(viewport={"width": width, "height": height})
+                shoot(page, url, out / name)
+                page.close()
+            browser.close()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

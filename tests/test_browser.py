@@ -6,6 +6,9 @@ Screenshots go to test-artifacts/ (not committed) for a person to look at.
 from __future__ import annotations
 
 import shutil
+import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +96,19 @@ def test_hostile_articles_render_inert(browser, tmp_path: Path) -> None:
             assert result["scripts"] == 0 and result["handlers"] == [], name
             assert result["dangerousLinks"] == [], name
             assert result["overflow"] <= 0, f"{name} scrolls sideways at {width}px"
+
+
+def test_the_readme_screenshots_script_runs(tmp_path: Path) -> None:
+    """docs/screenshots.py still works (it remakes the README's pictures after a template
+    change): four PNGs at the widths the README promises, of a page, not an empty frame."""
+    done = subprocess.run([sys.executable, str(PROJECT / "docs" / "screenshots.py"),
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    sizes = {}
+    for png in sorted(tmp_path.glob("*.png")):
+        data = png.read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000, png.name
+        sizes[png.name] = struct.unpack(">II", data[16:24])
+    assert {name: width for name, (width, _) in sizes.items()} == {
+        "archive.png": 1024, "email-375.png": 375, "email-600.png": 600, "preview.png": 1280}
+    assert all(height >= 800 for _, height in sizes.values()), sizes
