@@ -249,3 +249,17 @@ def test_config_paths_resolve_against_the_config_folder(small: Path, tmp_path_fa
                                       "--date", "2021-02-22"])
     assert result.exit_code == 0, result.output
     assert (small / "issues/2021-02-22/issue.json").is_file()
+
+
+def test_ci_runs_the_readme_quick_start() -> None:
+    """.ci/run takes the quick start from README.md: two commands, a virtual environment
+    first (Debian's Python refuses `pip install` outside one), the test command second."""
+    printed = subprocess.run([str(PROJECT / ".ci" / "run"), "--print-quickstart"],
+                             capture_output=True, text=True, timeout=30)
+    assert printed.returncode == 0, printed.stderr
+    first, second = printed.stdout.splitlines()
+    assert first.startswith("python3 -m venv .venv && . .venv/bin/activate && pip install -e . ")
+    assert "&& newsletter build --date " in first
+    assert second == ". .venv/bin/activate && pip install -e '.[test]' && python -m pytest"
+    readme = (PROJECT / "README.md").read_text("utf-8").splitlines()
+    assert first in readme and second in readme
