@@ -98,7 +98,7 @@ def client(site: Path, tmp_path: Path) -> Iterator[Client]:
     ("/ai/atom.xml", "application/atom+xml; charset=utf-8"),
     ("/ai/feed.json", "application/feed+json"),
     ("/ai/topics/ai.xml", "application/rss+xml; charset=utf-8"),
-    ("/ai/2021-02-22/issue.json", "application/json"),
+    ("/ai/2021-02-22/email.html", "text/html; charset=utf-8"),
 ])
 def test_files_are_served_at_the_site_path_with_their_types(client: Client, site: Path,
                                                            path: str, expected: str) -> None:

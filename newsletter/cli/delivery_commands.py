@@ -158,12 +158,15 @@ def send(options: Options, date: dt.datetime, to: str | None, outbox: Path | Non
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
               help="The port (0: any free port).")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds a connection may stay silent before it is closed.")
 @click.pass_obj
-def serve(options: Options, host: str, port: int) -> None:
-    """Serve the output folder at the path of site_url, and one-click unsubscribes.
+def serve(options: Options, host: str, port: int, timeout: float) -> None:
+    """Serve the archive, the feeds and the published issues at the path of site_url, and
+    one-click unsubscribes. Drafts and the editor's files are never served.
 
     A WSGI application (newsletter.serve.Site) with the standard library's server, for
-    local use; production can run Site under any WSGI server.
+    local use; in production run Site under a WSGI server (see the README).
 
     \b
     Example:
@@ -173,7 +176,7 @@ def serve(options: Options, host: str, port: int) -> None:
 
     config, _ = options.load()
     try:
-        server = make_server(config, host, port)
+        server = make_server(config, host, port, timeout=timeout)
     except OSError as error:
         raise NewsletterError(f"cannot listen on {host}:{port} ({error}); pick another "
                               "--port or --host") from None

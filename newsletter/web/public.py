@@ -3,10 +3,15 @@
 A WSGI callable so that production can mount it under any WSGI server (gunicorn, uWSGI,
 mod_wsgi); :func:`make_server` wraps it in the standard library's server for local use.
 
-* Files are served at the path of ``site_url`` (``/ai/`` for ``https://host/ai/``) from the
-  output folder only: a request path is checked segment by segment (no ``..``, no hidden
-  files, no backslashes) and the resolved file must still lie inside the folder, so neither
-  a crafted path nor a symbolic link leads out of it. Anything else is a plain 404.
+* Only what readers need is served, at the path of ``site_url`` (``/ai/`` for
+  ``https://host/ai/``): the archive (``index.html``), the feeds (``feed.xml``,
+  ``atom.xml``, ``feed.json``, ``topics/<topic>.xml`` of the configured topics) and, of a
+  *published* issue, ``<D>/``, ``<D>/index.html`` and ``<D>/email.html``. The output folder
+  also holds drafts, ``issue.json``, the sample ``email.eml``, ``email.mjml`` and the
+  editor's ``overrides.yaml``: those, and anything else, get the same 404 as a missing file,
+  so a request cannot even tell whether a draft exists. Routes are a list
+  (:attr:`Site.routes`): another page is one more pattern. The file a route names must still
+  resolve inside the folder, so a symbolic link does not lead out of it.
 * Every file carries ``ETag`` and ``Last-Modified``; a conditional request for an unchanged
   file gets ``304`` (feed readers poll).
 * ``<site path>unsubscribe?token=...``: ``POST`` with ``List-Unsubscribe=One-Click``
@@ -17,26 +22,33 @@ mod_wsgi); :func:`make_server` wraps it in the standard library's server for loc
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import json
 import mimetypes
+import re
 import socketserver
+import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
-from wsgiref.simple_server import make_server as _make_wsgi_server
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from ..core.config import Config
 from ..delivery.subscribers import set_status
 from ..delivery.tokens import read_secret, verify_token
+from ..rendering.pages import unique_slugs
 from ..rendering.palette import DEFAULT_PALETTE, Palette
 from ..rendering.templating import environment
 
 StartResponse = Callable[..., Any]
 PAGE_TEMPLATE = "serve_unsubscribe.html.j2"
 MAX_BODY = 64 * 1024  # an unsubscribe body is ~26 bytes; refuse to read more than this
+DEFAULT_TIMEOUT = 30.0  # seconds a connection may stay silent before it is closed
+_ISSUE = r"(?P<slug>\d{4}-\d{2}-\d{2})"
 
 _TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -100,8 +112,30 @@ def _request_path(environ: dict[str, Any]) -> str:
         return "\x00"  # never a valid path: 404
 
 
+@dataclass(frozen=True)
+class Route:
+    """A path below the site path (a full match of ``pattern``) and what answers it: the
+    name of a :class:`Site` method taking ``(environ, start_response, method, match)``."""
+
+    pattern: re.Pattern[str]
+    handler: str
+
+
+def route(pattern: str, handler: str) -> Route:
+    return Route(re.compile(pattern), handler)
+
+
 class Site:
     """The WSGI application for one configuration."""
+
+    routes: tuple[Route, ...] = (
+        route(r"(?:index\.html)?", "_archive_file"),
+        route(r"feed\.xml|atom\.xml|feed\.json", "_archive_file"),
+        route(r"topics/(?P<topic>[a-z0-9][a-z0-9-]{0,99})\.xml", "_topic_feed"),
+        route(_ISSUE + r"/(?:index\.html|email\.html)?", "_issue_file"),
+        route(_ISSUE, "_issue_folder"),  # without its slash: redirected when published
+        route(r"unsubscribe", "_unsubscribe"),
+    )
 
     def __init__(self, config: Config, secret: bytes | None = None, *,
                  palette: Palette = DEFAULT_PALETTE) -> None:
@@ -113,6 +147,8 @@ class Site:
         self.prefix = urlsplit(config.site_url).path or "/"
         if not self.prefix.endswith("/"):
             self.prefix += "/"
+        self.topic_slugs = frozenset(unique_slugs(t.name for t in config.topics))
+        self._published: dict[str, tuple[tuple[int, int], bool]] = {}
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -132,46 +168,75 @@ class Site:
         if not path.startswith(self.prefix):
             return self._status(start_response, HTTPStatus.NOT_FOUND)
         rest = path[len(self.prefix):]
-        if rest == "unsubscribe":
-            return self._unsubscribe(environ, start_response, method)
-        if method not in ("GET", "HEAD"):
-            return self._status(start_response, HTTPStatus.METHOD_NOT_ALLOWED,
-                                [("Allow", "GET, HEAD")])
-        return self._file(environ, start_response, rest, method)
+        for candidate in self.routes:
+            match = candidate.pattern.fullmatch(rest)
+            if match is not None:
+                handler = getattr(self, candidate.handler)
+                return handler(environ, start_response, method, match)  # type: ignore[no-any-return]
+        return self._status(start_response, HTTPStatus.NOT_FOUND)
 
     # -- files --------------------------------------------------------------------------------
 
-    def resolve(self, rest: str) -> Path | str | None:
-        """The file for a path below the site path; a str is a redirect target (a folder
-        asked for without its slash); None is 404."""
-        segments = rest.split("/")
-        for index, segment in enumerate(segments):
-            last = index == len(segments) - 1
-            if segment == "" and not last:
-                return None  # "a//b"
-            if segment.startswith(".") or "\\" in segment or "\x00" in segment:
-                return None  # "..", ".", hidden files, Windows separators
-        target = self.root.joinpath(*[s for s in segments if s])
-        if target.is_dir():
-            if segments[-1] != "":
-                return self.prefix + quote(rest) + "/"
-            target = target / "index.html"
+    def is_published(self, slug: str) -> bool:
+        """Whether ``<output>/<slug>/issue.json`` says published (re-read when it changes)."""
+        path = self.root / slug / "issue.json"
         try:
-            resolved = target.resolve(strict=True)
-        except (OSError, RuntimeError):
+            info = path.stat()
+            key = (info.st_mtime_ns, info.st_size)
+            cached = self._published.get(slug)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return False
+        published = isinstance(data, dict) and data.get("status") == "published"
+        self._published[slug] = (key, published)
+        return published
+
+    def _archive_file(self, environ: dict[str, Any], start_response: StartResponse,
+                      method: str, match: re.Match[str]) -> Iterable[bytes]:
+        return self._file(environ, start_response, match.group(0) or "index.html", method)
+
+    def _topic_feed(self, environ: dict[str, Any], start_response: StartResponse,
+                    method: str, match: re.Match[str]) -> Iterable[bytes]:
+        if match.group("topic") not in self.topic_slugs:
+            return self._status(start_response, HTTPStatus.NOT_FOUND)
+        return self._file(environ, start_response, match.group(0), method)
+
+    def _issue_file(self, environ: dict[str, Any], start_response: StartResponse,
+                    method: str, match: re.Match[str]) -> Iterable[bytes]:
+        if not self.is_published(match.group("slug")):
+            return self._status(start_response, HTTPStatus.NOT_FOUND)  # drafts included
+        name = match.group(0)
+        return self._file(environ, start_response,
+                          name + "index.html" if name.endswith("/") else name, method)
+
+    def _issue_folder(self, environ: dict[str, Any], start_response: StartResponse,
+                      method: str, match: re.Match[str]) -> Iterable[bytes]:
+        if not self.is_published(match.group("slug")):
+            return self._status(start_response, HTTPStatus.NOT_FOUND)
+        return self._redirect(start_response, f"{self.prefix}{match.group('slug')}/")
+
+    def resolve(self, relative: str) -> Path | None:
+        """The file a route names, or None (404): it must exist and, symbolic links followed,
+        still lie inside the output folder and outside the state folder."""
+        try:
+            resolved = (self.root / relative).resolve(strict=True)
+            if (not resolved.is_relative_to(self.root) or resolved.is_relative_to(self.state)
+                    or not resolved.is_file()):
+                return None  # a symbolic link out of the folder, the state database, a device
+        except (OSError, RuntimeError):  # missing, a name too long, a loop
             return None
-        if (not resolved.is_relative_to(self.root) or resolved.is_relative_to(self.state)
-                or not resolved.is_file()):
-            return None  # a symbolic link out of the folder, the state database, a device
         return resolved
 
-    def _file(self, environ: dict[str, Any], start_response: StartResponse, rest: str,
+    def _file(self, environ: dict[str, Any], start_response: StartResponse, relative: str,
               method: str) -> Iterable[bytes]:
-        target = self.resolve(rest)
+        if method not in ("GET", "HEAD"):
+            return self._status(start_response, HTTPStatus.METHOD_NOT_ALLOWED,
+                                [("Allow", "GET, HEAD")])
+        target = self.resolve(relative)
         if target is None:
             return self._status(start_response, HTTPStatus.NOT_FOUND)
-        if isinstance(target, str):
-            return self._redirect(start_response, target)
         try:
             stat = target.stat()
             body = b"" if method == "HEAD" else target.read_bytes()
@@ -207,7 +272,7 @@ class Site:
         return [body]
 
     def _unsubscribe(self, environ: dict[str, Any], start_response: StartResponse,
-                     method: str) -> Iterable[bytes]:
+                     method: str, match: re.Match[str] | None = None) -> Iterable[bytes]:
         if method not in ("GET", "HEAD", "POST"):
             return self._status(start_response, HTTPStatus.METHOD_NOT_ALLOWED,
                                 [("Allow", "GET, HEAD, POST")])
@@ -262,31 +327,122 @@ def _one_click(environ: dict[str, Any]) -> bool:
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    """One thread per request: a slow client does not hold up the others."""
+    """One thread per connection: a slow client does not hold up the others (and an idle
+    one lets go of its thread after the handler's timeout)."""
 
     daemon_threads = True
+    request_queue_size = 128  # connections waiting to be accepted (the default 5 makes
+    # clients beyond it wait for TCP retransmits, seconds apart)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away is one line in the log, not a traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            sys.stderr.write(f"{client_address[0]}: connection closed ({type(error).__name__})\n")
+            return
+        super().handle_error(request, client_address)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Logs requests without the query string: it holds unsubscribe tokens."""
+_QUERY = re.compile(r"\?[^\s'\"]*")
+MAX_LOGGED = 200  # characters of a request target in the log
+MAX_REQUEST_LINE = 8192  # longer request lines are refused (400) and not read further
+
+
+def scrub(text: str) -> str:
+    """A request line or target as the log shows it: without its query string (it can hold
+    an unsubscribe token), control characters escaped, at most MAX_LOGGED characters."""
+    text = _QUERY.sub("?...", text)
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= MAX_LOGGED else text[:MAX_LOGGED] + "..."
+
+
+class _Handler(WSGIRequestHandler):
+    """The standard library's WSGI handler, hardened for a server that faces the network:
+
+    * a silent connection is closed after ``timeout`` seconds (each read waits at most that
+      long), so half-sent requests cannot hold threads forever;
+    * a malformed request line (not ``METHOD TARGET HTTP/1.x``, or longer than
+      MAX_REQUEST_LINE) gets ``400 Bad Request``, and the rest of it is read and dropped
+      first so that the client receives the answer rather than a reset;
+    * the log never shows a query string (unsubscribe tokens travel in it).
+    """
+
+    timeout = DEFAULT_TIMEOUT
+    protocol_version = "HTTP/1.0"
+    default_request_version = "HTTP/1.0"  # HTTP/0.9 (no status line) is not spoken here
+
+    def handle(self) -> None:
+        try:
+            self._handle()
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True  # idle, or gone: nothing to answer
+
+    def _handle(self) -> None:
+        self.command = self.request_version = ""
+        self.requestline = ""
+        self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
+        if not self.raw_requestline:
+            return  # connected, then closed without a word
+        if len(self.raw_requestline) > MAX_REQUEST_LINE:
+            self.requestline = self.raw_requestline[:MAX_LOGGED].decode("latin-1")
+            self._skip_request(line_done=self.raw_requestline.endswith(b"\n"))
+            self.send_error(HTTPStatus.BAD_REQUEST, "Request line too long")
+            return
+        if not self.parse_request():  # a 400 (or another error) was sent
+            return
+        handler = ServerHandler(self.rfile, self.wfile,  # type: ignore[arg-type]
+                                self.get_stderr(), self.get_environ(), multithread=False)
+        handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref logs through it
+        handler.run(self.server.get_app())  # type: ignore[attr-defined]
+
+    def _skip_request(self, *, line_done: bool, limit: int = 1 << 20) -> None:
+        """Read what is left of a refused request (bounded), so that closing the connection
+        with unread data does not reset it before the client has read the answer."""
+        read = 0
+        while read < limit:
+            line = self.rfile.readline(65536)
+            read += len(line)
+            if not line:
+                return
+            if line_done and line in (b"\r\n", b"\n"):
+                return
+            if line.endswith(b"\n"):
+                line_done = True
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        if code in (HTTPStatus.REQUEST_URI_TOO_LONG, HTTPStatus.HTTP_VERSION_NOT_SUPPORTED):
+            code, message = HTTPStatus.BAD_REQUEST, "Bad request version or length"
+        if code == HTTPStatus.BAD_REQUEST and self.raw_requestline.endswith(b"\n") \
+                and not getattr(self, "headers", None):
+            with contextlib.suppress(OSError):
+                self._skip_request(line_done=True, limit=65536)
+        self.close_connection = True
+        super().send_error(code, message, explain)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = self.path.split("?", 1)[0]
-        self.log_message('"%s %s" %s %s', self.command, path, str(code), str(size))
+        self.log_message('"%s" %s %s', self.requestline, str(code), str(size))
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+        super().log_message(format, *[scrub(a) if isinstance(a, str) else a for a in args])
 
 
-class _SilentHandler(WSGIRequestHandler):
+class _SilentHandler(_Handler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
         pass
 
 
 def make_server(config: Config, host: str = "127.0.0.1", port: int = 8080, *,
-                log_requests: bool = True) -> WSGIServer:
+                log_requests: bool = True, timeout: float = DEFAULT_TIMEOUT) -> WSGIServer:
     """The built-in server for local use (port 0 picks a free port); requests are logged to
-    stderr, without their query strings."""
-    handler = _QuietHandler if log_requests else _SilentHandler
-    return _make_wsgi_server(host, port, Site(config), server_class=_ThreadingServer,
-                             handler_class=handler)
+    stderr, without their query strings. ``timeout``: seconds a connection may stay silent.
+
+    For production, run :class:`Site` under a WSGI server made for it (see the README)."""
+    base = _Handler if log_requests else _SilentHandler
+    handler = type("Handler", (base,), {"timeout": timeout})
+    server = _ThreadingServer((host, port), handler)
+    server.set_app(Site(config))
+    return server
 
 
 def site_address(server: WSGIServer, config: Config) -> str:
