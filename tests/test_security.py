@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import stat
@@ -36,9 +37,9 @@ from test_deliver import (
 
 from conftest import PROJECT, run, write_article, write_config
 from newsletter.cli import cli
-from newsletter.config import load_config
-from newsletter.deliver import send_issue
-from newsletter.errors import NewsletterError
+from newsletter.core.config import load_config
+from newsletter.core.errors import NewsletterError
+from newsletter.delivery.send import send_issue
 
 DRAFT_SLUG = "2021-03-08"
 
@@ -517,8 +518,8 @@ def test_disk_full_says_so_and_changes_nothing(subscribed: Path,
     assert _listing(subscribed) == ["ada@example.org"]
 
 
-def test_a_read_only_state_folder_says_read_only(subscribed: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_read_only_database_says_read_only(subscribed: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     real_connect = sqlite3.connect
 
     def read_only(database, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
@@ -526,12 +527,34 @@ def test_a_read_only_state_folder_says_read_only(subscribed: Path,
         return real_connect(f"file:{database}?mode=ro", *args, uri=True, **kwargs)
 
     monkeypatch.setattr(sqlite3, "connect", read_only)
-    for command in (["subscribers", "list"], ["subscribers", "add", "bob@example.org"]):
-        result = run(subscribed, *command)
-        assert result.exit_code == 1, result.output
-        assert "read-only" in result.output
-        assert "move it away" not in result.output and "unexpected" not in result.output
+    assert _listing(subscribed) == ["ada@example.org"]  # reading needs no write
+    result = run(subscribed, "subscribers", "add", "bob@example.org")
+    assert result.exit_code == 1, result.output
+    assert "read-only" in result.output and "nothing changed" in result.output
+    assert "move it away" not in result.output and "unexpected" not in result.output
     monkeypatch.setattr(sqlite3, "connect", real_connect)
+    assert _listing(subscribed) == ["ada@example.org"]
+
+
+SETPRIV = ["setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all"]
+
+
+@pytest.mark.skipif(not shutil.which("setpriv"), reason="needs setpriv (util-linux)")
+def test_a_read_only_state_folder_says_read_only(subscribed: Path) -> None:
+    """A real read-only folder: without CAP_DAC_OVERRIDE, root obeys the permission bits."""
+    state = subscribed / ".newsletter"
+    state.chmod(0o500)
+    try:
+        for command in (["subscribers", "list"], ["subscribers", "add", "bob@example.org"]):
+            result = subprocess.run(
+                [*SETPRIV, sys.executable, "-m", "newsletter", "--config",
+                 str(subscribed / "newsletter.yaml"), *command],
+                env=_env(), capture_output=True, text=True, timeout=60)
+            assert result.returncode == 1, result
+            assert "read-only" in result.stderr and "nothing changed" in result.stderr
+            assert "move it away" not in result.stderr and "unexpected" not in result.stderr
+    finally:
+        state.chmod(0o700)
     assert _listing(subscribed) == ["ada@example.org"]
 
 
@@ -562,7 +585,7 @@ def test_a_lock_held_too_long_says_who_and_that_nothing_changed(
     assert _listing(subscribed) == ["ada@example.org"]
 
 
-_STATE_MODULE = "newsletter.state"
+_STATE_MODULE = "newsletter.state.database"
 
 
 # -- 11. output hygiene ---------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from pathlib import Path
 from ..core.config import Config
 from ..core.errors import NewsletterError
 from ..core.models import Issue, Section
+from ..core.private import private_file, private_folder
 from ..publishing.issuefile import ISSUE_FILE, load_issue
 from ..publishing.output import safe_path, write_atomic
 from ..rendering.mail import render_email
@@ -197,8 +198,9 @@ def _exclusive(config: Config, slug: str) -> Iterator[None]:
     except ImportError:  # not on POSIX: no lock, as before
         yield
         return
-    config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_folder(config.state_dir, keep_open=(config.output, config.corpus, config.folder))
     path = config.state_dir / f"send-{slug}.lock"
+    private_file(path)
     with open(path, "a+b") as handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -359,7 +361,8 @@ def _run_workers(config: Config, slug: str, jobs: list[_Job], secret: bytes,
                     record(report.failed, job.address, f"failed: {job.address}: {detail}")
         except Exception as error:  # a bug or a broken database: stop, and say so
             with lock:
-                fatal.append(f"unexpected {type(error).__name__}: {error}")
+                fatal.append(str(error) if isinstance(error, NewsletterError)
+                             else f"unexpected {type(error).__name__}: {error}")
             stop.set()
         finally:
             connection.close()

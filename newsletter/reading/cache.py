@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..core.models import Article, Image, Problem, Provider, RelatedItem
+from ..core.private import private_file, private_folder
 
 # Bump when the schema or the payload encoding changes; the sources of the modules that decide
 # what a file reads as are hashed in too (see _fingerprint), so a new validation rule or model
@@ -158,6 +159,8 @@ class CorpusCache:
         switching to WAL and creating the schema take locks that SQLite's busy timeout
         does not always wait for."""
         deadline = time.monotonic() + BUSY_WAIT_SECONDS
+        with contextlib.suppress(OSError):  # else SQLite's own error says what is wrong
+            private_file(self.path)
         while True:
             connection = sqlite3.connect(self.path, timeout=BUSY_WAIT_SECONDS,
                                          isolation_level=None)
@@ -219,7 +222,7 @@ class CorpusCache:
     def open(cls, state_dir: Path, root: Path) -> CorpusCache:
         cache = cls(cache_path(state_dir, root))
         try:
-            state_dir.mkdir(parents=True, exist_ok=True)
+            private_folder(state_dir, keep_open=(root,))
         except OSError as error:
             _note(f"corpus cache disabled: cannot create {state_dir}: "
                   f"{error.strerror or error}")

@@ -19,6 +19,7 @@ from apscheduler.triggers.base import BaseTrigger
 from ..core.config import Config, ScheduleSettings
 from ..core.cron import WallClockCron
 from ..core.errors import NewsletterError
+from ..core.private import private_file, private_folder
 from ..core.timing import schedule_settings
 from .runs import lock_path, run_pass, when
 
@@ -55,7 +56,8 @@ class SchedulerLock:
         self._file: IO[str] | None = None
 
     def __enter__(self) -> SchedulerLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent, keep_open=(self.output,))
+        private_file(self.path)
         handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until exit)
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..core.config import Config
 from ..core.errors import NewsletterError
+from ..core.private import private_file, private_folder
 from .queries import catalogue
 from .schema import LATEST, MIGRATIONS, POSTGRESQL, SQLITE
 
@@ -59,6 +60,8 @@ class Location:
     path: Path | None = None  # SQLite
     url: str | None = None  # PostgreSQL
     password_env: str | None = None
+    # Folders a private state folder must not close to others (output, corpus, the project)
+    keep_open: tuple[Path, ...] = ()
 
     def __str__(self) -> str:
         return str(self.path) if self.dialect == SQLITE else _without_password(self.url or "")
@@ -81,7 +84,8 @@ def location(config: Config) -> Location:
     """Where ``config`` keeps its state."""
     if config.state_url:
         return Location(POSTGRESQL, url=config.state_url, password_env=config.state_password_env)
-    return Location(SQLITE, path=state_path(config))
+    return Location(SQLITE, path=state_path(config),
+                    keep_open=(config.output, config.corpus, config.folder))
 
 
 def location_from_url(url: str, password_env: str | None = None) -> Location:
@@ -167,13 +171,8 @@ class Database:
         self._depth = 1
         try:
             if self.dialect == SQLITE:
-                self.raw.execute("BEGIN IMMEDIATE")
-                try:
+                with sqlite_transaction(self.raw):
                     yield self
-                except BaseException:
-                    self.raw.execute("ROLLBACK")
-                    raise
-                self.raw.execute("COMMIT")
             else:
                 with self.raw.transaction():
                     yield self
@@ -213,10 +212,13 @@ def _open_sqlite(where: Location, migrate: bool) -> Database:
     path = where.path
     assert path is not None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_folder(path.parent, keep_open=where.keep_open)
+        private_file(path)
         raw = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                               check_same_thread=True)
     except (OSError, sqlite3.Error) as error:
+        if isinstance(error, OSError) and not os.access(path.parent, os.W_OK):
+            raise _read_only(path, error) from None
         raise NewsletterError(f"{path}: cannot open the state database ({error}); check "
                               "state_dir in the configuration and its permissions") from None
     db = Database(where, raw)
@@ -235,12 +237,96 @@ def _open_sqlite(where: Location, migrate: bool) -> Database:
                 raw.execute(f"PRAGMA user_version = {LATEST}")
     except sqlite3.DatabaseError as error:
         raw.close()
-        raise NewsletterError(f"{path}: not a usable state database ({error}); restore it "
-                              "from a backup or move it away") from None
+        raise database_error(path, error) from None
+    except NewsletterError:
+        raw.close()
+        raise
     except BaseException:
         raw.close()
         raise
     return db
+
+
+def _read_only(path: Path, error: object) -> NewsletterError:
+    return NewsletterError(
+        f"{path}: the state folder {path.parent} is read-only for this user ({error}): "
+        "nothing changed. Make it writable (SQLite writes beside the database even to read "
+        "it), or point state_dir at a writable folder")
+
+
+def _holders(path: Path) -> list[str]:
+    """Other processes with the database open (Linux's /proc; [] elsewhere), as
+    ``PID 123 (newsletter send 2021-02-22)``."""
+    names = {str(path.resolve()), f"{path.resolve()}-wal"}
+    found = []
+    try:
+        pids = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return []
+    for pid in pids:
+        if int(pid) == os.getpid():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            if not any(os.readlink(f"/proc/{pid}/fd/{fd}") in names for fd in fds):
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        command = " ".join(command.split())
+        found.append(f"PID {pid} ({command[:80]})")
+    return found
+
+
+def database_error(path: Path, error: sqlite3.Error) -> NewsletterError:
+    """What a failed SQLite statement means for the user, and that nothing was changed (every
+    write is a transaction, rolled back when it fails)."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    if name == "SQLITE_FULL":
+        return NewsletterError(f"{path}: disk full, nothing changed. Free some space on the "
+                               f"disk holding {path.parent} and run the command again")
+    if name.startswith("SQLITE_READONLY"):
+        return _read_only(path, error)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        holders = _holders(path)
+        who = ("; it is open in " + ", ".join(holders)) if holders else (
+            "; another newsletter command (send, serve, a subscribers command, the "
+            "scheduler) or a sqlite3 shell may hold it")
+        return NewsletterError(
+            f"{path}: still locked by another writer after {BUSY_TIMEOUT_MS / 1000:g} s{who}: "
+            "nothing changed. Run the command again once it has finished")
+    if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+        return NewsletterError(f"{path}: not a usable state database ({error}); restore it "
+                               "from a backup or move it away")
+    return NewsletterError(f"{path}: the state database failed ({error}): nothing changed")
+
+
+def _sqlite_path(raw: sqlite3.Connection) -> Path:
+    row = raw.execute("PRAGMA database_list").fetchone()
+    return Path(row[2] if row and row[2] else "the state database")
+
+
+@contextlib.contextmanager
+def sqlite_transaction(raw: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, ``ROLLBACK`` on an exception; SQLite errors leave
+    as :class:`NewsletterError` saying what happened (disk full, read-only, locked) and that
+    nothing changed. SQLite itself ends the transaction on some errors (a full disk among
+    them), so ROLLBACK is only sent while one is open: otherwise "cannot rollback - no
+    transaction is active" would hide the real error."""
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as error:
+        raise database_error(_sqlite_path(raw), error) from None
+    try:
+        yield raw
+        raw.execute("COMMIT")
+    except BaseException as error:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        if isinstance(error, sqlite3.Error):
+            raise database_error(_sqlite_path(raw), error) from None
+        raise
 
 
 def _check_not_newer(where: Location, version: int) -> None:
@@ -359,15 +445,6 @@ def connect(config: Config) -> sqlite3.Connection:
     return raw  # type: ignore[no-any-return]
 
 
-class transaction:  # noqa: N801 - used like a function: ``with transaction(db):``
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on an exception)."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, kind: object, value: object, traceback: object) -> None:
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+def transaction(db: sqlite3.Connection) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+    """``with transaction(db):`` on a raw connection (see :func:`sqlite_transaction`)."""
+    return sqlite_transaction(db)
