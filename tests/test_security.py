@@ -9,6 +9,8 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
+import email.header
+import email.utils
 import json
 import os
 import re
@@ -196,6 +198,14 @@ def test_an_encoded_subject_in_overrides_is_refused(site: Path, tmp_path: Path) 
     assert "encoded" in result.output
 
 
+def display_name(raw: bytes, header: str) -> str:
+    """A header's display name as RFC 2047 reads it: whitespace between adjacent encoded
+    words is ignored (Python's address parser keeps it as a space)."""
+    value = email.message_from_bytes(raw)[header]  # undecoded, unfolded by the parser
+    name = email.utils.parseaddr(" ".join(value.split()))[0]
+    return str(email.header.make_header(email.header.decode_header(name)))
+
+
 def _received_headers(raw: bytes) -> list[str]:
     head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
     return [line.split(":", 1)[0].lower() for line in head.split("\r\n")
@@ -225,9 +235,9 @@ def test_no_config_value_adds_a_header_line(site: Path, tmp_path: Path) -> None:
     for once in ("from", "to", "subject", "reply-to", "list-id", "message-id"):
         assert names.count(once) == 1, (once, names)
     message = parse(raw)
-    assert message["From"].addresses[0].display_name == title.strip()
-    assert message["To"].addresses[0].display_name == 'Ada "Countess" Lovelace, Zoë'
-    assert message["Reply-To"].addresses[0].display_name == "Édith"
+    assert display_name(raw, "From") == title.strip()
+    assert display_name(raw, "To") == 'Ada "Countess" Lovelace, Zoë'
+    assert display_name(raw, "Reply-To") == "Édith"
     assert message["Subject"].startswith("Spécial AI Weekly — February 22, 2021 xxx")
 
 
@@ -309,7 +319,7 @@ def test_a_stored_hostile_name_is_written_as_literal_text(site: Path, tmp_path: 
         assert "bcc" not in _received_headers(raw)
         (to,) = parse(raw)["To"].addresses
         assert to.addr_spec == address
-    assert parse(received["eve@example.org"])["To"].addresses[0].display_name == ENCODED_NAME
+    assert display_name(received["eve@example.org"], "To") == ENCODED_NAME
 
 
 def test_a_message_that_cannot_be_built_fails_for_that_subscriber_only(

@@ -114,7 +114,9 @@ def test_add_refuses_a_bad_address_or_topic(folder: Path) -> None:
 
 
 def test_list_shows_one_line_per_subscriber_with_its_status(folder: Path) -> None:
-    run(folder, "subscribers", "add", "b@example.org", "--name", "Bea\nNewline")
+    refused = run(folder, "subscribers", "add", "b@example.org", "--name", "Bea\nNewline")
+    assert refused.exit_code == 1 and "line break" in refused.output  # a name is one line
+    run(folder, "subscribers", "add", "b@example.org", "--name", "Bea  Newline ")
     run(folder, "subscribers", "add", "a@example.org", "--topics", "AI;Robotics")
     result = run(folder, "subscribers", "list")
     assert result.exit_code == 0

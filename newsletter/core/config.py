@@ -20,6 +20,7 @@ import yaml
 
 from .cron import WallClockCron  # weekdays 0-7 as crontab means them
 from .errors import ArticleError, ConfigError
+from .headers import HeaderError, addr_spec, header_problem
 from .safeyaml import check_nesting
 from .text import describe
 from .urls import is_http_url
@@ -192,6 +193,9 @@ def _topics(report: _Report, value: Any) -> tuple[TopicConfig, ...]:
 
 def check_subject(template: str) -> str | None:
     """Why a subject template is unusable, or None when it is fine."""
+    problem = header_problem(template)
+    if problem:
+        return problem
     for name in re.findall(r"{([^{}]*)}", template):
         if name not in SUBJECT_FIELDS:
             return f'unknown placeholder {{{name}}}; use {{title}}, {{date}} or {{slug}}'
@@ -201,7 +205,10 @@ def check_subject(template: str) -> str | None:
 def _email(report: _Report, value: Any, title: str | None, site_url: str | None
            ) -> EmailSettings:
     host = urlsplit(site_url).hostname if site_url else None
-    default_sender = f"{title or 'Newsletter'} <newsletter@{host or 'localhost'}>"
+    name = title or "Newsletter"
+    if not re.fullmatch(r"[\w !#$%&'*+/=?^`{|}~-]+", name):  # a phrase needs quotes
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    default_sender = f"{name} <newsletter@{host or 'localhost'}>"
     if value is None:
         value = {}
     if not isinstance(value, dict):
@@ -217,9 +224,22 @@ def _email(report: _Report, value: Any, title: str | None, site_url: str | None
         fields[key] = raw.strip() if isinstance(raw, str) else None
     for key in ("from", "reply_to", "unsubscribe_mailto"):
         address = fields[key]
-        if address and "@" not in parseaddr(address)[1]:
+        if not address:
+            continue
+        problem = header_problem(address)
+        if problem:  # before parsing: a parser may drop what follows a line break
+            report.errors.append(f"email.{key}: {problem}")
+            fields[key] = None
+            continue
+        if "@" not in parseaddr(address)[1]:
             report.expected(f"email.{key}", 'an address such as "AI Weekly <news@example.org>"',
                             address)
+            continue
+        try:
+            addr_spec(parseaddr(address)[1])
+        except HeaderError as error:
+            report.errors.append(f"email.{key}: {error}; use a plain address such as "
+                                 "news@example.org (a non-ASCII domain is fine)")
     subject = fields["subject"] or DEFAULT_SUBJECT
     problem = check_subject(subject)
     if problem:
@@ -383,6 +403,9 @@ def validate(data: Any, path: Path) -> Config:
     folder = path.parent
 
     title = _string(report, data, "title")
+    problem = header_problem(title) if title else None
+    if problem:  # the title goes into List-Id, the default From and the subject
+        report.errors.append(f"title: {problem}")
     site_url = _string(report, data, "site_url")
     if site_url is not None and not is_http_url(site_url):
         report.expected("site_url", "an absolute http(s) URL such as https://news.example.org/",

@@ -42,7 +42,7 @@ from ..core.private import private_file, private_folder
 from ..publishing.issuefile import ISSUE_FILE, load_issue
 from ..publishing.output import safe_path, write_atomic
 from ..rendering.mail import render_email
-from ..rendering.message import MessageTemplate, build_template
+from ..rendering.message import MessageError, MessageTemplate, build_template, mailbox
 from ..state.database import connect, now, transaction
 from .smtp import (
     DEFAULT_RETRY,
@@ -98,6 +98,7 @@ class SendReport:
     skipped: list[str] = field(default_factory=list)
     in_flight_unknown: list[str] = field(default_factory=list)
     outbox: Path | None = None
+    unbuildable: list[str] = field(default_factory=list)  # also in failed: fix the row
 
     @property
     def ok(self) -> bool:
@@ -114,6 +115,7 @@ class _Job:
     address: str
     name: str
     template: MessageTemplate
+    updated: str = ""  # the subscriber row's stamp: a failure is kept until it changes
 
 
 def _safe_file_name(address: str) -> str:
@@ -128,7 +130,10 @@ def _write_outbox(outbox: Path, name: str, message: bytes) -> None:
 
 
 def _envelope_sender(config: Config) -> str:
-    return email.utils.parseaddr(config.email.sender)[1]
+    try:
+        return mailbox(config.email.sender)[1]
+    except ValueError as error:
+        raise NewsletterError(f"email.from: {error}; correct it in the configuration") from None
 
 
 def send_test_copy(config: Config, issue: Issue, to: str, *, outbox: Path | None = None,
@@ -225,8 +230,11 @@ def _send(config: Config, issue: Issue, secret: bytes, password: str | None,
             "SELECT email FROM attempts WHERE issue = ? AND email NOT IN "
             "(SELECT email FROM deliveries WHERE issue = ?) ORDER BY at, email",
             (issue.slug, issue.slug))]
-        subscribers = db.execute("SELECT email, name, topics FROM subscribers "
+        subscribers = db.execute("SELECT email, name, topics, updated FROM subscribers "
                                  "WHERE status = 'active' ORDER BY id").fetchall()
+        failures = {row[0]: (row[1], row[2]) for row in db.execute(
+            "SELECT email, subscriber_updated, reason FROM failures WHERE issue = ?",
+            (issue.slug,))}
     finally:
         db.close()
 
@@ -238,9 +246,17 @@ def _send(config: Config, issue: Issue, secret: bytes, password: str | None,
     templates: dict[tuple[str, ...], MessageTemplate] = {}
     jobs: list[_Job] = []
     no_topics = 0
-    for address, name, topics in subscribers:
+    for address, name, topics, updated in subscribers:
         if address in done:
             report.skipped.append(address)
+            continue
+        failure = failures.get(address)
+        if failure is not None and failure[0] == updated and outbox is None:
+            report.failed.append(address)
+            report.unbuildable.append(address)
+            log(f"failed: {address!r}: {failure[1]}; not tried again: the subscriber is "
+                f"unchanged since ({updated}). Correct or remove it: newsletter subscribers "
+                "add/remove")
             continue
         sections = sections_for(issue, [t for t in topics.split(";") if t])
         if not sections:
@@ -253,7 +269,7 @@ def _send(config: Config, issue: Issue, secret: bytes, password: str | None,
             part = dataclasses.replace(issue, sections=sections)
             template = templates[key] = build_template(config, part,
                                                        render_email(part, config))
-        jobs.append(_Job(address, name, template))
+        jobs.append(_Job(address, name, template, updated))
     if report.skipped:
         log(f"Skipping {len(report.skipped)} subscriber(s): {len(report.skipped) - no_topics} "
             f"already received issue {issue.slug}, {no_topics} chose no topic it has.")
@@ -272,8 +288,13 @@ def _send(config: Config, issue: Issue, secret: bytes, password: str | None,
 
     if outbox is not None:
         for index, job in enumerate(jobs, 1):
-            message = job.template.render(job.address, job.name,
-                                          unsubscribe_token(secret, job.address))
+            try:
+                message = job.template.render(job.address, job.name,
+                                              unsubscribe_token(secret, job.address))
+            except MessageError as error:
+                report.failed.append(job.address)
+                log(f"failed: {job.address!r}: {error}")
+                continue
             _write_outbox(outbox, f"{index:05d}-{_safe_file_name(job.address)}.eml", message)
             report.sent.append(job.address)
         log(report.summary() + " Nothing was sent or recorded.")
@@ -281,7 +302,7 @@ def _send(config: Config, issue: Issue, secret: bytes, password: str | None,
 
     _run_workers(config, issue.slug, jobs, secret, password, retry, report, log)
     log(report.summary())
-    if report.failed:
+    if len(report.failed) > len(report.unbuildable):
         log("Run the same command again to retry the failed ones; those already sent are "
             "not sent twice.")
     return report
@@ -321,8 +342,18 @@ def _run_workers(config: Config, slug: str, jobs: list[_Job], secret: bytes,
                     job = work.get_nowait()
                 except queue.Empty:
                     return
-                message = job.template.render(job.address, job.name,
-                                              unsubscribe_token(secret, job.address))
+                try:
+                    message = job.template.render(job.address, job.name,
+                                                  unsubscribe_token(secret, job.address))
+                except MessageError as error:  # this subscriber's problem, not the run's
+                    with transaction(db):
+                        db.execute("INSERT OR REPLACE INTO failures (issue, email, reason, "
+                                   "subscriber_updated, at) VALUES (?, ?, ?, ?, ?)",
+                                   (slug, job.address, str(error), job.updated, now()))
+                    with lock:
+                        report.unbuildable.append(job.address)
+                    record(report.failed, job.address, f"failed: {job.address!r}: {error}")
+                    continue
                 pacer.wait()
                 with transaction(db):
                     db.execute("INSERT OR REPLACE INTO attempts (issue, email, at) "

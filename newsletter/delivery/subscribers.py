@@ -26,6 +26,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from ..core.config import Config
 from ..core.errors import NewsletterError
+from ..core.headers import header_problem
 from ..publishing.output import write_atomic
 from ..state.database import connect, now, transaction
 
@@ -51,9 +52,14 @@ def normalize_address(raw: str) -> str:
 
 
 def clean_name(raw: str | None) -> str:
-    """One line of printable text: a name ends up in a To header."""
+    """One line of printable text: a name ends up in a To header. Line breaks, other control
+    characters and encoded-word shapes (``=?...?=``) are refused (:class:`AddressError`):
+    mail programs would read them as more headers."""
     if not raw:
         return ""
+    problem = header_problem(raw)
+    if problem:
+        raise AddressError(f"name: {problem}")
     text = "".join(c if c.isprintable() else " " for c in raw)
     return " ".join(text.split())[:MAX_NAME]
 
@@ -138,8 +144,11 @@ def add_subscriber(config: Config, email: str, name: str | None = None,
     """Add (or update, or re-subscribe) one address; returns the stored subscriber and what
     happened."""
     try:
-        new = Subscriber(normalize_address(email), clean_name(name),
-                         parse_topics(topics, config))
+        cleaned = clean_name(name)
+    except AddressError as error:
+        raise NewsletterError(f"--name {name!r}: {error}") from None
+    try:
+        new = Subscriber(normalize_address(email), cleaned, parse_topics(topics, config))
     except AddressError as error:
         raise NewsletterError(f"{email!r}: {error}") from None
     db = connect(config)
@@ -257,7 +266,12 @@ def parse_csv(text: str, config: Config, path: Path) -> tuple[dict[str, Subscrib
             email = cells.get("email", "").strip()
             problems.append(f"line {line}: {email or '(no address)'}: {error}")
             continue
-        new = Subscriber(address, clean_name(cells.get("name")), topics, status)
+        try:
+            name = clean_name(cells.get("name"))
+        except AddressError as error:
+            problems.append(f"line {line}: {address}: {error}")
+            continue
+        new = Subscriber(address, name, topics, status)
         old = good.get(address)
         if old is not None:  # a duplicate within the file: merge (a blank cell gives nothing)
             union = set(old.topics) | set(topics)

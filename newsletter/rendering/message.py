@@ -9,37 +9,40 @@ shows what is sent.
 
 from __future__ import annotations
 
-import email.policy
 import email.utils
 import hashlib
 import re
 from dataclasses import dataclass
 from email import quoprimime
-from email.headerregistry import Address
 from urllib.parse import urlsplit
 
+from ..core import headers
 from ..core.config import Config
+from ..core.errors import NewsletterError
 from ..core.models import Issue
 from ..core.timing import issue_timestamp
 from .mail import UNSUBSCRIBE_PLACEHOLDER, RenderedEmail
 
 TEST_SUBJECT_PREFIX = "[TEST] "
 
-_POLICY = email.policy.SMTP  # CRLF, lines folded at 78, RFC 2047 for non-ASCII text
-_SIMPLE_NAME = re.compile(r"[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]*")  # needs no quoting nor encoding
+
+class MessageError(ValueError):
+    """The message for one subscriber cannot be built (an address no header can carry)."""
 
 
-def _header(name: str, value: str) -> bytes:
-    """One header, folded and encoded (a non-ASCII name or subject becomes RFC 2047)."""
-    return _POLICY.header_factory(name, value).fold(policy=_POLICY).encode("ascii")
+def mailbox(value: str) -> tuple[str, str]:
+    """(display name, ASCII address) of a configured ``Name <local@domain>``; raises
+    :class:`headers.HeaderError` for an address a message cannot carry."""
+    display, spec = email.utils.parseaddr(headers.one_line(value))
+    return display, headers.addr_spec(spec)
 
 
-def _to_header(address: str, name: str) -> bytes:
-    if not name:
-        return f"To: {address}\r\n".encode("ascii")
-    if _SIMPLE_NAME.fullmatch(name) and len(name) + len(address) < 68:
-        return f"To: {name} <{address}>\r\n".encode("ascii")
-    return _header("To", str(Address(display_name=name, addr_spec=address)))
+def _address_header(name: str, value: str, key: str) -> bytes:
+    try:
+        display, spec = mailbox(value)
+        return headers.address(name, display, spec)
+    except headers.HeaderError as error:
+        raise NewsletterError(f"{key}: {error}; correct it in the configuration") from None
 
 
 def _qp(text: str) -> bytes:
@@ -61,7 +64,7 @@ def _list_id(config: Config) -> str:
     labels = [re.sub(r"[^A-Za-z0-9-]+", "-", p).strip("-").lower()
               for p in parts.path.split("/") if p]
     labels = [label for label in labels if label] or ["newsletter"]
-    return ".".join([*labels, (parts.hostname or "localhost").lower()])
+    return ".".join([*labels, headers.ascii_domain(parts.hostname or "localhost")])
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,18 @@ class MessageTemplate:
 
     def render(self, address: str, name: str, token: str) -> bytes:
         """The complete message for one subscriber (CRLF line ends, 7-bit)."""
+        if not re.fullmatch(r"[A-Za-z0-9_.=-]*", token):
+            raise MessageError("an unsubscribe token holds characters a URL cannot carry")
+        try:
+            to = headers.address("To", name, address)
+        except headers.HeaderError as error:
+            raise MessageError(f"the message cannot be built: {error}") from None
         url = f"{self.unsubscribe_url}{token}"
         list_unsubscribe = f"<{url}>"
         if self.mailto:
             list_unsubscribe += f", <mailto:{self.mailto}?subject=unsubscribe>"
-        head = (_to_header(address, name)
-                + f"Message-ID: {self.message_id(address)}\r\n"
-                  f"List-Unsubscribe: {list_unsubscribe}\r\n".encode("ascii"))
+        head = (to + f"Message-ID: {self.message_id(address)}\r\n"
+                     f"List-Unsubscribe: {list_unsubscribe}\r\n".encode("ascii"))
         return head + _token_lines(token).join(self.segments)
 
 
@@ -102,23 +110,27 @@ def build_template(config: Config, issue: Issue, rendered: RenderedEmail, *,
     """Headers shared by every subscriber and both parts, quoted-printable, split at the
     placeholder token the renderer left in the unsubscribe URL."""
     subject = (TEST_SUBJECT_PREFIX if test else "") + rendered.subject
-    host = urlsplit(config.site_url).hostname or "localhost"
+    host = headers.ascii_domain(urlsplit(config.site_url).hostname or "localhost")
     digest = hashlib.sha256("\x00".join((subject, rendered.text, rendered.html))
                             .encode("utf-8")).hexdigest()
     boundary = f"=_newsletter_{digest[:32]}"  # "=_" never occurs in quoted-printable
     mailto = None
     if config.email.unsubscribe_mailto:
-        mailto = email.utils.parseaddr(config.email.unsubscribe_mailto)[1] or None
-    headers = [
-        _header("From", config.email.sender),
-        _header("Subject", subject),
+        try:
+            mailto = mailbox(config.email.unsubscribe_mailto)[1]
+        except headers.HeaderError as error:
+            raise NewsletterError(f"email.unsubscribe_mailto: {error}; correct it in the "
+                                  "configuration") from None
+    lines = [
+        _address_header("From", config.email.sender, "email.from"),
+        headers.unstructured("Subject", subject),
         f"Date: {email.utils.format_datetime(issue_timestamp(config, issue.date))}\r\n"
         .encode("ascii"),
     ]
     if config.email.reply_to:
-        headers.append(_header("Reply-To", config.email.reply_to))
-    headers += [
-        _header("List-Id", f"{config.title} <{_list_id(config)}>"),
+        lines.append(_address_header("Reply-To", config.email.reply_to, "email.reply_to"))
+    lines += [
+        headers.angle("List-Id", config.title, _list_id(config)),
         b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
         b"MIME-Version: 1.0\r\n",
         f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'
@@ -137,7 +149,7 @@ def build_template(config: Config, issue: Issue, rendered: RenderedEmail, *,
 
     text_part, html_part = part("plain", rendered.text), part("html", rendered.html)
     segments = [*text_part[:-1], text_part[-1] + html_part[0], *html_part[1:]]
-    segments[0] = b"".join(headers) + segments[0]
+    segments[0] = b"".join(lines) + segments[0]
     segments[-1] += f"--{boundary}--\r\n".encode("ascii")
     return MessageTemplate(issue, config.site_url, host, tuple(segments),
                            f"{config.site_url}unsubscribe?token=", mailto, test)
