@@ -240,8 +240,11 @@ def test_hostile_text_stays_text(config: Config) -> None:
     assert_safe_document(page)
     assert "{{ 7*7 }}" in page.text and "49" not in page.text
     assert '<script>alert("x")</script>' in page.text
-    assert page.find("a", href=quoted)  # one attribute, intact
-    assert len(page.find("img")) == 0  # a javascript: image and an unparsable one: no image
+    assert page.find("a", href=quoted.replace('"', "%22"))  # one attribute, normalized
+    # the javascript: image is dropped; the other is a URL a browser loads, percent-encoded
+    (image_tag,) = page.find("img")
+    assert image_tag["src"].startswith("https://evil.example/i.jpg?%3Cscript%3E")
+    assert not any(c in image_tag["src"] for c in '<>" \x00\x0b')
     archive = Page(render_archive([issue], config))
     assert_safe_document(archive)
     assert "{{ 7*7 }}" in archive.text

@@ -747,7 +747,7 @@ def test_related_items_are_parsed(corpus: Path):
     }])
     assert only_article(corpus).related == (RelatedItem(
         title="Other take",
-        url="https://www.Other.example/take/?utm_source=x&id=3",
+        url="https://www.other.example/take/?utm_source=x&id=3",  # normalized: host lowercase
         canonical_url="other.example/take?id=3",
         domain="other.example",
         provider=Provider(),

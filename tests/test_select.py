@@ -701,7 +701,7 @@ def test_related_sort_quality_then_date_then_canonical_url(config):
             published="2021-01-01T00:00:00Z"),
     ]
     assert related_of(cfg, items) == [
-        "https://z.example/1", "http://a.example", "https://www.b.example",
+        "https://z.example/1", "http://a.example/", "https://www.b.example/",
         "https://old.example/1", "https://low.example/1",
     ]
 

@@ -23,7 +23,7 @@ from .errors import ArticleError, ConfigError
 from .headers import HeaderError, addr_spec, header_problem
 from .safeyaml import check_nesting
 from .text import describe
-from .urls import is_http_url
+from .urls import normalize_url
 
 DEFAULT_CONFIG_NAME = "newsletter.yaml"
 DEFAULT_MAX_ARTICLES = 5
@@ -407,11 +407,14 @@ def validate(data: Any, path: Path) -> Config:
     if problem:  # the title goes into List-Id, the default From and the subject
         report.errors.append(f"title: {problem}")
     site_url = _string(report, data, "site_url")
-    if site_url is not None and not is_http_url(site_url):
+    normalized = normalize_url(site_url)  # a non-ASCII host in punycode: it goes into headers
+    if site_url is not None and normalized is None:
         report.expected("site_url", "an absolute http(s) URL such as https://news.example.org/",
                         site_url)
-    elif site_url is not None and not site_url.endswith("/"):
-        site_url += "/"  # the published folder: relative links resolve below it
+    elif normalized is not None:
+        site_url = normalized.split("#")[0]
+        if not site_url.endswith("/"):
+            site_url += "/"  # the published folder: relative links resolve below it
 
     timezone = None
     timezone_name = _string(report, data, "timezone", "UTC")

@@ -1,10 +1,25 @@
-"""URL rules shared by selection and rendering: which URLs are usable, and when two are equal."""
+"""URL rules shared by reading, selection and rendering: which URLs are usable, the one form
+in which they go out, and when two are equal.
+
+Real feeds hold URLs that browsers accept but RFC 3986 does not: a space in the path
+(``https://apnews.com/Business Wire/...``), non-ASCII paths and hosts. They are parsed as a
+browser parses them (the WHATWG URL standard, by the ada library) and written out only in
+the normalized form (:func:`normalize_url`): percent-encoded, the host lowercased and in
+punycode, default ports and dot segments dropped, so that every page, feed and ``issue.json``
+carries a URL any client reads the same way.
+"""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
+import ada_url
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Before parsing: a scheme and "//" with a non-empty authority. Browsers repair "https:host"
+# and "https:///host" into a URL with a host; a feed that writes them has lost something.
+_AUTHORITY = re.compile(r"(?i)https?:[\\/]{2}[^\\/?#]")
 
 
 def _strip_www(host: str) -> str:
@@ -12,22 +27,34 @@ def _strip_www(host: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-def http_host(url: object) -> str | None:
-    """The host of an absolute http(s) URL, lowercased; None for anything else."""
-    if not isinstance(url, str) or any(c <= " " or c == "\x7f" for c in url.strip()):
+def normalize_url(url: object) -> str | None:
+    """``url`` as a browser loads it, in its normalized ASCII form; None when it is not an
+    absolute http(s) URL with a host."""
+    if not isinstance(url, str):
+        return None
+    text = url.strip(" \t\r\n\f\v\x00")
+    if not _AUTHORITY.match(text):
         return None
     try:
-        parts = urlsplit(url.strip())
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
+        parsed = ada_url.URL(text)
     except ValueError:
         return None
-    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+    if parsed.protocol not in ("http:", "https:") or not parsed.hostname:
         return None
-    return parts.hostname.lower()
+    return str(parsed.href)
+
+
+def http_host(url: object) -> str | None:
+    """The host of an absolute http(s) URL, lowercased, in punycode; None for anything else."""
+    normalized = normalize_url(url)
+    if normalized is None:
+        return None
+    host = urlsplit(normalized).hostname
+    return host.lower() if host else None
 
 
 def is_http_url(url: object) -> bool:
-    return http_host(url) is not None
+    return normalize_url(url) is not None
 
 
 def canonical_url(url: object) -> str | None:
@@ -37,11 +64,11 @@ def canonical_url(url: object) -> str | None:
     parameters removed (others kept in order), one trailing ``/`` removed unless the path is
     ``/``, an empty path is ``/``.
     """
-    host = http_host(url)
-    if host is None:
+    normalized = normalize_url(url)
+    if normalized is None:
         return None
-    parts = urlsplit(url.strip())  # type: ignore[union-attr]
-    netloc = _strip_www(host)
+    parts = urlsplit(normalized)
+    netloc = _strip_www(parts.hostname or "")
     if ":" in netloc:  # an IPv6 literal keeps its brackets
         netloc = f"[{netloc}]"
     port = parts.port

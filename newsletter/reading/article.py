@@ -12,7 +12,7 @@ from ..core.errors import ArticleError
 from ..core.models import Article, Image, Number, Provider, RelatedItem
 from ..core.safeyaml import parse_yaml
 from ..core.text import clean_text, describe
-from ..core.urls import canonical_url, domain_of
+from ..core.urls import canonical_url, domain_of, normalize_url
 from .frontmatter import split_front_matter
 
 
@@ -98,7 +98,7 @@ def _images(value: Any, key: str) -> tuple[Image, ...]:
             raw = item.get(dimension)
             size = None if raw is None else parse_number(raw, f"{where}.{dimension}", 0)
             sizes.append(int(size) if size is not None and size > 0 else None)
-        images.append(Image(url.strip(), sizes[0], sizes[1]))
+        images.append(Image(normalize_url(url) or url.strip(), sizes[0], sizes[1]))
     return tuple(images)
 
 
@@ -134,7 +134,7 @@ def _related(value: Any) -> tuple[RelatedItem, ...]:
             raise ArticleError(f"{where}: expected a mapping with title and webUrl, got "
                                f"{describe(item)}", key="related")
         url = item.get("webUrl")
-        url = url.strip() if isinstance(url, str) else ""
+        url = (normalize_url(url) or url.strip()) if isinstance(url, str) else ""
         provider = _provider(item.get("provider"), f"{where}.provider")
         published = item.get("publishedDateTime")
         items.append(RelatedItem(
@@ -166,10 +166,11 @@ def article_from_fields(fields: Any, *, id: str, path: str, body: str = "") -> A
     title = _text(fields.get("title"), "title")
     if not title:
         raise ArticleError("title: missing or empty; every article needs a title", key="title")
-    url = fields.get("webUrl")
+    raw_url = fields.get("webUrl")
+    url = normalize_url(raw_url)  # what a browser would load; written out in this form
     canonical = canonical_url(url)
-    if canonical is None:
-        found = "nothing" if url is None else describe(url)
+    if url is None or canonical is None:
+        found = "nothing" if raw_url is None else describe(raw_url)
         raise ArticleError(f"webUrl: expected an absolute http(s) URL such as "
                            f"https://example.org/story, got {found}", key="webUrl")
     if fields.get("publishedDateTime") is None:
@@ -180,7 +181,7 @@ def article_from_fields(fields: Any, *, id: str, path: str, body: str = "") -> A
         id=id,
         path=path,
         title=title,
-        url=url.strip(),
+        url=url,
         canonical_url=canonical,
         domain=domain_of(provider.domain, url),
         published=parse_instant(fields["publishedDateTime"], "publishedDateTime"),

@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup, escape
 
-from ..core.urls import is_http_url
+from ..core.urls import normalize_url
 
 
 def _templates_folder() -> Path:
@@ -31,8 +31,9 @@ EXCERPT_LENGTH = 300
 
 
 def http_url(value: object) -> str:
-    """The URL when it is absolute http(s), else "" (templates then render no link)."""
-    return value.strip() if isinstance(value, str) and is_http_url(value) else ""
+    """The URL, normalized, when it is absolute http(s), else "" (templates then render no
+    link)."""
+    return normalize_url(value) or ""
 
 
 def https_url(value: object) -> str:
