@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..core.errors import NewsletterError
-from .options import DATE, Options
+from .options import DATE, Options, echo
 
 
 @click.group()
@@ -43,12 +43,12 @@ def subscribers_import(options: Options, file: Path) -> None:
     config, _ = options.load()
     report = import_csv(config, file)
     for problem in report.problems:
-        click.echo(f"{file}: {problem}", err=True)
+        echo(f"{file}: {problem}", err=True)
     outcomes = ", ".join(f"{count} {outcome}" for outcome, count in report.outcomes.items())
-    click.echo(f"Imported {report.imported} subscriber(s) from {file}"
+    echo(f"Imported {report.imported} subscriber(s) from {file}"
                + (f": {outcomes}." if outcomes else "."))
     if report.problems:
-        click.echo(f"{len(report.problems)} bad row(s) skipped; fix them and import again "
+        echo(f"{len(report.problems)} bad row(s) skipped; fix them and import again "
                    "(the rows already in merge).", err=True)
         sys.exit(1)
 
@@ -71,7 +71,7 @@ def subscribers_add(options: Options, address: str, name: str | None,
 
     config, _ = options.load()
     subscriber, outcome = add_subscriber(config, address, name, topics)
-    click.echo(f"{subscriber.email}: {outcome}.")
+    echo(f"{subscriber.email}: {outcome}.")
 
 
 @subscribers.command("remove")
@@ -88,7 +88,7 @@ def subscribers_remove(options: Options, address: str) -> None:
 
     config, _ = options.load()
     subscriber = remove_subscriber(config, address)
-    click.echo(f"{subscriber.email}: removed.")
+    echo(f"{subscriber.email}: removed.")
 
 
 @subscribers.command("list")
@@ -106,7 +106,7 @@ def subscribers_list(options: Options, as_json: bool) -> None:
 
     config, _ = options.load()
     people = list_subscribers(config)
-    click.echo(subscribers_json(people) if as_json else subscribers_text(people), nl=False)
+    echo(subscribers_json(people) if as_json else subscribers_text(people), nl=False)
 
 
 @subscribers.command("export")
@@ -123,7 +123,7 @@ def subscribers_export(options: Options, file: Path) -> None:
 
     config, _ = options.load()
     count = export_csv(config, file)
-    click.echo(f"Exported {count} subscriber(s) to {file}.")
+    echo(f"Exported {count} subscriber(s) to {file}.")
 
 
 @click.command()
@@ -149,7 +149,7 @@ def send(options: Options, date: dt.datetime, to: str | None, outbox: Path | Non
     from ..delivery.send import send_issue
 
     config, _ = options.load()
-    report = send_issue(config, date.date(), to=to, outbox=outbox, log=click.echo)
+    report = send_issue(config, date.date(), to=to, outbox=outbox, log=echo)
     if not report.ok:
         sys.exit(1)
 
@@ -180,7 +180,7 @@ def serve(options: Options, host: str, port: int, timeout: float) -> None:
     except OSError as error:
         raise NewsletterError(f"cannot listen on {host}:{port} ({error}); pick another "
                               "--port or --host") from None
-    click.echo(f"Serving {config.output} at {site_address(server, config)} (Ctrl-C stops).")
+    echo(f"Serving {config.output} at {site_address(server, config)} (Ctrl-C stops).")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

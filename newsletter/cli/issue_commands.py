@@ -15,7 +15,15 @@ from ..publishing.build import build_issue, publish_issue, read_and_select
 from ..reading.corpus import read_corpus
 from ..selecting.explain import explain_json, explain_text
 from .delivery_commands import send, serve, subscribers
-from .options import DATE, STRICT_HELP, Group, Options, issue_date, report_problems
+from .options import (
+    DATE,
+    STRICT_HELP,
+    Group,
+    Options,
+    echo,
+    issue_date,
+    report_problems,
+)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,28 +70,28 @@ def build(options: Options, date: dt.datetime | None, strict: bool, publish: boo
                          publish=publish)
     report_problems(result.problems)
     if result.reading.unvalidated:
-        click.echo(f"note: {result.reading.unvalidated} article file(s) outside the window "
+        echo(f"note: {result.reading.unvalidated} article file(s) outside the window "
                    "were not validated (they cannot change this issue); `newsletter check` "
                    "validates every file", err=True)
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     issue = result.selection.issue
     if result.empty_reason:
-        click.echo(f"Issue {issue.slug}: nothing to build: {result.empty_reason}.")
+        echo(f"Issue {issue.slug}: nothing to build: {result.empty_reason}.")
         return
     if result.up_to_date:
-        click.echo(f"Issue {issue.slug} is published and a rebuild gives the same files: "
+        echo(f"Issue {issue.slug} is published and a rebuild gives the same files: "
                    "nothing to do.")
         return
     placed = issue.placed
     related = sum(len(p.related) for p in placed)
-    click.echo(f"Issue {issue.slug} of {issue.title} ({issue.status}): "
+    echo(f"Issue {issue.slug} of {issue.title} ({issue.status}): "
                f"{len(issue.sections)} topics, {len(placed)} articles, "
                f"{related} related links.")
     for section in issue.sections:
-        click.echo(f"  {section.topic}: {len(section.articles)}")
+        echo(f"  {section.topic}: {len(section.articles)}")
     target = config.output / issue.slug
-    click.echo(f"Wrote {target}" if result.written else f"Unchanged: {target}")
+    echo(f"Wrote {target}" if result.written else f"Unchanged: {target}")
 
 
 @cli.command()
@@ -98,7 +106,7 @@ def publish(options: Options, date: dt.datetime) -> None:
     """
     config, _ = options.load()
     issue, written = publish_issue(config, date.date())
-    click.echo(f"Published issue {issue.slug}: {len(written)} file(s) written in "
+    echo(f"Published issue {issue.slug}: {len(written)} file(s) written in "
                f"{config.output}.")
 
 
@@ -115,8 +123,8 @@ def check(options: Options, strict: bool) -> None:
     config, strict = options.load(strict)
     reading = read_corpus(config.corpus, cache_dir=config.state_dir)
     for problem in reading.problems:
-        click.echo(f"{problem}", err=True)
-    click.echo(f"Checked {config.path.name} and {reading.file_count} article files in "
+        echo(f"{problem}", err=True)
+    echo(f"Checked {config.path.name} and {reading.file_count} article files in "
                f"{config.corpus}: {len(reading.articles)} valid, "
                f"{len(reading.problems)} invalid.")
     if reading.problems:
@@ -142,7 +150,7 @@ def explain(options: Options, date: dt.datetime | None, as_json: bool) -> None:
     """
     config, _ = options.load()
     selection = read_and_select(config, issue_date(date, config)).selection
-    click.echo(explain_json(selection) if as_json else explain_text(selection), nl=False)
+    echo(explain_json(selection) if as_json else explain_text(selection), nl=False)
 
 
 @cli.command()
@@ -172,11 +180,11 @@ def preview(options: Options, date: dt.datetime | None, host: str, port: int,
     server = PreviewServer(config.path, host=host, port=port, strict=strict,
                            default_date=date.date() if date else None)
     if not is_loopback(host):
-        click.echo(f"warning: serving on {host}: anyone who can reach this machine can read "
+        echo(f"warning: serving on {host}: anyone who can reach this machine can read "
                    "the drafts", err=True)
-    click.echo(f"Previewing {config.title}: {server.url}/")
-    click.echo(f"Issue {server.state.default_date.isoformat()}: {server.draft_url()}")
-    click.echo("Saving an article, the config, a template or overrides.yaml reloads the page. "
+    echo(f"Previewing {config.title}: {server.url}/")
+    echo(f"Issue {server.state.default_date.isoformat()}: {server.draft_url()}")
+    echo("Saving an article, the config, a template or overrides.yaml reloads the page. "
                "Ctrl-C stops.")
     server.serve_forever()
 

@@ -12,6 +12,13 @@ import click
 from ..core.config import Config, load_config
 from ..core.errors import NewsletterError
 from ..core.models import Problem
+from ..core.text import terminal_safe
+
+
+def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
+    """``click.echo`` with control characters escaped: what commands print holds article
+    values and file names, which must not drive the terminal."""
+    click.echo(terminal_safe(str(message)), err=err, nl=nl)
 
 
 @dataclass
@@ -23,7 +30,7 @@ class Options:
         strict = strict or self.strict
         config = load_config(self.config_path, strict=strict)
         for warning in config.warnings:
-            click.echo(f"warning: {config.path.name}: {warning}", err=True)
+            echo(f"warning: {config.path.name}: {warning}", err=True)
         return config, strict
 
 
@@ -34,7 +41,7 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except NewsletterError as error:
-            raise click.ClickException(str(error)) from error
+            raise click.ClickException(terminal_safe(str(error))) from error
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except KeyboardInterrupt:
@@ -42,9 +49,9 @@ class Group(click.Group):
         except Exception as error:
             if os.environ.get("NEWSLETTER_DEBUG"):
                 raise
-            raise click.ClickException(
+            raise click.ClickException(terminal_safe(
                 f"unexpected {type(error).__name__}: {error} (set NEWSLETTER_DEBUG=1 for "
-                "the traceback and report it)") from error
+                "the traceback and report it)")) from error
 
 
 def issue_date(value: dt.datetime | None, config: Config) -> dt.date:
@@ -54,9 +61,9 @@ def issue_date(value: dt.datetime | None, config: Config) -> dt.date:
 
 def report_problems(problems: tuple[Problem, ...]) -> None:
     if problems:
-        click.echo(f"warning: skipped {len(problems)} invalid article file(s):", err=True)
+        echo(f"warning: skipped {len(problems)} invalid article file(s):", err=True)
         for problem in problems:
-            click.echo(f"  {problem}", err=True)
+            echo(f"  {problem}", err=True)
 
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])

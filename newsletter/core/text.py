@@ -35,3 +35,13 @@ _UNWANTED_CHARACTERS = re.compile(
 def clean_text(text: str) -> str:
     """``text`` without the control characters that XML forbids and HTML frowns upon."""
     return _UNWANTED_CHARACTERS.sub("", text)
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` for a terminal: control characters other than newline and tab (ESC, BEL, the
+    C1 range with its one-byte CSI, ...) written as escapes such as ``\\x1b``, so that an
+    article value or a file name echoed by a command cannot move the cursor, retitle the
+    window or hide the text around it."""
+    return "".join(
+        c if c in "\n\t" or not (c < " " or "\x7f" <= c <= "\x9f")
+        else f"\\x{ord(c):02x}" for c in text)

@@ -17,6 +17,7 @@ import csv
 import difflib
 import io
 import json
+import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -218,6 +219,21 @@ class ImportReport:
         return sum(self.outcomes.values())
 
 
+# A cell a spreadsheet would run as a formula (=, +, - or @ first; a tab or CR first also
+# works in some): exported with a leading apostrophe, as OWASP advises for CSV injection,
+# and read back without it. A cell that already starts with apostrophes before such a
+# character gets one more, so that every cell reads back exactly as it was.
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    return "'" + cell if _FORMULA.match(cell) else cell
+
+
+def from_spreadsheet_safe(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and _FORMULA.match(cell) else cell
+
+
 def _read_header(rows: Iterable[list[str]], path: Path) -> list[str]:
     for header in rows:
         if not any(cell.strip() for cell in header):
@@ -255,7 +271,7 @@ def parse_csv(text: str, config: Config, path: Path) -> tuple[dict[str, Subscrib
             problems.append(f"line {line}: {len(row)} fields, but the header has "
                             f"{len(columns)} ({','.join(columns)})")
             continue
-        cells = dict(zip(columns, row, strict=False))
+        cells = dict(zip(columns, (from_spreadsheet_safe(c) for c in row), strict=False))
         try:
             address = normalize_address(cells.get("email", ""))
             topics = parse_topics(cells.get("topics"), config)
@@ -311,7 +327,8 @@ def export_csv(config: Config, path: Path) -> int:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)
     for s in subscribers:
-        writer.writerow([s.email, s.name, _topics_text(s.topics), s.status])
+        writer.writerow([spreadsheet_safe(cell) for cell in
+                         (s.email, s.name, _topics_text(s.topics), s.status)])
     try:
         write_atomic(path.absolute(), buffer.getvalue().encode("utf-8"))
     except OSError as error:
