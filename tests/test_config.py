@@ -390,3 +390,36 @@ def test_misspelled_required_key_error_mentions_the_near_miss(tmp_path: Path):
         load_config(path)
     assert "title: required, but missing" in caught.value.errors
     assert 'warning: titel: unknown key, ignored; did you mean "title"?' in str(caught.value)
+
+
+# The configuration and an issue's overrides.yaml go through the articles' safe YAML loader.
+@pytest.mark.parametrize("name", ["config", "overrides"])
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a: &a [x, x]\n" + "".join(f"k{i}: *a\n" for i in range(30)),
+     "line 1: more than 20 YAML aliases (*name): refused, as files like this are used to "
+     "exhaust memory; write the values out in full"),
+    ("intro: !!python/object/apply:os.system [echo]\n",
+     "line 1: YAML tag !!python/object/apply:os.system is not allowed: {holder} hold plain "
+     "YAML (strings, numbers, dates, lists, mappings)"),
+    ("title: x\nintro: " + "[" * 500 + "]" * 500 + "\n",
+     "line 2: YAML nested more than 200 levels deep: refused"),
+    ("intro: 0x" + "f" * 1000 + "\n",
+     "line 1: a number 1002 characters long: refused; write it as text (in quotes) if it is "
+     "not a number"),
+])
+def test_settings_files_use_the_safe_loader(tmp_path: Path, name: str, text: str,
+                                            expected: str):
+    from newsletter.selecting.overrides import load_overrides
+
+    if name == "config":
+        path = write_text_config(tmp_path, text)
+        errors = config_errors(path)
+        holder = "configuration files"
+    else:
+        path = tmp_path / "overrides.yaml"
+        path.write_text(text, "utf-8")
+        with pytest.raises(ConfigError) as caught:
+            load_overrides(path)
+        errors = caught.value.errors
+        holder = "overrides files"
+    assert errors == [expected.format(holder=holder)]

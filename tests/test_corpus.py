@@ -829,3 +829,28 @@ def test_models_are_frozen(corpus: Path):
     assert isinstance(article.topics, tuple)
     assert isinstance(article.related, tuple)
     assert isinstance(article.images, tuple)
+
+
+@pytest.mark.parametrize("spelling", [
+    "0x" + "f" * 400_000,             # hexadecimal: int() builds it, but printing it takes ages
+    "0b" + "1" * 400_000,             # binary
+    "0" + "7" * 400_000,              # octal (YAML 1.1)
+    ":".join(["59"] * 100_000),       # sexagesimal: built digit by digit, quadratic
+    "9" * 400_000,                    # decimal
+])
+def test_huge_integers_are_refused_quickly(corpus: Path, spelling: str):
+    write_raw(corpus, "huge.md", front(VALID_HEAD + f"quality: {spelling}\n"))
+
+    started = time.perf_counter()
+    problem = only_problem(corpus)
+
+    assert time.perf_counter() - started < 1.0
+    assert problem.message == (f"a number {len(spelling)} characters long: refused; write it "
+                               "as text (in quotes) if it is not a number")
+    assert problem.line == 5
+
+
+def test_ordinary_integer_spellings_still_read(corpus: Path):
+    write_raw(corpus, "ok.md", front(VALID_HEAD + "quality: 0x1F\nheat: 1:30\n"))
+    article = only_article(corpus)
+    assert (article.quality, article.heat) == (31, 90)

@@ -16,12 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
 from .cron import WallClockCron  # weekdays 0-7 as crontab means them
-from .errors import ArticleError, ConfigError
+from .errors import ConfigError
 from .headers import HeaderError, addr_spec, header_problem
-from .safeyaml import check_nesting
+from .safeyaml import load_yaml_file
 from .text import describe
 from .urls import normalize_url
 
@@ -500,16 +498,7 @@ def load_config(path: Path, *, strict: bool = False) -> Config:
             f"file not found; create {DEFAULT_CONFIG_NAME} or pass --config PATH"]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(str(path), [f"cannot be read: {error}"]) from None
-    try:
-        check_nesting(text)
-        data = yaml.load(text, Loader=yaml.CSafeLoader)
-    except ArticleError as error:
-        raise ConfigError(str(path), [error.message]) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(str(path), [f"{where}YAML syntax error: {problem}"]) from None
+    data = load_yaml_file(path, text, holder="configuration files")
     config = validate(data, path)
     if strict and config.warnings:
         raise ConfigError(str(path), [f"{w} (an error with --strict)" for w in config.warnings])

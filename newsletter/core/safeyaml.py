@@ -1,29 +1,43 @@
-"""The one safe YAML loader: libyaml's safe loader with guards against alias bombs and deep
-nesting, its errors turned into messages that name the line."""
+"""The one safe YAML loader, for article front matter, the configuration and overrides.
+
+libyaml's safe loader (fast; no language tags) with guards for what it lets through: alias
+bombs, flow collections nested deep enough to overflow libyaml's C stack, documents too
+large to be what they claim, and integers spelt so long that building them (hexadecimal,
+octal, binary, sexagesimal ``1:2:3:...``) or printing them costs minutes. Every refusal and
+every syntax error is an :class:`ArticleError` naming the line of the file.
+"""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import ArticleError
+from .errors import ArticleError, ConfigError
 
-# Article files never need YAML anchors; a few are tolerated, many are an alias bomb.
+# These files never need YAML anchors; a few are tolerated, many are an alias bomb.
 MAX_ALIAS_USES = 20
+MAX_FLOW_DEPTH = 200
+MAX_YAML_CHARS = 2 * 1024 * 1024  # the article file limit; a config is far smaller
+# An integer scalar longer than this is refused before it is built: every number these files
+# hold is small, and Python's int() guards only decimal spellings against huge ones.
+MAX_INTEGER_CHARS = 100
+_INT_TAG = "tag:yaml.org,2002:int"
 
 
-class SafeLoader(yaml.CSafeLoader):  # type: ignore[misc, name-defined]
-    """libyaml's safe loader (fast; no language tags) that refuses alias bombs.
+class SafeLoader(yaml.CSafeLoader):  # type: ignore[misc, name-defined]  # no stubs for C
+    """libyaml's safe loader that refuses alias bombs and huge integers.
 
     An alias is constructed once and shared, so expansion costs nothing here, but a
     document made of thousands of aliases still explodes in whatever walks it later.
     """
 
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, first_line: int) -> None:
         super().__init__(stream)
         self._alias_uses = 0
+        self.first_line = first_line
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if node in self.constructed_objects or node in self.recursive_objects:
@@ -32,34 +46,41 @@ class SafeLoader(yaml.CSafeLoader):  # type: ignore[misc, name-defined]
                 raise ArticleError(
                     f"more than {MAX_ALIAS_USES} YAML aliases (*name): refused, as files "
                     "like this are used to exhaust memory; write the values out in full",
-                    line=node.start_mark.line + 2,
+                    line=node.start_mark.line + self.first_line,
                 )
         return super().construct_object(node, deep)
 
+    def construct_integer(self, node: yaml.ScalarNode) -> int:
+        if len(node.value) > MAX_INTEGER_CHARS:
+            raise ArticleError(
+                f"a number {len(node.value)} characters long: refused; write it as text "
+                "(in quotes) if it is not a number",
+                line=node.start_mark.line + self.first_line)
+        return int(self.construct_yaml_int(node))
 
 
-def _yaml_error(error: yaml.YAMLError) -> ArticleError:
+SafeLoader.add_constructor(_INT_TAG, SafeLoader.construct_integer)
+
+
+def _yaml_error(error: yaml.YAMLError, first_line: int, holder: str) -> ArticleError:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    line = mark.line + 2 if mark is not None else None  # YAML starts on file line 2
+    line = mark.line + first_line if mark is not None else None
     problem = getattr(error, "problem", None) or str(error)
     context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
-    if context and context_mark is not None and context_mark.line + 2 != line:
-        problem += f" ({context} started on line {context_mark.line + 2})"
+    if context and context_mark is not None and context_mark.line + first_line != line:
+        problem += f" ({context} started on line {context_mark.line + first_line})"
     tag = re.search(r"tag '([^']*)'", problem)
     if isinstance(error, yaml.constructor.ConstructorError) and tag:
         short = tag.group(1).replace("tag:yaml.org,2002:", "!!")
         return ArticleError(
-            f"YAML tag {short} is not allowed: article files hold plain YAML "
+            f"YAML tag {short} is not allowed: {holder} hold plain YAML "
             "(strings, numbers, dates, lists, mappings)",
             line=line,
         )
     return ArticleError(f"YAML syntax error: {problem}", line=line)
 
 
-MAX_FLOW_DEPTH = 200
-
-
-def check_nesting(text: str) -> None:
+def check_nesting(text: str, first_line: int = 2) -> None:
     """Refuse deeply nested flow collections (``[[[[...``) before libyaml sees them: its
     parser recurses in C and overflows the stack, killing the process, long before Python's
     recursion limit could catch it. Block nesting needs indentation, which the size limit
@@ -73,18 +94,26 @@ def check_nesting(text: str) -> None:
             if depth > MAX_FLOW_DEPTH:
                 raise ArticleError(
                     f"YAML nested more than {MAX_FLOW_DEPTH} levels deep: refused",
-                    line=text.count("\n", 0, index) + 2)
+                    line=text.count("\n", 0, index) + first_line)
         elif char in "]}":
             depth = max(0, depth - 1)
 
 
-def parse_yaml(front_matter: str) -> Any:
-    check_nesting(front_matter)
-    loader = SafeLoader(front_matter)
+def parse_yaml(text: str, *, first_line: int = 2, holder: str = "article files") -> Any:
+    """The one YAML document in ``text``; raises :class:`ArticleError` with the file line.
+
+    ``first_line``: the file line ``text`` starts on (front matter starts on line 2).
+    ``holder``: what the file is, for the message that refuses a language tag.
+    """
+    if len(text) > MAX_YAML_CHARS:
+        raise ArticleError(f"YAML of {len(text):,} characters, over the limit of "
+                           f"{MAX_YAML_CHARS:,}: not read")
+    check_nesting(text, first_line)
+    loader = SafeLoader(text, first_line)
     try:
         return loader.get_single_data()
     except yaml.YAMLError as error:
-        raise _yaml_error(error) from None
+        raise _yaml_error(error, first_line, holder) from None
     except ArticleError:
         raise
     except (ValueError, OverflowError) as error:
@@ -95,3 +124,12 @@ def parse_yaml(front_matter: str) -> Any:
     finally:
         loader.dispose()
 
+
+def load_yaml_file(path: Path, text: str, *, holder: str) -> Any:
+    """A whole YAML settings file (the configuration, an issue's overrides) through the one
+    safe loader; a refusal or syntax error is a :class:`ConfigError` naming the line."""
+    try:
+        return parse_yaml(text, first_line=1, holder=holder)
+    except ArticleError as error:
+        where = f"line {error.line}: " if error.line is not None else ""
+        raise ConfigError(str(path), [where + error.message]) from None

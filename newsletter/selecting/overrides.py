@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..core.config import check_subject
 from ..core.errors import ConfigError
 from ..core.models import Article
+from ..core.safeyaml import load_yaml_file
 from ..core.text import clean_text, describe
 from ..core.urls import canonical_url
 
@@ -99,14 +98,7 @@ def load_overrides(path: Path) -> Overrides:
         return Overrides()
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(str(path), [f"cannot be read: {error}"]) from None
-    try:
-        data = yaml.load(text, Loader=yaml.CSafeLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(str(path), [f"{where}YAML syntax error: "
-                                      f"{getattr(error, 'problem', None) or error}"]) from None
-    return parse_overrides(data, path)
+    return parse_overrides(load_yaml_file(path, text, holder="overrides files"), path)
 
 
 def find_article(entry: str, articles: dict[str, Article],
