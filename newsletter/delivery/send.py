@@ -37,8 +37,9 @@ from pathlib import Path
 
 from ..core.config import Config
 from ..core.errors import NewsletterError
+from ..core.locks import exclusive
 from ..core.models import Issue, Section
-from ..core.private import private_file, private_folder
+from ..core.private import private_folder
 from ..publishing.issuefile import ISSUE_FILE, load_issue
 from ..publishing.output import safe_path, write_atomic
 from ..rendering.mail import render_email
@@ -196,26 +197,13 @@ def send_issue(config: Config, issue_date: dt.date, *, to: str | None = None,
 @contextlib.contextmanager
 def _exclusive(config: Config, slug: str) -> Iterator[None]:
     """One sender per issue at a time (the scheduler and a manual run could otherwise both
-    see a subscriber as pending). An flock: the kernel releases it when its process dies,
-    even by SIGKILL, so a crash never leaves a stale lock."""
-    try:
-        import fcntl
-    except ImportError:  # not on POSIX: no lock, as before
-        yield
-        return
+    see a subscriber as pending)."""
     private_folder(config.state_dir, keep_open=(config.output, config.corpus, config.folder))
     path = config.state_dir / f"send-{slug}.lock"
-    private_file(path)
-    with open(path, "a+b") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise NewsletterError(f"issue {slug} is being sent by another process right now "
-                                  f"(it holds {path}); wait for it to finish") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with exclusive(path, lambda holder: NewsletterError(
+            f"issue {slug} is being sent by another process right now (it holds {path}); "
+            "wait for it to finish")):
+        yield
 
 
 def _send(config: Config, issue: Issue, secret: bytes, password: str | None,

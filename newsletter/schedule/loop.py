@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import IO
 
 from apscheduler.triggers.base import BaseTrigger
 
 from ..core.config import Config, ScheduleSettings
 from ..core.cron import WallClockCron
 from ..core.errors import NewsletterError
-from ..core.private import private_file, private_folder
+from ..core.locks import exclusive
+from ..core.private import private_folder
 from ..core.timing import schedule_settings
 from .runs import lock_path, run_pass, when
 
@@ -43,43 +41,16 @@ class WallClockTrigger(BaseTrigger):
 
 
 
-class SchedulerLock:
-    """An exclusive ``flock`` on a file in the state folder, one per output folder.
-
-    The kernel drops the lock when its process dies, however it dies, so a dead scheduler's
-    lock is taken over without any stale-PID guessing; the PID inside is only for the message.
-    """
-
-    def __init__(self, config: Config) -> None:
-        self.path = lock_path(config)
-        self.output = config.output
-        self._file: IO[str] | None = None
-
-    def __enter__(self) -> SchedulerLock:
-        private_folder(self.path.parent, keep_open=(self.output,))
-        private_file(self.path)
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until exit)
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            pid = handle.read().strip() or "unknown"
-            handle.close()
-            raise NewsletterError(
-                f"another scheduler (PID {pid}) is already running for the output folder "
-                f"{self.output} (lock file {self.path}); only one may run per output folder: "
-                "stop that one first") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        self._file = handle
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._file is not None:
-            self._file.close()  # closing releases the flock
-            self._file = None
+@contextlib.contextmanager
+def scheduler_lock(config: Config) -> Iterator[None]:
+    """One scheduler per output folder, whichever config names it."""
+    path = lock_path(config)
+    private_folder(path.parent, keep_open=(config.output,))
+    with exclusive(path, lambda holder: NewsletterError(
+            f"another scheduler (PID {holder}) is already running for the output folder "
+            f"{config.output} (lock file {path}); only one may run per output folder: "
+            "stop that one first")):
+        yield
 
 
 def _now() -> dt.datetime:
@@ -97,7 +68,7 @@ def run_scheduler(config: Config, *, reload: Callable[[], Config] | None = None,
     """
     settings = schedule_settings(config)
     load = reload or (lambda: config)
-    with SchedulerLock(config), _stop_on_signals() as stop:
+    with scheduler_lock(config), _stop_on_signals() as stop:
         cron = WallClockCron(settings.cron, config.timezone)
         log.info("scheduler for %s: %r in %s (publish: %s, send: %s, catch_up_hours: %g)",
                  config.output, settings.cron, config.timezone.key, settings.publish,
