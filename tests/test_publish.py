@@ -248,3 +248,27 @@ def test_temporary_files_of_a_killed_writer_are_cleaned_up_later(site: Path) -> 
     assert run(site, "build", "--date", "2021-02-22").exit_code == 0
     assert not stale.exists(), "an hour-old temporary file is a killed writer's leftover"
     assert fresh.exists(), "a young one may belong to a writer still at work"
+
+
+def test_a_build_reads_each_issue_file_once(site: Path, monkeypatch) -> None:
+    from newsletter.core.models import IssueStatus
+    from newsletter.publishing import issues
+
+    for date in ("2021-02-15", "2021-02-22"):
+        assert run(site, "build", "--date", date, "--publish").exit_code == 0
+    loaded: list[Path] = []
+    real = issues.load_issue
+
+    def counting(path: Path):
+        loaded.append(path)
+        return real(path)
+
+    monkeypatch.setattr(issues, "load_issue", counting)
+    result = run(site, "build", "--date", "2021-03-01", "--publish")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.parent.name for p in loaded) == ["2021-02-15", "2021-02-22"]
+
+    store = issues.IssueStore(site / "issues")
+    assert store.status(dt.date(2021, 2, 22)) is IssueStatus.PUBLISHED
+    assert store.status(dt.date(2021, 3, 8)) is None
+    assert [i.slug for i in store.published()] == ["2021-02-15", "2021-02-22", "2021-03-01"]

@@ -1,6 +1,6 @@
 """The data the pipeline passes along: frozen, typed, no I/O.
 
-Articles are read once (``corpus.py``), selected into an :class:`Issue` (``select.py``),
+Articles are read once (``reading``), selected into an :class:`Issue` (``selecting``),
 and every later stage only reads these objects.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 Number = int | float
@@ -115,6 +116,13 @@ class Section:
     articles: tuple[PlacedArticle, ...]
 
 
+class IssueStatus(StrEnum):
+    """Where an issue stands; its value is what ``issue.json`` stores."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
 @dataclass(frozen=True)
 class Issue:
     slug: str  # the issue date, YYYY-MM-DD
@@ -122,7 +130,7 @@ class Issue:
     title: str
     window: Window
     sections: tuple[Section, ...]
-    status: str = "draft"
+    status: IssueStatus = IssueStatus.DRAFT
     intro: tuple[str, ...] = ()  # the editor's paragraphs, plain text
     subject: str | None = None  # the editor's subject line, replacing the configured one
 

@@ -38,9 +38,9 @@ from pathlib import Path
 from ..core.config import Config
 from ..core.errors import NewsletterError
 from ..core.locks import exclusive
-from ..core.models import Issue, Section
+from ..core.models import Issue, IssueStatus, Section
 from ..core.private import private_folder
-from ..publishing.issuefile import ISSUE_FILE, load_issue
+from ..publishing.issues import IssueStore
 from ..publishing.output import safe_path, write_atomic
 from ..rendering.mail import render_email
 from ..rendering.message import MessageError, MessageTemplate, build_template, mailbox
@@ -65,12 +65,13 @@ Log = Callable[[str], None]
 def load_published_issue(config: Config, issue_date: dt.date) -> Issue:
     """The published issue dated ``issue_date``; a draft or a missing one is refused."""
     slug = issue_date.isoformat()
-    path = config.output / slug / ISSUE_FILE
-    if not path.is_file():
-        raise NewsletterError(f"there is no issue dated {slug} ({path} is missing); build and "
-                              f"publish it first: newsletter build --date {slug} --publish")
-    issue = load_issue(path)
-    if issue.status != "published":
+    store = IssueStore(config.output)
+    issue = store.get(issue_date)
+    if issue is None:
+        raise NewsletterError(f"there is no issue dated {slug} ({store.path(issue_date)} is "
+                              f"missing); build and publish it first: "
+                              f"newsletter build --date {slug} --publish")
+    if issue.status != IssueStatus.PUBLISHED:
         raise NewsletterError(f"issue {slug} is a {issue.status}, and only a published issue "
                               f"is sent; review it, then: newsletter publish {slug}")
     return issue

@@ -14,24 +14,16 @@ from pathlib import Path
 
 from ..core.config import Config
 from ..core.errors import ConfigError, NewsletterError
-from ..core.models import Article, Issue, Problem, Selection
+from ..core.models import Article, Issue, IssueStatus, Problem, Selection
 from ..reading.corpus import CorpusReading, read_corpus
 from ..rendering.mail import render_email, size_warning
 from ..rendering.message import sample_message
 from ..rendering.pages import render_archive, render_issue_page
 from ..selecting.overrides import OVERRIDES_FILE, Overrides, find_article, load_overrides
 from ..selecting.select import issue_window, pin_topic, select_issue
-from .issuefile import (
-    ISSUE_FILE,
-    featured_before,
-    issue_json,
-    load_issue,
-    published_issue_dates,
-    read_issue_file,
-)
+from .issuefile import ISSUE_FILE, issue_json
+from .issues import IssueStore, neighbours
 from .output import write_files
-
-PUBLISHED = "published"
 
 
 @dataclass(frozen=True)
@@ -80,7 +72,8 @@ def _resolve_overrides(overrides: Overrides, articles: Sequence[Article], config
 
 
 def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False,
-                    overrides: Overrides | None = None, complete: bool = True) -> BuildResult:
+                    overrides: Overrides | None = None, complete: bool = True,
+                    store: IssueStore | None = None) -> BuildResult:
     """Read the corpus and select the issue; writes nothing (``explain`` stops here).
 
     ``complete=False`` lets files outside the window go unvalidated (they cannot change the
@@ -105,7 +98,7 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
         reading.articles, config, issue_date,
         problems=reading.problems,
         excluded=excluded,
-        already_published=featured_before(config.output, issue_date),
+        already_published=(store or IssueStore(config.output)).featured_before(issue_date),
         pinned=pinned,
     )
     issue = replace(selection.issue, intro=overrides.intro, subject=overrides.subject)
@@ -129,22 +122,11 @@ def why_empty(result: BuildResult) -> str:
 
 # -- rendering: everything in memory, nothing written ---------------------------------------
 
-def published_issues(config: Config) -> list[Issue]:
-    return [load_issue(config.output / d.isoformat() / ISSUE_FILE)
-            for d in published_issue_dates(config.output)]
-
-
-def _neighbours(issue: Issue, published: Sequence[Issue]) -> tuple[Issue | None, Issue | None]:
-    earlier = [p for p in published if p.date < issue.date]
-    later = [p for p in published if p.date > issue.date]
-    return (earlier[-1] if earlier else None), (later[0] if later else None)
-
-
 def render_issue_files(issue: Issue, config: Config, published: Sequence[Issue]
                        ) -> tuple[dict[str, bytes], str | None]:
     """The files of ``<output>/<slug>/`` and the email-size warning, if any."""
     email = render_email(issue, config)
-    previous, following = _neighbours(issue, published)
+    previous, following = neighbours(issue, published)
     folder = issue.slug
     files = {
         f"{folder}/{ISSUE_FILE}": issue_json(issue),
@@ -163,7 +145,7 @@ def render_site_files(published: Sequence[Issue], config: Config) -> dict[str, b
     published = sorted(published, key=lambda i: i.date)
     files: dict[str, bytes] = {}
     for issue in published:
-        previous, following = _neighbours(issue, published)
+        previous, following = neighbours(issue, published)
         files[f"{issue.slug}/index.html"] = render_issue_page(issue, config, previous=previous,
                                                               next=following)
     from ..rendering.feeds import render_feeds  # feedgen and lxml: only publishing needs them
@@ -173,15 +155,16 @@ def render_site_files(published: Sequence[Issue], config: Config) -> dict[str, b
     return files
 
 
-def _write(config: Config, issue: Issue, *, strict: bool) -> tuple[tuple[Path, ...], str | None]:
+def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool
+           ) -> tuple[tuple[Path, ...], str | None]:
     """Render the issue (and the site, when it is published), then write it all."""
-    others = [p for p in published_issues(config) if p.slug != issue.slug]
-    published = sorted(others + ([issue] if issue.status == PUBLISHED else []),
+    others = [p for p in store.published() if p.slug != issue.slug]
+    published = sorted(others + ([issue] if issue.status == IssueStatus.PUBLISHED else []),
                        key=lambda i: i.date)
     files, warning = render_issue_files(issue, config, published)
     if warning and strict:
         raise NewsletterError(f"issue {issue.slug}: {warning} (an error with --strict)")
-    if issue.status == PUBLISHED:
+    if issue.status == IssueStatus.PUBLISHED:
         site = render_site_files(published, config)
         files.update({k: v for k, v in site.items() if k not in files})
     return tuple(write_files(config.output, files)), warning
@@ -202,17 +185,17 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
     says why. A published issue is only rebuilt with ``force`` when the rebuild would change
     it; rebuilding it unchanged is a no-op.
     """
-    result = read_and_select(config, issue_date, strict=strict, complete=False)
+    store = IssueStore(config.output)
+    result = read_and_select(config, issue_date, strict=strict, complete=False, store=store)
     issue = result.selection.issue
     if not issue.sections:
         return replace(result, empty_reason=why_empty(result))
-    existing = config.output / issue.slug / ISSUE_FILE
-    was_published = existing.is_file() and read_issue_file(existing).get("status") == PUBLISHED
+    was_published = store.status(issue_date) == IssueStatus.PUBLISHED
     if was_published or publish:
-        issue = replace(issue, status=PUBLISHED)
+        issue = replace(issue, status=IssueStatus.PUBLISHED)
     if was_published and not force:
         # Compare everything the rebuild would write: a template change counts too.
-        others = [p for p in published_issues(config) if p.slug != issue.slug]
+        others = [p for p in store.published() if p.slug != issue.slug]
         files, _warning = render_issue_files(issue, config,
                                              sorted([*others, issue], key=lambda i: i.date))
         changed = [name for name, data in files.items() if _differs(config.output / name, data)]
@@ -223,7 +206,7 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
         if not publish:
             selection = replace(result.selection, issue=issue)
             return replace(result, selection=selection, up_to_date=True)
-    written, warning = _write(config, issue, strict=strict)
+    written, warning = _write(config, issue, store, strict=strict)
     selection = replace(result.selection, issue=issue)
     warnings = result.warnings + ((f"issue {issue.slug}: {warning}",) if warning else ())
     return replace(result, selection=selection, written=written, warnings=warnings)
@@ -232,10 +215,11 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
 def publish_issue(config: Config, issue_date: dt.date) -> tuple[Issue, tuple[Path, ...]]:
     """Publish the built issue as it stands (what the editor previewed), then regenerate the
     archive and the feeds from every published issue."""
-    path = config.output / issue_date.isoformat() / ISSUE_FILE
-    if not path.is_file():
+    store = IssueStore(config.output)
+    built = store.get(issue_date)
+    if built is None:
         raise NewsletterError(f"no issue {issue_date.isoformat()} in {config.output}: build it "
                               f"first with `newsletter build --date {issue_date.isoformat()}`")
-    issue = replace(load_issue(path), status=PUBLISHED)
-    written, _warning = _write(config, issue, strict=False)
+    issue = replace(built, status=IssueStatus.PUBLISHED)
+    written, _warning = _write(config, issue, store, strict=False)
     return issue, written

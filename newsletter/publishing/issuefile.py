@@ -9,7 +9,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..core.errors import NewsletterError
-from ..core.models import Article, Coverage, Image, Issue, PlacedArticle, Provider, Section, Window
+from ..core.models import (
+    Article,
+    Coverage,
+    Image,
+    Issue,
+    IssueStatus,
+    PlacedArticle,
+    Provider,
+    Section,
+    Window,
+)
 from ..core.urls import canonical_url
 
 ISSUE_FILE = "issue.json"
@@ -105,8 +115,8 @@ def issue_from_dict(data: dict[str, Any], path: Path | str = ISSUE_FILE) -> Issu
         )
         return Issue(slug=data["slug"], date=dt.date.fromisoformat(data["slug"]),
                      title=data["title"], window=window, sections=sections,
-                     status=data.get("status", "draft"), intro=tuple(data.get("intro") or ()),
-                     subject=data.get("subject"))
+                     status=IssueStatus(data.get("status", "draft")),
+                     intro=tuple(data.get("intro") or ()), subject=data.get("subject"))
     except (KeyError, TypeError, ValueError) as error:
         raise NewsletterError(f"{path}: not a valid issue file ({type(error).__name__}: "
                               f"{error}); rebuild it with newsletter build --force") from None
@@ -132,34 +142,3 @@ def read_issue_file(path: Path) -> dict[str, Any]:
 
 def load_issue(path: Path) -> Issue:
     return issue_from_dict(read_issue_file(path), path)
-
-
-def published_issue_dates(output: Path) -> list[dt.date]:
-    """Dates of the published issues in ``output``, oldest first."""
-    dates = []
-    if not output.is_dir():
-        return dates
-    for folder in sorted(output.iterdir()):
-        try:
-            date = dt.date.fromisoformat(folder.name)
-        except ValueError:
-            continue
-        file = folder / ISSUE_FILE
-        if file.is_file() and read_issue_file(file).get("status") == "published":
-            dates.append(date)
-    return dates
-
-
-def featured_before(output: Path, issue_date: dt.date) -> frozenset[str]:
-    """Canonical URLs of the articles featured in published issues dated before the date."""
-    urls: set[str] = set()
-    for date in published_issue_dates(output):
-        if date >= issue_date:
-            break
-        data = read_issue_file(output / date.isoformat() / ISSUE_FILE)
-        for section in data["sections"]:
-            for article in section.get("articles", []):
-                url = canonical_url(article.get("url"))
-                if url:
-                    urls.add(url)
-    return frozenset(urls)

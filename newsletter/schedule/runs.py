@@ -20,16 +20,14 @@ from pathlib import Path
 
 from ..core.config import Config
 from ..core.errors import NewsletterError
+from ..core.models import IssueStatus
 from ..core.timing import schedule_cron, schedule_settings
 from ..delivery import send as delivery
 from ..publishing import build
-from ..publishing.issuefile import ISSUE_FILE, read_issue_file
+from ..publishing.issues import IssueStore
 from ..publishing.output import write_atomic
 
 log = logging.getLogger("newsletter.schedule")
-
-PUBLISHED = "published"
-
 
 # -- state: which runs are done ----------------------------------------------------------------
 
@@ -63,11 +61,8 @@ def record_completed(config: Config, fire_time: dt.datetime) -> None:
     write_atomic(state_path(config), (json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
 
-def _issue_status(config: Config, issue_date: dt.date) -> str | None:
-    path = config.output / issue_date.isoformat() / ISSUE_FILE
-    if not path.is_file():
-        return None
-    return str(read_issue_file(path).get("status"))
+def _issue_status(config: Config, issue_date: dt.date) -> IssueStatus | None:
+    return IssueStore(config.output).status(issue_date)
 
 
 def when(moment: dt.datetime) -> str:
@@ -103,7 +98,7 @@ def check_due(config: Config, now: dt.datetime) -> Due:
         return Due("none", f"the schedule {settings.cron!r} has not fired yet")
     issue = fire.date().isoformat()
     completed = last_completed(config)
-    if _issue_status(config, fire.date()) == PUBLISHED and not settings.send:
+    if _issue_status(config, fire.date()) == IssueStatus.PUBLISHED and not settings.send:
         return Due("done", f"issue {issue} (run of {when(fire)}) is already published: "
                            "nothing to do", fire)
     if completed is not None and completed >= fire:
@@ -151,7 +146,7 @@ def run_issue(config: Config, fire_time: dt.datetime, *, strict: bool = False) -
     settings = schedule_settings(config)
     issue_date = fire_time.astimezone(config.timezone).date()
     slug = issue_date.isoformat()
-    if _issue_status(config, issue_date) == PUBLISHED:
+    if _issue_status(config, issue_date) == IssueStatus.PUBLISHED:
         if settings.send:  # published, but this run has not sent it yet
             log.info("issue %s is already published: sending it", slug)
             _send(config, issue_date)

@@ -36,8 +36,9 @@ from ..core.config import Config, load_config
 from ..core.errors import NewsletterError
 from ..core.models import Problem, Selection, Status, Verdict
 from ..core.timing import next_issue_date
-from ..publishing.build import published_issues, read_and_select, render_issue_files, why_empty
-from ..publishing.issuefile import ISSUE_FILE, published_issue_dates
+from ..publishing.build import read_and_select, render_issue_files, why_empty
+from ..publishing.issuefile import ISSUE_FILE
+from ..publishing.issues import IssueStore
 from ..rendering.mail import GMAIL_CLIP_BYTES, preheader, subject_line
 from ..rendering.templating import TEMPLATES, environment
 from ..selecting.explain import GROUPS
@@ -133,13 +134,14 @@ def render_draft(config: Config, issue_date: dt.date, *, strict: bool = False,
     """Select and render the issue dated ``issue_date`` in memory; writes nothing."""
     result = read_and_select(config, issue_date, strict=strict)
     issue = result.selection.issue
-    published = issue_date in published_issue_dates(config.output)
+    store = IssueStore(config.output)
+    published = issue_date in store.published_dates()
     common: dict[str, Any] = dict(slug=issue.slug, version=version,
                                   selection=result.selection, published=published,
                                   problems=result.problems, warnings=result.warnings)
     if not issue.sections:
         return Draft(empty_reason=why_empty(result), **common)
-    others = [p for p in published_issues(config) if p.slug != issue.slug]
+    others = [p for p in store.published() if p.slug != issue.slug]
     files, warning = render_issue_files(issue, config, others)
     if warning and strict:
         raise NewsletterError(f"issue {issue.slug}: {warning} (an error with --strict)")
@@ -244,7 +246,7 @@ class PreviewState:
         """Dates an editor may want to preview (the next issue and every unpublished issue
         folder), and the published issues' dates."""
         config = self.config
-        published = published_issue_dates(config.output)
+        published = IssueStore(config.output).published_dates()
         drafts = {self.default_date}
         try:
             folders = list(config.output.iterdir())

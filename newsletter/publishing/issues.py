@@ -1,0 +1,76 @@
+"""The output folder's issues: each ``issue.json`` read at most once per run.
+
+One :class:`IssueStore` per build, publish, send or scheduled run answers what the stages
+ask of the issues already there: an issue's status, the published issues (for the archive,
+the feeds and the previous/next links), and the articles they featured (never featured
+twice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..core.models import Issue, IssueStatus
+from ..core.urls import canonical_url
+from .issuefile import ISSUE_FILE, load_issue
+
+
+class IssueStore:
+    def __init__(self, output: Path) -> None:
+        self.output = output
+        self._dates: list[dt.date] | None = None
+        self._issues: dict[dt.date, Issue] = {}
+
+    def path(self, issue_date: dt.date) -> Path:
+        return self.output / issue_date.isoformat() / ISSUE_FILE
+
+    def dates(self) -> list[dt.date]:
+        """Dates of the issue folders that hold an ``issue.json``, oldest first."""
+        if self._dates is None:
+            dates = []
+            folders = sorted(self.output.iterdir()) if self.output.is_dir() else []
+            for folder in folders:
+                try:
+                    date = dt.date.fromisoformat(folder.name)
+                except ValueError:
+                    continue
+                if folder.name == date.isoformat() and (folder / ISSUE_FILE).is_file():
+                    dates.append(date)
+            self._dates = dates
+        return self._dates
+
+    def get(self, issue_date: dt.date) -> Issue | None:
+        """The issue dated ``issue_date``, or None when there is none."""
+        if issue_date not in self._issues:
+            path = self.path(issue_date)
+            if not path.is_file():
+                return None
+            self._issues[issue_date] = load_issue(path)
+        return self._issues[issue_date]
+
+    def status(self, issue_date: dt.date) -> IssueStatus | None:
+        issue = self.get(issue_date)
+        return None if issue is None else issue.status
+
+    def published(self) -> list[Issue]:
+        """The published issues, oldest first."""
+        issues = (self.get(date) for date in self.dates())
+        return [i for i in issues if i is not None and i.status == IssueStatus.PUBLISHED]
+
+    def published_dates(self) -> list[dt.date]:
+        return [issue.date for issue in self.published()]
+
+    def featured_before(self, issue_date: dt.date) -> frozenset[str]:
+        """Canonical URLs of the articles featured in published issues dated before the date."""
+        urls = (canonical_url(p.article.url) for issue in self.published()
+                if issue.date < issue_date for p in issue.placed)
+        return frozenset(url for url in urls if url)
+
+
+def neighbours(issue: Issue, published: Sequence[Issue]) -> tuple[Issue | None, Issue | None]:
+    """The published issues just before and just after ``issue``."""
+    earlier = [p for p in published if p.date < issue.date]
+    later = [p for p in published if p.date > issue.date]
+    return (earlier[-1] if earlier else None), (later[0] if later else None)
