@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import PROJECT, make_config
+from newsletter.core.codec import decode_article, encode_article
 from newsletter.core.config import Config
 from newsletter.core.errors import NewsletterError
 from newsletter.core.models import Article, Image, Provider, RelatedItem
@@ -381,7 +382,7 @@ def test_the_cache_encodes_every_field(tmp_path):
         topics=("AI", "B"), images=(Image("https://i", 10, None),),
         related=(RelatedItem("R", "u", None, "d", Provider("Q", "q"), "e", "t", 3,
                              dt.datetime(2020, 1, 1, tzinfo=dt.UTC)),), body="\ud800 body")
-    decoded = corpus_cache.decode_article(corpus_cache.encode_article(article))
+    decoded = decode_article(encode_article(article))
     assert decoded == article and decoded.body == article.body
     assert decoded.published.utcoffset() == article.published.utcoffset()
 

@@ -8,50 +8,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..core.codec import placed_from_dict, placed_to_dict
 from ..core.errors import NewsletterError
 from ..core.models import (
-    Article,
-    Coverage,
-    Image,
     Issue,
     IssueStatus,
-    PlacedArticle,
-    Provider,
     Section,
     Window,
 )
-from ..core.urls import canonical_url
 
 ISSUE_FILE = "issue.json"
-
-
-def _instant(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat()
-
-
-def _coverage(item: Coverage) -> dict[str, Any]:
-    return {"url": item.url, "title": item.title, "provider": item.provider,
-            "domain": item.domain, "quality": item.quality, "published": _instant(item.published)}
-
-
-def _article(placed: PlacedArticle) -> dict[str, Any]:
-    article = placed.article
-    image = article.image
-    return {
-        "id": article.id,
-        "url": article.url,
-        "title": article.title,
-        "excerpt": article.excerpt,
-        "type": article.type,
-        "provider": article.provider.name,
-        "domain": article.domain,
-        "published": _instant(article.published),
-        "quality": article.quality,
-        "heat": article.heat,
-        "image": None if image is None
-        else {"url": image.url, "width": image.width, "height": image.height},
-        "related": [_coverage(item) for item in placed.related],
-    }
 
 
 def issue_to_dict(issue: Issue) -> dict[str, Any]:
@@ -67,40 +33,10 @@ def issue_to_dict(issue: Issue) -> dict[str, Any]:
         "intro": list(issue.intro),
         "subject": issue.subject,
         "sections": [
-            {"topic": section.topic, "articles": [_article(p) for p in section.articles]}
+            {"topic": section.topic, "articles": [placed_to_dict(p) for p in section.articles]}
             for section in issue.sections
         ],
     }
-
-
-def _parse_instant(value: Any) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromisoformat(value)
-
-
-def _placed_from_dict(data: dict[str, Any]) -> PlacedArticle:
-    image = data.get("image")
-    article = Article(
-        id=data["id"],
-        path=data["id"],
-        title=data["title"],
-        url=data["url"],
-        canonical_url=canonical_url(data["url"]) or data["url"],
-        domain=data.get("domain", ""),
-        published=dt.datetime.fromisoformat(data["published"]),
-        quality=data.get("quality", 0),
-        heat=data.get("heat", -1),
-        excerpt=data.get("excerpt", ""),
-        type=data.get("type", "article"),
-        provider=Provider(data.get("provider", ""), data.get("domain", "")),
-        images=(Image(image["url"], image.get("width"), image.get("height")),) if image else (),
-    )
-    related = tuple(
-        Coverage(title=r["title"], url=r["url"], canonical_url=canonical_url(r["url"]) or r["url"],
-                 provider=r.get("provider", ""), domain=r.get("domain", ""),
-                 quality=r.get("quality"), published=_parse_instant(r.get("published")))
-        for r in data.get("related", [])
-    )
-    return PlacedArticle(article, related)
 
 
 def issue_from_dict(data: dict[str, Any], path: Path | str = ISSUE_FILE) -> Issue:
@@ -110,7 +46,7 @@ def issue_from_dict(data: dict[str, Any], path: Path | str = ISSUE_FILE) -> Issu
         window = Window(dt.datetime.fromisoformat(data["window"]["start"]),
                         dt.datetime.fromisoformat(data["window"]["end"]), timezone)
         sections = tuple(
-            Section(s["topic"], tuple(_placed_from_dict(a) for a in s["articles"]))
+            Section(s["topic"], tuple(placed_from_dict(a) for a in s["articles"]))
             for s in data["sections"]
         )
         return Issue(slug=data["slug"], date=dt.date.fromisoformat(data["slug"]),

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import os
 import sqlite3
 import sys
@@ -33,7 +32,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from ..core.models import Article, Image, Problem, Provider, RelatedItem
+from ..core.codec import decode_article, decode_problem, encode_article, encode_problem
+from ..core.models import Article, Problem
 from ..core.private import private_file, private_folder
 
 # Bump when the schema or the payload encoding changes; the sources of the modules that decide
@@ -124,7 +124,7 @@ def _note(message: str) -> None:
 READING_CODE = ("reading/cache.py", "reading/corpus.py", "reading/article.py",
                 "reading/frontmatter.py", "reading/plan.py", "reading/walk.py",
                 "core/models.py", "core/urls.py", "core/text.py", "core/safeyaml.py",
-                "core/errors.py")
+                "core/errors.py", "core/codec.py")
 
 
 def _fingerprint() -> str:
@@ -351,53 +351,6 @@ class CacheWriter:
             if self.connection is not None:
                 self.connection.close()
                 self.connection = None
-
-
-# -- payloads: explicit JSON, so decoding builds exactly the objects parsing built -------------
-
-def _instant(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _from_instant(value: str | None) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromisoformat(value)
-
-
-def encode_article(article: Article) -> str:
-    related = [[r.title, r.url, r.canonical_url, r.domain, [r.provider.name, r.provider.domain],
-                r.excerpt, r.type, r.quality, _instant(r.published)] for r in article.related]
-    return json.dumps([
-        article.id, article.path, article.title, article.url, article.canonical_url,
-        article.domain, _instant(article.published), article.quality, article.heat,
-        article.excerpt, article.type, [article.provider.name, article.provider.domain],
-        list(article.topics), [[i.url, i.width, i.height] for i in article.images], related,
-        article.body,
-    ], allow_nan=False)
-
-
-def decode_article(payload: str) -> Article:
-    (id, path, title, url, canonical, domain, published, quality, heat, excerpt, type_,
-     provider, topics, images, related, body) = json.loads(payload)
-    return Article(
-        id=id, path=path, title=title, url=url, canonical_url=canonical, domain=domain,
-        published=_from_instant(published), quality=quality, heat=heat, excerpt=excerpt,
-        type=type_, provider=Provider(*provider), topics=tuple(topics),
-        images=tuple(Image(*i) for i in images),
-        related=tuple(RelatedItem(title=t, url=u, canonical_url=c, domain=d,
-                                  provider=Provider(*p), excerpt=e, type=ty, quality=q,
-                                  published=_from_instant(pub))
-                      for t, u, c, d, p, e, ty, q, pub in related),
-        body=body,
-    )
-
-
-def encode_problem(problem: Problem) -> str:
-    return json.dumps([problem.path, problem.message, problem.line])
-
-
-def decode_problem(payload: str) -> Problem:
-    path, message, line = json.loads(payload)
-    return Problem(path, message, line)
 
 
 def microseconds(instant: dt.datetime) -> int:

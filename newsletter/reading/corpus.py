@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.codec import decode_article, decode_problem
 from ..core.errors import ArticleError
 from ..core.models import Article, Problem, Window
 from ..core.urls import canonical_url
@@ -229,7 +230,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             to_read.append(index)
         elif row[KIND] == corpus_cache.KIND_PROBLEM:
             try:
-                slots[index] = corpus_cache.decode_problem(row[PROBLEM])  # type: ignore[arg-type]
+                slots[index] = decode_problem(row[PROBLEM])  # type: ignore[arg-type]
             except (ValueError, TypeError):
                 to_read.append(index)
         elif may_skip(id, row[PUBLISHED_US], row[CANONICAL]):
@@ -255,7 +256,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     if cache is not None and to_decode:
         for relative, payload in cache.payloads(to_decode):
             try:
-                slots[to_decode[relative]] = corpus_cache.decode_article(payload)
+                slots[to_decode[relative]] = decode_article(payload)
             except (ValueError, TypeError, KeyError):
                 continue
             del to_decode[relative]
@@ -281,7 +282,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         if kind == corpus_cache.KIND_ARTICLE and cache is not None:  # valid: its row will do
             with contextlib.suppress(ValueError, TypeError, KeyError):
                 for _relative, payload in cache.payloads([relative]):
-                    slots[index] = article = corpus_cache.decode_article(payload)
+                    slots[index] = article = decode_article(payload)
                     newest = corpus_cache.microseconds(article.published)
             if slots[index] is not None:
                 continue

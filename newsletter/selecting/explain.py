@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
+from ..core.codec import utc_instant
 from ..core.models import Selection, Status, Verdict
 
 # The order an editor reads the report in: what is in, what nearly was, what never could be.
@@ -22,17 +22,13 @@ GROUPS = (
 )
 
 
-def _instant(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat()
-
-
 def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
     return {
         "id": verdict.id,
         "path": verdict.path,
         "status": verdict.status,
         "title": verdict.title,
-        "published": _instant(verdict.published),
+        "published": utc_instant(verdict.published),
         "quality": verdict.quality,
         "topic": verdict.topic,
         "position": verdict.position,
