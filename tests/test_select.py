@@ -984,3 +984,10 @@ def test_canonical_url_of_non_http_url_is_none(url):
 )
 def test_normalized_title(title, expected):
     assert normalized_title(title) == expected
+
+
+def test_one_topic_key_for_every_stage():
+    from newsletter.core.text import topic_key
+
+    assert topic_key("  Machine \t Learning ") == topic_key("machine learning")
+    assert topic_key("AI") != topic_key("A I")

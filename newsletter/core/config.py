@@ -20,7 +20,7 @@ from .cron import WallClockCron  # weekdays 0-7 as crontab means them
 from .errors import ConfigError
 from .headers import HeaderError, addr_spec, header_problem
 from .safeyaml import load_yaml_file
-from .text import describe
+from .text import describe, topic_key
 from .urls import normalize_url
 
 DEFAULT_CONFIG_NAME = "newsletter.yaml"
@@ -179,7 +179,7 @@ def _topics(report: _Report, value: Any) -> tuple[TopicConfig, ...]:
         if not name:
             report.expected(key, "a non-empty topic name", name)
             continue
-        folded = name.casefold()
+        folded = topic_key(name)
         if folded in seen:
             report.errors.append(
                 f'{key}: topic "{name}" is already listed as topics[{seen[folded]}]')

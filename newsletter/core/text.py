@@ -45,3 +45,9 @@ def terminal_safe(text: str) -> str:
     return "".join(
         c if c in "\n\t" or not (c < " " or "\x7f" <= c <= "\x9f")
         else f"\\x{ord(c):02x}" for c in text)
+
+
+def topic_key(name: str) -> str:
+    """What makes two topic names the same topic: case and spacing do not count
+    ("machine  learning " is "Machine Learning")."""
+    return " ".join(name.split()).casefold()

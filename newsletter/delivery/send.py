@@ -40,6 +40,7 @@ from ..core.errors import NewsletterError
 from ..core.locks import exclusive
 from ..core.models import Issue, IssueStatus, Section
 from ..core.private import private_folder
+from ..core.text import topic_key
 from ..publishing.issues import IssueStore
 from ..publishing.output import safe_path, write_atomic
 from ..rendering.mail import render_email
@@ -82,8 +83,8 @@ def sections_for(issue: Issue, topics: Sequence[str]) -> tuple[Section, ...]:
     they chose (case-insensitively); () means this issue has nothing for them."""
     if not topics:
         return issue.sections
-    wanted = {" ".join(t.split()).casefold() for t in topics}
-    return tuple(s for s in issue.sections if " ".join(s.topic.split()).casefold() in wanted)
+    wanted = {topic_key(t) for t in topics}
+    return tuple(s for s in issue.sections if topic_key(s.topic) in wanted)
 
 
 # -- the run ---------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from email_validator import EmailNotValidError, validate_email
 from ..core.config import Config
 from ..core.errors import NewsletterError
 from ..core.headers import header_problem
+from ..core.text import topic_key
 from ..publishing.output import write_atomic
 from ..state.database import connect, now, transaction
 
@@ -73,18 +74,18 @@ def parse_topics(raw: str | None, config: Config) -> tuple[str, ...]:
     """
     if not raw or not raw.strip():
         return ()
-    known = {topic.name.casefold(): topic.name for topic in config.topics}
+    known = {topic_key(topic.name): topic.name for topic in config.topics}
     wanted: set[str] = set()
     for part in raw.split(";"):
         name = " ".join(part.split())
         if not name:
             continue
-        if name.casefold() not in known:
+        if topic_key(name) not in known:
             hint = difflib.get_close_matches(name, [t.name for t in config.topics], n=1)
             did_you_mean = f'; did you mean "{hint[0]}"?' if hint else ""
             choices = ", ".join(t.name for t in config.topics)
             raise AddressError(f'unknown topic "{name}" (configured: {choices}){did_you_mean}')
-        wanted.add(known[name.casefold()])
+        wanted.add(known[topic_key(name)])
     return tuple(t.name for t in config.topics if t.name in wanted)
 
 

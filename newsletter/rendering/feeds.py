@@ -18,7 +18,7 @@ from feedgen.feed import FeedGenerator
 
 from ..core.config import Config, TopicConfig
 from ..core.models import Issue, PlacedArticle
-from ..core.text import clean_text
+from ..core.text import clean_text, topic_key
 from ..core.timing import issue_timestamp
 from .cards import card_maker
 from .mail import issue_web_url, preheader
@@ -142,12 +142,12 @@ def _json_feed(entries: Sequence[_IssueEntry], config: Config) -> bytes:
 def _topic_articles(issues: Sequence[Issue], topic: TopicConfig) -> list[PlacedArticle]:
     """The articles featured under ``topic``, newest issue first and in section order, one
     per canonical URL, leaving out those without an http(s) URL to link to."""
-    wanted = topic.name.strip().casefold()
+    wanted = topic_key(topic.name)
     seen: set[str] = set()
     found = []
     for issue in issues:
         for section in issue.sections:
-            if section.topic.strip().casefold() != wanted:
+            if topic_key(section.topic) != wanted:
                 continue
             for placed in section.articles:
                 article = placed.article

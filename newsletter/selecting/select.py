@@ -6,7 +6,7 @@ are exact so that an editor can predict an issue (README, "Selection rules"):
 1. window [D - window_days, D) at 00:00 in the config's timezone;
 2. valid articles only (``corpus.py``);
 3. eligible: in the window, quality >= min_quality, not excluded, not already published;
-4. topic match by trimmed, casefolded equality;
+4. topic match by :func:`~newsletter.core.text.topic_key` equality (case and spacing aside);
 5. rank: quality desc, heat desc, published desc, canonical URL asc;
 6. placement topic by topic, folding the same story into the first placed article;
 7. same story: equal canonical URLs, equal normalized titles, or one's URL among the
@@ -36,6 +36,7 @@ from ..core.models import (
     Verdict,
     Window,
 )
+from ..core.text import topic_key
 from ..core.urls import is_http_url
 from ..reading.walk import article_id
 
@@ -53,10 +54,6 @@ def normalized_title(title: str) -> str:
     """NFKC, casefold, every run of non-alphanumerics one space, stripped."""
     folded = unicodedata.normalize("NFKC", title).casefold()
     return _NON_ALPHANUMERIC.sub(" ", folded).strip()
-
-
-def topic_key(name: str) -> str:
-    return name.strip().casefold()
 
 
 def rank_key(article: Article) -> tuple:
