@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from ..core.timing import next_issue_date
 from ..publishing.build import read_and_select, render_issue_files, why_empty
 from ..publishing.issuefile import ISSUE_FILE
 from ..publishing.issues import IssueStore
+from ..reading.walk import walk_files
 from ..rendering.mail import GMAIL_CLIP_BYTES, preheader, subject_line
 from ..rendering.templating import TEMPLATES, environment
 from ..selecting.explain import GROUPS
@@ -61,19 +61,12 @@ _DRAFT_NO_SLASH = re.compile(r"/draft/" + _DATE)
 def _stat_tree(folder: Path, into: list[tuple[str, int, int]]) -> None:
     """(path, mtime_ns, size) of every file below ``folder``; hidden entries included, since
     a rename through a hidden temporary file is how editors and our own writes save."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
+    for _relative, entry in walk_files(folder, skip_hidden=False, ignore_errors=True):
         try:
-            if entry.is_dir(follow_symlinks=False):
-                _stat_tree(Path(entry.path), into)
-            elif entry.is_file():
-                info = entry.stat()
-                into.append((entry.path, info.st_mtime_ns, info.st_size))
+            info = entry.stat()
         except OSError:
             continue
+        into.append((entry.path, info.st_mtime_ns, info.st_size))
 
 
 def _stat_file(path: Path, into: list[tuple[str, int, int]]) -> None:
