@@ -293,13 +293,6 @@ class CorpusCache:
     def writer(self) -> CacheWriter:
         return CacheWriter(self)
 
-    def write(self, entries: Iterable[Entry], vanished: Iterable[str]) -> None:
-        """Record rows and forget vanished files, in one transaction."""
-        writer = self.writer()
-        for row in entries:
-            writer.add(row)
-        writer.close(vanished)
-
 
 class CacheWriter:
     """Rows go in batches, each its own transaction (a reader never waits for a whole cold

@@ -20,9 +20,6 @@ from .templating import environment, long_date
 
 IMAGE_MAX_WIDTH = 600  # px: the width attribute of an image on a web page or in a feed, at most
 
-IMAGE_MAX_WIDTH = 600  # px: the width attribute of an image on a web page or in a feed, at most
-SUMMARY_LENGTH = 140
-SUMMARY_TITLES = 3
 
 def topic_slug(name: str) -> str:
     """A topic's name as a URL path segment: "Self-Driving Cars" -> "self-driving-cars"."""
