@@ -49,7 +49,7 @@ def decode_article(payload: str) -> Article:
      provider, topics, images, related, body) = json.loads(payload)
     return Article(
         id=id, path=path, title=title, url=url, canonical_url=canonical, domain=domain,
-        published=parse_instant_text(published), quality=quality, heat=heat, excerpt=excerpt,
+        published=dt.datetime.fromisoformat(published), quality=quality, heat=heat, excerpt=excerpt,
         type=type_, provider=Provider(*provider), topics=tuple(topics),
         images=tuple(Image(*i) for i in images),
         related=tuple(RelatedItem(title=t, url=u, canonical_url=c, domain=d,

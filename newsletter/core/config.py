@@ -163,15 +163,16 @@ def _topics(report: _Report, value: Any) -> tuple[TopicConfig, ...]:
             name, max_articles = item.strip(), DEFAULT_MAX_ARTICLES
         elif isinstance(item, dict):
             report.unknown_keys(item, ("name", "max_articles"), prefix=f"{key}.")
-            name = item.get("name")
-            if not isinstance(name, str):
-                report.expected(f"{key}.name", "a topic name", name)
+            raw_name = item.get("name")
+            if not isinstance(raw_name, str):
+                report.expected(f"{key}.name", "a topic name", raw_name)
                 continue
-            name = name.strip()
-            max_articles = _integer(report, f"{key}.max_articles",
-                                    item.get("max_articles", DEFAULT_MAX_ARTICLES), minimum=1)
-            if max_articles is None:
+            name = raw_name.strip()
+            maximum = _integer(report, f"{key}.max_articles",
+                               item.get("max_articles", DEFAULT_MAX_ARTICLES), minimum=1)
+            if maximum is None:
                 continue
+            max_articles = maximum
         else:
             report.expected(key, 'a topic name or a mapping {name: ..., max_articles: ...}',
                             item)
@@ -440,7 +441,7 @@ def validate(data: Any, path: Path) -> Config:
     topics = _topics(report, data.get("topics"))
 
     related = data.get("related", {})
-    max_related = 3
+    max_related: int | None = 3
     if related is None:
         related = {}
     if not isinstance(related, dict):
@@ -453,7 +454,7 @@ def validate(data: Any, path: Path) -> Config:
     language = _string(report, data, "language", "en")
     email = _email(report, data.get("email"), title, site_url)
     feeds = data.get("feeds") or {}
-    feed_max_entries = 20
+    feed_max_entries: int | None = 20
     if not isinstance(feeds, dict):
         report.expected("feeds", "a mapping such as {max_entries: 20}", feeds)
     else:
@@ -474,15 +475,16 @@ def validate(data: Any, path: Path) -> Config:
     if report.errors:
         # Warnings too: a misspelt key ("titel") explains the error it causes.
         raise ConfigError(str(path), report.errors, report.warnings)
+    # Every value below is set: a missing or invalid one is in report.errors, raised above.
     return Config(
-        path=path, title=title, site_url=site_url, timezone=timezone,  # type: ignore[arg-type]
-        corpus=corpus, output=output, window_days=window_days,  # type: ignore[arg-type]
-        min_quality=min_quality, topics=topics,
-        related_max_per_article=max_related,  # type: ignore[arg-type]
-        email=email, language=language,  # type: ignore[arg-type]
-        feed_max_entries=feed_max_entries,  # type: ignore[arg-type]
+        path=path, title=title, site_url=site_url,  # type: ignore[arg-type]  # set, see above
+        timezone=timezone, corpus=corpus, output=output,  # type: ignore[arg-type]  # set
+        window_days=window_days, min_quality=min_quality, topics=topics,  # type: ignore[arg-type]  # set
+        related_max_per_article=max_related,  # type: ignore[arg-type]  # set, see above
+        email=email, language=language,  # type: ignore[arg-type]  # set, see above
+        feed_max_entries=feed_max_entries,  # type: ignore[arg-type]  # set, see above
         schedule=schedule, smtp=smtp, state_dir=state_dir,
-        secret_env=secret_env,  # type: ignore[arg-type]
+        secret_env=secret_env,  # type: ignore[arg-type]  # set, see above
         state_url=state_url, state_password_env=state_password_env,
         warnings=tuple(report.warnings),
     )

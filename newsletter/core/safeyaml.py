@@ -27,7 +27,7 @@ MAX_INTEGER_CHARS = 100
 _INT_TAG = "tag:yaml.org,2002:int"
 
 
-class SafeLoader(yaml.CSafeLoader):  # type: ignore[misc, name-defined]  # no stubs for C
+class SafeLoader(yaml.CSafeLoader):
     """libyaml's safe loader that refuses alias bombs and huge integers.
 
     An alias is constructed once and shared, so expansion costs nothing here, but a

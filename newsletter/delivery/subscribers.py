@@ -105,8 +105,8 @@ def _topics_text(topics: Iterable[str]) -> str:
     return ";".join(topics)
 
 
-def _from_row(row: object) -> Subscriber:
-    email, name, topics, status = row  # type: ignore[misc]
+def _from_row(row: tuple[str, str, str, str]) -> Subscriber:
+    email, name, topics, status = row
     return Subscriber(email, name, tuple(t for t in topics.split(";") if t), status)
 
 

@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from ..core.codec import decode_article, decode_problem, encode_article, encode_problem
 from ..core.models import Article, Problem
@@ -77,7 +77,11 @@ def is_settled(stamp: Stamp, settled_before_ns: int) -> bool:
 # published_us, canonical, problem payload). Loaded for every file on every build, so a
 # bare tuple straight from SQLite: a named tuple costs a third more.
 CachedFile = tuple[str, int, int, int, int, int, int, "int | None", "str | None", "str | None"]
-TRUSTED, KIND, PUBLISHED_US, CANONICAL, PROBLEM = 5, 6, 7, 8, 9
+TRUSTED: Final = 5
+KIND: Final = 6
+PUBLISHED_US: Final = 7
+CANONICAL: Final = 8
+PROBLEM: Final = 9
 
 
 class Entry(NamedTuple):

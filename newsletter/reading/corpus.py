@@ -230,11 +230,11 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             to_read.append(index)
         elif row[KIND] == corpus_cache.KIND_PROBLEM:
             try:
-                slots[index] = decode_problem(row[PROBLEM])  # type: ignore[arg-type]
+                slots[index] = decode_problem(row[PROBLEM])  # type: ignore[arg-type]  # a problem row has one
             except (ValueError, TypeError):
                 to_read.append(index)
         elif may_skip(id, row[PUBLISHED_US], row[CANONICAL]):
-            skipped.append((row[PUBLISHED_US], index, row[KIND]))  # type: ignore[arg-type]
+            skipped.append((row[PUBLISHED_US], index, row[KIND]))  # type: ignore[arg-type]  # may_skip: set
         elif row[KIND] == corpus_cache.KIND_ARTICLE:
             to_decode[relative] = index
         else:
@@ -245,7 +245,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     def record(index: int, read: _Read, row: corpus_cache.Entry | None = None) -> None:
         kind, published, canonical, payload, result = read
         if kind == corpus_cache.KIND_DEFERRED:
-            skipped.append((published, index, kind))  # type: ignore[arg-type]
+            skipped.append((published, index, kind))  # type: ignore[arg-type]  # deferred: has a date
         else:
             slots[index] = result
         if writer is not None:

@@ -151,7 +151,7 @@ def configure_logging() -> None:
     handler.setFormatter(logging.Formatter(_LOG_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S%z"))
     logger = logging.getLogger("newsletter")
     if not any(getattr(h, "_newsletter", False) for h in logger.handlers):
-        handler._newsletter = True  # type: ignore[attr-defined]
+        handler._newsletter = True  # type: ignore[attr-defined]  # our mark, against doubles
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

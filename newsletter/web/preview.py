@@ -524,7 +524,7 @@ class PreviewServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        host = f"[{host}]" if ":" in str(host) else host
+        host = f"[{host!s}]" if ":" in str(host) else str(host)
         return f"http://{host}:{port}"
 
     def draft_url(self, issue_date: dt.date | None = None) -> str:

@@ -447,4 +447,4 @@ def make_server(config: Config, host: str = "127.0.0.1", port: int = 8080, *,
 
 def site_address(server: WSGIServer, config: Config) -> str:
     host, port = server.server_address[:2]
-    return f"http://{host}:{port}{urlsplit(config.site_url).path or '/'}"
+    return f"http://{host!s}:{port}{urlsplit(config.site_url).path or '/'}"
