@@ -1,0 +1,77 @@
+"""The configuration as the pipeline sees it: typed, frozen, every value checked
+(``config.py`` reads and validates the file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+DEFAULT_MAX_ARTICLES = 5
+DEFAULT_SUBJECT = "{title}: {date}"
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    sender: str  # email.from, e.g. "AI Weekly <newsletter@news.example.org>"
+    reply_to: str | None = None
+    postal_address: str = ""
+    subject: str = DEFAULT_SUBJECT  # {title}, {date} (e.g. February 22, 2021) and {slug}
+    unsubscribe_mailto: str | None = None  # an address for List-Unsubscribe's mailto
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    cron: str  # five-field crontab in the config's timezone, e.g. "0 7 * * mon"
+    publish: bool = True  # publish what a run builds
+    send: bool = False  # deliver it to subscribers after publishing
+    catch_up_hours: float = 24  # how late a missed run may still be made up
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: str = "none"  # none, starttls or ssl
+    username: str | None = None
+    password_env: str | None = None  # the environment variable holding the password
+    concurrency: int = 1  # connections
+    rate_per_second: float | None = None
+    # How long a sender's claim on a batch of recipients lasts unless renewed: a sender
+    # killed mid-batch leaves its unfinished recipients to the others after this long.
+    lease_seconds: float = 60
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    name: str
+    max_articles: int = DEFAULT_MAX_ARTICLES
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path  # the config file
+    title: str
+    site_url: str  # always ends with "/"
+    timezone: ZoneInfo
+    corpus: Path  # absolute
+    output: Path  # absolute
+    window_days: int
+    min_quality: int | float
+    topics: tuple[TopicConfig, ...]
+    related_max_per_article: int
+    email: EmailSettings
+    language: str = "en"
+    feed_max_entries: int = 20
+    schedule: ScheduleSettings | None = None
+    smtp: SmtpSettings = SmtpSettings()
+    state_dir: Path = Path(".newsletter")  # absolute once loaded
+    secret_env: str = "NEWSLETTER_SECRET"  # names the variable holding the HMAC secret
+    # None: SQLite in state_dir; else postgresql://user@host:port/db (no password inside)
+    state_url: str | None = None
+    state_password_env: str | None = None  # the variable holding the database password
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
