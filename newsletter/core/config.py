@@ -6,7 +6,6 @@ Each message names the key, what was expected and what was found, e.g.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from email.utils import parseaddr
@@ -15,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .checks import Report, boolean, integer, mapping, positive_number, string
 from .cron import WallClockCron  # weekdays 0-7 as crontab means them
 from .errors import ConfigError
 from .headers import HeaderError, addr_spec, header_problem
@@ -46,45 +46,7 @@ SMTP_SECURITY = {"none": 25, "starttls": 587, "ssl": 465}  # and each one's usua
 SUBJECT_FIELDS = ("title", "date", "slug")
 
 
-class _Report:
-    """Collects every error and warning so the user fixes the file in one pass."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.warnings: list[str] = []
-
-    def expected(self, key: str, what: str, value: Any) -> None:
-        self.errors.append(f"{key}: expected {what}, got {describe(value)}")
-
-    def unknown_keys(self, mapping: dict, known: tuple[str, ...], prefix: str = "") -> None:
-        for key in mapping:
-            if key in known:
-                continue
-            hint = difflib.get_close_matches(str(key), known, n=1)
-            did_you_mean = f'; did you mean "{hint[0]}"?' if hint else ""
-            self.warnings.append(f"{prefix}{key}: unknown key, ignored{did_you_mean}")
-
-
-def _string(report: _Report, data: dict, key: str, default: str | None = None) -> str | None:
-    value = data.get(key, default)
-    if value is None:
-        report.errors.append(f"{key}: required, but missing")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        report.expected(key, "a non-empty string", value)
-        return None
-    return value.strip()
-
-
-def _integer(report: _Report, key: str, value: Any, *, minimum: int) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        report.expected(key, kind, value)
-        return None
-    return value
-
-
-def _topics(report: _Report, value: Any) -> tuple[TopicConfig, ...]:
+def _topics(report: Report, value: Any) -> tuple[TopicConfig, ...]:
     if value is None:
         report.errors.append('topics: required, but missing; list the topics in order, '
                              'e.g. topics: ["AI", "Robotics"]')
@@ -108,7 +70,7 @@ def _topics(report: _Report, value: Any) -> tuple[TopicConfig, ...]:
                 report.expected(f"{key}.name", "a topic name", raw_name)
                 continue
             name = raw_name.strip()
-            maximum = _integer(report, f"{key}.max_articles",
+            maximum = integer(report, f"{key}.max_articles",
                                item.get("max_articles", DEFAULT_MAX_ARTICLES), minimum=1)
             if maximum is None:
                 continue
@@ -141,7 +103,7 @@ def check_subject(template: str) -> str | None:
     return None
 
 
-def _email(report: _Report, value: Any, title: str | None, site_url: str | None
+def _email(report: Report, value: Any, title: str | None, site_url: str | None
            ) -> EmailSettings:
     host = urlsplit(site_url).hostname if site_url else None
     name = title or "Newsletter"
@@ -195,33 +157,8 @@ def _email(report: _Report, value: Any, title: str | None, site_url: str | None
     )
 
 
-def _mapping(report: _Report, value: Any, key: str, known: tuple[str, ...]) -> dict | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        report.expected(key, f"a mapping with {', '.join(known)}", value)
-        return None
-    report.unknown_keys(value, known, prefix=f"{key}.")
-    return {k: v for k, v in value.items() if v is not None}
-
-
-def _boolean(report: _Report, key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        report.expected(key, "true or false", value)
-        return False
-    return value
-
-
-def _positive_number(report: _Report, key: str, value: Any) -> float | None:
-    if (isinstance(value, bool) or not isinstance(value, int | float)
-            or not math.isfinite(value) or value <= 0):
-        report.expected(key, "a positive number", value)
-        return None
-    return value
-
-
-def _schedule(report: _Report, value: Any, timezone: ZoneInfo | None) -> ScheduleSettings | None:
-    data = _mapping(report, value, "schedule", SCHEDULE_KEYS)
+def _schedule(report: Report, value: Any, timezone: ZoneInfo | None) -> ScheduleSettings | None:
+    data = mapping(report, value, "schedule", SCHEDULE_KEYS)
     if data is None:
         return None
     cron = data.get("cron")
@@ -238,9 +175,9 @@ def _schedule(report: _Report, value: Any, timezone: ZoneInfo | None) -> Schedul
     except ValueError as error:
         report.errors.append(f'schedule.cron: "{cron}" is not a valid crontab: {error}')
         return None
-    publish = _boolean(report, "schedule.publish", data.get("publish", True))
-    send = _boolean(report, "schedule.send", data.get("send", False))
-    catch_up = _positive_number(report, "schedule.catch_up_hours",
+    publish = boolean(report, "schedule.publish", data.get("publish", True))
+    send = boolean(report, "schedule.send", data.get("send", False))
+    catch_up = positive_number(report, "schedule.catch_up_hours",
                                 data.get("catch_up_hours", 24))
     if send and not publish:
         report.errors.append("schedule.send: true needs schedule.publish: true (only a "
@@ -248,8 +185,8 @@ def _schedule(report: _Report, value: Any, timezone: ZoneInfo | None) -> Schedul
     return ScheduleSettings(cron, publish, send, catch_up or 24)
 
 
-def _smtp(report: _Report, value: Any) -> SmtpSettings:
-    data = _mapping(report, value, "smtp", SMTP_KEYS)
+def _smtp(report: Report, value: Any) -> SmtpSettings:
+    data = mapping(report, value, "smtp", SMTP_KEYS)
     if data is None:
         return SmtpSettings()
     security = data.get("security", "none")
@@ -260,7 +197,7 @@ def _smtp(report: _Report, value: Any) -> SmtpSettings:
     if not isinstance(host, str) or not host.strip():
         report.expected("smtp.host", "a host name", host)
         host = "127.0.0.1"
-    port = _integer(report, "smtp.port", data.get("port", SMTP_SECURITY[security]), minimum=1)
+    port = integer(report, "smtp.port", data.get("port", SMTP_SECURITY[security]), minimum=1)
     if port is not None and port > 65535:
         report.expected("smtp.port", "a port number (1-65535)", port)
     texts = {}
@@ -270,11 +207,11 @@ def _smtp(report: _Report, value: Any) -> SmtpSettings:
             report.expected(f"smtp.{key}", "a non-empty string", raw)
             raw = None
         texts[key] = raw
-    concurrency = _integer(report, "smtp.concurrency", data.get("concurrency", 1), minimum=1)
+    concurrency = integer(report, "smtp.concurrency", data.get("concurrency", 1), minimum=1)
     rate = data.get("rate_per_second")
     if rate is not None:
-        rate = _positive_number(report, "smtp.rate_per_second", rate)
-    lease = _positive_number(report, "smtp.lease_seconds", data.get("lease_seconds", 60))
+        rate = positive_number(report, "smtp.rate_per_second", rate)
+    lease = positive_number(report, "smtp.lease_seconds", data.get("lease_seconds", 60))
     return SmtpSettings(host.strip(), port or 25, security, texts["username"],
                         texts["password_env"], concurrency or 1, rate, lease or 60)
 
@@ -282,7 +219,7 @@ def _smtp(report: _Report, value: Any) -> SmtpSettings:
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _state_url(report: _Report, data: dict) -> tuple[str | None, str | None]:
+def _state_url(report: Report, data: dict) -> tuple[str | None, str | None]:
     """``state_url`` and ``state_password_env``: the PostgreSQL database holding the state.
 
     A password inside the URL is refused: config files get committed, copied and shown in
@@ -331,7 +268,7 @@ def _state_url(report: _Report, data: dict) -> tuple[str | None, str | None]:
 
 def validate(data: Any, path: Path) -> Config:
     """Check the parsed config file as a whole; raise :class:`ConfigError` listing everything."""
-    report = _Report()
+    report = Report()
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -341,11 +278,11 @@ def validate(data: Any, path: Path) -> Config:
     data = {key: value for key, value in data.items() if value is not None}  # empty = default
     folder = path.parent
 
-    title = _string(report, data, "title")
+    title = string(report, data, "title")
     problem = header_problem(title) if title else None
     if problem:  # the title goes into List-Id, the default From and the subject
         report.errors.append(f"title: {problem}")
-    site_url = _string(report, data, "site_url")
+    site_url = string(report, data, "site_url")
     normalized = normalize_url(site_url)  # a non-ASCII host in punycode: it goes into headers
     if site_url is not None and normalized is None:
         report.expected("site_url", "an absolute http(s) URL such as https://news.example.org/",
@@ -356,7 +293,7 @@ def validate(data: Any, path: Path) -> Config:
             site_url += "/"  # the published folder: relative links resolve below it
 
     timezone = None
-    timezone_name = _string(report, data, "timezone", "UTC")
+    timezone_name = string(report, data, "timezone", "UTC")
     if timezone_name is not None:
         try:
             timezone = ZoneInfo(timezone_name)
@@ -364,16 +301,16 @@ def validate(data: Any, path: Path) -> Config:
             report.expected("timezone", 'an IANA time zone name such as "America/New_York"',
                             timezone_name)
 
-    corpus_name = _string(report, data, "corpus", "articles")
+    corpus_name = string(report, data, "corpus", "articles")
     corpus = (folder / corpus_name).resolve() if corpus_name else None
     if corpus is not None and not corpus.is_dir():
         report.errors.append(f'corpus: folder "{corpus_name}" not found (looked in {corpus})')
-    output_name = _string(report, data, "output", "issues")
+    output_name = string(report, data, "output", "issues")
     output = (folder / output_name).resolve() if output_name else None
     if output is not None and output.exists() and not output.is_dir():
         report.errors.append(f'output: "{output_name}" exists and is not a folder')
 
-    window_days = _integer(report, "window_days", data.get("window_days", 7), minimum=1)
+    window_days = integer(report, "window_days", data.get("window_days", 7), minimum=1)
     min_quality = data.get("min_quality", 0)
     if (isinstance(min_quality, bool) or not isinstance(min_quality, int | float)
             or not math.isfinite(min_quality)):
@@ -388,10 +325,10 @@ def validate(data: Any, path: Path) -> Config:
         report.expected("related", "a mapping such as {max_per_article: 3}", related)
     else:
         report.unknown_keys(related, ("max_per_article",), prefix="related.")
-        max_related = _integer(report, "related.max_per_article",
+        max_related = integer(report, "related.max_per_article",
                                related.get("max_per_article", 3), minimum=0)
 
-    language = _string(report, data, "language", "en")
+    language = string(report, data, "language", "en")
     email = _email(report, data.get("email"), title, site_url)
     feeds = data.get("feeds") or {}
     feed_max_entries: int | None = 20
@@ -399,14 +336,14 @@ def validate(data: Any, path: Path) -> Config:
         report.expected("feeds", "a mapping such as {max_entries: 20}", feeds)
     else:
         report.unknown_keys(feeds, ("max_entries",), prefix="feeds.")
-        feed_max_entries = _integer(report, "feeds.max_entries", feeds.get("max_entries", 20),
+        feed_max_entries = integer(report, "feeds.max_entries", feeds.get("max_entries", 20),
                                     minimum=1)
 
     schedule = _schedule(report, data.get("schedule"), timezone)
     smtp = _smtp(report, data.get("smtp"))
-    state_name = _string(report, data, "state_dir", ".newsletter")
+    state_name = string(report, data, "state_dir", ".newsletter")
     state_dir = (folder / state_name).resolve() if state_name else folder / ".newsletter"
-    secret_env = _string(report, data, "secret_env", "NEWSLETTER_SECRET")
+    secret_env = string(report, data, "secret_env", "NEWSLETTER_SECRET")
     if secret_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", secret_env):
         report.expected("secret_env", "the name of an environment variable (not the secret "
                         "itself), such as NEWSLETTER_SECRET", secret_env)

@@ -135,8 +135,8 @@ class Database:
     def run(self, name: str, params: Sequence[Any] = ()) -> Cursor:
         """Execute the statement ``name`` with ``params``; the cursor holds its rows."""
         if self.dialect == SQLITE:
-            return self.raw.execute(self.sql(name), tuple(params))  # type: ignore[no-any-return]
-        return self.raw.execute(self.sql(name), tuple(params) or None)  # type: ignore[no-any-return]
+            return self.raw.execute(self.sql(name), tuple(params))
+        return self.raw.execute(self.sql(name), tuple(params) or None)
 
     def run_many(self, name: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = [tuple(row) for row in rows]
@@ -442,7 +442,7 @@ def connect(config: Config) -> sqlite3.Connection:
                               "in state_dir")
     raw = open_database(config).raw
     raw.row_factory = sqlite3.Row
-    return raw  # type: ignore[no-any-return]
+    return raw
 
 
 def transaction(db: sqlite3.Connection) -> contextlib.AbstractContextManager[sqlite3.Connection]:

@@ -172,7 +172,7 @@ class Site:
             match = candidate.pattern.fullmatch(rest)
             if match is not None:
                 handler = getattr(self, candidate.handler)
-                return handler(environ, start_response, method, match)  # type: ignore[no-any-return]
+                return handler(environ, start_response, method, match)
         return self._status(start_response, HTTPStatus.NOT_FOUND)
 
     # -- files --------------------------------------------------------------------------------
