@@ -620,6 +620,17 @@ def test_check_and_build_escape_terminal_control_sequences(tmp_path: Path) -> No
         assert not any(c in output for c in "\x1b\x07\x9b"), repr(output)
 
 
+def test_the_scheduler_log_escapes_terminal_control_sequences(tmp_path: Path) -> None:
+    write_config(tmp_path, state_dir="state", schedule={"cron": "* * * * *"})
+    (tmp_path / "articles" / f"evil{ESCAPES[1]}name.md").write_text(
+        '---\ntitle: "\\e]0;owned\\a"\nwebUrl: "\\e[2J"\n---\n', "utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "newsletter", "--config", str(tmp_path / "newsletter.yaml"),
+         "schedule", "--once"], env=_env(), capture_output=True, text=True, timeout=120)
+    assert "evil" in result.stderr, result.stderr
+    assert not any(c in result.stderr for c in "\x1b\x07\x9b"), repr(result.stderr)
+
+
 def test_export_neutralises_formulas_and_import_reads_them_back(tmp_path: Path) -> None:
     write_config(tmp_path, topics=["AI"])
     names = ['=HYPERLINK("https://evil.example","click")', "+1 234", "-minus", "@SUM(A1)",

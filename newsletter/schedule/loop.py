@@ -18,6 +18,7 @@ from ..core.cron import WallClockCron
 from ..core.errors import NewsletterError
 from ..core.locks import exclusive
 from ..core.private import private_folder
+from ..core.text import terminal_safe
 from ..core.timing import schedule_settings
 from .runs import lock_path, run_pass, when
 
@@ -145,10 +146,18 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
+class _TerminalSafeFormatter(logging.Formatter):
+    """Log lines hold article values and file names: their control characters are escaped
+    (``\\x1b``), so that a log shown in a terminal cannot be driven by them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().format(record))
+
+
 def configure_logging() -> None:
     """Timestamped lines on stderr: what a systemd journal or a cron mail shows."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(_LOG_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S%z"))
+    handler.setFormatter(_TerminalSafeFormatter(_LOG_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S%z"))
     logger = logging.getLogger("newsletter")
     if not any(getattr(h, "_newsletter", False) for h in logger.handlers):
         handler._newsletter = True  # type: ignore[attr-defined]  # our mark, against doubles
