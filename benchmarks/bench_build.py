@@ -120,6 +120,11 @@ def generate(folder: Path, count: int) -> Path:
     root.mkdir(parents=True)
     for number in range(count):
         write_article(root, number)
+    return write_config(folder)
+
+
+def write_config(folder: Path) -> Path:
+    """The benchmarks' newsletter.yaml: the corpus in articles/, the 30 topics."""
     config = folder / "newsletter.yaml"
     config.write_text(json.dumps({
         "title": "Bench Weekly", "site_url": "https://bench.example/", "timezone": "UTC",

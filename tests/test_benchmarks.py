@@ -29,3 +29,9 @@ def test_bench_build_runs(tmp_path: Path) -> None:
     out = run_benchmark("benchmarks/bench_build.py", "--articles", "300",
                         "--skip-slow-baselines", "--workdir", str(tmp_path))
     assert "cold build" in out and "warm build" in out and "Ratios" in out
+
+
+def test_bench_preview_runs(tmp_path: Path) -> None:
+    out = run_benchmark("benchmarks/bench_preview.py", "--articles", "200", "--idle", "1",
+                        "--edits", "1", "--workdir", str(tmp_path))
+    assert "% of a core" in out and "edit -> draft" in out and "ratio" in out

@@ -155,16 +155,24 @@ def explain(options: Options, date: dt.datetime | None, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--date", "date", type=DATE, metavar="YYYY-MM-DD",
-              help="The issue to open. Default: the next scheduled issue (today without a "
-                   "schedule).")
+              help="The issue to open. Default: the latest draft with articles in it (the "
+                   "next scheduled issue, an issue folder you started, or the issue holding "
+                   "the newest article).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="The address to listen on; anything but loopback shows drafts to others.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="The port to listen on; 0 picks a free one.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="A host name (besides localhost) that browsers may use to reach the "
+                   "preview, e.g. this machine's name; repeatable. Requests naming any other "
+                   "host are refused, on every address.")
+@click.option("--poll/--no-poll", default=None,
+              help="Poll for changes instead of OS notifications (default: poll only on a "
+                   "network mount, where edits made on other machines raise none).")
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
 @click.pass_obj
 def preview(options: Options, date: dt.datetime | None, host: str, port: int,
-            strict: bool) -> None:
+            allow_hosts: tuple[str, ...], poll: bool | None, strict: bool) -> None:
     """Serve drafts to the editor's browser, rendered in memory: writes nothing, publishes
     nothing. The page reloads itself when an article, the config, a template or the
     issue's overrides.yaml changes.
@@ -173,19 +181,31 @@ def preview(options: Options, date: dt.datetime | None, host: str, port: int,
     Examples:
       newsletter preview
       newsletter preview --date 2021-02-22 --port 8001
+      newsletter preview --host 0.0.0.0 --allow-host editor.example.org
     """
-    from ..web.preview import PreviewServer, is_loopback
+    from ..web.preview import PreviewServer
 
     config, strict = options.load(strict)
     server = PreviewServer(config.path, host=host, port=port, strict=strict,
-                           default_date=date.date() if date else None)
-    if not is_loopback(host):
-        echo(f"warning: serving on {host}: anyone who can reach this machine can read "
-                   "the drafts", err=True)
+                           default_date=date.date() if date else None,
+                           allow_hosts=allow_hosts, poll=poll)
+    if not server.loopback:
+        names = ", ".join(["localhost", *sorted(server.app.allowed_hosts)])
+        echo(f"warning: serving on {host}: anyone who can reach this machine can connect. "
+             f"The Host check stays on for every address: only requests naming {names} are "
+             "answered (add names with --allow-host), so web pages elsewhere cannot read "
+             "the drafts through DNS rebinding.", err=True)
     echo(f"Previewing {config.title}: {server.url}/")
-    echo(f"Issue {server.state.default_date.isoformat()}: {server.draft_url()}")
+    if date is not None:
+        echo(f"Issue {date.date().isoformat()}: {server.draft_url(date.date())}")
+    else:  # rendering the candidates says which have articles
+        listing = server.listing()
+        echo(f"Issue {listing.default.isoformat()}: {server.draft_url(listing.default)}")
+        for other in listing.others:
+            note = f" ({other.note})" if other.note else ""
+            echo(f"  also: {other.date.isoformat()}{note}: {server.draft_url(other.date)}")
     echo("Saving an article, the config, a template or overrides.yaml reloads the page. "
-               "Ctrl-C stops.")
+         "Ctrl-C stops.")
     server.serve_forever()
 
 

@@ -73,11 +73,14 @@ def _resolve_overrides(overrides: Overrides, articles: Sequence[Article], config
 
 def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False,
                     overrides: Overrides | None = None, complete: bool = True,
-                    store: IssueStore | None = None) -> BuildResult:
+                    store: IssueStore | None = None,
+                    reading: CorpusReading | None = None) -> BuildResult:
     """Read the corpus and select the issue; writes nothing (``explain`` stops here).
 
     ``complete=False`` lets files outside the window go unvalidated (they cannot change the
-    issue), so the verdicts account only for the files read; ``strict`` reads them all."""
+    issue), so the verdicts account only for the files read; ``strict`` reads them all.
+    ``reading``: the corpus as already read for this issue (the preview keeps it up to date
+    file by file), instead of reading it again."""
     slug = issue_date.isoformat()
     overrides_path = config.output / slug / OVERRIDES_FILE
     if overrides is None:
@@ -85,10 +88,11 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
     warnings = tuple(f"{overrides_path}: {w}" for w in overrides.warnings)
     if strict and warnings:
         raise NewsletterError("\n".join(f"{w} (an error with --strict)" for w in warnings))
-    reading = read_corpus(
-        config.corpus, cache_dir=config.state_dir, wanted=overrides.pin + overrides.exclude,
-        window=None if complete or strict else issue_window(
-            issue_date, config.timezone, config.window_days))
+    if reading is None:
+        reading = read_corpus(
+            config.corpus, cache_dir=config.state_dir, wanted=overrides.pin + overrides.exclude,
+            window=None if complete or strict else issue_window(
+                issue_date, config.timezone, config.window_days))
     if strict and reading.problems:
         listed = "\n".join(f"  {p}" for p in reading.problems)
         raise NewsletterError(

@@ -299,3 +299,16 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         unread=len(skipped),
         unvalidated=sum(1 for _p, _i, kind in skipped if kind == corpus_cache.KIND_DEFERRED),
     )
+
+
+def read_article_file(root: Path, relative: str) -> Article | Problem | None:
+    """The one file ``root/relative`` read as :func:`read_corpus` reads it (no cache, no
+    date scan): None when it is not there any more or is not a regular file."""
+    path = root / relative
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    if not path.is_file():
+        return None
+    return _read_file(relative, str(path), info.st_size, None)[4]

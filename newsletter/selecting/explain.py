@@ -72,7 +72,7 @@ def explain_text(selection: Selection) -> str:
             continue
         lines += ["", f"{heading} ({len(group)})"]
         for verdict in group:
-            when = (verdict.published.astimezone(window.timezone).strftime(fmt)
+            when = (verdict.published.astimezone(window.timezone).strftime(f"{fmt} %Z")
                     if verdict.published else "")
             detail = f"  quality {verdict.quality}, {when}" if verdict.published else ""
             lines.append(f"  {verdict.id}: {verdict.reason}{detail}")

@@ -1,0 +1,133 @@
+"""The preview server: the WSGI application (:mod:`.app`) on the standard library's WSGI
+server, one thread per connection (an open event stream holds one), and the watcher thread.
+
+``start()`` runs both in background threads (tests, the benchmark); ``serve_forever()``
+serves in the calling thread until Ctrl-C (the command line).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socketserver
+import threading
+from collections.abc import Collection
+from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+
+from ...core.errors import NewsletterError
+from ..routing import is_loopback
+from .app import PreviewApp
+from .drafts import DraftCache
+from .listing import Listing
+from .watch import Watcher
+
+log = logging.getLogger("newsletter.preview")
+CONNECTION_TIMEOUT = 30.0  # seconds a silent client may hold its connection (streams ping)
+WATCH_START_TIMEOUT = 10.0
+
+
+class _Server(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # an open event stream must not keep the process alive
+    block_on_close = False
+
+
+class _Handler(WSGIRequestHandler):
+    """The standard handler, passing the raw request path on (routes match it undecoded)
+    and logging to the ``newsletter.preview`` logger instead of stderr."""
+
+    timeout = CONNECTION_TIMEOUT
+
+    def get_environ(self) -> dict[str, str]:
+        environ = super().get_environ()
+        environ["RAW_URI"] = self.path
+        return environ
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class PreviewServer:
+    """The preview of one configuration, listening on ``host:port`` (port 0: a free one).
+
+    ``allow_hosts``: host names besides the loopback ones that requests may carry in their
+    Host header (the machine's name when listening beyond loopback). ``poll``: True polls
+    for changes, None polls on network mounts only (see :mod:`.watch`)."""
+
+    def __init__(self, config_path: Path, *, host: str = "127.0.0.1", port: int = 8000,
+                 strict: bool = False, default_date: dt.date | None = None,
+                 allow_hosts: Collection[str] = (), poll: bool | None = None) -> None:
+        self.cache = DraftCache(config_path, strict=strict)
+        # Listening on one address, that address is a name the server answers to; on all
+        # (0.0.0.0, ::) only the names given.
+        allowed = set(allow_hosts)
+        if host not in ("", "0.0.0.0", "::"):
+            allowed.add(host.strip("[]"))
+        self.app = PreviewApp(self.cache, allowed_hosts=allowed, default_date=default_date)
+        self.watcher = Watcher(config_path, lambda: self.cache.last_good_config,
+                               self.cache.changed, poll=poll)
+        try:
+            self.httpd = _Server((host, port), _Handler,
+                                 bind_and_activate=True)
+        except OSError as error:
+            raise NewsletterError(f"cannot serve on {host}:{port}: {error.strerror or error}; "
+                                  "choose another with --port") from error
+        self.httpd.set_app(self.app)
+        self.loopback = is_loopback(host)
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        host = f"[{host!s}]" if ":" in str(host) else str(host)
+        return f"http://{host}:{port}"
+
+    def listing(self) -> Listing:
+        return self.app.listing()
+
+    def draft_url(self, issue_date: dt.date | None = None) -> str:
+        date = issue_date or self.listing().default
+        return f"{self.url}/draft/{date.isoformat()}/"
+
+    def _start_watcher(self) -> None:
+        watcher = threading.Thread(target=self.watcher.run, name="preview-watcher",
+                                   daemon=True)
+        watcher.start()
+        self._threads.append(watcher)
+        # Changes made once start() returns must be seen: wait for the watches to be set.
+        if not self.watcher.started.wait(WATCH_START_TIMEOUT):
+            log.warning("the file watcher is slow to start; early edits may go unseen")
+
+    def start(self) -> PreviewServer:
+        self._start_watcher()
+        server = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                  name="preview-server", daemon=True)
+        server.start()
+        self._threads.append(server)
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve until Ctrl-C; a clean stop, not a traceback."""
+        self._start_watcher()
+        try:
+            self.httpd.serve_forever(poll_interval=0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.watcher.stop()
+        self.cache.close()
+        if any(t.name == "preview-server" for t in self._threads):
+            self.httpd.shutdown()  # only a thread's serve_forever is still looping
+        self.httpd.server_close()
+        for thread in self._threads:
+            if thread.name == "preview-watcher":
+                thread.join(timeout=5)
+
+    def __enter__(self) -> PreviewServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
