@@ -308,3 +308,16 @@ def test_the_tracker_reads_everything_again_when_a_patch_cannot_be_sure(tmp_path
     (articles / "folder" / "inside.md").unlink()
     (articles / "folder").rmdir()
     assert tracker.patchable(["folder"]) is None  # a folder gone
+
+
+def test_the_preview_runs_on_the_sites_hardened_server(tmp_path):
+    """A malformed request line gets 400, as from ``serve``: the same server under both."""
+    import socket
+
+    server = PreviewServer(_project(tmp_path), port=0, default_date=DATE).start()
+    try:
+        with socket.create_connection(server.httpd.server_address[:2], timeout=10) as sock:
+            sock.sendall(b"GARBAGE\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.0 400")
+    finally:
+        server.close()

@@ -22,20 +22,16 @@ mod_wsgi); :func:`make_server` wraps it in the standard library's server for loc
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import json
 import mimetypes
 import re
-import socketserver
-import sys
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
-from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+from wsgiref.simple_server import WSGIServer
 
 from ..core.config import Config
 from ..delivery.subscribers import set_status
@@ -43,11 +39,11 @@ from ..delivery.tokens import read_secret, verify_token
 from ..rendering.pages import unique_slugs
 from ..rendering.palette import DEFAULT_PALETTE, Palette
 from ..rendering.templating import environment
+from .routing import Route, StartResponse, find_route, route
+from .server import DEFAULT_TIMEOUT, serve_wsgi
 
-StartResponse = Callable[..., Any]
 PAGE_TEMPLATE = "serve_unsubscribe.html.j2"
 MAX_BODY = 64 * 1024  # an unsubscribe body is ~26 bytes; refuse to read more than this
-DEFAULT_TIMEOUT = 30.0  # seconds a connection may stay silent before it is closed
 _ISSUE = r"(?P<slug>\d{4}-\d{2}-\d{2})"
 
 _TYPES = {
@@ -112,19 +108,6 @@ def _request_path(environ: dict[str, Any]) -> str:
         return "\x00"  # never a valid path: 404
 
 
-@dataclass(frozen=True)
-class Route:
-    """A path below the site path (a full match of ``pattern``) and what answers it: the
-    name of a :class:`Site` method taking ``(environ, start_response, method, match)``."""
-
-    pattern: re.Pattern[str]
-    handler: str
-
-
-def route(pattern: str, handler: str) -> Route:
-    return Route(re.compile(pattern), handler)
-
-
 class Site:
     """The WSGI application for one configuration."""
 
@@ -168,12 +151,12 @@ class Site:
         if not path.startswith(self.prefix):
             return self._status(start_response, HTTPStatus.NOT_FOUND)
         rest = path[len(self.prefix):]
-        for candidate in self.routes:
-            match = candidate.pattern.fullmatch(rest)
-            if match is not None:
-                handler = getattr(self, candidate.handler)
-                return handler(environ, start_response, method, match)
-        return self._status(start_response, HTTPStatus.NOT_FOUND)
+        found = find_route(self.routes, rest)
+        if found is None:
+            return self._status(start_response, HTTPStatus.NOT_FOUND)
+        name, match = found
+        handler = getattr(self, name)
+        return handler(environ, start_response, method, match)
 
     # -- files --------------------------------------------------------------------------------
 
@@ -326,123 +309,13 @@ def _one_click(environ: dict[str, Any]) -> bool:
     return form.get("List-Unsubscribe") == ["One-Click"]
 
 
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    """One thread per connection: a slow client does not hold up the others (and an idle
-    one lets go of its thread after the handler's timeout)."""
-
-    daemon_threads = True
-    request_queue_size = 128  # connections waiting to be accepted (the default 5 makes
-    # clients beyond it wait for TCP retransmits, seconds apart)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that went away is one line in the log, not a traceback."""
-        error = sys.exc_info()[1]
-        if isinstance(error, OSError):
-            sys.stderr.write(f"{client_address[0]}: connection closed ({type(error).__name__})\n")
-            return
-        super().handle_error(request, client_address)
-
-
-_QUERY = re.compile(r"\?[^\s'\"]*")
-MAX_LOGGED = 200  # characters of a request target in the log
-MAX_REQUEST_LINE = 8192  # longer request lines are refused (400) and not read further
-
-
-def scrub(text: str) -> str:
-    """A request line or target as the log shows it: without its query string (it can hold
-    an unsubscribe token), control characters escaped, at most MAX_LOGGED characters."""
-    text = _QUERY.sub("?...", text)
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return text if len(text) <= MAX_LOGGED else text[:MAX_LOGGED] + "..."
-
-
-class _Handler(WSGIRequestHandler):
-    """The standard library's WSGI handler, hardened for a server that faces the network:
-
-    * a silent connection is closed after ``timeout`` seconds (each read waits at most that
-      long), so half-sent requests cannot hold threads forever;
-    * a malformed request line (not ``METHOD TARGET HTTP/1.x``, or longer than
-      MAX_REQUEST_LINE) gets ``400 Bad Request``, and the rest of it is read and dropped
-      first so that the client receives the answer rather than a reset;
-    * the log never shows a query string (unsubscribe tokens travel in it).
-    """
-
-    timeout = DEFAULT_TIMEOUT
-    protocol_version = "HTTP/1.0"
-    default_request_version = "HTTP/1.0"  # HTTP/0.9 (no status line) is not spoken here
-
-    def handle(self) -> None:
-        try:
-            self._handle()
-        except (TimeoutError, ConnectionError):
-            self.close_connection = True  # idle, or gone: nothing to answer
-
-    def _handle(self) -> None:
-        self.command = self.request_version = ""
-        self.requestline = ""
-        self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
-        if not self.raw_requestline:
-            return  # connected, then closed without a word
-        if len(self.raw_requestline) > MAX_REQUEST_LINE:
-            self.requestline = self.raw_requestline[:MAX_LOGGED].decode("latin-1")
-            self._skip_request(line_done=self.raw_requestline.endswith(b"\n"))
-            self.send_error(HTTPStatus.BAD_REQUEST, "Request line too long")
-            return
-        if not self.parse_request():  # a 400 (or another error) was sent
-            return
-        handler = ServerHandler(self.rfile, self.wfile,  # type: ignore[arg-type]
-                                self.get_stderr(), self.get_environ(), multithread=False)
-        handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref logs through it
-        handler.run(self.server.get_app())  # type: ignore[attr-defined]
-
-    def _skip_request(self, *, line_done: bool, limit: int = 1 << 20) -> None:
-        """Read what is left of a refused request (bounded), so that closing the connection
-        with unread data does not reset it before the client has read the answer."""
-        read = 0
-        while read < limit:
-            line = self.rfile.readline(65536)
-            read += len(line)
-            if not line:
-                return
-            if line_done and line in (b"\r\n", b"\n"):
-                return
-            if line.endswith(b"\n"):
-                line_done = True
-
-    def send_error(self, code: int, message: str | None = None,
-                   explain: str | None = None) -> None:
-        if code in (HTTPStatus.REQUEST_URI_TOO_LONG, HTTPStatus.HTTP_VERSION_NOT_SUPPORTED):
-            code, message = HTTPStatus.BAD_REQUEST, "Bad request version or length"
-        if code == HTTPStatus.BAD_REQUEST and self.raw_requestline.endswith(b"\n") \
-                and not getattr(self, "headers", None):
-            with contextlib.suppress(OSError):
-                self._skip_request(line_done=True, limit=65536)
-        self.close_connection = True
-        super().send_error(code, message, explain)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        self.log_message('"%s" %s %s', self.requestline, str(code), str(size))
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
-        super().log_message(format, *[scrub(a) if isinstance(a, str) else a for a in args])
-
-
-class _SilentHandler(_Handler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
-        pass
-
-
 def make_server(config: Config, host: str = "127.0.0.1", port: int = 8080, *,
                 log_requests: bool = True, timeout: float = DEFAULT_TIMEOUT) -> WSGIServer:
     """The built-in server for local use (port 0 picks a free port); requests are logged to
     stderr, without their query strings. ``timeout``: seconds a connection may stay silent.
 
     For production, run :class:`Site` under a WSGI server made for it (see the README)."""
-    base = _Handler if log_requests else _SilentHandler
-    handler = type("Handler", (base,), {"timeout": timeout})
-    server = _ThreadingServer((host, port), handler)
-    server.set_app(Site(config))
-    return server
+    return serve_wsgi(Site(config), host, port, log_requests=log_requests, timeout=timeout)
 
 
 def site_address(server: WSGIServer, config: Config) -> str:

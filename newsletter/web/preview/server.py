@@ -1,5 +1,6 @@
-"""The preview server: the WSGI application (:mod:`.app`) on the standard library's WSGI
-server, one thread per connection (an open event stream holds one), and the watcher thread.
+"""The preview server: the WSGI application (:mod:`.app`) on the public site's server
+(:mod:`newsletter.web.server`: one thread per connection, an open event stream holds one),
+and the watcher thread.
 
 ``start()`` runs both in background threads (tests, the benchmark); ``serve_forever()``
 serves in the calling thread until Ctrl-C (the command line).
@@ -9,39 +10,25 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import socketserver
 import threading
 from collections.abc import Collection
 from pathlib import Path
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from ...core.errors import NewsletterError
 from ..routing import is_loopback
+from ..server import RequestHandler, serve_wsgi
 from .app import PreviewApp
 from .drafts import DraftCache
 from .listing import Listing
 from .watch import Watcher
 
 log = logging.getLogger("newsletter.preview")
-CONNECTION_TIMEOUT = 30.0  # seconds a silent client may hold its connection (streams ping)
 WATCH_START_TIMEOUT = 10.0
 
 
-class _Server(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True  # an open event stream must not keep the process alive
-    block_on_close = False
-
-
-class _Handler(WSGIRequestHandler):
-    """The standard handler, passing the raw request path on (routes match it undecoded)
-    and logging to the ``newsletter.preview`` logger instead of stderr."""
-
-    timeout = CONNECTION_TIMEOUT
-
-    def get_environ(self) -> dict[str, str]:
-        environ = super().get_environ()
-        environ["RAW_URI"] = self.path
-        return environ
+class _Handler(RequestHandler):
+    """The site's handler, logging to the ``newsletter.preview`` logger (debug) instead of
+    stderr: the editor's terminal shows what the command printed, not every request."""
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
         log.debug("%s %s", self.address_string(), format % args)
@@ -67,12 +54,10 @@ class PreviewServer:
         self.watcher = Watcher(config_path, lambda: self.cache.last_good_config,
                                self.cache.changed, poll=poll)
         try:
-            self.httpd = _Server((host, port), _Handler,
-                                 bind_and_activate=True)
+            self.httpd = serve_wsgi(self.app, host, port, handler=_Handler)
         except OSError as error:
             raise NewsletterError(f"cannot serve on {host}:{port}: {error.strerror or error}; "
                                   "choose another with --port") from error
-        self.httpd.set_app(self.app)
         self.loopback = is_loopback(host)
         self._threads: list[threading.Thread] = []
 
