@@ -13,6 +13,7 @@ from .. import __version__
 from ..core.config import DEFAULT_CONFIG_NAME
 from ..publishing.build import build_issue, publish_issue, read_and_select
 from ..reading.corpus import read_corpus
+from ..rendering.check import template_problems as check_templates
 from ..selecting.explain import explain_json, explain_text
 from .delivery_commands import send, serve, subscribers
 from .options import (
@@ -127,7 +128,14 @@ def check(options: Options, strict: bool) -> None:
     echo(f"Checked {config.path.name} and {reading.file_count} article files in "
                f"{config.corpus}: {len(reading.articles)} valid, "
                f"{len(reading.problems)} invalid.")
-    if reading.problems:
+    # -- templates: the overrides in `templates:` rendered once with a sample issue
+    template_problems = check_templates(config)
+    for line in template_problems:
+        click.echo(line, err=True)
+    if config.templates:
+        click.echo(f"Rendered the templates with overrides from {config.templates}: "
+                   + (f"{len(template_problems)} problem(s)." if template_problems else "fine."))
+    if reading.problems or template_problems:
         sys.exit(1)
 
 

@@ -29,6 +29,7 @@ from .settings import (
     TopicConfig,
 )
 from .text import describe, topic_key
+from .theme import check_templates, check_theme, report_placeholders
 from .urls import normalize_url
 
 DEFAULT_CONFIG_NAME = "newsletter.yaml"
@@ -37,6 +38,7 @@ TOP_LEVEL_KEYS = (
     "title", "site_url", "timezone", "corpus", "output", "window_days", "min_quality",
     "topics", "related", "language", "email", "feeds", "schedule", "smtp", "state_dir",
     "secret_env", "state_url", "state_password_env",
+    "theme", "templates",  # theme.py
 )
 EMAIL_KEYS = ("from", "reply_to", "postal_address", "subject", "unsubscribe_mailto")
 SCHEDULE_KEYS = ("cron", "publish", "send", "catch_up_hours")
@@ -348,6 +350,9 @@ def validate(data: Any, path: Path) -> Config:
         report.expected("secret_env", "the name of an environment variable (not the secret "
                         "itself), such as NEWSLETTER_SECRET", secret_env)
     state_url, state_password_env = _state_url(report, data)
+    theme = check_theme(report, data.get("theme"))
+    templates = check_templates(report, data, folder)
+    report_placeholders(report, data)  # what `newsletter init` left to fill in
 
     if report.errors:
         # Warnings too: a misspelt key ("titel") explains the error it causes.
@@ -363,6 +368,7 @@ def validate(data: Any, path: Path) -> Config:
         schedule=schedule, smtp=smtp, state_dir=state_dir,
         secret_env=secret_env,  # type: ignore[arg-type]  # set, see above
         state_url=state_url, state_password_env=state_password_env,
+        theme=theme, templates=templates,
         warnings=tuple(report.warnings),
     )
 

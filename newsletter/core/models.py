@@ -114,6 +114,7 @@ class PlacedArticle:
 class Section:
     topic: str  # as configured
     articles: tuple[PlacedArticle, ...]
+    intro: tuple[str, ...] = ()  # the editor's paragraphs about this topic (topic_intros)
 
 
 class IssueStatus(StrEnum):

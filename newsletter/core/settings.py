@@ -43,6 +43,15 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class ThemeSettings:
+    accent: str | None = None  # "#rrggbb": topic headings and rules in light mode
+    accent_dark: str | None = None  # the same in dark mode
+    logo_url: str | None = None  # https only
+    logo_width: int | None = None  # px, as shown in the email and on the pages
+    footer: str = ""  # one short line under every email and page
+
+
+@dataclass(frozen=True)
 class TopicConfig:
     name: str
     max_articles: int = DEFAULT_MAX_ARTICLES
@@ -70,6 +79,8 @@ class Config:
     # None: SQLite in state_dir; else postgresql://user@host:port/db (no password inside)
     state_url: str | None = None
     state_password_env: str | None = None  # the variable holding the database password
+    theme: ThemeSettings = ThemeSettings()
+    templates: Path | None = None  # the editor's template overrides (absolute once loaded)
     warnings: tuple[str, ...] = ()
 
     @property

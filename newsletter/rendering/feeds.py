@@ -23,7 +23,7 @@ from ..core.timing import issue_timestamp
 from .cards import card_maker
 from .mail import issue_web_url, preheader
 from .pages import IMAGE_MAX_WIDTH, issue_heading, newest_first, unique_slugs
-from .templating import environment, http_url
+from .templating import environment_for, http_url
 
 GENERATOR = "newsletter"  # no version: upgrading the tool must not change the feeds' bytes
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -46,7 +46,7 @@ class _IssueEntry:
 
 
 def _content_html(issue: Issue, config: Config) -> str:
-    template = environment().get_template("feed_content.html.j2")
+    template = environment_for(config).get_template("feed_content.html.j2")
     return clean_text(template.render(
         issue=issue, web_url=issue_web_url(config, issue),
         card=card_maker(config.timezone, IMAGE_MAX_WIDTH),
@@ -166,7 +166,7 @@ def _topic_feed(issues: Sequence[Issue], topic: TopicConfig, slug: str, config: 
         self_url=f"{config.site_url}topics/{slug}.xml", self_type="application/rss+xml",
         updated=updated,
     )
-    summary = environment().get_template("feed_topic_summary.html.j2")
+    summary = environment_for(config).get_template("feed_topic_summary.html.j2")
     card = card_maker(config.timezone, IMAGE_MAX_WIDTH)
     for placed in _topic_articles(issues, topic):
         article = placed.article

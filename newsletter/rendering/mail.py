@@ -21,8 +21,8 @@ from ..core.config import Config
 from ..core.models import Issue
 from ..core.text import clean_text
 from .cards import card_maker
-from .palette import DEFAULT_PALETTE, Palette
-from .templating import environment, long_date, one_line, shorten, text_environment
+from .palette import Palette, palette_for
+from .templating import environment_for, long_date, one_line, shorten, text_environment_for
 
 UNSUBSCRIBE_PLACEHOLDER = "__UNSUBSCRIBE_TOKEN__"  # delivery replaces it per subscriber
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail clips a message body larger than this
@@ -204,11 +204,12 @@ def _compile_mjml(source: str) -> str:
 
 
 def render_email(issue: Issue, config: Config,
-                 palette: Palette = DEFAULT_PALETTE) -> RenderedEmail:
-    """The email edition of ``issue``: the same inputs always give identical strings."""
-    context = _context(issue, config, palette)
-    source = _usable(environment().get_template(HTML_TEMPLATE).render(context))
-    text = _usable(text_environment().get_template(TEXT_TEMPLATE).render(context))
+                 palette: Palette | None = None) -> RenderedEmail:
+    """The email edition of ``issue``: the same inputs always give identical strings.
+    The palette is the config's theme unless one is given."""
+    context = _context(issue, config, palette or palette_for(config))
+    source = _usable(environment_for(config).get_template(HTML_TEMPLATE).render(context))
+    text = _usable(text_environment_for(config).get_template(TEXT_TEMPLATE).render(context))
     return RenderedEmail(
         subject=subject_line(config, issue),
         preheader=str(context["preheader"]),

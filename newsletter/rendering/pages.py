@@ -15,8 +15,8 @@ from ..core.models import Issue
 from ..core.text import clean_text
 from .cards import card_maker
 from .mail import issue_web_url, preheader
-from .palette import DEFAULT_PALETTE, Palette
-from .templating import environment, long_date
+from .palette import Palette, palette_for
+from .templating import environment_for, long_date
 
 IMAGE_MAX_WIDTH = 600  # px: the width attribute of an image on a web page or in a feed, at most
 
@@ -58,37 +58,38 @@ def _article_count(issue: Issue) -> str:
     return f"{count} article" if count == 1 else f"{count} articles"
 
 
-def _render(template: str, **context: object) -> bytes:
-    html = environment().get_template(template).render(**context)
+def _render(template: str, config: Config, **context: object) -> bytes:
+    html = environment_for(config).get_template(template).render(config=config, **context)
     return clean_text(html).encode("utf-8")
 
 
 def render_issue_page(issue: Issue, config: Config, *, previous: Issue | None,
                       next: Issue | None,  # "next": the agreed keyword
-                      palette: Palette = DEFAULT_PALETTE) -> bytes:
+                      palette: Palette | None = None) -> bytes:
     """``<output>/<slug>/index.html``: the issue for browsers; ``previous``/``next`` are the
     neighbouring published issues, linked only when given."""
     return _render(
-        "issue.html.j2",
-        config=config, issue=issue, previous=previous, next=next, root="../",
+        "issue.html.j2", config,
+        issue=issue, previous=previous, next=next, root="../",
         page_title=issue_heading(issue), description=preheader(issue),
         canonical=issue_web_url(config, issue),
         anchors=unique_slugs(section.topic for section in issue.sections),
-        card=card_maker(config.timezone, IMAGE_MAX_WIDTH), palette=palette,
+        card=card_maker(config.timezone, IMAGE_MAX_WIDTH),
+        palette=palette or palette_for(config),
     )
 
 
 def render_archive(published: Sequence[Issue], config: Config,
-                   palette: Palette = DEFAULT_PALETTE) -> bytes:
+                   palette: Palette | None = None) -> bytes:
     """``<output>/index.html``: every published issue, newest first."""
     issues = newest_first(published)
     topics = [t.name for t in config.topics]
     return _render(
-        "archive.html.j2",
-        config=config, issues=issues, root="",
+        "archive.html.j2", config,
+        issues=issues, root="",
         page_title=f"{config.title}: all issues",
         description=f"Every issue of {config.title}, newest first.",
         canonical=config.site_url,
         topic_feeds=list(zip(topics, unique_slugs(topics), strict=True)),
-        article_count=_article_count, palette=palette,
+        article_count=_article_count, palette=palette or palette_for(config),
     )

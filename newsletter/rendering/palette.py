@@ -10,7 +10,10 @@ check it with :func:`contrast`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+
+from ..core.colors import DARK_CARD, DARK_PAGE, LIGHT_CARD, LIGHT_PAGE, WCAG_AA, contrast
+from ..core.config import Config
 
 _HEX = re.compile(r"#[0-9a-f]{6}")
 
@@ -42,12 +45,12 @@ class Scheme:
 
 
 LIGHT = Scheme(
-    page="#eef1f5", card="#ffffff", text="#1f2937", muted="#4b5563", title="#1e3a8a",
+    page=LIGHT_PAGE, card=LIGHT_CARD, text="#1f2937", muted="#4b5563", title="#1e3a8a",
     link="#1d4ed8", accent="#4338ca", rule="#e5e7eb", label_bg="#b91c1c",
     label_text="#ffffff",
 )
 DARK = Scheme(
-    page="#0f1115", card="#1a1d24", text="#e6e8eb", muted="#aab2bf", title="#c7d2fe",
+    page=DARK_PAGE, card=DARK_CARD, text="#e6e8eb", muted="#aab2bf", title="#c7d2fe",
     link="#93b4ff", accent="#a5b4fc", rule="#323846", label_bg="#b91c1c",
     label_text="#ffffff",
 )
@@ -61,6 +64,16 @@ class Palette:
 
 DEFAULT_PALETTE = Palette()
 
+
+def palette_for(config: Config) -> Palette:
+    """The palette of ``config``: the default one with the theme's accent, when it has one
+    (the configuration has checked its contrast against both schemes' backgrounds)."""
+    theme = config.theme
+    if theme.accent is None and theme.accent_dark is None:
+        return DEFAULT_PALETTE
+    return Palette(light=replace(LIGHT, accent=theme.accent or LIGHT.accent),
+                   dark=replace(DARK, accent=theme.accent_dark or DARK.accent))
+
 # (foreground, background) pairs that carry text, in either scheme: text sits on the card
 # and on the page colour (the web pages' panels, the email's footer), buttons are card on link
 CONTRAST_PAIRS: tuple[tuple[str, str], ...] = (
@@ -70,22 +83,6 @@ CONTRAST_PAIRS: tuple[tuple[str, str], ...] = (
     ("card", "link"),
     ("label_text", "label_bg"),
 )
-WCAG_AA = 4.5  # normal-size text
-
-
-def _luminance(color: str) -> float:
-    def channel(value: int) -> float:
-        c = value / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
-
-
-def contrast(foreground: str, background: str) -> float:
-    """The WCAG 2 contrast ratio of two "#rrggbb" colours, from 1 to 21."""
-    lighter, darker = sorted((_luminance(foreground), _luminance(background)), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
 
 
 def contrast_problems(palette: Palette) -> list[str]:

@@ -8,25 +8,34 @@ evaluated. Only http(s) URLs may become links or images (``http_url``).
 from __future__ import annotations
 
 import datetime as dt
-import sys
+import importlib.resources
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 import jinja2
 from markupsafe import Markup, escape
 
+from ..core.config import Config
 from ..core.urls import normalize_url
 
 
 def _templates_folder() -> Path:
-    """The checkout's templates/ (editable installs, where editors change them), else the
-    copy a regular install puts under <prefix>/share/newsletter/templates."""
+    """The checkout's templates/ (a source tree or an editable install, where they are
+    edited), else the copy a wheel ships inside the package (``newsletter/templates``, see
+    setup.py), wherever pip put it: a venv, ``--user`` or ``--prefix``."""
     checkout = Path(__file__).resolve().parents[2] / "templates"
-    installed = Path(sys.prefix) / "share" / "newsletter" / "templates"
-    return checkout if checkout.is_dir() or not installed.is_dir() else installed
+    if (checkout / "macros.j2").is_file():
+        return checkout
+    return Path(str(importlib.resources.files("newsletter") / "templates"))
 
 
 TEMPLATES = _templates_folder()
+
+
+def packaged_templates() -> list[str]:
+    """The names of the packaged templates, sorted."""
+    return sorted(p.name for p in TEMPLATES.glob("*.j2"))
 EXCERPT_LENGTH = 300
 
 
@@ -69,10 +78,57 @@ def long_date(value: dt.date | dt.datetime) -> str:
     return f"{value:%B} {value.day}, {value.year}"
 
 
+def template_folders(config: Config) -> tuple[Path, ...]:
+    """Where ``config``'s templates are looked up, first match wins: its ``templates:``
+    folder of overrides (any file named like a packaged template replaces it), then the
+    packaged ones."""
+    return (config.templates, TEMPLATES) if config.templates else (TEMPLATES,)
+
+
+def environment_for(config: Config) -> jinja2.Environment:
+    return environment(template_folders(config))
+
+
+def text_environment_for(config: Config) -> jinja2.Environment:
+    return text_environment(template_folders(config))
+
+
+class _OverridesFirst(jinja2.BaseLoader):
+    """The first folder holding a template wins; a template found further down stays
+    up to date only while no earlier folder gains a file of its name, so an override added
+    while a process runs (the preview, the tests) replaces the packaged template at once."""
+
+    def __init__(self, folders: tuple[Path, ...]) -> None:
+        self.loaders = [jinja2.FileSystemLoader(folder) for folder in folders]
+        self.folders = folders
+
+    def list_templates(self) -> list[str]:
+        return sorted({name for loader in self.loaders for name in loader.list_templates()})
+
+    def get_source(self, environment: jinja2.Environment, template: str
+                   ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        for index, loader in enumerate(self.loaders):
+            try:
+                source, filename, uptodate = loader.get_source(environment, template)
+            except jinja2.TemplateNotFound:
+                continue
+            earlier = [folder / template for folder in self.folders[:index]]
+
+            def current(uptodate=uptodate, earlier=earlier) -> bool:
+                return (uptodate is None or uptodate()) and not any(
+                    path.is_file() for path in earlier)
+
+            return source, filename, current
+        raise jinja2.TemplateNotFound(template)
+
+
 @cache
-def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
+def environment(folders: Path | tuple[Path, ...] = (TEMPLATES,)) -> jinja2.Environment:
+    """The environment over ``folders`` (searched in order: overrides first)."""
+    if isinstance(folders, Path):
+        folders = (folders,)
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folder),
+        loader=_OverridesFirst(folders),
         autoescape=jinja2.select_autoescape(
             enabled_extensions=("html", "mjml", "xml", "j2"),
             default_for_string=True, default=True),
@@ -90,7 +146,7 @@ def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
 
 
 @cache
-def text_environment(folder: Path = TEMPLATES) -> jinja2.Environment:
+def text_environment(folders: Path | tuple[Path, ...] = (TEMPLATES,)) -> jinja2.Environment:
     """For the plain-text email: no escaping (it is not markup), same filters. Its own cache:
     an overlay would otherwise share templates (macros.j2) compiled with escaping on."""
-    return environment(folder).overlay(autoescape=False, cache_size=400)
+    return environment(folders).overlay(autoescape=False, cache_size=400)

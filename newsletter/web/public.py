@@ -37,8 +37,8 @@ from ..core.config import Config
 from ..delivery.subscribers import set_status
 from ..delivery.tokens import read_secret, verify_token
 from ..rendering.pages import unique_slugs
-from ..rendering.palette import DEFAULT_PALETTE, Palette
-from ..rendering.templating import environment
+from ..rendering.palette import Palette, palette_for
+from ..rendering.templating import environment_for
 from .routing import Route, StartResponse, find_route, route
 from .server import DEFAULT_TIMEOUT, serve_wsgi
 
@@ -121,9 +121,9 @@ class Site:
     )
 
     def __init__(self, config: Config, secret: bytes | None = None, *,
-                 palette: Palette = DEFAULT_PALETTE) -> None:
+                 palette: Palette | None = None) -> None:
         self.config = config
-        self.palette = palette
+        self.palette = palette or palette_for(config)
         self.secret = secret if secret is not None else read_secret(config)
         self.root = config.output.resolve()
         self.state = config.state_dir.resolve()
@@ -246,7 +246,7 @@ class Site:
               address: str = "", action: str = "") -> Iterable[bytes]:
         heading = {"confirm": "Unsubscribe", "done": "You are unsubscribed",
                    "invalid": "Invalid link"}[state]
-        body = environment().get_template(PAGE_TEMPLATE).render(
+        body = environment_for(self.config).get_template(PAGE_TEMPLATE).render(
             config=self.config, state=state, heading=heading, address=address,
             action=action, home=self.prefix, palette=self.palette).encode("utf-8")
         start_response(f"{status.value} {status.phrase}", [

@@ -1,0 +1,91 @@
+"""Rendering every reader-facing template once with a sample issue of the current config,
+so that ``newsletter check`` reports a broken template override (its file and line) before
+a build or a send meets it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+from pathlib import Path
+
+import jinja2
+
+from ..core.config import Config
+from ..core.models import Article, Coverage, Image, Issue, PlacedArticle, Provider, Section, Window
+from .templating import environment_for, template_folders
+
+SAMPLE_DATE = dt.date(2021, 2, 22)
+
+
+def sample_issue(config: Config) -> Issue:
+    """An issue with one article in every configured topic, an intro, a topic intro, an
+    image and related coverage: every branch a template is likely to have."""
+    tz = config.timezone
+    end = dt.datetime.combine(SAMPLE_DATE, dt.time(0), tzinfo=tz)
+    window = Window(end - dt.timedelta(days=config.window_days), end, tz)
+    published = end - dt.timedelta(hours=12)
+    sections = []
+    for number, topic in enumerate(config.topics, start=1):
+        url = f"https://outlet.example/story-{number}"
+        article = Article(
+            id=f"sample-{number}", path=f"sample-{number}.md", title=f"A story about {topic.name}",
+            url=url, canonical_url=url.removeprefix("https://"), domain="outlet.example",
+            published=published, quality=10, heat=1, excerpt="What happened, in a sentence.",
+            provider=Provider("Outlet", "outlet.example"), topics=(topic.name,),
+            images=(Image("https://outlet.example/image.jpg", 1200, 675),),
+        )
+        related = (Coverage("The same story elsewhere", "https://other.example/story",
+                            "other.example/story", "Other", "other.example", 5, published),)
+        sections.append(Section(topic.name, (PlacedArticle(article, related),),
+                                intro=(f"Why {topic.name} mattered this week.",)))
+    return Issue(slug=SAMPLE_DATE.isoformat(), date=SAMPLE_DATE, title=config.title,
+                 window=window, sections=tuple(sections), status="published",
+                 intro=("The editor's introduction.",))
+
+
+def _where(error: Exception, folders: tuple[Path, ...]) -> str:
+    """"file:line" of the template frame an error came from (the innermost one)."""
+    if isinstance(error, jinja2.TemplateSyntaxError):
+        return f"{error.filename or error.name}:{error.lineno}"
+    roots = [str(folder) for folder in folders]
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if any(f.filename.startswith(root) for root in roots)]
+    if not frames:
+        return "a template"
+    return f"{frames[-1].filename}:{frames[-1].lineno}"
+
+
+def template_problems(config: Config) -> list[str]:
+    """Every problem of the templates ``config`` uses, as "file:line: what" lines: each
+    template parsed, then the email, the web pages and the feeds rendered with
+    :func:`sample_issue`. Empty when they all render."""
+    from .feeds import render_feeds  # feedgen and lxml: only publishing and check need them
+    from .mail import render_email
+    from .pages import render_archive, render_issue_page
+
+    folders = template_folders(config)
+    env = environment_for(config)
+    problems: list[str] = []
+    for name in env.list_templates(extensions=("j2",)):
+        try:
+            env.get_template(name)
+        except jinja2.TemplateSyntaxError as error:
+            problems.append(f"{_where(error, folders)}: {error.message}")
+    if problems:
+        return problems
+    issue = sample_issue(config)
+    renderings = (
+        ("the email", lambda: render_email(issue, config)),
+        ("the issue page", lambda: render_issue_page(issue, config, previous=issue,
+                                                     next=issue)),
+        ("the archive", lambda: render_archive([issue], config)),
+        ("the feeds", lambda: render_feeds([issue], config)),
+    )
+    for what, render in renderings:
+        try:
+            render()
+        except Exception as error:  # noqa: BLE001 - any failure of a template is reported
+            problems.append(f"{_where(error, folders)}: rendering {what}: "
+                            f"{type(error).__name__}: {error}")
+    return problems
