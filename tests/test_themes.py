@@ -124,7 +124,9 @@ def test_pip_install_prefix_finds_the_packaged_templates(tmp_path: Path) -> None
         ".newsletter", "__pycache__", "docs", "benchmarks"))
     prefix = tmp_path / "prefix"
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+        # --ignore-installed: without it pip "replaces" the copy this environment has
+        # (deleting its console script) instead of only installing into the prefix
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--ignore-installed",
          "--no-build-isolation", "--prefix", str(prefix), str(source)],
         capture_output=True, text=True, timeout=300)
     if "invalid command 'bdist_wheel'" in install.stderr:

@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 
 from ..core.errors import NewsletterError
-from .options import DATE, Options, echo
+from .options import Group, Options, date_argument, echo
 
 
-@click.group()
+@click.group(cls=Group)
 def subscribers() -> None:
     """Manage the subscribers (kept in the SQLite state under state_dir).
 
@@ -102,11 +102,18 @@ def subscribers_list(options: Options, as_json: bool) -> None:
       newsletter subscribers list
       newsletter subscribers list --json
     """
-    from ..delivery.subscribers import list_subscribers, subscribers_json, subscribers_text
+    from ..delivery.subscribers import (
+        HOW_TO_ADD,
+        list_subscribers,
+        subscribers_json,
+        subscribers_text,
+    )
 
     config, _ = options.load()
     people = list_subscribers(config)
     echo(subscribers_json(people) if as_json else subscribers_text(people), nl=False)
+    if not people and not as_json:
+        echo(f"No subscribers yet: {HOW_TO_ADD}.", err=True)
 
 
 @subscribers.command("export")
@@ -127,13 +134,13 @@ def subscribers_export(options: Options, file: Path) -> None:
 
 
 @click.command()
-@click.argument("date", type=DATE, metavar="YYYY-MM-DD")
+@date_argument("The issue to send.", required=True)
 @click.option("--to", "to", metavar="ADDRESS",
               help="Send one test copy to this address only (subject marked, not recorded).")
 @click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
               help="Write the exact messages as .eml files in this folder instead of sending.")
 @click.pass_obj
-def send(options: Options, date: dt.datetime, to: str | None, outbox: Path | None) -> None:
+def send(options: Options, date: dt.date, to: str | None, outbox: Path | None) -> None:
     """Send the published issue of a date to every active subscriber who has not had it.
 
     Run it again after a failure or a crash: it resumes, and nobody gets the issue twice.
@@ -149,7 +156,7 @@ def send(options: Options, date: dt.datetime, to: str | None, outbox: Path | Non
     from ..delivery.send import send_issue
 
     config, _ = options.load()
-    report = send_issue(config, date.date(), to=to, outbox=outbox, log=echo)
+    report = send_issue(config, date, to=to, outbox=outbox, log=echo)
     if not report.ok:
         sys.exit(1)
 

@@ -17,12 +17,13 @@ from ..rendering.check import template_problems as check_templates
 from ..selecting.explain import explain_json, explain_text
 from .delivery_commands import send, serve, subscribers
 from .options import (
-    DATE,
     STRICT_HELP,
     Group,
     Options,
+    date_argument,
     echo,
     issue_date,
+    next_step,
     report_problems,
 )
 
@@ -47,14 +48,13 @@ def cli(ctx: click.Context, config_path: Path, strict: bool) -> None:
 
 
 @cli.command()
-@click.option("--date", "date", type=DATE, metavar="YYYY-MM-DD",
-              help="The issue date; its window ends at 00:00 that day. Default: today.")
+@date_argument("The issue date; its window ends at 00:00 that day. Default: today.")
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
 @click.option("--publish", is_flag=True, help="Publish the issue once built.")
 @click.option("--force", is_flag=True,
               help="Rebuild the issue even if it is published and the rebuild changes it.")
 @click.pass_obj
-def build(options: Options, date: dt.datetime | None, strict: bool, publish: bool,
+def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
           force: bool) -> None:
     """Select the issue for a date and write its folder: <output>/<date>/ with issue.json,
     email.mjml, email.html, email.txt, email.eml (a sample message) and index.html.
@@ -63,7 +63,7 @@ def build(options: Options, date: dt.datetime | None, strict: bool, publish: boo
 
     \b
     Examples:
-      newsletter build --date 2021-02-22
+      newsletter build 2021-02-22
       newsletter build --date 2021-02-22 --publish
     """
     config, strict = options.load(strict)
@@ -93,12 +93,13 @@ def build(options: Options, date: dt.datetime | None, strict: bool, publish: boo
         echo(f"  {section.topic}: {len(section.articles)}")
     target = config.output / issue.slug
     echo(f"Wrote {target}" if result.written else f"Unchanged: {target}")
+    echo(next_step(issue, target, config.output))
 
 
 @cli.command()
-@click.argument("date", type=DATE, metavar="YYYY-MM-DD")
+@date_argument("The issue to publish.", required=True)
 @click.pass_obj
-def publish(options: Options, date: dt.datetime) -> None:
+def publish(options: Options, date: dt.date) -> None:
     """Publish a built issue as it stands, then regenerate the archive and the feeds.
 
     \b
@@ -106,7 +107,7 @@ def publish(options: Options, date: dt.datetime) -> None:
       newsletter publish 2021-02-22
     """
     config, _ = options.load()
-    issue, written = publish_issue(config, date.date())
+    issue, written = publish_issue(config, date)
     echo(f"Published issue {issue.slug}: {len(written)} file(s) written in "
                f"{config.output}.")
 
@@ -131,20 +132,19 @@ def check(options: Options, strict: bool) -> None:
     # -- templates: the overrides in `templates:` rendered once with a sample issue
     template_problems = check_templates(config)
     for line in template_problems:
-        click.echo(line, err=True)
+        echo(line, err=True)
     if config.templates:
-        click.echo(f"Rendered the templates with overrides from {config.templates}: "
+        echo(f"Rendered the templates with overrides from {config.templates}: "
                    + (f"{len(template_problems)} problem(s)." if template_problems else "fine."))
     if reading.problems or template_problems:
         sys.exit(1)
 
 
 @cli.command()
-@click.option("--date", "date", type=DATE, metavar="YYYY-MM-DD",
-              help="The issue date. Default: today.")
+@date_argument("The issue date. Default: today.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
-def explain(options: Options, date: dt.datetime | None, as_json: bool) -> None:
+def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
     """Say, for every article file, why it is or is not in the issue for a date.
 
     Placed (topic and position), folded into another article's related coverage, below the
@@ -162,10 +162,9 @@ def explain(options: Options, date: dt.datetime | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--date", "date", type=DATE, metavar="YYYY-MM-DD",
-              help="The issue to open. Default: the latest draft with articles in it (the "
-                   "next scheduled issue, an issue folder you started, or the issue holding "
-                   "the newest article).")
+@date_argument("The issue to open. Default: the latest draft with articles in it (the "
+               "next scheduled issue, an issue folder you started, or the issue holding the "
+               "newest article).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="The address to listen on; anything but loopback shows drafts to others.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
@@ -179,7 +178,7 @@ def explain(options: Options, date: dt.datetime | None, as_json: bool) -> None:
                    "network mount, where edits made on other machines raise none).")
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
 @click.pass_obj
-def preview(options: Options, date: dt.datetime | None, host: str, port: int,
+def preview(options: Options, date: dt.date | None, host: str, port: int,
             allow_hosts: tuple[str, ...], poll: bool | None, strict: bool) -> None:
     """Serve drafts to the editor's browser, rendered in memory: writes nothing, publishes
     nothing. The page reloads itself when an article, the config, a template or the
@@ -195,7 +194,7 @@ def preview(options: Options, date: dt.datetime | None, host: str, port: int,
 
     config, strict = options.load(strict)
     server = PreviewServer(config.path, host=host, port=port, strict=strict,
-                           default_date=date.date() if date else None,
+                           default_date=date,
                            allow_hosts=allow_hosts, poll=poll)
     if not server.loopback:
         names = ", ".join(["localhost", *sorted(server.app.allowed_hosts)])
@@ -205,7 +204,7 @@ def preview(options: Options, date: dt.datetime | None, host: str, port: int,
              "the drafts through DNS rebinding.", err=True)
     echo(f"Previewing {config.title}: {server.url}/")
     if date is not None:
-        echo(f"Issue {date.date().isoformat()}: {server.draft_url(date.date())}")
+        echo(f"Issue {date.isoformat()}: {server.draft_url(date)}")
     else:  # rendering the candidates says which have articles
         listing = server.listing()
         echo(f"Issue {listing.default.isoformat()}: {server.draft_url(listing.default)}")

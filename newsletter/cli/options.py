@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import inspect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from ..core.config import Config, load_config
 from ..core.errors import NewsletterError
-from ..core.models import Problem
+from ..core.models import Issue, Problem
 from ..core.text import terminal_safe
+from ..core.timing import parse_issue_date
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
@@ -36,7 +42,27 @@ class Options:
 
 
 class Group(click.Group):
-    """Turns library errors into a message and exit status 1, never a traceback."""
+    """Turns library errors into a message and exit status 1, never a traceback; takes the
+    global options after the command too; lists each command's whole summary; with no
+    command at all, prints the help and exits 0."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:
+            click.echo(ctx.get_help())
+            ctx.exit(0)
+        if ctx.parent is None:
+            args = _globals_first(self, ctx, args)
+        return super().parse_args(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, summary(command)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -55,9 +81,9 @@ class Group(click.Group):
                 "the traceback and report it)")) from error
 
 
-def issue_date(value: dt.datetime | None, config: Config) -> dt.date:
+def issue_date(value: dt.date | None, config: Config) -> dt.date:
     """The given date, or today in the newsletter's timezone."""
-    return value.date() if value else dt.datetime.now(config.timezone).date()
+    return value or dt.datetime.now(config.timezone).date()
 
 
 def report_problems(problems: tuple[Problem, ...]) -> None:
@@ -67,5 +93,103 @@ def report_problems(problems: tuple[Problem, ...]) -> None:
             echo(f"  {problem}", err=True)
 
 
-DATE = click.DateTime(formats=["%Y-%m-%d"])
 STRICT_HELP = "Treat warnings and invalid article files as errors."
+
+
+# -- commands alike: dates, global options anywhere, the whole summary in --help ------------
+
+class IssueDate(click.ParamType):
+    """YYYY-MM-DD as a date; a wrong one is explained in words (core/timing.py)."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return parse_issue_date(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+DATE = IssueDate()
+
+
+def date_argument(help: str, *, required: bool = False) -> Callable[[F], F]:
+    """The issue date as an argument or as ``--date`` (both at once: a usage error); the
+    command receives it as ``date`` (None when not given and not ``required``)."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def wrapper(*args: Any, date: dt.date | None = None,
+                    date_option: dt.date | None = None, **kwargs: Any) -> Any:
+            ctx = click.get_current_context()
+            if date is not None and date_option is not None:
+                raise click.UsageError(
+                    "the date is given twice: either as the argument "
+                    f"({ctx.command_path} {date.isoformat()}) or as --date, not both", ctx)
+            if date is None and date_option is None and required:
+                raise click.UsageError(
+                    f"which issue? Give its date: {ctx.command_path} YYYY-MM-DD", ctx)
+            return command(*args, date=date if date is not None else date_option, **kwargs)
+
+        wrapper = click.argument("date", type=DATE, required=False)(wrapper)
+        wrapper = click.option("--date", "date_option", type=DATE, metavar="YYYY-MM-DD",
+                               help=f"{help} Also given as the argument.")(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+# Options of the top-level command that also work after a command's name
+# (`newsletter build --config x.yaml`); True: takes a value.
+GLOBAL_OPTIONS = {"--config": True, "--strict": False}
+
+
+def _globals_first(group: click.Group, ctx: click.Context, args: list[str]) -> list[str]:
+    """``args`` with the global options found after the command moved before it, unless
+    the command has an option of the same name itself."""
+    index = 0
+    while index < len(args) and args[index].startswith("-") and args[index] != "--":
+        index += 2 if GLOBAL_OPTIONS.get(args[index]) else 1
+    if index >= len(args) or args[index] == "--":
+        return args
+    command = group.get_command(ctx, args[index])
+    own = {opt for param in (command.params if command else ()) for opt in param.opts}
+    moved: list[str] = []
+    rest: list[str] = []
+    tail = args[index + 1:]
+    position = 0
+    while position < len(tail):
+        token = tail[position]
+        name = token.split("=", 1)[0]
+        if token == "--":
+            rest += tail[position:]
+            break
+        if name in GLOBAL_OPTIONS and name not in own:
+            takes_value = GLOBAL_OPTIONS[name] and "=" not in token
+            moved += tail[position:position + 1 + takes_value]
+            position += 1 + takes_value
+            continue
+        rest.append(token)
+        position += 1
+    return [*args[:index], *moved, args[index], *rest]
+
+
+def next_step(issue: Issue, folder: Path, output: Path) -> str:
+    """What to do after a build: look at the draft, then publish it; or, once published,
+    open the archive and send it."""
+    if issue.status == "published":
+        return (f"Next: open {output / 'index.html'} in a browser, and send it with "
+                f"`newsletter send {issue.slug}`.")
+    return (f"Next: open {folder / 'email.html'} in a browser (or `newsletter preview "
+            f"{issue.slug}`), then `newsletter publish {issue.slug}`.")
+
+
+def summary(command: click.Command) -> str:
+    """A command's whole one-line summary: its first paragraph of help, on one line."""
+    if command.short_help:
+        return command.short_help
+    first = inspect.cleandoc(command.help or "").split("\n\n", 1)[0]
+    return " ".join(first.split())

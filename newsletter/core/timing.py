@@ -3,7 +3,9 @@ schedule (the scheduler's own fire times), never from the wall clock."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import re
 
 from .config import Config, ScheduleSettings
 from .cron import WallClockCron
@@ -45,3 +47,25 @@ def next_issue_date(config: Config, now: dt.datetime) -> dt.date:
     fire = schedule_cron(config).next_fire_time(now, inclusive=True)
     return (fire or now).astimezone(config.timezone).date()
 
+
+
+_ISSUE_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def parse_issue_date(text: str) -> dt.date:
+    """``YYYY-MM-DD`` as a date; a ValueError says in words what is wrong, e.g.
+    "2021-02-30 is not a date: February 2021 has 28 days; use YYYY-MM-DD"."""
+    match = _ISSUE_DATE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f'"{text}" is not a date: use YYYY-MM-DD, e.g. 2021-02-22')
+    year, month, day = (int(part) for part in match.groups())
+    if year < 1:
+        raise ValueError(f"{text} is not a date: there is no year 0; use YYYY-MM-DD")
+    if not 1 <= month <= 12:
+        raise ValueError(f"{text} is not a date: there is no month {month} (months go from "
+                         "01 to 12); use YYYY-MM-DD")
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        raise ValueError(f"{text} is not a date: {calendar.month_name[month]} {year} has "
+                         f"{days} days; use YYYY-MM-DD")
+    return dt.date(year, month, day)

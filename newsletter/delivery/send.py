@@ -57,7 +57,7 @@ from .smtp import (
     deliver_one,
     smtp_password,
 )
-from .subscribers import AddressError, normalize_address
+from .subscribers import HOW_TO_ADD, AddressError, normalize_address
 from .tokens import read_secret, unsubscribe_token
 
 Log = Callable[[str], None]
@@ -227,6 +227,8 @@ def _send(config: Config, issue: Issue, secret: bytes, password: str | None,
             (issue.slug,))}
     finally:
         db.close()
+    if not subscribers:
+        log(f"No active subscribers: {HOW_TO_ADD}.")
 
     if report.in_flight_unknown and outbox is None:
         log(f"warning: {len(report.in_flight_unknown)} message(s) were in flight when an "

@@ -341,6 +341,10 @@ def subscribers_json(subscribers: Iterable[Subscriber]) -> str:
     return json.dumps([s.to_json() for s in subscribers], indent=2, ensure_ascii=False) + "\n"
 
 
+HOW_TO_ADD = ("add one with `newsletter subscribers add EMAIL`, or many with "
+              "`newsletter subscribers import FILE.csv` (a header line email,name,topics)")
+
+
 def subscribers_text(subscribers: Iterable[Subscriber]) -> str:
     """One line per subscriber: address, status, topics (or "all topics"), name."""
     lines = []
