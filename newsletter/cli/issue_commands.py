@@ -47,7 +47,8 @@ def cli(ctx: click.Context, config_path: Path, strict: bool) -> None:
     ctx.obj = Options(config_path, strict)
 
 
-@cli.command()
+@cli.command(short_help="Select the issue for a date and write its folder, <output>/<date>/: "
+                        "the email, the web page, issue.json.")
 @date_argument("The issue date; its window ends at 00:00 that day. Default: today.")
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
 @click.option("--publish", is_flag=True, help="Publish the issue once built.")
@@ -161,7 +162,8 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
     echo(explain_json(selection) if as_json else explain_text(selection), nl=False)
 
 
-@cli.command()
+@cli.command(short_help="Serve drafts to the editor's browser, reloading on every change; "
+                        "writes and publishes nothing.")
 @date_argument("The issue to open. Default: the latest draft with articles in it (the "
                "next scheduled issue, an issue folder you started, or the issue holding the "
                "newest article).")
@@ -216,7 +218,8 @@ def preview(options: Options, date: dt.date | None, host: str, port: int,
     server.serve_forever()
 
 
-@cli.command()
+@cli.command(short_help="Build and publish each issue when schedule.cron says (--once: one "
+                        "pass, for cron or a systemd timer).")
 @click.option("--once", is_flag=True,
               help="One pass (make up the latest run if it is due), then exit: for cron or a "
                    "systemd timer. Exit status 1 when the run failed.")

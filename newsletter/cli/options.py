@@ -134,7 +134,8 @@ def date_argument(help: str, *, required: bool = False) -> Callable[[F], F]:
                     f"which issue? Give its date: {ctx.command_path} YYYY-MM-DD", ctx)
             return command(*args, date=date if date is not None else date_option, **kwargs)
 
-        wrapper = click.argument("date", type=DATE, required=False)(wrapper)
+        wrapper = click.argument("date", type=DATE, required=False,
+                                 metavar="[YYYY-MM-DD]")(wrapper)
         wrapper = click.option("--date", "date_option", type=DATE, metavar="YYYY-MM-DD",
                                help=f"{help} Also given as the argument.")(wrapper)
         return wrapper  # type: ignore[return-value]
@@ -188,8 +189,9 @@ def next_step(issue: Issue, folder: Path, output: Path) -> str:
 
 
 def summary(command: click.Command) -> str:
-    """A command's whole one-line summary: its first paragraph of help, on one line."""
+    """A command's whole one-line summary: its short_help, else the first sentence of its
+    help, never cut short."""
     if command.short_help:
         return command.short_help
-    first = inspect.cleandoc(command.help or "").split("\n\n", 1)[0]
-    return " ".join(first.split())
+    first = " ".join(inspect.cleandoc(command.help or "").split("\n\n", 1)[0].split())
+    return first.split(". ", 1)[0].rstrip(".") + "."

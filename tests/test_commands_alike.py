@@ -1,0 +1,163 @@
+"""The commands behave alike: the date as an argument or --date, global options before or
+after the command, dates explained in words, the whole summary of each command in --help,
+help for a bare `newsletter`, the next step after a build, and how to add subscribers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import PROJECT, write_article, write_config
+from newsletter.cli import cli
+from newsletter.core.timing import parse_issue_date
+
+
+@pytest.fixture
+def one(project: Path) -> Path:
+    write_article(project / "articles", "alpha", title="Alpha launches")
+    return project
+
+
+def invoke(folder: Path, *args: str):
+    return CliRunner().invoke(cli, list(args), env={
+        "NEWSLETTER_CONFIG": str(folder / "newsletter.yaml"),
+        "NEWSLETTER_SECRET": "a test secret of enough length for the tokens"},
+        catch_exceptions=False, prog_name="newsletter")
+
+
+@pytest.mark.parametrize("form", [["2021-02-22"], ["--date", "2021-02-22"]])
+def test_build_publish_explain_send_take_the_date_either_way(one: Path, form: list[str]):
+    assert "2021-02-22" in invoke(one, "explain", *form).stdout.splitlines()[0]
+    built = invoke(one, "build", *form)
+    assert built.exit_code == 0, built.output
+    assert (one / "issues" / "2021-02-22" / "issue.json").is_file()
+    published = invoke(one, "publish", *form)
+    assert published.exit_code == 0, published.output
+    assert "Published issue 2021-02-22" in published.stdout
+    sent = invoke(one, "send", *form, "--outbox", str(one / "outbox"))
+    assert sent.exit_code == 0, sent.output
+    assert "Issue 2021-02-22: 0 written to" in sent.stdout
+
+
+@pytest.mark.parametrize("command", ["build", "publish", "explain", "preview", "send"])
+def test_the_date_twice_is_a_usage_error(one: Path, command: str) -> None:
+    result = invoke(one, command, "2021-02-22", "--date", "2021-02-22")
+    assert result.exit_code == 2
+    assert "the date is given twice" in result.stderr
+    assert f"newsletter {command} 2021-02-22" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["publish", "send"])
+def test_a_command_that_needs_a_date_asks_for_it(one: Path, command: str) -> None:
+    result = invoke(one, command)
+    assert result.exit_code == 2
+    assert f"which issue? Give its date: newsletter {command} YYYY-MM-DD" in result.stderr
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2021-02-30", "2021-02-30 is not a date: February 2021 has 28 days; use YYYY-MM-DD"),
+    ("2024-02-30", "2024-02-30 is not a date: February 2024 has 29 days; use YYYY-MM-DD"),
+    ("2021-04-31", "2021-04-31 is not a date: April 2021 has 30 days; use YYYY-MM-DD"),
+    ("2021-13-01", "2021-13-01 is not a date: there is no month 13"),
+    ("22/02/2021", '"22/02/2021" is not a date: use YYYY-MM-DD, e.g. 2021-02-22'),
+    ("2021-2-22", '"2021-2-22" is not a date: use YYYY-MM-DD'),
+])
+def test_a_bad_date_says_what_is_wrong(one: Path, text: str, expected: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        parse_issue_date(text)
+    assert expected in str(raised.value)
+    for args in (["build", text], ["build", "--date", text], ["send", text]):
+        result = invoke(one, *args)
+        assert result.exit_code == 2
+        assert expected in " ".join(result.stderr.split()), args
+
+
+def test_a_good_date_parses() -> None:
+    assert parse_issue_date("2024-02-29") == dt.date(2024, 2, 29)
+
+
+def test_global_options_work_before_or_after_the_command(one: Path, tmp_path: Path) -> None:
+    config = str(one / "newsletter.yaml")
+    runner = CliRunner()
+    before = runner.invoke(cli, ["--config", config, "explain", "2021-02-22"])
+    after = runner.invoke(cli, ["explain", "2021-02-22", "--config", config])
+    joined = runner.invoke(cli, ["explain", f"--config={config}", "2021-02-22"])
+    assert before.exit_code == after.exit_code == joined.exit_code == 0, after.output
+    assert before.stdout == after.stdout == joined.stdout
+    # --strict after a command that has no --strict of its own
+    write_config(one, unknown_key=1)
+    assert runner.invoke(cli, ["--config", config, "explain", "2021-02-22"]).exit_code == 0
+    strict = runner.invoke(cli, ["explain", "2021-02-22", "--strict", "--config", config])
+    assert strict.exit_code == 1
+    assert "unknown_key: unknown key" in strict.stderr
+    strict = runner.invoke(cli, ["subscribers", "list", "--strict", "--config", config])
+    assert strict.exit_code == 1
+    # after "--", nothing is an option
+    literal = runner.invoke(cli, ["--config", config, "subscribers", "add", "--",
+                                  "--strict"])
+    assert "'--strict': An email address must have an @-sign" in literal.output
+    assert "an error with --strict" not in literal.output
+
+
+def test_help_shows_each_commands_whole_summary() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    assert "..." not in result.stdout.split("Commands:")[1]
+    for name, command in cli.commands.items():
+        first = " ".join(inspect.cleandoc(command.help or "").split("\n\n")[0].split())
+        summary = command.short_help or first.split(". ")[0]
+        summary = " ".join(summary.split()).rstrip(".")
+        assert f"{name} {summary}" in text, name
+
+
+def test_bare_newsletter_prints_help_and_exits_0(tmp_path: Path) -> None:
+    for args in ([], ["subscribers"]):
+        result = CliRunner().invoke(cli, args, prog_name="newsletter")
+        assert result.exit_code == 0
+        assert "Usage: newsletter" in result.stdout and "Commands:" in result.stdout
+    run = subprocess.run([sys.executable, "-m", "newsletter"], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=60)
+    assert run.returncode == 0
+    assert run.stdout.startswith("Usage: newsletter [OPTIONS] COMMAND")
+    assert "build" in run.stdout and run.stderr == ""
+
+
+def test_build_ends_with_the_next_step(one: Path) -> None:
+    folder = one / "issues" / "2021-02-22"
+    draft = invoke(one, "build", "2021-02-22")
+    assert draft.stdout.splitlines()[-1] == (
+        f"Next: open {folder / 'email.html'} in a browser (or `newsletter preview "
+        "2021-02-22`), then `newsletter publish 2021-02-22`.")
+    published = invoke(one, "build", "2021-02-22", "--publish")
+    assert published.stdout.splitlines()[-1] == (
+        f"Next: open {one / 'issues' / 'index.html'} in a browser, and send it with "
+        "`newsletter send 2021-02-22`.")
+
+
+def test_no_subscribers_says_how_to_add_some(one: Path) -> None:
+    listed = invoke(one, "subscribers", "list")
+    assert listed.exit_code == 0
+    assert listed.stdout == ""
+    assert "No subscribers yet: add one with `newsletter subscribers add EMAIL`" in \
+        listed.stderr
+    assert "`newsletter subscribers import FILE.csv`" in listed.stderr
+    assert invoke(one, "subscribers", "list", "--json").stdout.strip() == "[]"
+    invoke(one, "build", "2021-02-22", "--publish")
+    sent = invoke(one, "send", "2021-02-22", "--outbox", str(one / "outbox"))
+    assert "No active subscribers: add one with `newsletter subscribers add EMAIL`" in \
+        sent.output
+    invoke(one, "subscribers", "add", "ada@example.org")
+    assert "No subscribers" not in invoke(one, "subscribers", "list").output
+
+
+def test_the_readme_shows_the_date_either_way() -> None:
+    readme = (PROJECT / "README.md").read_text("utf-8")
+    assert "newsletter build [D \\| --date D]" in readme
+    assert "before or after the command" in readme
