@@ -16,6 +16,7 @@ from ..reading.corpus import read_corpus
 from ..rendering.check import template_problems as check_templates
 from ..selecting.explain import explain_json, explain_text
 from .delivery_commands import send, serve, subscribers
+from .init_command import init
 from .options import (
     STRICT_HELP,
     Group,
@@ -248,6 +249,7 @@ def schedule(options: Options, once: bool, strict: bool) -> None:
 
 for command in (subscribers, send, serve):  # delivery_commands.py
     cli.add_command(command)
+cli.add_command(init)  # init_command.py
 
 
 def main() -> None:

@@ -1,0 +1,178 @@
+"""Starting a newsletter (`newsletter init`): a commented config, an example article, an
+empty output folder and a .gitignore; and copies of the packaged templates to override.
+
+Nothing that exists is ever overwritten: every target is checked before the first file is
+written, and files are created exclusively, so a second `init` changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..core.config import DEFAULT_CONFIG_NAME, placeholder
+from ..core.errors import NewsletterError
+from ..rendering.templating import TEMPLATES, packaged_templates
+
+EXAMPLE_TOPIC = "News"  # the example article's topic when no topics were given
+STATE_DIR = ".newsletter"
+TEMPLATES_DIR = "templates"
+# What `init --templates` copies: what readers see (the editor's preview is not themed).
+_EDITOR_ONLY = ("preview_",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What `init` was told; None: not given (a placeholder is written)."""
+
+    title: str | None = None
+    site_url: str | None = None
+    timezone: str | None = None
+    topics: tuple[str, ...] = ()
+
+
+def _quoted(value: str) -> str:
+    """A YAML double-quoted scalar (JSON's escapes are YAML's)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def config_text(settings: Settings) -> str:
+    title = settings.title or placeholder("the newsletter's name, e.g. AI Weekly")
+    site_url = settings.site_url or placeholder(
+        "the https URL where issues/ is published, e.g. https://news.example.org/ai/")
+    timezone = settings.timezone or placeholder(
+        "an IANA time zone such as America/New_York or UTC")
+    topics = settings.topics or (placeholder(
+        f'your topics, one per line; the example article is in "{EXAMPLE_TOPIC}"'),)
+    host = urlsplit(settings.site_url).hostname if settings.site_url else None
+    sender = (f"  from: {_quoted(f'{settings.title} <newsletter@{host}>')}\n"
+              if settings.title and host else
+              '  # from: "AI Weekly <newsletter@news.example.org>"   # default: the title, '
+              "newsletter@ the site's host\n")
+    topic_lines = "".join(f"  - {_quoted(topic)}\n" for topic in topics)
+    return f"""\
+# The newsletter's configuration; README.md, "Configuration", has every setting.
+# `newsletter check` validates it and lists every value still to fill in (<fill in: ...>).
+# Relative paths resolve against this file's folder.
+
+title: {_quoted(title)}
+# Where the output folder is published: links in emails and feeds point there.
+site_url: {_quoted(site_url)}
+# Issue dates, windows and the schedule are in this time zone.
+timezone: {_quoted(timezone)}
+corpus: "articles"         # the article files, one per file (see articles/ for an example)
+output: "issues"           # issues, the archive and the feeds are written here
+window_days: 7             # an issue holds the articles of the 7 days before its date
+min_quality: 0             # articles below this quality are left out
+# The sections of every issue, in this order; a name alone holds up to 5 articles,
+# or write {{name: "AI", max_articles: 3}}.
+topics:
+{topic_lines}
+email:
+{sender}  # Bulk email must show the sender's postal address (CAN-SPAM); `check` warns without it.
+  # postal_address: "100 Example Street, Springfield"
+  subject: "{{title}}: {{date}}"   # {{title}}, {{date}} (February 22, 2021) or {{slug}}
+
+# Your look: the accent must be readable on white (WCAG AA; `check` says the contrast).
+# theme:
+#   accent: "#0f766e"
+#   logo: {{url: "https://news.example.org/logo.png", width: 120}}
+#   footer: "A short line under every email and page."
+# Your own templates: `newsletter init --templates` copies the packaged ones there; a file
+# named like a packaged template replaces it, the others keep the packaged version.
+# templates: "{TEMPLATES_DIR}"
+
+# Subscribers, the send ledger and caches (the .gitignore keeps them out of git).
+state_dir: "{STATE_DIR}"
+# schedule:
+#   cron: "0 7 * * mon"    # build and publish every Monday at 07:00 (`newsletter schedule`)
+"""
+
+
+def example_article(settings: Settings, today: dt.date) -> tuple[str, str]:
+    """(file name, text) of an article published yesterday at noon, so that the first
+    `newsletter build` (today's issue) has something to place."""
+    yesterday = today - dt.timedelta(days=1)
+    published = dt.datetime.combine(yesterday, dt.time(12), tzinfo=_zone(settings.timezone))
+    topic = settings.topics[0] if settings.topics else EXAMPLE_TOPIC
+    name = settings.title or "your newsletter"
+    text = f"""\
+---
+# An example article: one file per article, its fields as YAML between the two --- lines
+# (README.md, "Article files"). Replace it with real ones; `newsletter check` validates them.
+title: {_quoted(f"Welcome to {name}")}
+excerpt: "The first article of the first issue. Each issue picks the best articles of its
+  window per topic; `newsletter explain` says why each one is in or out."
+publishedDateTime: {published.isoformat()}
+webUrl: "https://example.org/welcome"
+type: article               # or video
+quality: 10                 # higher ranks first
+heat: 0
+provider: {{name: "Example", domain: "example.org"}}
+topics: [{_quoted(topic)}]
+images: []                  # [{{url: "https://...", width: 1200, height: 675}}]
+related: []                 # other outlets' coverage of the same story
+---
+The body is for you; the newsletter shows the title, the excerpt and the links.
+"""
+    return f"articles/{yesterday.isoformat()}-welcome.md", text
+
+
+GITIGNORE = f"""\
+# The state of this newsletter (subscribers, the send ledger, caches): not for git.
+/{STATE_DIR}/
+"""
+
+
+def _refuse_existing(folder: Path, names: list[str]) -> None:
+    existing = [name for name in names if (folder / name).exists()
+                or (folder / name).is_symlink()]
+    if existing:
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise NewsletterError(
+            f"{folder.resolve()}: {', '.join(existing)} already {verb}; `newsletter init` "
+            "never overwrites anything: pick another folder, or move them away first")
+
+
+def init_newsletter(folder: Path, settings: Settings, today: dt.date) -> list[Path]:
+    """Create the files of a new newsletter in ``folder`` (created if needed); refuses when
+    any of them exists. ``today`` dates the example article (yesterday)."""
+    article_name, article = example_article(settings, today)
+    files = {DEFAULT_CONFIG_NAME: config_text(settings), article_name: article,
+             ".gitignore": GITIGNORE}
+    _refuse_existing(folder, [DEFAULT_CONFIG_NAME, "articles", "issues", ".gitignore"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "articles").mkdir()
+    (folder / "issues").mkdir()
+    created = [folder / "articles", folder / "issues"]
+    for name, text in files.items():
+        with open(folder / name, "x", encoding="utf-8") as file:
+            file.write(text)
+        created.append(folder / name)
+    return sorted(created)
+
+
+def copy_templates(target: Path) -> list[Path]:
+    """Copy the packaged templates readers see into ``target``, to start overriding from;
+    refuses when any of them exists there."""
+    names = [n for n in packaged_templates() if not n.startswith(_EDITOR_ONLY)]
+    _refuse_existing(target, names)
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for name in names:
+        with open(TEMPLATES / name, "rb") as source, open(target / name, "xb") as copy:
+            shutil.copyfileobj(source, copy)
+        copied.append(target / name)
+    return copied

@@ -1,0 +1,167 @@
+"""`newsletter init`: a new newsletter that `check` guides to completion and that builds,
+prompts only on a terminal, never overwrites; `init --templates` to start overriding."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from newsletter.cli import cli, init_command
+from newsletter.publishing.starter import Settings, config_text
+from newsletter.rendering.templating import TEMPLATES
+
+
+def init(*args: str, today: str = "2021-03-01", input: str | None = None):
+    return CliRunner().invoke(cli, ["init", *args], env={"NEWSLETTER_TODAY": today},
+                              input=input, prog_name="newsletter")
+
+
+def newsletter(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """`newsletter ARGS` run in ``folder`` as a user runs it: no terminal, this checkout."""
+    env = {k: v for k, v in os.environ.items() if k != "NEWSLETTER_CONFIG"}
+    return subprocess.run([sys.executable, "-m", "newsletter", *args], cwd=folder, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
+
+def test_init_without_answers_writes_placeholders_that_check_lists(tmp_path: Path) -> None:
+    folder = tmp_path / "x"
+    made = newsletter(tmp_path, "init", "x")
+    assert made.returncode == 0, made.stderr
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [
+        ".gitignore", "articles",
+        f"articles/{dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)}-welcome.md",
+        "issues", "newsletter.yaml"]
+    assert list((folder / "issues").iterdir()) == []
+    assert "/.newsletter/" in (folder / ".gitignore").read_text("utf-8").splitlines()
+    lines = made.stdout.splitlines()
+    assert lines[-3:] == ["  newsletter check      # says what is left to fill in",
+                          "  newsletter build      # today's issue, from the example article",
+                          "  newsletter preview    # look at it in your browser"]
+    assert "Next, in x (cd x):" in lines
+
+    checked = newsletter(folder, "check")
+    assert checked.returncode == 1
+    for key, what in [("title", "the newsletter's name"), ("site_url", "the https URL"),
+                      ("timezone", "an IANA time zone"), ("topics[0]", "your topics")]:
+        assert f"{key}: fill in {what}" in checked.stderr, key
+    assert "4 problems" in checked.stderr
+
+    # Filled in, it builds today's issue from the example article.
+    config = folder / "newsletter.yaml"
+    text = config.read_text("utf-8")
+    for old, new in [("<fill in: the newsletter's name, e.g. AI Weekly>", "My News"),
+                     ("<fill in: the https URL where issues/ is published, e.g. "
+                      "https://news.example.org/ai/>", "https://my.example/news/"),
+                     ("<fill in: an IANA time zone such as America/New_York or UTC>", "UTC")]:
+        assert old in text
+        text = text.replace(old, new)
+    text = text.replace('"<fill in: your topics, one per line; the example article is in '
+                        '\\"News\\">"', '"News"')
+    config.write_text(text, "utf-8")
+    assert newsletter(folder, "check").returncode == 0
+    built = newsletter(folder, "build")
+    assert built.returncode == 0, built.stderr
+    assert "1 articles" in built.stdout
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert "Welcome to your newsletter" in (folder / "issues" / today / "email.html").read_text(
+        "utf-8")
+
+
+def test_init_with_options_is_ready_to_build(tmp_path: Path) -> None:
+    result = init(str(tmp_path), "--title", 'AI "Weekly"', "--site-url",
+                  "https://news.example.org/ai/", "--timezone", "America/New_York",
+                  "--topics", "AI; Robotics ;")
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load((tmp_path / "newsletter.yaml").read_text("utf-8"))
+    assert data["title"] == 'AI "Weekly"'
+    assert data["topics"] == ["AI", "Robotics"]
+    assert data["email"]["from"] == 'AI "Weekly" <newsletter@news.example.org>'
+    article = tmp_path / "articles" / "2021-02-28-welcome.md"  # the day before "today"
+    assert "publishedDateTime: 2021-02-28T12:00:00-05:00" in article.read_text("utf-8")
+    runner = CliRunner()
+    config = ["--config", str(tmp_path / "newsletter.yaml")]
+    assert runner.invoke(cli, [*config, "check"]).exit_code == 0
+    built = runner.invoke(cli, [*config, "build", "2021-03-01"])
+    assert built.exit_code == 0, built.output
+    assert "AI: 1" in built.stdout
+
+
+def test_init_asks_on_a_terminal_only(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(init_command, "interactive", lambda: True)
+    result = init(str(tmp_path / "asked"), "--title", "Given",
+                  input="https://my.example/\n\nA;B\n")
+    assert result.exit_code == 0, result.output
+    assert "The newsletter's name" not in result.output  # given as an option: not asked
+    assert "Where it is published" in result.output
+    data = yaml.safe_load((tmp_path / "asked" / "newsletter.yaml").read_text("utf-8"))
+    assert (data["title"], data["site_url"], data["topics"]) == ("Given", "https://my.example/",
+                                                                 ["A", "B"])
+    assert data["timezone"].startswith("<fill in:")  # Enter: filled in later
+
+    monkeypatch.setattr(init_command, "interactive", lambda: False)
+    quiet = init(str(tmp_path / "quiet"), input="ignored\n")
+    assert quiet.exit_code == 0
+    assert "(Enter: fill in later)" not in quiet.output
+
+
+def test_init_never_overwrites(tmp_path: Path) -> None:
+    assert init(str(tmp_path)).exit_code == 0
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    again = init(str(tmp_path), "--title", "Other")
+    assert again.exit_code == 1
+    assert "newsletter.yaml, articles, issues, .gitignore already exist" in again.output
+    assert "never overwrites" in again.output
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / ".gitignore").write_text("mine\n", "utf-8")
+    refused = init(str(lone))
+    assert refused.exit_code == 1 and ".gitignore already exists" in refused.output
+    assert [p.name for p in lone.iterdir()] == [".gitignore"]  # nothing else was created
+    assert "--force" not in CliRunner().invoke(cli, ["init", "--help"]).output
+
+
+def test_init_templates_copies_the_packaged_ones_to_start_from(tmp_path: Path) -> None:
+    assert init(str(tmp_path), "--title", "T", "--site-url", "https://t.example/",
+                "--timezone", "UTC", "--topics", "News").exit_code == 0
+    copied = init(str(tmp_path), "--templates")
+    assert copied.exit_code == 0, copied.output
+    names = sorted(p.name for p in (tmp_path / "templates").iterdir())
+    assert "email.mjml.j2" in names and "macros.j2" in names
+    assert not any(name.startswith("preview_") for name in names)
+    for name in names:
+        assert (tmp_path / "templates" / name).read_bytes() == (TEMPLATES / name).read_bytes()
+    assert 'add `templates: "templates"` to newsletter.yaml' in copied.output
+    refused = init(str(tmp_path), "--templates")
+    assert refused.exit_code == 1 and "never overwrites" in refused.output
+
+    # The copies in use give the same email as the packaged templates.
+    runner = CliRunner()
+    config = tmp_path / "newsletter.yaml"
+    runner.invoke(cli, ["--config", str(config), "build", "2021-03-01"])
+    packaged = (tmp_path / "issues" / "2021-03-01" / "email.html").read_bytes()
+    assert b"Welcome to T" in packaged
+    config.write_text(config.read_text("utf-8").replace('# templates: "templates"',
+                                                        'templates: "templates"'), "utf-8")
+    assert runner.invoke(cli, ["--config", str(config), "check"]).exit_code == 0
+    rebuilt = runner.invoke(cli, ["--config", str(config), "build", "2021-03-01"])
+    assert "Unchanged" in rebuilt.stdout
+    assert (tmp_path / "issues" / "2021-03-01" / "email.html").read_bytes() == packaged
+
+
+@pytest.mark.parametrize("settings", [Settings(), Settings("T", "https://t.example/", "UTC",
+                                                           ("A", "B"))])
+def test_the_written_config_is_yaml_with_every_gap_a_placeholder(settings: Settings) -> None:
+    data = yaml.safe_load(config_text(settings))
+    assert set(data) >= {"title", "site_url", "timezone", "topics", "email", "state_dir"}
+    filled = [settings.title, settings.site_url, settings.timezone]
+    for key, value in zip(("title", "site_url", "timezone"), filled, strict=True):
+        assert data[key] == value if value else data[key].startswith("<fill in: "), key
