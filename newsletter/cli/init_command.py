@@ -17,6 +17,7 @@ from ..publishing.starter import (
     copy_templates,
     init_newsletter,
 )
+from .options import echo
 
 
 def interactive() -> bool:
@@ -55,8 +56,8 @@ def init(folder: Path, title: str | None, site_url: str | None, timezone: str | 
     if templates:
         target = folder / TEMPLATES_DIR
         copied = copy_templates(target)
-        click.echo(f"Copied {len(copied)} templates into {target}.")
-        click.echo(f'Next: add `templates: "{TEMPLATES_DIR}"` to newsletter.yaml, change the '
+        echo(f"Copied {len(copied)} templates into {target}.")
+        echo(f'Next: add `templates: "{TEMPLATES_DIR}"` to newsletter.yaml, change the '
                    "copies, delete those you keep as they are (they then follow the packaged "
                    "ones), and run `newsletter check`.")
         return
@@ -68,15 +69,15 @@ def init(folder: Path, title: str | None, site_url: str | None, timezone: str | 
     settings = Settings(title or None, site_url or None, timezone or None,
                         tuple(t.strip() for t in (topics or "").split(";") if t.strip()))
     created = init_newsletter(folder, settings, today(settings.timezone))
-    click.echo(f"Created a newsletter in {folder}:")
+    echo(f"Created a newsletter in {folder}:")
     for path in created:
         shown = path.relative_to(folder)
-        click.echo(f"  {shown}/" if path.is_dir() else f"  {shown}")
+        echo(f"  {shown}/" if path.is_dir() else f"  {shown}")
     here = folder.resolve() == Path.cwd().resolve()
-    click.echo("Next:" if here else f"Next, in {folder} (cd {folder}):")
-    click.echo("  newsletter check      # says what is left to fill in")
-    click.echo("  newsletter build      # today's issue, from the example article")
-    click.echo("  newsletter preview    # look at it in your browser")
+    echo("Next:" if here else f"Next, in {folder} (cd {folder}):")
+    echo("  newsletter check      # says what is left to fill in")
+    echo("  newsletter build      # today's issue, from the example article")
+    echo("  newsletter preview    # look at it in your browser")
 
 
 def today(timezone: str | None) -> dt.date:

@@ -15,8 +15,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..core.config import DEFAULT_CONFIG_NAME, placeholder
+from ..core.config import DEFAULT_CONFIG_NAME
 from ..core.errors import NewsletterError
+from ..core.theme import placeholder
 from ..rendering.templating import TEMPLATES, packaged_templates
 
 EXAMPLE_TOPIC = "News"  # the example article's topic when no topics were given

@@ -12,7 +12,17 @@ from pathlib import Path
 import jinja2
 
 from ..core.config import Config
-from ..core.models import Article, Coverage, Image, Issue, PlacedArticle, Provider, Section, Window
+from ..core.models import (
+    Article,
+    Coverage,
+    Image,
+    Issue,
+    IssueStatus,
+    PlacedArticle,
+    Provider,
+    Section,
+    Window,
+)
 from .templating import environment_for, template_folders
 
 SAMPLE_DATE = dt.date(2021, 2, 22)
@@ -40,7 +50,7 @@ def sample_issue(config: Config) -> Issue:
         sections.append(Section(topic.name, (PlacedArticle(article, related),),
                                 intro=(f"Why {topic.name} mattered this week.",)))
     return Issue(slug=SAMPLE_DATE.isoformat(), date=SAMPLE_DATE, title=config.title,
-                 window=window, sections=tuple(sections), status="published",
+                 window=window, sections=tuple(sections), status=IssueStatus.PUBLISHED,
                  intro=("The editor's introduction.",))
 
 
