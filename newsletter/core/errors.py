@@ -22,8 +22,10 @@ class ArticleError(ValueError):
     """Why one input file (an article, a YAML document) is invalid; ``key`` names the field
     when there is one."""
 
-    def __init__(self, message: str, *, key: str | None = None, line: int | None = None):
+    def __init__(self, message: str, *, key: str | None = None, line: int | None = None,
+                 parts: list[ArticleError] | None = None):
         super().__init__(message)
         self.message = message
         self.key = key
         self.line = line
+        self.parts = parts or []  # every problem of the file, when it has several

@@ -134,6 +134,7 @@ class Issue:
     status: IssueStatus = IssueStatus.DRAFT
     intro: tuple[str, ...] = ()  # the editor's paragraphs, plain text
     subject: str | None = None  # the editor's subject line, replacing the configured one
+    intro_in_filtered: bool = False  # an edition of some topics only shows ``intro`` too
 
     @property
     def placed(self) -> tuple[PlacedArticle, ...]:

@@ -87,6 +87,19 @@ def sections_for(issue: Issue, topics: Sequence[str]) -> tuple[Section, ...]:
     return tuple(s for s in issue.sections if topic_key(s.topic) in wanted)
 
 
+def edition_for(issue: Issue, topics: Sequence[str]) -> Issue | None:
+    """The issue as a subscriber with ``topics`` gets it (None: nothing for them). An
+    edition of chosen topics shows their own topic intros, and the editor's intro (which
+    talks about the whole issue) only when the overrides say ``intro_in_filtered: true``."""
+    sections = sections_for(issue, topics)
+    if not sections:
+        return None
+    if not topics:
+        return issue
+    intro = issue.intro if issue.intro_in_filtered else ()
+    return dataclasses.replace(issue, sections=sections, intro=intro)
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 @dataclass
@@ -235,7 +248,7 @@ def _send(config: Config, issue: Issue, secret: bytes, password: str | None,
             "earlier send of this issue stopped; they may have been delivered already and are "
             "sent again: " + ", ".join(report.in_flight_unknown))
 
-    templates: dict[tuple[str, ...], MessageTemplate] = {}
+    templates: dict[tuple[tuple[str, ...], bool], MessageTemplate] = {}
     jobs: list[_Job] = []
     no_topics = 0
     for address, name, topics, updated in subscribers:
@@ -250,15 +263,14 @@ def _send(config: Config, issue: Issue, secret: bytes, password: str | None,
                 f"unchanged since ({updated}). Correct or remove it: newsletter subscribers "
                 "add/remove")
             continue
-        sections = sections_for(issue, [t for t in topics.split(";") if t])
-        if not sections:
+        part = edition_for(issue, [t for t in topics.split(";") if t])
+        if part is None:
             report.skipped.append(address)
             no_topics += 1
             continue
-        key = tuple(s.topic for s in sections)
+        key = (tuple(s.topic for s in part.sections), bool(part.intro))
         template = templates.get(key)
         if template is None:
-            part = dataclasses.replace(issue, sections=sections)
             template = templates[key] = build_template(config, part,
                                                        render_email(part, config))
         jobs.append(_Job(address, name, template, updated))

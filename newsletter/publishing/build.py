@@ -14,7 +14,9 @@ from pathlib import Path
 
 from ..core.config import Config
 from ..core.errors import ConfigError, NewsletterError
-from ..core.models import Article, Issue, IssueStatus, Problem, Selection
+from ..core.models import Article, Issue, IssueStatus, Problem, Selection, Window
+from ..core.text import topic_key
+from ..core.urls import canonical_url
 from ..reading.corpus import CorpusReading, read_corpus
 from ..rendering.mail import render_email, size_warning
 from ..rendering.message import sample_message
@@ -41,8 +43,10 @@ class BuildResult:
 
 
 def _resolve_overrides(overrides: Overrides, articles: Sequence[Article], config: Config,
-                       path: Path) -> tuple[tuple[Article, ...], frozenset[str]]:
-    """Pinned articles (in order) and excluded ids/URLs; every bad entry reported at once."""
+                       path: Path, window: Window) -> tuple[tuple[Article, ...], frozenset[str]]:
+    """Pinned articles (in order) and excluded ids/URLs; every bad entry reported at once.
+    An excluded entry names an article file, or another outlet's coverage (a related item)
+    of an article in the window; anything else is a typo, as in ``pin``."""
     by_id = {a.id: a for a in articles}
     by_url = {a.canonical_url: a for a in articles}
     errors: list[str] = []
@@ -59,6 +63,7 @@ def _resolve_overrides(overrides: Overrides, articles: Sequence[Article], config
         else:
             pinned.append(article)
     excluded: set[str] = set()
+    related = _related_urls(articles, window) if overrides.exclude else set()
     for index, entry in enumerate(overrides.exclude):
         article = find_article(entry, by_id, by_url)
         if article is not None and article in pinned:
@@ -66,9 +71,55 @@ def _resolve_overrides(overrides: Overrides, articles: Sequence[Article], config
         excluded.add(entry)
         if article is not None:
             excluded |= {article.id, article.canonical_url}
+        elif canonical_url(entry) in related:
+            excluded.add(canonical_url(entry) or entry)  # as related items are compared
+        else:
+            errors.append(f'exclude[{index}]: no article file and no related coverage in this '
+                          f'issue\'s window has the id or URL "{entry}"; check the spelling '
+                          "against `newsletter explain`")
+    errors += _unknown_topics(overrides, config)
     if errors:
         raise ConfigError(str(path), errors)
     return tuple(pinned), frozenset(excluded)
+
+
+def _related_urls(articles: Sequence[Article], window: Window) -> set[str]:
+    return {item.canonical_url for a in articles if a.published in window
+            for item in a.related if item.canonical_url}
+
+
+def _unknown_topics(overrides: Overrides, config: Config) -> list[str]:
+    known = {topic_key(t.name) for t in config.topics}
+    names = ", ".join(t.name for t in config.topics)
+    return [f'topic_intros: "{topic}" is not a configured topic (the topics: {names})'
+            for topic, _ in overrides.topic_intros if topic_key(topic) not in known]
+
+
+def _with_intros(issue: Issue, overrides: Overrides) -> Issue:
+    """The editor's intro, each topic's intro under its heading, the subject."""
+    by_topic = {topic_key(topic): text for topic, text in overrides.topic_intros}
+    sections = tuple(replace(s, intro=by_topic.get(topic_key(s.topic), ()))
+                     for s in issue.sections)
+    return replace(issue, intro=overrides.intro, subject=overrides.subject, sections=sections,
+                   intro_in_filtered=overrides.intro_in_filtered)
+
+
+def _pinned_again(overrides: Overrides, pinned: Sequence[Article], store: IssueStore,
+                  issue_date: dt.date) -> tuple[str, ...]:
+    """A warning for each pinned article an earlier published issue featured already."""
+    featured: dict[str, str] = {}
+    for issue in store.published():
+        if issue.date < issue_date:
+            for placed in issue.placed:
+                featured.setdefault(canonical_url(placed.article.url) or "", issue.slug)
+    warnings = []
+    for index, entry in enumerate(overrides.pin):
+        article = next((a for a in pinned if entry in (a.id, a.url)
+                        or canonical_url(entry) == a.canonical_url), None)
+        if article is not None and article.canonical_url in featured:
+            warnings.append(f'pin[{index}]: "{entry}" was featured in issue '
+                            f"{featured[article.canonical_url]} already; it is placed again")
+    return tuple(warnings)
 
 
 def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False,
@@ -97,16 +148,23 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
         listed = "\n".join(f"  {p}" for p in reading.problems)
         raise NewsletterError(
             f"{len(reading.problems)} invalid article file(s) (an error with --strict):\n{listed}")
-    pinned, excluded = _resolve_overrides(overrides, reading.articles, config, overrides_path)
+    window = issue_window(issue_date, config.timezone, config.window_days)
+    pinned, excluded = _resolve_overrides(overrides, reading.articles, config, overrides_path,
+                                          window)
+    store = store or IssueStore(config.output)
+    again = tuple(f"{overrides_path}: {w}" for w in _pinned_again(overrides, pinned, store,
+                                                                   issue_date))
+    if strict and again:
+        raise NewsletterError("\n".join(f"{w} (an error with --strict)" for w in again))
     selection = select_issue(
         reading.articles, config, issue_date,
         problems=reading.problems,
         excluded=excluded,
-        already_published=(store or IssueStore(config.output)).featured_before(issue_date),
+        already_published=store.featured_before(issue_date),
         pinned=pinned,
     )
-    issue = replace(selection.issue, intro=overrides.intro, subject=overrides.subject)
-    return BuildResult(replace(selection, issue=issue), reading, warnings=warnings)
+    issue = _with_intros(selection.issue, overrides)
+    return BuildResult(replace(selection, issue=issue), reading, warnings=warnings + again)
 
 
 def why_empty(result: BuildResult) -> str:

@@ -20,8 +20,16 @@ from ..core.models import (
 ISSUE_FILE = "issue.json"
 
 
+def _section_to_dict(section: Section) -> dict[str, Any]:
+    data: dict[str, Any] = {"topic": section.topic}
+    if section.intro:  # only when the editor wrote one: older files stay as they were
+        data["intro"] = list(section.intro)
+    data["articles"] = [placed_to_dict(p) for p in section.articles]
+    return data
+
+
 def issue_to_dict(issue: Issue) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "slug": issue.slug,
         "title": issue.title,
         "status": issue.status,
@@ -32,11 +40,11 @@ def issue_to_dict(issue: Issue) -> dict[str, Any]:
         },
         "intro": list(issue.intro),
         "subject": issue.subject,
-        "sections": [
-            {"topic": section.topic, "articles": [placed_to_dict(p) for p in section.articles]}
-            for section in issue.sections
-        ],
+        "sections": [_section_to_dict(section) for section in issue.sections],
     }
+    if issue.intro_in_filtered:
+        data["intro_in_filtered"] = True
+    return data
 
 
 def issue_from_dict(data: dict[str, Any], path: Path | str = ISSUE_FILE) -> Issue:
@@ -46,13 +54,15 @@ def issue_from_dict(data: dict[str, Any], path: Path | str = ISSUE_FILE) -> Issu
         window = Window(dt.datetime.fromisoformat(data["window"]["start"]),
                         dt.datetime.fromisoformat(data["window"]["end"]), timezone)
         sections = tuple(
-            Section(s["topic"], tuple(placed_from_dict(a) for a in s["articles"]))
+            Section(s["topic"], tuple(placed_from_dict(a) for a in s["articles"]),
+                    intro=tuple(s.get("intro") or ()))
             for s in data["sections"]
         )
         return Issue(slug=data["slug"], date=dt.date.fromisoformat(data["slug"]),
                      title=data["title"], window=window, sections=sections,
                      status=IssueStatus(data.get("status", "draft")),
-                     intro=tuple(data.get("intro") or ()), subject=data.get("subject"))
+                     intro=tuple(data.get("intro") or ()), subject=data.get("subject"),
+                     intro_in_filtered=data.get("intro_in_filtered") is True)
     except (KeyError, TypeError, ValueError) as error:
         raise NewsletterError(f"{path}: not a valid issue file ({type(error).__name__}: "
                               f"{error}); rebuild it with newsletter build --force") from None

@@ -6,6 +6,7 @@ import datetime as dt
 import html
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ..core.errors import ArticleError
@@ -163,37 +164,58 @@ def article_from_fields(fields: Any, *, id: str, path: str, body: str = "") -> A
         kind = "a list" if isinstance(fields, list) else describe(fields)
         raise ArticleError(f"front matter is {kind}, expected a mapping of fields "
                            "(title: ..., webUrl: ..., ...)")
-    title = _text(fields.get("title"), "title")
-    if not title:
-        raise ArticleError("title: missing or empty; every article needs a title", key="title")
+    # Every field is checked, and every problem reported at once (as the config does):
+    # fixing a file takes one `newsletter check`, not one per problem.
+    errors: list[ArticleError] = []
+
+    def field(check: Callable[..., Any], *args: Any, default: Any = None) -> Any:
+        try:
+            return check(*args)
+        except ArticleError as error:
+            errors.append(error)
+            return default
+
+    title = field(_text, fields.get("title"), "title", default=None)
+    if title == "":
+        errors.append(ArticleError("title: missing or empty; every article needs a title",
+                                   key="title"))
     raw_url = fields.get("webUrl")
     url = normalize_url(raw_url)  # what a browser would load; written out in this form
     canonical = canonical_url(url)
     if url is None or canonical is None:
         found = "nothing" if raw_url is None else describe(raw_url)
-        raise ArticleError(f"webUrl: expected an absolute http(s) URL such as "
-                           f"https://example.org/story, got {found}", key="webUrl")
+        errors.append(ArticleError(f"webUrl: expected an absolute http(s) URL such as "
+                                   f"https://example.org/story, got {found}", key="webUrl"))
+    published = None
     if fields.get("publishedDateTime") is None:
-        raise ArticleError("publishedDateTime: missing; give the publication time, e.g. "
-                           "2021-02-18T16:24:00Z", key="publishedDateTime")
-    provider = _provider(fields.get("provider"), "provider")
+        errors.append(ArticleError("publishedDateTime: missing; give the publication time, "
+                                   "e.g. 2021-02-18T16:24:00Z", key="publishedDateTime"))
+    else:
+        published = field(parse_instant, fields["publishedDateTime"], "publishedDateTime")
+    provider = field(_provider, fields.get("provider"), "provider", default=Provider())
+    values = {
+        "quality": field(parse_number, fields.get("quality"), "quality", 0),
+        "heat": field(parse_number, fields.get("heat"), "heat", -1),
+        "excerpt": field(_text, fields.get("excerpt"), "excerpt"),
+        "type": field(_text, fields.get("type"), "type") or "article",
+        "topics": field(_topics, fields.get("topics"), default=()),
+        "images": field(_images, fields.get("images"), "images", default=()),
+        "related": field(_related, fields.get("related"), default=()),
+    }
+    if errors:
+        raise errors[0] if len(errors) == 1 else ArticleError(
+            "; ".join(error.message for error in errors), parts=errors)
     return Article(
         id=id,
         path=path,
         title=title,
-        url=url,
-        canonical_url=canonical,
-        domain=domain_of(provider.domain, url),
-        published=parse_instant(fields["publishedDateTime"], "publishedDateTime"),
-        quality=parse_number(fields.get("quality"), "quality", 0),
-        heat=parse_number(fields.get("heat"), "heat", -1),
-        excerpt=_text(fields.get("excerpt"), "excerpt"),
-        type=_text(fields.get("type"), "type") or "article",
+        url=url,  # type: ignore[arg-type]  # checked above
+        canonical_url=canonical,  # type: ignore[arg-type]  # checked above
+        domain=domain_of(provider.domain, url),  # type: ignore[arg-type]  # checked above
+        published=published,  # type: ignore[arg-type]  # checked above
         provider=provider,
-        topics=_topics(fields.get("topics")),
-        images=_images(fields.get("images"), "images"),
-        related=_related(fields.get("related")),
         body=body,
+        **values,
     )
 
 
@@ -209,6 +231,11 @@ def parse_article(text: str, *, id: str, path: str) -> Article:
     try:
         return article_from_fields(fields, id=id, path=path, body=body)
     except ArticleError as error:
-        if error.line is None and error.key:
-            error.line = _line_of_key(front_matter, error.key)
+        for part in error.parts or [error]:
+            if part.line is None and part.key:
+                part.line = _line_of_key(front_matter, part.key)
+        if error.parts:  # each with its own line: "3 problems: line 2: title: ...; ..."
+            error.message = f"{len(error.parts)} problems: " + "; ".join(
+                f"line {part.line}: {part.message}" if part.line else part.message
+                for part in error.parts)
         raise

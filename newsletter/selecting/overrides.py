@@ -5,6 +5,9 @@ intro: |
   First paragraph.
 
   Second paragraph.
+topic_intros:                     # a paragraph or more under a topic's heading
+  AI Policy: "Brussels moved first this week."
+intro_in_filtered: false          # the intro in editions of only some topics too
 subject: "A special issue"
 pin: [2021-02-17-some-article, "https://example.org/story"]   # ids or URLs
 exclude: [2021-02-18-other]                                     # ids or URLs
@@ -27,7 +30,7 @@ from ..core.text import clean_text, describe
 from ..core.urls import canonical_url
 
 OVERRIDES_FILE = "overrides.yaml"
-KEYS = ("intro", "subject", "pin", "exclude")
+KEYS = ("intro", "topic_intros", "intro_in_filtered", "subject", "pin", "exclude")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class Overrides:
     pin: tuple[str, ...] = ()  # article ids or URLs, in the editor's order
     exclude: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    # topic name as written -> paragraphs; shown under the topic's heading
+    topic_intros: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Whether an edition of only some topics (a subscriber's choice) shows ``intro``, which
+    # talks about the whole issue; the intros of its own topics it always shows.
+    intro_in_filtered: bool = False
 
 
 def _entries(value: Any, key: str, errors: list[str]) -> tuple[str, ...]:
@@ -65,14 +73,13 @@ def parse_overrides(data: Any, path: Path) -> Overrides:
     errors: list[str] = []
     warnings = [f"{key}: unknown key, ignored (known: {', '.join(KEYS)})"
                 for key in data if key not in KEYS]
-    intro: tuple[str, ...] = ()
-    raw_intro = data.get("intro")
-    if raw_intro is not None:
-        if not isinstance(raw_intro, str):
-            errors.append(f"intro: expected plain text, got {describe(raw_intro)}")
-        else:
-            paragraphs = re.split(r"\n\s*\n", clean_text(raw_intro).strip())
-            intro = tuple(" ".join(p.split()) for p in paragraphs if p.strip())
+    intro = _paragraphs(data.get("intro"), "intro", errors)
+    topic_intros = _topic_intros(data.get("topic_intros"), errors)
+    intro_in_filtered = data.get("intro_in_filtered", False)
+    if not isinstance(intro_in_filtered, bool):
+        errors.append(f"intro_in_filtered: expected true or false, got "
+                      f"{describe(intro_in_filtered)}")
+        intro_in_filtered = False
     subject = data.get("subject")
     if subject is not None:
         if not isinstance(subject, str) or not subject.strip():
@@ -87,7 +94,38 @@ def parse_overrides(data: Any, path: Path) -> Overrides:
     exclude = _entries(data.get("exclude"), "exclude", errors)
     if errors:
         raise ConfigError(str(path), errors)
-    return Overrides(intro, subject, pin, exclude, tuple(warnings))
+    return Overrides(intro, subject, pin, exclude, tuple(warnings), topic_intros,
+                     intro_in_filtered)
+
+
+def _paragraphs(value: Any, key: str, errors: list[str]) -> tuple[str, ...]:
+    """Plain text as paragraphs (separated by blank lines), each on one line."""
+    if value is None:
+        return ()
+    if not isinstance(value, str):
+        errors.append(f"{key}: expected plain text, got {describe(value)}")
+        return ()
+    paragraphs = re.split(r"\n\s*\n", clean_text(value).strip())
+    return tuple(" ".join(p.split()) for p in paragraphs if p.strip())
+
+
+def _topic_intros(value: Any, errors: list[str]
+                  ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        errors.append("topic_intros: expected a mapping of topic names to text, such as "
+                      f'{{"AI Policy": "..."}}, got {describe(value)}')
+        return ()
+    intros = []
+    for topic, text in value.items():
+        if not isinstance(topic, str) or not topic.strip():
+            errors.append(f"topic_intros: expected topic names as keys, got {describe(topic)}")
+            continue
+        paragraphs = _paragraphs(text, f"topic_intros.{topic}", errors)
+        if paragraphs:
+            intros.append((topic.strip(), paragraphs))
+    return tuple(intros)
 
 
 def load_overrides(path: Path) -> Overrides:

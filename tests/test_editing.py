@@ -1,0 +1,178 @@
+"""Editing an issue: a mistyped exclude is an error like a mistyped pin; every problem of an
+article file at once; the general and per-topic intros, and which editions show them;
+pinning an article an earlier issue featured warns (an error with --strict)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import write_article, write_config
+from newsletter.cli import cli
+
+SECRET = {"NEWSLETTER_SECRET": "a test secret of enough length for the tokens"}
+
+
+def run(folder: Path, *args: str):
+    return CliRunner().invoke(cli, ["--config", str(folder / "newsletter.yaml"), *args],
+                              env=SECRET)
+
+
+def overrides(folder: Path, text: str, date: str = "2021-02-22") -> Path:
+    path = folder / "issues" / date / "overrides.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, "utf-8")
+    return path
+
+
+@pytest.fixture
+def two_topics(project: Path) -> Path:
+    write_config(project, topics=["AI", "Robotics"])
+    articles = project / "articles"
+    write_article(articles, "alpha", title="Alpha launches", quality=90,
+                  related=[{"title": "Other take", "webUrl": "https://other.example/take",
+                            "provider": {"name": "Other", "domain": "other.example"}}])
+    write_article(articles, "beta", title="Beta ships", quality=80)
+    write_article(articles, "robot", title="Robot walks", topics=["Robotics"])
+    return project
+
+
+# -- exclude ---------------------------------------------------------------------------------
+
+def test_a_mistyped_exclude_is_an_error_like_a_mistyped_pin(two_topics: Path) -> None:
+    path = overrides(two_topics, "exclude: [alpah]\npin: [btea]\n")
+    for args in (["build", "2021-02-22"], ["--strict", "build", "2021-02-22"],
+                 ["explain", "2021-02-22"]):
+        result = run(two_topics, *args)
+        assert result.exit_code == 1, args
+        assert str(path) in result.stderr
+        assert 'exclude[0]: no article file and no related coverage in this issue\'s window ' \
+               'has the id or URL "alpah"' in result.stderr
+        assert 'pin[0]: no valid article has the id or URL "btea"' in result.stderr
+    assert not (two_topics / "issues" / "2021-02-22" / "issue.json").exists()
+
+
+def test_excluding_an_article_or_another_outlets_coverage_is_fine(two_topics: Path) -> None:
+    overrides(two_topics, 'exclude: [beta, "https://other.example/take/?utm_source=x"]\n')
+    result = run(two_topics, "build", "2021-02-22")
+    assert result.exit_code == 0, result.output
+    issue = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())
+    ai = issue["sections"][0]["articles"]
+    assert [a["id"] for a in ai] == ["alpha"]
+    assert ai[0]["related"] == []  # the excluded coverage is not shown
+
+
+# -- every problem of an article file at once ---------------------------------------------
+
+def test_every_problem_of_an_article_file_in_one_check(project: Path) -> None:
+    (project / "articles" / "bad.md").write_text(
+        '---\ntitle: ""\nwebUrl: not a url\npublishedDateTime: 2021-02-18T16:24:00Z\n'
+        "quality: high\ntopics: 5\n---\n", "utf-8")
+    write_article(project / "articles", "one-problem", quality="high")
+    result = run(project, "check")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    bad = next(line for line in lines if line.startswith("bad.md"))
+    assert bad == ('bad.md: 4 problems: line 2: title: missing or empty; every article needs a '
+                   'title; line 3: webUrl: expected an absolute http(s) URL such as '
+                   'https://example.org/story, got "not a url"; line 5: quality: expected a '
+                   'number, got "high"; line 6: topics: expected a list of topic names, got 5')
+    assert any(line.startswith("one-problem.md:") and line.endswith(
+        'quality: expected a number, got "high"') for line in lines)
+    assert "2 invalid" in result.stdout  # files, not problems
+
+
+# -- intros ------------------------------------------------------------------------------------
+
+INTROS = """\
+intro: The week in one sentence.
+topic_intros:
+  ai: |
+    Two launches.
+
+    And a second paragraph.
+  Robotics: A robot learned to walk.
+"""
+
+
+def test_topic_intros_show_under_their_headings_and_in_issue_json(two_topics: Path) -> None:
+    overrides(two_topics, INTROS)
+    assert run(two_topics, "build", "2021-02-22").exit_code == 0
+    folder = two_topics / "issues" / "2021-02-22"
+    issue = json.loads((folder / "issue.json").read_text("utf-8"))
+    assert issue["intro"] == ["The week in one sentence."]
+    assert [s.get("intro") for s in issue["sections"]] == [
+        ["Two launches.", "And a second paragraph."], ["A robot learned to walk."]]
+    assert "intro_in_filtered" not in issue
+    text = (folder / "email.txt").read_text("utf-8")
+    assert text.index("AI\n---") < text.index("Two launches.") < text.index("Alpha launches")
+    assert text.index("Robotics\n---") < text.index("A robot learned to walk.")
+    for name in ("email.html", "index.html"):
+        html = (folder / name).read_text("utf-8")
+        assert html.index(">AI</h2>") < html.index("Two launches.") < html.index(
+            "A robot learned to walk.")
+
+
+def _edition_texts(folder: Path) -> dict[str, str]:
+    texts = {}
+    for path in sorted((folder / "outbox").glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        texts[str(message["To"])] = message.get_body(("plain",)).get_content()
+    return texts
+
+
+@pytest.mark.parametrize("in_filtered", [False, True])
+def test_a_filtered_edition_shows_its_own_topic_intros(two_topics: Path,
+                                                        in_filtered: bool) -> None:
+    overrides(two_topics, INTROS + f"intro_in_filtered: {str(in_filtered).lower()}\n")
+    assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
+    issue = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())
+    assert issue.get("intro_in_filtered", False) is in_filtered
+    run(two_topics, "subscribers", "add", "all@example.org")
+    run(two_topics, "subscribers", "add", "robots@example.org", "--topics", "Robotics")
+    result = run(two_topics, "send", "2021-02-22", "--outbox", str(two_topics / "outbox"))
+    assert result.exit_code == 0, result.output
+    texts = _edition_texts(two_topics)
+    everything, robots = texts["all@example.org"], texts["robots@example.org"]
+    assert "The week in one sentence." in everything
+    assert "Two launches." in everything and "A robot learned to walk." in everything
+    assert "A robot learned to walk." in robots and "Two launches." not in robots
+    assert ("The week in one sentence." in robots) is in_filtered
+
+
+def test_an_intro_for_an_unknown_topic_is_an_error(two_topics: Path) -> None:
+    overrides(two_topics, "topic_intros: {Robotix: text}\nintro_in_filtered: yes please\n")
+    result = run(two_topics, "build", "2021-02-22")
+    assert result.exit_code == 1
+    assert "intro_in_filtered: expected true or false" in result.stderr
+    overrides(two_topics, "topic_intros: {Robotix: text}\n")
+    result = run(two_topics, "build", "2021-02-22")
+    assert result.exit_code == 1
+    assert 'topic_intros: "Robotix" is not a configured topic (the topics: AI, Robotics)' in \
+        result.stderr
+
+
+# -- pinning what an earlier issue featured ---------------------------------------------------
+
+def test_pinning_an_article_featured_before_warns_and_strict_refuses(two_topics: Path) -> None:
+    assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
+    path = overrides(two_topics, "pin: [beta]\n", date="2021-03-01")
+    result = run(two_topics, "build", "2021-03-01")
+    assert result.exit_code == 0, result.output
+    assert f'warning: {path}: pin[0]: "beta" was featured in issue 2021-02-22 already; it ' \
+           "is placed again" in result.stderr
+    issue = json.loads((two_topics / "issues" / "2021-03-01" / "issue.json").read_text())
+    assert [a["id"] for s in issue["sections"] for a in s["articles"]] == ["beta"]
+    strict = run(two_topics, "build", "2021-03-01", "--strict")
+    assert strict.exit_code == 1
+    assert "was featured in issue 2021-02-22 already; it is placed again (an error with " \
+           "--strict)" in strict.stderr
+    # a pin of an article never featured says nothing
+    write_article(two_topics / "articles", "fresh", title="Fresh")
+    overrides(two_topics, "pin: [fresh]\n", date="2021-03-01")
+    assert "featured" not in run(two_topics, "build", "2021-03-01", "--strict").stderr
