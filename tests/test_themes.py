@@ -117,7 +117,7 @@ def test_check_reports_a_broken_override_with_its_file_and_line(themed: Path) ->
 def test_pip_install_prefix_finds_the_packaged_templates(tmp_path: Path) -> None:
     """An installed (not editable) copy, outside any virtual environment's own prefix, builds:
     the templates ship inside the package."""
-    pytest.importorskip("setuptools")
+    pytest.importorskip("setuptools", reason="the test extra installs setuptools")
     source = tmp_path / "source"
     shutil.copytree(PROJECT, source, ignore=shutil.ignore_patterns(
         ".git", ".venv", "build", "*.egg-info", "issues", "golden", "test-artifacts",
