@@ -168,6 +168,9 @@ def test_pinning_an_article_featured_before_warns_and_strict_refuses(two_topics:
            "is placed again" in result.stderr
     issue = json.loads((two_topics / "issues" / "2021-03-01" / "issue.json").read_text())
     assert [a["id"] for s in issue["sections"] for a in s["articles"]] == ["beta"]
+    explained = run(two_topics, "explain", "2021-03-01")
+    assert "was featured in issue 2021-02-22 already" in explained.stderr
+    assert "pinned" in explained.stdout
     strict = run(two_topics, "build", "2021-03-01", "--strict")
     assert strict.exit_code == 1
     assert "was featured in issue 2021-02-22 already; it is placed again (an error with " \

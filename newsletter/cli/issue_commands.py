@@ -155,11 +155,14 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
 
     \b
     Examples:
-      newsletter explain --date 2021-02-22
+      newsletter explain 2021-02-22
       newsletter explain --date 2021-02-22 --json
     """
-    config, _ = options.load()
-    selection = read_and_select(config, issue_date(date, config)).selection
+    config, strict = options.load()
+    result = read_and_select(config, issue_date(date, config), strict=strict)
+    for warning in result.warnings:  # the overrides': unknown keys, a pin featured before
+        echo(f"warning: {warning}", err=True)
+    selection = result.selection
     echo(explain_json(selection) if as_json else explain_text(selection), nl=False)
 
 
