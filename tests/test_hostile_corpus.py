@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from conftest import PROJECT, article_fields, article_text, run, write_config
 from newsletter.core.config import load_config
-from newsletter.web.preview import render_draft
+from newsletter.web.preview.drafts import render_draft
 
 DATE = "2021-02-22"  # window [2021-02-15, 2021-02-22) UTC
 EMPTY_DATE = "2031-01-06"  # nothing in its window: the build names the newest article
@@ -121,7 +121,7 @@ def test_an_integer_of_thousands_of_digits_is_a_problem(folder, key, value):
     raw(folder, "huge.md", head(**{key: value}))
     line = 2 + list(head(**{key: value}).split("---\n")[1].splitlines()).index(
         f"{key}: {value}")
-    assert_reported(folder, "huge.md", "digits", line)
+    assert_reported(folder, "huge.md", "characters long", line)
 
 
 # -- the walk: loops, names, folders, links ---------------------------------------------------
@@ -146,14 +146,15 @@ def test_a_file_name_that_is_not_utf8_is_a_problem(folder):
 def test_an_unreadable_folder_is_a_problem(folder, monkeypatch):
     """CI runs as root, where permission bits do not bite: the fault is injected."""
     good(folder, "locked/inside")
-    real = os.scandir
+    for name in ("scandir", "listdir"):  # the ways to list a folder
+        real = getattr(os, name)
 
-    def scandir(path=".", *args):
-        if os.fsdecode(path).endswith(os.sep + "locked"):
-            raise PermissionError(13, "Permission denied", os.fsdecode(path))
-        return real(path, *args)
+        def denied(path=".", *args, real=real):
+            if os.fsdecode(path).rstrip(os.sep).endswith(os.sep + "locked"):
+                raise PermissionError(13, "Permission denied", os.fsdecode(path))
+            return real(path, *args)
 
-    monkeypatch.setattr(os, "scandir", scandir)
+        monkeypatch.setattr(os, name, denied)
     assert_reported(folder, "locked/", "folder cannot be read: Permission denied")
 
 

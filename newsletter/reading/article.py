@@ -47,6 +47,11 @@ def parse_number(value: Any, key: str, default: Number) -> Number:
     return number
 
 
+# Instants this close to the ends of the calendar cannot be shown in every time zone.
+EARLIEST = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+
+
 def parse_instant(value: Any, key: str) -> dt.datetime:
     """An instant: a YAML timestamp or ISO 8601 string; no offset means UTC; a date is 00:00 UTC."""
     instant: dt.datetime | None = None
@@ -67,6 +72,10 @@ def parse_instant(value: Any, key: str) -> dt.datetime:
         )
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=dt.UTC)
+    if not EARLIEST <= instant < LATEST:
+        raise ArticleError(
+            f"{key}: {describe(value)} is too close to the ends of the calendar (years 1 and "
+            "9999) to be shown in every time zone; give the real publication time", key=key)
     return instant
 
 

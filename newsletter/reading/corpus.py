@@ -206,7 +206,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     """
     # A file changed this close to now could change again within its timestamp's tick.
     settled_before_ns = time.time_ns() - corpus_cache.RACY_MARGIN_NS
-    found = walk_corpus(root)
+    found, walk_problems = walk_corpus(root)
     # A small corpus is validated whole, even for a build: it costs next to nothing and every
     # invalid file is reported at once. Skipping files outside the window pays off at scale.
     plan = make_plan(window if len(found) >= VALIDATE_ALL_BELOW else None, wanted)
@@ -295,7 +295,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         writer.close(list(known))
     return CorpusReading(
         tuple(a for a in slots if isinstance(a, Article)),
-        tuple(p for p in slots if isinstance(p, Problem)),
+        tuple(p for p in slots if isinstance(p, Problem)) + tuple(walk_problems),
         unread=len(skipped),
         unvalidated=sum(1 for _p, _i, kind in skipped if kind == corpus_cache.KIND_DEFERRED),
     )

@@ -3,11 +3,13 @@ the corpus walk built on it."""
 
 from __future__ import annotations
 
-import operator
+import errno
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..core.models import Problem
 from .cache import Stamp
 
 ARTICLE_SUFFIXES = (".md", ".txt")
@@ -20,51 +22,114 @@ def article_id(relative_path: str) -> str:
 
 
 Found = tuple[str, str, Stamp]  # relative path, path, stamp
-_NAME = operator.attrgetter("name")
+_TYPE, _FILE, _FOLDER, _LINK = stat.S_IFMT(0o170000), stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
 
 
 def walk_files(root: Path, *, suffixes: tuple[str, ...] = (), skip_hidden: bool = True,
-               ignore_errors: bool = False) -> Iterator[tuple[str, os.DirEntry[str]]]:
-    """(path relative to ``root``, entry) of every file below ``root``, sorted by name.
+               problems: list[Problem] | None = None
+               ) -> Iterator[tuple[str, str, os.stat_result]]:
+    """(path relative to ``root``, path, stat) of every file below ``root``, sorted by name.
 
-    Folder symlinks are not followed, so a link loop cannot make the walk endless. Only
-    names ending in one of ``suffixes`` when given; hidden files and folders skipped unless
-    ``skip_hidden`` is false; with ``ignore_errors`` an unreadable folder or entry is left
-    out instead of raising.
+    Only names ending in one of ``suffixes`` when given; hidden files and folders skipped
+    unless ``skip_hidden`` is false. Folder symlinks are not followed, so a link loop cannot
+    make the walk endless; a file symlink is followed only when its target stays inside
+    ``root``, so that nothing outside it is ever read. An entry that cannot be walked never
+    stops the walk: with a ``problems`` list it is reported there (a folder that cannot be
+    read, a name that is not UTF-8, a file symlink that loops, dangles or leaves ``root``),
+    else left out. Names are sorted as plain strings and each gets one ``lstat``: a third
+    cheaper than sorting ``scandir``'s entries, and every file needs its stat anyway.
     """
+    inside = os.path.realpath(root) + os.sep
+    lstat = os.lstat
 
-    def walk(folder: str, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    def report(relative: str, message: str) -> None:
+        if problems is not None:
+            problems.append(Problem(shown_path(relative), message))
+
+    def walk(folder: str, prefix: str) -> Iterator[tuple[str, str, os.stat_result]]:
         try:
-            with os.scandir(folder) as scan:
-                entries = sorted(scan, key=_NAME)
-        except OSError:
-            if ignore_errors:
-                return
-            raise
-        for entry in entries:
-            name = entry.name
+            names = sorted(os.listdir(folder))
+        except OSError as error:
+            if not prefix and problems is not None:
+                raise  # the corpus folder itself: the caller says what to fix
+            report(prefix, f"folder cannot be read: {error.strerror or error}; its files are "
+                           "left out")
+            return
+        base = folder + os.sep
+        for name in names:
             if skip_hidden and name[0] == ".":
                 continue
+            wanted = not suffixes or name.endswith(suffixes)
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    yield from walk(entry.path, prefix + name + "/")
-                elif (not suffixes or name.endswith(suffixes)) and entry.is_file():
-                    yield prefix + name, entry
-            except OSError:
-                if not ignore_errors:
-                    raise
+                info = lstat(base + name)
+                kind = info.st_mode & _TYPE
+                # The common case first, as cheaply as possible: a regular file to walk.
+                if kind == _FILE and wanted and name.isascii():
+                    yield prefix + name, base + name, info
+                elif kind == _FOLDER:
+                    if name.isascii() or _is_utf8(name):
+                        yield from walk(base + name, prefix + name + "/")
+                    else:
+                        report(prefix + name + "/", _NOT_UTF8)
+                elif not wanted or kind not in (_FILE, _LINK):
+                    continue  # not a file to walk (folder symlinks are not followed)
+                elif not _is_utf8(name):
+                    report(prefix + name, _NOT_UTF8)
+                elif kind == _LINK and (problem := _link_problem(base + name, inside)):
+                    report(prefix + name, problem)
+                elif kind == _FILE or stat.S_ISREG((info := os.stat(base + name)).st_mode):
+                    yield prefix + name, base + name, info
+            except FileNotFoundError:
+                continue  # deleted since the folder was listed
+            except OSError as error:
+                report(prefix + name, f"cannot be read: {error.strerror or error}")
 
     return walk(str(root), "")
 
 
-def walk_corpus(root: Path) -> list[Found]:
+def walk_corpus(root: Path) -> tuple[list[Found], list[Problem]]:
     """Every ``*.md`` and ``*.txt`` file below ``root`` (see :func:`walk_files`) with the
-    stamp of its stat: 100,000 files are walked per build, and only the stamp of each stat
-    is kept (a stat result weighs ten times more)."""
+    stamp of its stat, and a Problem for each entry that cannot be an article file: 100,000
+    files are walked per build, and only the stamp of each stat is kept (a stat result
+    weighs ten times more)."""
     found: list[Found] = []
+    problems: list[Problem] = []
     append = found.append
-    for relative, entry in walk_files(root, suffixes=ARTICLE_SUFFIXES):
-        info = entry.stat()
-        append((relative, entry.path,
+    for relative, path, info in walk_files(root, suffixes=ARTICLE_SUFFIXES, problems=problems):
+        append((relative, path,
                 (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)))
-    return found
+    return found, problems
+
+
+_NOT_UTF8 = ("name is not valid UTF-8: rename it (ids, links and the cache need names that "
+             "are text)")
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a name from the file system was UTF-8 (else it holds surrogate escapes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_path(relative: str) -> str:
+    """A path fit for messages and reports: bytes that are not UTF-8 as ``\\xNN``."""
+    return os.fsencode(relative).decode("utf-8", "backslashreplace")
+
+
+def _link_problem(path: str, inside: str) -> str | None:
+    """Why a file symlink is not followed, or None when it stays inside the walked folder."""
+    if not os.path.realpath(path).startswith(inside):
+        return ("symlink to a file outside the corpus folder: not read (only links that "
+                "stay inside it are followed)")
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return "symlink to a missing file"
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "symlink loop: the link leads back to itself"
+        return f"cannot be read: {error.strerror or error}"
+    return None

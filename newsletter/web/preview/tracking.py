@@ -32,7 +32,7 @@ class CorpusTracker:
         self.root = root
         self.known: set[str] | None
         try:
-            self.known = {relative for relative, _path, _stamp in walk_corpus(root)}
+            self.known = {found[0] for found in walk_corpus(root)[0]}
         except OSError:
             self.known = None  # an unreadable folder: read the whole corpus every time
 
