@@ -2,11 +2,13 @@
 
     python benchmarks/bench_send.py [--subscribers 5000] [--concurrency 1] [--rounds 2]
                                     [--latency-ms 20] [--connections 1 4 16]
+                                    [--workers 1 2 4] [--postgres URL]
 
 Builds the sample issue 2021-02-22 (from articles/ and newsletter.yaml) into a temporary
-project, imports N subscribers, and starts an aiosmtpd sink in a separate process on
-127.0.0.1 (so the server does not compete with the sender for the GIL). Then, alternating,
-``rounds`` times each:
+project, imports N subscribers, and starts an SMTP sink in a separate process on 127.0.0.1
+(so the server does not compete with the sender for the GIL; a minimal one on asyncio, which
+costs far less per message than aiosmtpd, so that the sender is what is measured). Then,
+alternating, ``rounds`` times each:
 
 * the bare loop: one message rendered beforehand (``sample_message``), sent N times over one
   smtplib connection, nothing else: what any sender must at least spend;
@@ -20,6 +22,12 @@ Then, against a second sink that waits ``--latency-ms`` before answering each SM
 (as a relay across a network does), ``send_issue`` with 1, 4 and 16 connections
 (``smtp.concurrency``), ``--per-connection`` subscribers per connection: messages per
 second, and each against N x the one-connection rate (target: >= 0.7 up to 16).
+
+Last, with the state in PostgreSQL (``--postgres`` names an admin URL, else
+``NEWSLETTER_TEST_POSTGRES``, else a throwaway cluster is started as the tests do), ``send
+--workers N`` for 1, 2 and 4 worker processes of ``--concurrency-per-worker`` connections,
+each against a fresh database, over the latency sink: messages per second, and whether every
+subscriber got exactly one message (the sink counts them).
 """
 
 from __future__ import annotations
@@ -57,9 +65,12 @@ SINK = textwrap.dedent("""
     # long before each reply, like a relay across a network. Written against the protocol
     # rather than with aiosmtpd, which handles a message line by line in Python: with 16
     # connections that sink, not the sender, would be what is measured.
-    import asyncio, sys
+    import asyncio, sys, time
 
     LATENCY = float(sys.argv[2]) / 1000  # seconds before each reply
+
+    accepted, recipients = [0], set()
+    window = {"first": 0.0, "last": 0.0, "count": 0}  # accepted messages since XRESET
 
     class Session(asyncio.Protocol):
         def connection_made(self, transport):
@@ -84,6 +95,11 @@ SINK = textwrap.dedent("""
                     if end < 0:
                         return
                     self.buffer, self.in_data = self.buffer[end + 5:], False
+                    accepted[0] += 1
+                    moment = time.monotonic()
+                    window["first"] = window["first"] or moment
+                    window["last"] = moment
+                    window["count"] += 1
                     self.reply(b"250 OK: queued")
                     continue
                 end = self.buffer.find(b"\\r\\n")
@@ -97,11 +113,19 @@ SINK = textwrap.dedent("""
                     self.in_data = True
                     self.buffer = b"\\r\\n" + self.buffer  # the terminator may be at once
                     self.reply(b"354 go ahead")
+                elif verb == b"XRES":  # XRESET: start a new measuring window
+                    window.update(first=0.0, last=0.0, count=0)
+                    self.send(b"250 reset")
+                elif verb == b"XSTA":  # XSTAT: the window's messages and their span
+                    span = window["last"] - window["first"]
+                    self.send(f"250 {window['count']} {span:.6f}".encode())
                 elif verb == b"QUIT":
                     self.send(b"221 bye")
                     self.transport.close()
                     return
                 else:  # MAIL, RCPT, RSET, NOOP
+                    if verb == b"RCPT":
+                        recipients.add(line[8:].strip().lower())
                     self.reply(b"250 OK")
 
     loop = asyncio.new_event_loop()
@@ -109,6 +133,7 @@ SINK = textwrap.dedent("""
     print("ready", flush=True)
     loop.run_until_complete(loop.run_in_executor(None, sys.stdin.read))  # until stdin closes
     server.close()
+    print(f"accepted {accepted[0]} distinct {len(recipients)}", flush=True)
 """)
 
 
@@ -119,8 +144,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def sink(latency_ms: float = 0) -> Iterator[int]:
-    """An SMTP sink in its own process; yields its port."""
+def sink(latency_ms: float = 0, totals: dict[str, int] | None = None) -> Iterator[int]:
+    """An SMTP sink in its own process; yields its port. ``totals`` gets, when it stops, how
+    many messages it accepted and for how many distinct recipients."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", SINK, str(port), str(latency_ms)],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -130,7 +156,11 @@ def sink(latency_ms: float = 0) -> Iterator[int]:
     finally:
         if process.stdin:
             process.stdin.close()
+        last = process.stdout.read() if process.stdout else ""
         process.wait(timeout=10)
+        if totals is not None and last.startswith("accepted"):
+            words = last.split()
+            totals.update(accepted=int(words[1]), distinct=int(words[3]))
 
 
 def project(folder: Path, port: int, subscribers: int, concurrency: int) -> Path:
@@ -162,25 +192,39 @@ def bare_loop(config_path: Path, subscribers: int) -> float:
     return subscribers / (time.perf_counter() - started)
 
 
-def newsletter_send(config_path: Path, subscribers: int) -> float:
+def sink_command(port: int, command: str) -> str:
+    smtp = smtplib.SMTP("127.0.0.1", port)
+    try:
+        return smtp.docmd(command)[1].decode()
+    finally:
+        smtp.close()
+
+
+def newsletter_send(config_path: Path, subscribers: int, workers: int = 1) -> float:
+    """messages/s of one send: from the first message the sink accepted to the last (the
+    steady rate, without start-up: imports, MJML, worker processes starting)."""
     config = load_config(config_path)
     shutil.rmtree(config.state_dir, ignore_errors=True)
     people = config_path.parent / "people.csv"
     import_csv(config, people)  # a fresh ledger; not timed
-    started = time.perf_counter()
-    report = send_issue(config, ISSUE, log=lambda line: None)
-    elapsed = time.perf_counter() - started
-    assert len(report.sent) == subscribers and report.ok, report.summary()
-    return subscribers / elapsed
+    sink_command(config.smtp.port, "XRESET")
+    report = send_issue(config, ISSUE, log=lambda line: None, workers=workers)
+    count, span = sink_command(config.smtp.port, "XSTAT").split()
+    assert len(report.sent) == subscribers == int(count) and report.ok, report.summary()
+    return (int(count) - 1) / float(span)
 
 
-def with_concurrency(config_path: Path, concurrency: int, subscribers: int) -> None:
-    """Rewrite the benchmark project's smtp.concurrency and its subscriber list."""
+def with_concurrency(config_path: Path, concurrency: int, subscribers: int,
+                     state_url: str | None = None, prefix: str = "reader") -> None:
+    """Rewrite the benchmark project's smtp.concurrency, state_url and subscriber list."""
     data = yaml.safe_load(config_path.read_text("utf-8"))
     data["smtp"]["concurrency"] = concurrency
+    data.pop("state_url", None)
+    if state_url:
+        data["state_url"] = state_url
     config_path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
     (config_path.parent / "people.csv").write_text("email,name\n" + "".join(
-        f"reader{i}@example.org,Reader {i}\n" for i in range(subscribers)), "utf-8")
+        f"{prefix}{i}@example.org,Reader {i}\n" for i in range(subscribers)), "utf-8")
 
 
 def over_latency(latency_ms: float, connections: list[int], per_connection: int,
@@ -195,13 +239,81 @@ def over_latency(latency_ms: float, connections: list[int], per_connection: int,
             with_concurrency(config_path, count, per_connection * count)
             rates[count] = max(newsletter_send(config_path, per_connection * count)
                                for _ in range(rounds))
+    print_scaling(f"sink latency {latency_ms:g} ms per SMTP command, {per_connection} "
+                  f"subscribers per connection, best of {rounds}:", "connections", rates)
+
+
+def print_scaling(title: str, what: str, rates: dict[int, float]) -> None:
+    """A Markdown table: messages/s for each count, and against count x the rate of one."""
     base = rates.get(1) or rates[min(rates)] / min(rates)
-    print(f"\nsink latency {latency_ms:g} ms per SMTP command, {per_connection} subscribers per "
-          f"connection, best of {rounds}:")
-    print("| connections | messages/s | ratio to N x one connection (target >= 0.70) |")
+    print(f"\n{title}")
+    print(f"| {what} | messages/s | ratio to N x one (target >= 0.70) |")
     print("| ---: | ---: | ---: |")
     for count, rate in rates.items():
         print(f"| {count} | {rate:.1f} | {rate / (count * base):.2f} |")
+
+
+@contextlib.contextmanager
+def postgres_admin(url: str | None) -> Iterator[str | None]:
+    """An admin URL of a PostgreSQL server: the one given, the tests' one, or a throwaway
+    cluster (durable, like a real server); None when there is none."""
+    url = url or os.environ.get("NEWSLETTER_TEST_POSTGRES")
+    if url:
+        yield url
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    import pgcluster
+
+    if pgcluster.binaries() is None:
+        yield None
+        return
+    cluster = pgcluster.start(durable=True)
+    try:
+        yield cluster.url
+    finally:
+        pgcluster.stop(cluster.folder)
+
+
+def fresh_database(admin: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{admin.rsplit('/', 1)[0]}/{name}"
+
+
+def over_workers(latency_ms: float, workers: list[int], concurrency: int, per_connection: int,
+                 rounds: int, admin_url: str | None) -> None:
+    """messages/s for each number of worker processes sharing one PostgreSQL state."""
+    with postgres_admin(admin_url) as admin:
+        if admin is None:
+            print("\nworker processes: skipped (no PostgreSQL: install postgresql or pass "
+                  "--postgres URL)")
+            return
+        rates: dict[int, float] = {}
+        totals: dict[str, int] = {}
+        expected = 0
+        with sink(latency_ms, totals) as port, tempfile.TemporaryDirectory(
+                prefix="newsletter-bench-workers-") as folder:
+            config_path = project(Path(folder), port, 1, concurrency)
+            for count in workers:
+                best = 0.0
+                for round_ in range(rounds):
+                    size = per_connection * concurrency * count
+                    url = fresh_database(admin, f"newsletter_bench_{count}_{round_}")
+                    with_concurrency(config_path, concurrency, size, url,
+                                     prefix=f"w{count}r{round_}-reader")
+                    best = max(best, newsletter_send(config_path, size, workers=count))
+                    expected += size
+                rates[count] = best
+    print_scaling(f"worker processes sharing PostgreSQL, {concurrency} connection(s) each, sink "
+                  f"latency {latency_ms:g} ms, {per_connection} subscribers per connection, "
+                  f"best of {rounds}:", "workers", rates)
+    once = totals.get("accepted") == totals.get("distinct") == expected
+    print(f"exactly once: {'yes' if once else 'NO'} (the sink accepted "
+          f"{totals.get('accepted')} messages for {totals.get('distinct')} distinct "
+          f"recipients; {expected} subscribers in all)")
 
 
 def main() -> None:
@@ -213,6 +325,11 @@ def main() -> None:
                         help="per-command latency of the second sink; 0 skips that part")
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--per-connection", type=int, default=60)
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4],
+                        help="worker process counts to measure on PostgreSQL; none skips")
+    parser.add_argument("--concurrency-per-worker", type=int, default=4)
+    parser.add_argument("--postgres", metavar="URL", default=None,
+                        help="an admin URL (its user may create databases)")
     args = parser.parse_args()
     os.environ.setdefault("NEWSLETTER_SECRET", "benchmark-secret-0123456789abcdef")
 
@@ -233,6 +350,9 @@ def main() -> None:
     print(f"ratio: {best_ours / best_bare:.2f} (target >= 0.70 at concurrency 1)")
     if args.latency_ms:
         over_latency(args.latency_ms, args.connections, args.per_connection, args.rounds)
+    if args.workers:
+        over_workers(args.latency_ms, args.workers, args.concurrency_per_worker,
+                     args.per_connection, args.rounds, args.postgres)
 
 
 if __name__ == "__main__":

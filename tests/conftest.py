@@ -248,3 +248,15 @@ def state_backend(request: pytest.FixtureRequest) -> Iterator[StateBackend]:
         yield StateBackend(request.param, url)
     finally:
         _STATE_URL[0] = None
+
+
+def state_sql(config: Config, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Run ``sql`` (``?`` placeholders) on ``config``'s state, whichever backend: what a test
+    looks at or changes behind the product's back. The rows, if any."""
+    from newsletter.state.database import open_database
+
+    with open_database(config) as db:
+        if db.dialect == "postgresql" and params:
+            sql = sql.replace("%", "%%").replace("?", "%s")
+        cursor = db.raw.execute(sql, params) if params else db.raw.execute(sql)
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []

@@ -21,8 +21,12 @@ def run_benchmark(*args: str) -> str:
 
 
 def test_bench_send_runs(tmp_path: Path) -> None:
-    out = run_benchmark("benchmarks/bench_send.py", "--subscribers", "40", "--rounds", "1")
+    out = run_benchmark("benchmarks/bench_send.py", "--subscribers", "40", "--rounds", "1",
+                        "--latency-ms", "5", "--connections", "1", "2", "--per-connection", "4",
+                        "--workers", "1", "2", "--concurrency-per-worker", "2")
     assert "ratio:" in out and "messages/s" in out
+    assert "| 2 | " in out  # the table over the slow relay
+    assert "exactly once: yes" in out or "worker processes: skipped" in out
 
 
 def test_bench_build_runs(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from newsletter.core.cron import WallClockCron, apscheduler_crontab
 from newsletter.core.timing import next_issue_date
 from newsletter.publishing import build as build_module
 from newsletter.schedule.loop import WallClockTrigger
-from newsletter.schedule.runs import check_due, lock_path, missed_run, run_pass, state_path
+from newsletter.schedule.runs import check_due, last_completed, lock_path, missed_run, run_pass
 
 UTC = dt.UTC
 YEAR = (dt.datetime(2026, 1, 1), dt.datetime(2027, 1, 1))  # both DST changes, either zone
@@ -177,8 +177,7 @@ def test_twice_in_a_row_builds_once(tmp_path, builds, caplog):
     assert builds == [dt.date(2021, 2, 22)]
     assert _status(config) == "draft"
     assert "is done: nothing to do" in caplog.text
-    recorded = json.loads(state_path(config).read_text("utf-8"))
-    assert dt.datetime.fromisoformat(recorded["last_completed"]) == FIRE
+    assert last_completed(config) == FIRE
 
 
 def test_a_miss_beyond_the_limit_is_only_logged(tmp_path, builds, caplog):

@@ -172,6 +172,7 @@ def test_etag_last_modified_and_304(client: Client, site: Path) -> None:
 
 # -- unsubscribing --------------------------------------------------------------------------------
 
+@pytest.mark.usefixtures("state_backend")  # serve and send share SQLite or PostgreSQL
 def test_one_click_unsubscribe_end_to_end(site: Path, tmp_path: Path) -> None:
     recorder = Recorder()
     people = ["ada@example.org", "bob@example.org", "cy@example.org"]

@@ -1,5 +1,5 @@
 """``newsletter subscribers``: import, add, remove, list and export, through the command line
-as a user types it, against the SQLite state under state_dir."""
+as a user types it, against the SQLite state under state_dir and against PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run, write_config
+from conftest import StateBackend, run, state_sql, write_config
 from newsletter.core.config import load_config
 from newsletter.delivery.subscribers import AddressError, normalize_address
-from newsletter.state.database import state_path
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
+def folder(tmp_path: Path, state_backend: StateBackend) -> Path:
     write_config(tmp_path, topics=["AI", "Robotics", "Computer Vision"])
     return tmp_path
 
@@ -94,8 +93,7 @@ def test_add_merges_and_resubscribes_import_never_does(folder: Path) -> None:
                    "status": "active"}
 
     config = load_config(folder / "newsletter.yaml")
-    with sqlite3.connect(state_path(config)) as db:
-        db.execute("UPDATE subscribers SET status = 'unsubscribed'")
+    state_sql(config, "UPDATE subscribers SET status = 'unsubscribed'")
     result = run(folder, "subscribers", "import",
                  str(write_csv(folder, "email,name\nAda@example.org,Ada\n")))
     assert result.exit_code == 0 and "1 kept unsubscribed" in result.output
@@ -141,21 +139,22 @@ def test_export_then_import_elsewhere_gives_the_same_list(folder: Path, tmp_path
                               "b@example.org,,\n"))
     assert run(folder, "subscribers", "import", str(path)).exit_code == 0
     config = load_config(folder / "newsletter.yaml")
-    with sqlite3.connect(state_path(config)) as db:
-        db.execute("UPDATE subscribers SET status = 'unsubscribed' WHERE email LIKE 'b%'")
+    state_sql(config, "UPDATE subscribers SET status = 'unsubscribed' WHERE email LIKE 'b%'")
     exported = folder / "export.csv"
     result = run(folder, "subscribers", "export", str(exported))
     assert result.exit_code == 0 and "Exported 2 subscriber(s)" in result.output
     assert exported.read_text("utf-8").splitlines()[0] == "email,name,topics,status"
 
-    other = tmp_path_factory.mktemp("other")
-    write_config(other, topics=["AI", "Robotics", "Computer Vision"])
+    other = tmp_path_factory.mktemp("other")  # elsewhere: a SQLite file, whatever this one is
+    write_config(other, topics=["AI", "Robotics", "Computer Vision"], state_url=None)
     assert run(other, "subscribers", "import", str(exported)).exit_code == 0
     assert listing(other) == listing(folder)
     assert listing(other)[1]["status"] == "unsubscribed"  # stays unsubscribed
 
 
-def test_the_state_lives_in_state_dir_beside_the_config(folder: Path) -> None:
+def test_the_state_lives_in_state_dir_beside_the_config(tmp_path: Path) -> None:
+    folder = tmp_path
+    write_config(folder)
     run(folder, "subscribers", "add", "a@example.org")
     assert (folder / ".newsletter" / "newsletter.sqlite3").is_file()
     with sqlite3.connect(folder / ".newsletter" / "newsletter.sqlite3") as db:

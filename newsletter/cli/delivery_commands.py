@@ -15,7 +15,7 @@ from .options import Group, Options, date_argument, echo
 
 @click.group(cls=Group)
 def subscribers() -> None:
-    """Manage the subscribers (kept in the SQLite state under state_dir).
+    """Manage the subscribers (kept in the state: SQLite in state_dir, or state_url).
 
     \b
     Examples:
@@ -139,24 +139,28 @@ def subscribers_export(options: Options, file: Path) -> None:
               help="Send one test copy to this address only (subject marked, not recorded).")
 @click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
               help="Write the exact messages as .eml files in this folder instead of sending.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Sender processes, each with smtp.concurrency connections.")
 @click.pass_obj
-def send(options: Options, date: dt.date, to: str | None, outbox: Path | None) -> None:
+def send(options: Options, date: dt.date, to: str | None, outbox: Path | None,
+         workers: int) -> None:
     """Send the published issue of a date to every active subscriber who has not had it.
 
     Run it again after a failure or a crash: it resumes, and nobody gets the issue twice.
-    Needs the secret in the environment variable named by secret_env. Exit status 1 when
-    any message failed.
+    With a PostgreSQL state, runs on several machines share the work. Needs the secret in
+    the environment variable named by secret_env. Exit status 1 when any message failed.
 
     \b
     Examples:
       newsletter send 2021-02-22 --to me@example.org
       newsletter send 2021-02-22 --outbox /tmp/outbox
+      newsletter send 2021-02-22 --workers 4
       newsletter send 2021-02-22
     """
     from ..delivery.send import send_issue
 
     config, _ = options.load()
-    report = send_issue(config, date, to=to, outbox=outbox, log=echo)
+    report = send_issue(config, date, to=to, outbox=outbox, log=echo, workers=workers)
     if not report.ok:
         sys.exit(1)
 

@@ -27,6 +27,7 @@ from .options import (
     next_step,
     report_problems,
 )
+from .state_commands import state
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -250,7 +251,7 @@ def schedule(options: Options, once: bool, strict: bool) -> None:
         raise click.ClickException("the run failed (see the log above)")
 
 
-for command in (subscribers, send, serve):  # delivery_commands.py
+for command in (subscribers, send, serve, state):  # delivery_commands.py, state_commands.py
     cli.add_command(command)
 cli.add_command(init)  # init_command.py
 

@@ -7,13 +7,13 @@ import os
 import smtplib
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core.config import Config
 from ..core.errors import NewsletterError
+from ..rendering.message import mailbox
 
 SMTP_TIMEOUT = 60.0  # seconds for one SMTP command: a stuck server is a dropped connection
 
@@ -198,20 +198,9 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-class Pacer:
-    """``rate_per_second`` across every connection: each send takes the next time slot."""
-
-    def __init__(self, rate: float | None) -> None:
-        self.interval = 1.0 / rate if rate else 0.0
-        self.next = time.monotonic()
-        self.lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self.lock:
-            slot = max(self.next, time.monotonic())
-            self.next = slot + self.interval
-        delay = slot - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+def envelope_sender(config: Config) -> str:
+    """The bare address of ``email.from``: the SMTP envelope sender (MAIL FROM)."""
+    try:
+        return mailbox(config.email.sender)[1]
+    except ValueError as error:
+        raise NewsletterError(f"email.from: {error}; correct it in the configuration") from None

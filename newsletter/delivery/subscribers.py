@@ -18,7 +18,6 @@ import difflib
 import io
 import json
 import re
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from ..core.errors import NewsletterError
 from ..core.headers import header_problem
 from ..core.text import topic_key
 from ..publishing.output import write_atomic
-from ..state.database import connect, now, transaction
+from ..state.database import Database, now, open_database
 
 STATUSES = ("active", "unsubscribed")
 HEADER = ("email", "name", "topics", "status")  # email and name required, in this order
@@ -110,21 +109,19 @@ def _from_row(row: tuple[str, str, str, str]) -> Subscriber:
     return Subscriber(email, name, tuple(t for t in topics.split(";") if t), status)
 
 
-def _stored(db: sqlite3.Connection, email: str) -> Subscriber | None:
-    row = db.execute("SELECT email, name, topics, status FROM subscribers WHERE email = ?",
-                     (email,)).fetchone()
+def _stored(db: Database, email: str) -> Subscriber | None:
+    row = db.run("subscriber.get", (email,)).fetchone()
     return None if row is None else _from_row(tuple(row))
 
 
-def _upsert(db: sqlite3.Connection, new: Subscriber, *, reactivate: bool) -> str:
+def _upsert(db: Database, new: Subscriber, *, reactivate: bool) -> str:
     """Merge ``new`` into the stored row; returns added, updated, resubscribed or unchanged
     (or "kept unsubscribed" when an import names an address that left)."""
     old = _stored(db, new.email)
     stamp = now()
     if old is None:
-        db.execute("INSERT INTO subscribers (email, name, topics, status, created, updated) "
-                   "VALUES (?, ?, ?, ?, ?, ?)",
-                   (new.email, new.name, _topics_text(new.topics), new.status, stamp, stamp))
+        db.run("subscriber.insert",
+               (new.email, new.name, _topics_text(new.topics), new.status, stamp, stamp))
         return "added"
     name = new.name or old.name
     topics = new.topics or old.topics
@@ -134,8 +131,7 @@ def _upsert(db: sqlite3.Connection, new: Subscriber, *, reactivate: bool) -> str
     merged = Subscriber(old.email, name, topics, status)
     if merged == old:
         return "kept unsubscribed" if old.status == "unsubscribed" else "unchanged"
-    db.execute("UPDATE subscribers SET name = ?, topics = ?, status = ?, updated = ? "
-               "WHERE email = ?", (name, _topics_text(topics), status, stamp, old.email))
+    db.run("subscriber.update", (name, _topics_text(topics), status, stamp, old.email))
     if old.status == "unsubscribed" and status == "active":
         return "resubscribed"
     return "kept unsubscribed" if status == "unsubscribed" and old.status == status else "updated"
@@ -153,13 +149,9 @@ def add_subscriber(config: Config, email: str, name: str | None = None,
         new = Subscriber(normalize_address(email), cleaned, parse_topics(topics, config))
     except AddressError as error:
         raise NewsletterError(f"{email!r}: {error}") from None
-    db = connect(config)
-    try:
-        with transaction(db):
-            outcome = _upsert(db, new, reactivate=True)
-            stored = _stored(db, new.email)
-    finally:
-        db.close()
+    with open_database(config) as db, db.transaction():
+        outcome = _upsert(db, new, reactivate=True)
+        stored = _stored(db, new.email)
     assert stored is not None
     return stored, outcome
 
@@ -171,40 +163,26 @@ def remove_subscriber(config: Config, email: str) -> Subscriber:
         address = normalize_address(email)
     except AddressError as error:
         raise NewsletterError(f"{email!r}: {error}") from None
-    db = connect(config)
-    try:
-        with transaction(db):
-            stored = _stored(db, address)
-            if stored is None:
-                raise NewsletterError(f"{address} is not a subscriber; see newsletter "
-                                      "subscribers list")
-            db.execute("DELETE FROM subscribers WHERE email = ?", (address,))
-    finally:
-        db.close()
+    with open_database(config) as db, db.transaction():
+        stored = _stored(db, address)
+        if stored is None:
+            raise NewsletterError(f"{address} is not a subscriber; see newsletter "
+                                  "subscribers list")
+        db.run("subscriber.delete", (address,))
     return stored
 
 
 def list_subscribers(config: Config) -> list[Subscriber]:
-    db = connect(config)
-    try:
-        rows = db.execute("SELECT email, name, topics, status FROM subscribers "
-                          "ORDER BY email").fetchall()
-    finally:
-        db.close()
+    with open_database(config) as db:
+        rows = db.run("subscribers.all").fetchall()
     return [_from_row(tuple(row)) for row in rows]
 
 
 def set_status(config: Config, email: str, status: str) -> bool:
     """Mark a subscriber active or unsubscribed; False when the address is not stored."""
-    db = connect(config)
-    try:
-        with transaction(db):
-            changed = db.execute("UPDATE subscribers SET status = ?, updated = ? "
-                                 "WHERE email = ? AND status != ?",
-                                 (status, now(), email, status)).rowcount
-            known = changed or _stored(db, email) is not None
-    finally:
-        db.close()
+    with open_database(config) as db, db.transaction():
+        changed = db.run("subscriber.set_status", (status, now(), email, status)).rowcount
+        known = changed or _stored(db, email) is not None
     return bool(known)
 
 
@@ -309,14 +287,10 @@ def import_csv(config: Config, path: Path) -> ImportReport:
         raise NewsletterError(f"{path}: cannot be read ({error})") from None
     good, problems = parse_csv(text, config, path)
     report = ImportReport(problems=problems)
-    db = connect(config)
-    try:
-        with transaction(db):
-            for subscriber in good.values():
-                outcome = _upsert(db, subscriber, reactivate=False)
-                report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
-    finally:
-        db.close()
+    with open_database(config) as db, db.transaction():
+        for subscriber in good.values():
+            outcome = _upsert(db, subscriber, reactivate=False)
+            report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
     return report
 
 

@@ -1,5 +1,11 @@
-"""The long-running scheduler: one per output folder (an flock), APScheduler driving our
-wall-clock trigger, stopped cleanly by SIGTERM or Ctrl-C."""
+"""The long-running scheduler: APScheduler driving our wall-clock trigger, stopped cleanly
+by SIGTERM or Ctrl-C; one active at a time.
+
+With the SQLite state, one scheduler per output folder (an flock): a second one exits naming
+the first. With a PostgreSQL state, schedulers may run on several machines: one is active
+(it holds the newsletter's advisory lock), the others wait as standbys and the first to see
+the lock free takes over, making up the run it missed (the catch-up), so a run killed
+halfway is finished by the standby (building is idempotent and sending exactly once)."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import datetime as dt
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from types import FrameType
 
@@ -20,6 +27,8 @@ from ..core.locks import exclusive
 from ..core.private import private_folder
 from ..core.text import terminal_safe
 from ..core.timing import schedule_settings
+from ..state.database import location
+from ..state.leadership import Leadership
 from .runs import lock_path, run_pass, when
 
 log = logging.getLogger("newsletter.schedule")
@@ -54,6 +63,49 @@ def scheduler_lock(config: Config) -> Iterator[None]:
         yield
 
 
+STANDBY_POLL = 2.0  # seconds between a standby's attempts to take over
+HEALTH_CHECK = 10.0  # seconds between checks that the active scheduler still holds the lock
+
+
+class SchedulerLeadership:
+    """With a PostgreSQL state: the newsletter's scheduler role, waited for as a standby."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.lock = Leadership(location(config), f"schedule {config.site_url}")
+
+    def acquire(self, stop: threading.Event, *, wait: bool) -> bool:
+        """True once this process is the active scheduler; False when ``wait`` is off and
+        another one is, or when asked to stop while waiting."""
+        said = None
+        while not stop.is_set():
+            try:
+                if self.lock.try_acquire():
+                    if said is not None:
+                        log.info("taking over as the active scheduler")
+                    return True
+                holder = self.lock.holder() or "another scheduler"
+            except NewsletterError as error:  # the database is unreachable: keep trying
+                holder = None
+                if said != str(error):
+                    log.error("%s", error)
+                    said = str(error)
+            if holder is not None and said != holder:
+                log.info("standing by: %s is the active scheduler of %s; this one takes "
+                         "over when it stops", holder, self.config.site_url)
+                said = holder
+            if not wait:
+                return False
+            stop.wait(STANDBY_POLL)
+        return False
+
+    def still_active(self) -> bool:
+        return self.lock.still_held()
+
+    def close(self) -> None:
+        self.lock.close()
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -69,23 +121,42 @@ def run_scheduler(config: Config, *, reload: Callable[[], Config] | None = None,
     """
     settings = schedule_settings(config)
     load = reload or (lambda: config)
+    if config.state_url:
+        leadership = SchedulerLeadership(config)
+        try:
+            with _stop_on_signals() as stop:
+                if not leadership.acquire(stop, wait=not once):
+                    log.info("stopped" if stop.is_set() else "another scheduler is active: "
+                             "nothing to do here")
+                    return 0
+                return _active(config, load, settings, stop, leadership, once=once,
+                               strict=strict, clock=clock)
+        finally:
+            leadership.close()
     with scheduler_lock(config), _stop_on_signals() as stop:
-        cron = WallClockCron(settings.cron, config.timezone)
-        log.info("scheduler for %s: %r in %s (publish: %s, send: %s, catch_up_hours: %g)",
-                 config.output, settings.cron, config.timezone.key, settings.publish,
-                 settings.send, settings.catch_up_hours)
-        ok = run_pass(config, clock(), strict=strict)
-        if once:
-            return 0 if ok else 1
-        if stop.is_set():
-            log.info("stopped")
-            return 0
-        return _run_forever(load, cron, settings, stop, strict=strict, clock=clock)
+        return _active(config, load, settings, stop, None, once=once, strict=strict,
+                       clock=clock)
+
+
+def _active(config: Config, load: Callable[[], Config], settings: ScheduleSettings,
+            stop: threading.Event, leadership: SchedulerLeadership | None, *, once: bool,
+            strict: bool, clock: Callable[[], dt.datetime]) -> int:
+    cron = WallClockCron(settings.cron, config.timezone)
+    log.info("scheduler for %s: %r in %s (publish: %s, send: %s, catch_up_hours: %g)",
+             config.output, settings.cron, config.timezone.key, settings.publish,
+             settings.send, settings.catch_up_hours)
+    ok = run_pass(config, clock(), strict=strict)
+    if once:
+        return 0 if ok else 1
+    if stop.is_set():
+        log.info("stopped")
+        return 0
+    return _run_forever(load, cron, settings, stop, leadership, strict=strict, clock=clock)
 
 
 def _run_forever(load: Callable[[], Config], cron: WallClockCron, settings: ScheduleSettings,
-                 stop: threading.Event, *, strict: bool,
-                 clock: Callable[[], dt.datetime]) -> int:
+                 stop: threading.Event, leadership: SchedulerLeadership | None, *,
+                 strict: bool, clock: Callable[[], dt.datetime]) -> int:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     def scheduled_run() -> None:
@@ -111,14 +182,23 @@ def _run_forever(load: Callable[[], Config], cron: WallClockCron, settings: Sche
     upcoming = cron.next_fire_time(clock())
     if upcoming is not None:
         log.info("next run: %s (issue %s)", when(upcoming), upcoming.date().isoformat())
+    status = 0
+    checked = time.monotonic()
     try:
         while not stop.wait(1):
-            pass
+            if leadership is not None and time.monotonic() - checked >= HEALTH_CHECK:
+                checked = time.monotonic()
+                if not leadership.still_active():
+                    # The lock went with its connection: a standby may be active by now.
+                    log.error("lost the connection that made this the active scheduler; "
+                              "stopping (a restart makes it a standby)")
+                    status = 1
+                    break
     finally:
         log.info("stopping (after the run in progress, if any)")
         scheduler.shutdown(wait=True)
         log.info("stopped")
-    return 0
+    return status
 
 
 @contextlib.contextmanager

@@ -4,9 +4,10 @@ on time, once, by itself.
 A thin shell around :func:`newsletter.publishing.build.build_issue`; fire times come from
 :mod:`newsletter.core.cron`, the long-running loop is :mod:`newsletter.schedule.loop`.
 
-Runs are made up once: a run is recorded as done in a small state file *after* it
-succeeded (a crash never loses a run), and at start the most recent fire time is made up if
-it is not done and not older than ``catch_up_hours``.
+Runs are made up once: a run is recorded as done in the state database (``schedule_runs``,
+keyed by the newsletter's ``site_url``, so that schedulers on several machines sharing a
+PostgreSQL state agree) *after* it succeeded (a crash never loses a run), and at start the
+most recent fire time is made up if it is not done and not older than ``catch_up_hours``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ..core.timing import schedule_cron, schedule_settings
 from ..delivery import send as delivery
 from ..publishing import build
 from ..publishing.issues import IssueStore
-from ..publishing.output import write_atomic
+from ..state.database import now, open_database
 
 log = logging.getLogger("newsletter.schedule")
 
@@ -40,25 +41,46 @@ def lock_path(config: Config) -> Path:
     return config.state_dir / f"schedule-{_output_key(config)}.lock"
 
 
-def state_path(config: Config) -> Path:
+def legacy_state_path(config: Config) -> Path:
+    """Where runs were recorded before they moved into the state database (still read)."""
     return config.state_dir / f"schedule-{_output_key(config)}.json"
 
 
-def last_completed(config: Config) -> dt.datetime | None:
+def _legacy_completed(config: Config) -> dt.datetime | None:
     try:
-        data = json.loads(state_path(config).read_text("utf-8"))
+        data = json.loads(legacy_state_path(config).read_text("utf-8"))
         return dt.datetime.fromisoformat(data["last_completed"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
+def last_completed(config: Config) -> dt.datetime | None:
+    """The latest fire time whose run succeeded."""
+    with open_database(config) as db:
+        latest = db.run("runs.last", (config.site_url,)).fetchone()[0]
+    recorded = dt.datetime.fromisoformat(latest) if latest else None
+    legacy = _legacy_completed(config)
+    if legacy is not None and (recorded is None or legacy > recorded):
+        return legacy
+    return recorded
+
+
 def record_completed(config: Config, fire_time: dt.datetime) -> None:
-    """Mark a run done, only after it succeeded, atomically (a crash never loses a run)."""
-    previous = last_completed(config)
-    if previous is not None and previous >= fire_time:
-        return
-    data = {"output": str(config.output), "last_completed": fire_time.isoformat()}
-    write_atomic(state_path(config), (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+    """Mark a run done, only after it succeeded (a crash never loses a run)."""
+    issue = fire_time.astimezone(config.timezone).date().isoformat()
+    moment = fire_time.astimezone(dt.UTC).isoformat()
+    with open_database(config) as db:
+        db.run("run.record", (config.site_url, moment, issue, now()))
+
+
+def import_legacy_runs(config: Config) -> bool:
+    """Copy the run recorded in the old JSON file into the database (``state migrate``);
+    True when there was one to copy."""
+    legacy = _legacy_completed(config)
+    if legacy is None:
+        return False
+    record_completed(config, legacy)
+    return True
 
 
 def _issue_status(config: Config, issue_date: dt.date) -> IssueStatus | None:

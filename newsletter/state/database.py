@@ -43,6 +43,10 @@ from .schema import LATEST, MIGRATIONS, POSTGRESQL, SQLITE
 STATE_FILE = "newsletter.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT = 10  # seconds to reach a PostgreSQL server before saying it is unreachable
+# Every transaction here takes milliseconds. A process frozen or cut off inside one (a machine
+# lost, SIGSTOP) would hold its row locks for as long as its connection lives, and the other
+# senders skip locked rows: the server ends such a session after this long instead.
+IDLE_IN_TRANSACTION_MS = 10_000
 # Serialises schema upgrades between processes that open a PostgreSQL database at once.
 _SCHEMA_LOCK = 0x6E6C5F736368  # "nl_sch"
 
@@ -368,7 +372,9 @@ def connect_postgresql(where: Location, *, role: str = "") -> Any:
             "pip install 'psycopg[binary]' (or install newsletter with its postgresql extra)"
         ) from None
     options: dict[str, Any] = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT,
-                               "application_name": application_name(role)}
+                               "application_name": application_name(role),
+                               "options": f"-c idle_in_transaction_session_timeout="
+                                          f"{IDLE_IN_TRANSACTION_MS}"}
     password = _password(where)
     if password is not None:
         options["password"] = password
@@ -432,19 +438,11 @@ def schema_version(db: Database) -> int:
     return postgresql_version(db)
 
 
-# -- the connection before named statements (until every caller uses open_database) ----------
-
-def connect(config: Config) -> sqlite3.Connection:
-    """A raw sqlite3 connection to the state file, its schema up to date."""
-    if config.state_url:
-        raise NewsletterError(f"{config.path}: state_url: this command does not work with a "
-                              "PostgreSQL state yet; remove state_url to use the SQLite file "
-                              "in state_dir")
-    raw = open_database(config).raw
-    raw.row_factory = sqlite3.Row
-    return raw
-
-
-def transaction(db: sqlite3.Connection) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-    """``with transaction(db):`` on a raw connection (see :func:`sqlite_transaction`)."""
-    return sqlite_transaction(db)
+def migrate_state(config: Config) -> tuple[Location, int, int]:
+    """Bring ``config``'s state to the latest schema: (where, version before, after)."""
+    where = location(config)
+    with open_location(where, migrate=False) as db:
+        before = schema_version(db)
+    _MIGRATED.discard(where.url or "")
+    with open_location(where) as db:
+        return where, before, schema_version(db)

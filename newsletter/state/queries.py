@@ -6,6 +6,9 @@ placeholders, in the SQL that SQLite and PostgreSQL both read (``ON CONFLICT ...
 UPDATE``, ``excluded``, ``RETURNING``); where the dialects differ, ``DIALECT_STATEMENTS``
 gives each engine its own text under the same name. For PostgreSQL the placeholders become
 psycopg's ``%s`` when the catalogue is loaded (:func:`catalogue`).
+
+``{now}`` stands for the database's clock in seconds since 1970: leases and the send pace
+are compared against one clock, the server's, whichever machine a sender runs on.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ STATEMENTS: dict[str, str] = {
         "UPDATE subscribers SET status = ?, updated = ? WHERE email = ? AND status != ?",
     "subscriber.delete":
         "DELETE FROM subscribers WHERE email = ?",
-    "subscribers.all":
-        "SELECT email, name, topics, status FROM subscribers ORDER BY email",
+    "subscribers.all":  # in byte order on both engines, whatever the server's locale
+        "SELECT email, name, topics, status FROM subscribers ORDER BY email{bytes}",
     "subscribers.active":
         "SELECT email, name, topics FROM subscribers WHERE status = 'active' ORDER BY id",
+    "subscribers.active_stamped":
+        "SELECT email, name, topics, updated FROM subscribers WHERE status = 'active' "
+        "ORDER BY id",
     # -- the send ledger --------------------------------------------------------------------
     "deliveries.addresses":
         "SELECT email FROM deliveries WHERE issue = ?",
@@ -48,12 +54,114 @@ STATEMENTS: dict[str, str] = {
     "attempts.unfinished":  # in flight when a sender stopped: no delivery recorded since
         "SELECT email FROM attempts WHERE issue = ? AND email NOT IN "
         "(SELECT email FROM deliveries WHERE issue = ?) ORDER BY at, email",
+    "attempts.orphaned":  # ... and no live sender holds its recipient
+        "SELECT a.email FROM attempts a WHERE a.issue = ? AND NOT EXISTS "
+        "(SELECT 1 FROM deliveries d WHERE d.issue = a.issue AND d.email = a.email) "
+        "AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.issue = a.issue AND c.email = a.email "
+        "AND c.lease_until >= {now}) ORDER BY a.at, a.email",
+    "deliveries.of_run":
+        "SELECT email, status FROM deliveries WHERE issue = ? AND run = ? ORDER BY at, email",
+    "delivery.record_run":
+        "INSERT INTO deliveries (issue, email, status, detail, at, run) "
+        "VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (issue, email) DO UPDATE SET status = excluded.status, "
+        "detail = excluded.detail, at = excluded.at, run = excluded.run",
+    # -- subscribers whose message could not be built ---------------------------------------
+    "failures.of_issue":
+        "SELECT email, subscriber_updated, reason FROM failures WHERE issue = ?",
+    "failure.record":  # with the subscriber's stamp now: kept until the row changes
+        "INSERT INTO failures (issue, email, reason, subscriber_updated, at) "
+        "SELECT ?, email, ?, updated, ? FROM subscribers WHERE email = ? "
+        "ON CONFLICT (issue, email) DO UPDATE SET reason = excluded.reason, "
+        "subscriber_updated = excluded.subscriber_updated, at = excluded.at",
+    # -- senders sharing an issue: claims with leases ---------------------------------------
+    "claims.fill":  # every active subscriber without a delivery becomes a recipient
+        "INSERT INTO claims (issue, email, position) SELECT ?, s.email, s.id "
+        "FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS "
+        "(SELECT 1 FROM deliveries d WHERE d.issue = ? AND d.email = s.email) "
+        "ON CONFLICT (issue, email) DO NOTHING",
+    "claims.prune":  # recipients done meanwhile, or no longer subscribed
+        "DELETE FROM claims WHERE issue = ? AND (EXISTS (SELECT 1 FROM deliveries d "
+        "WHERE d.issue = claims.issue AND d.email = claims.email) OR NOT EXISTS "
+        "(SELECT 1 FROM subscribers s WHERE s.email = claims.email AND s.status = 'active'))",
+    "claims.take":  # the next free (or expired) recipients, in order, for one batch
+        "UPDATE claims SET worker = ?, batch = ?, lease_until = {now} + ? "
+        "WHERE issue = ? AND email IN (SELECT c.email FROM claims c "
+        "JOIN subscribers s ON s.email = c.email AND s.status = 'active' "
+        "WHERE c.issue = ? AND c.lease_until < {now} AND c.failed_run != ? "
+        "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.issue = c.issue "
+        "AND d.email = c.email) ORDER BY c.position LIMIT ?{lock})",
+    "claims.batch":  # what was taken: who, and whether a sender had it in flight before
+        "SELECT c.email, s.name, s.topics, EXISTS (SELECT 1 FROM attempts a "
+        "WHERE a.issue = c.issue AND a.email = c.email) "
+        "FROM claims c JOIN subscribers s ON s.email = c.email "
+        "WHERE c.issue = ? AND c.batch = ? ORDER BY c.position",
+    "claims.outstanding":  # recipients left for this run, and when the first lease ends
+        "SELECT count(*), min(c.lease_until) - {now} FROM claims c "
+        "JOIN subscribers s ON s.email = c.email AND s.status = 'active' "
+        "WHERE c.issue = ? AND c.failed_run != ? AND NOT EXISTS (SELECT 1 FROM deliveries d "
+        "WHERE d.issue = c.issue AND d.email = c.email)",
+    "claims.pending":  # their addresses (a run stopped by a fatal error reports them)
+        "SELECT c.email FROM claims c "
+        "JOIN subscribers s ON s.email = c.email AND s.status = 'active' "
+        "WHERE c.issue = ? AND c.failed_run != ? AND NOT EXISTS (SELECT 1 FROM deliveries d "
+        "WHERE d.issue = c.issue AND d.email = c.email) ORDER BY c.position",
+    "claims.holders":  # the senders holding live leases
+        "SELECT DISTINCT worker FROM claims WHERE issue = ? AND worker != '' "
+        "AND lease_until >= {now}",
+    "claims.renew":
+        "UPDATE claims SET lease_until = {now} + ? WHERE issue = ? AND worker = ?",
+    "claims.release":  # a sender's unfinished recipients, free for the others at once
+        "UPDATE claims SET worker = '', batch = '', lease_until = 0 "
+        "WHERE issue = ? AND worker = ?",
+    "claims.release_all":
+        "UPDATE claims SET worker = '', batch = '', lease_until = 0 WHERE issue = ?",
+    "claim.done":
+        "DELETE FROM claims WHERE issue = ? AND email = ?",
+    "claim.failed":
+        "UPDATE claims SET worker = '', batch = '', lease_until = 0, failed_run = ? "
+        "WHERE issue = ? AND email = ?",
+    "claims.failed_in_run":
+        "SELECT email FROM claims WHERE issue = ? AND failed_run = ? ORDER BY position",
+    "pace.take":  # (issue, interval x3): the moment this message may go, and the clock now
+        "INSERT INTO send_pace (issue, next_slot) VALUES (?, {now} + ?) "
+        "ON CONFLICT (issue) DO UPDATE SET next_slot = "
+        "{greatest}(send_pace.next_slot, {now}) + ? RETURNING next_slot - ?, {now}",
+    # -- the schedule's runs ----------------------------------------------------------------
+    "runs.last":
+        "SELECT max(fire_time) FROM schedule_runs WHERE newsletter = ?",
+    "run.record":
+        "INSERT INTO schedule_runs (newsletter, fire_time, issue, completed) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (newsletter, fire_time) DO NOTHING",
+    "runs.all":
+        "SELECT newsletter, fire_time, issue, completed FROM schedule_runs "
+        "ORDER BY newsletter, fire_time",
 }
 
 # The same names, for the engine whose dialect differs.
 DIALECT_STATEMENTS: dict[str, dict[str, str]] = {
     SQLITE: {},
-    POSTGRESQL: {},
+    POSTGRESQL: {
+        # PostgreSQL only: one scheduler among many (leadership.py)
+        "leader.try": "SELECT pg_try_advisory_lock(?)",
+        "leader.holder":
+            "SELECT a.application_name FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = ? "
+            "AND l.objid::bigint = ? AND l.objsubid = 1 "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    },
+}
+
+
+# Text the statements above leave to each dialect.
+_MACROS: dict[str, dict[str, str]] = {
+    SQLITE: {"now": "((julianday('now') - 2440587.5) * 86400.0)", "lock": "",
+             "greatest": "max", "bytes": ""},
+    # clock_timestamp, not now(): the moment of the statement, not of its transaction
+    POSTGRESQL: {"now": "EXTRACT(EPOCH FROM clock_timestamp())::double precision",
+                 "lock": " FOR UPDATE OF c SKIP LOCKED", "greatest": "GREATEST",
+                 "bytes": ' COLLATE "C"'},
 }
 
 
@@ -68,7 +176,8 @@ def catalogue(dialect: str) -> dict[str, str]:
     """Every statement for ``dialect``, ready for its driver."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown SQL dialect {dialect!r}")
-    merged = {**STATEMENTS, **DIALECT_STATEMENTS[dialect]}
+    merged = {name: sql.format(**_MACROS[dialect]) if "{" in sql else sql
+              for name, sql in {**STATEMENTS, **DIALECT_STATEMENTS[dialect]}.items()}
     if dialect == POSTGRESQL:
         return {name: _psycopg(sql) for name, sql in merged.items()}
     return merged

@@ -79,6 +79,40 @@ CREATE TABLE IF NOT EXISTS failures (
 ){rowid};
 """
 
+_V3_SENDERS_AND_RUNS = """
+-- Which send run recorded a delivery: a run's report is read back from the ledger, so it is
+-- complete even when one of its worker processes was killed.
+ALTER TABLE deliveries ADD COLUMN run TEXT NOT NULL DEFAULT '';
+-- The recipients of an issue still to be sent, and who is sending them. A sender claims a
+-- batch by setting its lease; a lease not renewed in time (the sender died) makes the batch
+-- free again. A row goes when its recipient is done.
+CREATE TABLE IF NOT EXISTS claims (
+    issue TEXT NOT NULL,
+    email TEXT NOT NULL,
+    position BIGINT NOT NULL,                  -- the subscriber's id: the order of sending
+    worker TEXT NOT NULL DEFAULT '',           -- the sender process holding it ('' = free)
+    batch TEXT NOT NULL DEFAULT '',            -- the claim it came with
+    lease_until DOUBLE PRECISION NOT NULL DEFAULT 0,  -- seconds since 1970, database clock
+    failed_run TEXT NOT NULL DEFAULT '',       -- the run it failed in: not retried by that run
+    PRIMARY KEY (issue, email)
+);
+CREATE INDEX IF NOT EXISTS claims_by_position ON claims (issue, position);
+CREATE INDEX IF NOT EXISTS claims_by_worker ON claims (issue, worker);
+-- rate_per_second across every sender of an issue: the next free moment for a message.
+CREATE TABLE IF NOT EXISTS send_pace (
+    issue TEXT PRIMARY KEY,
+    next_slot DOUBLE PRECISION NOT NULL
+);
+-- The schedule's runs, once each succeeded (what makes a run never happen twice).
+CREATE TABLE IF NOT EXISTS schedule_runs (
+    newsletter TEXT NOT NULL,                  -- the newsletter's site_url
+    fire_time TEXT NOT NULL,                   -- UTC, ISO 8601
+    issue TEXT NOT NULL,
+    completed TEXT NOT NULL,
+    PRIMARY KEY (newsletter, fire_time)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subscribers, the send ledger and in-flight attempts", {
         SQLITE: _V1_SUBSCRIBERS.format(id="INTEGER PRIMARY KEY")
@@ -91,6 +125,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         SQLITE: _V2_FAILURES.format(rowid=" WITHOUT ROWID"),
         POSTGRESQL: _V2_FAILURES.format(rowid=""),
     }),
+    Migration(3, "senders sharing an issue (claims with leases, a shared pace), the "
+                 "schedule's runs", _both(_V3_SENDERS_AND_RUNS)),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -104,6 +140,9 @@ TABLES: dict[str, tuple[str, ...]] = {
     "deliveries": ("issue", "email"),
     "attempts": ("issue", "email"),
     "failures": ("issue", "email"),
+    "claims": ("issue", "email"),
+    "send_pace": ("issue",),
+    "schedule_runs": ("newsletter", "fire_time"),
 }
 # Identity columns whose sequence must move past the copied values on PostgreSQL.
 IDENTITY_COLUMNS: dict[str, str] = {"subscribers": "id"}

@@ -1,0 +1,80 @@
+"""The state commands: migrate, copy (the library: newsletter.state)."""
+
+from __future__ import annotations
+
+import click
+
+from .options import Options, echo
+
+
+@click.group()
+def state() -> None:
+    """Prepare or move the state: subscribers, the send ledger, the schedule's runs.
+
+    \b
+    Examples:
+      newsletter state migrate
+      newsletter state copy --to postgresql://newsletter@db.example.org:5432/newsletter
+    """
+
+
+@state.command("migrate")
+@click.pass_obj
+def state_migrate(options: Options) -> None:
+    """Bring the state's schema up to date (also done on first use by every command).
+
+    Runs recorded by an older version in state_dir move into the database too.
+
+    \b
+    Example:
+      newsletter state migrate
+    """
+    from ..schedule.runs import import_legacy_runs
+    from ..state.database import migrate_state
+
+    config, _ = options.load()
+    where, before, after = migrate_state(config)
+    if before == after:
+        echo(f"{where}: the schema is up to date (version {after}).")
+    else:
+        echo(f"{where}: schema version {before} -> {after}.")
+    if import_legacy_runs(config):
+        echo("The schedule's record of runs moved into the database.")
+
+
+@state.command("copy")
+@click.option("--to", "to", required=True, metavar="URL",
+              help="postgresql://user@host:port/database (or the path of a SQLite file).")
+@click.option("--password-env", default=None, metavar="NAME",
+              help="The environment variable holding the target's password (default: "
+                   "state_password_env).")
+@click.pass_obj
+def state_copy(options: Options, to: str, password_env: str | None) -> None:
+    """Copy the state to another database: every subscriber, status, topic, ledger row and
+    run, as stored, so every link already in an inbox keeps working.
+
+    Run it again at will: rows already there are brought up to date, and every row is
+    verified in the target. Stop senders and schedulers first; afterwards point state_url at
+    the target.
+
+    \b
+    Example:
+      NEWSLETTER_DB_PASSWORD=... newsletter state copy \\
+          --to postgresql://newsletter@db.example.org:5432/newsletter \\
+          --password-env NEWSLETTER_DB_PASSWORD
+    """
+    from ..schedule.runs import import_legacy_runs
+    from ..state.copy import copy_state
+    from ..state.database import location, location_from_url
+
+    config, _ = options.load()
+    import_legacy_runs(config)
+    target = location_from_url(to, password_env or config.state_password_env)
+    report = copy_state(location(config), target, log=echo)
+    for line in report.lines():
+        echo(line)
+    if target.dialect == "postgresql" and not config.state_url:
+        echo(f"Next: state_url: {target} in {config.path}"
+                   + (f" (password in {target.password_env}, named by state_password_env)"
+                      if target.password_env else "")
+                   + ", then restart serve, send and schedule.")

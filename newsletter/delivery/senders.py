@@ -1,0 +1,357 @@
+"""The senders of one issue: threads and processes claiming recipients in batches.
+
+Every recipient of an issue still to be sent has a ``claims`` row. A sender (one thread,
+with its own SMTP connection and database connection) takes the next few free rows in one
+transaction by writing its name and a lease into them; on PostgreSQL ``FOR UPDATE SKIP
+LOCKED`` lets many senders on many machines take batches at once without waiting for each
+other or taking the same row; on SQLite the write lock does the same, one claim at a time.
+A heartbeat renews the leases of a process's senders while it lives. When a sender dies
+(SIGKILL, a machine lost), its leases run out after ``smtp.lease_seconds`` and the others
+take its unfinished batch; on the same machine they see at once that its process is gone.
+
+Exactly once, per message, as before: an ``attempts`` row is committed before the message
+is handed to the server; the ``deliveries`` row, the end of the attempt and of the claim are
+committed together right after the server accepted it. A claimed recipient that still has an
+``attempts`` row was in flight when its sender died: the server may or may not have it, so it
+is named and sent again (a possible duplicate rather than a possible miss).
+
+``rate_per_second`` holds for the whole send, however many senders share it: each message
+takes the next time slot from one row of the database (``send_pace``), on its clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import multiprocessing
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.config import Config
+from ..core.errors import NewsletterError
+from ..core.models import Issue, Section
+from ..core.text import topic_key
+from ..rendering.mail import render_email
+from ..rendering.message import MessageError, MessageTemplate, build_template
+from ..state.database import Database, now, open_database
+from .smtp import Connection, Failed, Fatal, Permanent, Retry, deliver_one, envelope_sender
+from .tokens import unsubscribe_token
+
+Log = Callable[[str], None]
+
+BATCH = 8  # recipients per claim: small, so a dead sender leaves little for the others
+POLL = 0.5  # seconds between looks for work while other senders hold the rest
+
+
+def sections_for(issue: Issue, topics: Sequence[str]) -> tuple[Section, ...]:
+    """The sections a subscriber receives: all of them without topics, else those whose topic
+    they chose (case-insensitively); () means this issue has nothing for them."""
+    if not topics:
+        return issue.sections
+    wanted = {topic_key(t) for t in topics}
+    return tuple(s for s in issue.sections if topic_key(s.topic) in wanted)
+
+
+def edition_for(issue: Issue, topics: Sequence[str]) -> Issue | None:
+    """The issue as a subscriber with ``topics`` gets it (None: nothing for them). An
+    edition of chosen topics shows their own topic intros, and the editor's intro (which
+    talks about the whole issue) only when the overrides say ``intro_in_filtered: true``."""
+    sections = sections_for(issue, topics)
+    if not sections:
+        return None
+    if not topics:
+        return issue
+    intro = issue.intro if issue.intro_in_filtered else ()
+    return dataclasses.replace(issue, sections=sections, intro=intro)
+
+
+def in_flight_line(addresses: Sequence[str], who: str = "an earlier send") -> str:
+    return (f"warning: {len(addresses)} message(s) were in flight when {who} of this issue "
+            "stopped; they may have been delivered already and are sent again: "
+            + ", ".join(addresses))
+
+
+# -- who holds a lease ---------------------------------------------------------------------------
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "-"
+
+
+def process_name() -> str:
+    """``host/pid-namespace/pid/random``: unique per sender process, and enough to tell, on
+    the same machine, whether the process is still alive."""
+    return f"{socket.gethostname()}/{_pid_namespace()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped) is dead for us
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def dead_here(worker: str) -> bool:
+    """Whether ``worker`` names a sender process on this machine that no longer runs."""
+    parts = worker.split("#", 1)[0].split("/")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return False
+    host, namespace, pid, _ = parts
+    return (host == socket.gethostname() and namespace == _pid_namespace()
+            and not _alive(int(pid)))
+
+
+def release_dead_here(db: Database, slug: str) -> list[str]:
+    """Free at once the recipients held by dead sender processes of this machine."""
+    dead = [worker for (worker,) in db.run("claims.holders", (slug,)).fetchall()
+            if dead_here(worker)]
+    for worker in dead:
+        db.run("claims.release", (slug, worker))
+    return dead
+
+
+# -- one process's senders ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a sender process needs (picklable: handed to worker processes)."""
+
+    config: Config
+    issue: Issue
+    run: str  # the run's id, the same for all its processes
+    secret: bytes
+    password: str | None
+    retry: Retry
+    named: frozenset[str]  # in flight before, already named by the run: not named again
+    parent: int | None = None  # a worker process stops when this process is gone
+
+
+@dataclass
+class WorkerOutcome:
+    in_flight: list[str] = field(default_factory=list)  # named while claiming
+    fatal: list[str] = field(default_factory=list)
+    unbuildable: list[str] = field(default_factory=list)  # no message could be made for them
+
+
+class _Pace:
+    """``rate_per_second`` across every sender of the issue, on the database's clock."""
+
+    def __init__(self, rate: float | None, slug: str) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.slug = slug
+
+    def wait(self, db: Database) -> None:
+        if not self.interval:
+            return
+        i = self.interval
+        slot, clock = db.run("pace.take", (self.slug, i, i, i)).fetchone()
+        delay = float(slot) - float(clock)
+        if delay > 0:
+            time.sleep(delay)
+
+
+def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
+    """``smtp.concurrency`` senders in this process, until the issue has no recipient left
+    that this run may take (or a fatal error); the heartbeat renews their leases."""
+    config, issue, slug = spec.config, spec.issue, spec.issue.slug
+    outcome = WorkerOutcome()
+    lock = threading.Lock()
+    stop = threading.Event()
+    finished = threading.Event()
+    me = process_name()
+    names = [f"{me}#{i}" for i in range(config.smtp.concurrency)]
+    templates: dict[tuple[tuple[str, ...], bool], MessageTemplate] = {}
+    pace = _Pace(config.smtp.rate_per_second, slug)
+    sender = envelope_sender(config)
+    lease = config.smtp.lease_seconds
+
+    def say(line: str) -> None:
+        with lock:  # one thread at a time logs
+            log(line)
+
+    def template_for(part: Issue) -> MessageTemplate:
+        key = (tuple(s.topic for s in part.sections), bool(part.intro))
+        with lock:  # compiled once per edition, whichever thread needs it first
+            template = templates.get(key)
+            if template is None:
+                template = templates[key] = build_template(config, part,
+                                                           render_email(part, config))
+            return template
+
+    def heartbeat() -> None:
+        db = open_database(config)
+        try:
+            while not finished.wait(max(lease / 3, 0.05)):
+                if spec.parent is not None and os.getppid() != spec.parent:
+                    say("error: the send that started this worker is gone; stopping")
+                    stop.set()
+                with db.transaction():
+                    db.run_many("claims.renew", [(lease, slug, name) for name in names])
+        except Exception as error:  # noqa: BLE001 - without renewals the leases run out
+            say(f"warning: cannot renew the claims ({type(error).__name__}: {error}); other "
+                "senders may take them over")
+        finally:
+            db.close()
+
+    def send_one(db: Database, connection: Connection, address: str, name: str,
+                 topics: str) -> None:
+        part = edition_for(issue, [t for t in topics.split(";") if t])
+        if part is None:  # chose no topic this issue has
+            db.run("claim.done", (slug, address))
+            return
+        try:
+            message = template_for(part).render(address, name,
+                                                    unsubscribe_token(spec.secret, address))
+        except MessageError as error:  # this subscriber's problem, not the run's
+            with db.transaction():
+                db.run("failure.record", (slug, str(error), now(), address))
+                db.run("claim.failed", (spec.run, slug, address))
+            with lock:
+                outcome.unbuildable.append(address)
+            say(f"failed: {address!r}: {error}")
+            return
+        pace.wait(db)
+        db.run("attempt.record", (slug, address, now()))
+        uncertain = False
+        try:
+            if deliver_one(connection, sender, address, message, spec.retry):
+                say(f"warning: {address}: the connection dropped while the message was being "
+                    "sent, and it was sent again: if the server had kept the first one, this "
+                    "address has it twice")
+            status, detail = "sent", ""
+        except Permanent as error:
+            status, detail = "bounced", str(error)
+        except (Fatal, Failed) as error:
+            status, detail = "", str(error)
+            uncertain = isinstance(error, Failed) and error.uncertain
+            if isinstance(error, Fatal) or (isinstance(error, Failed) and error.fatal):
+                stop.set()
+                with lock:
+                    outcome.fatal.append(str(error))
+        with db.transaction():  # at once: this is what makes it exactly once
+            if status:
+                db.run("delivery.record_run", (slug, address, status, detail, now(), spec.run))
+                db.run("claim.done", (slug, address))
+            else:
+                db.run("claim.failed", (spec.run, slug, address))
+            if not uncertain:  # else a later run names it, like one cut by a kill
+                db.run("attempt.delete", (slug, address))
+        if status == "bounced":
+            say(f"bounced: {address}: {detail}")
+        elif not status:
+            say(f"failed: {address}: {detail}")
+
+    def claim(db: Database, holder: str, number: int) -> list[Any]:
+        batch = f"{holder}#{number}"
+        with db.transaction():
+            db.run("claims.take", (holder, batch, lease, slug, slug, spec.run, BATCH))
+        return db.run("claims.batch", (slug, batch)).fetchall()
+
+    def worker(holder: str) -> None:
+        db = open_database(config)
+        connection = Connection(config, spec.password)
+        number = 0
+        try:
+            while not stop.is_set():
+                number += 1
+                rows = claim(db, holder, number)
+                if not rows:
+                    left, first_lease_ends = db.run("claims.outstanding",
+                                                    (slug, spec.run)).fetchone()
+                    if not left:
+                        return
+                    if release_dead_here(db, slug):
+                        continue
+                    wait = POLL if first_lease_ends is None else min(
+                        POLL, max(float(first_lease_ends), 0.01))
+                    stop.wait(wait)  # the rest is held by live senders: wait for them
+                    continue
+                for address, name, topics, was_in_flight in rows:
+                    if stop.is_set():
+                        break
+                    if was_in_flight and address not in spec.named:
+                        with lock:
+                            outcome.in_flight.append(address)
+                        say(in_flight_line([address], "another sender"))
+                    send_one(db, connection, address, name, topics)
+        except Exception as error:  # a bug or a broken database: stop, and say so
+            with lock:
+                outcome.fatal.append(str(error) if isinstance(error, NewsletterError)
+                                     else f"unexpected {type(error).__name__}: {error}")
+            stop.set()
+        finally:
+            connection.close()
+            with contextlib.suppress(Exception):  # what it still held, free for the others
+                db.run("claims.release", (slug, holder))
+            db.close()
+
+    beat = threading.Thread(target=heartbeat, name="lease-heartbeat", daemon=True)
+    beat.start()
+    threads = [threading.Thread(target=worker, args=(name,), name=f"smtp-{i}", daemon=True)
+               for i, name in enumerate(names)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    finished.set()
+    beat.join()
+    return outcome
+
+
+# -- worker processes ----------------------------------------------------------------------------
+
+def _worker_process(spec: WorkerSpec, results: Any) -> None:
+    """The body of one worker process: its lines go to the inherited stdout."""
+    outcome = run_worker(spec, log=lambda line: print(line, flush=True))
+    results.put((os.getpid(), outcome))
+
+
+def run_processes(spec: WorkerSpec, count: int, log: Log) -> tuple[WorkerOutcome, list[str]]:
+    """``count`` worker processes (started fresh, not forked: the caller may have threads);
+    their outcomes merged, and a line per process that did not finish."""
+    context = multiprocessing.get_context("spawn")
+    results = context.SimpleQueue()
+    spec = dataclasses.replace(spec, parent=os.getpid())
+    processes = [context.Process(target=_worker_process, args=(spec, results),
+                                 name=f"newsletter-send-{i + 1}") for i in range(count)]
+    for process in processes:
+        process.start()
+    merged = WorkerOutcome()
+    lost: list[str] = []
+
+    def drain() -> None:
+        while not results.empty():
+            _, outcome = results.get()
+            merged.in_flight.extend(outcome.in_flight)
+            merged.fatal.extend(outcome.fatal)
+            merged.unbuildable.extend(outcome.unbuildable)
+
+    while any(process.is_alive() for process in processes):  # is_alive reaps the dead
+        drain()
+        processes[0].join(0.1)
+    for process in processes:
+        process.join()
+    drain()
+    for index, process in enumerate(processes, 1):
+        if process.exitcode:
+            how = (f"was killed by signal {-process.exitcode}" if process.exitcode < 0
+                   else f"exited with status {process.exitcode}")
+            lost.append(f"worker {index} (PID {process.pid}) {how}")
+    for line in lost:
+        log(f"warning: {line}; the other workers took over what it held")
+    return merged, lost

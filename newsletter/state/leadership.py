@@ -1,0 +1,70 @@
+"""One active process among many: the scheduler of a newsletter with a PostgreSQL state.
+
+A session-level advisory lock, named after the role (``schedule <site_url>``), held on a
+connection of its own for as long as the process is active. PostgreSQL releases it when that
+connection ends, however the process ends (SIGKILL, a machine lost: once the server notices
+the dead connection), so a standby that asks again takes over without any stale-lock
+guessing. The holder is named from ``pg_stat_activity`` (host and PID, see
+:func:`~newsletter.state.database.application_name`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from .database import Location, connect_postgresql
+from .queries import catalogue
+from .schema import POSTGRESQL
+
+
+def lock_key(role: str) -> int:
+    """A stable 63-bit key for ``role`` (advisory locks are numbered)."""
+    return int.from_bytes(hashlib.sha256(role.encode("utf-8")).digest()[:8], "big") >> 1
+
+
+class Leadership:
+    def __init__(self, where: Location, role: str) -> None:
+        self.where = where
+        self.role = role
+        self.key = lock_key(role)
+        self._sql = catalogue(POSTGRESQL)
+        self._connection: Any = None
+        self.held = False
+
+    def _open(self) -> Any:
+        if self._connection is None or self._connection.closed:
+            self._connection = connect_postgresql(self.where, role="schedule")
+        return self._connection
+
+    def try_acquire(self) -> bool:
+        """Take the role if nobody holds it; True when this process now holds it."""
+        if self.held:
+            return True
+        row = self._open().execute(self._sql["leader.try"], (self.key,)).fetchone()
+        self.held = bool(row[0])
+        return self.held
+
+    def holder(self) -> str | None:
+        """Who holds the role (its connection's application name), if anybody."""
+        row = self._open().execute(self._sql["leader.holder"],
+                                   (self.key >> 32, self.key & 0xFFFFFFFF)).fetchone()
+        return None if row is None else str(row[0] or "another process")
+
+    def still_held(self) -> bool:
+        """Whether the lock's connection is still alive (if it dropped, so did the lock)."""
+        if not self.held:
+            return False
+        try:
+            self._open().execute("SELECT 1")
+        except Exception:  # noqa: BLE001 - whatever broke, the lock is gone with it
+            self.held = False
+            self.close()
+            return False
+        return True
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        self.held = False
+        if connection is not None and not connection.closed:
+            connection.close()  # ending the session releases the lock
