@@ -363,12 +363,12 @@ def in_flight_named(output: str) -> set[str]:
     return named
 
 
-def start_send(config_path: Path, **streams) -> subprocess.Popen:
+def start_send(config_path: Path, *args: str, **streams) -> subprocess.Popen:
     """``newsletter send`` for the test issue, as a real process (to be killed)."""
     env = {**os.environ, "NEWSLETTER_SECRET": SECRET,
            "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.Popen([sys.executable, "-m", "newsletter", "--config", str(config_path),
-                             "send", ISSUE.isoformat()], env=env, **streams)
+                             "send", ISSUE.isoformat(), *args], env=env, **streams)
 
 
 @both
@@ -549,6 +549,24 @@ def test_send_exits_1_when_anything_failed(site: Path, tmp_path: Path,
     assert "failed: a@example.org" in result.output
     assert "0 sent, 0 bounced, 1 failed, 0 skipped" in result.output
 
+
+@both
+def test_worker_processes_share_one_send(site: Path, tmp_path: Path) -> None:
+    """``--workers 3``: three sender processes (two connections each) on one issue, each
+    subscriber once; with SQLite too, where they share the one run's lock."""
+    people = [f"w{i:03d}@example.org" for i in range(90)]
+    recorder = Recorder(delay=0.002)
+    with smtp_server(recorder) as port:
+        config_path = project(site, tmp_path, port, concurrency=2)
+        add_people(load_config(config_path), tmp_path, [f"{p},," for p in people])
+        sender = start_send(config_path, "--workers", "3", stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+        output = sender.communicate(timeout=120)[0].decode()
+    assert sender.returncode == 0, output
+    assert "over 3 worker process(es) x 2 connection(s)" in output
+    assert "90 sent, 0 bounced, 0 failed, 0 skipped" in output
+    assert recorder.count() == Counter({p: 1 for p in people})
+    assert len(ledger(load_config(config_path))) == 90
 
 @both
 def test_killed_at_a_random_moment_then_resumed(site: Path, tmp_path: Path) -> None:

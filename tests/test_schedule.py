@@ -128,6 +128,10 @@ def test_latest_fire_time_and_next_issue_date(tmp_path):
 FIRE = dt.datetime(2021, 2, 22, 7, tzinfo=UTC)  # Monday: the issue 2021-02-22
 
 
+# The tests of runs recorded in the state run against SQLite and against PostgreSQL.
+both = pytest.mark.usefixtures("state_backend")
+
+
 def _scheduled(folder: Path, **schedule) -> Config:
     """A project with two articles in the window of the issue dated 2021-02-22."""
     write_article(folder / "articles", "one", quality=80)
@@ -155,6 +159,7 @@ def _status(config, slug: str = "2021-02-22") -> str | None:
     return json.loads(path.read_text("utf-8"))["status"] if path.is_file() else None
 
 
+@both
 def test_a_miss_within_the_limit_is_made_up_once(tmp_path, builds, caplog):
     config = _scheduled(tmp_path)
     now = FIRE + dt.timedelta(hours=5)  # the machine was down at 07:00
@@ -168,8 +173,9 @@ def test_a_miss_within_the_limit_is_made_up_once(tmp_path, builds, caplog):
     assert check_due(config, now + dt.timedelta(hours=1)).action == "done"
 
 
+@both
 def test_twice_in_a_row_builds_once(tmp_path, builds, caplog):
-    config = _scheduled(tmp_path, publish=False)  # a draft: only the state file says "done"
+    config = _scheduled(tmp_path, publish=False)  # a draft: only the record of runs says "done"
     now = FIRE + dt.timedelta(minutes=1)
     with caplog.at_level(logging.INFO, "newsletter"):
         assert run_pass(config, now)
@@ -193,6 +199,7 @@ def test_a_miss_beyond_the_limit_is_only_logged(tmp_path, builds, caplog):
     assert "newsletter build --date 2021-02-22 --publish" in caplog.text
 
 
+@both
 def test_an_issue_already_published_does_nothing_and_succeeds(tmp_path, builds, caplog):
     config = _scheduled(tmp_path)
     assert run(tmp_path, "build", "--date", "2021-02-22", "--publish").exit_code == 0
@@ -204,6 +211,7 @@ def test_an_issue_already_published_does_nothing_and_succeeds(tmp_path, builds, 
     assert (config.output / "2021-02-22" / "issue.json").stat().st_mtime_ns == before
 
 
+@both
 def test_a_failed_run_is_logged_with_its_reason_and_not_recorded(tmp_path, builds, caplog):
     config = _scheduled(tmp_path)
     overrides = config.output / "2021-02-22" / "overrides.yaml"
@@ -219,6 +227,7 @@ def test_a_failed_run_is_logged_with_its_reason_and_not_recorded(tmp_path, build
     assert _status(config) == "published"
 
 
+@both
 def test_nothing_to_build_is_logged_and_counts_as_done(tmp_path, caplog):
     config = make_config(tmp_path, state_dir="state", schedule={"cron": "0 7 * * mon"})
     with caplog.at_level(logging.INFO, "newsletter"):
@@ -243,6 +252,7 @@ class _FakeDelivery:
         return types.SimpleNamespace(ok=ok, summary=lambda: f"Issue {issue_date}: ok={ok}.")
 
 
+@both
 def test_send_calls_delivery_after_publishing_and_a_failed_send_is_retried(
         tmp_path, monkeypatch, caplog):
     config = _scheduled(tmp_path, send=True)
