@@ -322,6 +322,8 @@ def _write_outbox_run(config: Config, issue: Issue, secret: bytes, outbox: Path,
     with open_database(config) as db:
         done = {row[0] for row in db.run("deliveries.addresses", (issue.slug,))}
         subscribers = db.run("subscribers.active").fetchall()
+    if not subscribers:
+        log(f"No active subscribers: {HOW_TO_ADD}.")
     templates: dict[tuple[tuple[str, ...], bool], MessageTemplate] = {}
     index = 0
     for address, name, topics in subscribers:
