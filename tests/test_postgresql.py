@@ -363,3 +363,26 @@ def test_two_schedulers_each_issue_once_when_the_active_one_is_killed_mid_run(
     assert state_sql(config, "SELECT count(*) FROM schedule_runs") == [(1,)]
     once = start(config_path, tmp_path / "once.log", "schedule", "--once")
     assert once.wait(timeout=60) == 0  # nothing left to do, and no other scheduler now
+
+
+def test_schedule_once_beside_an_active_scheduler_does_nothing(tmp_path: Path,
+                                                                postgres_url: str) -> None:
+    """``schedule --once`` from cron on a second machine: the active scheduler is named and
+    nothing runs (with SQLite the same exits 1, naming the first one's PID)."""
+    config_path = write_config(tmp_path, state_url=postgres_url,
+                               schedule={"cron": "0 7 * * mon", "catch_up_hours": 1})
+    logs = [tmp_path / "active.log", tmp_path / "once.log"]
+    active = start(config_path, logs[0], "schedule")
+    try:
+        wait_for(lambda: "next run: " in logs[0].read_text() or active.poll() is not None,
+                 "the active scheduler")
+        once = start(config_path, logs[1], "schedule", "--once")
+        assert once.wait(timeout=60) == 0, logs[1].read_text()
+    finally:
+        active.send_signal(signal.SIGTERM)
+        active.wait(timeout=60)
+    text = logs[1].read_text()
+    assert "standing by: newsletter schedule" in text and f"pid {active.pid}" in text
+    assert "another scheduler is active: nothing to do here" in text
+    assert "scheduler for" not in text  # it never became active
+    assert active.returncode == 0, logs[0].read_text()
