@@ -36,6 +36,7 @@ from newsletter.reading import corpus
 from newsletter.reading.article import parse_instant
 from newsletter.reading.frontmatter import scan_front_matter
 from newsletter.selecting.explain import explain_json
+from newsletter.selecting.select import issue_window
 
 DATE = dt.date(2021, 2, 22)  # window [2021-02-15, 2021-02-22) UTC
 MARGIN_NS = 10_000_000  # tests wait this out instead of the real 2 s (see settle())
@@ -177,6 +178,27 @@ def test_cached_builds_equal_uncached_builds_after_any_edits(initial, edits, mon
             for complete in (False, True, False):  # the build, explain, a warm build again
                 expected = reference(config, complete=complete, monkeypatch=patch)
                 assert outcome(config, complete=complete) == expected, (batch, complete)
+            assert_lazily_decoded_equals_parsed(config)
+
+
+def assert_lazily_decoded_equals_parsed(config: Config) -> None:
+    """What the compact table leads a reading to decode from the cache (whole articles,
+    briefs of those outside the window, or only a count) is what parsing the files gives."""
+    plain = corpus.read_corpus(config.corpus)
+    window = issue_window(DATE, config.timezone, config.window_days)
+    cached = corpus.read_corpus(config.corpus, cache_dir=config.state_dir)
+    assert cached.articles == plain.articles and cached.problems == plain.problems
+    assert [a.body for a in cached.articles] == [a.body for a in plain.articles]
+    briefs = corpus.read_corpus(config.corpus, cache_dir=config.state_dir, brief_outside=window)
+    assert briefs.articles == tuple(a if a.published in window else corpus.brief(a)
+                                    for a in plain.articles)
+    assert all(a.body == "" and a.related == () for a in briefs.articles
+               if a.published not in window)
+    counted = corpus.read_corpus(config.corpus, cache_dir=config.state_dir,
+                                 keep_articles=False)
+    assert (counted.articles, counted.problems) == ((), plain.problems)
+    assert counted.valid_count == len(plain.articles)
+    assert counted.file_count == plain.file_count
 
 
 # -- the cheap scan ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from ..core.config import DEFAULT_CONFIG_NAME
 from ..publishing.build import build_issue, publish_issue, read_and_select
 from ..reading.corpus import read_corpus
 from ..rendering.check import template_problems as check_templates
-from ..selecting.explain import explain_json, explain_text
+from ..selecting.explain import explain_json_chunks, explain_text
 from .delivery_commands import send, serve, subscribers
 from .init_command import init
 from .options import (
@@ -126,12 +126,12 @@ def check(options: Options, strict: bool) -> None:
       newsletter check
     """
     config, strict = options.load(strict)
-    reading = read_corpus(config.corpus, cache_dir=config.state_dir)
+    reading = read_corpus(config.corpus, cache_dir=config.state_dir, keep_articles=False)
     for problem in reading.problems:
         echo(f"{problem}", err=True)
     echo(f"Checked {config.path.name} and {reading.file_count} article files in "
-               f"{config.corpus}: {len(reading.articles)} valid, "
-               f"{len(reading.problems)} invalid.")
+         f"{config.corpus}: {reading.valid_count} valid, "
+         f"{len(reading.problems)} invalid.")
     # -- templates: the overrides in `templates:` rendered once with a sample issue
     template_problems = check_templates(config)
     for line in template_problems:
@@ -164,7 +164,16 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
     for warning in result.warnings:  # the overrides': unknown keys, a pin featured before
         echo(f"warning: {warning}", err=True)
     selection = result.selection
-    echo(explain_json(selection) if as_json else explain_text(selection), nl=False)
+    if not as_json:
+        echo(explain_text(selection), nl=False)
+        return
+    batch: list[str] = []
+    for chunk in explain_json_chunks(selection):  # streamed: 100,000 verdicts are a lot
+        batch.append(chunk)
+        if len(batch) >= 1000:
+            echo("".join(batch), nl=False)
+            batch.clear()
+    echo("".join(batch), nl=False)
 
 
 @cli.command(short_help="Serve drafts to the editor's browser, reloading on every change; "

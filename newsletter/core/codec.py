@@ -64,6 +64,15 @@ def encode_problem(problem: Problem) -> str:
     return json.dumps([problem.path, problem.message, problem.line])
 
 
+def decode_brief(payload: str) -> Article:
+    """A brief (``reading.corpus.brief``) of ``decode_article(payload)``, without building
+    what a brief leaves out."""
+    id, path, title, url, canonical, domain, published, quality, heat = json.loads(payload)[:9]
+    return Article(id=id, path=path, title=title, url=url, canonical_url=canonical,
+                   domain=domain, published=dt.datetime.fromisoformat(published), quality=quality,
+                   heat=heat)
+
+
 def decode_problem(payload: str) -> Problem:
     path, message, line = json.loads(payload)
     return Problem(path, message, line)

@@ -140,10 +140,13 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
     if strict and warnings:
         raise NewsletterError("\n".join(f"{w} (an error with --strict)" for w in warnings))
     if reading is None:
+        window = issue_window(issue_date, config.timezone, config.window_days)
+        whole = complete or strict
+        # A complete reading accounts for every file, and keeps of the articles outside
+        # the window only what explain reports of them: 100,000 whole articles would not fit.
         reading = read_corpus(
             config.corpus, cache_dir=config.state_dir, wanted=overrides.pin + overrides.exclude,
-            window=None if complete or strict else issue_window(
-                issue_date, config.timezone, config.window_days))
+            window=None if whole else window, brief_outside=window if whole else None)
     if strict and reading.problems:
         listed = "\n".join(f"  {p}" for p in reading.problems)
         raise NewsletterError(

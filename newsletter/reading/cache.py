@@ -21,6 +21,7 @@ must not be able to run code.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import datetime as dt
 import hashlib
@@ -30,7 +31,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import NamedTuple
 
 from ..core.codec import decode_article, decode_problem, encode_article, encode_problem
 from ..core.models import Article, Problem
@@ -39,7 +40,7 @@ from ..core.private import private_file, private_folder
 # Bump when the schema or the payload encoding changes; the sources of the modules that decide
 # what a file reads as are hashed in too (see _fingerprint), so a new validation rule or model
 # field can never be served stale rows.
-FORMAT = 1
+FORMAT = 2
 # Files whose mtime or ctime is this close to the start of the run that read them are read
 # again next time. 2 s covers the coarsest common timestamp granularity (FAT, some SMB).
 RACY_MARGIN_NS = 2_000_000_000
@@ -62,6 +63,7 @@ CREATE TABLE IF NOT EXISTS files (
     canonical TEXT,
     payload TEXT
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS compact (part INTEGER PRIMARY KEY, data BLOB NOT NULL);
 """
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ino, ctime_ns
@@ -73,15 +75,6 @@ def is_settled(stamp: Stamp, settled_before_ns: int) -> bool:
     return max(stamp[1], stamp[3]) < settled_before_ns
 
 
-# A loaded row, without its payload: (path, size, mtime_ns, ino, ctime_ns, trusted, kind,
-# published_us, canonical, problem payload). Loaded for every file on every build, so a
-# bare tuple straight from SQLite: a named tuple costs a third more.
-CachedFile = tuple[str, int, int, int, int, int, int, "int | None", "str | None", "str | None"]
-TRUSTED: Final = 5
-KIND: Final = 6
-PUBLISHED_US: Final = 7
-CANONICAL: Final = 8
-PROBLEM: Final = 9
 
 
 class Entry(NamedTuple):
@@ -202,6 +195,7 @@ class CorpusCache:
                     _note(f"corpus cache {self.path} is from another version of newsletter: "
                           "rebuilding it")
                 connection.execute("DROP TABLE IF EXISTS files")
+                connection.execute("DROP TABLE IF EXISTS compact")
                 connection.execute("DROP TABLE IF EXISTS meta")
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
@@ -235,20 +229,21 @@ class CorpusCache:
 
     # -- reading -----------------------------------------------------------------------
 
-    def load(self, *, canonical: bool = True) -> dict[str, CachedFile]:
-        """Every row but the payloads (and the canonical URLs unless asked for); an unusable
-        file is rebuilt (empty) with a note."""
+    def load(self) -> Known:
+        """The compact table (see :class:`Known`); an unusable file is rebuilt (empty) with a
+        note."""
         if not self.usable:
-            return {}
+            return Known.empty()
         problem = ""
         for attempt in (1, 2):
             try:
                 connection = self._connect()
                 try:
-                    return self._rows(connection, canonical)
+                    parts = dict(connection.execute("SELECT part, data FROM compact"))
                 finally:
                     connection.close()
-            except (sqlite3.Error, ValueError, TypeError, IndexError) as error:
+                return Known.decode(parts)
+            except (sqlite3.Error, ValueError, TypeError, IndexError, KeyError) as error:
                 problem = str(error)
                 corrupt = not isinstance(error, sqlite3.Error) or _is_corrupt(error)
                 if not corrupt:
@@ -261,31 +256,27 @@ class CorpusCache:
                 break
         _note(f"corpus cache {self.path} cannot be used ({problem}): reading without it")
         self.usable = False
-        return {}
+        return Known.empty()
 
-    @staticmethod
-    def _rows(connection: sqlite3.Connection, canonical: bool) -> dict[str, CachedFile]:
-        query = ("SELECT path, size, mtime_ns, ino, ctime_ns, trusted, kind, published_us, "
-                 f"{'canonical' if canonical else 'NULL'}, "
-                 "CASE WHEN kind = ? THEN payload END FROM files")
-        return {row[0]: row for row in connection.execute(query, (KIND_PROBLEM,))}
-
-    def payloads(self, paths: Iterable[str]) -> Iterator[tuple[str, str]]:
-        """(path, payload) for the given paths, in batches small enough for SQLite."""
-        wanted = list(paths)
-        if not wanted or not self.usable:
+    def payloads(self, wanted: Iterable[tuple[str, Stamp]]) -> Iterator[tuple[str, int, str]]:
+        """(path, kind, payload) of the rows whose stamp is the given one, in batches small
+        enough for SQLite; rows another process replaced since are left out."""
+        stamps = dict(wanted)
+        if not stamps or not self.usable:
             return
-        rows: list[tuple[str, str]] = []
+        paths = list(stamps)
         try:
             connection = self._connect()
             try:
-                for start in range(0, len(wanted), 500):
-                    batch = wanted[start:start + 500]
+                for start in range(0, len(paths), 500):
+                    batch = paths[start:start + 500]
                     marks = ",".join("?" * len(batch))
                     rows = connection.execute(
-                        f"SELECT path, payload FROM files WHERE path IN ({marks})",
-                        batch).fetchall()
-                    yield from rows
+                        "SELECT path, size, mtime_ns, ino, ctime_ns, kind, payload FROM files "
+                        f"WHERE path IN ({marks}) AND payload IS NOT NULL", batch).fetchall()
+                    for path, size, mtime, ino, ctime, kind, payload in rows:
+                        if stamps[path] == (size, mtime, ino, ctime):
+                            yield path, kind, payload
             finally:
                 connection.close()
         except sqlite3.Error as error:  # the caller reads the files it did not get
@@ -296,6 +287,85 @@ class CorpusCache:
 
     def writer(self) -> CacheWriter:
         return CacheWriter(self)
+
+
+NO_DATE = -(2**63)  # published_us of a row that has none
+
+
+class Known:
+    """What the last reading decided for each file, in columns: one blob of paths, one of
+    numbers (size, mtime_ns, ino, ctime_ns, flags, published_us per file, column after
+    column) and one of canonical URLs, decoded only when an editor names files by URL.
+
+    A warm build decides from this alone, with no SQL row per file and no payload: an
+    article is decoded only when it is in the window or wanted. The table is rewritten
+    whole, with the rows, whenever a reading changed anything; a row of it another process
+    made stale only costs a read (payloads are fetched under the stamp they must have)."""
+
+    def __init__(self, paths: list[str], numbers: array.array, canonicals: bytes) -> None:
+        count = len(paths)
+        self.paths = paths
+        self.index = dict(zip(paths, range(count), strict=True))
+        self.sizes, self.mtimes, self.inos, self.ctimes, self.flags, self.published = (
+            numbers[start:start + count] for start in range(0, 6 * count or 6, count or 1))
+        self._canonicals = canonicals
+        self._canonical: list[str] | None = None
+
+    @classmethod
+    def empty(cls) -> Known:
+        return cls([], array.array("q"), b"")
+
+    @classmethod
+    def decode(cls, parts: dict[int, bytes]) -> Known:
+        if not parts:
+            return cls.empty()
+        paths = parts[0].decode("utf-8").split("\0") if parts[0] else []
+        numbers = array.array("q")
+        numbers.frombytes(parts[1])
+        if len(numbers) != 6 * len(paths):
+            raise ValueError("compact table of the wrong length")
+        return cls(paths, numbers, parts[2])
+
+    def canonical(self, row: int) -> str | None:
+        if self._canonical is None:
+            self._canonical = self._canonicals.decode("utf-8").split("\0")
+        return self._canonical[row] or None
+
+    def stamp(self, row: int) -> Stamp:
+        return self.sizes[row], self.mtimes[row], self.inos[row], self.ctimes[row]
+
+
+class CompactBuilder:
+    """The next compact table, file by file in walk order."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.columns = [array.array("q") for _ in range(6)]
+        self.canonicals: list[str] = []
+
+    def copy(self, known: Known, row: int) -> None:
+        self.paths.append(known.paths[row])
+        for column, source in zip(self.columns, (known.sizes, known.mtimes, known.inos,
+                                                  known.ctimes, known.flags, known.published),
+                                  strict=True):
+            column.append(source[row])
+        self.canonicals.append(known.canonical(row) or "")
+
+    def add(self, row: Entry) -> None:
+        self.paths.append(row.path)
+        for column, value in zip(self.columns, (row.size, row.mtime_ns, row.ino, row.ctime_ns,
+                                                row.trusted | row.kind << 1,
+                                                NO_DATE if row.published_us is None
+                                                else row.published_us), strict=True):
+            column.append(value)
+        self.canonicals.append(row.canonical or "")
+
+    def parts(self) -> list[tuple[int, bytes]]:
+        numbers = array.array("q")
+        for column in self.columns:
+            numbers.extend(column)
+        return [(0, "\0".join(self.paths).encode("utf-8")), (1, numbers.tobytes()),
+                (2, "\0".join(self.canonicals).encode("utf-8"))]
 
 
 class CacheWriter:
@@ -317,15 +387,16 @@ class CacheWriter:
             if self.chars >= self.FLUSH_CHARS:
                 self._flush(())
 
-    def close(self, vanished: Iterable[str]) -> None:
-        self._flush(list(vanished))
+    def close(self, vanished: Iterable[str], compact: CompactBuilder | None = None) -> None:
+        self._flush(list(vanished), compact)
         if self.connection is not None:
             self.connection.close()
             self.connection = None
 
-    def _flush(self, vanished: list[str] | tuple[()]) -> None:
+    def _flush(self, vanished: list[str] | tuple[()],
+               compact: CompactBuilder | None = None) -> None:
         rows, self.rows, self.chars = self.rows, [], 0
-        if not self.cache.usable or not (rows or vanished):
+        if not self.cache.usable or not (rows or vanished or compact):
             return
         try:
             if self.connection is None:
@@ -337,6 +408,9 @@ class CacheWriter:
                     "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
                 connection.executemany("DELETE FROM files WHERE path = ?",
                                        ((p,) for p in vanished))
+                if compact is not None:
+                    connection.executemany("INSERT OR REPLACE INTO compact VALUES (?, ?)",
+                                           compact.parts())
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")

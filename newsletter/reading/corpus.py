@@ -12,23 +12,25 @@ the rest over every core. None of this may change a result (``tests/test_cache.p
 
 from __future__ import annotations
 
+import array
 import contextlib
 import gc
+import operator
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..core.codec import decode_article, decode_problem
+from ..core.codec import decode_article, decode_brief, decode_problem
 from ..core.errors import ArticleError
 from ..core.models import Article, Problem, Window
 from ..core.urls import canonical_url
 from . import cache as corpus_cache
 from .article import parse_article
-from .cache import CANONICAL, KIND, PROBLEM, PUBLISHED_US, TRUSTED
 from .frontmatter import scan_front_matter
 from .plan import Plan, Progress, make_plan
 from .walk import Found, article_id, walk_corpus
@@ -45,10 +47,16 @@ class CorpusReading:
     # not in ``problems`` until a complete reading (check, explain, --strict) validates it.
     unread: int = 0
     unvalidated: int = 0
+    # Valid files counted but not kept (``keep_articles=False``: check needs no article).
+    counted: int = 0
+
+    @property
+    def valid_count(self) -> int:
+        return len(self.articles) + self.counted
 
     @property
     def file_count(self) -> int:
-        return len(self.articles) + len(self.problems) + self.unread
+        return len(self.articles) + len(self.problems) + self.unread + self.counted
 
 
 
@@ -125,8 +133,8 @@ _CHUNK_FILES = 400
 VALIDATE_ALL_BELOW = 2_000  # files
 
 
-def _read_chunk(chunk: list[Found], plan: Plan, settled_before_ns: int
-                ) -> list[corpus_cache.Entry]:
+def _read_chunk(chunk: list[tuple[str, str, corpus_cache.Stamp]], plan: Plan,
+                settled_before_ns: int) -> list[corpus_cache.Entry]:
     """A worker's share, as cache rows: payloads travel back, not objects, so pickling
     stays cheap, and the parent has little left to do per file."""
     rows = []
@@ -148,16 +156,19 @@ def _workers() -> int:
 _Done = tuple[int, _Read, "corpus_cache.Entry | None"]
 
 
-def _read_many(found: list[Found], indexes: list[int], plan: Plan, encode: bool,
-               settled_before_ns: int, progress: Progress) -> Iterator[_Done]:
+def _read_many(root: str, found: list[Found], indexes: list[int], plan: Plan, encode: bool,
+               settled_before_ns: int, progress: Progress, keep: Keep) -> Iterator[_Done]:
     """Read the given files, over every core when there are many (fork: the workers share
-    the imported modules; only when no other thread runs, as fork copies no threads)."""
+    the imported modules; only when no other thread runs, as fork copies no threads).
+    Results go through ``keep`` as they come: a reading keeps only what it needs."""
     workers = _workers()
     if (len(indexes) < PARALLEL_MIN_FILES or workers < 2 or threading.active_count() > 1
             or sys.platform == "win32"):
         for index in indexes:
-            relative, path, stamp = found[index]
-            yield index, _read_file(relative, path, stamp[0], plan, encode=encode), None
+            relative, stamp = found[index]
+            kind, published, canonical, payload, result = _read_file(
+                relative, os.path.join(root, relative), stamp[0], plan, encode=encode)
+            yield index, (kind, published, canonical, payload, keep(result, None)), None
             progress.advance()
         return
     import multiprocessing
@@ -165,36 +176,62 @@ def _read_many(found: list[Found], indexes: list[int], plan: Plan, encode: bool,
 
     size = max(50, min(_CHUNK_FILES, len(indexes) // (workers * 4) or 1))
     chunks = [indexes[i:i + size] for i in range(0, len(indexes), size)]
-    jobs = [[found[i] for i in chunk] for chunk in chunks]
+    jobs = ([(found[i][0], os.path.join(root, found[i][0]), found[i][1]) for i in chunk]
+            for chunk in chunks)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        results = pool.map(_read_chunk, jobs, [plan] * len(jobs),
-                           [settled_before_ns] * len(jobs))
-        for chunk, rows in zip(chunks, results, strict=True):
-            for index, row in zip(chunk, rows, strict=True):
-                result = None if row.payload is None else corpus_cache.decode(row.kind,
-                                                                               row.payload)
-                yield index, (row.kind, row.published_us, row.canonical, row.payload,
-                              result), row
-            progress.advance(len(chunk))
+        # A bounded number of chunks in flight: results wait in memory only that long.
+        pending: list[Any] = []
+        chunk_iter = iter(chunks)
+        for job in jobs:
+            pending.append((next(chunk_iter), pool.submit(_read_chunk, job, plan,
+                                                           settled_before_ns)))
+            if len(pending) < 4 * workers:
+                continue
+            yield from _collect(pending.pop(0), keep, progress)
+        while pending:
+            yield from _collect(pending.pop(0), keep, progress)
+
+
+def _collect(done: tuple[list[int], Any], keep: Keep, progress: Progress) -> Iterator[_Done]:
+    chunk, future = done
+    for index, row in zip(chunk, future.result(), strict=True):
+        result = keep(None, row) if row.payload is not None else None
+        yield index, (row.kind, row.published_us, row.canonical, row.payload, result), row
+    progress.advance(len(chunk))
+
+
+_PATH = operator.itemgetter(0)
+_SUFFIX = operator.itemgetter(slice(-3, None))  # ".md" or "txt"
+
+# What a reading keeps of a file's result: the article, a brief of it, or nothing (None);
+# a Problem always. Given the result, or else the cache row it can be decoded from.
+Keep = Callable[[Article | Problem | None, "corpus_cache.Entry | None"], Article | Problem | None]
 
 
 def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | None = None,
-                wanted: Iterable[str] = (), progress: bool | None = None) -> CorpusReading:
+                wanted: Iterable[str] = (), progress: bool | None = None,
+                brief_outside: Window | None = None,
+                keep_articles: bool = True) -> CorpusReading:
     """See :func:`_read_corpus`; the cyclic garbage collector is paused meanwhile, as the
-    hundreds of thousands of small objects it would scan over and over hold no cycles."""
+    hundreds of thousands of small objects it would scan over and over hold no cycles, and
+    what was read is then moved out of its reach for good (``gc.freeze``): it lives as long
+    as the run, and collecting it once would cost more than all the rest."""
     collecting = gc.isenabled()
     gc.disable()
     try:
         return _read_corpus(root, cache_dir=cache_dir, window=window, wanted=wanted,
-                            progress=progress)
+                            progress=progress, brief_outside=brief_outside,
+                            keep_articles=keep_articles)
     finally:
+        gc.freeze()
         if collecting:
             gc.enable()
 
 
 def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
-                 wanted: Iterable[str], progress: bool | None) -> CorpusReading:
+                 wanted: Iterable[str], progress: bool | None, brief_outside: Window | None,
+                 keep_articles: bool) -> CorpusReading:
     """Read every article file below ``root``; the first file to claim an id keeps it.
 
     With ``cache_dir``, what each file read as is kept there (``cache.py``) and only new or
@@ -203,44 +240,97 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     be in the issue. Files named by ``wanted`` (an editor's pins and excludes: ids or URLs)
     and the newest valid article (an empty issue names its date) are always read. Without
     ``window`` every file is validated, as ``check``, ``explain`` and ``--strict`` need.
+
+    Memory stays bounded by what the caller keeps: with ``brief_outside``, a valid article
+    published outside that window (and not wanted) is kept as a brief (:func:`brief`: what
+    explain reports of it); with ``keep_articles=False`` valid articles are only counted.
     """
     # A file changed this close to now could change again within its timestamp's tick.
     settled_before_ns = time.time_ns() - corpus_cache.RACY_MARGIN_NS
     found, walk_problems = walk_corpus(root)
+    root_path = str(root)
     # A small corpus is validated whole, even for a build: it costs next to nothing and every
     # invalid file is reported at once. Skipping files outside the window pays off at scale.
     plan = make_plan(window if len(found) >= VALIDATE_ALL_BELOW else None, wanted)
+    wanted_plan = make_plan(brief_outside, wanted) if brief_outside is not None else plan
     cache = corpus_cache.CorpusCache.open(cache_dir, root) if cache_dir is not None else None
-    known = cache.load(canonical=bool(plan.wanted_canonical)) if cache is not None else {}
+    known = cache.load() if cache is not None else corpus_cache.Known.empty()
     slots: list[Article | Problem | None] = [None] * len(found)
+    same = array.array("q", [-1]) * len(found)  # the compact row a file matched, or -1
     skipped: list[tuple[int, int, int]] = []  # (published_us, index, kind) left unread
     to_read: list[int] = []
-    to_decode: dict[str, int] = {}
-    seen: dict[str, str] = {}
-    pop, may_skip = known.pop, plan.may_skip  # (this loop runs for every file, every build)
-    for index, (relative, _path, stamp) in enumerate(found):
-        id = relative.rpartition(".")[0]  # article_id(), inlined
-        if id in seen:
-            slots[index] = Problem(relative, f"same id {id!r} as {seen[id]}: rename one of them")
-            continue
-        seen[id] = relative
-        row = pop(relative, None)  # what is left at the end has vanished
+    to_fetch: dict[str, int] = {}  # cached rows to decode: relative path -> index
+    counted = 0
+
+    def keep(result: Article | Problem | None, row: corpus_cache.Entry | None
+             ) -> Article | Problem | None:
+        nonlocal counted
+        if result is None:
+            if row is None or row.payload is None:
+                return None
+            if row.kind == corpus_cache.KIND_PROBLEM:
+                return decode_problem(row.payload)
+            if not keep_articles:
+                counted += 1
+                return None
+            if brief_outside is not None and not _wanted(wanted_plan, row.path,
+                                                         row.published_us, row.canonical):
+                return decode_brief(row.payload)
+            return decode_article(row.payload)
+        if isinstance(result, Problem):
+            return result
+        if not keep_articles:
+            counted += 1
+            return None
+        if brief_outside is not None and not _wanted(
+                wanted_plan, result.path, corpus_cache.microseconds(result.published),
+                result.canonical_url):
+            return brief(result)
+        return result
+
+    # Which ids are claimed twice: only files of both suffixes can share one.
+    suffixes = set(map(_SUFFIX, map(_PATH, found)))
+    claims: dict[str, str] | None = {} if len(suffixes) > 1 else None
+    # This loop runs for every file on every build: the plan's test is inlined.
+    index_pop = known.index.pop
+    sizes, mtimes, inos, ctimes = known.sizes, known.mtimes, known.inos, known.ctimes
+    flags, published_of = known.flags, known.published
+    start_us, end_us = plan.start_us, plan.end_us
+    by_id, by_url = plan.wanted_ids, plan.wanted_canonical
+    for index, (relative, stamp) in enumerate(found):
+        if claims is not None:
+            id = relative.rpartition(".")[0]  # article_id(), inlined
+            if id in claims:
+                slots[index] = Problem(relative,
+                                       f"same id {id!r} as {claims[id]}: rename one of them")
+                continue
+            claims[id] = relative
+        at = index_pop(relative, -1)  # what is left at the end has vanished
         # Equal stamps, all four fields (never ordered: mtimes can go backwards), trusted.
-        if row is None or not row[TRUSTED] or row[1:5] != stamp:
+        if (at < 0 or not flags[at] & 1 or mtimes[at] != stamp[1] or sizes[at] != stamp[0]
+                or inos[at] != stamp[2] or ctimes[at] != stamp[3]):
             to_read.append(index)
-        elif row[KIND] == corpus_cache.KIND_PROBLEM:
-            try:
-                slots[index] = decode_problem(row[PROBLEM])  # type: ignore[arg-type]  # a problem row has one
-            except (ValueError, TypeError):
-                to_read.append(index)
-        elif may_skip(id, row[PUBLISHED_US], row[CANONICAL]):
-            skipped.append((row[PUBLISHED_US], index, row[KIND]))  # type: ignore[arg-type]  # may_skip: set
-        elif row[KIND] == corpus_cache.KIND_ARTICLE:
-            to_decode[relative] = index
-        else:
+            continue
+        same[index] = at
+        kind = flags[at] >> 1
+        if kind == corpus_cache.KIND_PROBLEM:
+            to_fetch[relative] = index
+            continue
+        published = published_of[at]
+        if (start_us is not None and published != corpus_cache.NO_DATE
+                and not start_us <= published < end_us
+                and not (by_id and relative.rpartition(".")[0] in by_id)
+                and not (by_url and ((url := known.canonical(at)) is None or url in by_url))):
+            skipped.append((published, index, kind))
+        elif kind != corpus_cache.KIND_ARTICLE:
             to_read.append(index)  # deferred before, needed now
+        elif keep_articles:
+            to_fetch[relative] = index
+        else:
+            counted += 1
 
     writer = cache.writer() if cache is not None and cache.usable else None
+    fresh: dict[int, corpus_cache.Entry] = {}  # rows written: the compact table needs them
 
     def record(index: int, read: _Read, row: corpus_cache.Entry | None = None) -> None:
         kind, published, canonical, payload, result = read
@@ -248,56 +338,76 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             skipped.append((published, index, kind))  # type: ignore[arg-type]  # deferred: has a date
         else:
             slots[index] = result
+        same[index] = -1  # the compact table takes the new row
         if writer is not None:
-            writer.add(row or corpus_cache.entry(found[index][0], found[index][2],
-                                                 settled_before_ns, kind, published,
-                                                 canonical, payload))
+            row = row or corpus_cache.entry(found[index][0], found[index][1], settled_before_ns,
+                                            kind, published, canonical, payload)
+            writer.add(row)
+            fresh[index] = row._replace(payload=None)
 
-    if cache is not None and to_decode:
-        for relative, payload in cache.payloads(to_decode):
+    if cache is not None and to_fetch:
+        for relative, kind, payload in cache.payloads(
+                (relative, found[index][1]) for relative, index in to_fetch.items()):
+            index = to_fetch[relative]
             try:
-                slots[to_decode[relative]] = decode_article(payload)
+                if kind == corpus_cache.KIND_PROBLEM:
+                    slots[index] = decode_problem(payload)
+                else:
+                    slots[index] = keep(None, known_row(known, same[index], relative, kind,
+                                                        payload))
             except (ValueError, TypeError, KeyError):
                 continue
-            del to_decode[relative]
-        to_read.extend(to_decode.values())  # rows gone or unreadable since: read the files
+            del to_fetch[relative]
+        to_read.extend(to_fetch.values())  # rows gone or unreadable since: read the files
         to_read.sort()
 
     meter = Progress(len(to_read), progress)
     try:
-        for index, read, row in _read_many(found, to_read, plan, writer is not None,
-                                           settled_before_ns, meter):
-            record(index, read, row)
+        for index, read, done in _read_many(root_path, found, to_read, plan,
+                                            writer is not None, settled_before_ns, meter, keep):
+            record(index, read, done)
     finally:
         meter.close()
 
     # The newest valid article must be known (an empty issue names its date): read unread
     # files newest first until one is valid or none can be newer than a valid one.
-    newest = max((corpus_cache.microseconds(a.published) for a in slots
+    newest = max((corpus_cache.microseconds(a.published) for a in filter(None, slots)
                   if isinstance(a, Article)), default=None)
     skipped.sort(reverse=True)
     while skipped and (newest is None or skipped[0][0] > newest):
         _published, index, kind = skipped.pop(0)
-        relative, path, stamp = found[index]
+        relative, stamp = found[index]
         if kind == corpus_cache.KIND_ARTICLE and cache is not None:  # valid: its row will do
             with contextlib.suppress(ValueError, TypeError, KeyError):
-                for _relative, payload in cache.payloads([relative]):
+                for _relative, _kind, payload in cache.payloads([(relative, stamp)]):
                     slots[index] = article = decode_article(payload)
                     newest = corpus_cache.microseconds(article.published)
             if slots[index] is not None:
                 continue
-        read = _read_file(relative, path, stamp[0], None, encode=writer is not None)
+        read = _read_file(relative, os.path.join(root_path, relative), stamp[0], None,
+                          encode=writer is not None)
         record(index, read)
         if isinstance(read[4], Article):
             newest = corpus_cache.microseconds(read[4].published)
 
     if writer is not None:
-        writer.close(list(known))
+        vanished = list(known.index)
+        compact = None
+        if fresh or vanished or len(found) != len(known.paths):
+            compact = corpus_cache.CompactBuilder()
+            for index in range(len(found)):
+                if same[index] >= 0:
+                    compact.copy(known, same[index])
+                elif index in fresh:
+                    compact.add(fresh[index])
+        writer.close(vanished, compact)
+    kept = list(filter(None, slots))  # (most slots are empty on a warm build)
     return CorpusReading(
-        tuple(a for a in slots if isinstance(a, Article)),
-        tuple(p for p in slots if isinstance(p, Problem)) + tuple(walk_problems),
+        tuple(a for a in kept if isinstance(a, Article)),
+        tuple(p for p in kept if isinstance(p, Problem)) + tuple(walk_problems),
         unread=len(skipped),
         unvalidated=sum(1 for _p, _i, kind in skipped if kind == corpus_cache.KIND_DEFERRED),
+        counted=counted,
     )
 
 
@@ -312,3 +422,26 @@ def read_article_file(root: Path, relative: str) -> Article | Problem | None:
     if not path.is_file():
         return None
     return _read_file(relative, str(path), info.st_size, None)[4]
+
+
+def known_row(known: corpus_cache.Known, row: int, relative: str, kind: int, payload: str
+              ) -> corpus_cache.Entry:
+    published = known.published[row]
+    return corpus_cache.Entry(relative, *known.stamp(row), known.flags[row] & 1, kind,
+                              None if published == corpus_cache.NO_DATE else published,
+                              known.canonical(row), payload)
+
+
+def _wanted(plan: Plan, relative: str, published_us: int | None, canonical: str | None
+            ) -> bool:
+    """Whether a valid article must be kept whole: in the plan's window, or wanted."""
+    return not plan.may_skip(article_id(relative), published_us, canonical)
+
+
+def brief(article: Article) -> Article:
+    """What a report needs of an article outside the issue's window (explain: its id,
+    title, date, quality; overrides: its URL): the rest is left out, so that 100,000 of
+    them fit in memory. Never rendered: selection places nothing outside the window."""
+    return Article(id=article.id, path=article.path, title=article.title, url=article.url,
+                   canonical_url=article.canonical_url, domain=article.domain,
+                   published=article.published, quality=article.quality, heat=article.heat)

@@ -21,7 +21,7 @@ def article_id(relative_path: str) -> str:
     return stem
 
 
-Found = tuple[str, str, Stamp]  # relative path, path, stamp
+Found = tuple[str, Stamp]  # relative path, stamp
 _TYPE, _FILE, _FOLDER, _LINK = stat.S_IFMT(0o170000), stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
 
 
@@ -95,9 +95,8 @@ def walk_corpus(root: Path) -> tuple[list[Found], list[Problem]]:
     found: list[Found] = []
     problems: list[Problem] = []
     append = found.append
-    for relative, path, info in walk_files(root, suffixes=ARTICLE_SUFFIXES, problems=problems):
-        append((relative, path,
-                (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)))
+    for relative, _path, info in walk_files(root, suffixes=ARTICLE_SUFFIXES, problems=problems):
+        append((relative, (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)))
     return found, problems
 
 

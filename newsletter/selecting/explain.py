@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from ..core.codec import utc_instant
@@ -40,16 +41,30 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
 
 
 def explain_json(selection: Selection) -> str:
+    return "".join(explain_json_chunks(selection))
+
+
+def explain_json_chunks(selection: Selection) -> Iterator[str]:
+    """The JSON report in pieces, one article at a time, exactly as ``json.dumps(report,
+    indent=2)`` writes it: printing 100,000 verdicts never holds the whole text in memory."""
     issue = selection.issue
-    data = {
+    head = {
         "slug": issue.slug,
         "window": {"start": issue.window.start.isoformat(), "end": issue.window.end.isoformat(),
                    "timezone": issue.window.timezone.key},
         "counts": {status: sum(v.status == status for v in selection.verdicts)
                    for status, _ in GROUPS},
-        "articles": [verdict_to_dict(v) for v in selection.verdicts],
+        "articles": [],
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(head, indent=2, ensure_ascii=False)
+    if not selection.verdicts:
+        yield text + "\n"
+        return
+    yield text[:-len("[]\n}")] + "["
+    for number, verdict in enumerate(selection.verdicts):
+        item = json.dumps(verdict_to_dict(verdict), indent=2, ensure_ascii=False)
+        yield ("," if number else "") + "\n    " + item.replace("\n", "\n    ")
+    yield "\n  ]\n}\n"
 
 
 def explain_text(selection: Selection) -> str:
