@@ -32,7 +32,7 @@ from newsletter.publishing import build as build_module
 from newsletter.publishing.build import read_and_select, why_empty
 from newsletter.publishing.issuefile import issue_json
 from newsletter.reading import cache as corpus_cache
-from newsletter.reading import corpus
+from newsletter.reading import corpus, files
 from newsletter.reading.article import parse_instant
 from newsletter.reading.frontmatter import scan_front_matter
 from newsletter.selecting.explain import explain_json
@@ -286,8 +286,8 @@ def test_a_warm_build_reads_only_what_changed(tmp_path, settled, monkeypatch):
     expected = reference(config, complete=True, monkeypatch=monkeypatch)
     assert outcome(config, complete=True) == expected  # cold: fills the cache
     read: list[str] = []
-    original = corpus._read_file
-    monkeypatch.setattr(corpus, "_read_file", lambda relative, *a, **k: (
+    original = files.read_file
+    monkeypatch.setattr(files, "read_file", lambda relative, *a, **k: (
         read.append(relative), original(relative, *a, **k))[1])
     assert outcome(config, complete=True) == expected
     assert read == []
@@ -305,8 +305,8 @@ def test_a_file_changed_just_before_a_build_is_read_again_next_time(tmp_path, mo
     monkeypatch.setattr(corpus_cache, "RACY_MARGIN_NS", 3_600 * 10**9)  # everything is young
     outcome(config, complete=True)
     read: list[str] = []
-    original = corpus._read_file
-    monkeypatch.setattr(corpus, "_read_file", lambda relative, *a, **k: (
+    original = files.read_file
+    monkeypatch.setattr(files, "read_file", lambda relative, *a, **k: (
         read.append(relative), original(relative, *a, **k))[1])
     outcome(config, complete=True)
     assert sorted(read) == sorted(p.name for p in config.corpus.iterdir())
@@ -389,7 +389,7 @@ def test_two_builds_at_once_share_the_cache(tmp_path, monkeypatch):
 def test_reading_over_every_core_gives_the_same_articles(tmp_path, settled, monkeypatch):
     config = _corpus(tmp_path, 120)
     settle()
-    monkeypatch.setattr(corpus, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(files, "PARALLEL_MIN_FILES", 1)
     for complete in (True, False):
         assert outcome(config, complete=complete) == reference(
             config, complete=complete, monkeypatch=monkeypatch)

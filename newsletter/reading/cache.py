@@ -21,7 +21,6 @@ must not be able to run code.
 
 from __future__ import annotations
 
-import array
 import contextlib
 import datetime as dt
 import hashlib
@@ -36,6 +35,7 @@ from typing import NamedTuple
 from ..core.codec import decode_article, decode_problem, encode_article, encode_problem
 from ..core.models import Article, Problem
 from ..core.private import private_file, private_folder
+from .compact import CompactBuilder, Known, Stamp
 
 # Bump when the schema or the payload encoding changes; the sources of the modules that decide
 # what a file reads as are hashed in too (see _fingerprint), so a new validation rule or model
@@ -66,7 +66,6 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS compact (part INTEGER PRIMARY KEY, data BLOB NOT NULL);
 """
 
-Stamp = tuple[int, int, int, int]  # size, mtime_ns, ino, ctime_ns
 
 
 def is_settled(stamp: Stamp, settled_before_ns: int) -> bool:
@@ -118,7 +117,8 @@ def _note(message: str) -> None:
 
 
 # The code that decides what a file reads as: a change to any of it invalidates every row.
-READING_CODE = ("reading/cache.py", "reading/corpus.py", "reading/article.py",
+READING_CODE = ("reading/cache.py", "reading/compact.py", "reading/corpus.py", "reading/files.py",
+                "reading/article.py",
                 "reading/frontmatter.py", "reading/plan.py", "reading/walk.py",
                 "core/models.py", "core/urls.py", "core/text.py", "core/safeyaml.py",
                 "core/errors.py", "core/codec.py")
@@ -287,85 +287,6 @@ class CorpusCache:
 
     def writer(self) -> CacheWriter:
         return CacheWriter(self)
-
-
-NO_DATE = -(2**63)  # published_us of a row that has none
-
-
-class Known:
-    """What the last reading decided for each file, in columns: one blob of paths, one of
-    numbers (size, mtime_ns, ino, ctime_ns, flags, published_us per file, column after
-    column) and one of canonical URLs, decoded only when an editor names files by URL.
-
-    A warm build decides from this alone, with no SQL row per file and no payload: an
-    article is decoded only when it is in the window or wanted. The table is rewritten
-    whole, with the rows, whenever a reading changed anything; a row of it another process
-    made stale only costs a read (payloads are fetched under the stamp they must have)."""
-
-    def __init__(self, paths: list[str], numbers: array.array, canonicals: bytes) -> None:
-        count = len(paths)
-        self.paths = paths
-        self.index = dict(zip(paths, range(count), strict=True))
-        self.sizes, self.mtimes, self.inos, self.ctimes, self.flags, self.published = (
-            numbers[start:start + count] for start in range(0, 6 * count or 6, count or 1))
-        self._canonicals = canonicals
-        self._canonical: list[str] | None = None
-
-    @classmethod
-    def empty(cls) -> Known:
-        return cls([], array.array("q"), b"")
-
-    @classmethod
-    def decode(cls, parts: dict[int, bytes]) -> Known:
-        if not parts:
-            return cls.empty()
-        paths = parts[0].decode("utf-8").split("\0") if parts[0] else []
-        numbers = array.array("q")
-        numbers.frombytes(parts[1])
-        if len(numbers) != 6 * len(paths):
-            raise ValueError("compact table of the wrong length")
-        return cls(paths, numbers, parts[2])
-
-    def canonical(self, row: int) -> str | None:
-        if self._canonical is None:
-            self._canonical = self._canonicals.decode("utf-8").split("\0")
-        return self._canonical[row] or None
-
-    def stamp(self, row: int) -> Stamp:
-        return self.sizes[row], self.mtimes[row], self.inos[row], self.ctimes[row]
-
-
-class CompactBuilder:
-    """The next compact table, file by file in walk order."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        self.columns = [array.array("q") for _ in range(6)]
-        self.canonicals: list[str] = []
-
-    def copy(self, known: Known, row: int) -> None:
-        self.paths.append(known.paths[row])
-        for column, source in zip(self.columns, (known.sizes, known.mtimes, known.inos,
-                                                  known.ctimes, known.flags, known.published),
-                                  strict=True):
-            column.append(source[row])
-        self.canonicals.append(known.canonical(row) or "")
-
-    def add(self, row: Entry) -> None:
-        self.paths.append(row.path)
-        for column, value in zip(self.columns, (row.size, row.mtime_ns, row.ino, row.ctime_ns,
-                                                row.trusted | row.kind << 1,
-                                                NO_DATE if row.published_us is None
-                                                else row.published_us), strict=True):
-            column.append(value)
-        self.canonicals.append(row.canonical or "")
-
-    def parts(self) -> list[tuple[int, bytes]]:
-        numbers = array.array("q")
-        for column in self.columns:
-            numbers.extend(column)
-        return [(0, "\0".join(self.paths).encode("utf-8")), (1, numbers.tobytes()),
-                (2, "\0".join(self.canonicals).encode("utf-8"))]
 
 
 class CacheWriter:

@@ -17,23 +17,18 @@ import contextlib
 import gc
 import operator
 import os
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..core.codec import decode_article, decode_brief, decode_problem
-from ..core.errors import ArticleError
 from ..core.models import Article, Problem, Window
-from ..core.urls import canonical_url
 from . import cache as corpus_cache
-from .article import parse_article
-from .frontmatter import scan_front_matter
+from . import files
+from .compact import NO_DATE, CompactBuilder, Known
 from .plan import Plan, Progress, make_plan
-from .walk import Found, article_id, walk_corpus
+from .walk import article_id, walk_corpus
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -60,154 +55,11 @@ class CorpusReading:
 
 
 
-# -- reading one file ----------------------------------------------------------------------
-
-def _decode_utf8(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ArticleError(
-            f"not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}): "
-            "save the file as UTF-8",
-            line=data.count(b"\n", 0, error.start) + 1,
-        ) from None
-
-
-def _too_big(size: int) -> ArticleError:
-    return ArticleError(
-        f"file is {size / 1024 / 1024:.1f} MB, over the "
-        f"{MAX_FILE_BYTES // 1024 // 1024} MB limit for an article: not read; "
-        "is it really an article?"
-    )
-
-
-
-# What reading one file gave: (kind, published_us, canonical URL, cache payload, result).
-# ``result`` is None for a deferred file, and in worker processes (the payload travels).
-_Read = tuple[int, int | None, str | None, str | None, Article | Problem | None]
-
-
-def _read_file(relative: str, path: str, size: int, plan: Plan | None, *,
-               encode: bool = False, keep: bool = True) -> _Read:
-    """Read one file, or only scan its date when ``plan`` says it cannot matter."""
-    result: Article | Problem
-    try:
-        if size > MAX_FILE_BYTES:
-            raise _too_big(size)
-        with open(path, "rb") as handle:
-            text = _decode_utf8(handle.read())
-        if plan is not None and plan.start_us is not None:
-            # The URL matters only when an editor named files by URL (and costs a parse).
-            published, url = scan_front_matter(text, url=bool(plan.wanted_canonical))
-            canonical = canonical_url(url) if url is not None else None
-            if plan.may_skip(article_id(relative), published, canonical):
-                return corpus_cache.KIND_DEFERRED, published, canonical, None, None
-        result = parse_article(text, id=article_id(relative), path=relative)
-    except ArticleError as error:
-        result = Problem(relative, error.message, error.line)
-    except OSError as error:
-        result = Problem(relative, f"cannot be read: {error.strerror or error}")
-    except RecursionError:
-        result = Problem(relative, "YAML nested too deeply to read")
-    kind, payload = corpus_cache.payload_for(result) if encode else (
-        corpus_cache.KIND_ARTICLE if isinstance(result, Article) else corpus_cache.KIND_PROBLEM,
-        None)
-    if isinstance(result, Article):
-        return (kind, corpus_cache.microseconds(result.published), result.canonical_url,
-                payload, result if keep else None)
-    return kind, None, None, payload, result if keep else None
-
-
-# -- the cheap date scan -------------------------------------------------------------------
-#
-# Sound, not clever: it answers only for front matter whose top level is plainly a block
-# mapping of simple keys, where a `publishedDateTime:` line at column 0 can only be that key.
-# Anything unusual (quoted or complex keys, flow or indentless collections at column 0,
-# YAML's other line breaks, a value that could continue on the next line, a second
-# `publishedDateTime` key, a date in another spelling) gets no answer, and the file is parsed.
-# The promise is one-way: *if* the file is valid, its publishedDateTime is the scanned one.
-PARALLEL_MIN_FILES = 2000  # fewer files than this are read in this process
-
-_CHUNK_FILES = 400
-
 VALIDATE_ALL_BELOW = 2_000  # files
-
-
-def _read_chunk(chunk: list[tuple[str, str, corpus_cache.Stamp]], plan: Plan,
-                settled_before_ns: int) -> list[corpus_cache.Entry]:
-    """A worker's share, as cache rows: payloads travel back, not objects, so pickling
-    stays cheap, and the parent has little left to do per file."""
-    rows = []
-    for relative, path, stamp in chunk:
-        kind, published, canonical, payload, _ = _read_file(relative, path, stamp[0], plan,
-                                                            encode=True, keep=False)
-        rows.append(corpus_cache.entry(relative, stamp, settled_before_ns, kind, published,
-                                       canonical, payload))
-    return rows
-
-
-def _workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-_Done = tuple[int, _Read, "corpus_cache.Entry | None"]
-
-
-def _read_many(root: str, found: list[Found], indexes: list[int], plan: Plan, encode: bool,
-               settled_before_ns: int, progress: Progress, keep: Keep) -> Iterator[_Done]:
-    """Read the given files, over every core when there are many (fork: the workers share
-    the imported modules; only when no other thread runs, as fork copies no threads).
-    Results go through ``keep`` as they come: a reading keeps only what it needs."""
-    workers = _workers()
-    if (len(indexes) < PARALLEL_MIN_FILES or workers < 2 or threading.active_count() > 1
-            or sys.platform == "win32"):
-        for index in indexes:
-            relative, stamp = found[index]
-            kind, published, canonical, payload, result = _read_file(
-                relative, os.path.join(root, relative), stamp[0], plan, encode=encode)
-            yield index, (kind, published, canonical, payload, keep(result, None)), None
-            progress.advance()
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    size = max(50, min(_CHUNK_FILES, len(indexes) // (workers * 4) or 1))
-    chunks = [indexes[i:i + size] for i in range(0, len(indexes), size)]
-    jobs = ([(found[i][0], os.path.join(root, found[i][0]), found[i][1]) for i in chunk]
-            for chunk in chunks)
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        # A bounded number of chunks in flight: results wait in memory only that long.
-        pending: list[Any] = []
-        chunk_iter = iter(chunks)
-        for job in jobs:
-            pending.append((next(chunk_iter), pool.submit(_read_chunk, job, plan,
-                                                           settled_before_ns)))
-            if len(pending) < 4 * workers:
-                continue
-            yield from _collect(pending.pop(0), keep, progress)
-        while pending:
-            yield from _collect(pending.pop(0), keep, progress)
-
-
-def _collect(done: tuple[list[int], Any], keep: Keep, progress: Progress) -> Iterator[_Done]:
-    chunk, future = done
-    for index, row in zip(chunk, future.result(), strict=True):
-        result = keep(None, row) if row.payload is not None else None
-        yield index, (row.kind, row.published_us, row.canonical, row.payload, result), row
-    progress.advance(len(chunk))
 
 
 _PATH = operator.itemgetter(0)
 _SUFFIX = operator.itemgetter(slice(-3, None))  # ".md" or "txt"
-
-# What a reading keeps of a file's result: the article, a brief of it, or nothing (None);
-# a Problem always. Given the result, or else the cache row it can be decoded from.
-Keep = Callable[[Article | Problem | None, "corpus_cache.Entry | None"], Article | Problem | None]
-
 
 def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | None = None,
                 wanted: Iterable[str] = (), progress: bool | None = None,
@@ -254,7 +106,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     plan = make_plan(window if len(found) >= VALIDATE_ALL_BELOW else None, wanted)
     wanted_plan = make_plan(brief_outside, wanted) if brief_outside is not None else plan
     cache = corpus_cache.CorpusCache.open(cache_dir, root) if cache_dir is not None else None
-    known = cache.load() if cache is not None else corpus_cache.Known.empty()
+    known = cache.load() if cache is not None else Known.empty()
     slots: list[Article | Problem | None] = [None] * len(found)
     same = array.array("q", [-1]) * len(found)  # the compact row a file matched, or -1
     skipped: list[tuple[int, int, int]] = []  # (published_us, index, kind) left unread
@@ -317,7 +169,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             to_fetch[relative] = index
             continue
         published = published_of[at]
-        if (start_us is not None and published != corpus_cache.NO_DATE
+        if (start_us is not None and published != NO_DATE
                 and not start_us <= published < end_us
                 and not (by_id and relative.rpartition(".")[0] in by_id)
                 and not (by_url and ((url := known.canonical(at)) is None or url in by_url))):
@@ -332,7 +184,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     writer = cache.writer() if cache is not None and cache.usable else None
     fresh: dict[int, corpus_cache.Entry] = {}  # rows written: the compact table needs them
 
-    def record(index: int, read: _Read, row: corpus_cache.Entry | None = None) -> None:
+    def record(index: int, read: files.FileRead, row: corpus_cache.Entry | None = None
+               ) -> None:
         kind, published, canonical, payload, result = read
         if kind == corpus_cache.KIND_DEFERRED:
             skipped.append((published, index, kind))  # type: ignore[arg-type]  # deferred: has a date
@@ -363,7 +216,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
 
     meter = Progress(len(to_read), progress)
     try:
-        for index, read, done in _read_many(root_path, found, to_read, plan,
+        for index, read, done in files.read_many(root_path, found, to_read, plan,
                                             writer is not None, settled_before_ns, meter, keep):
             record(index, read, done)
     finally:
@@ -384,7 +237,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
                     newest = corpus_cache.microseconds(article.published)
             if slots[index] is not None:
                 continue
-        read = _read_file(relative, os.path.join(root_path, relative), stamp[0], None,
+        read = files.read_file(relative, os.path.join(root_path, relative), stamp[0], None,
                           encode=writer is not None)
         record(index, read)
         if isinstance(read[4], Article):
@@ -394,12 +247,12 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         vanished = list(known.index)
         compact = None
         if fresh or vanished or len(found) != len(known.paths):
-            compact = corpus_cache.CompactBuilder()
+            compact = CompactBuilder()
             for index in range(len(found)):
                 if same[index] >= 0:
                     compact.copy(known, same[index])
                 elif index in fresh:
-                    compact.add(fresh[index])
+                    compact.add(*fresh[index][:9])
         writer.close(vanished, compact)
     kept = list(filter(None, slots))  # (most slots are empty on a warm build)
     return CorpusReading(
@@ -421,14 +274,14 @@ def read_article_file(root: Path, relative: str) -> Article | Problem | None:
         return None
     if not path.is_file():
         return None
-    return _read_file(relative, str(path), info.st_size, None)[4]
+    return files.read_file(relative, str(path), info.st_size, None)[4]
 
 
-def known_row(known: corpus_cache.Known, row: int, relative: str, kind: int, payload: str
+def known_row(known: Known, row: int, relative: str, kind: int, payload: str
               ) -> corpus_cache.Entry:
     published = known.published[row]
     return corpus_cache.Entry(relative, *known.stamp(row), known.flags[row] & 1, kind,
-                              None if published == corpus_cache.NO_DATE else published,
+                              None if published == NO_DATE else published,
                               known.canonical(row), payload)
 
 
