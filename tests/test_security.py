@@ -249,6 +249,7 @@ def test_headers_are_built_so_that_no_value_adds_a_line(site: Path, tmp_path: Pa
     hostile = [ENCODED_BCC, "Hello\r\nBcc: victim@evil.example", "Hi\nBcc: v@evil.example"]
     if field == "sender":
         hostile = [f"{value} <newsletter@news.example.org>" for value in hostile]
+    sent: list[str] = []
     with smtp_server(recorder) as port:
         config = load_config(project(site, tmp_path, port))
         for value in hostile:
@@ -257,10 +258,13 @@ def test_headers_are_built_so_that_no_value_adds_a_line(site: Path, tmp_path: Pa
             else:
                 changed = dataclasses.replace(config, email=dataclasses.replace(
                     config.email, **{field: value}))
-            with contextlib.suppress(NewsletterError):  # refusing is fine too
+            try:
                 send_issue(changed, ISSUE, to="ada@example.org", log=lambda line: None)
-    assert len(recorder.messages) == len(hostile)
-    for (_, raw), value in zip(recorder.messages, hostile, strict=True):
+                sent.append(value)
+            except NewsletterError:  # refusing is fine too (Pythons whose parseaddr is
+                pass  # strict, as Debian's 3.11, refuse a sender with a line break in it)
+    assert len(recorder.messages) == len(sent) and (sent or field == "sender")
+    for (_, raw), value in zip(recorder.messages, sent, strict=True):
         names = _received_headers(raw)
         assert "bcc" not in names, raw[:2000]
         assert names.count("subject") == 1 and names.count("list-id") == 1
