@@ -258,3 +258,19 @@ def test_the_page_reloads_itself_when_an_article_changes(served, tmp_path):
             assert "Learn To Dance" in page.locator("#preheader").inner_text()
         finally:
             browser.close()
+
+
+def test_explain_table_shows_why_an_article_was_folded(tmp_path):
+    config = _project(tmp_path)
+    write_article(tmp_path / "articles", "delta", quality=80,
+                  title="Alpha Robots Learn To Walk On Ice, Lab Says",
+                  excerpt="Alpha's walking robots crossed an icy lab floor.")
+    server = PreviewServer(config, port=0, default_date=DATE).start()
+    try:
+        status, _, table = get(server, f"/draft/{SLUG}/explain")
+    finally:
+        server.close()
+    assert status == 200
+    row = next(r for r in table.split("<tr") if "<code>delta</code>" in r)
+    assert "same story as alpha (similar text 0.70 (alpha, robots, walk))" in row
+    assert "add `pin: [delta]`" in row

@@ -55,9 +55,16 @@ def at(*args: int) -> dt.datetime:
 
 @pytest.fixture
 def config(tmp_path: Path):
-    """make_config bound to tmp_path: config(topics=[...], timezone=..., ...)."""
+    """make_config bound to tmp_path: config(topics=[...], timezone=..., ...).
+
+    The similar-text rule is off unless a test turns it on: the made-up articles here are
+    all "Story <slug>" / "What happened in <slug>.", one text to that rule whenever the
+    slug is a function word or a figure ("at", "above", "2"), and these tests are about
+    the other rules.
+    """
 
     def build(**settings: Any) -> Config:
+        settings.setdefault("same_story", {"content": False})
         return make_config(tmp_path, **settings)
 
     return build

@@ -19,6 +19,7 @@ from .cron import WallClockCron  # weekdays 0-7 as crontab means them
 from .errors import ConfigError
 from .headers import HeaderError, addr_spec, header_problem
 from .safeyaml import load_yaml_file
+from .same_story import check_same_story
 from .settings import (
     DEFAULT_MAX_ARTICLES,
     DEFAULT_SUBJECT,
@@ -36,8 +37,8 @@ DEFAULT_CONFIG_NAME = "newsletter.yaml"
 
 TOP_LEVEL_KEYS = (
     "title", "site_url", "timezone", "corpus", "output", "window_days", "min_quality",
-    "topics", "related", "language", "email", "feeds", "schedule", "smtp", "state_dir",
-    "secret_env", "state_url", "state_password_env",
+    "topics", "related", "same_story", "language", "email", "feeds", "schedule", "smtp",
+    "state_dir", "secret_env", "state_url", "state_password_env",
     "theme", "templates",  # theme.py
 )
 EMAIL_KEYS = ("from", "reply_to", "postal_address", "subject", "unsubscribe_mailto")
@@ -330,6 +331,7 @@ def validate(data: Any, path: Path) -> Config:
         max_related = integer(report, "related.max_per_article",
                                related.get("max_per_article", 3), minimum=0)
 
+    same_story_content, same_story_threshold = check_same_story(report, data.get("same_story"))
     language = string(report, data, "language", "en")
     email = _email(report, data.get("email"), title, site_url)
     feeds = data.get("feeds") or {}
@@ -364,6 +366,7 @@ def validate(data: Any, path: Path) -> Config:
         window_days=window_days, min_quality=min_quality, topics=topics,  # type: ignore[arg-type]  # set
         related_max_per_article=max_related,  # type: ignore[arg-type]  # set, see above
         email=email, language=language,  # type: ignore[arg-type]  # set, see above
+        same_story_content=same_story_content, same_story_threshold=same_story_threshold,
         feed_max_entries=feed_max_entries,  # type: ignore[arg-type]  # set, see above
         schedule=schedule, smtp=smtp, state_dir=state_dir,
         secret_env=secret_env,  # type: ignore[arg-type]  # set, see above

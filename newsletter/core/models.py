@@ -155,6 +155,28 @@ class Status:
     INVALID = "invalid"
 
 
+class FoldRule:
+    """Why a folded article tells the same story as the placed one (README, rule 6)."""
+
+    SAME_URL = "same_url"
+    SAME_TITLE = "same_title"
+    RELATED_LINK = "related_link"
+    SIMILAR_TEXT = "similar_text"
+
+
+@dataclass(frozen=True)
+class Fold:
+    rule: str  # a FoldRule
+    score: float | None = None  # similar_text: the cosine of the two texts
+    terms: tuple[str, ...] = ()  # similar_text: the words that weighed most
+
+    def __str__(self) -> str:
+        if self.rule == FoldRule.SIMILAR_TEXT:
+            return f"similar text {self.score:.2f} ({', '.join(self.terms)})"
+        return {FoldRule.SAME_URL: "same URL", FoldRule.SAME_TITLE: "same title",
+                FoldRule.RELATED_LINK: "linked as related"}[self.rule]
+
+
 @dataclass(frozen=True)
 class Verdict:
     id: str
@@ -166,6 +188,7 @@ class Verdict:
     topic: str | None = None  # placed: its section
     position: int | None = None  # placed: 1-based place within the section
     folded_into: str | None = None  # folded: id of the placed article
+    fold: Fold | None = None  # folded: the rule that folded it
     ranks: tuple[tuple[str, int, int], ...] = ()  # below the cut: (topic, rank, candidates)
     pinned: bool = False  # placed because the editor pinned it
     reason: str = ""  # a sentence an editor can read

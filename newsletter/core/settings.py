@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 DEFAULT_MAX_ARTICLES = 5
 DEFAULT_SUBJECT = "{title}: {date}"
+# The similar-text threshold the labelled evaluation picked (benchmarks/bench_same_story.py).
+DEFAULT_SAME_STORY_THRESHOLD = 0.45
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class Config:
     topics: tuple[TopicConfig, ...]
     related_max_per_article: int
     email: EmailSettings
+    same_story_content: bool = True  # fold similar texts too, not only the exact rules
+    same_story_threshold: float = DEFAULT_SAME_STORY_THRESHOLD
     language: str = "en"
     feed_max_entries: int = 20
     schedule: ScheduleSettings | None = None

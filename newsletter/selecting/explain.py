@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..core.codec import utc_instant
-from ..core.models import Selection, Status, Verdict
+from ..core.models import Fold, Selection, Status, Verdict
 
 # The order an editor reads the report in: what is in, what nearly was, what never could be.
 GROUPS = (
@@ -34,10 +34,18 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
         "topic": verdict.topic,
         "position": verdict.position,
         "folded_into": verdict.folded_into,
+        "fold": fold_to_dict(verdict.fold),
         "pinned": verdict.pinned,
         "ranks": [{"topic": t, "rank": r, "of": n} for t, r, n in verdict.ranks],
         "reason": verdict.reason,
     }
+
+
+def fold_to_dict(fold: Fold | None) -> dict[str, Any] | None:
+    """Why an article was folded: the rule and, for similar text, the score and its words."""
+    if fold is None:
+        return None
+    return {"rule": fold.rule, "score": fold.score, "terms": list(fold.terms)}
 
 
 def explain_json(selection: Selection) -> str:

@@ -9,8 +9,9 @@ are exact so that an editor can predict an issue (README, "Selection rules"):
 4. topic match by :func:`~newsletter.core.text.topic_key` equality (case and spacing aside);
 5. rank: quality desc, heat desc, published desc, canonical URL asc;
 6. placement topic by topic, folding the same story into the first placed article;
-7. same story: equal canonical URLs, equal normalized titles, or one's URL among the
-   other's related items;
+7. same story: equal canonical URLs, equal normalized titles, one's URL among the other's
+   related items, or (``same_story.content``) title and excerpt similar enough
+   (``selecting/same_story.py``);
 10. related coverage after placement.
 """
 
@@ -27,6 +28,8 @@ from ..core.config import Config
 from ..core.models import (
     Article,
     Coverage,
+    Fold,
+    FoldRule,
     Issue,
     PlacedArticle,
     Problem,
@@ -39,6 +42,7 @@ from ..core.models import (
 from ..core.text import topic_key
 from ..core.urls import is_http_url
 from ..reading.walk import article_id
+from .same_story import StoryIndex, StoryVectors
 
 _NON_ALPHANUMERIC = re.compile(r"[\W_]+")
 
@@ -66,6 +70,7 @@ def rank_key(article: Article) -> tuple:
 class _StoryIndex:
     """Placed articles, indexed for the same-story test; values are placement positions."""
 
+    text: StoryIndex | None = None  # the similar-text test, when same_story.content is on
     by_url: dict[str, int] = field(default_factory=dict)
     by_title: dict[str, int] = field(default_factory=dict)
     by_related_url: dict[str, int] = field(default_factory=dict)
@@ -78,18 +83,34 @@ class _StoryIndex:
         for item in article.related:
             if item.canonical_url:
                 self.by_related_url.setdefault(item.canonical_url, position)
+        if self.text is not None:
+            self.text.add(article.id)
 
-    def first_same_story(self, article: Article) -> int | None:
-        """The first placed article (in placement order) telling the same story, if any."""
+    def first_same_story(self, article: Article) -> tuple[int, Fold] | None:
+        """The first placed article (in placement order) telling the same story, if any,
+        and the first rule, in the order of README rule 6, that says so."""
+        linked = [self.by_url.get(item.canonical_url) for item in article.related
+                  if item.canonical_url]
         matches = [
-            self.by_url.get(article.canonical_url),
-            self.by_title.get(normalized_title(article.title) or "\0"),
-            self.by_related_url.get(article.canonical_url),
+            (self.by_url.get(article.canonical_url), Fold(FoldRule.SAME_URL)),
+            (self.by_title.get(normalized_title(article.title) or "\0"),
+             Fold(FoldRule.SAME_TITLE)),
+            (self.by_related_url.get(article.canonical_url), Fold(FoldRule.RELATED_LINK)),
+            (min((p for p in linked if p is not None), default=None),
+             Fold(FoldRule.RELATED_LINK)),
         ]
-        matches += [self.by_url.get(item.canonical_url) for item in article.related
-                    if item.canonical_url]
-        found = [m for m in matches if m is not None]
-        return min(found) if found else None
+        if self.text is not None:
+            similar = self.text.first_similar(article.id)
+            if similar is not None:
+                position, found = similar
+                fold = Fold(FoldRule.SIMILAR_TEXT, round(found.score, 2), found.terms)
+                matches.append((position, fold))
+        found_matches = [(p, order, fold) for order, (p, fold) in enumerate(matches)
+                         if p is not None]
+        if not found_matches:
+            return None
+        position, _, fold = min(found_matches, key=lambda m: (m[0], m[1]))
+        return position, fold
 
 
 def _matches(article: Article, excluded: frozenset[str]) -> bool:
@@ -199,8 +220,13 @@ def select_issue(
 
     # Placement (rule 6).
     placed: list[tuple[str, Article]] = []  # (configured topic, article) in placement order
-    folded_into: dict[int, list[Article]] = {}
+    folded_into: dict[int, list[tuple[Article, Fold]]] = {}
     index = _StoryIndex()
+    if config.same_story_content:
+        # Word weights from the window's eligible articles (and the pinned ones, which are
+        # placed): what every article says counts little.
+        texts = {a.id: (a.title, a.excerpt) for a in (*pinned, *eligible)}
+        index.text = StoryIndex(StoryVectors(texts), config.same_story_threshold)
     done: set[str] = set()  # placed or folded
     cut: dict[str, list[tuple[str, int, int]]] = {}
     counts: dict[str, int] = {}
@@ -227,7 +253,8 @@ def select_issue(
             done.add(article.id)
             same = index.first_same_story(article)
             if same is not None:
-                folded_into.setdefault(same, []).append(article)
+                position, fold = same
+                folded_into.setdefault(position, []).append((article, fold))
                 continue
             index.add(article, len(placed))
             placed.append((topic.name, article))
@@ -236,7 +263,8 @@ def select_issue(
     placed_urls = frozenset(a.canonical_url for _, a in placed)
     sections: dict[str, list[PlacedArticle]] = {}
     for position, (topic_name, article) in enumerate(placed):
-        related = related_coverage(article, folded_into.get(position, ()), placed_urls,
+        folded = folded_into.get(position, [])
+        related = related_coverage(article, [other for other, _ in folded], placed_urls,
                                    frozenset(excluded_urls), config.related_max_per_article)
         in_section = sections.setdefault(topic_name, [])
         in_section.append(PlacedArticle(article, related))
@@ -244,11 +272,11 @@ def select_issue(
         verdicts[article.path] = _verdict(
             article, Status.PLACED, f"{pin}placed in {topic_name} at #{len(in_section)}",
             topic=topic_name, position=len(in_section), pinned=article.id in pinned_ids)
-        for other in folded_into.get(position, ()):
+        for other, fold in folded:
             verdicts[other.path] = _verdict(
                 other, Status.FOLDED,
-                f"same story as {article.id}, shown in its related coverage",
-                folded_into=article.id)
+                f"same story as {article.id} ({fold}), shown in its related coverage",
+                folded_into=article.id, fold=fold)
     for article in eligible:
         if article.id in cut and article.id not in done:
             ranks = tuple(cut[article.id])

@@ -1,0 +1,215 @@
+"""Same story by what it says: TF-IDF cosine over the words of title and excerpt.
+
+Two articles tell the same story when their texts share words that are rare in the window:
+places, names, products, distinctive verbs. The weight of a word comes from the window's own
+eligible articles (inverse document frequency), so the words every article of a corpus uses
+("diablo", "coronavirus", "cases", "reports") count little without a list of them. Figures
+are dropped, because the figures of a running story (a death toll, a case count, a price)
+change with every update while the story does not.
+
+Everything here is a pure function of the texts: the same window gives the same vectors,
+scores and terms, bit for bit (floats are summed in sorted order).
+"""
+
+from __future__ import annotations
+
+import heapq
+import html
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+# A word: letters and digits. A possessive "'s" is removed and every other apostrophe
+# dropped, so "Northgate's" is "northgate" and "don't" is "dont".
+_APOSTROPHE = re.compile(r"[’'`](?:s\b)?")
+_WORD = re.compile(r"[^\W_]+")
+# Figures and what they count in: "26,310" (two tokens), "7%", "5th", "40m", "2bn", "1990s".
+# A run of five or more digits without separators is kept: it names something (an error
+# code, a case or model number), where a tally that large is written "26,310".
+_FIGURE = re.compile(r"\d{1,4}(?:st|nd|rd|th|s|k|m|bn|b|x)?|\d+(?:st|nd|rd|th|s|k|m|bn|b|x)")
+_NUMBER_TEXT = """
+    zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy
+    eighty ninety hundred hundreds thousand thousands million millions billion billions
+    first second third fourth fifth dozen dozens half"""
+_NUMBER_WORDS = frozenset(_NUMBER_TEXT.split())
+# Function words say nothing about a story, and in a small window their document frequency
+# is too noisy to push them down on its own.
+_STOPWORD_TEXT = """
+    a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers herself him himself his how
+    i if in into is it its itself just me more most my myself no nor not now of off on
+    once only or other our ours out over own same she should so some such than that the
+    their theirs them then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your yours
+    new says said say via amp nbsp"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# A title says what the story is; an excerpt adds context and, in feeds, is often cut off
+# or padded with an outlet's boilerplate. Measured on the labelled set (benchmarks/
+# bench_same_story.py), a title word counting three times an excerpt word did best.
+TITLE_WEIGHT = 3
+
+
+def stem(word: str) -> str:
+    """A crude English stem, enough to make "preloads", "preloading" and "preload" one word.
+
+    -ies becomes -y; otherwise one of -ing, -ed, -es, -s is cut (not the s of "boss") and
+    then a final -e, while at least three letters remain.
+    """
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and not word.endswith("ss") and len(word) - len(suffix) >= 3:
+            word = word[:-len(suffix)]
+            break
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+def _tokens(text: str) -> list[str]:
+    """Every word of ``text`` as written, casefolded."""
+    if "&" in text:
+        text = html.unescape(text)
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if "'" in text or "’" in text or "`" in text:
+        text = _APOSTROPHE.sub("", text)
+    return _WORD.findall(text)
+
+
+@lru_cache(maxsize=1 << 17)
+def _term(token: str) -> str | None:
+    """The term a word counts as, or None for a figure, a number word or a function word.
+
+    Cached: a window's vocabulary is small beside its number of words."""
+    if token in _STOPWORDS or token in _NUMBER_WORDS or _FIGURE.fullmatch(token):
+        return None
+    return stem(token)
+
+
+def words(text: str) -> list[str]:
+    """The content words of ``text`` in order, casefolded, without figures or function words."""
+    return [token for token in _tokens(text) if _term(token) is not None]
+
+
+def terms(text: str) -> list[str]:
+    """The stems of the content words of ``text``, in order."""
+    return [term for term in map(_term, _tokens(text)) if term is not None]
+
+
+@dataclass(frozen=True)
+class Similarity:
+    score: float  # cosine, 0 to 1
+    terms: tuple[str, ...]  # the (at most three) words that weighed most in the score
+
+
+class StoryVectors:
+    """The TF-IDF vectors of one window's articles, unit length, under the caller's keys.
+
+    ``texts`` maps a key (an article id) to its (title, excerpt). A word's count is three
+    per use in the title and one per use in the excerpt, dampened as 1 + ln(count); its
+    inverse document frequency is ln((1 + N) / (1 + df)) + 1 over the N texts given, so a
+    word in every text weighs 1 and a word in one text of 2,000 about 8.6. Every text is
+    read once for the document frequencies; a vector is counted and weighed when first
+    asked for (placement asks for few of a large window's).
+    """
+
+    def __init__(self, texts: Mapping[str, tuple[str, str]]) -> None:
+        self._texts = texts
+        frequency: Counter[str] = Counter()
+        for title, excerpt in texts.values():
+            tokens = set(_tokens(title))
+            tokens.update(_tokens(excerpt))
+            found = set(map(_term, tokens))
+            found.discard(None)
+            frequency.update(found)  # type: ignore[arg-type]
+        self._frequency = frequency
+        self._total = len(texts)
+        self._vectors: dict[str, dict[str, float]] = {}
+
+    def vector(self, key: str) -> dict[str, float]:
+        """The unit-length weights of ``key``'s words (empty for a text without any)."""
+        found = self._vectors.get(key)
+        if found is None:
+            title, excerpt = self._texts[key]
+            counts = Counter(terms(excerpt))
+            for term in terms(title):
+                counts[term] += TITLE_WEIGHT
+            total, frequency = self._total, self._frequency
+            weights = {term: (1 + math.log(count))
+                       * (math.log((1 + total) / (1 + frequency[term])) + 1)
+                       for term, count in sorted(counts.items())}
+            norm = math.sqrt(math.fsum(w * w for w in weights.values()))
+            found = {t: w / norm for t, w in weights.items()} if norm else {}
+            self._vectors[key] = found
+        return found
+
+    def similarity(self, key: str, other: str) -> Similarity:
+        """The cosine of two texts and the words (as ``key`` writes them) that weighed most."""
+        return self.explained(key, _cosine(self.vector(key), self.vector(other)))
+
+    def explained(self, key: str, found: tuple[float, tuple[str, ...]]) -> Similarity:
+        """A score and its stems, the stems shown as ``key``'s text first writes them."""
+        score, stems = found
+        surface: dict[str, str] = {}
+        for token in (*_tokens(self._texts[key][0]), *_tokens(self._texts[key][1])):
+            term = _term(token)
+            if term is not None:
+                surface.setdefault(term, token)
+        return Similarity(score, tuple(surface.get(s, s) for s in stems))
+
+
+def _cosine(first: Mapping[str, float], second: Mapping[str, float]
+            ) -> tuple[float, tuple[str, ...]]:
+    """The dot product of two unit vectors and the three words contributing most to it.
+
+    ``math.fsum`` rounds the exact sum, so the score does not depend on the order of words."""
+    if len(second) < len(first):
+        first, second = second, first
+    shared = [(first[w] * second[w], w) for w in first if w in second]
+    score = min(math.fsum(product for product, _ in shared), 1.0)
+    top = heapq.nsmallest(3, shared, key=lambda pair: (-pair[0], pair[1]))
+    return score, tuple(word for _, word in top)
+
+
+class StoryIndex:
+    """Articles already placed, searched for the first one telling a candidate's story.
+
+    An inverted index (word -> placed articles and their weight for it): a candidate's dot
+    product with every placed article it shares a word with comes from one pass over its
+    words' postings.
+    """
+
+    def __init__(self, vectors: StoryVectors, threshold: float) -> None:
+        self._vectors = vectors
+        self._threshold = threshold
+        self._postings: dict[str, list[tuple[int, float]]] = {}
+        self._keys: list[str] = []
+
+    def add(self, key: str) -> None:
+        position = len(self._keys)
+        self._keys.append(key)
+        for word, weight in self._vectors.vector(key).items():
+            self._postings.setdefault(word, []).append((position, weight))
+
+    def first_similar(self, key: str) -> tuple[int, Similarity] | None:
+        """The first added article (in order of :meth:`add`) scoring at least the threshold,
+        with its position; None when there is none."""
+        vector = self._vectors.vector(key)
+        dots: dict[int, float] = {}
+        for word, weight in vector.items():
+            for position, other in self._postings.get(word, ()):
+                dots[position] = dots.get(position, 0.0) + weight * other
+        # These sums may differ from the exact score in the last bits: the few near or above
+        # the threshold are scored again exactly.
+        near = sorted(p for p, dot in dots.items() if dot >= self._threshold - 1e-9)
+        for position in near:
+            found = _cosine(vector, self._vectors.vector(self._keys[position]))
+            if found[0] >= self._threshold:
+                return position, self._vectors.explained(key, found)
+        return None
