@@ -3,18 +3,26 @@
     python benchmarks/bench_build.py --articles 10000 30000 100000 [--workdir /tmp/nlbench]
     python benchmarks/bench_build.py --articles 1000000 --skip-slow-baselines --repeat 1 \
         --reuse                                      # manual: ~6 GB of disk, ~30 minutes
+    python benchmarks/bench_build.py --articles 100000 --texts ../shared/corpus \
+        --window-articles 2000 --skip-slow-baselines       # the cost of same-story folding
 
 For each size it generates (deterministically) a corpus shaped like the seed articles:
 ~5.5 KB files, 0-11 related items, 30 topics, dates over 3 years so that a weekly window
 holds about 0.6% of the files. Then it times, each as a fresh process: a cold build (no
 cache), a warm build with no change, warm builds after 1% of the files changed, were added,
 were deleted, `newsletter check` (every file parsed, then again with everything cached),
-`explain --json`, a warm build after `check`, and the baselines: read every file's bytes, a
+`explain --json`, a warm build after `check`, warm builds with and without the similar-text
+rule of same-story folding (`same_story.content`), and the baselines: read every file's bytes, a
 scandir+stat walk, CSafeLoader over every front matter, and the script a user would write
 (python-frontmatter over every file, then sort). Peak memory is each child's ru_maxrss (the
 largest of it and the worker processes it waited for). Each step but the single edits runs
 --repeat times (default 5) and its median is reported; every ratio compares figures of the
 same run, and a line per target says whether it is met.
+
+The synthetic titles and excerpts draw on a 30-word vocabulary; `--texts FOLDER...` draws
+them from real article files instead (a title from one, an excerpt from another), so that
+the similar-text rule meets realistic text. `--window-articles N` dates N of the articles
+inside the issue's window (instead of about 0.6% of them).
 
 Generated corpora live under --workdir (default /tmp/newsletter-bench), never in the
 repository. Files get mtimes in the past and the script waits out the cache's "racy"
@@ -59,6 +67,28 @@ RACY_WAIT = 2.2  # seconds; newsletter.reading.cache.RACY_MARGIN_NS is 2 s
 PAST = 1_500_000_000  # mtime given to generated files (2017), well before any build
 
 
+# (title, excerpt) pairs read from real article files (--texts); empty: synthetic words.
+REAL_TEXTS: list[tuple[str, str]] = []
+# --window-articles: every WINDOW_EVERY-th article is dated inside the issue's window (0: none);
+# set per corpus size by measure().
+WINDOW_EVERY = 0
+
+
+def load_texts(folders: list[Path]) -> list[tuple[str, str]]:
+    """The titles and excerpts of the article files below ``folders``, in path order."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from newsletter.reading.corpus import read_corpus
+
+    texts = []
+    for folder in folders:
+        reading = read_corpus(folder)
+        for article in sorted(reading.articles, key=lambda a: a.path):
+            texts.append((article.title, article.excerpt))
+    if not texts:
+        raise SystemExit(f"no article files found in {', '.join(map(str, folders))}")
+    return texts
+
+
 def _sentence(rng: random.Random, low: int, high: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high))).capitalize()
 
@@ -72,14 +102,24 @@ def article_text(number: int, variant: int = 0) -> tuple[str, str]:
     """(relative path, text) of synthetic article ``number``; ``variant`` edits it."""
     rng = random.Random(number * 7919 + 17)
     published = _instant(rng)
+    if WINDOW_EVERY and number % WINDOW_EVERY == 0:
+        end = dt.datetime.fromisoformat(ISSUE_DATE).replace(tzinfo=dt.UTC)
+        moment = end - dt.timedelta(seconds=1 + rng.randrange(7 * 86400 - 1))
+        published = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if REAL_TEXTS:
+        title = json.dumps(rng.choice(REAL_TEXTS)[0], ensure_ascii=False)
+        excerpt = json.dumps(rng.choice(REAL_TEXTS)[1], ensure_ascii=False)
+    else:
+        title = f'"{_sentence(rng, 6, 12)} {number}"'
+        excerpt = f'"{_sentence(rng, 20, 30)}."'
     slug = f"{published[:10]}-story-{number:07d}"
     folder = published[:7].replace("-", "/")
     name, domain = rng.choice(PROVIDERS)
     url = f"https://www.{domain}/{published[:10].replace('-', '/')}/story-{number}"
     lines = [
         "---", "category: news",
-        f'title: "{_sentence(rng, 6, 12)} {number}"',
-        f'excerpt: "{_sentence(rng, 20, 30)}."',
+        f"title: {title}",
+        f"excerpt: {excerpt}",
         f"publishedDateTime: {published}",
         f'originalUrl: "{url}"', f'webUrl: "{url}"', "type: article",
         f"quality: {rng.randint(0, 150) + variant}", f"heat: {rng.randint(-1, 300)}",
@@ -138,7 +178,8 @@ def generate(folder: Path, count: int, reuse: bool) -> Path:
     """The corpus and its config: made afresh, or restored from the last run's edits."""
     root = folder / "articles"
     marker = folder / GENERATED
-    if reuse and marker.is_file() and json.loads(marker.read_text())["count"] == count:
+    kind = {"count": count, "window_every": WINDOW_EVERY, "texts": len(REAL_TEXTS)}
+    if reuse and marker.is_file() and json.loads(marker.read_text()) == kind:
         edits = Edits(count, 0)
         for number in edits.added:
             (root / article_text(number)[0]).unlink(missing_ok=True)
@@ -150,19 +191,23 @@ def generate(folder: Path, count: int, reuse: bool) -> Path:
         root.mkdir(parents=True)
         for number in range(count):
             write_article(root, number)
-        marker.write_text(json.dumps({"count": count}))
+        marker.write_text(json.dumps(kind))
     return write_config(folder)
 
 
 def write_config(folder: Path) -> Path:
-    """The benchmarks' newsletter.yaml: the corpus in articles/, the 30 topics."""
-    config = folder / "newsletter.yaml"
-    config.write_text(json.dumps({
+    """The benchmarks' newsletter.yaml: the corpus in articles/, the 30 topics; beside it
+    exact-rules.yaml, the same without the similar-text rule, to measure what it costs."""
+    settings = {
         "title": "Bench Weekly", "site_url": "https://bench.example/", "timezone": "UTC",
         "corpus": "articles", "output": "issues", "window_days": 7,
         "topics": [{"name": t, "max_articles": 5} for t in TOPICS],
         "email": {"from": "Bench <bench@bench.example>", "postal_address": "1 Bench Road"},
-    }, indent=1))
+    }
+    (folder / "exact-rules.yaml").write_text(json.dumps(
+        {**settings, "same_story": {"content": False}}, indent=1))
+    config = folder / "newsletter.yaml"
+    config.write_text(json.dumps(settings, indent=1))
     return config
 
 
@@ -170,6 +215,14 @@ def write_config(folder: Path) -> Path:
 
 def timed(argv: list[str], cwd: Path, allowed: tuple[int, ...] = (0,)) -> tuple[float, float]:
     """(seconds, peak MB) of one fresh process; wait4 gives that child's own peak."""
+    elapsed, peak, _cpu = timed_with_cpu(argv, cwd, allowed)
+    return elapsed, peak
+
+
+def timed_with_cpu(argv: list[str], cwd: Path, allowed: tuple[int, ...] = (0,)
+                   ) -> tuple[float, float, float]:
+    """(seconds, peak MB, CPU seconds) of one fresh process. Its CPU time (user + system,
+    from wait4) moves less than the wall clock when other processes load the machine."""
     started = time.perf_counter()
     with open(os.devnull, "wb") as sink:
         process = subprocess.Popen(argv, cwd=cwd, stdout=sink, stderr=subprocess.PIPE)
@@ -180,7 +233,7 @@ def timed(argv: list[str], cwd: Path, allowed: tuple[int, ...] = (0,)) -> tuple[
     code = os.waitstatus_to_exitcode(status)
     if code not in allowed:
         raise SystemExit(f"{' '.join(argv)} failed ({code}):\n{err.decode()}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 # What a user would write, each a script of its own; they share the folder walk.
@@ -229,9 +282,34 @@ print(len(posts))
 
 SAMPLE_EVERY = 10  # --skip-slow-baselines: CSafeLoader over one file in ten, scaled up
 
+# What the similar-text rule adds to selection, timed inside one process in CPU seconds
+# (best of 7, so that other processes on the machine weigh less than in the whole-build
+# timings): the window's articles are read once through the warm cache, then the issue is
+# selected with and without the rule.
+SELECT_TIMING = """
+import dataclasses, datetime as dt, sys, time
+from pathlib import Path
+from newsletter.publishing.build import read_and_select
+from newsletter.core.config import load_config
+from newsletter.selecting.select import select_issue
+config = load_config(Path(sys.argv[1]))
+date = dt.date.fromisoformat(sys.argv[2])
+articles = read_and_select(config, date, complete=False).reading.articles
+for content in (True, False):
+    chosen = dataclasses.replace(config, same_story_content=content)
+    times = []
+    for _ in range(7):
+        start = time.process_time()
+        select_issue(articles, chosen, date)
+        times.append(time.process_time() - start)
+    print(content, f"{min(times):.4f}")
+"""
+
 
 def measure(count: int, workdir: Path, options: argparse.Namespace
             ) -> dict[str, tuple[float, float]]:
+    global WINDOW_EVERY
+    WINDOW_EVERY = max(1, count // options.window_articles) if options.window_articles else 0
     folder = workdir / f"corpus-{count}"
     print(f"\n== {count:,} articles ({folder})", flush=True)
     started = time.perf_counter()
@@ -286,6 +364,7 @@ def measure(count: int, workdir: Path, options: argparse.Namespace
     issue = (folder / "issues" / ISSUE_DATE / "issue.json").read_bytes()
     step("warm build", build, runs=repeat)
     assert (folder / "issues" / ISSUE_DATE / "issue.json").read_bytes() == issue
+    same_story(folder, build, results, repeat, fresh_output)
 
     edits = Edits(count, repeat)
 
@@ -316,6 +395,35 @@ def measure(count: int, workdir: Path, options: argparse.Namespace
     return results
 
 
+def same_story(folder: Path, build: list[str], results: dict[str, tuple[float, float]],
+               repeat: int, fresh_output: Any) -> None:
+    """Warm builds with and without the similar-text rule, alternated so that the machine's
+    load weighs on both alike (the two configs share the cache), and selection alone."""
+    exact_rules = [sys.executable, "-m", "newsletter", "--config",
+                   str(folder / "exact-rules.yaml"), "build", "--date", ISSUE_DATE]
+    on: list[tuple[float, float, float]] = []
+    off: list[tuple[float, float, float]] = []
+    for _ in range(repeat):
+        fresh_output()
+        off.append(timed_with_cpu(exact_rules, folder))
+        fresh_output()
+        on.append(timed_with_cpu(build, folder))
+    for name, runs in (("warm, same_story on", on), ("warm, same_story off", off)):
+        results[name] = statistics.median(m[0] for m in runs), max(m[1] for m in runs)
+        results[f"{name} (CPU)"] = statistics.median(m[2] for m in runs), 0.0
+        print(f"   {name:<28} {results[name][0]:8.2f} s  {results[name][1]:7.0f} MB  "
+              f"CPU {results[name + ' (CPU)'][0]:.2f} s  (runs: "
+              f"{', '.join(f'{m[0]:.2f}' for m in runs)})", flush=True)
+    timing = subprocess.run([sys.executable, "-c", SELECT_TIMING, str(folder / "newsletter.yaml"),
+                             ISSUE_DATE], cwd=folder, capture_output=True, text=True,
+                            check=True).stdout
+    seconds = dict(line.split() for line in timing.splitlines())
+    for content, name in (("True", "select, same_story on"), ("False", "select, same_story off")):
+        results[name] = float(seconds[content]), 0.0
+        print(f"   {name:<28} {results[name][0]:8.3f} s  (CPU, in one process, best of 7)",
+              flush=True)
+
+
 # Targets: (label, measured value, bound, unit); what counts as met is value <= bound.
 def targets(count: int, r: dict[str, tuple[float, float]], cores: int
             ) -> list[tuple[str, float, float, str]]:
@@ -342,6 +450,14 @@ def targets(count: int, r: dict[str, tuple[float, float]], cores: int
          max(peak["check (first)"], peak["check (again)"]), 1000 if million else 300, "MB"),
         (f"explain --json peak <= {1000 if million else 300} MB", peak["explain --json"],
          1000 if million else 300, "MB"),
+    ]
+    cpu_off = seconds["warm, same_story off (CPU)"]
+    lines += [
+        ("similar-text rule: warm build CPU <= 1.1 x without it",
+         seconds["warm, same_story on (CPU)"], 1.1 * cpu_off, "s"),
+        ("similar-text rule: CPU it adds to selection <= 10% of a warm build's",
+         seconds["select, same_story on"] - seconds["select, same_story off"],
+         0.1 * cpu_off, "s"),
     ]
     if "baseline frontmatter" in r:
         lines.append(("cold build >= 10 x faster than the python-frontmatter script",
@@ -381,11 +497,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=REPEAT,
                         help="Runs of each step; the median is reported.")
     parser.add_argument("--keep", action="store_true", help="Keep the generated corpora.")
+    parser.add_argument("--texts", type=Path, nargs="+", default=[],
+                        help="Draw titles and excerpts from the article files below these "
+                             "folders (e.g. ../shared/corpus) instead of synthetic words.")
+    parser.add_argument("--window-articles", type=int, default=0,
+                        help="Date this many articles inside the issue's window.")
     parser.add_argument("--reuse", action="store_true",
                         help="Reuse a corpus kept by --keep, undoing its edits (implies "
                              "--keep).")
     options = parser.parse_args()
     options.keep = options.keep or options.reuse
+    REAL_TEXTS[:] = load_texts(options.texts) if options.texts else []
     workdir = options.workdir.resolve()
     repository = Path(__file__).resolve().parent.parent
     if workdir == repository or repository in workdir.parents:

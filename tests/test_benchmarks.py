@@ -39,3 +39,17 @@ def test_bench_preview_runs(tmp_path: Path) -> None:
     out = run_benchmark("benchmarks/bench_preview.py", "--articles", "200", "--idle", "1",
                         "--edits", "1", "--workdir", str(tmp_path))
     assert "% of a core" in out and "edit -> draft" in out and "ratio" in out
+
+
+def test_bench_build_runs_on_real_text(tmp_path: Path) -> None:
+    out = run_benchmark("benchmarks/bench_build.py", "--articles", "300",
+                        "--skip-slow-baselines", "--workdir", str(tmp_path),
+                        "--texts", "articles", "--window-articles", "60")
+    assert "warm, same_story on" in out and "select, same_story off" in out
+    assert "similar-text rule: CPU it adds to selection <= 10% of a warm build" in out
+
+
+def test_bench_same_story_runs() -> None:
+    out = run_benchmark("benchmarks/bench_same_story.py", "--thresholds", "0.45")
+    assert "sample-2021-03-08: 25 candidates" in out
+    assert "| 0.45 (default) |" in out and "By corpus" in out
