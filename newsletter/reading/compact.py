@@ -51,6 +51,11 @@ class Known:
                 self._canonical = [""] * len(self.paths)
         return self._canonical[row] or None
 
+    def canonical_list(self) -> list[str]:
+        """Every row's canonical URL ("" for none), decoded."""
+        self.canonical(0) if self.paths else None
+        return self._canonical or []
+
     def stamp(self, row: int) -> Stamp:
         return self.sizes[row], self.mtimes[row], self.inos[row], self.ctimes[row]
 
@@ -63,13 +68,15 @@ class CompactBuilder:
         self.columns = [array.array("q") for _ in range(6)]
         self.canonicals: list[str] = []
 
-    def copy(self, known: Known, row: int) -> None:
-        self.paths.append(known.paths[row])
+    def copy(self, known: Known, rows: list[int]) -> None:
+        """The given rows of ``known``, unchanged: column by column, at C speed (a warm
+        build after an edit copies 100,000 of them)."""
+        self.paths.extend(map(known.paths.__getitem__, rows))
         for column, source in zip(self.columns, (known.sizes, known.mtimes, known.inos,
                                                   known.ctimes, known.flags, known.published),
                                   strict=True):
-            column.append(source[row])
-        self.canonicals.append(known.canonical(row) or "")
+            column.extend(map(source.__getitem__, rows))
+        self.canonicals.extend(map(known.canonical_list().__getitem__, rows))
 
     def add(self, path: str, size: int, mtime_ns: int, ino: int, ctime_ns: int, trusted: int,
             kind: int, published_us: int | None, canonical: str | None) -> None:

@@ -59,6 +59,7 @@ VALIDATE_ALL_BELOW = 2_000  # files
 
 
 _PATH = operator.itemgetter(0)
+_KIND = operator.itemgetter(2)
 _SUFFIX = operator.itemgetter(slice(-3, None))  # ".md" or "txt"
 
 def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | None = None,
@@ -248,18 +249,16 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         compact = None
         if fresh or vanished or len(found) != len(known.paths):
             compact = CompactBuilder()
-            for index in range(len(found)):
-                if same[index] >= 0:
-                    compact.copy(known, same[index])
-                elif index in fresh:
-                    compact.add(*fresh[index][:9])
+            compact.copy(known, [row for row in same if row >= 0])
+            for row in fresh.values():
+                compact.add(*row[:9])
         writer.close(vanished, compact)
     kept = list(filter(None, slots))  # (most slots are empty on a warm build)
     return CorpusReading(
         tuple(a for a in kept if isinstance(a, Article)),
         tuple(p for p in kept if isinstance(p, Problem)) + tuple(walk_problems),
         unread=len(skipped),
-        unvalidated=sum(1 for _p, _i, kind in skipped if kind == corpus_cache.KIND_DEFERRED),
+        unvalidated=list(map(_KIND, skipped)).count(corpus_cache.KIND_DEFERRED),
         counted=counted,
     )
 

@@ -46,45 +46,56 @@ def walk_files(root: Path, *, suffixes: tuple[str, ...] = (), skip_hidden: bool 
         if problems is not None:
             problems.append(Problem(shown_path(relative), message))
 
-    def walk(folder: str, prefix: str) -> Iterator[tuple[str, str, os.stat_result]]:
+    def listing(folder: str, prefix: str) -> Iterator[str]:
         try:
-            names = sorted(os.listdir(folder))
+            return iter(sorted(os.listdir(folder)))
         except OSError as error:
             if not prefix and problems is not None:
                 raise  # the corpus folder itself: the caller says what to fix
             report(prefix, f"folder cannot be read: {error.strerror or error}; its files are "
                            "left out")
-            return
-        base = folder + os.sep
-        for name in names:
-            if skip_hidden and name[0] == ".":
-                continue
-            wanted = not suffixes or name.endswith(suffixes)
-            try:
-                info = lstat(base + name)
-                kind = info.st_mode & _TYPE
-                # The common case first, as cheaply as possible: a regular file to walk.
-                if kind == _FILE and wanted and name.isascii():
-                    yield prefix + name, base + name, info
-                elif kind == _FOLDER:
-                    if name.isascii() or _is_utf8(name):
-                        yield from walk(base + name, prefix + name + "/")
-                    else:
-                        report(prefix + name + "/", _NOT_UTF8)
-                elif not wanted or kind not in (_FILE, _LINK):
-                    continue  # not a file to walk (folder symlinks are not followed)
-                elif not _is_utf8(name):
-                    report(prefix + name, _NOT_UTF8)
-                elif kind == _LINK and (problem := _link_problem(base + name, inside)):
-                    report(prefix + name, problem)
-                elif kind == _FILE or stat.S_ISREG((info := os.stat(base + name)).st_mode):
-                    yield prefix + name, base + name, info
-            except FileNotFoundError:
-                continue  # deleted since the folder was listed
-            except OSError as error:
-                report(prefix + name, f"cannot be read: {error.strerror or error}")
+            return iter(())
 
-    return walk(str(root), "")
+    def walk() -> Iterator[tuple[str, str, os.stat_result]]:
+        # One generator and a stack of the folders being listed, not a generator per
+        # folder: each file then passes one ``yield``, not one per level of folders.
+        folder = str(root)
+        stack = [(listing(folder, ""), folder + os.sep, "")]
+        while stack:
+            names, base, prefix = stack[-1]
+            for name in names:
+                if skip_hidden and name[0] == ".":
+                    continue
+                wanted = not suffixes or name.endswith(suffixes)
+                try:
+                    info = lstat(base + name)
+                    kind = info.st_mode & _TYPE
+                    # The common case first, as cheaply as possible: a regular file to walk.
+                    if kind == _FILE and wanted and name.isascii():
+                        yield prefix + name, base + name, info
+                    elif kind == _FOLDER:
+                        if name.isascii() or _is_utf8(name):
+                            below = prefix + name + "/"
+                            stack.append((listing(base + name, below), base + name + os.sep,
+                                          below))
+                            break  # into the folder; this one goes on after it
+                        report(prefix + name + "/", _NOT_UTF8)
+                    elif not wanted or kind not in (_FILE, _LINK):
+                        continue  # not a file to walk (folder symlinks are not followed)
+                    elif not _is_utf8(name):
+                        report(prefix + name, _NOT_UTF8)
+                    elif kind == _LINK and (problem := _link_problem(base + name, inside)):
+                        report(prefix + name, problem)
+                    elif kind == _FILE or stat.S_ISREG((info := os.stat(base + name)).st_mode):
+                        yield prefix + name, base + name, info
+                except FileNotFoundError:
+                    continue  # deleted since the folder was listed
+                except OSError as error:
+                    report(prefix + name, f"cannot be read: {error.strerror or error}")
+            else:
+                stack.pop()
+
+    return walk()
 
 
 def walk_corpus(root: Path) -> tuple[list[Found], list[Problem]]:
