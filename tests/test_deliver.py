@@ -36,10 +36,16 @@ from newsletter.core.errors import NewsletterError
 from newsletter.core.models import Issue
 from newsletter.core.timing import issue_timestamp
 from newsletter.delivery.send import load_published_issue, sections_for, send_issue
+from newsletter.delivery.signups import key_of
 from newsletter.delivery.smtp import Retry
-from newsletter.delivery.subscribers import import_csv
-from newsletter.delivery.tokens import read_secret, unsubscribe_token, verify_token
-from newsletter.rendering.mail import UNSUBSCRIBE_PLACEHOLDER, RenderedEmail, render_email
+from newsletter.delivery.subscribers import import_csv, list_subscribers
+from newsletter.delivery.tokens import check_token, legacy_unsubscribe_token, read_secret
+from newsletter.rendering.mail import (
+    PREFERENCES_PLACEHOLDER,
+    UNSUBSCRIBE_PLACEHOLDER,
+    RenderedEmail,
+    render_email,
+)
 from newsletter.rendering.message import build_template
 
 SECRET = "test-secret-0123456789-abcdefghij"
@@ -140,6 +146,17 @@ def token_of(message: EmailMessage) -> str:
     match = re.search(r"<https://[^>]*unsubscribe\?token=([^>]+)>", message["List-Unsubscribe"])
     assert match, message["List-Unsubscribe"]
     return match.group(1)
+
+
+def preferences_token_of(message: EmailMessage) -> str:
+    match = re.search(r"/preferences\?token=([A-Za-z0-9_.-]+)", parts(message)[0])
+    assert match, "no preferences link in the text part"
+    return match.group(1)
+
+
+def key_in(secret: bytes, token: str, purpose: str = "unsubscribe") -> str | None:
+    checked = check_token(secret, token, purpose)
+    return checked.key if checked else None
 
 
 # -- a published site, built once per module ----------------------------------------------------
@@ -243,7 +260,10 @@ def test_500_subscribers_each_get_the_issue_once_with_their_own_link(site: Path,
     for address, message in recorder.parsed().items():
         number = int(address.removeprefix("reader").split("@")[0])
         token = token_of(message)
-        assert verify_token(secret, token) == address
+        preferences = preferences_token_of(message)
+        assert key_in(secret, token) == key_of(config, address) is not None
+        assert key_in(secret, preferences, "preferences") == key_of(config, address)
+        assert address.encode() not in token.encode() + preferences.encode()
         url = f"https://news.example.org/ai/unsubscribe?token={token}"
         assert message["List-Unsubscribe"] == f"<{url}>, <mailto:leave@news.example.org" \
                                               "?subject=unsubscribe>"
@@ -265,8 +285,10 @@ def test_500_subscribers_each_get_the_issue_once_with_their_own_link(site: Path,
         text, html = parts(message)
         rendered = robotics if number % 10 == 0 else whole
         # exact: the rendered parts with this subscriber's token, nothing else changed
-        assert text == rendered.text.replace(UNSUBSCRIBE_PLACEHOLDER, token)
-        assert html == rendered.html.replace(UNSUBSCRIBE_PLACEHOLDER, token)
+        assert text == rendered.text.replace(UNSUBSCRIBE_PLACEHOLDER, token).replace(
+            PREFERENCES_PLACEHOLDER, preferences)
+        assert html == rendered.html.replace(UNSUBSCRIBE_PLACEHOLDER, token).replace(
+            PREFERENCES_PLACEHOLDER, preferences)
         assert url in text and url.replace("&", "&amp;") in html
         assert ("AI story 0" in text) == (number % 10 != 0)  # topic filtering
         assert "Robot Zoë 0" in text
@@ -304,8 +326,10 @@ def test_550_recipient_is_bounced_not_retried_not_delivered(site: Path, tmp_path
     assert recorder.rcpt_calls["gone@example.org"] == 1  # not retried, not even next run
     assert recorder.count() == Counter({"here@example.org": 1})
     assert ("2021-02-22", "gone@example.org", "bounced") in ledger(config)
-    assert again.sent == [] and sorted(again.skipped) == ["gone@example.org",
-                                                          "here@example.org"]
+    # bounced: out of every send until they sign up again
+    assert again.sent == [] and again.skipped == ["here@example.org"]
+    statuses = {s.email: s.status for s in list_subscribers(config)}
+    assert statuses == {"gone@example.org": "bounced", "here@example.org": "active"}
     assert any("bounced: gone@example.org: 550" in line for line in lines)
 
 
@@ -434,7 +458,7 @@ def test_outbox_writes_the_exact_messages_and_connects_to_nothing(site: Path,
     files = sorted((tmp_path / "out").iterdir())
     assert [f.name for f in files] == ["00001-a@example.org.eml", "00002-b@example.org.eml"]
     first = parse(files[0].read_bytes())
-    assert verify_token(read_secret(config), token_of(first)) == "a@example.org"
+    assert key_in(read_secret(config), token_of(first)) == key_of(config, "a@example.org")
     assert "AI story 0" not in parts(parse(files[1].read_bytes()))[0]
     assert ledger(config) == []
     again = run(tmp_path, "send", ISSUE.isoformat(), "--outbox", str(tmp_path / "out"))
@@ -463,12 +487,17 @@ def test_a_missing_secret_names_the_variable(site: Path, tmp_path: Path,
 
 # -- the token ------------------------------------------------------------------------------------
 
-def test_a_token_cannot_be_forged_or_moved() -> None:
+def verify_token(secret: bytes, token: object) -> str | None:
+    checked = check_token(secret, token, "unsubscribe")
+    return checked.address if checked else None
+
+
+def test_an_earlier_versions_token_cannot_be_forged_or_moved() -> None:
     secret = SECRET.encode()
-    token = unsubscribe_token(secret, "ada@example.org")
+    token = legacy_unsubscribe_token(secret, "ada@example.org")
     assert verify_token(secret, token) == "ada@example.org"
     version, address, mac = token.split(".")
-    other = unsubscribe_token(secret, "eve@example.org").split(".")[1]
+    other = legacy_unsubscribe_token(secret, "eve@example.org").split(".")[1]
     assert verify_token(secret, f"{version}.{other}.{mac}") is None  # moved to another address
     assert verify_token(b"another-secret-0123456789", token) is None
     assert verify_token(secret, f"2.{address}.{mac}") is None
@@ -477,8 +506,8 @@ def test_a_token_cannot_be_forged_or_moved() -> None:
 
 
 @given(st.emails(), st.binary(min_size=16, max_size=64))
-def test_tokens_round_trip_and_are_url_safe(address: str, key: bytes) -> None:
-    token = unsubscribe_token(key, address)
+def test_earlier_tokens_round_trip_and_are_url_safe(address: str, key: bytes) -> None:
+    token = legacy_unsubscribe_token(key, address)
     assert re.fullmatch(r"[A-Za-z0-9_.-]+", token)
     assert verify_token(key, token) == address
     flipped = token[:-1] + ("A" if token[-1] != "A" else "B")

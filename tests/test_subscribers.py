@@ -51,9 +51,9 @@ def test_import_reports_bad_rows_by_line_and_takes_the_good_ones(folder: Path) -
     assert "Imported 2 subscriber(s)" in result.output
     assert listing(folder) == [
         {"email": "ada@example.org", "name": "Ada Lovelace", "topics": ["AI", "Robotics"],
-         "status": "active"},
+         "status": "active", "source": "import", "confirmed_at": None},
         {"email": "grace@example.org", "name": "Hopper, Grace", "topics": ["Computer Vision"],
-         "status": "active"},
+         "status": "active", "source": "import", "confirmed_at": None},
     ]
 
 
@@ -90,7 +90,7 @@ def test_add_merges_and_resubscribes_import_never_does(folder: Path) -> None:
                "Ada L.").output == "Ada@example.org: updated.\n"
     [ada] = listing(folder)
     assert ada == {"email": "Ada@example.org", "name": "Ada L.", "topics": ["AI"],
-                   "status": "active"}
+                   "status": "active", "source": "cli", "confirmed_at": None}
 
     config = load_config(folder / "newsletter.yaml")
     state_sql(config, "UPDATE subscribers SET status = 'unsubscribed'")

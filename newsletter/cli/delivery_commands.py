@@ -165,19 +165,46 @@ def send(options: Options, date: dt.date, to: str | None, outbox: Path | None,
         sys.exit(1)
 
 
+@click.command("send-pending")
+@click.pass_obj
+def send_pending(options: Options) -> None:
+    """Send the queued confirmation and welcome emails that are due, then exit.
+
+    For deployments whose web processes must not send mail (serve --no-send, or
+    NEWSLETTER_SEND_MAIL=0 under a WSGI server): run it every minute from cron or a
+    systemd timer. Exit status 1 when an email failed for good.
+
+    \b
+    Example:
+      newsletter send-pending
+    """
+    from ..delivery.mailqueue import send_pending as send_queued
+
+    config, _ = options.load()
+    report = send_queued(config, log=click.echo)
+    click.echo(f"Queued emails: {report.summary()}")
+    if report.failed:
+        sys.exit(1)
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
               help="The port (0: any free port).")
 @click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds a connection may stay silent before it is closed.")
+@click.option("--send/--no-send", "send_mail", default=True, show_default=True,
+              help="Send the confirmation and welcome emails from this process (else: "
+                   "newsletter send-pending).")
 @click.pass_obj
-def serve(options: Options, host: str, port: int, timeout: float) -> None:
-    """Serve the archive, the feeds and the published issues at the path of site_url, and
-    one-click unsubscribes. Drafts and the editor's files are never served.
+def serve(options: Options, host: str, port: int, timeout: float, send_mail: bool) -> None:
+    """Serve the archive, the feeds and the published issues at the path of site_url, the
+    signup and preferences pages, and one-click unsubscribes. Drafts and the editor's files
+    are never served.
 
     A WSGI application (newsletter.serve.Site) with the standard library's server, for
-    local use; in production run Site under a WSGI server (see the README).
+    local use; in production run newsletter.web.wsgi:application under a WSGI server (see
+    the README).
 
     \b
     Example:
@@ -187,7 +214,7 @@ def serve(options: Options, host: str, port: int, timeout: float) -> None:
 
     config, _ = options.load()
     try:
-        server = make_server(config, host, port, timeout=timeout)
+        server = make_server(config, host, port, timeout=timeout, send_mail=send_mail)
     except OSError as error:
         raise NewsletterError(f"cannot listen on {host}:{port} ({error}); pick another "
                               "--port or --host") from None

@@ -15,7 +15,7 @@ from ..publishing.build import build_issue, publish_issue, read_and_select
 from ..reading.corpus import read_corpus
 from ..rendering.check import template_problems as check_templates
 from ..selecting.explain import explain_json_chunks, explain_text
-from .delivery_commands import send, serve, subscribers
+from .delivery_commands import send, send_pending, serve, subscribers
 from .init_command import init
 from .options import (
     STRICT_HELP,
@@ -260,7 +260,7 @@ def schedule(options: Options, once: bool, strict: bool) -> None:
         raise click.ClickException("the run failed (see the log above)")
 
 
-for command in (subscribers, send, serve, state):  # delivery_commands.py, state_commands.py
+for command in (subscribers, send, send_pending, serve, state):  # delivery, state_commands
     cli.add_command(command)
 cli.add_command(init)  # init_command.py
 

@@ -27,6 +27,7 @@ from .settings import (
     EmailSettings,
     ScheduleSettings,
     SmtpSettings,
+    SubscribeSettings,
     TopicConfig,
 )
 from .text import describe, topic_key
@@ -38,13 +39,15 @@ DEFAULT_CONFIG_NAME = "newsletter.yaml"
 TOP_LEVEL_KEYS = (
     "title", "site_url", "timezone", "corpus", "output", "window_days", "min_quality",
     "topics", "related", "same_story", "language", "email", "feeds", "schedule", "smtp",
-    "state_dir", "secret_env", "state_url", "state_password_env",
+    "state_dir", "secret_env", "state_url", "state_password_env", "subscribe",
     "theme", "templates",  # theme.py
 )
 EMAIL_KEYS = ("from", "reply_to", "postal_address", "subject", "unsubscribe_mailto")
 SCHEDULE_KEYS = ("cron", "publish", "send", "catch_up_hours")
 SMTP_KEYS = ("host", "port", "security", "username", "password_env", "concurrency",
              "rate_per_second", "lease_seconds")
+SUBSCRIBE_KEYS = ("enabled", "confirm_hours", "welcome", "resend_minutes", "per_ip_per_hour",
+                  "trust_proxy")
 SMTP_SECURITY = {"none": 25, "starttls": 587, "ssl": 465}  # and each one's usual port
 SUBJECT_FIELDS = ("title", "date", "slug")
 
@@ -269,6 +272,21 @@ def _state_url(report: Report, data: dict) -> tuple[str | None, str | None]:
     return url, password_env.strip() if password_env else None
 
 
+def _subscribe(report: Report, value: Any, smtp_configured: bool) -> SubscribeSettings:
+    data = mapping(report, value, "subscribe", SUBSCRIBE_KEYS) or {}
+    enabled = boolean(report, "subscribe.enabled", data.get("enabled", smtp_configured))
+    confirm_hours = positive_number(report, "subscribe.confirm_hours",
+                                    data.get("confirm_hours", 48))
+    welcome = boolean(report, "subscribe.welcome", data.get("welcome", True))
+    resend = positive_number(report, "subscribe.resend_minutes",
+                             data.get("resend_minutes", 60))
+    per_ip = integer(report, "subscribe.per_ip_per_hour", data.get("per_ip_per_hour", 20),
+                     minimum=1)
+    trust_proxy = boolean(report, "subscribe.trust_proxy", data.get("trust_proxy", False))
+    return SubscribeSettings(enabled, confirm_hours or 48, welcome, resend or 60,
+                             per_ip or 20, trust_proxy)
+
+
 def validate(data: Any, path: Path) -> Config:
     """Check the parsed config file as a whole; raise :class:`ConfigError` listing everything."""
     report = Report()
@@ -345,6 +363,7 @@ def validate(data: Any, path: Path) -> Config:
 
     schedule = _schedule(report, data.get("schedule"), timezone)
     smtp = _smtp(report, data.get("smtp"))
+    subscribe = _subscribe(report, data.get("subscribe"), "smtp" in data)
     state_name = string(report, data, "state_dir", ".newsletter")
     state_dir = (folder / state_name).resolve() if state_name else folder / ".newsletter"
     secret_env = string(report, data, "secret_env", "NEWSLETTER_SECRET")
@@ -372,6 +391,7 @@ def validate(data: Any, path: Path) -> Config:
         secret_env=secret_env,  # type: ignore[arg-type]  # set, see above
         state_url=state_url, state_password_env=state_password_env,
         theme=theme, templates=templates,
+        subscribe=subscribe,
         warnings=tuple(report.warnings),
     )
 

@@ -54,6 +54,18 @@ class ThemeSettings:
 
 
 @dataclass(frozen=True)
+class SubscribeSettings:
+    """The public signup form, confirmation, preferences (``subscribe:`` in the config)."""
+
+    enabled: bool = False  # default: true when smtp is configured; false: the routes 404
+    confirm_hours: float = 48  # how long a confirmation link works; then the signup expires
+    welcome: bool = True  # one welcome email after confirming
+    resend_minutes: float = 60  # at most one confirmation email per address this often
+    per_ip_per_hour: int = 20  # signup POSTs per client address in a rolling hour
+    trust_proxy: bool = False  # take the client address from X-Forwarded-For's last hop
+
+
+@dataclass(frozen=True)
 class TopicConfig:
     name: str
     max_articles: int = DEFAULT_MAX_ARTICLES
@@ -85,6 +97,7 @@ class Config:
     state_password_env: str | None = None  # the variable holding the database password
     theme: ThemeSettings = ThemeSettings()
     templates: Path | None = None  # the editor's template overrides (absolute once loaded)
+    subscribe: SubscribeSettings = SubscribeSettings()
     warnings: tuple[str, ...] = ()
 
     @property

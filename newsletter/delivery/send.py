@@ -57,6 +57,7 @@ from .senders import (
     run_worker,
     sections_for,
 )
+from .signups import key_of
 from .smtp import (
     DEFAULT_RETRY,
     Connection,
@@ -69,7 +70,7 @@ from .smtp import (
     smtp_password,
 )
 from .subscribers import HOW_TO_ADD, AddressError, normalize_address
-from .tokens import read_secret, unsubscribe_token
+from .tokens import link_tokens, new_key, read_secret
 
 Log = Callable[[str], None]
 __all__ = ["SendReport", "edition_for", "load_published_issue", "send_issue",
@@ -139,7 +140,9 @@ def send_test_copy(config: Config, issue: Issue, to: str, *, outbox: Path | None
         raise NewsletterError(f"--to {to!r}: {error}") from None
     secret = read_secret(config)
     template = build_template(config, issue, render_email(issue, config), test=True)
-    message = template.render(address, display, unsubscribe_token(secret, address))
+    # a subscriber's copy carries their own links; anyone else's, links to nobody
+    tokens = link_tokens(secret, key_of(config, address) or new_key())
+    message = template.render(address, display, tokens["unsubscribe"], tokens["preferences"])
     report = SendReport(issue.slug, outbox=outbox)
     if outbox is not None:
         _write_outbox(outbox, f"test-{_safe_file_name(address)}.eml", message)
@@ -321,12 +324,12 @@ def _write_outbox_run(config: Config, issue: Issue, secret: bytes, outbox: Path,
     report = SendReport(issue.slug, outbox=outbox)
     with open_database(config) as db:
         done = {row[0] for row in db.run("deliveries.addresses", (issue.slug,))}
-        subscribers = db.run("subscribers.active").fetchall()
+        subscribers = db.run("subscribers.active_keys").fetchall()
     if not subscribers:
         log(f"No active subscribers: {HOW_TO_ADD}.")
     templates: dict[tuple[tuple[str, ...], bool], MessageTemplate] = {}
     index = 0
-    for address, name, topics in subscribers:
+    for address, name, topics, token_key in subscribers:
         part = edition_for(issue, [t for t in topics.split(";") if t])
         if address in done or part is None:
             report.skipped.append(address)
@@ -338,7 +341,9 @@ def _write_outbox_run(config: Config, issue: Issue, secret: bytes, outbox: Path,
                                                        render_email(part, config))
         index += 1
         try:
-            message = template.render(address, name, unsubscribe_token(secret, address))
+            tokens = link_tokens(secret, token_key)
+            message = template.render(address, name, tokens["unsubscribe"],
+                                      tokens["preferences"])
         except MessageError as error:
             report.failed.append(address)
             log(f"failed: {address!r}: {error}")

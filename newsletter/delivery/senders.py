@@ -41,7 +41,7 @@ from ..rendering.mail import render_email
 from ..rendering.message import MessageError, MessageTemplate, build_template
 from ..state.database import Database, now, open_database
 from .smtp import Connection, Failed, Fatal, Permanent, Retry, deliver_one, envelope_sender
-from .tokens import unsubscribe_token
+from .tokens import link_tokens
 
 Log = Callable[[str], None]
 
@@ -208,25 +208,36 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
         finally:
             db.close()
 
-    def send_one(db: Database, connection: Connection, address: str, name: str,
-                 topics: str) -> None:
-        part = edition_for(issue, [t for t in topics.split(";") if t])
-        if part is None:  # chose no topic this issue has
-            db.run("claim.done", (slug, address))
-            return
-        try:
-            message = template_for(part).render(address, name,
-                                                    unsubscribe_token(spec.secret, address))
-        except MessageError as error:  # this subscriber's problem, not the run's
-            with db.transaction():
+    def send_one(db: Database, connection: Connection, address: str) -> None:
+        pace.wait(db)
+        # The subscriber as they stand right now, read in the transaction that records the
+        # attempt: an unsubscribe or a change of topics committed before it applies to this
+        # message, even in the middle of a run.
+        with db.transaction():
+            row = db.run("subscriber.for_send", (address,)).fetchone()
+            part = None
+            if row is not None and row[2] == "active":
+                part = edition_for(issue, [t for t in row[1].split(";") if t])
+            if part is None:  # left, bounced, or chose no topic this issue has
+                db.run("claim.done", (slug, address))
+                db.run("attempt.delete", (slug, address))
+                return
+            tokens = link_tokens(spec.secret, row[3])
+            try:
+                message = template_for(part).render(address, row[0], tokens["unsubscribe"],
+                                                    tokens["preferences"])
+            except MessageError as error:  # this subscriber's problem, not the run's
                 db.run("failure.record", (slug, str(error), now(), address))
                 db.run("claim.failed", (spec.run, slug, address))
+                problem: str | None = str(error)
+            else:
+                problem = None
+                db.run("attempt.record", (slug, address, now()))
+        if problem is not None:
             with lock:
                 outcome.unbuildable.append(address)
-            say(f"failed: {address!r}: {error}")
+            say(f"failed: {address!r}: {problem}")
             return
-        pace.wait(db)
-        db.run("attempt.record", (slug, address, now()))
         uncertain = False
         try:
             if deliver_one(connection, sender, address, message, spec.retry):
@@ -247,6 +258,8 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
             if status:
                 db.run("delivery.record_run", (slug, address, status, detail, now(), spec.run))
                 db.run("claim.done", (slug, address))
+            if status == "bounced":  # nothing more until they sign up again
+                db.run("subscriber.bounced", (now(), address))
             else:
                 db.run("claim.failed", (spec.run, slug, address))
             if not uncertain:  # else a later run names it, like one cut by a kill
@@ -281,14 +294,14 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
                         POLL, max(float(first_lease_ends), 0.01))
                     stop.wait(wait)  # the rest is held by live senders: wait for them
                     continue
-                for address, name, topics, was_in_flight in rows:
+                for address, _name, _topics, was_in_flight in rows:
                     if stop.is_set():
                         break
                     if was_in_flight and address not in spec.named:
                         with lock:
                             outcome.in_flight.append(address)
                         say(in_flight_line([address], "another sender"))
-                    send_one(db, connection, address, name, topics)
+                    send_one(db, connection, address)
         except Exception as error:  # a bug or a broken database: stop, and say so
             with lock:
                 outcome.fatal.append(str(error) if isinstance(error, NewsletterError)

@@ -14,13 +14,16 @@ so re-importing an old list cannot undo anybody's unsubscribe.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime as dt
 import difflib
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -31,7 +34,7 @@ from ..core.text import topic_key
 from ..publishing.output import write_atomic
 from ..state.database import Database, now, open_database
 
-STATUSES = ("active", "unsubscribed")
+STATUSES = ("active", "unsubscribed", "bounced")  # what a CSV may say
 HEADER = ("email", "name", "topics", "status")  # email and name required, in this order
 MAX_NAME = 200
 
@@ -93,25 +96,33 @@ class Subscriber:
     email: str  # normalized
     name: str = ""
     topics: tuple[str, ...] = ()  # () means every topic
-    status: str = "active"
+    status: str = "active"  # pending, active, unsubscribed or bounced
+    source: str = "import"  # how they joined: form, import or cli
+    confirmed_at: str | None = None  # when they confirmed a signup (ISO 8601 UTC)
 
     def to_json(self) -> dict[str, object]:
         return {"email": self.email, "name": self.name, "topics": list(self.topics),
-                "status": self.status}
+                "status": self.status, "source": self.source,
+                "confirmed_at": self.confirmed_at}
 
 
 def _topics_text(topics: Iterable[str]) -> str:
     return ";".join(topics)
 
 
-def _from_row(row: tuple[str, str, str, str]) -> Subscriber:
-    email, name, topics, status = row
-    return Subscriber(email, name, tuple(t for t in topics.split(";") if t), status)
+COLUMNS = "email, name, topics, status, source, confirmed_at"
+
+
+def subscriber_from_row(row: Sequence[Any]) -> Subscriber:
+    """A subscriber from the columns of ``COLUMNS``, in that order."""
+    email, name, topics, status, source, confirmed_at = row
+    return Subscriber(email, name, tuple(t for t in topics.split(";") if t), status, source,
+                      confirmed_at)
 
 
 def _stored(db: Database, email: str) -> Subscriber | None:
-    row = db.run("subscriber.get", (email,)).fetchone()
-    return None if row is None else _from_row(tuple(row))
+    row = db.run("subscriber.record", (email,)).fetchone()
+    return None if row is None else subscriber_from_row(tuple(row))
 
 
 def _upsert(db: Database, new: Subscriber, *, reactivate: bool) -> str:
@@ -120,19 +131,20 @@ def _upsert(db: Database, new: Subscriber, *, reactivate: bool) -> str:
     old = _stored(db, new.email)
     stamp = now()
     if old is None:
-        db.run("subscriber.insert",
-               (new.email, new.name, _topics_text(new.topics), new.status, stamp, stamp))
+        db.run("subscriber.insert_from",
+               (new.email, new.name, _topics_text(new.topics), new.status, new.source,
+                stamp, stamp))
         return "added"
     name = new.name or old.name
     topics = new.topics or old.topics
     status = old.status
-    if new.status == "unsubscribed" or reactivate:
+    if new.status in ("unsubscribed", "bounced") or reactivate:
         status = new.status
-    merged = Subscriber(old.email, name, topics, status)
+    merged = dataclasses.replace(old, name=name, topics=topics, status=status)
     if merged == old:
         return "kept unsubscribed" if old.status == "unsubscribed" else "unchanged"
-    db.run("subscriber.update", (name, _topics_text(topics), status, stamp, old.email))
-    if old.status == "unsubscribed" and status == "active":
+    db.run("subscriber.merge", (name, _topics_text(topics), status, stamp, old.email))
+    if old.status != "active" and status == "active":
         return "resubscribed"
     return "kept unsubscribed" if status == "unsubscribed" and old.status == status else "updated"
 
@@ -146,7 +158,8 @@ def add_subscriber(config: Config, email: str, name: str | None = None,
     except AddressError as error:
         raise NewsletterError(f"--name {name!r}: {error}") from None
     try:
-        new = Subscriber(normalize_address(email), cleaned, parse_topics(topics, config))
+        new = Subscriber(normalize_address(email), cleaned, parse_topics(topics, config),
+                         source="cli")
     except AddressError as error:
         raise NewsletterError(f"{email!r}: {error}") from None
     with open_database(config) as db, db.transaction():
@@ -172,10 +185,22 @@ def remove_subscriber(config: Config, email: str) -> Subscriber:
     return stored
 
 
+def iso(at: dt.datetime) -> str:
+    """The state database's timestamps: ISO 8601 UTC to the second, which sort as text."""
+    return at.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def pending_cutoff(config: Config, at: dt.datetime | None = None) -> str:
+    """Signups requested before this time (ISO 8601 UTC) have expired unconfirmed."""
+    at = at or dt.datetime.now(dt.UTC)
+    return iso(at - dt.timedelta(hours=config.subscribe.confirm_hours))
+
+
 def list_subscribers(config: Config) -> list[Subscriber]:
+    """Every subscriber but the pending signups that expired unconfirmed (purged soon)."""
     with open_database(config) as db:
-        rows = db.run("subscribers.all").fetchall()
-    return [_from_row(tuple(row)) for row in rows]
+        rows = db.run("subscribers.listed", (pending_cutoff(config),)).fetchall()
+    return [subscriber_from_row(tuple(row)) for row in rows]
 
 
 def set_status(config: Config, email: str, status: str) -> bool:
@@ -256,7 +281,8 @@ def parse_csv(text: str, config: Config, path: Path) -> tuple[dict[str, Subscrib
             topics = parse_topics(cells.get("topics"), config)
             status = (cells.get("status") or "active").strip().lower()
             if status not in STATUSES:
-                raise AddressError(f'status: expected active or unsubscribed, got "{status}"')
+                raise AddressError('status: expected active, unsubscribed or bounced, got '
+                                   f'"{status}"')
         except AddressError as error:
             email = cells.get("email", "").strip()
             problems.append(f"line {line}: {email or '(no address)'}: {error}")
@@ -272,8 +298,8 @@ def parse_csv(text: str, config: Config, path: Path) -> tuple[dict[str, Subscrib
             union = set(old.topics) | set(topics)
             merged_topics = (tuple(t.name for t in config.topics if t.name in union)
                              if old.topics and topics else old.topics or topics)
-            merged_status = ("unsubscribed" if "unsubscribed" in (old.status, status)
-                             else "active")
+            merged_status = next(s for s in ("unsubscribed", "bounced", "active")
+                                 if s in (old.status, status))
             new = Subscriber(address, new.name or old.name, merged_topics, merged_status)
         good[address] = new
     return good, problems
@@ -296,8 +322,9 @@ def import_csv(config: Config, path: Path) -> ImportReport:
 
 def export_csv(config: Config, path: Path) -> int:
     """Every subscriber, unsubscribed ones included (with their status, so that importing
-    the file elsewhere keeps them unsubscribed); written atomically."""
-    subscribers = list_subscribers(config)
+    the file elsewhere keeps them unsubscribed); written atomically. Pending signups are
+    left out: they have not confirmed."""
+    subscribers = [s for s in list_subscribers(config) if s.status != "pending"]
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)

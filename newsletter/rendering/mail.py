@@ -25,6 +25,7 @@ from .palette import Palette, palette_for
 from .templating import environment_for, long_date, one_line, shorten, text_environment_for
 
 UNSUBSCRIBE_PLACEHOLDER = "__UNSUBSCRIBE_TOKEN__"  # delivery replaces it per subscriber
+PREFERENCES_PLACEHOLDER = "__PREFERENCES_TOKEN__"  # likewise, in the preferences link
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail clips a message body larger than this
 SIZE_WARNING_BYTES = 90 * 1024
 
@@ -35,6 +36,8 @@ PREHEADER_HEADLINES = 3
 PREHEADER_LENGTH = 140
 HTML_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "email.txt.j2"
+NOTICE_HTML_TEMPLATE = "notice_email.mjml.j2"  # the confirmation and welcome emails
+NOTICE_TEXT_TEMPLATE = "notice_email.txt.j2"
 
 # -- the parts an email is made of ----------------------------------------------------------
 
@@ -44,6 +47,14 @@ def issue_web_url(config: Config, issue: Issue) -> str:
 
 def unsubscribe_url(config: Config) -> str:
     return f"{config.site_url}unsubscribe?token={UNSUBSCRIBE_PLACEHOLDER}"
+
+
+def preferences_url(config: Config) -> str:
+    """The reader's own preferences page; "" when readers cannot manage themselves
+    (``subscribe.enabled: false``: the page does not exist)."""
+    if not config.subscribe.enabled:
+        return ""
+    return f"{config.site_url}preferences?token={PREFERENCES_PLACEHOLDER}"
 
 
 def subject_line(config: Config, issue: Issue) -> str:
@@ -104,6 +115,7 @@ def _context(issue: Issue, config: Config, palette: Palette) -> dict[str, object
         "date": long_date(issue.date),
         "web_url": issue_web_url(config, issue),
         "unsubscribe_url": unsubscribe_url(config),
+        "preferences_url": preferences_url(config),
         "preheader": preheader(issue),
         "palette": palette,
         "width": EMAIL_WIDTH,
@@ -217,6 +229,40 @@ def render_email(issue: Issue, config: Config,
         html=_compile_mjml(source),
         text=text,
     )
+
+
+def notice_subject(config: Config, kind: str) -> str:
+    title = one_line(config.title)
+    return (f"Confirm your subscription to {title}" if kind == "confirm"
+            else f"Welcome to {title}")
+
+
+def render_notice(config: Config, kind: str, address: str, *, confirm_url: str = "",
+                  preferences_url: str = "", latest_url: str = "",
+                  palette: Palette | None = None) -> RenderedEmail:
+    """The confirmation (``kind="confirm"``, with ``confirm_url``) or welcome email
+    (``"welcome"``, with ``preferences_url`` and, once an issue is published, ``latest_url``)
+    to ``address``. Pure: the links and their tokens are passed in. They hold no text the
+    signup form's sender chose but the address itself, so the form cannot mail a stranger's
+    message to a victim."""
+    hours = config.subscribe.confirm_hours
+    subject = notice_subject(config, kind)
+    preheader = (f"One click to start receiving {one_line(config.title)}." if kind == "confirm"
+                 else "Your subscription is confirmed.")
+    context = {
+        "kind": kind, "config": config, "address": address, "subject": subject,
+        "preheader": preheader, "hours": int(hours) if hours == int(hours) else hours,
+        "confirm_url": confirm_url, "preferences_url": preferences_url,
+        "latest_url": latest_url, "palette": palette or palette_for(config),
+        "width": EMAIL_WIDTH, "gutter": GUTTER,
+        "attribute": _attribute,
+    }
+    source = _usable(environment_for(config).get_template(NOTICE_HTML_TEMPLATE)
+                     .render(context))
+    text = _usable(text_environment_for(config).get_template(NOTICE_TEXT_TEMPLATE)
+                   .render(context))
+    return RenderedEmail(subject=subject, preheader=preheader, mjml=source,
+                         html=_compile_mjml(source), text=text)
 
 
 def size_warning(rendered: RenderedEmail) -> str | None:

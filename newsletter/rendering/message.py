@@ -9,6 +9,7 @@ shows what is sent.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import hashlib
 import re
@@ -21,7 +22,7 @@ from ..core.config import Config
 from ..core.errors import NewsletterError
 from ..core.models import Issue
 from ..core.timing import issue_timestamp
-from .mail import UNSUBSCRIBE_PLACEHOLDER, RenderedEmail
+from .mail import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, RenderedEmail
 
 TEST_SUBJECT_PREFIX = "[TEST] "
 
@@ -67,6 +68,10 @@ def _list_id(config: Config) -> str:
     return ".".join([*labels, headers.ascii_domain(parts.hostname or "localhost")])
 
 
+_SLOT = {UNSUBSCRIBE_PLACEHOLDER: "unsubscribe", PREFERENCES_PLACEHOLDER: "preferences"}
+_PLACEHOLDERS = re.compile(f"({UNSUBSCRIBE_PLACEHOLDER}|{PREFERENCES_PLACEHOLDER})")
+
+
 @dataclass(frozen=True)
 class MessageTemplate:
     """The message for one set of sections, ready for any subscriber."""
@@ -75,6 +80,7 @@ class MessageTemplate:
     site_url: str
     host: str
     segments: tuple[bytes, ...]  # the rest of the message, split where each token goes
+    slots: tuple[str, ...]  # which token goes between segments i and i + 1
     unsubscribe_url: str  # ends with "token="
     mailto: str | None
     test: bool = False
@@ -88,10 +94,14 @@ class MessageTemplate:
             f"{self.site_url}\x00{self.issue.slug}\x00{address}".encode()).hexdigest()
         return f"<{self.issue.slug}.{digest[:16]}@{self.host}>"
 
-    def render(self, address: str, name: str, token: str) -> bytes:
-        """The complete message for one subscriber (CRLF line ends, 7-bit)."""
-        if not re.fullmatch(r"[A-Za-z0-9_.=-]*", token):
-            raise MessageError("an unsubscribe token holds characters a URL cannot carry")
+    def render(self, address: str, name: str, token: str,
+               preferences: str | None = None) -> bytes:
+        """The complete message for one subscriber (CRLF line ends, 7-bit): ``token`` goes
+        in the unsubscribe links, ``preferences`` (default: ``token``) in the preferences
+        link."""
+        tokens = {"unsubscribe": token, "preferences": preferences or token}
+        if not all(re.fullmatch(r"[A-Za-z0-9_.=-]*", t) for t in tokens.values()):
+            raise MessageError("a link token holds characters a URL cannot carry")
         try:
             to = headers.address("To", name, address)
         except headers.HeaderError as error:
@@ -102,7 +112,10 @@ class MessageTemplate:
             list_unsubscribe += f", <mailto:{self.mailto}?subject=unsubscribe>"
         head = (to + f"Message-ID: {self.message_id(address)}\r\n"
                      f"List-Unsubscribe: {list_unsubscribe}\r\n".encode("ascii"))
-        return head + _token_lines(token).join(self.segments)
+        body = [self.segments[0]]
+        for slot, segment in zip(self.slots, self.segments[1:], strict=True):
+            body += [_token_lines(tokens[slot]), segment]
+        return head + b"".join(body)
 
 
 def build_template(config: Config, issue: Issue, rendered: RenderedEmail, *,
@@ -137,10 +150,14 @@ def build_template(config: Config, issue: Issue, rendered: RenderedEmail, *,
         .encode("ascii"),
     ]
 
+    slots: list[str] = []
+
     def part(subtype: str, text: str) -> list[bytes]:
         if not text.endswith("\n"):
             text += "\n"
-        pieces = [_qp(piece) for piece in text.split(UNSUBSCRIBE_PLACEHOLDER)]
+        split = _PLACEHOLDERS.split(text)
+        pieces = [_qp(piece) for piece in split[0::2]]
+        slots.extend(_SLOT[placeholder] for placeholder in split[1::2])
         pieces[0] = (f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
                      "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode("ascii") \
             + pieces[0]
@@ -151,7 +168,7 @@ def build_template(config: Config, issue: Issue, rendered: RenderedEmail, *,
     segments = [*text_part[:-1], text_part[-1] + html_part[0], *html_part[1:]]
     segments[0] = b"".join(lines) + segments[0]
     segments[-1] += f"--{boundary}--\r\n".encode("ascii")
-    return MessageTemplate(issue, config.site_url, host, tuple(segments),
+    return MessageTemplate(issue, config.site_url, host, tuple(segments), tuple(slots),
                            f"{config.site_url}unsubscribe?token=", mailto, test)
 
 
@@ -164,4 +181,41 @@ def sample_message(config: Config, issue: Issue, rendered: RenderedEmail) -> byt
     client. One builder for samples and real sends, so the sample shows what is sent."""
     name, address = SAMPLE_RECIPIENT
     return build_template(config, issue, rendered).render(address, name,
-                                                          UNSUBSCRIBE_PLACEHOLDER)
+                                                          UNSUBSCRIBE_PLACEHOLDER,
+                                                          PREFERENCES_PLACEHOLDER)
+
+
+def notice_message(config: Config, address: str, rendered: RenderedEmail, *,
+                   date: dt.datetime, message_id: str) -> bytes:
+    """A one-off message (confirmation, welcome) to ``address``, the bare address in
+    ``To:``: text, then HTML, quoted-printable, CRLF, 7-bit. ``date`` and ``message_id``
+    come from the caller, so the same inputs give the same bytes."""
+    digest = hashlib.sha256(f"{message_id}\x00{rendered.text}".encode()).hexdigest()
+    boundary = f"=_newsletter_{digest[:32]}"
+    try:
+        to = headers.address("To", "", address)
+    except headers.HeaderError as error:
+        raise MessageError(f"the message cannot be built: {error}") from None
+    lines = [
+        _address_header("From", config.email.sender, "email.from"),
+        to,
+        headers.unstructured("Subject", rendered.subject),
+        f"Date: {email.utils.format_datetime(date)}\r\n".encode("ascii"),
+        f"Message-ID: {message_id}\r\n".encode("ascii"),
+    ]
+    if config.email.reply_to:
+        lines.append(_address_header("Reply-To", config.email.reply_to, "email.reply_to"))
+    lines += [
+        b"Auto-Submitted: auto-generated\r\n",  # RFC 3834: no auto-replies to this
+        b"MIME-Version: 1.0\r\n",
+        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'
+        .encode("ascii"),
+    ]
+    body = b""
+    for subtype, part in (("plain", rendered.text), ("html", rendered.html)):
+        if not part.endswith("\n"):
+            part += "\n"
+        body += (f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
+                 "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode("ascii")
+        body += _qp(part) + b"\r\n"
+    return b"".join(lines) + body + f"--{boundary}--\r\n".encode("ascii")

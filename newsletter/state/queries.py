@@ -37,6 +37,90 @@ STATEMENTS: dict[str, str] = {
     "subscribers.active_stamped":
         "SELECT email, name, topics, updated FROM subscribers WHERE status = 'active' "
         "ORDER BY id",
+    "subscriber.record":  # with the consent record
+        "SELECT email, name, topics, status, source, confirmed_at FROM subscribers "
+        "WHERE email = ?",
+    "subscriber.insert_from":
+        "INSERT INTO subscribers (email, name, topics, status, source, created, updated) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "subscriber.merge":  # add or import: any signup awaiting confirmation is settled
+        "UPDATE subscribers SET name = ?, topics = ?, status = ?, requested_at = NULL, "
+        "updated = ? WHERE email = ?",
+    "subscribers.listed":  # all but the pending signups that expired unconfirmed
+        "SELECT email, name, topics, status, source, confirmed_at FROM subscribers "
+        "WHERE NOT (status = 'pending' AND requested_at < ?) ORDER BY email",
+    "subscribers.active_keys":  # with the key their links name
+        "SELECT email, name, topics, token_key FROM subscribers WHERE status = 'active' "
+        "ORDER BY id",
+    "subscriber.for_send":  # right before a message goes out: still wanted, and how?
+        "SELECT name, topics, status, token_key FROM subscribers WHERE email = ?",
+    "subscriber.status_topics":  # right before a message goes out: still wanted?
+        "SELECT name, topics, status FROM subscribers WHERE email = ?",
+    "subscriber.by_key":
+        "SELECT email, name, topics, status, source, confirmed_at, requested_at "
+        "FROM subscribers WHERE token_key = ?",
+    "subscriber.key":
+        "SELECT token_key FROM subscribers WHERE email = ?",
+    "subscriber.signup_state":
+        "SELECT status, requested_at, token_key FROM subscribers WHERE email = ?",
+    "subscriber.insert_pending":
+        "INSERT INTO subscribers (email, name, topics, status, source, requested_at, "
+        "token_key, created, updated) VALUES (?, ?, ?, 'pending', 'form', ?, ?, ?, ?)",
+    "subscriber.make_pending":  # an address that left or bounced signs up again
+        "UPDATE subscribers SET name = ?, topics = ?, status = 'pending', requested_at = ?, "
+        "updated = ? WHERE email = ?",
+    "subscriber.confirm":
+        "UPDATE subscribers SET status = 'active', confirmed_at = ?, requested_at = NULL, "
+        "updated = ? WHERE token_key = ?",
+    "subscriber.save_preferences":
+        "UPDATE subscribers SET name = ?, topics = ?, updated = ? WHERE token_key = ?",
+    "subscriber.unsubscribe_by_key":
+        "UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL, updated = ? "
+        "WHERE token_key = ? AND status != 'unsubscribed'",
+    "subscriber.unsubscribe_by_email":
+        "UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL, updated = ? "
+        "WHERE email = ? AND status != 'unsubscribed'",
+    "subscriber.bounced":
+        "UPDATE subscribers SET status = 'bounced', updated = ? "
+        "WHERE email = ? AND status = 'active'",
+    "subscribers.purge_expired":  # signed up, never confirmed anything: the row goes
+        "DELETE FROM subscribers WHERE status = 'pending' AND requested_at < ? "
+        "AND source = 'form' AND confirmed_at IS NULL",
+    "subscribers.expire_pending":  # had been a subscriber before: stays out
+        "UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL "
+        "WHERE status = 'pending' AND requested_at < ?",
+    # -- the signup rate limit and the mail queue -------------------------------------------
+    "signup_hits.count":
+        "SELECT count(*) FROM signup_hits WHERE client = ? AND at > ?",
+    "signup_hits.insert":
+        "INSERT INTO signup_hits (client, at) VALUES (?, ?)",
+    "signup_hits.purge":
+        "DELETE FROM signup_hits WHERE at <= ?",
+    "mail_queue.recent_confirms":
+        "SELECT count(*), max(created_at) FROM mail_queue WHERE email = ? "
+        "AND kind = 'confirm' AND created_at > ?",
+    "mail_queue.insert":
+        "INSERT INTO mail_queue (kind, email, created_at, due_at) VALUES (?, ?, ?, ?)",
+    "mail_queue.drop_confirms":
+        "UPDATE mail_queue SET status = 'dropped' WHERE email = ? AND kind = 'confirm' "
+        "AND status = 'queued'",
+    "mail_queue.drop_expired":
+        "UPDATE mail_queue SET status = 'dropped' WHERE status = 'queued' AND email IN "
+        "(SELECT email FROM subscribers WHERE status = 'pending' AND requested_at < ?)",
+    "mail_queue.purge":
+        "DELETE FROM mail_queue WHERE status != 'queued' AND created_at < ?",
+    "mail_queue.next_due":
+        "SELECT id, kind, email, attempts FROM mail_queue WHERE status = 'queued' "
+        "AND due_at <= ? ORDER BY due_at, id LIMIT 1",
+    "mail_queue.lease":  # taken: pushed ahead so that no other sender takes it meanwhile
+        "UPDATE mail_queue SET due_at = ?, attempts = attempts + 1 WHERE id = ? "
+        "AND status = 'queued' AND due_at <= ?",
+    "mail_queue.retry_at":
+        "UPDATE mail_queue SET due_at = ?, detail = ? WHERE id = ?",
+    "mail_queue.finish":
+        "UPDATE mail_queue SET status = ?, detail = ? WHERE id = ?",
+    "mail_queue.all":
+        "SELECT kind, email, status FROM mail_queue ORDER BY id",
     # -- the send ledger --------------------------------------------------------------------
     "deliveries.addresses":
         "SELECT email FROM deliveries WHERE issue = ?",

@@ -22,11 +22,13 @@ mod_wsgi); :func:`make_server` wraps it in the standard library's server for loc
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import json
 import mimetypes
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -34,13 +36,16 @@ from urllib.parse import parse_qs, quote, urlsplit
 from wsgiref.simple_server import WSGIServer
 
 from ..core.config import Config
-from ..delivery.subscribers import set_status
-from ..delivery.tokens import read_secret, verify_token
+from ..delivery.mailqueue import QueueSender
+from ..delivery.signups import reader, unsubscribe
+from ..delivery.tokens import check_token, read_secret
 from ..rendering.pages import unique_slugs
 from ..rendering.palette import Palette, palette_for
 from ..rendering.templating import environment_for
 from .routing import Route, StartResponse, find_route, route
 from .server import DEFAULT_TIMEOUT, serve_wsgi
+from .signup import ROUTES as SIGNUP_ROUTES
+from .signup import SignupPages
 
 PAGE_TEMPLATE = "serve_unsubscribe.html.j2"
 MAX_BODY = 64 * 1024  # an unsubscribe body is ~26 bytes; refuse to read more than this
@@ -118,10 +123,12 @@ class Site:
         route(_ISSUE + r"/(?:index\.html|email\.html)?", "_issue_file"),
         route(_ISSUE, "_issue_folder"),  # without its slash: redirected when published
         route(r"unsubscribe", "_unsubscribe"),
+        route("|".join(SIGNUP_ROUTES), "_signup"),  # subscribe, confirm, preferences
     )
 
     def __init__(self, config: Config, secret: bytes | None = None, *,
-                 palette: Palette | None = None) -> None:
+                 palette: Palette | None = None, sender: QueueSender | None = None,
+                 **signup: Any) -> None:
         self.config = config
         self.palette = palette or palette_for(config)
         self.secret = secret if secret is not None else read_secret(config)
@@ -132,6 +139,11 @@ class Site:
             self.prefix += "/"
         self.topic_slugs = frozenset(unique_slugs(t.name for t in config.topics))
         self._published: dict[str, tuple[tuple[int, int], bool]] = {}
+        self.sender = sender  # sends the confirmation and welcome emails, when set
+        if sender is not None:
+            signup.setdefault("wake", sender.wake)
+        self.signup = SignupPages(config, self.secret, self.prefix, palette=self.palette,
+                                  **signup)
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -261,17 +273,30 @@ class Site:
                                 [("Allow", "GET, HEAD, POST")])
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         tokens = query.get("token", [])
-        address = verify_token(self.secret, tokens[0]) if len(tokens) == 1 else None
-        if address is None:
+        checked = check_token(self.secret, tokens[0], "unsubscribe") if len(tokens) == 1 \
+            else None
+        if checked is None:
             return self._page(start_response, HTTPStatus.BAD_REQUEST, "invalid")
+        address = checked.address or ""  # links of earlier versions name the address
+        if checked.key is not None:
+            found = reader(self.config, checked.key)
+            address = found.subscriber.email if found is not None else ""
         if method != "POST":
             action = f"{self.prefix}unsubscribe?token={quote(tokens[0], safe='')}"
             return self._page(start_response, HTTPStatus.OK, "confirm", address=address,
                               action=action)
         if not _one_click(environ):
             return self._page(start_response, HTTPStatus.BAD_REQUEST, "invalid")
-        set_status(self.config, address, "unsubscribed")  # unknown address: nothing to do
+        # an unknown subscriber (removed since): nothing to do
+        unsubscribe(self.config, dt.datetime.now(dt.UTC), key=checked.key,
+                    address=None if checked.key is not None else address)
         return self._page(start_response, HTTPStatus.OK, "done", address=address)
+
+    def _signup(self, environ: dict[str, Any], start_response: StartResponse, method: str,
+                match: re.Match[str]) -> Iterable[bytes]:
+        if not self.config.subscribe.enabled:
+            return self._status(start_response, HTTPStatus.NOT_FOUND)
+        return self.signup.handle(environ, start_response, match.group(0), method)
 
     # -- plain answers ------------------------------------------------------------------------
 
@@ -310,12 +335,33 @@ def _one_click(environ: dict[str, Any]) -> bool:
 
 
 def make_server(config: Config, host: str = "127.0.0.1", port: int = 8080, *,
-                log_requests: bool = True, timeout: float = DEFAULT_TIMEOUT) -> WSGIServer:
+                log_requests: bool = True, timeout: float = DEFAULT_TIMEOUT,
+                send_mail: bool = True) -> WSGIServer:
     """The built-in server for local use (port 0 picks a free port); requests are logged to
     stderr, without their query strings. ``timeout``: seconds a connection may stay silent.
+    With ``send_mail`` and signups enabled, a thread sends the confirmation and welcome
+    emails (:func:`start_sender`); it stops with ``server_close()``.
 
-    For production, run :class:`Site` under a WSGI server made for it (see the README)."""
-    return serve_wsgi(Site(config), host, port, log_requests=log_requests, timeout=timeout)
+    For production, run ``newsletter.web.wsgi:application`` under a WSGI server made for it
+    (see the README)."""
+    sender = start_sender(config) if send_mail else None
+    server = serve_wsgi(Site(config, sender=sender), host, port, log_requests=log_requests,
+                        timeout=timeout)
+    if sender is not None:
+        server.on_close = (sender.stop,)
+    return server
+
+
+def start_sender(config: Config, log: Callable[[str], None] | None = None
+                 ) -> QueueSender | None:
+    """The mail queue's sender thread, started; None when readers cannot sign up."""
+    if not config.subscribe.enabled:
+        return None
+    return QueueSender(config, read_secret(config), log=log or _log_stderr).start()
+
+
+def _log_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def site_address(server: WSGIServer, config: Config) -> str:

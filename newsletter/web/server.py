@@ -28,6 +28,12 @@ class ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     request_queue_size = 128  # connections waiting to be accepted (the default 5 makes
     # clients beyond it wait for TCP retransmits, seconds apart)
+    on_close: tuple[Callable[[], None], ...] = ()  # what stops with the server (threads)
+
+    def server_close(self) -> None:
+        super().server_close()
+        for stop in self.on_close:
+            stop()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away is one line in the log, not a traceback."""

@@ -1,0 +1,308 @@
+"""The public pages of ``newsletter serve``: subscribe, confirm, preferences.
+
+Served under the path of ``site_url`` when ``subscribe.enabled`` (else those paths are a
+plain 404). What each page promises, and why:
+
+* ``subscribe``: GET shows the form with a fresh signed, time-stamped form token. POST
+  answers the very same "check your inbox" page (200) whether the address is new, pending,
+  active or unsubscribed, whether a confirmation was queued or a limit held it back, and
+  when the honeypot is filled: the form never tells who is subscribed. Only an invalid
+  address, a missing, forged or stale form token, or a topic that is not configured gets
+  the form back (400); a client over its hourly allowance gets 429.
+* ``confirm?token=``: GET changes nothing (mail scanners fetch every link) and shows one
+  button, which a one-line inline script presses for a reader's browser; POST confirms.
+* ``preferences?token=``: GET shows name and topics; POST saves them (``action=save``) or
+  unsubscribes (``action=unsubscribe``).
+
+A token made for another purpose answers 400, an expired one 410 with a way to sign up
+again. Bodies over 16 KB are refused (413) and only url-encoded forms are read (415). Pages
+are never cached and send no referrer (their URLs hold tokens).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterable
+from functools import cached_property
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from markupsafe import Markup
+
+from ..core.config import Config
+from ..delivery.signups import (
+    Confirmed,
+    Outcome,
+    confirm,
+    latest_issue_url,
+    reader,
+    record_signup,
+    save_preferences,
+    unsubscribe,
+)
+from ..delivery.subscribers import AddressError, clean_name, normalize_address
+from ..delivery.tokens import check_form_token, check_token, form_token
+from ..rendering.palette import Palette, palette_for
+from ..rendering.templating import environment_for
+
+StartResponse = Callable[..., Any]
+Clock = Callable[[], dt.datetime]
+ROUTES = ("subscribe", "confirm", "preferences")
+MAX_FORM_BODY = 16 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
+CONFIRM_SCRIPT = 'document.getElementById("confirm").submit();'
+_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'")
+PAGE_HEADERS = [
+    ("Cache-Control", "no-store"),
+    ("Referrer-Policy", "no-referrer"),  # the token is in the URL
+    ("X-Robots-Tag", "noindex"),
+    ("X-Content-Type-Options", "nosniff"),
+]
+HEADINGS = {
+    "subscribe": "Subscribe", "inbox": "Check your inbox", "confirm": "Confirm your subscription",
+    "thanks": "Thank you", "preferences": "Your preferences", "unsubscribed":
+    "You are unsubscribed", "invalid": "Invalid link", "expired": "This link has expired",
+    "limited": "Too many requests",
+}
+
+
+def script_hash(script: str) -> str:
+    """The CSP source that allows exactly this inline script."""
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class _Refused(Exception):
+    def __init__(self, status: HTTPStatus) -> None:
+        self.status = status
+
+
+def read_form(environ: dict[str, Any]) -> dict[str, list[str]]:
+    """The url-encoded body, at most 16 KB; raises :class:`_Refused` (413, 415)."""
+    kind = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if kind != FORM_TYPE:
+        raise _Refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise _Refused(HTTPStatus.BAD_REQUEST) from None
+    if length > MAX_FORM_BODY:
+        raise _Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True,
+                    max_num_fields=200)
+
+
+def client_address(environ: dict[str, Any], trust_proxy: bool) -> str:
+    """REMOTE_ADDR, or behind a trusted reverse proxy the last X-Forwarded-For hop (the one
+    the proxy added; clients can write anything in the others)."""
+    if trust_proxy:
+        hops = [h.strip() for h in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if hops and hops[-1]:
+            return hops[-1]
+    return str(environ.get("REMOTE_ADDR", ""))
+
+
+class SignupPages:
+    """The three routes, for one configuration and secret."""
+
+    def __init__(self, config: Config, secret: bytes, prefix: str, *,
+                 clock: Clock = _utcnow, wake: Callable[[], None] = lambda: None,
+                 palette: Palette | None = None) -> None:
+        self.config = config
+        self.palette = palette or palette_for(config)
+        self.secret = secret
+        self.prefix = prefix
+        self.clock = clock
+        self.wake = wake  # tells the mail queue's sender there is something to send
+        self.topics = tuple(t.name for t in config.topics)
+
+    def handle(self, environ: dict[str, Any], start_response: StartResponse, route: str,
+               method: str) -> Iterable[bytes]:
+        if method not in ("GET", "HEAD", "POST"):
+            return self._plain(start_response, HTTPStatus.METHOD_NOT_ALLOWED,
+                               [("Allow", "GET, HEAD, POST")])
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        try:
+            form = read_form(environ) if method == "POST" else {}
+            if route == "subscribe":
+                return self._subscribe(environ, start_response, method, form)
+            token = query.get("token", [])
+            token_value = token[0] if len(token) == 1 else None
+            if route == "confirm":
+                return self._confirm(start_response, method, token_value)
+            return self._preferences(start_response, method, token_value, form)
+        except _Refused as refused:
+            return self._plain(start_response, refused.status)
+
+    # -- subscribe ------------------------------------------------------------------------------
+
+    def _form(self, start_response: StartResponse, status: HTTPStatus, *, error: str = "",
+              email: str = "", name: str = "", chosen: tuple[str, ...] = ()
+              ) -> Iterable[bytes]:
+        token = form_token(self.secret, self.clock().timestamp())
+        return self._page(start_response, status, "public_subscribe.html.j2", "subscribe",
+                          form_token=token, error=error, email=email, name=name,
+                          chosen=chosen, topics=self.topics)
+
+    def _subscribe(self, environ: dict[str, Any], start_response: StartResponse, method: str,
+                   form: dict[str, list[str]]) -> Iterable[bytes]:
+        if method != "POST":
+            return self._form(start_response, HTTPStatus.OK)
+        first = {key: values[0] if values else "" for key, values in form.items()}
+        if first.get("website", "").strip():  # the honeypot: a bot; say nothing, do nothing
+            return self._inbox(start_response)
+        email, raw_name = first.get("email", "").strip()[:320], first.get("name", "")
+        try:
+            name, name_problem = clean_name(raw_name), ""
+        except AddressError:  # line breaks or an encoded word: a header injection attempt
+            name, name_problem = "", "Please write the name as plain text."
+        chosen = tuple(t for t in form.get("topics", []) if t in self.topics)
+        again = {"email": email, "name": name, "chosen": chosen}
+        now = self.clock()
+        if not check_form_token(self.secret, first.get("form_token"), now.timestamp()):
+            return self._form(start_response, HTTPStatus.BAD_REQUEST, error=(
+                "This form is too old or incomplete. Please submit it again."), **again)
+        try:
+            address = normalize_address(email)
+        except AddressError:
+            return self._form(start_response, HTTPStatus.BAD_REQUEST, error=(
+                "That does not look like an email address. Please check it."), **again)
+        if name_problem:
+            return self._form(start_response, HTTPStatus.BAD_REQUEST, error=name_problem,
+                              **again)
+        if len(chosen) != len(form.get("topics", [])):
+            return self._form(start_response, HTTPStatus.BAD_REQUEST,
+                              error="Please choose topics from the list.", **again)
+        topics = () if set(chosen) == set(self.topics) else tuple(
+            t for t in self.topics if t in chosen)
+        outcome = record_signup(self.config, self.secret, address=address, name=name,
+                                topics=topics, at=now, client=client_address(
+                                    environ, self.config.subscribe.trust_proxy))
+        if outcome is Outcome.LIMITED:
+            return self._page(start_response, HTTPStatus.TOO_MANY_REQUESTS,
+                              "public_message.html.j2", "limited",
+                              extra=[("Retry-After", "3600")])
+        if outcome is Outcome.QUEUED:
+            self.wake()
+        return self._inbox(start_response)
+
+    def _inbox(self, start_response: StartResponse) -> Iterable[bytes]:
+        """The same bytes whatever happened (see the module docstring)."""
+        start_response("200 OK", self._inbox_page[0])
+        return [self._inbox_page[1]]
+
+    @cached_property
+    def _inbox_page(self) -> tuple[list[tuple[str, str]], bytes]:
+        captured: list[list[tuple[str, str]]] = []
+        body = b"".join(self._page(lambda status, headers: captured.append(headers),
+                                   HTTPStatus.OK, "public_message.html.j2", "inbox"))
+        return captured[0], body
+
+    # -- confirm --------------------------------------------------------------------------------
+
+    def _confirm(self, start_response: StartResponse, method: str, token: str | None
+                 ) -> Iterable[bytes]:
+        now = self.clock()
+        checked = check_token(self.secret, token, "confirm", now=now.timestamp(),
+                              max_age=self.config.subscribe.confirm_hours * 3600)
+        if checked is None or checked.key is None:
+            return self._message(start_response, HTTPStatus.BAD_REQUEST, "invalid")
+        if checked.expired:
+            return self._message(start_response, HTTPStatus.GONE, "expired")
+        if method == "POST":
+            result = confirm(self.config, checked.key, now)
+            if result is Confirmed.EXPIRED:
+                return self._message(start_response, HTTPStatus.GONE, "expired")
+            if result is Confirmed.CONFIRMED:
+                self.wake()
+            return self._message(start_response, HTTPStatus.OK, "thanks",
+                                 latest=latest_issue_url(self.config))
+        found = reader(self.config, checked.key)
+        if found is not None and found.subscriber.status == "active":
+            return self._message(start_response, HTTPStatus.OK, "thanks",
+                                 latest=latest_issue_url(self.config))
+        if found is None or found.subscriber.status != "pending":
+            return self._message(start_response, HTTPStatus.GONE, "expired")
+        action = f"{self.prefix}confirm?token={quote(token or '', safe='')}"
+        return self._page(start_response, HTTPStatus.OK, "public_confirm.html.j2", "confirm",
+                          action=action, script=Markup(CONFIRM_SCRIPT),  # a constant
+                          csp=f"{_CSP}; script-src {script_hash(CONFIRM_SCRIPT)}")
+
+    # -- preferences ----------------------------------------------------------------------------
+
+    def _preferences(self, start_response: StartResponse, method: str, token: str | None,
+                     form: dict[str, list[str]]) -> Iterable[bytes]:
+        checked = check_token(self.secret, token, "preferences")
+        if checked is None or checked.key is None:
+            return self._message(start_response, HTTPStatus.BAD_REQUEST, "invalid")
+        found = reader(self.config, checked.key)
+        if found is None or found.subscriber.status == "pending":
+            return self._message(start_response, HTTPStatus.GONE, "expired")
+        action = f"{self.prefix}preferences?token={quote(token or '', safe='')}"
+        saved = False
+        if method == "POST":
+            now = self.clock()
+            choice = form.get("action", [""])
+            if choice == ["unsubscribe"]:
+                unsubscribe(self.config, now, key=checked.key)
+                return self._message(start_response, HTTPStatus.OK, "unsubscribed")
+            chosen = form.get("topics", [])
+            if choice != ["save"] or any(t not in self.topics for t in chosen):
+                return self._message(start_response, HTTPStatus.BAD_REQUEST, "invalid")
+            topics = () if set(chosen) == set(self.topics) else tuple(
+                t for t in self.topics if t in chosen)
+            try:
+                name = clean_name(form.get("name", [""])[0])
+            except AddressError:
+                return self._message(start_response, HTTPStatus.BAD_REQUEST, "invalid")
+            save_preferences(self.config, checked.key, name, topics, now)
+            found = reader(self.config, checked.key)
+            saved = True
+        assert found is not None
+        return self._page(start_response, HTTPStatus.OK, "public_preferences.html.j2",
+                          "preferences", subscriber=found.subscriber, action=action,
+                          topics=self.topics, saved=saved)
+
+    # -- answers --------------------------------------------------------------------------------
+
+    def _message(self, start_response: StartResponse, status: HTTPStatus, page: str,
+                 **context: Any) -> Iterable[bytes]:
+        return self._page(start_response, status, "public_message.html.j2", page, **context)
+
+    def _page(self, start_response: StartResponse, status: HTTPStatus, template: str,
+              page: str, *, csp: str = _CSP, extra: list[tuple[str, str]] | None = None,
+              **context: Any) -> Iterable[bytes]:
+        heading = HEADINGS[page]
+        values = {
+            "config": self.config, "root": self.prefix, "page": page, "heading": heading,
+            "page_title": f"{heading} · {self.config.title}", "description": "",
+            "canonical": f"{self.config.site_url}{page if page in ROUTES else ''}",
+            "hours": _hours(self.config.subscribe.confirm_hours), "latest": "",
+            "palette": self.palette, **context}
+        body = environment_for(self.config).get_template(template).render(values).encode("utf-8")
+        start_response(f"{status.value} {status.phrase}", [
+            ("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
+            *PAGE_HEADERS, ("Content-Security-Policy", csp), *(extra or [])])
+        return [body]
+
+    @staticmethod
+    def _plain(start_response: StartResponse, status: HTTPStatus,
+               extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
+        body = f"{status.value} {status.phrase}\n".encode("ascii")
+        start_response(f"{status.value} {status.phrase}", [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))), *(extra or [])])
+        return [body]
+
+
+def _hours(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)

@@ -1,0 +1,610 @@
+"""Readers sign up, confirm, change their preferences and leave, over real HTTP against
+``newsletter serve``, with a real SMTP server (aiosmtpd) on 127.0.0.1 receiving the
+confirmation, welcome and issue emails. The abuse cases of an open signup form: list
+bombing, one client flooding the form, bots, mail scanners, forged or misused links."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from test_deliver import (
+    FAST,
+    ISSUE,
+    NEXT_ISSUE,
+    SECRET,
+    Recorder,
+    add_people,
+    build_site,
+    parse,
+    parts,
+    project,
+    smtp_server,
+)
+from test_serve import Client
+
+from conftest import run, write_config
+from newsletter.core.config import Config, load_config
+from newsletter.delivery.mailqueue import send_pending
+from newsletter.delivery.send import send_issue
+from newsletter.delivery.signups import key_of
+from newsletter.delivery.subscribers import list_subscribers
+from newsletter.delivery.tokens import make_token
+from newsletter.state.database import state_path
+from newsletter.web.public import make_server
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_site(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(autouse=True)
+def secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
+
+
+def configure(site: Path, folder: Path, port: int, **subscribe: object) -> Config:
+    path = project(site, folder, port)
+    if subscribe:
+        import yaml
+
+        data = yaml.safe_load(path.read_text("utf-8"))
+        data["subscribe"] = subscribe
+        path.write_text(yaml.safe_dump(data), "utf-8")
+    return load_config(path)
+
+
+class Reader(Client):
+    """A browser without JavaScript: GETs the form, POSTs it, follows links from mail."""
+
+    def form_token(self) -> str:
+        status, _, page = self.get("/ai/subscribe")
+        assert status == 200
+        match = re.search(rb'name="form_token" value="([^"]+)"', page)
+        assert match
+        return match.group(1).decode()
+
+    def post(self, path: str, fields: list[tuple[str, str]], kind: str = FORM,
+             **headers: str) -> tuple[int, dict[str, str], bytes]:
+        return self.request("POST", path, body=urlencode(fields).encode(),
+                            headers={"Content-Type": kind, **{k.replace("_", "-"): v
+                                                              for k, v in headers.items()}})
+
+    def subscribe(self, email: str, *, topics: tuple[str, ...] = (), name: str = "",
+                  token: str | None = None, **headers: str) -> tuple[int, dict[str, str], bytes]:
+        fields = [("email", email), ("name", name), ("form_token", token or self.form_token()),
+                  ("website", "")] + [("topics", t) for t in topics]
+        return self.post("/ai/subscribe", fields, **headers)
+
+
+@contextmanager
+def serving(config: Config, send_mail: bool = False) -> Iterator[int]:
+    """``newsletter serve``'s server on a free port, in a thread; with ``send_mail``, its
+    mail sender too (else the queue stays as the requests leave it)."""
+    server = make_server(config, "127.0.0.1", 0, log_requests=False, send_mail=send_mail)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def world(site: Path, tmp_path: Path) -> Iterator[tuple[Config, Reader, Recorder]]:
+    """serve (with its mail sender) and an SMTP server, for one test."""
+    recorder = Recorder()
+    with smtp_server(recorder) as smtp_port:
+        config = configure(site, tmp_path, smtp_port)
+        with serving(config, send_mail=True) as http_port:
+            yield config, Reader(http_port), recorder
+
+
+def wait_for(recorder: Recorder, count: int, timeout: float = 15) -> list[EmailMessage]:
+    deadline = time.monotonic() + timeout
+    while len(recorder.messages) < count:
+        assert time.monotonic() < deadline, f"{len(recorder.messages)} of {count} emails came"
+        time.sleep(0.02)
+    return [parse(raw) for _, raw in recorder.messages]
+
+
+def link(message: EmailMessage, route: str) -> str:
+    match = re.search(rf"https://news\.example\.org(/ai/{route}\?token=[A-Za-z0-9_.-]+)",
+                      parts(message)[0])
+    assert match, f"no {route} link"
+    return match.group(1)
+
+
+def statuses(config: Config) -> dict[str, str]:
+    return {s.email: s.status for s in list_subscribers(config)}
+
+
+def queue(config: Config) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(state_path(config)) as db:
+        return db.execute("SELECT kind, email, status FROM mail_queue ORDER BY id").fetchall()
+
+
+def age(config: Config, minutes: float) -> None:
+    """Move every recorded time of the queue and the signups back (time passes)."""
+    def earlier(stamp: str | None) -> str | None:
+        if stamp is None:
+            return None
+        return (dt.datetime.fromisoformat(stamp) - dt.timedelta(minutes=minutes)).isoformat()
+
+    with sqlite3.connect(state_path(config)) as db:
+        db.create_function("earlier", 1, earlier)
+        db.execute("UPDATE mail_queue SET created_at = earlier(created_at), "
+                   "due_at = earlier(due_at)")
+        db.execute("UPDATE subscribers SET requested_at = earlier(requested_at)")
+        db.execute("UPDATE signup_hits SET at = earlier(at)")
+
+
+# -- the flow ------------------------------------------------------------------------------------
+
+def test_signup_confirm_welcome_and_the_consent_record(world, site: Path,
+                                                       tmp_path: Path) -> None:
+    config, reader, recorder = world
+    status, headers, page = reader.get("/ai/subscribe")
+    assert status == 200 and headers["Cache-Control"] == "no-store"
+    for field in (b'name="email"', b'name="name"', b'name="topics" value="AI"',
+                  b'name="topics" value="Robotics"', b'name="form_token"', b'name="website"'):
+        assert field in page
+    assert b"<script" not in page and "script-src" not in headers["Content-Security-Policy"]
+
+    status, _, page = reader.subscribe("Ada@Example.ORG", topics=("AI", "Robotics"),
+                                       name="Ada BUY CHEAP PILLS at spam.example")
+    assert status == 200 and b"Check your inbox" in page
+    assert b"ada" not in page.lower() and b"form_token" not in page
+    [confirmation] = wait_for(recorder, 1)
+    assert recorder.messages[0][0] == "Ada@example.org"
+    assert confirmation["To"] == "Ada@example.org"  # the bare address
+    assert confirmation["Subject"] == "Confirm your subscription to AI Weekly"
+    text, html = parts(confirmation)
+    for part in (text, html, str(confirmation)):
+        assert "PILLS" not in part and "spam.example" not in part
+    assert statuses(config) == {"Ada@example.org": "pending"}
+    assert run(tmp_path, "subscribers", "list").output.startswith("Ada@example.org\tpending")
+
+    confirm = link(confirmation, "confirm")
+    status, headers, page = reader.get(confirm)  # what a mail scanner does
+    assert status == 200 and b"<button" in page and b'method="post"' in page
+    script = re.search(rb"<script>(.*?)</script>", page, re.S)
+    assert script and b"submit()" in script.group(1)
+    assert "script-src 'sha256-" in headers["Content-Security-Policy"]
+    assert statuses(config) == {"Ada@example.org": "pending"}  # a GET confirms nobody
+
+    status, _, page = reader.post(confirm, [])
+    assert status == 200 and b"You are subscribed" in page
+    assert b'href="https://news.example.org/ai/2021-03-01/"' in page  # the latest issue
+    [ada] = list_subscribers(config)
+    assert ada.status == "active" and ada.source == "form" and ada.topics == ("AI", "Robotics")
+    assert ada.confirmed_at is not None
+    assert abs(dt.datetime.fromisoformat(ada.confirmed_at) - dt.datetime.now(dt.UTC)) \
+        < dt.timedelta(minutes=1)
+    assert reader.post(confirm, [])[0] == 200  # a second click: still fine
+
+    welcome = wait_for(recorder, 2)[1]
+    assert welcome["Subject"] == "Welcome to AI Weekly"
+    assert "https://news.example.org/ai/2021-03-01/" in parts(welcome)[0]
+    preferences = link(welcome, "preferences")
+    status, _, page = reader.get(preferences)
+    assert status == 200 and b"Ada@example.org" in page
+    time.sleep(0.3)
+    assert len(recorder.messages) == 2  # one confirmation, one welcome: nothing else
+
+
+def test_routes_404_when_signups_are_disabled(site: Path, tmp_path: Path) -> None:
+    config = configure(site, tmp_path, 1, enabled=False)
+    with serving(config) as port:
+        client = Reader(port)
+        for path in ("/ai/subscribe", "/ai/confirm?token=x", "/ai/preferences?token=x"):
+            assert client.get(path)[0] == 404
+            assert client.post(path, [("email", "a@example.org")])[0] == 404
+
+
+def test_pending_subscribers_never_get_an_issue_and_expire(site: Path, tmp_path: Path) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port, confirm_hours=1)
+        with serving(config) as http_port:  # no sender: the queue stays as it is
+            reader = Reader(http_port)
+            assert reader.subscribe("pat@example.org")[0] == 200
+        add_people(config, tmp_path, ["old@example.org,,"])
+        report = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
+        assert report.sent == ["old@example.org"]
+        assert statuses(config)["pat@example.org"] == "pending"
+
+        with sqlite3.connect(state_path(config)) as db:  # two hours pass
+            db.execute("UPDATE subscribers SET requested_at = '2000-01-01T00:00:00+00:00' "
+                       "WHERE email = 'pat@example.org'")
+        assert "pat@example.org" not in statuses(config)  # hidden at once
+        result = run(tmp_path, "send-pending")
+        assert result.exit_code == 0, result.output
+        assert "0 sent" in result.output and recorder.count()["pat@example.org"] == 0
+        with sqlite3.connect(state_path(config)) as db:  # and purged
+            assert db.execute("SELECT count(*) FROM subscribers WHERE email = "
+                              "'pat@example.org'").fetchone() == (0,)
+
+
+# -- abuse ---------------------------------------------------------------------------------------
+
+def test_fifty_posts_for_one_address_send_one_confirmation(site: Path, tmp_path: Path) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port, per_ip_per_hour=100)
+        with serving(config) as http_port:
+            reader = Reader(http_port)
+            token = reader.form_token()
+            answers = {reader.subscribe("victim@example.org", token=token)[2]
+                       for _ in range(50)}
+        assert len(answers) == 1
+        report = send_pending(config, log=lambda line: None, retry=FAST)
+    assert report.sent == ["victim@example.org"]
+    assert recorder.count() == {"victim@example.org": 1}
+
+
+def test_three_confirmations_a_day_at_most(site: Path, tmp_path: Path) -> None:
+    config = configure(site, tmp_path, 1, resend_minutes=1)
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        for _ in range(6):
+            assert reader.subscribe("victim@example.org")[0] == 200
+            age(config, minutes=2)  # the resend interval has passed
+    assert [kind for kind, _, _ in queue(config)] == ["confirm"] * 3
+
+
+def test_one_client_gets_twenty_signups_an_hour_then_429(site: Path, tmp_path: Path) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port)
+        with serving(config) as http_port:
+            reader = Reader(http_port)
+            token = reader.form_token()
+            codes = [reader.subscribe(f"v{i}@example.org", token=token)[0] for i in range(100)]
+            assert codes == [200] * 20 + [429] * 80
+            status, headers, page = reader.subscribe("late@example.org", token=token)
+            assert status == 429 and headers["Retry-After"] == "3600"
+            assert b"Too many" in page
+        report = send_pending(config, log=lambda line: None, retry=FAST)
+    assert len(report.sent) == 20 and len(recorder.messages) == 20
+    assert "v20@example.org" not in statuses(config)
+
+
+def test_the_limit_follows_the_proxys_last_hop_only_when_trusted(site: Path,
+                                                                 tmp_path: Path) -> None:
+    config = configure(site, tmp_path, 1, per_ip_per_hour=2, trust_proxy=True)
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        token = reader.form_token()
+        # a client forging the first hops is still counted by the hop the proxy added
+        codes = [reader.subscribe(f"f{i}@example.org", token=token,
+                                  X_Forwarded_For=f"10.0.0.{i}, 192.0.2.7")[0]
+                 for i in range(4)]
+        assert codes == [200, 200, 429, 429]
+        assert reader.subscribe("g@example.org", token=token,
+                                X_Forwarded_For="192.0.2.8")[0] == 200
+
+
+def test_the_honeypot_sends_nothing_and_stores_nothing(site: Path, tmp_path: Path) -> None:
+    config = configure(site, tmp_path, 1)
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        honest = reader.subscribe("someone@example.org")
+        bot = reader.post("/ai/subscribe", [("email", "bot@example.org"),
+                                            ("form_token", reader.form_token()),
+                                            ("website", "http://spam.example")])
+    assert bot[0] == honest[0] == 200 and bot[2] == honest[2]
+    assert list(statuses(config)) == ["someone@example.org"]
+    assert [email for _, email, _ in queue(config)] == ["someone@example.org"]
+    with sqlite3.connect(state_path(config)) as db:
+        assert db.execute("SELECT count(*) FROM signup_hits").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("case", ["missing", "forged", "stale", "bad address", "bad topic"])
+def test_a_bad_form_gets_the_form_back_and_nothing_happens(site: Path, tmp_path: Path,
+                                                           case: str) -> None:
+    config = configure(site, tmp_path, 1)
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        token = reader.form_token()
+        issued, nonce, mac = token.split(".")[1:]
+        fields = {"email": "ok@example.org", "form_token": token, "website": ""}
+        topics = [("topics", "AI")]
+        if case == "missing":
+            del fields["form_token"]
+        elif case == "forged":
+            fields["form_token"] = f"f.{issued}.{nonce}.{mac[:-2]}AA"
+        elif case == "stale":
+            from newsletter.delivery.tokens import form_token
+
+            fields["form_token"] = form_token(SECRET.encode(), time.time() - 25 * 3600)
+        elif case == "bad address":
+            fields["email"] = "not an address"
+        else:
+            topics = [("topics", "Knitting")]
+        status, _, page = reader.post("/ai/subscribe", [*fields.items(), *topics])
+    assert status == 400
+    assert b'name="form_token"' in page and b'role="alert"' in page
+    assert statuses(config) == {} and queue(config) == []
+
+
+def test_answers_for_new_pending_active_and_unsubscribed_are_byte_identical(
+        site: Path, tmp_path: Path) -> None:
+    config = configure(site, tmp_path, 1)
+    add_people(config, tmp_path, ["active@example.org,,", "gone@example.org,,Robotics"])
+    with sqlite3.connect(state_path(config)) as db:
+        db.execute("UPDATE subscribers SET status = 'unsubscribed' "
+                   "WHERE email = 'gone@example.org'")
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        reader.subscribe("pending@example.org")
+        answers = [reader.subscribe(address) for address in (
+            "new@example.org", "pending@example.org", "active@example.org",
+            "gone@example.org")]
+    assert len({(status, body) for status, _, body in answers}) == 1
+    assert len({tuple(sorted((k, v) for k, v in headers.items() if k != "Date"))
+                for _, headers, _ in answers}) == 1
+    # the active one is untouched and gets nothing; the one who left must confirm again
+    assert statuses(config)["active@example.org"] == "active"
+    assert statuses(config)["gone@example.org"] == "pending"
+    assert [email for _, email, _ in queue(config)] == [
+        "pending@example.org", "new@example.org", "gone@example.org"]
+
+
+def test_bodies_and_content_types_the_forms_refuse(site: Path, tmp_path: Path) -> None:
+    config = configure(site, tmp_path, 1)
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        big = [("email", "a@example.org"), ("name", "x" * 17_000)]
+        assert reader.post("/ai/subscribe", big)[0] == 413
+        assert reader.post("/ai/subscribe", [("email", "a@example.org")],
+                           kind="application/json")[0] == 415
+        assert reader.post("/ai/subscribe", [("email", "a@example.org")],
+                           kind="multipart/form-data; boundary=x")[0] == 415
+        key = "0" * 32
+        prefs = f"/ai/preferences?token={make_token(SECRET.encode(), 'preferences', key)}"
+        assert reader.post(prefs, [("action", "save")], kind="text/plain")[0] == 415
+        assert reader.request("PUT", "/ai/subscribe")[0] == 405
+    assert statuses(config) == {}
+
+
+def test_wrong_purpose_and_expired_tokens(site: Path, tmp_path: Path) -> None:
+    config = configure(site, tmp_path, 1)
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        reader.subscribe("ada@example.org")
+        key = key_of(config, "ada@example.org")
+        assert key is not None
+        secret = SECRET.encode()
+        now = int(time.time())
+        confirm = make_token(secret, "confirm", key, now)
+        # a confirm token is neither a preference token nor an unsubscribe token
+        for route in ("preferences", "unsubscribe"):
+            status, _, page = reader.get(f"/ai/{route}?token={confirm}")
+            assert status == 400 and b"not valid" in page
+        preferences = make_token(secret, "preferences", key)
+        assert reader.get(f"/ai/confirm?token={preferences}")[0] == 400
+        assert reader.post(f"/ai/confirm?token={preferences}", [])[0] == 400
+        # expired: 410, and a way to sign up again
+        old = make_token(secret, "confirm", key, now - 49 * 3600)
+        for answer in (reader.get(f"/ai/confirm?token={old}"),
+                       reader.post(f"/ai/confirm?token={old}", [])):
+            assert answer[0] == 410
+            assert b"expired" in answer[2] and b'href="/ai/subscribe"' in answer[2]
+        assert statuses(config) == {"ada@example.org": "pending"}
+        assert reader.post(f"/ai/confirm?token={confirm}", [])[0] == 200
+        assert statuses(config) == {"ada@example.org": "active"}
+
+
+def test_no_token_in_the_request_log(site: Path, tmp_path: Path,
+                                     capfd: pytest.CaptureFixture[str]) -> None:
+    config = configure(site, tmp_path, 1)
+    server = make_server(config, "127.0.0.1", 0, send_mail=False)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
+    thread.start()
+    try:
+        reader = Reader(server.server_address[1])
+        token = make_token(SECRET.encode(), "preferences", "0" * 32)
+        reader.get(f"/ai/preferences?token={token}")
+        reader.post(f"/ai/confirm?token={token}", [])
+        reader.subscribe("ada@example.org")
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capfd.readouterr().err
+    assert "/ai/preferences" in err and token not in err and "form_token" not in err
+    assert "f." not in "".join(re.findall(r'"[A-Z]+ [^"]*"', err))
+
+
+# -- preferences and leaving, also during a send ---------------------------------------------
+
+def test_preferences_save_and_unsubscribe(site: Path, tmp_path: Path) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port)
+        add_people(config, tmp_path, ["ada@example.org,Ada,"])
+        assert send_issue(config, ISSUE, log=lambda line: None, retry=FAST).sent
+        [first] = [parse(raw) for _, raw in recorder.messages]
+        preferences = link(first, "preferences")
+        assert preferences.split("=", 1)[1] not in first["List-Unsubscribe"]
+        html = parts(first)[1]
+        assert f"https://news.example.org{preferences}" in html  # the HTML footer too
+        with serving(config) as http_port:
+            reader = Reader(http_port)
+            status, _, page = reader.get(preferences)
+            assert status == 200 and page.count(b" checked") == 3  # every topic
+            status, _, page = reader.post(preferences, [("name", "Ada L."), ("topics", "AI"),
+                                                        ("action", "save")])
+            assert status == 200 and b"Saved" in page and page.count(b" checked") == 1
+            [ada] = list_subscribers(config)
+            assert (ada.name, ada.topics, ada.status) == ("Ada L.", ("AI",), "active")
+            assert reader.post(preferences, [("topics", "Knitting"),
+                                             ("action", "save")])[0] == 400
+            assert reader.post(preferences, [("action", "other")])[0] == 400
+            recorder.messages.clear()
+            assert send_issue(config, NEXT_ISSUE, log=lambda line: None, retry=FAST).sent
+            text = parts(parse(recorder.messages[0][1]))[0]
+            assert "AI story" in text and "Robot Zoë" not in text
+            assert "Ada L." in recorder.messages[0][1].decode()
+
+            status, _, page = reader.post(preferences, [("action", "unsubscribe")])
+            assert status == 200 and b"unsubscribed" in page
+        assert statuses(config) == {"ada@example.org": "unsubscribed"}
+
+
+def test_earlier_unsubscribe_links_still_work(site: Path, tmp_path: Path) -> None:
+    from newsletter.delivery.tokens import legacy_unsubscribe_token
+
+    config = configure(site, tmp_path, 1)
+    add_people(config, tmp_path, ["ada@example.org,,"])
+    token = legacy_unsubscribe_token(SECRET.encode(), "ada@example.org")
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        status, _, page = reader.post(f"/ai/unsubscribe?token={token}",
+                                      [("List-Unsubscribe", "One-Click")])
+    assert status == 200 and b"ada@example.org" in page
+    assert statuses(config) == {"ada@example.org": "unsubscribed"}
+
+
+@pytest.mark.parametrize("how", ["one-click", "preferences"])
+def test_leaving_during_a_send_stops_the_message_not_yet_sent(site: Path, tmp_path: Path,
+                                                              how: str) -> None:
+    """A slow SMTP sink (20 ms a message): while the run is at its first messages, the last
+    100 subscribers leave; none of them gets the issue, everyone else gets it once."""
+    people = [f"r{i:03d}@example.org" for i in range(300)]
+    recorder = Recorder(delay=0.02)
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port)
+        add_people(config, tmp_path, [f"{p},," for p in people])
+        secret = SECRET.encode()
+        leaving = people[200:]
+        links = {p: make_token(secret, "unsubscribe" if how == "one-click" else "preferences",
+                               key_of(config, p) or "") for p in leaving}
+        reports = []
+        sender = threading.Thread(target=lambda: reports.append(
+            send_issue(config, ISSUE, log=lambda line: None, retry=FAST)))
+        sender.start()
+        wait_for(recorder, 5)
+        with serving(config) as http_port:
+            reader = Reader(http_port)
+            for token in links.values():
+                if how == "one-click":
+                    status = reader.post(f"/ai/unsubscribe?token={token}",
+                                         [("List-Unsubscribe", "One-Click")])[0]
+                else:
+                    status = reader.post(f"/ai/preferences?token={token}",
+                                         [("action", "unsubscribe")])[0]
+                assert status == 200
+        sent_when_all_left = len(recorder.messages)
+        sender.join(60)
+    assert sent_when_all_left < 200, "the send outran the unsubscribes: the test proves nothing"
+    [report] = reports
+    counts = recorder.count()
+    assert set(counts) == set(people[:200]) and set(counts.values()) == {1}
+    assert sorted(report.skipped) == leaving and len(report.sent) == 200
+
+
+def test_a_topic_change_during_a_send_applies_to_the_message_not_yet_sent(
+        site: Path, tmp_path: Path) -> None:
+    people = [f"t{i:03d}@example.org" for i in range(60)]
+    recorder = Recorder(delay=0.02)
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port)
+        add_people(config, tmp_path, [f"{p},," for p in people])
+        token = make_token(SECRET.encode(), "preferences", key_of(config, people[-1]) or "")
+        sender = threading.Thread(target=send_issue, args=(config, ISSUE),
+                                  kwargs={"log": lambda line: None, "retry": FAST})
+        sender.start()
+        wait_for(recorder, 2)
+        with serving(config) as http_port:
+            assert Reader(http_port).post(f"/ai/preferences?token={token}", [
+                ("topics", "Robotics"), ("action", "save")])[0] == 200
+        sender.join(60)
+    received = recorder.parsed()
+    assert "AI story" in parts(received[people[0]])[0]
+    last = parts(received[people[-1]])[0]
+    assert "Robot Zoë" in last and "AI story" not in last
+
+
+def test_a_bounced_subscriber_gets_nothing_until_they_sign_up_again(site: Path,
+                                                                    tmp_path: Path) -> None:
+    recorder = Recorder(reject={"gone@example.org"})
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port)
+        add_people(config, tmp_path, ["gone@example.org,,", "here@example.org,,"])
+        send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
+        assert statuses(config)["gone@example.org"] == "bounced"
+        recorder.reject.clear()
+        assert send_issue(config, NEXT_ISSUE, log=lambda line: None,
+                          retry=FAST).sent == ["here@example.org"]
+        with serving(config) as http_port:
+            reader = Reader(http_port)
+            reader.subscribe("gone@example.org")
+            assert statuses(config)["gone@example.org"] == "pending"
+            send_pending(config, log=lambda line: None, retry=FAST)
+            confirmation = recorder.parsed()["gone@example.org"]
+            assert reader.post(link(confirmation, "confirm"), [])[0] == 200
+    assert statuses(config)["gone@example.org"] == "active"
+
+
+def test_the_queue_waits_out_a_dead_smtp_server(site: Path, tmp_path: Path) -> None:
+    """The POST answers at once with the server down; the email goes out once it is up."""
+    from test_deliver import free_port
+
+    port = free_port()
+    config = configure(site, tmp_path, port)
+    with serving(config) as http_port:
+        started = time.monotonic()
+        assert Reader(http_port).subscribe("ada@example.org")[0] == 200
+        assert time.monotonic() - started < 2
+    report = send_pending(config, log=lambda line: None, retry=FAST)
+    assert report.retrying == ["ada@example.org"] and not report.sent
+    assert queue(config) == [("confirm", "ada@example.org", "queued")]
+    with sqlite3.connect(state_path(config)) as db:  # the retry is due
+        db.execute("UPDATE mail_queue SET due_at = '2000-01-01T00:00:00+00:00'")
+    recorder = Recorder()
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        report = send_pending(config, log=lambda line: None, retry=FAST)
+    finally:
+        controller.stop()
+    assert report.sent == ["ada@example.org"] and recorder.count() == {"ada@example.org": 1}
+    assert send_pending(config, log=lambda line: None, retry=FAST).sent == []
+
+
+def test_subscribe_config_is_validated_with_the_rest(tmp_path: Path) -> None:
+    write_config(tmp_path, subscribe={"enabled": "yes", "confirm_hours": 0,
+                                      "resend_minutes": -1, "per_ip_per_hour": 2.5,
+                                      "trust_proxy": 1, "welcom": True}, window_days="x")
+    result = run(tmp_path, "check")
+    assert result.exit_code == 1
+    for expected in ('subscribe.enabled: expected true or false, got "yes"',
+                     "subscribe.confirm_hours: expected a positive number, got 0",
+                     "subscribe.resend_minutes: expected a positive number, got -1",
+                     "subscribe.per_ip_per_hour: expected a positive integer, got 2.5",
+                     "subscribe.trust_proxy: expected true or false, got 1",
+                     'subscribe.welcom: unknown key, ignored; did you mean "welcome"?',
+                     "window_days: expected a positive integer"):
+        assert expected in result.output, result.output
+    write_config(tmp_path)
+    assert not load_config(tmp_path / "newsletter.yaml").subscribe.enabled  # no smtp
+    write_config(tmp_path, smtp={"host": "127.0.0.1"})
+    assert load_config(tmp_path / "newsletter.yaml").subscribe.enabled
