@@ -166,7 +166,7 @@ class SignupPages:
         except AddressError:  # line breaks or an encoded word: a header injection attempt
             name, name_problem = "", "Please write the name as plain text."
         chosen = tuple(t for t in form.get("topics", []) if t in self.topics)
-        again = {"email": email, "name": name, "chosen": chosen}
+        again: dict[str, Any] = {"email": email, "name": name, "chosen": chosen}
         now = self.clock()
         if not check_form_token(self.secret, first.get("form_token"), now.timestamp()):
             return self._form(start_response, HTTPStatus.BAD_REQUEST, error=(
