@@ -314,7 +314,8 @@ def test_the_honeypot_sends_nothing_and_stores_nothing(site: Path, tmp_path: Pat
         assert db.execute("SELECT count(*) FROM signup_hits").fetchone() == (1,)
 
 
-@pytest.mark.parametrize("case", ["missing", "forged", "stale", "bad address", "bad topic"])
+@pytest.mark.parametrize("case", ["missing", "forged", "stale", "bad address", "bad topic",
+                                  "bad name"])
 def test_a_bad_form_gets_the_form_back_and_nothing_happens(site: Path, tmp_path: Path,
                                                            case: str) -> None:
     config = configure(site, tmp_path, 1)
@@ -334,6 +335,8 @@ def test_a_bad_form_gets_the_form_back_and_nothing_happens(site: Path, tmp_path:
             fields["form_token"] = form_token(SECRET.encode(), time.time() - 25 * 3600)
         elif case == "bad address":
             fields["email"] = "not an address"
+        elif case == "bad name":  # an encoded word hiding a Bcc: header
+            fields["name"] = "=?utf-8?q?a=0D=0ABcc=3A_victim=40evil.example?="
         else:
             topics = [("topics", "Knitting")]
         status, _, page = reader.post("/ai/subscribe", [*fields.items(), *topics])
@@ -608,3 +611,40 @@ def test_subscribe_config_is_validated_with_the_rest(tmp_path: Path) -> None:
     assert not load_config(tmp_path / "newsletter.yaml").subscribe.enabled  # no smtp
     write_config(tmp_path, smtp={"host": "127.0.0.1"})
     assert load_config(tmp_path / "newsletter.yaml").subscribe.enabled
+
+
+def test_rows_from_before_signups_become_imports_with_their_own_link_keys(
+        state_backend, tmp_path: Path) -> None:
+    """A state written before readers could sign up: its subscribers keep their status,
+    become ``source: import`` with no confirmation time, and each gets a distinct random
+    key for the links of their next emails."""
+    from conftest import make_config
+    from newsletter.state.database import open_database
+    from newsletter.state.schema import MIGRATIONS
+
+    config = make_config(tmp_path)
+    with open_database(config, migrate=False) as db:
+        with db.transaction():
+            for migration in MIGRATIONS[:2]:
+                db.execute_script(migration.for_dialect(db.dialect))
+            if db.dialect == "sqlite":
+                db.raw.execute("PRAGMA user_version = 2")
+            else:
+                db.raw.execute("CREATE TABLE newsletter_schema (version INTEGER PRIMARY KEY, "
+                               "applied TEXT NOT NULL)")
+                db.raw.execute("INSERT INTO newsletter_schema VALUES (1, 't'), (2, 't')")
+        db.run_many("subscriber.insert", [("a@example.org", "A", "", "active", "t", "t"),
+                                          ("b@example.org", "", "AI", "unsubscribed", "t",
+                                           "t")])
+    rows = {s.email: s for s in list_subscribers(config)} if not state_backend.url else None
+    with open_database(config) as db:
+        found = db.run("subscribers.all").fetchall()
+        keys = [db.run("subscriber.key", (email,)).fetchone()[0] for email in
+                ("a@example.org", "b@example.org")]
+        consent = [tuple(db.run("subscriber.by_key", (key,)).fetchone()) for key in keys]
+    assert [tuple(row) for row in found] == [("a@example.org", "A", "", "active"),
+                                             ("b@example.org", "", "AI", "unsubscribed")]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", key) for key in keys) and keys[0] != keys[1]
+    assert [(c[4], c[5]) for c in consent] == [("import", None), ("import", None)]
+    if rows is not None:
+        assert rows["a@example.org"].to_json()["source"] == "import"
