@@ -25,7 +25,8 @@ from enum import Enum
 
 from ..core.config import Config
 from ..core.errors import NewsletterError
-from ..publishing.issuefile import published_issue_dates
+from ..core.models import IssueStatus
+from ..publishing.issues import IssueStore
 from ..state.database import Database, open_database
 from .subscribers import Subscriber, iso, pending_cutoff, subscriber_from_row
 from .tokens import new_key
@@ -165,8 +166,11 @@ def unsubscribe(config: Config, at: dt.datetime, *, key: str | None = None,
 
 def latest_issue_url(config: Config) -> str:
     """The web address of the newest published issue, "" when none is published yet."""
+    store = IssueStore(config.output)
     try:
-        dates = published_issue_dates(config.output)
+        for date in reversed(store.dates()):
+            if store.status(date) == IssueStatus.PUBLISHED:
+                return f"{config.site_url}{date.isoformat()}/"
     except (OSError, NewsletterError):
-        return ""
-    return f"{config.site_url}{dates[-1].isoformat()}/" if dates else ""
+        pass  # a page or an email without the link, rather than an error
+    return ""
