@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import fields
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,7 @@ EMAIL_KEYS = ("from", "reply_to", "postal_address", "subject", "unsubscribe_mail
 SCHEDULE_KEYS = ("cron", "publish", "send", "catch_up_hours")
 SMTP_KEYS = ("host", "port", "security", "username", "password_env", "concurrency",
              "rate_per_second", "lease_seconds")
-SUBSCRIBE_KEYS = ("enabled", "confirm_hours", "welcome", "resend_minutes", "per_ip_per_hour",
-                  "trust_proxy")
+SUBSCRIBE_KEYS = tuple(field.name for field in fields(SubscribeSettings))  # the same names
 SMTP_SECURITY = {"none": 25, "starttls": 587, "ssl": 465}  # and each one's usual port
 SUBJECT_FIELDS = ("title", "date", "slug")
 
@@ -273,18 +273,14 @@ def _state_url(report: Report, data: dict) -> tuple[str | None, str | None]:
 
 
 def _subscribe(report: Report, value: Any, smtp_configured: bool) -> SubscribeSettings:
-    data = mapping(report, value, "subscribe", SUBSCRIBE_KEYS) or {}
-    enabled = boolean(report, "subscribe.enabled", data.get("enabled", smtp_configured))
-    confirm_hours = positive_number(report, "subscribe.confirm_hours",
-                                    data.get("confirm_hours", 48))
-    welcome = boolean(report, "subscribe.welcome", data.get("welcome", True))
-    resend = positive_number(report, "subscribe.resend_minutes",
-                             data.get("resend_minutes", 60))
-    per_ip = integer(report, "subscribe.per_ip_per_hour", data.get("per_ip_per_hour", 20),
-                     minimum=1)
-    trust_proxy = boolean(report, "subscribe.trust_proxy", data.get("trust_proxy", False))
-    return SubscribeSettings(enabled, confirm_hours or 48, welcome, resend or 60,
-                             per_ip or 20, trust_proxy)
+    data, key = mapping(report, value, "subscribe", SUBSCRIBE_KEYS) or {}, "subscribe."
+    return SubscribeSettings(
+        boolean(report, key + "enabled", data.get("enabled", smtp_configured)),
+        positive_number(report, key + "confirm_hours", data.get("confirm_hours", 48)) or 48,
+        boolean(report, key + "welcome", data.get("welcome", True)),
+        positive_number(report, key + "resend_minutes", data.get("resend_minutes", 60)) or 60,
+        integer(report, key + "per_ip_per_hour", data.get("per_ip_per_hour", 20), minimum=1) or 20,
+        boolean(report, key + "trust_proxy", data.get("trust_proxy", False)))
 
 
 def validate(data: Any, path: Path) -> Config:
