@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import fields
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,9 @@ from .settings import (
     EmailSettings,
     ScheduleSettings,
     SmtpSettings,
-    SubscribeSettings,
     TopicConfig,
 )
+from .signups import check_subscribe
 from .text import describe, topic_key
 from .theme import check_templates, check_theme, report_placeholders
 from .urls import normalize_url
@@ -47,7 +46,6 @@ EMAIL_KEYS = ("from", "reply_to", "postal_address", "subject", "unsubscribe_mail
 SCHEDULE_KEYS = ("cron", "publish", "send", "catch_up_hours")
 SMTP_KEYS = ("host", "port", "security", "username", "password_env", "concurrency",
              "rate_per_second", "lease_seconds")
-SUBSCRIBE_KEYS = tuple(field.name for field in fields(SubscribeSettings))  # the same names
 SMTP_SECURITY = {"none": 25, "starttls": 587, "ssl": 465}  # and each one's usual port
 SUBJECT_FIELDS = ("title", "date", "slug")
 
@@ -272,17 +270,6 @@ def _state_url(report: Report, data: dict) -> tuple[str | None, str | None]:
     return url, password_env.strip() if password_env else None
 
 
-def _subscribe(report: Report, value: Any, smtp_configured: bool) -> SubscribeSettings:
-    data, key = mapping(report, value, "subscribe", SUBSCRIBE_KEYS) or {}, "subscribe."
-    return SubscribeSettings(
-        boolean(report, key + "enabled", data.get("enabled", smtp_configured)),
-        positive_number(report, key + "confirm_hours", data.get("confirm_hours", 48)) or 48,
-        boolean(report, key + "welcome", data.get("welcome", True)),
-        positive_number(report, key + "resend_minutes", data.get("resend_minutes", 60)) or 60,
-        integer(report, key + "per_ip_per_hour", data.get("per_ip_per_hour", 20), minimum=1) or 20,
-        boolean(report, key + "trust_proxy", data.get("trust_proxy", False)))
-
-
 def validate(data: Any, path: Path) -> Config:
     """Check the parsed config file as a whole; raise :class:`ConfigError` listing everything."""
     report = Report()
@@ -359,7 +346,7 @@ def validate(data: Any, path: Path) -> Config:
 
     schedule = _schedule(report, data.get("schedule"), timezone)
     smtp = _smtp(report, data.get("smtp"))
-    subscribe = _subscribe(report, data.get("subscribe"), "smtp" in data)
+    subscribe = check_subscribe(report, data.get("subscribe"), "smtp" in data)
     state_name = string(report, data, "state_dir", ".newsletter")
     state_dir = (folder / state_name).resolve() if state_name else folder / ".newsletter"
     secret_env = string(report, data, "secret_env", "NEWSLETTER_SECRET")
