@@ -198,9 +198,11 @@ def send_pending(options: Options) -> None:
                    "newsletter send-pending).")
 @click.pass_obj
 def serve(options: Options, host: str, port: int, timeout: float, send_mail: bool) -> None:
-    """Serve the archive, the feeds and the published issues at the path of site_url, the
-    signup and preferences pages, and one-click unsubscribes. Drafts and the editor's files
-    are never served.
+    """Serve the archive, feeds, published issues, signup pages and unsubscribes.
+
+    Everything at the path of site_url: the signup, confirmation and preferences pages and
+    one-click unsubscribes beside the published files. Drafts and the editor's files are
+    never served.
 
     A WSGI application (newsletter.serve.Site) with the standard library's server, for
     local use; in production run newsletter.web.wsgi:application under a WSGI server (see
