@@ -194,8 +194,8 @@ LATEST = MIGRATIONS[-1].version
 
 # The tables ``newsletter state copy`` carries over, parents first, each with the columns
 # that identify a row (what an idempotent copy matches on). Every column is copied as it
-# is stored: addresses byte for byte, because the unsubscribe token in every email already
-# sent is an HMAC of the stored address.
+# is stored: addresses byte for byte, because the unsubscribe tokens of earlier versions are
+# HMACs of the stored address, and token_key, which the links of newer emails name.
 TABLES: dict[str, tuple[str, ...]] = {
     "subscribers": ("email",),
     "deliveries": ("issue", "email"),
