@@ -112,12 +112,13 @@ CREATE TABLE subscribers_v4 (
     topics TEXT NOT NULL DEFAULT '',
     status TEXT NOT NULL DEFAULT 'active'
         CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    -- in the order PostgreSQL's ALTER TABLE ... ADD COLUMN gives (state copy compares them)
     source TEXT NOT NULL DEFAULT 'import' CHECK (source IN ('form', 'import', 'cli')),
     confirmed_at TEXT,
     requested_at TEXT,
-    token_key TEXT NOT NULL UNIQUE DEFAULT (lower(hex(randomblob(16)))),
-    created TEXT NOT NULL,
-    updated TEXT NOT NULL
+    token_key TEXT NOT NULL UNIQUE DEFAULT (lower(hex(randomblob(16))))
 );
 INSERT INTO subscribers_v4 (id, email, name, topics, status, created, updated)
     SELECT id, email, name, topics, status, created, updated FROM subscribers;

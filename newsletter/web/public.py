@@ -357,11 +357,12 @@ def start_sender(config: Config, log: Callable[[str], None] | None = None
     """The mail queue's sender thread, started; None when readers cannot sign up."""
     if not config.subscribe.enabled:
         return None
-    return QueueSender(config, read_secret(config), log=log or _log_stderr).start()
+    stream = sys.stderr  # the server's, whatever replaces sys.stderr later
 
+    def log_stderr(line: str) -> None:
+        print(line, file=stream, flush=True)
 
-def _log_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    return QueueSender(config, read_secret(config), log=log or log_stderr).start()
 
 
 def site_address(server: WSGIServer, config: Config) -> str:
