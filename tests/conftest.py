@@ -14,10 +14,17 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from newsletter.cli import cli
 from newsletter.core.config import Config, load_config
 from newsletter.core.models import Article, Issue, PlacedArticle, Provider, Section, Window
+
+# Shared machines and CI runners stall now and then: an example that took long is not a
+# failure of the property, so no per-example deadline (the hostile-corpus test has its own
+# overall time budget).
+settings.register_profile("newsletter", deadline=None)
+settings.load_profile("newsletter")
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"

@@ -251,7 +251,7 @@ def test_the_page_reloads_itself_when_an_article_changes(served, tmp_path):
             page.evaluate("window.notReloadedYet = true")
             edit_article(tmp_path, "alpha", title="Alpha Robots Learn To Dance", quality=90)
             sync_api.expect(phone.get_by_role(headline, name="Alpha Robots Learn To Dance",
-                                              exact=True)).to_be_visible(timeout=5000)
+                                              exact=True)).to_be_visible(timeout=15000)
             assert page.evaluate("window.notReloadedYet") is None  # it reloaded by itself
             sync_api.expect(page.locator("#subject")).to_have_text(
                 "AI Weekly: February 22, 2021")
