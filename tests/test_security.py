@@ -599,7 +599,7 @@ def test_a_lock_held_too_long_says_who_and_that_nothing_changed(
     assert _listing(subscribed) == ["ada@example.org"]
 
 
-_STATE_MODULE = "newsletter.state.database"
+_STATE_MODULE = "newsletter.state.sqlite"
 
 
 # -- 11. output hygiene ---------------------------------------------------------------------------

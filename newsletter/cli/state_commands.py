@@ -65,7 +65,7 @@ def state_copy(options: Options, to: str, password_env: str | None) -> None:
     """
     from ..schedule.runs import import_legacy_runs
     from ..state.copy import copy_state
-    from ..state.database import location, location_from_url
+    from ..state.location import location, location_from_url
 
     config, _ = options.load()
     import_legacy_runs(config)

@@ -27,8 +27,8 @@ from ..core.locks import exclusive
 from ..core.private import private_folder
 from ..core.text import terminal_safe
 from ..core.timing import schedule_settings
-from ..state.database import location
 from ..state.leadership import Leadership
+from ..state.location import location
 from .runs import lock_path, run_pass, when
 
 log = logging.getLogger("newsletter.schedule")

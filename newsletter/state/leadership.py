@@ -5,7 +5,7 @@ connection of its own for as long as the process is active. PostgreSQL releases 
 connection ends, however the process ends (SIGKILL, a machine lost: once the server notices
 the dead connection), so a standby that asks again takes over without any stale-lock
 guessing. The holder is named from ``pg_stat_activity`` (host and PID, see
-:func:`~newsletter.state.database.application_name`).
+:func:`~newsletter.state.postgresql.application_name`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .database import Location, connect_postgresql
+from .location import Location
+from .postgresql import connect_postgresql
 from .queries import catalogue
 from .schema import POSTGRESQL
 
