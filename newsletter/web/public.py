@@ -42,7 +42,7 @@ from ..delivery.tokens import check_token, read_secret
 from ..rendering.pages import unique_slugs
 from ..rendering.palette import Palette, palette_for
 from ..rendering.templating import environment_for
-from .routing import Route, StartResponse, find_route, route
+from .routing import Route, StartResponse, find_route, plain, redirect, route
 from .server import DEFAULT_TIMEOUT, serve_wsgi
 from .signup import ROUTES as SIGNUP_ROUTES
 from .signup import SignupPages
@@ -159,13 +159,13 @@ class Site:
         path = _request_path(environ)
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if self.prefix != "/" and path == self.prefix.rstrip("/"):
-            return self._redirect(start_response, self.prefix)
+            return redirect(start_response, self.prefix)
         if not path.startswith(self.prefix):
-            return self._status(start_response, HTTPStatus.NOT_FOUND)
+            return plain(start_response, HTTPStatus.NOT_FOUND)
         rest = path[len(self.prefix):]
         found = find_route(self.routes, rest)
         if found is None:
-            return self._status(start_response, HTTPStatus.NOT_FOUND)
+            return plain(start_response, HTTPStatus.NOT_FOUND)
         name, match = found
         handler = getattr(self, name)
         return handler(environ, start_response, method, match)
@@ -195,13 +195,13 @@ class Site:
     def _topic_feed(self, environ: dict[str, Any], start_response: StartResponse,
                     method: str, match: re.Match[str]) -> Iterable[bytes]:
         if match.group("topic") not in self.topic_slugs:
-            return self._status(start_response, HTTPStatus.NOT_FOUND)
+            return plain(start_response, HTTPStatus.NOT_FOUND)
         return self._file(environ, start_response, match.group(0), method)
 
     def _issue_file(self, environ: dict[str, Any], start_response: StartResponse,
                     method: str, match: re.Match[str]) -> Iterable[bytes]:
         if not self.is_published(match.group("slug")):
-            return self._status(start_response, HTTPStatus.NOT_FOUND)  # drafts included
+            return plain(start_response, HTTPStatus.NOT_FOUND)  # drafts included
         name = match.group(0)
         return self._file(environ, start_response,
                           name + "index.html" if name.endswith("/") else name, method)
@@ -209,8 +209,8 @@ class Site:
     def _issue_folder(self, environ: dict[str, Any], start_response: StartResponse,
                       method: str, match: re.Match[str]) -> Iterable[bytes]:
         if not self.is_published(match.group("slug")):
-            return self._status(start_response, HTTPStatus.NOT_FOUND)
-        return self._redirect(start_response, f"{self.prefix}{match.group('slug')}/")
+            return plain(start_response, HTTPStatus.NOT_FOUND)
+        return redirect(start_response, f"{self.prefix}{match.group('slug')}/")
 
     def resolve(self, relative: str) -> Path | None:
         """The file a route names, or None (404): it must exist and, symbolic links followed,
@@ -227,16 +227,16 @@ class Site:
     def _file(self, environ: dict[str, Any], start_response: StartResponse, relative: str,
               method: str) -> Iterable[bytes]:
         if method not in ("GET", "HEAD"):
-            return self._status(start_response, HTTPStatus.METHOD_NOT_ALLOWED,
-                                [("Allow", "GET, HEAD")])
+            return plain(start_response, HTTPStatus.METHOD_NOT_ALLOWED,
+                         headers=[("Allow", "GET, HEAD")])
         target = self.resolve(relative)
         if target is None:
-            return self._status(start_response, HTTPStatus.NOT_FOUND)
+            return plain(start_response, HTTPStatus.NOT_FOUND)
         try:
             stat = target.stat()
             body = b"" if method == "HEAD" else target.read_bytes()
         except OSError:
-            return self._status(start_response, HTTPStatus.NOT_FOUND)
+            return plain(start_response, HTTPStatus.NOT_FOUND)
         etag = _etag(stat.st_size, stat.st_mtime_ns)
         headers = [
             ("ETag", etag),
@@ -269,8 +269,8 @@ class Site:
     def _unsubscribe(self, environ: dict[str, Any], start_response: StartResponse,
                      method: str, match: re.Match[str] | None = None) -> Iterable[bytes]:
         if method not in ("GET", "HEAD", "POST"):
-            return self._status(start_response, HTTPStatus.METHOD_NOT_ALLOWED,
-                                [("Allow", "GET, HEAD, POST")])
+            return plain(start_response, HTTPStatus.METHOD_NOT_ALLOWED,
+                         headers=[("Allow", "GET, HEAD, POST")])
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         tokens = query.get("token", [])
         checked = check_token(self.secret, tokens[0], "unsubscribe") if len(tokens) == 1 \
@@ -295,25 +295,8 @@ class Site:
     def _signup(self, environ: dict[str, Any], start_response: StartResponse, method: str,
                 match: re.Match[str]) -> Iterable[bytes]:
         if not self.config.subscribe.enabled:
-            return self._status(start_response, HTTPStatus.NOT_FOUND)
+            return plain(start_response, HTTPStatus.NOT_FOUND)
         return self.signup.handle(environ, start_response, match.group(0), method)
-
-    # -- plain answers ------------------------------------------------------------------------
-
-    @staticmethod
-    def _status(start_response: StartResponse, status: HTTPStatus,
-                extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
-        body = f"{status.value} {status.phrase}\n".encode("ascii")
-        start_response(f"{status.value} {status.phrase}", [
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))), *(extra or [])])
-        return [body]
-
-    @staticmethod
-    def _redirect(start_response: StartResponse, location: str) -> Iterable[bytes]:
-        start_response("301 Moved Permanently", [("Location", location),
-                                                 ("Content-Length", "0")])
-        return [b""]
 
 
 def _one_click(environ: dict[str, Any]) -> bool:

@@ -47,8 +47,8 @@ from ..delivery.subscribers import AddressError, clean_name, normalize_address
 from ..delivery.tokens import check_form_token, check_token, form_token
 from ..rendering.palette import Palette, palette_for
 from ..rendering.templating import environment_for
+from .routing import StartResponse, plain
 
-StartResponse = Callable[..., Any]
 Clock = Callable[[], dt.datetime]
 ROUTES = ("subscribe", "confirm", "preferences")
 MAX_FORM_BODY = 16 * 1024
@@ -128,8 +128,8 @@ class SignupPages:
     def handle(self, environ: dict[str, Any], start_response: StartResponse, route: str,
                method: str) -> Iterable[bytes]:
         if method not in ("GET", "HEAD", "POST"):
-            return self._plain(start_response, HTTPStatus.METHOD_NOT_ALLOWED,
-                               [("Allow", "GET, HEAD, POST")])
+            return plain(start_response, HTTPStatus.METHOD_NOT_ALLOWED,
+                         headers=[("Allow", "GET, HEAD, POST")])
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         try:
             form = read_form(environ) if method == "POST" else {}
@@ -141,7 +141,7 @@ class SignupPages:
                 return self._confirm(start_response, method, token_value)
             return self._preferences(start_response, method, token_value, form)
         except _Refused as refused:
-            return self._plain(start_response, refused.status)
+            return plain(start_response, refused.status)
 
     # -- subscribe ------------------------------------------------------------------------------
 
@@ -292,15 +292,6 @@ class SignupPages:
         start_response(f"{status.value} {status.phrase}", [
             ("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
             *PAGE_HEADERS, ("Content-Security-Policy", csp), *(extra or [])])
-        return [body]
-
-    @staticmethod
-    def _plain(start_response: StartResponse, status: HTTPStatus,
-               extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
-        body = f"{status.value} {status.phrase}\n".encode("ascii")
-        start_response(f"{status.value} {status.phrase}", [
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))), *(extra or [])])
         return [body]
 
 
