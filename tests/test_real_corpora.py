@@ -62,7 +62,8 @@ def check_invariants(selection, config, articles) -> None:
             assert len(set(domains)) == len(domains)
             assert p.article.domain not in domains
             assert not {r.canonical_url for r in p.related} & placed_urls
-        assert quality == sorted(quality, reverse=True) or True  # folding may reorder ties
+        # Placement walks each topic in rank order, and rank starts with quality.
+        assert quality == sorted(quality, reverse=True)
     verdicts = {v.id: v for v in selection.verdicts}
     assert set(verdicts) == set(by_id)
     in_window = {a.id for a in articles if a.published in issue.window}
