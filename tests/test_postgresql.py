@@ -15,14 +15,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
+import test_deliver
 import yaml
 from test_deliver import (
     ISSUE,
     SECRET,
     Recorder,
     add_people,
-    build_site,
     in_flight_named,
     project,
     smtp_server,
@@ -36,15 +35,9 @@ from newsletter.delivery.tokens import make_token, read_secret
 from newsletter.state.schema import TABLES
 from newsletter.web.public import Site
 
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_site(tmp_path_factory.mktemp("site"))
-
-
-@pytest.fixture(autouse=True)
-def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
+# Fixtures shared with test_deliver.py (pytest finds them by name here).
+secret = test_deliver.secret
+site = test_deliver.site
 
 
 def on_postgresql(config_path: Path, url: str, **smtp: object) -> Path:

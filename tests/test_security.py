@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import test_deliver
 import yaml
 from click.testing import CliRunner
 from test_deliver import (
@@ -43,6 +44,9 @@ from newsletter.core.config import load_config
 from newsletter.core.errors import NewsletterError
 from newsletter.delivery.send import send_issue
 
+# Fixtures shared with test_deliver.py (pytest finds them by name here).
+secret = test_deliver.secret
+
 DRAFT_SLUG = "2021-03-08"
 
 
@@ -54,11 +58,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (folder / "issues" / slug / "overrides.yaml").write_text(
             "intro: |\n  PRIVATE editor note\n", "utf-8")
     return folder
-
-
-@pytest.fixture(autouse=True)
-def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
 
 
 def _env() -> dict[str, str]:

@@ -13,15 +13,14 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+import test_deliver
 from test_archive import Page
 from test_deliver import (
     FAST,
     ISSUE,
     NEXT_ISSUE,
-    SECRET,
     Recorder,
     add_people,
-    build_site,
     configured,
     parse,
     smtp_server,
@@ -34,15 +33,9 @@ from newsletter.delivery.send import send_issue
 from newsletter.delivery.tokens import make_token
 from newsletter.web.public import make_server
 
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_site(tmp_path_factory.mktemp("site"))
-
-
-@pytest.fixture(autouse=True)
-def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
+# Fixtures shared with test_deliver.py (pytest finds them by name here).
+secret = test_deliver.secret
+site = test_deliver.site
 
 
 @contextmanager

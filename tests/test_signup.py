@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+import test_deliver
 from test_deliver import (
     FAST,
     ISSUE,
@@ -24,7 +25,6 @@ from test_deliver import (
     SECRET,
     Recorder,
     add_people,
-    build_site,
     parse,
     parts,
     project,
@@ -42,17 +42,11 @@ from newsletter.delivery.tokens import make_token
 from newsletter.state.database import state_path
 from newsletter.web.public import make_server
 
+# Fixtures shared with test_deliver.py (pytest finds them by name here).
+secret = test_deliver.secret
+site = test_deliver.site
+
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_site(tmp_path_factory.mktemp("site"))
-
-
-@pytest.fixture(autouse=True)
-def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
 
 
 def configure(site: Path, folder: Path, port: int, **subscribe: object) -> Config:

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, FLAGS
+import test_browser
+from test_browser import ARTIFACTS, CHROMIUM
 from test_deliver import SECRET, Recorder, parse, parts, smtp_server
 from test_signup import serving, statuses
 
@@ -19,6 +20,9 @@ from conftest import run, write_article, write_config
 from newsletter.core.config import Config, load_config
 from newsletter.delivery.signups import key_of
 from newsletter.delivery.tokens import make_token
+
+# Fixtures shared with test_browser.py (pytest finds them by name here).
+browser = test_browser.browser
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium not installed: `apt-get install chromium` (.ci/run does)")
@@ -39,15 +43,6 @@ def three_topic_site(folder: Path, smtp_port: int) -> Config:
         result = run(folder, "build", "--date", date.isoformat(), "--publish")
         assert result.exit_code == 0, result.output
     return load_config(path)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 def check_page(page, name: str) -> None:
