@@ -4,21 +4,22 @@
 
 Each file in the labels folder names a corpus, an issue date and window, and the groups of
 that issue's candidates that tell one story (tests/data/stories/README.md gives the rule
-they were labelled by). For each threshold of the similar-text rule it prints, over all
-labelled issues together:
+they were labelled by). For each threshold of the similar-text rule it builds every labelled
+issue twice with the selector itself (``select_issue``) and prints, over all issues together:
 
-- text precision: of the candidate pairs whose texts score at least the threshold, the
-  share the labels put in one story;
-- text recall: of the pairs the labels put in one story, the share scoring at least the
-  threshold; "lead recall" counts only the pairs of a story's best-ranked article with each
-  other article of the story, the pairs placement actually tests (rule 5 folds an article
-  into the placed one, not into every other article of its story);
-- rule 6 recall: the same with the exact rules (URL, title, related link) added;
-- the issues built with that threshold: placed articles repeating a labelled story already
-  placed, and articles folded by similar text into another labelled story (wrong folds).
+- pair precision and recall of the stories the selector forms: the issue is built with no
+  cut (every topic may place all its candidates), so that every candidate is either placed,
+  starting a story, or folded into one; two candidates are "paired" when they end in one
+  story. Precision: of the pairs so formed, the share the labels put in one story; recall:
+  of the pairs the labels put in one story, the share so formed. This is rule 6 as the
+  selector applies it, the exact rules (URL, title, related link) included;
+- the issue as configured (each topic's default max_articles): placed articles repeating a
+  labelled story already placed, and articles folded by similar text into another labelled
+  story (wrong folds).
 
-A last table breaks the default threshold's figures down by corpus. Label files whose corpus
-is missing are skipped with a note (the shared corpora live beside the checkout).
+A line gives the same figures with ``same_story.content`` off (the exact rules alone), and a
+last table breaks the default threshold's figures down by corpus. Label files whose corpus is
+missing are skipped with a note (the shared corpora live beside the checkout).
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ from newsletter.core.models import Article, FoldRule  # noqa: E402
 from newsletter.core.safeyaml import parse_yaml  # noqa: E402
 from newsletter.core.settings import DEFAULT_SAME_STORY_THRESHOLD  # noqa: E402
 from newsletter.reading.corpus import read_corpus  # noqa: E402
-from newsletter.selecting.same_story import StoryVectors  # noqa: E402
+from newsletter.selecting.same_story import StoryIndex, StoryVectors  # noqa: E402
 from newsletter.selecting.select import (  # noqa: E402
+    LINKED_SHARE,
+    PlacedStories,
     issue_window,
-    normalized_title,
     rank_key,
     select_issue,
     topic_key,
@@ -94,52 +96,92 @@ def candidates(case: Labelled) -> tuple[list[Article], list[Article]]:
     return eligible, [a for a in eligible if {topic_key(t) for t in a.topics} & wanted]
 
 
-@dataclasses.dataclass(frozen=True)
-class Pair:
-    score: float  # the text measure
-    exact: bool  # folded by an exact rule whatever the score
-    same: bool  # labelled one story
-    lead: bool  # one of the two is its story's best-ranked article
-    case: str
-    a: Article
-    b: Article
-
-
-def exact_same_story(a: Article, b: Article) -> bool:
-    """Rule 6's exact tests: same canonical URL, same normalized title, linked as related."""
-    return (a.canonical_url == b.canonical_url
-            or normalized_title(a.title) == normalized_title(b.title)
-            or a.canonical_url in {r.canonical_url for r in b.related}
-            or b.canonical_url in {r.canonical_url for r in a.related})
-
-
-def pairs_of(case: Labelled) -> list[Pair]:
-    """Every pair of the issue's candidates that is labelled one story or shares a word."""
-    eligible, matching = candidates(case)
-    vectors = StoryVectors({a.id: (a.title, a.excerpt) for a in eligible})
-    leads = {}
-    for article in sorted(matching, key=rank_key):
-        leads.setdefault(case.story_of.get(article.id), article.id)
-    ordered = sorted(matching, key=lambda a: a.id)
-    found = []
-    for i, a in enumerate(ordered):
-        for b in ordered[i + 1:]:
-            story = case.story_of.get(a.id)
-            same = story is not None and story == case.story_of.get(b.id)
-            score = vectors.similarity(a.id, b.id).score
-            exact = exact_same_story(a, b)
-            if same or score > 0 or exact:
-                lead = same and leads[story] in (a.id, b.id)
-                found.append(Pair(score, exact, same, lead, case.name, a, b))
-    return found
-
-
-def case_config(case: Labelled, base: Config, threshold: float) -> Config:
+def case_config(case: Labelled, base: Config, threshold: float, content: bool = True,
+                max_articles: int | None = None) -> Config:
+    topics = tuple(TopicConfig(t) if max_articles is None else TopicConfig(t, max_articles)
+                   for t in case.topics)
     return dataclasses.replace(
         base, corpus=case.corpus, timezone=ZoneInfo(case.timezone),
-        window_days=case.window_days, min_quality=0,
-        topics=tuple(TopicConfig(t) for t in case.topics),
-        same_story_content=True, same_story_threshold=threshold)
+        window_days=case.window_days, min_quality=0, topics=topics,
+        same_story_content=content, same_story_threshold=threshold)
+
+
+def stories_formed(case: Labelled, config: Config) -> dict[str, str]:
+    """Candidate id -> the id of the placed article of its story, the issue built with no
+    cut (every topic may place all its candidates)."""
+    matching = candidates(case)[1]
+    config = dataclasses.replace(
+        config, topics=tuple(TopicConfig(t.name, len(matching) + 1) for t in config.topics))
+    selection = select_issue(articles_of(case.corpus), config, case.issue)
+    story: dict[str, str] = {}
+    for verdict in selection.verdicts:
+        if verdict.status == "placed":
+            story[verdict.id] = verdict.id
+        elif verdict.folded_into is not None:
+            story[verdict.id] = verdict.folded_into
+    return story
+
+
+def text_stories(case: Labelled, config: Config) -> dict[str, str]:
+    """The same, by the similar-text rule alone: the candidates in the order placement
+    visits them (topic by topic, best ranked first), each folded into the story its text
+    is most similar to or starting one."""
+    eligible, matching = candidates(case)
+    vectors = StoryVectors({a.id: (a.title, a.excerpt) for a in eligible})
+    threshold = config.same_story_threshold
+    index = PlacedStories(StoryIndex(vectors, threshold, threshold * LINKED_SHARE))
+    story: dict[str, str] = {}
+    placed: list[str] = []
+    for topic in case.topics:
+        for article in sorted(matching, key=rank_key):
+            if article.id in story or topic_key(topic) not in map(topic_key, article.topics):
+                continue
+            similar = index.similar_story(article)
+            if similar is None:
+                index.add(article, len(placed))
+                placed.append(article.id)
+                story[article.id] = article.id
+            else:
+                index.join(article, similar[0])
+                story[article.id] = placed[similar[0]]
+    return story
+
+
+@dataclasses.dataclass
+class Pairs:
+    """Pairs of candidates: formed (one story in the selector), labelled, both."""
+
+    formed: int = 0
+    labelled: int = 0
+    right: int = 0
+    false: list[tuple[str, Article, Article]] = dataclasses.field(default_factory=list)
+    missed: list[tuple[str, Article, Article]] = dataclasses.field(default_factory=list)
+
+    def add(self, other: Pairs) -> None:
+        self.formed += other.formed
+        self.labelled += other.labelled
+        self.right += other.right
+        self.false += other.false
+        self.missed += other.missed
+
+
+def pairs_of(case: Labelled, config: Config, text_only: bool = False) -> Pairs:
+    story = (text_stories if text_only else stories_formed)(case, config)
+    ordered = sorted(candidates(case)[1], key=lambda a: a.id)
+    found = Pairs()
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1:]:
+            label = case.story_of.get(a.id)
+            same = label is not None and label == case.story_of.get(b.id)
+            formed = a.id in story and story[a.id] == story.get(b.id)
+            found.formed += formed
+            found.labelled += same
+            found.right += formed and same
+            if formed and not same:
+                found.false.append((case.name, a, b))
+            elif same and not formed:
+                found.missed.append((case.name, a, b))
+    return found
 
 
 def built(case: Labelled, config: Config) -> tuple[int, int, int, int]:
@@ -164,24 +206,25 @@ def ratio(part: int, whole: int) -> str:
     return f"{part / whole:.3f}" if whole else "-"
 
 
-def row(label: str, pairs: list[Pair], cases: Iterable[Labelled], base: Config,
-        threshold: float) -> str:
-    same = [p for p in pairs if p.same]
-    lead = [p for p in same if p.lead]
-    found = [p for p in pairs if p.score >= threshold]
-    right = sum(p.same for p in found)
-    either = sum(p.score >= threshold or p.exact for p in same)
+def measure(cases: Iterable[Labelled], base: Config, threshold: float, content: bool = True
+            ) -> tuple[Pairs, str]:
+    """The pairs of ``cases`` and their table row's figures."""
+    pairs, text = Pairs(), Pairs()
     repeats = placed = folds = wrong = 0
     for case in cases:
-        r, n, f, w = built(case, case_config(case, base, threshold))
+        pairs.add(pairs_of(case, case_config(case, base, threshold, content)))
+        text.add(pairs_of(case, case_config(case, base, threshold, content), text_only=True))
+        r, n, f, w = built(case, case_config(case, base, threshold, content))
         repeats, placed, folds, wrong = repeats + r, placed + n, folds + f, wrong + w
-    return (f"| {label} | {ratio(right, len(found))} | {ratio(right, len(same))} "
-            f"| {ratio(sum(p.score >= threshold for p in lead), len(lead))} "
-            f"| {ratio(either, len(same))} | {repeats} / {placed} | {wrong} / {folds} |")
+    text_figures = (f"{ratio(text.right, text.formed)} | {ratio(text.right, text.labelled)} | "
+                    if content else "- | - | ")
+    return text, (f"{text_figures}{ratio(pairs.right, pairs.formed)} "
+                  f"| {ratio(pairs.right, pairs.labelled)} "
+                   f"| {repeats} / {placed} | {wrong} / {folds} |")
 
 
-HEADER = ("| {} | text precision | text recall | lead recall | rule 6 recall "
-          "| placed repeats / placed | wrong folds / text folds |\n"
+HEADER = ("| {} | text: pair precision | text: pair recall | rule 6: pair precision "
+          "| rule 6: pair recall | placed repeats / placed | wrong folds / similar-text folds |\n"
           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 
 
@@ -205,45 +248,36 @@ def main() -> None:
             print(f"skipped {case.name}: {case.corpus} not found")
     base = load_config(PROJECT / "newsletter.yaml")
 
-    pairs: dict[str, list[Pair]] = {}
-    total = 0
+    total = labelled = 0
     for case in cases:
-        pairs[case.name] = pairs_of(case)
         count = len(candidates(case)[1])
-        total += count
-        print(f"{case.name}: {count} candidates, {len(set(case.story_of.values()))} stories "
-              f"of 2 or more, {sum(p.same for p in pairs[case.name])} same-story pairs")
-    every = [p for found in pairs.values() for p in found]
-    exact = [p for p in every if p.exact]
-    print(f"{len(cases)} issues, {total} candidates, {sum(p.same for p in every)} same-story "
-          f"pairs; the exact rules alone link {len(exact)} pairs, precision "
-          f"{ratio(sum(p.same for p in exact), len(exact))}\n")
+        sizes = [list(case.story_of.values()).count(n) for n in set(case.story_of.values())]
+        pairs = sum(n * (n - 1) // 2 for n in sizes)
+        total, labelled = total + count, labelled + pairs
+        print(f"{case.name}: {count} candidates, {len(sizes)} stories of 2 or more, "
+              f"{pairs} same-story pairs")
+    print(f"{len(cases)} issues, {total} candidates, {labelled} same-story pairs\n")
 
     print(HEADER.format("threshold"))
     for threshold in thresholds:
         mark = " (default)" if threshold == default else ""
-        print(row(f"{threshold:.2f}{mark}", every, cases, base, threshold))
-    exact_only = 0
-    for case in cases:
-        config = dataclasses.replace(case_config(case, base, default), same_story_content=False)
-        exact_only += built(case, config)[0]
-    print(f"\nWith same_story.content off (the exact rules only): {exact_only} placed repeats.")
+        print(f"| {threshold:.2f}{mark} | {measure(cases, base, threshold)[1]}")
+    print(f"| exact rules only (content: false) | {measure(cases, base, default, False)[1]}")
 
     print(f"\nBy corpus, at the default threshold {default:.2f}:\n")
     print(HEADER.format("corpus"))
     for corpus in sorted({case.name.split("-")[0] for case in cases}):
         mine = [c for c in cases if c.name.split("-")[0] == corpus]
-        print(row(corpus, [p for c in mine for p in pairs[c.name]], mine, base, default))
+        print(f"| {corpus} | {measure(mine, base, default)[1]}")
 
     if args.misses:
-        print(f"\nFalse pairs (text score >= {default}, labelled apart):")
-        for p in sorted(every, key=lambda p: -p.score):
-            if p.score >= default and not p.same:
-                print(f"  {p.score:.2f} {p.case}: {p.a.title!r} / {p.b.title!r}")
-        print(f"\nMissed lead pairs (text score < {default}, labelled one story):")
-        for p in sorted(every, key=lambda p: -p.score):
-            if p.score < default and p.lead:
-                print(f"  {p.score:.2f} {p.case}: {p.a.title!r} / {p.b.title!r}")
+        pairs = measure(cases, base, default)[0]
+        print(f"\nFalse pairs (one story by similar text at {default}, labelled apart):")
+        for name, a, b in pairs.false:
+            print(f"  {name}: {a.title!r} / {b.title!r}")
+        print("\nMissed pairs (labelled one story, apart):")
+        for name, a, b in pairs.missed:
+            print(f"  {name}: {a.title!r} / {b.title!r}")
 
 
 if __name__ == "__main__":

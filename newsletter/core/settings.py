@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 DEFAULT_MAX_ARTICLES = 5
 DEFAULT_SUBJECT = "{title}: {date}"
 # The similar-text threshold the labelled evaluation picked (benchmarks/bench_same_story.py).
-DEFAULT_SAME_STORY_THRESHOLD = 0.45
+DEFAULT_SAME_STORY_THRESHOLD = 0.35
 
 
 @dataclass(frozen=True)

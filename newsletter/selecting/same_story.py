@@ -27,6 +27,9 @@ from functools import lru_cache
 # dropped, so "Northgate's" is "northgate" and "don't" is "dont".
 _APOSTROPHE = re.compile(r"[’'`](?:s\b)?")
 _WORD = re.compile(r"[^\W_]+")
+# "pre-load", "co-op", "re-release": a prefix of one to three letters and a hyphen are joined
+# to the word they qualify, as other outlets write it ("preload", "coop").
+_SHORT_PREFIX = re.compile(r"\b([^\W\d_]{1,3})[-‐‑](?=[^\W\d_])")
 # Figures and what they count in: "26,310" (two tokens), "7%", "5th", "40m", "2bn", "1990s".
 # A run of five or more digits without separators is kept: it names something (an error
 # code, a case or model number), where a tally that large is written "26,310".
@@ -35,8 +38,10 @@ _NUMBER_TEXT = """
     zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
     fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy
     eighty ninety hundred hundreds thousand thousands million millions billion billions
-    first second third fourth fifth dozen dozens half"""
+    first second third fourth fifth dozen dozens half
+    ii iii iv vi vii viii ix xi xii xiii xiv xv xvi"""
 _NUMBER_WORDS = frozenset(_NUMBER_TEXT.split())
+# Roman numerals count as figures: "Diablo IV" is "Diablo 4", whose figure is dropped.
 # Function words say nothing about a story, and in a small window their document frequency
 # is too noisy to push them down on its own.
 _STOPWORD_TEXT = """
@@ -79,6 +84,8 @@ def _tokens(text: str) -> list[str]:
     text = unicodedata.normalize("NFKC", text).casefold()
     if "'" in text or "’" in text or "`" in text:
         text = _APOSTROPHE.sub("", text)
+    if "-" in text or "‐" in text or "‑" in text:
+        text = _SHORT_PREFIX.sub(r"\1", text)
     return _WORD.findall(text)
 
 
@@ -178,38 +185,53 @@ def _cosine(first: Mapping[str, float], second: Mapping[str, float]
 
 
 class StoryIndex:
-    """Articles already placed, searched for the first one telling a candidate's story.
+    """The stories of one issue so far, searched for the one a candidate tells.
 
-    An inverted index (word -> placed articles and their weight for it): a candidate's dot
-    product with every placed article it shares a word with comes from one pass over its
-    words' postings.
+    A story is the article placed for it and every article folded into it; it is matched
+    as a whole, by the sum of its members' vectors (its centroid), so it grows as outlets
+    join it: a third article may share more with two others together than with either.
+    An inverted index (word -> the stories using it, with a member's weight) gives a
+    candidate's dot product with every story it shares a word with in one pass.
     """
 
-    def __init__(self, vectors: StoryVectors, threshold: float) -> None:
+    def __init__(self, vectors: StoryVectors, threshold: float,
+                 linked_threshold: float | None = None) -> None:
         self._vectors = vectors
         self._threshold = threshold
+        self._linked_threshold = threshold if linked_threshold is None else linked_threshold
         self._postings: dict[str, list[tuple[int, float]]] = {}
-        self._keys: list[str] = []
+        self._sums: dict[int, dict[str, float]] = {}  # story -> sum of its members' vectors
 
-    def add(self, key: str) -> None:
-        position = len(self._keys)
-        self._keys.append(key)
+    def add(self, key: str, story: int) -> None:
+        """``key`` tells ``story`` (a new story when it has no member yet)."""
+        total = self._sums.setdefault(story, {})
         for word, weight in self._vectors.vector(key).items():
-            self._postings.setdefault(word, []).append((position, weight))
+            self._postings.setdefault(word, []).append((story, weight))
+            total[word] = total.get(word, 0.0) + weight
 
-    def first_similar(self, key: str) -> tuple[int, Similarity] | None:
-        """The first added article (in order of :meth:`add`) scoring at least the threshold,
-        with its position; None when there is none."""
+    def best_story(self, key: str, linked: frozenset[int] = frozenset()
+                   ) -> tuple[int, Similarity] | None:
+        """The story whose centroid is most similar to ``key``'s text, if the score reaches
+        the threshold (the linked threshold for the stories in ``linked``); None otherwise.
+        Ties go to the first story added."""
         vector = self._vectors.vector(key)
         dots: dict[int, float] = {}
         for word, weight in vector.items():
-            for position, other in self._postings.get(word, ()):
-                dots[position] = dots.get(position, 0.0) + weight * other
-        # These sums may differ from the exact score in the last bits: the few near or above
-        # the threshold are scored again exactly.
-        near = sorted(p for p, dot in dots.items() if dot >= self._threshold - 1e-9)
-        for position in near:
-            found = _cosine(vector, self._vectors.vector(self._keys[position]))
-            if found[0] >= self._threshold:
-                return position, self._vectors.explained(key, found)
-        return None
+            for story, other in self._postings.get(word, ()):
+                dots[story] = dots.get(story, 0.0) + weight * other
+        lowest = min(self._threshold, self._linked_threshold)
+        best: tuple[float, int, tuple[float, tuple[str, ...]]] | None = None
+        for story in sorted(dots):
+            total = self._sums[story]
+            norm = math.sqrt(math.fsum(w * w for w in total.values()))
+            # The summed dot products may differ from the exact score in the last bits:
+            # the stories near or above the threshold are scored again exactly.
+            if not norm or dots[story] / norm < lowest - 1e-9:
+                continue
+            score, stems = _cosine(vector, {w: x / norm for w, x in total.items()})
+            needed = self._linked_threshold if story in linked else self._threshold
+            if score >= needed and (best is None or score > best[0]):
+                best = (score, story, (score, stems))
+        if best is None:
+            return None
+        return best[1], self._vectors.explained(key, best[2])

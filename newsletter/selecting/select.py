@@ -10,7 +10,8 @@ are exact so that an editor can predict an issue (README, "Selection rules"):
 5. rank: quality desc, heat desc, published desc, canonical URL asc;
 6. placement topic by topic, folding the same story into the first placed article;
 7. same story: equal canonical URLs, equal normalized titles, one's URL among the other's
-   related items, or (``same_story.content``) title and excerpt similar enough
+   related items, or (``same_story.content``) title and excerpt similar enough to the
+   story of a placed article, its own text and what was folded into it
    (``selecting/same_story.py``);
 10. related coverage after placement.
 """
@@ -66,14 +67,27 @@ def rank_key(article: Article) -> tuple:
             article.canonical_url)
 
 
+# Two articles that share related coverage (one lists the other, or both list two or more
+# of the same other articles) are likelier one story: the similar-text threshold for a story
+# linked that way is this share of the configured one. Measured on the labelled set
+# (benchmarks/bench_same_story.py): 0.7 kept precision and folded more.
+LINKED_SHARE = 0.7
+
+
 @dataclass
-class _StoryIndex:
-    """Placed articles, indexed for the same-story test; values are placement positions."""
+class PlacedStories:
+    """Placed articles, indexed for the same-story test; values are placement positions.
+
+    The exact rules compare a candidate with the placed articles; the similar-text rule with
+    whole stories, the placed article and what was folded into it."""
 
     text: StoryIndex | None = None  # the similar-text test, when same_story.content is on
     by_url: dict[str, int] = field(default_factory=dict)
     by_title: dict[str, int] = field(default_factory=dict)
     by_related_url: dict[str, int] = field(default_factory=dict)
+    # Similar text: the stories' members' URLs and the URLs their related items list.
+    story_urls: dict[str, set[int]] = field(default_factory=dict)
+    story_related: dict[str, set[int]] = field(default_factory=dict)
 
     def add(self, article: Article, position: int) -> None:
         self.by_url.setdefault(article.canonical_url, position)
@@ -83,8 +97,39 @@ class _StoryIndex:
         for item in article.related:
             if item.canonical_url:
                 self.by_related_url.setdefault(item.canonical_url, position)
-        if self.text is not None:
-            self.text.add(article.id)
+        self.join(article, position)
+
+    def join(self, article: Article, position: int) -> None:
+        """``article`` tells the story placed at ``position`` (for the similar-text rule)."""
+        if self.text is None:
+            return
+        self.text.add(article.id, position)
+        self.story_urls.setdefault(article.canonical_url, set()).add(position)
+        for item in article.related:
+            if item.canonical_url:
+                self.story_related.setdefault(item.canonical_url, set()).add(position)
+
+    def _linked(self, article: Article) -> frozenset[int]:
+        """The stories sharing related coverage with ``article``: one of their members lists
+        it or is listed by it, or their members list two or more of the URLs it lists."""
+        linked = set(self.story_related.get(article.canonical_url, ()))
+        shared: dict[int, int] = {}
+        for url in {item.canonical_url for item in article.related if item.canonical_url}:
+            linked.update(self.story_urls.get(url, ()))
+            for position in self.story_related.get(url, ()):
+                shared[position] = shared.get(position, 0) + 1
+        linked.update(p for p, count in shared.items() if count >= 2)
+        return frozenset(linked)
+
+    def similar_story(self, article: Article) -> tuple[int, Fold] | None:
+        """The story ``article``'s text is most similar to, by the similar-text rule alone."""
+        if self.text is None:
+            return None
+        similar = self.text.best_story(article.id, self._linked(article))
+        if similar is None:
+            return None
+        position, found = similar
+        return position, Fold(FoldRule.SIMILAR_TEXT, round(found.score, 2), found.terms)
 
     def first_same_story(self, article: Article) -> tuple[int, Fold] | None:
         """The first placed article (in placement order) telling the same story, if any,
@@ -99,12 +144,9 @@ class _StoryIndex:
             (min((p for p in linked if p is not None), default=None),
              Fold(FoldRule.RELATED_LINK)),
         ]
-        if self.text is not None:
-            similar = self.text.first_similar(article.id)
-            if similar is not None:
-                position, found = similar
-                fold = Fold(FoldRule.SIMILAR_TEXT, round(found.score, 2), found.terms)
-                matches.append((position, fold))
+        similar = self.similar_story(article)
+        if similar is not None:
+            matches.append(similar)
         found_matches = [(p, order, fold) for order, (p, fold) in enumerate(matches)
                          if p is not None]
         if not found_matches:
@@ -221,12 +263,13 @@ def select_issue(
     # Placement (rule 6).
     placed: list[tuple[str, Article]] = []  # (configured topic, article) in placement order
     folded_into: dict[int, list[tuple[Article, Fold]]] = {}
-    index = _StoryIndex()
+    index = PlacedStories()
     if config.same_story_content:
         # Word weights from the window's eligible articles (and the pinned ones, which are
         # placed): what every article says counts little.
         texts = {a.id: (a.title, a.excerpt) for a in (*pinned, *eligible)}
-        index.text = StoryIndex(StoryVectors(texts), config.same_story_threshold)
+        threshold = config.same_story_threshold
+        index.text = StoryIndex(StoryVectors(texts), threshold, threshold * LINKED_SHARE)
     done: set[str] = set()  # placed or folded
     cut: dict[str, list[tuple[str, int, int]]] = {}
     counts: dict[str, int] = {}
@@ -255,6 +298,7 @@ def select_issue(
             if same is not None:
                 position, fold = same
                 folded_into.setdefault(position, []).append((article, fold))
+                index.join(article, position)
                 continue
             index.add(article, len(placed))
             placed.append((topic.name, article))
