@@ -201,6 +201,7 @@ class StoryIndex:
         self._linked_threshold = threshold if linked_threshold is None else linked_threshold
         self._postings: dict[str, list[tuple[int, float]]] = {}
         self._sums: dict[int, dict[str, float]] = {}  # story -> sum of its members' vectors
+        self._norms: dict[int, float] = {}  # story -> length of that sum, once asked for
 
     def add(self, key: str, story: int) -> None:
         """``key`` tells ``story`` (a new story when it has no member yet)."""
@@ -208,6 +209,7 @@ class StoryIndex:
         for word, weight in self._vectors.vector(key).items():
             self._postings.setdefault(word, []).append((story, weight))
             total[word] = total.get(word, 0.0) + weight
+        self._norms.pop(story, None)
 
     def best_story(self, key: str, linked: frozenset[int] = frozenset()
                    ) -> tuple[int, Similarity] | None:
@@ -223,7 +225,9 @@ class StoryIndex:
         best: tuple[float, int, tuple[float, tuple[str, ...]]] | None = None
         for story in sorted(dots):
             total = self._sums[story]
-            norm = math.sqrt(math.fsum(w * w for w in total.values()))
+            norm = self._norms.get(story)
+            if norm is None:
+                norm = self._norms[story] = math.sqrt(math.fsum(w * w for w in total.values()))
             # The summed dot products may differ from the exact score in the last bits:
             # the stories near or above the threshold are scored again exactly.
             if not norm or dots[story] / norm < lowest - 1e-9:
