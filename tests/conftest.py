@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -25,6 +26,11 @@ from newsletter.core.models import Article, Issue, PlacedArticle, Provider, Sect
 # overall time budget).
 settings.register_profile("newsletter", deadline=None)
 settings.load_profile("newsletter")
+
+# Compiled templates go to the user's cache folder (rendering/templating.py): the tests,
+# and the commands they run, keep theirs apart and leave nothing behind.
+_COMPILED = tempfile.TemporaryDirectory(prefix="newsletter-tests-cache-")
+os.environ["XDG_CACHE_HOME"] = _COMPILED.name
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"

@@ -610,3 +610,46 @@ def test_sample_message_without_reply_to_and_with_unicode(tmp_path):
     assert message["Subject"] == "Café Weekly: February 22, 2021"
     assert str(message["From"]) == "Café Weekly <news@news.example.org>"
     assert all(byte < 128 for byte in sample_message(config, issue, rendered))
+
+
+# -- compiled templates kept between runs ------------------------------------------------------
+
+def test_compiled_templates_are_reused_privately_and_never_stale(tmp_path, monkeypatch):
+    from newsletter.rendering import templating
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "page.html").write_text("<p>{{ text }}</p>\n", encoding="utf-8")
+    first = templating.environment.__wrapped__((folder,))
+    assert first.get_template("page.html").render(text="<b>") == "<p>&lt;b&gt;</p>\n"
+    [kept] = (tmp_path / "cache" / "newsletter").iterdir()
+    assert kept.stat().st_mode & 0o777 == 0o700 and len(list(kept.iterdir())) == 1
+    # A new process (a new environment) loads it: compiling is not called again.
+    second = templating.environment.__wrapped__((folder,))
+    monkeypatch.setattr(second, "compile", lambda *a, **k: pytest.fail("compiled again"))
+    assert second.get_template("page.html").render(text="x") == "<p>x</p>\n"
+    # Changed source: compiled afresh, whatever is kept.
+    (folder / "page.html").write_text("<div>{{ text }}</div>\n", encoding="utf-8")
+    third = templating.environment.__wrapped__((folder,))
+    assert third.get_template("page.html").render(text="y") == "<div>y</div>\n"
+    # The plain-text environment (no escaping) keeps its own: never the escaping one's code.
+    text = templating.text_environment.__wrapped__((folder,))
+    assert text.get_template("page.html").render(text="<b>") == "<div><b></div>\n"
+
+
+def test_compiled_templates_are_not_kept_where_others_could_write(tmp_path, monkeypatch):
+    from newsletter.rendering import templating
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    shared = templating.compiled_templates_folder("markup")
+    assert shared is not None
+    shared.chmod(0o777)
+    assert templating.compiled_templates_folder("markup") is None
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))  # cannot be made
+    assert templating.compiled_templates_folder("markup") is None
+    # A folder that went away: the template still renders, it is only compiled again.
+    environment = templating.environment.__wrapped__((templating.TEMPLATES,))
+    environment.bytecode_cache = templating.CompiledTemplates(str(tmp_path / "gone"))
+    assert environment.get_template("macros.j2") is not None

@@ -23,8 +23,6 @@ import datetime as dt
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-
 _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab: 0 and 7 = Sunday
 # A DST gap moves a wall-clock time forward by at most this much (real gaps are 30-60 min).
 _MAX_SHIFT = dt.timedelta(hours=3)
@@ -87,6 +85,10 @@ class WallClockCron:
     def __init__(self, cron: str, timezone: ZoneInfo) -> None:
         self.cron = cron
         self.timezone = timezone
+        # Imported here: APScheduler brings asyncio and ssl along (40 ms), which every
+        # command reading a config without a schedule would otherwise pay.
+        from apscheduler.triggers.cron import CronTrigger
+
         self._utc = CronTrigger.from_crontab(apscheduler_crontab(cron), timezone=dt.UTC)
 
     def _walls(self, start: dt.datetime) -> Iterator[dt.datetime]:

@@ -35,7 +35,7 @@ from typing import NamedTuple
 from ..core.codec import decode_article, decode_problem, encode_article, encode_problem
 from ..core.models import Article, Problem
 from ..core.private import private_file, private_folder
-from .compact import CompactBuilder, Known, Stamp
+from .compact import VERSION_PART, CompactBuilder, Known, Stamp
 
 # Bump when the schema or the payload encoding changes; the sources of the modules that decide
 # what a file reads as are hashed in too (see _fingerprint), so a new validation rule or model
@@ -330,8 +330,10 @@ class CacheWriter:
                 connection.executemany("DELETE FROM files WHERE path = ?",
                                        ((p,) for p in vanished))
                 if compact is not None:
+                    stored = connection.execute("SELECT data FROM compact WHERE part = ?",
+                                                (VERSION_PART,)).fetchone()
                     connection.executemany("INSERT OR REPLACE INTO compact VALUES (?, ?)",
-                                           compact.parts())
+                                           compact.parts(stored[0] if stored else None))
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")

@@ -3,31 +3,53 @@
 from __future__ import annotations
 
 import array
+import os
+from collections.abc import Mapping, Sequence
+from itertools import repeat
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ino, ctime_ns
 
 
 NO_DATE = -(2**63)  # published_us of a row that has none
+COLUMNS_PART = 10  # parts 10 to 15: one column each, so an edit rewrites only what changed
+VERSION_PART = 3  # a random token, new with every write: which table a reading started from
 
 
 class Known:
-    """What the last reading decided for each file, in columns: one blob of paths, one of
-    numbers (size, mtime_ns, ino, ctime_ns, flags, published_us per file, column after
-    column) and one of canonical URLs, decoded only when an editor names files by URL.
+    """What the last reading decided for each file, in columns: one blob of paths, one per
+    number (size, mtime_ns, ino, ctime_ns, flags, published_us) and one of canonical URLs,
+    decoded only when an editor names files by URL.
 
     A warm build decides from this alone, with no SQL row per file and no payload: an
-    article is decoded only when it is in the window or wanted. The table is rewritten
-    whole, with the rows, whenever a reading changed anything; a row of it another process
-    made stale only costs a read (payloads are fetched under the stamp they must have)."""
+    article is decoded only when it is in the window or wanted. A reading that changed
+    anything writes, with its rows, the blobs that changed (all of them when another
+    process wrote the table since it was read, which the version part tells); a row another
+    process made stale only costs a read (payloads are fetched under the stamp they must
+    have). Rows are in the order of the walk that wrote them, so that the next walk of an
+    unchanged folder equals the table column for column and is compared at C speed."""
 
-    def __init__(self, paths: list[str], numbers: array.array, canonicals: bytes) -> None:
+    def __init__(self, paths: list[str], numbers: array.array, canonicals: bytes,
+                 version: bytes = b"") -> None:
         count = len(paths)
+        self.version = version
         self.paths = paths
-        self.index = dict(zip(paths, range(count), strict=True))
+        self._index: dict[str, int] | None = None
         self.sizes, self.mtimes, self.inos, self.ctimes, self.flags, self.published = (
             numbers[start:start + count] for start in range(0, 6 * count or 6, count or 1))
         self._canonicals = canonicals
         self._canonical: list[str] | None = None
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Path -> row, built when first asked for (a walk equal to the table needs none);
+        a reading pops what it walks, so what is left has vanished."""
+        if self._index is None:
+            self._index = dict(zip(self.paths, range(len(self.paths)), strict=True))
+        return self._index
+
+    @property
+    def columns(self) -> tuple[array.array, ...]:
+        return self.sizes, self.mtimes, self.inos, self.ctimes, self.flags, self.published
 
     @classmethod
     def empty(cls) -> Known:
@@ -39,10 +61,11 @@ class Known:
             return cls.empty()
         paths = parts[0].decode("utf-8").split("\0") if parts[0] else []
         numbers = array.array("q")
-        numbers.frombytes(parts[1])
+        for number in range(6):
+            numbers.frombytes(parts[COLUMNS_PART + number])
         if len(numbers) != 6 * len(paths):
             raise ValueError("compact table of the wrong length")
-        return cls(paths, numbers, parts[2])
+        return cls(paths, numbers, parts[2], parts.get(VERSION_PART, b""))
 
     def canonical(self, row: int) -> str | None:
         if self._canonical is None:
@@ -61,37 +84,71 @@ class Known:
 
 
 class CompactBuilder:
-    """The next compact table, file by file in walk order."""
+    """The next compact table: the rows a reading kept, in the order of its walk."""
 
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        self.columns = [array.array("q") for _ in range(6)]
-        self.canonicals: list[str] = []
+    def __init__(self, paths: list[str], columns: list[array.array], canonicals: list[str],
+                 *, version: bytes = b"", same_paths: bool = False,
+                 same_canonicals: bool = False, same_columns: Sequence[bool] = ()) -> None:
+        self.paths = paths
+        self.version = version  # of the table the unchanged rows come from
+        self.columns = columns
+        self.canonicals = canonicals
+        self.same_paths = same_paths  # parts the stored table has already: not rewritten
+        self.same_canonicals = same_canonicals
+        self.same_columns = list(same_columns) or [False] * len(columns)
 
-    def copy(self, known: Known, rows: list[int]) -> None:
-        """The given rows of ``known``, unchanged: column by column, at C speed (a warm
-        build after an edit copies 100,000 of them)."""
-        self.paths.extend(map(known.paths.__getitem__, rows))
-        for column, source in zip(self.columns, (known.sizes, known.mtimes, known.inos,
-                                                  known.ctimes, known.flags, known.published),
-                                  strict=True):
-            column.extend(map(source.__getitem__, rows))
-        self.canonicals.extend(map(known.canonical_list().__getitem__, rows))
+    @classmethod
+    def from_walk(cls, known: Known, paths: list[str], same: array.array,
+                  fresh: Mapping[int, Sequence]) -> CompactBuilder:
+        """The table for a walk's ``paths``: row ``same[i]`` of ``known`` where it still
+        holds (>= 0), the fields of cache row ``fresh[i]`` (a ``cache.Entry``) where the
+        file was read; a walked file with neither (an id claimed twice) is left out. The
+        unchanged rows are copied column by column at C speed: a build after an edit copies
+        100,000 of them."""
+        same_paths = paths == known.paths
+        if same_paths:  # then every row is where it was (same[i] is i or -1): copied whole
+            columns = [array.array("q", source) for source in known.columns]
+            stored = known.canonical_list()
+            canonicals = list(stored)
+        elif known.paths:
+            rows = array.array("q", map(max, same, repeat(0)))  # 0: a placeholder for now
+            columns = [array.array("q", map(source.__getitem__, rows))
+                       for source in known.columns]
+            stored = known.canonical_list()
+            canonicals = list(map(stored.__getitem__, rows))
+        else:
+            columns = [array.array("q", bytes(8 * len(paths))) for _ in range(6)]
+            stored, canonicals = [], [""] * len(paths)
+        for index, row in fresh.items():
+            size, mtime_ns, ino, ctime_ns, trusted, kind, published_us, canonical = row[1:9]
+            for column, value in zip(columns, (size, mtime_ns, ino, ctime_ns,
+                                               trusted | kind << 1,
+                                               NO_DATE if published_us is None
+                                               else published_us), strict=True):
+                column[index] = value
+            canonicals[index] = canonical or ""
+        if same.count(-1) != len(fresh):
+            keep = [i for i, row in enumerate(same) if row >= 0 or i in fresh]
+            paths = list(map(paths.__getitem__, keep))
+            columns = [array.array("q", map(column.__getitem__, keep)) for column in columns]
+            canonicals = list(map(canonicals.__getitem__, keep))
+        return cls(paths, columns, canonicals, version=known.version,
+                   same_paths=same_paths and paths == known.paths,
+                   same_canonicals=canonicals == stored,
+                   same_columns=[new == old for new, old in zip(columns, known.columns,
+                                                                      strict=True)])
 
-    def add(self, path: str, size: int, mtime_ns: int, ino: int, ctime_ns: int, trusted: int,
-            kind: int, published_us: int | None, canonical: str | None) -> None:
-        """A file read in this run: the fields of its cache row (``cache.Entry``)."""
-        self.paths.append(path)
-        for column, value in zip(self.columns, (size, mtime_ns, ino, ctime_ns,
-                                                trusted | kind << 1,
-                                                NO_DATE if published_us is None
-                                                else published_us), strict=True):
-            column.append(value)
-        self.canonicals.append(canonical or "")
-
-    def parts(self) -> list[tuple[int, bytes]]:
-        numbers = array.array("q")
-        for column in self.columns:
-            numbers.extend(column)
-        return [(0, "\0".join(self.paths).encode("utf-8")), (1, numbers.tobytes()),
-                (2, "\0".join(self.canonicals).encode("utf-8"))]
+    def parts(self, stored_version: bytes | None) -> list[tuple[int, bytes]]:
+        """The parts to store, given the version of the table stored now: the numbers and a
+        new version always; the paths and the URLs only when they changed or when another
+        process replaced the table this one was read from."""
+        whole = stored_version != self.version
+        parts = [(VERSION_PART, os.urandom(16))]
+        changed = zip(self.columns, self.same_columns, strict=True)
+        parts += [(COLUMNS_PART + number, column.tobytes())
+                  for number, (column, same) in enumerate(changed) if whole or not same]
+        if whole or not self.same_paths:
+            parts.append((0, "\0".join(self.paths).encode("utf-8")))
+        if whole or not self.same_canonicals:
+            parts.append((2, "\0".join(self.canonicals).encode("utf-8")))
+        return parts

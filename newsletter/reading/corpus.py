@@ -15,6 +15,7 @@ from __future__ import annotations
 import array
 import contextlib
 import gc
+import itertools
 import operator
 import os
 import time
@@ -28,7 +29,7 @@ from . import cache as corpus_cache
 from . import files
 from .compact import NO_DATE, CompactBuilder, Known
 from .plan import Plan, Progress, make_plan
-from .walk import article_id, walk_corpus
+from .walk import Found, article_id, walk_corpus
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -59,6 +60,7 @@ VALIDATE_ALL_BELOW = 2_000  # files
 
 
 _PATH = operator.itemgetter(0)
+_STAMP = operator.itemgetter(1)
 _KIND = operator.itemgetter(2)
 _SUFFIX = operator.itemgetter(slice(-3, None))  # ".md" or "txt"
 
@@ -142,15 +144,32 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         return result
 
     # Which ids are claimed twice: only files of both suffixes can share one.
-    suffixes = set(map(_SUFFIX, map(_PATH, found)))
+    paths = list(map(_PATH, found))
+    suffixes = set(map(_SUFFIX, paths))
     claims: dict[str, str] | None = {} if len(suffixes) > 1 else None
+    # A build of a folder walked as the table lists it (the common case: nothing added,
+    # removed or renamed) decides at C speed which rows can be left as they are: unchanged,
+    # settled, valid or deferred, outside the window and not wanted. The loop below then
+    # sees only the others; ``bulk`` counts the rest, unread, and how many were deferred.
+    bulk = bulk_deferred = 0
+    rows: Iterable[int] = range(len(found))
+    if claims is None and plan.start_us is not None and paths == known.paths:
+        rows = _rows_to_decide(found, known, plan)
+        same = array.array("q", range(len(found)))
+        for index in rows:
+            same[index] = -1
+        flags = known.flags
+        bulk = len(found) - len(rows)
+        bulk_deferred = flags.count(_DEFERRED_SETTLED) - sum(
+            flags[index] == _DEFERRED_SETTLED for index in rows)
     # This loop runs for every file on every build: the plan's test is inlined.
-    index_pop = known.index.pop
+    index_pop = known.index.pop if not bulk else None
     sizes, mtimes, inos, ctimes = known.sizes, known.mtimes, known.inos, known.ctimes
     flags, published_of = known.flags, known.published
     start_us, end_us = plan.start_us, plan.end_us
     by_id, by_url = plan.wanted_ids, plan.wanted_canonical
-    for index, (relative, stamp) in enumerate(found):
+    for index in rows:
+        relative, stamp = found[index]
         if claims is not None:
             id = relative.rpartition(".")[0]  # article_id(), inlined
             if id in claims:
@@ -158,7 +177,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
                                        f"same id {id!r} as {claims[id]}: rename one of them")
                 continue
             claims[id] = relative
-        at = index_pop(relative, -1)  # what is left at the end has vanished
+        at = index if index_pop is None else index_pop(relative, -1)  # what is left: vanished
         # Equal stamps, all four fields (never ordered: mtimes can go backwards), trusted.
         if (at < 0 or not flags[at] & 1 or mtimes[at] != stamp[1] or sizes[at] != stamp[0]
                 or inos[at] != stamp[2] or ctimes[at] != stamp[3]):
@@ -227,6 +246,11 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     # files newest first until one is valid or none can be newer than a valid one.
     newest = max((corpus_cache.microseconds(a.published) for a in filter(None, slots)
                   if isinstance(a, Article)), default=None)
+    if bulk:  # the rows left as they were that could be newer join the loop below
+        later = _later_rows(known, newest, set(rows))
+        skipped += later
+        bulk -= len(later)
+        bulk_deferred -= sum(kind == corpus_cache.KIND_DEFERRED for _, _, kind in later)
     skipped.sort(reverse=True)
     while skipped and (newest is None or skipped[0][0] > newest):
         _published, index, kind = skipped.pop(0)
@@ -245,22 +269,64 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             newest = corpus_cache.microseconds(read[4].published)
 
     if writer is not None:
-        vanished = list(known.index)
+        vanished = list(known.index) if index_pop is not None else []
         compact = None
-        if fresh or vanished or len(found) != len(known.paths):
-            compact = CompactBuilder()
-            compact.copy(known, [row for row in same if row >= 0])
-            for row in fresh.values():
-                compact.add(*row[:9])
+        if fresh or vanished or paths != known.paths:
+            compact = CompactBuilder.from_walk(known, paths, same, fresh)
         writer.close(vanished, compact)
     kept = list(filter(None, slots))  # (most slots are empty on a warm build)
     return CorpusReading(
         tuple(a for a in kept if isinstance(a, Article)),
         tuple(p for p in kept if isinstance(p, Problem)) + tuple(walk_problems),
-        unread=len(skipped),
-        unvalidated=list(map(_KIND, skipped)).count(corpus_cache.KIND_DEFERRED),
+        unread=len(skipped) + bulk,
+        unvalidated=list(map(_KIND, skipped)).count(corpus_cache.KIND_DEFERRED) + bulk_deferred,
         counted=counted,
     )
+
+
+_DEFERRED_SETTLED = 1 | corpus_cache.KIND_DEFERRED << 1  # the flags of such a row
+_ARTICLE_SETTLED = 1 | corpus_cache.KIND_ARTICLE << 1
+
+
+def _rows_to_decide(found: list[Found], known: Known, plan: Plan) -> list[int]:
+    """The rows of a table listing the walk's files in its order that a reading must look
+    at one by one: changed files, rows not settled or holding a problem, files in the
+    window or wanted by an editor. Each test runs at C speed over the columns."""
+    count = len(found)
+    stamps = list(map(_STAMP, found))
+    decide: set[int] = set()
+    for field, stored in enumerate(known.columns[:4]):
+        walked = array.array("q", map(operator.itemgetter(field), stamps))
+        if walked != stored:
+            decide.update(itertools.compress(range(count), map(operator.ne, walked, stored)))
+    flags = known.flags
+    decide.update(index for index in itertools.compress(
+        range(count), map(operator.ne, flags, itertools.repeat(_ARTICLE_SETTLED)))
+        if flags[index] != _DEFERRED_SETTLED)
+    published, start_us, end_us = known.published, plan.start_us, plan.end_us
+    assert start_us is not None and end_us is not None  # the caller's plan has a window
+    decide.update(index for index in itertools.compress(
+        range(count), map(operator.le, itertools.repeat(start_us), published))
+        if published[index] < end_us)
+    if plan.wanted_ids:
+        decide.update(row for id in plan.wanted_ids for suffix in (".md", ".txt")
+                      if (row := known.index.get(id + suffix)) is not None)
+    if plan.wanted_canonical:  # a row without a URL may be the one named
+        decide.update(index for index, url in enumerate(known.canonical_list())
+                      if not url or url in plan.wanted_canonical)
+    return sorted(decide)
+
+
+def _later_rows(known: Known, newest: int | None, decided: set[int]
+                ) -> list[tuple[int, int, int]]:
+    """(published_us, row, kind) of the rows not decided one by one that are newer than
+    ``newest`` (all of them without one): the only ones the search for the newest valid
+    article can need."""
+    published, flags = known.published, known.flags
+    bound = NO_DATE if newest is None else newest
+    return [(published[row], row, flags[row] >> 1) for row in itertools.compress(
+            range(len(published)), map(operator.lt, itertools.repeat(bound), published))
+            if row not in decided]
 
 
 def read_article_file(root: Path, relative: str) -> Article | Problem | None:

@@ -4,9 +4,10 @@ the corpus walk built on it."""
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..core.models import Problem
@@ -27,8 +28,8 @@ _TYPE, _FILE, _FOLDER, _LINK = stat.S_IFMT(0o170000), stat.S_IFREG, stat.S_IFDIR
 
 def walk_files(root: Path, *, suffixes: tuple[str, ...] = (), skip_hidden: bool = True,
                problems: list[Problem] | None = None
-               ) -> Iterator[tuple[str, str, os.stat_result]]:
-    """(path relative to ``root``, path, stat) of every file below ``root``, sorted by name.
+               ) -> Iterator[tuple[str, os.stat_result]]:
+    """(path relative to ``root``, stat) of every file below ``root``, sorted by name.
 
     Only names ending in one of ``suffixes`` when given; hidden files and folders skipped
     unless ``skip_hidden`` is false. Folder symlinks are not followed, so a link loop cannot
@@ -37,65 +38,93 @@ def walk_files(root: Path, *, suffixes: tuple[str, ...] = (), skip_hidden: bool 
     stops the walk: with a ``problems`` list it is reported there (a folder that cannot be
     read, a name that is not UTF-8, a file symlink that loops, dangles or leaves ``root``),
     else left out. Names are sorted as plain strings and each gets one ``lstat``: a third
-    cheaper than sorting ``scandir``'s entries, and every file needs its stat anyway.
+    cheaper than sorting ``scandir``'s entries, and every file needs its stat anyway. The
+    ``lstat`` is made relative to the open folder where the system allows it, so that the
+    kernel looks up one name, not every folder of the path, per file.
     """
     inside = os.path.realpath(root) + os.sep
-    lstat = os.lstat
 
     def report(relative: str, message: str) -> None:
         if problems is not None:
             problems.append(Problem(shown_path(relative), message))
 
-    def listing(folder: str, prefix: str) -> Iterator[str]:
+    def opened(folder: str, prefix: str) -> Folder:
+        """A folder's sorted names, its path with a separator, its prefix, how to lstat a
+        name in it, and its descriptor (None without ``dir_fd``) to close."""
+        fd = None
+        stat_in: Callable[[str], os.stat_result]
         try:
-            return iter(sorted(os.listdir(folder)))
+            if _RELATIVE_STAT:
+                fd = os.open(folder, _FOLDER_FLAGS)
+                names = sorted(os.listdir(fd))
+                stat_in = functools.partial(os.stat, dir_fd=fd, follow_symlinks=False)
+            else:
+                names = sorted(os.listdir(folder))
+                base = folder + os.sep
+                stat_in = lambda name: os.lstat(base + name)  # noqa: E731
         except OSError as error:
+            if fd is not None:
+                os.close(fd)
             if not prefix and problems is not None:
                 raise  # the corpus folder itself: the caller says what to fix
             report(prefix, f"folder cannot be read: {error.strerror or error}; its files are "
                            "left out")
-            return iter(())
+            return iter(()), folder + os.sep, prefix, os.lstat, None
+        return iter(names), folder + os.sep, prefix, stat_in, fd
 
-    def walk() -> Iterator[tuple[str, str, os.stat_result]]:
+    def walk() -> Iterator[tuple[str, os.stat_result]]:
         # One generator and a stack of the folders being listed, not a generator per
         # folder: each file then passes one ``yield``, not one per level of folders.
-        folder = str(root)
-        stack = [(listing(folder, ""), folder + os.sep, "")]
-        while stack:
-            names, base, prefix = stack[-1]
-            for name in names:
-                if skip_hidden and name[0] == ".":
-                    continue
-                wanted = not suffixes or name.endswith(suffixes)
-                try:
-                    info = lstat(base + name)
-                    kind = info.st_mode & _TYPE
-                    # The common case first, as cheaply as possible: a regular file to walk.
-                    if kind == _FILE and wanted and name.isascii():
-                        yield prefix + name, base + name, info
-                    elif kind == _FOLDER:
-                        if name.isascii() or _is_utf8(name):
-                            below = prefix + name + "/"
-                            stack.append((listing(base + name, below), base + name + os.sep,
-                                          below))
-                            break  # into the folder; this one goes on after it
-                        report(prefix + name + "/", _NOT_UTF8)
-                    elif not wanted or kind not in (_FILE, _LINK):
-                        continue  # not a file to walk (folder symlinks are not followed)
-                    elif not _is_utf8(name):
-                        report(prefix + name, _NOT_UTF8)
-                    elif kind == _LINK and (problem := _link_problem(base + name, inside)):
-                        report(prefix + name, problem)
-                    elif kind == _FILE or stat.S_ISREG((info := os.stat(base + name)).st_mode):
-                        yield prefix + name, base + name, info
-                except FileNotFoundError:
-                    continue  # deleted since the folder was listed
-                except OSError as error:
-                    report(prefix + name, f"cannot be read: {error.strerror or error}")
-            else:
-                stack.pop()
+        stack = [opened(str(root), "")]
+        try:
+            while stack:
+                names, base, prefix, stat_in, _fd = stack[-1]
+                for name in names:
+                    if skip_hidden and name[0] == ".":
+                        continue
+                    wanted = not suffixes or name.endswith(suffixes)
+                    try:
+                        info = stat_in(name)
+                        kind = info.st_mode & _TYPE
+                        # The common case first, as cheaply as possible: a file to walk.
+                        if kind == _FILE and wanted and name.isascii():
+                            yield prefix + name, info
+                        elif kind == _FOLDER:
+                            if name.isascii() or _is_utf8(name):
+                                stack.append(opened(base + name, prefix + name + "/"))
+                                break  # into the folder; this one goes on after it
+                            report(prefix + name + "/", _NOT_UTF8)
+                        elif not wanted or kind not in (_FILE, _LINK):
+                            continue  # not a file to walk (folder links are not followed)
+                        elif not _is_utf8(name):
+                            report(prefix + name, _NOT_UTF8)
+                        elif kind == _LINK and (problem := _link_problem(base + name, inside)):
+                            report(prefix + name, problem)
+                        elif kind == _FILE or stat.S_ISREG(
+                                (info := os.stat(base + name)).st_mode):
+                            yield prefix + name, info
+                    except FileNotFoundError:
+                        continue  # deleted since the folder was listed
+                    except OSError as error:
+                        report(prefix + name, f"cannot be read: {error.strerror or error}")
+                else:
+                    _close(stack.pop()[4])
+        finally:
+            for folder in stack:
+                _close(folder[4])
 
     return walk()
+
+
+# What :func:`walk_files` keeps of a folder being listed (see ``opened``).
+Folder = tuple[Iterator[str], str, str, Callable[[str], os.stat_result], int | None]
+_RELATIVE_STAT = os.stat in os.supports_dir_fd and os.listdir in os.supports_fd
+_FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _close(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
 
 
 def walk_corpus(root: Path) -> tuple[list[Found], list[Problem]]:
@@ -106,7 +135,7 @@ def walk_corpus(root: Path) -> tuple[list[Found], list[Problem]]:
     found: list[Found] = []
     problems: list[Problem] = []
     append = found.append
-    for relative, _path, info in walk_files(root, suffixes=ARTICLE_SUFFIXES, problems=problems):
+    for relative, info in walk_files(root, suffixes=ARTICLE_SUFFIXES, problems=problems):
         append((relative, (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)))
     return found, problems
 

@@ -7,8 +7,12 @@ evaluated. Only http(s) URLs may become links or images (``http_url``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.resources
+import os
+import stat
+import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -122,6 +126,40 @@ class _OverridesFirst(jinja2.BaseLoader):
         raise jinja2.TemplateNotFound(template)
 
 
+class CompiledTemplates(jinja2.FileSystemBytecodeCache):
+    """Templates compiled by an earlier run, so that a build does not compile its nine
+    again (60 ms of a 1 s warm build). A compiled template is found by the template's name
+    and file and used only while its source is unchanged (Jinja compares a checksum). A
+    failure to store one only costs compiling it next time."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def compiled_templates_folder(kind: str) -> Path | None:
+    """The user's own folder for compiled templates (``$XDG_CACHE_HOME/newsletter`` or
+    ``~/.cache/newsletter``), one per kind of environment, Python and Jinja version; None
+    when it cannot be made private. Never the state folder: loading compiled code runs it,
+    and a state folder may come along with a checkout from someone else."""
+    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(home) / "newsletter" / (
+        f"templates-{kind}-{sys.implementation.cache_tag}-jinja{jinja2.__version__}")
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.lstat()
+    except (OSError, RuntimeError):  # RuntimeError: no home folder to expand "~" to
+        return None
+    private = (stat.S_ISDIR(info.st_mode) and not info.st_mode & 0o077
+               and info.st_uid == getattr(os, "getuid", lambda: info.st_uid)())
+    return folder if private else None
+
+
+def _compiled(kind: str) -> CompiledTemplates | None:
+    folder = compiled_templates_folder(kind)
+    return CompiledTemplates(str(folder)) if folder is not None else None
+
+
 @cache
 def environment(folders: Path | tuple[Path, ...] = (TEMPLATES,)) -> jinja2.Environment:
     """The environment over ``folders`` (searched in order: overrides first)."""
@@ -136,6 +174,7 @@ def environment(folders: Path | tuple[Path, ...] = (TEMPLATES,)) -> jinja2.Envir
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=_compiled("markup"),
     )
     env.filters.update(http_url=http_url, https_url=https_url, shorten=shorten,
                        long_date=long_date, indent_lines=indent_lines)
@@ -149,4 +188,5 @@ def environment(folders: Path | tuple[Path, ...] = (TEMPLATES,)) -> jinja2.Envir
 def text_environment(folders: Path | tuple[Path, ...] = (TEMPLATES,)) -> jinja2.Environment:
     """For the plain-text email: no escaping (it is not markup), same filters. Its own cache:
     an overlay would otherwise share templates (macros.j2) compiled with escaping on."""
-    return environment(folders).overlay(autoescape=False, cache_size=400)
+    return environment(folders).overlay(autoescape=False, cache_size=400,
+                                        bytecode_cache=_compiled("text"))
