@@ -146,13 +146,14 @@ def test_a_file_name_that_is_not_utf8_is_a_problem(folder):
 def test_an_unreadable_folder_is_a_problem(folder, monkeypatch):
     """CI runs as root, where permission bits do not bite: the fault is injected."""
     good(folder, "locked/inside")
-    for name in ("scandir", "listdir"):  # the ways to list a folder
+    for name in ("scandir", "listdir", "open"):  # the ways to list a folder
         real = getattr(os, name)
 
-        def denied(path=".", *args, real=real):
-            if os.fsdecode(path).rstrip(os.sep).endswith(os.sep + "locked"):
+        def denied(path=".", *args, real=real, **options):
+            if not isinstance(path, int) and os.fsdecode(path).rstrip(os.sep).endswith(
+                    os.sep + "locked"):
                 raise PermissionError(13, "Permission denied", os.fsdecode(path))
-            return real(path, *args)
+            return real(path, *args, **options)
 
         monkeypatch.setattr(os, name, denied)
     assert_reported(folder, "locked/", "folder cannot be read: Permission denied")

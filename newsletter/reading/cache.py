@@ -294,6 +294,7 @@ class CacheWriter:
     build), over one connection; a failure drops the rest with a note."""
 
     FLUSH_CHARS = 16_000_000  # payload characters buffered: bounds memory on a cold check
+    FLUSH_ROWS = 20_000  # and rows (a cold build's are mostly dates without payloads)
 
     def __init__(self, cache: CorpusCache) -> None:
         self.cache = cache
@@ -305,8 +306,8 @@ class CacheWriter:
         self.rows.append(row)
         if row.payload is not None:
             self.chars += len(row.payload)
-            if self.chars >= self.FLUSH_CHARS:
-                self._flush(())
+        if self.chars >= self.FLUSH_CHARS or len(self.rows) >= self.FLUSH_ROWS:
+            self._flush(())
 
     def close(self, vanished: Iterable[str], compact: CompactBuilder | None = None) -> None:
         self._flush(list(vanished), compact)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import array
+import operator
 import os
-from collections.abc import Mapping, Sequence
-from itertools import repeat
+from collections.abc import Iterator, Sequence
+from itertools import compress, repeat
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ino, ctime_ns
 
@@ -99,35 +100,35 @@ class CompactBuilder:
 
     @classmethod
     def from_walk(cls, known: Known, paths: list[str], same: array.array,
-                  fresh: Mapping[int, Sequence]) -> CompactBuilder:
+                  fresh: FreshRows) -> CompactBuilder:
         """The table for a walk's ``paths``: row ``same[i]`` of ``known`` where it still
-        holds (>= 0), the fields of cache row ``fresh[i]`` (a ``cache.Entry``) where the
-        file was read; a walked file with neither (an id claimed twice) is left out. The
-        unchanged rows are copied column by column at C speed: a build after an edit copies
-        100,000 of them."""
+        holds (>= 0), the row ``fresh`` holds for file ``i`` where it was read; a walked file
+        with neither (an id claimed twice) is left out. Rows are copied column by column at
+        C speed: a build after an edit copies 100,000 of them, a cold one none."""
         same_paths = paths == known.paths
-        if same_paths:  # then every row is where it was (same[i] is i or -1): copied whole
+        stored = known.canonical_list() if known.paths else []
+        dropped = same.count(-1) - len(fresh)  # files with no row, kept or read
+        patch = fresh.columns is not None
+        if fresh.columns is not None and len(fresh) == len(paths):  # every file was read
+            columns, canonicals = fresh.columns, fresh.canonicals
+            patch = False
+        elif same_paths:  # then every row is where it was (same[i] is i or -1)
             columns = [array.array("q", source) for source in known.columns]
-            stored = known.canonical_list()
             canonicals = list(stored)
         elif known.paths:
             rows = array.array("q", map(max, same, repeat(0)))  # 0: a placeholder for now
             columns = [array.array("q", map(source.__getitem__, rows))
                        for source in known.columns]
-            stored = known.canonical_list()
             canonicals = list(map(stored.__getitem__, rows))
         else:
             columns = [array.array("q", bytes(8 * len(paths))) for _ in range(6)]
-            stored, canonicals = [], [""] * len(paths)
-        for index, row in fresh.items():
-            size, mtime_ns, ino, ctime_ns, trusted, kind, published_us, canonical = row[1:9]
-            for column, value in zip(columns, (size, mtime_ns, ino, ctime_ns,
-                                               trusted | kind << 1,
-                                               NO_DATE if published_us is None
-                                               else published_us), strict=True):
-                column[index] = value
-            canonicals[index] = canonical or ""
-        if same.count(-1) != len(fresh):
+            canonicals = [""] * len(paths)
+        if patch and fresh.columns is not None:
+            for index in fresh.indexes():
+                for column, source in zip(columns, fresh.columns, strict=True):
+                    column[index] = source[index]
+                canonicals[index] = fresh.canonicals[index]
+        if dropped:
             keep = [i for i, row in enumerate(same) if row >= 0 or i in fresh]
             paths = list(map(paths.__getitem__, keep))
             columns = [array.array("q", map(column.__getitem__, keep)) for column in columns]
@@ -152,3 +153,76 @@ class CompactBuilder:
         if whole or not self.same_canonicals:
             parts.append((2, "\0".join(self.canonicals).encode("utf-8")))
         return parts
+
+
+class FreshRows:
+    """The rows a reading wrote to the cache, by the file's index in the walk, in columns:
+    what the next compact table takes for them (a cold reading writes one per file, a
+    million at scale, where a tuple each would weigh five times more)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.marks = bytearray(count)
+        self.written = 0
+        self.columns: list[array.array] | None = None  # made on the first row
+        self.canonicals: list[str] = []
+
+    def add(self, index: int, size: int, mtime_ns: int, ino: int, ctime_ns: int,
+            trusted: int, kind: int, published_us: int | None, canonical: str | None) -> None:
+        """The fields of one ``cache.Entry`` (its path aside)."""
+        if self.columns is None:
+            self.columns = [array.array("q", bytes(8 * self.count)) for _ in range(6)]
+            self.canonicals = [""] * self.count
+        for column, value in zip(self.columns, (size, mtime_ns, ino, ctime_ns,
+                                                trusted | kind << 1,
+                                                NO_DATE if published_us is None
+                                                else published_us), strict=True):
+            column[index] = value
+        self.canonicals[index] = canonical or ""
+        if not self.marks[index]:
+            self.marks[index] = 1
+            self.written += 1
+
+    def __len__(self) -> int:
+        return self.written
+
+    def __contains__(self, index: int) -> bool:
+        return bool(self.marks[index])
+
+    def indexes(self) -> Iterator[int]:
+        return compress(range(self.count), self.marks)
+
+
+class Unread:
+    """The files a reading left unread, in columns: when each was published (in
+    microseconds), its index in the walk and its kind of cache row."""
+
+    def __init__(self) -> None:
+        self.published = array.array("q")
+        self.indexes = array.array("q")
+        self.kinds = bytearray()
+
+    def add(self, published_us: int, index: int, kind: int) -> None:
+        self.published.append(published_us)
+        self.indexes.append(index)
+        self.kinds.append(kind)
+
+    def __len__(self) -> int:
+        return len(self.indexes)
+
+    def count(self, kind: int) -> int:
+        return self.kinds.count(kind)
+
+    def take_newer(self, newest: int | None) -> list[tuple[int, int, int]]:
+        """Remove and return, newest first, (published_us, index, kind) of the files
+        published after ``newest`` (all of them when it is None)."""
+        bound = NO_DATE if newest is None else newest
+        newer = list(map(operator.lt, repeat(bound), self.published))
+        taken = sorted(zip(compress(self.published, newer), compress(self.indexes, newer),
+                           compress(self.kinds, newer), strict=True), reverse=True)
+        if taken:
+            older = list(map(operator.not_, newer))
+            self.published = array.array("q", compress(self.published, older))
+            self.indexes = array.array("q", compress(self.indexes, older))
+            self.kinds = bytearray(compress(self.kinds, older))
+        return taken

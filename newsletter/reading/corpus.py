@@ -27,9 +27,9 @@ from ..core.codec import decode_article, decode_brief, decode_problem
 from ..core.models import Article, Problem, Window
 from . import cache as corpus_cache
 from . import files
-from .compact import NO_DATE, CompactBuilder, Known
+from .compact import NO_DATE, CompactBuilder, FreshRows, Known, Unread
 from .plan import Plan, Progress, make_plan
-from .walk import Found, article_id, walk_corpus
+from .walk import Walked, article_id, walk_corpus
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -59,9 +59,6 @@ class CorpusReading:
 VALIDATE_ALL_BELOW = 2_000  # files
 
 
-_PATH = operator.itemgetter(0)
-_STAMP = operator.itemgetter(1)
-_KIND = operator.itemgetter(2)
 _SUFFIX = operator.itemgetter(slice(-3, None))  # ".md" or "txt"
 
 def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | None = None,
@@ -112,7 +109,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     known = cache.load() if cache is not None else Known.empty()
     slots: list[Article | Problem | None] = [None] * len(found)
     same = array.array("q", [-1]) * len(found)  # the compact row a file matched, or -1
-    skipped: list[tuple[int, int, int]] = []  # (published_us, index, kind) left unread
+    skipped = Unread()  # files left unread
     to_read: list[int] = []
     to_fetch: dict[str, int] = {}  # cached rows to decode: relative path -> index
     counted = 0
@@ -144,7 +141,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         return result
 
     # Which ids are claimed twice: only files of both suffixes can share one.
-    paths = list(map(_PATH, found))
+    paths = found.paths
     suffixes = set(map(_SUFFIX, paths))
     claims: dict[str, str] | None = {} if len(suffixes) > 1 else None
     # A build of a folder walked as the table lists it (the common case: nothing added,
@@ -154,6 +151,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     bulk = bulk_deferred = 0
     rows: Iterable[int] = range(len(found))
     if claims is None and plan.start_us is not None and paths == known.paths:
+        known.paths = paths  # equal: one copy of a million paths is enough
         rows = _rows_to_decide(found, known, plan)
         same = array.array("q", range(len(found)))
         for index in rows:
@@ -193,7 +191,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
                 and not start_us <= published < end_us
                 and not (by_id and relative.rpartition(".")[0] in by_id)
                 and not (by_url and ((url := known.canonical(at)) is None or url in by_url))):
-            skipped.append((published, index, kind))
+            skipped.add(published, index, kind)
         elif kind != corpus_cache.KIND_ARTICLE:
             to_read.append(index)  # deferred before, needed now
         elif keep_articles:
@@ -202,13 +200,13 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             counted += 1
 
     writer = cache.writer() if cache is not None and cache.usable else None
-    fresh: dict[int, corpus_cache.Entry] = {}  # rows written: the compact table needs them
+    fresh = FreshRows(len(found))  # rows written: the compact table needs them
 
     def record(index: int, read: files.FileRead, row: corpus_cache.Entry | None = None
                ) -> None:
         kind, published, canonical, payload, result = read
         if kind == corpus_cache.KIND_DEFERRED:
-            skipped.append((published, index, kind))  # type: ignore[arg-type]  # deferred: has a date
+            skipped.add(published, index, kind)  # type: ignore[arg-type]  # deferred: has a date
         else:
             slots[index] = result
         same[index] = -1  # the compact table takes the new row
@@ -216,7 +214,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             row = row or corpus_cache.entry(found[index][0], found[index][1], settled_before_ns,
                                             kind, published, canonical, payload)
             writer.add(row)
-            fresh[index] = row._replace(payload=None)
+            fresh.add(index, *row[1:9])
 
     if cache is not None and to_fetch:
         for relative, kind, payload in cache.payloads(
@@ -246,14 +244,15 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     # files newest first until one is valid or none can be newer than a valid one.
     newest = max((corpus_cache.microseconds(a.published) for a in filter(None, slots)
                   if isinstance(a, Article)), default=None)
+    newer = skipped.take_newer(newest)
     if bulk:  # the rows left as they were that could be newer join the loop below
         later = _later_rows(known, newest, set(rows))
-        skipped += later
+        newer = sorted(newer + later, reverse=True)
         bulk -= len(later)
         bulk_deferred -= sum(kind == corpus_cache.KIND_DEFERRED for _, _, kind in later)
-    skipped.sort(reverse=True)
-    while skipped and (newest is None or skipped[0][0] > newest):
-        _published, index, kind = skipped.pop(0)
+    newer.reverse()  # oldest first: the newest is popped from the end
+    while newer and (newest is None or newer[-1][0] > newest):
+        _published, index, kind = newer.pop()
         relative, stamp = found[index]
         if kind == corpus_cache.KIND_ARTICLE and cache is not None:  # valid: its row will do
             with contextlib.suppress(ValueError, TypeError, KeyError):
@@ -278,8 +277,9 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     return CorpusReading(
         tuple(a for a in kept if isinstance(a, Article)),
         tuple(p for p in kept if isinstance(p, Problem)) + tuple(walk_problems),
-        unread=len(skipped) + bulk,
-        unvalidated=list(map(_KIND, skipped)).count(corpus_cache.KIND_DEFERRED) + bulk_deferred,
+        unread=len(skipped) + len(newer) + bulk,
+        unvalidated=(skipped.count(corpus_cache.KIND_DEFERRED) + bulk_deferred
+                     + sum(kind == corpus_cache.KIND_DEFERRED for _, _, kind in newer)),
         counted=counted,
     )
 
@@ -288,15 +288,13 @@ _DEFERRED_SETTLED = 1 | corpus_cache.KIND_DEFERRED << 1  # the flags of such a r
 _ARTICLE_SETTLED = 1 | corpus_cache.KIND_ARTICLE << 1
 
 
-def _rows_to_decide(found: list[Found], known: Known, plan: Plan) -> list[int]:
+def _rows_to_decide(found: Walked, known: Known, plan: Plan) -> list[int]:
     """The rows of a table listing the walk's files in its order that a reading must look
     at one by one: changed files, rows not settled or holding a problem, files in the
     window or wanted by an editor. Each test runs at C speed over the columns."""
     count = len(found)
-    stamps = list(map(_STAMP, found))
     decide: set[int] = set()
-    for field, stored in enumerate(known.columns[:4]):
-        walked = array.array("q", map(operator.itemgetter(field), stamps))
+    for walked, stored in zip(found.stamps, known.columns[:4], strict=True):
         if walked != stored:
             decide.update(itertools.compress(range(count), map(operator.ne, walked, stored)))
     flags = known.flags

@@ -16,7 +16,7 @@ from . import cache as corpus_cache
 from .article import parse_article
 from .frontmatter import scan_front_matter
 from .plan import Plan, Progress
-from .walk import Found, article_id
+from .walk import Walked, article_id
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -106,7 +106,7 @@ def _workers() -> int:
 Done = tuple[int, FileRead, "corpus_cache.Entry | None"]
 
 
-def read_many(root: str, found: list[Found], indexes: list[int], plan: Plan, encode: bool,
+def read_many(root: str, found: Walked, indexes: list[int], plan: Plan, encode: bool,
                settled_before_ns: int, progress: Progress, keep: Keep) -> Iterator[Done]:
     """Read the given files, over every core when there are many (fork: the workers share
     the imported modules; only when no other thread runs, as fork copies no threads).

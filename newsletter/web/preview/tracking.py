@@ -32,7 +32,7 @@ class CorpusTracker:
         self.root = root
         self.known: set[str] | None
         try:
-            self.known = {found[0] for found in walk_corpus(root)[0]}
+            self.known = set(walk_corpus(root)[0].paths)
         except OSError:
             self.known = None  # an unreadable folder: read the whole corpus every time
 
