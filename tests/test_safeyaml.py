@@ -14,9 +14,17 @@ from newsletter.core.errors import ArticleError
 from newsletter.core.safeyaml import SafeLoader, parse_yaml
 
 
+class Stock(SafeLoader):
+    """The guards of the one loader with PyYAML's own resolver and constructor."""
+
+    resolve = yaml.resolver.BaseResolver.resolve
+    descend_resolver = yaml.resolver.BaseResolver.descend_resolver
+    ascend_resolver = yaml.resolver.BaseResolver.ascend_resolver
+
+
 def general(text: str) -> object:
-    """The document as PyYAML's constructor builds it, guards included."""
-    loader = SafeLoader(text, 2)
+    """The document as PyYAML's resolver and constructor build it, guards included."""
+    loader = Stock(text, 2)
     try:
         node = loader.get_single_node()
         return None if node is None else loader.construct_document(node)

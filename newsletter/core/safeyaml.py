@@ -50,6 +50,24 @@ class SafeLoader(yaml.CSafeLoader):
                 )
         return super().construct_object(node, deep)
 
+    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
+        """The tag of a node, as PyYAML's resolver gives it, without its per-call list
+        building: libyaml asks for every node of every file. (This loader has no path
+        resolvers, so only the implicit ones of plain scalars count.)"""
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, pattern in _IMPLICIT.get(value[:1], _WILDCARD):  # type: ignore[index]
+                    if pattern.match(value):
+                        return tag
+            return _DEFAULT_SCALAR
+        return _DEFAULT_SEQUENCE if kind is yaml.SequenceNode else _DEFAULT_MAPPING
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        """Nothing to do without path resolvers."""
+
+    def ascend_resolver(self) -> None:
+        """Nothing to do without path resolvers."""
+
     def get_single_data(self) -> Any:
         """The document, built by :meth:`plain_data` when it can (nearly always), else by
         PyYAML's own constructor; both give the same objects (``tests/test_hostile.py``)."""
@@ -108,6 +126,18 @@ class SafeLoader(yaml.CSafeLoader):
 
 
 SafeLoader.add_constructor(_INT_TAG, SafeLoader.construct_integer)
+
+
+# The implicit resolvers of PyYAML's safe loader by first character, each list ending with
+# those that apply to any character; this loader's resolve() relies on having no others.
+assert not SafeLoader.yaml_path_resolvers
+_WILDCARD = tuple(SafeLoader.yaml_implicit_resolvers.get(None, ()))
+_IMPLICIT = {first: tuple(resolvers) + _WILDCARD
+             for first, resolvers in SafeLoader.yaml_implicit_resolvers.items()
+             if first is not None}
+_DEFAULT_SCALAR = SafeLoader.DEFAULT_SCALAR_TAG
+_DEFAULT_SEQUENCE = SafeLoader.DEFAULT_SEQUENCE_TAG
+_DEFAULT_MAPPING = SafeLoader.DEFAULT_MAPPING_TAG
 
 
 class _NotPlain(Exception):
