@@ -79,42 +79,39 @@ class SafeLoader(yaml.CSafeLoader):
         except _NotPlain:
             return self.construct_document(node)
 
-    def plain_data(self, root: yaml.Node) -> Any:
+    def plain_data(self, node: yaml.Node, seen: set[int] | None = None) -> Any:
         """A document of plain mappings, lists and scalars, built in one pass: PyYAML's own
         constructor spends three times longer than libyaml's parser on front matter (its
         generic dispatch, and state kept for anchors per node). Anything else (an anchor
         used twice, a merge key, a set, an ordered map, a key that cannot be hashed, a tag
         on the wrong kind of node) raises :class:`_NotPlain`, to be built the general way,
-        which also says what is wrong with it."""
-        seen: set[int] = set()
-        scalar = self.yaml_constructors
-
-        def build(node: yaml.Node) -> Any:
-            if id(node) in seen:
-                raise _NotPlain  # an alias: counted and shared by construct_object
-            seen.add(id(node))
-            tag, kind = node.tag, type(node)
-            if kind is yaml.ScalarNode:
-                if tag == _STR_TAG:
-                    return node.value
-                if tag in _PLAIN_SCALAR_TAGS:
-                    return scalar[tag](self, node)
-            elif kind is yaml.MappingNode and tag == _MAP_TAG:
-                mapping = {}
-                for key_node, value_node in node.value:
-                    if key_node.tag in _SPECIAL_KEY_TAGS:
-                        raise _NotPlain
-                    key = build(key_node)
-                    try:
-                        mapping[key] = build(value_node)
-                    except TypeError:  # an unhashable key
-                        raise _NotPlain from None
-                return mapping
-            elif kind is yaml.SequenceNode and tag == _SEQ_TAG:
-                return [build(item) for item in node.value]
-            raise _NotPlain
-
-        return build(root)
+        which also says what is wrong with it. (A method, not a closure: readings run with
+        the cycle collector paused, and a recursive closure is a cycle per file.)"""
+        if seen is None:
+            seen = set()
+        if id(node) in seen:
+            raise _NotPlain  # an alias: counted and shared by construct_object
+        seen.add(id(node))
+        tag, kind = node.tag, type(node)
+        if kind is yaml.ScalarNode:
+            if tag == _STR_TAG:
+                return node.value
+            if tag in _PLAIN_SCALAR_TAGS:
+                return self.yaml_constructors[tag](self, node)
+        elif kind is yaml.MappingNode and tag == _MAP_TAG:
+            mapping = {}
+            for key_node, value_node in node.value:
+                if key_node.tag in _SPECIAL_KEY_TAGS:
+                    raise _NotPlain
+                key = self.plain_data(key_node, seen)
+                try:
+                    mapping[key] = self.plain_data(value_node, seen)
+                except TypeError:  # an unhashable key
+                    raise _NotPlain from None
+            return mapping
+        elif kind is yaml.SequenceNode and tag == _SEQ_TAG:
+            return [self.plain_data(item, seen) for item in node.value]
+        raise _NotPlain
 
     def construct_integer(self, node: yaml.ScalarNode) -> int:
         if len(node.value) > MAX_INTEGER_CHARS:
