@@ -361,6 +361,42 @@ def test_a_truncated_cache_never_changes_a_result(tmp_path, settled, monkeypatch
     assert len(capsys.readouterr().err.strip().splitlines()) <= 1
 
 
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "other version"])
+def test_a_damaged_compact_table_is_rebuilt_and_never_changes_a_result(
+        tmp_path, settled, monkeypatch, capsys, damage):
+    """The table is written without waiting for the disk (a cache): a power cut may leave
+    it torn, which its length and checksum must catch."""
+    config = _corpus(tmp_path, 40)
+    settle()
+    expected = reference(config, complete=False, monkeypatch=monkeypatch)
+    assert outcome(config, complete=False) == expected
+    table = corpus_cache.CorpusCache(_cache_file(config)).table_path
+    data = table.read_bytes()
+    if damage == "truncate":
+        table.write_bytes(data[:len(data) // 2])
+    elif damage == "flip":  # one bit of a stamp: the length still matches
+        head = data.index(b"\n") + 1
+        middle = head + (len(data) - head) // 2
+        table.write_bytes(data[:middle] + bytes([data[middle] ^ 1]) + data[middle + 1:])
+    elif damage == "garbage":
+        table.write_bytes(b"\x00" * len(data))
+    else:
+        table.write_bytes(data.replace(data.split(b" ")[1], b"0" * 64, 1))
+    read: list[str] = []
+    original = files.read_file
+    monkeypatch.setattr(files, "read_file", lambda relative, *a, **k: (
+        read.append(relative), original(relative, *a, **k))[1])
+    capsys.readouterr()
+    assert outcome(config, complete=False) == expected
+    notes = capsys.readouterr().err.strip().splitlines()
+    assert set(read) == {  # every file read again
+        path.relative_to(config.corpus).as_posix() for path in config.corpus.iterdir()}
+    assert (notes == []) if damage == "other version" else (
+        len(notes) == 1 and "unreadable" in notes[0]), notes
+    read.clear()
+    assert outcome(config, complete=False) == expected and read == []  # rebuilt, used again
+
+
 def test_a_cache_from_an_older_format_is_rebuilt_with_a_note(tmp_path, settled, monkeypatch,
                                                               capsys):
     config = _corpus(tmp_path, 30)

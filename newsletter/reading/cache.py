@@ -35,7 +35,7 @@ from typing import NamedTuple
 from ..core.codec import decode_article, decode_problem, encode_article, encode_problem
 from ..core.models import Article, Problem
 from ..core.private import private_file, private_folder
-from .compact import VERSION_PART, CompactBuilder, Known, Stamp
+from .compact import CompactBuilder, Known, Stamp
 
 # Bump when the schema or the payload encoding changes; the sources of the modules that decide
 # what a file reads as are hashed in too (see _fingerprint), so a new validation rule or model
@@ -63,7 +63,6 @@ CREATE TABLE IF NOT EXISTS files (
     canonical TEXT,
     payload TEXT
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS compact (part INTEGER PRIMARY KEY, data BLOB NOT NULL);
 """
 
 
@@ -180,6 +179,8 @@ class CorpusCache:
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{self.path}{suffix}")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.table_path)
 
     def _prepare(self, connection: sqlite3.Connection) -> None:
         """Create the schema, or clear it when it holds another format (under the write lock,
@@ -195,7 +196,7 @@ class CorpusCache:
                     _note(f"corpus cache {self.path} is from another version of newsletter: "
                           "rebuilding it")
                 connection.execute("DROP TABLE IF EXISTS files")
-                connection.execute("DROP TABLE IF EXISTS compact")
+                connection.execute("DROP TABLE IF EXISTS compact")  # older versions kept it here
                 connection.execute("DROP TABLE IF EXISTS meta")
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
@@ -237,12 +238,12 @@ class CorpusCache:
         problem = ""
         for attempt in (1, 2):
             try:
-                connection = self._connect()
+                connection = self._connect()  # the format checked, damage found early
                 try:
-                    parts = dict(connection.execute("SELECT part, data FROM compact"))
+                    connection.execute("SELECT count(*) FROM meta").fetchone()
                 finally:
                     connection.close()
-                return Known.decode(parts)
+                return self._load_table()
             except (sqlite3.Error, ValueError, TypeError, IndexError, KeyError) as error:
                 problem = str(error)
                 corrupt = not isinstance(error, sqlite3.Error) or _is_corrupt(error)
@@ -257,6 +258,38 @@ class CorpusCache:
         _note(f"corpus cache {self.path} cannot be used ({problem}): reading without it")
         self.usable = False
         return Known.empty()
+
+    @property
+    def table_path(self) -> Path:
+        """The compact table's own file, beside the database (:class:`Known`)."""
+        return self.path.with_suffix(".table")
+
+    def _load_table(self) -> Known:
+        try:
+            data = self.table_path.read_bytes()
+        except FileNotFoundError:
+            return Known.empty()
+        try:
+            return Known.decode(data, self.format)
+        except ValueError as error:
+            if str(error) != "written by another version":
+                _note(f"corpus cache {self.table_path} is unreadable ({error}): rebuilding it")
+            return Known.empty()
+
+    def save_table(self, compact: CompactBuilder) -> None:
+        """Replace the compact table file at once (a reader sees the old or the new one)."""
+        data = compact.encode(self.format)
+        temporary = self.table_path.with_name(f".{self.table_path.name}.{os.getpid()}")
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+            os.replace(temporary, self.table_path)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            _note(f"corpus cache {self.table_path} was not updated ({error.strerror or error});"
+                  " the next build compares every file again")
 
     def payloads(self, wanted: Iterable[tuple[str, Stamp]]) -> Iterator[tuple[str, int, str]]:
         """(path, kind, payload) of the rows whose stamp is the given one, in batches small
@@ -310,15 +343,17 @@ class CacheWriter:
             self._flush(())
 
     def close(self, vanished: Iterable[str], compact: CompactBuilder | None = None) -> None:
-        self._flush(list(vanished), compact)
+        """Write what is left, then the compact table (after the rows it may point to)."""
+        self._flush(list(vanished))
         if self.connection is not None:
             self.connection.close()
             self.connection = None
+        if compact is not None and self.cache.usable:
+            self.cache.save_table(compact)
 
-    def _flush(self, vanished: list[str] | tuple[()],
-               compact: CompactBuilder | None = None) -> None:
+    def _flush(self, vanished: list[str] | tuple[()]) -> None:
         rows, self.rows, self.chars = self.rows, [], 0
-        if not self.cache.usable or not (rows or vanished or compact):
+        if not self.cache.usable or not (rows or vanished):
             return
         try:
             if self.connection is None:
@@ -330,11 +365,6 @@ class CacheWriter:
                     "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
                 connection.executemany("DELETE FROM files WHERE path = ?",
                                        ((p,) for p in vanished))
-                if compact is not None:
-                    stored = connection.execute("SELECT data FROM compact WHERE part = ?",
-                                                (VERSION_PART,)).fetchone()
-                    connection.executemany("INSERT OR REPLACE INTO compact VALUES (?, ?)",
-                                           compact.parts(stored[0] if stored else None))
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")

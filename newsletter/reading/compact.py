@@ -4,35 +4,31 @@ from __future__ import annotations
 
 import array
 import operator
-import os
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Iterator
 from itertools import compress, repeat
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ino, ctime_ns
 
 
 NO_DATE = -(2**63)  # published_us of a row that has none
-COLUMNS_PART = 10  # parts 10 to 15: one column each, so an edit rewrites only what changed
-VERSION_PART = 3  # a random token, new with every write: which table a reading started from
 
 
 class Known:
-    """What the last reading decided for each file, in columns: one blob of paths, one per
-    number (size, mtime_ns, ino, ctime_ns, flags, published_us) and one of canonical URLs,
+    """What the last reading decided for each file, in columns: the paths, one array per
+    number (size, mtime_ns, ino, ctime_ns, flags, published_us) and the canonical URLs,
     decoded only when an editor names files by URL.
 
     A warm build decides from this alone, with no SQL row per file and no payload: an
-    article is decoded only when it is in the window or wanted. A reading that changed
-    anything writes, with its rows, the blobs that changed (all of them when another
-    process wrote the table since it was read, which the version part tells); a row another
-    process made stale only costs a read (payloads are fetched under the stamp they must
-    have). Rows are in the order of the walk that wrote them, so that the next walk of an
-    unchanged folder equals the table column for column and is compared at C speed."""
+    article is decoded only when it is in the window or wanted. It is kept in a file of its
+    own beside the cache's database (:func:`encode`), rewritten whole by a reading that
+    changed anything; a row another process made stale only costs a read (payloads are
+    fetched under the stamp they must have). Rows are in the order of the walk that wrote
+    them, so that the next walk of an unchanged folder equals the table column for column
+    and is compared at C speed."""
 
-    def __init__(self, paths: list[str], numbers: array.array, canonicals: bytes,
-                 version: bytes = b"") -> None:
+    def __init__(self, paths: list[str], numbers: array.array, canonicals: bytes) -> None:
         count = len(paths)
-        self.version = version
         self.paths = paths
         self._index: dict[str, int] | None = None
         self.sizes, self.mtimes, self.inos, self.ctimes, self.flags, self.published = (
@@ -57,16 +53,26 @@ class Known:
         return cls([], array.array("q"), b"")
 
     @classmethod
-    def decode(cls, parts: dict[int, bytes]) -> Known:
-        if not parts:
-            return cls.empty()
-        paths = parts[0].decode("utf-8").split("\0") if parts[0] else []
+    def decode(cls, data: bytes, fingerprint: str) -> Known:
+        """The table :func:`encode` wrote; ValueError when it is damaged or was written by
+        another version (``fingerprint``), when it must be built again."""
+        head, _, body = data.partition(b"\n")
+        try:
+            magic, written_by, lengths, checksum = head.decode("ascii").split(" ")
+            sizes = [int(length) for length in lengths.split(",")]
+        except (UnicodeDecodeError, ValueError):
+            raise ValueError("not a compact table") from None
+        if magic != _MAGIC or written_by != fingerprint:
+            raise ValueError("written by another version")
+        if len(sizes) != 3 or sum(sizes) != len(body) or f"{zlib.crc32(body):08x}" != checksum:
+            raise ValueError("truncated or damaged")
+        paths_end = sizes[0]
         numbers = array.array("q")
-        for number in range(6):
-            numbers.frombytes(parts[COLUMNS_PART + number])
+        numbers.frombytes(body[paths_end:paths_end + sizes[1]])
+        paths = body[:paths_end].decode("utf-8").split("\0") if paths_end else []
         if len(numbers) != 6 * len(paths):
-            raise ValueError("compact table of the wrong length")
-        return cls(paths, numbers, parts[2], parts.get(VERSION_PART, b""))
+            raise ValueError("columns of the wrong length")
+        return cls(paths, numbers, body[paths_end + sizes[1]:])
 
     def canonical(self, row: int) -> str | None:
         if self._canonical is None:
@@ -87,16 +93,11 @@ class Known:
 class CompactBuilder:
     """The next compact table: the rows a reading kept, in the order of its walk."""
 
-    def __init__(self, paths: list[str], columns: list[array.array], canonicals: list[str],
-                 *, version: bytes = b"", same_paths: bool = False,
-                 same_canonicals: bool = False, same_columns: Sequence[bool] = ()) -> None:
+    def __init__(self, paths: list[str], columns: list[array.array],
+                 canonicals: list[str]) -> None:
         self.paths = paths
-        self.version = version  # of the table the unchanged rows come from
         self.columns = columns
         self.canonicals = canonicals
-        self.same_paths = same_paths  # parts the stored table has already: not rewritten
-        self.same_canonicals = same_canonicals
-        self.same_columns = list(same_columns) or [False] * len(columns)
 
     @classmethod
     def from_walk(cls, known: Known, paths: list[str], same: array.array,
@@ -133,26 +134,24 @@ class CompactBuilder:
             paths = list(map(paths.__getitem__, keep))
             columns = [array.array("q", map(column.__getitem__, keep)) for column in columns]
             canonicals = list(map(canonicals.__getitem__, keep))
-        return cls(paths, columns, canonicals, version=known.version,
-                   same_paths=same_paths and paths == known.paths,
-                   same_canonicals=canonicals == stored,
-                   same_columns=[new == old for new, old in zip(columns, known.columns,
-                                                                      strict=True)])
+        return cls(paths, columns, canonicals)
 
-    def parts(self, stored_version: bytes | None) -> list[tuple[int, bytes]]:
-        """The parts to store, given the version of the table stored now: the numbers and a
-        new version always; the paths and the URLs only when they changed or when another
-        process replaced the table this one was read from."""
-        whole = stored_version != self.version
-        parts = [(VERSION_PART, os.urandom(16))]
-        changed = zip(self.columns, self.same_columns, strict=True)
-        parts += [(COLUMNS_PART + number, column.tobytes())
-                  for number, (column, same) in enumerate(changed) if whole or not same]
-        if whole or not self.same_paths:
-            parts.append((0, "\0".join(self.paths).encode("utf-8")))
-        if whole or not self.same_canonicals:
-            parts.append((2, "\0".join(self.canonicals).encode("utf-8")))
-        return parts
+    def encode(self, fingerprint: str) -> bytes:
+        """The table as one file: a line naming the format, the version of newsletter that
+        wrote it, the lengths of its three parts and their CRC-32, then the parts (paths,
+        the six columns, canonical URLs). A torn or damaged file fails the check and is
+        built again: the file is a cache, so it is written without waiting for the disk."""
+        numbers = array.array("q")
+        for column in self.columns:
+            numbers.extend(column)
+        parts = ["\0".join(self.paths).encode("utf-8"), numbers.tobytes(),
+                 "\0".join(self.canonicals).encode("utf-8")]
+        body = b"".join(parts)
+        lengths = ",".join(str(len(part)) for part in parts)
+        return f"{_MAGIC} {fingerprint} {lengths} {zlib.crc32(body):08x}\n".encode() + body
+
+
+_MAGIC = "newsletter-compact-table"
 
 
 class FreshRows:

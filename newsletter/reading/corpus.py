@@ -213,7 +213,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         if writer is not None:
             row = row or corpus_cache.entry(found[index][0], found[index][1], settled_before_ns,
                                             kind, published, canonical, payload)
-            writer.add(row)
+            if row.payload is not None:  # a deferred file's row is all in the compact table
+                writer.add(row)
             fresh.add(index, *row[1:9])
 
     if cache is not None and to_fetch:
