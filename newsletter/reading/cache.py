@@ -278,12 +278,12 @@ class CorpusCache:
 
     def save_table(self, compact: CompactBuilder) -> None:
         """Replace the compact table file at once (a reader sees the old or the new one)."""
-        data = compact.encode(self.format)
+        parts = compact.encode(self.format)
         temporary = self.table_path.with_name(f".{self.table_path.name}.{os.getpid()}")
         try:
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
+                handle.writelines(parts)
             os.replace(temporary, self.table_path)
         except OSError as error:
             with contextlib.suppress(OSError):

@@ -27,9 +27,11 @@ class Known:
     them, so that the next walk of an unchanged folder equals the table column for column
     and is compared at C speed."""
 
-    def __init__(self, paths: list[str], numbers: array.array, canonicals: bytes) -> None:
+    def __init__(self, paths: list[str], numbers: array.array,
+                 canonicals: bytes | memoryview) -> None:
         count = len(paths)
         self.paths = paths
+        self.stored_paths: bytes | memoryview | None = None  # as encoded, when read from a file
         self._index: dict[str, int] | None = None
         self.sizes, self.mtimes, self.inos, self.ctimes, self.flags, self.published = (
             numbers[start:start + count] for start in range(0, 6 * count or 6, count or 1))
@@ -47,6 +49,10 @@ class Known:
     @property
     def columns(self) -> tuple[array.array, ...]:
         return self.sizes, self.mtimes, self.inos, self.ctimes, self.flags, self.published
+
+    @property
+    def stored_canonicals(self) -> bytes | memoryview | None:
+        return self._canonicals if self.stored_paths is not None else None
 
     @classmethod
     def empty(cls) -> Known:
@@ -66,17 +72,19 @@ class Known:
             raise ValueError("written by another version")
         if len(sizes) != 3 or sum(sizes) != len(body) or f"{zlib.crc32(body):08x}" != checksum:
             raise ValueError("truncated or damaged")
-        paths_end = sizes[0]
+        paths_end, view = sizes[0], memoryview(body)
         numbers = array.array("q")
-        numbers.frombytes(body[paths_end:paths_end + sizes[1]])
-        paths = body[:paths_end].decode("utf-8").split("\0") if paths_end else []
+        numbers.frombytes(view[paths_end:paths_end + sizes[1]])
+        paths = str(view[:paths_end], "utf-8").split("\0") if paths_end else []
         if len(numbers) != 6 * len(paths):
             raise ValueError("columns of the wrong length")
-        return cls(paths, numbers, body[paths_end + sizes[1]:])
+        known = cls(paths, numbers, view[paths_end + sizes[1]:])
+        known.stored_paths = view[:paths_end]
+        return known
 
     def canonical(self, row: int) -> str | None:
         if self._canonical is None:
-            self._canonical = self._canonicals.decode("utf-8").split("\0")
+            self._canonical = str(self._canonicals, "utf-8").split("\0")
             if len(self._canonical) != len(self.paths):  # damaged: every file is read
                 self._canonical = [""] * len(self.paths)
         return self._canonical[row] or None
@@ -94,10 +102,15 @@ class CompactBuilder:
     """The next compact table: the rows a reading kept, in the order of its walk."""
 
     def __init__(self, paths: list[str], columns: list[array.array],
-                 canonicals: list[str]) -> None:
+                 canonicals: list[str], *, stored_paths: bytes | memoryview | None = None,
+                 stored_canonicals: bytes | memoryview | None = None) -> None:
         self.paths = paths
         self.columns = columns
         self.canonicals = canonicals
+        # The parts as the table read had them encoded, when they did not change: written
+        # as they are (at scale, encoding them again costs more than writing them).
+        self.stored_paths = stored_paths
+        self.stored_canonicals = stored_canonicals
 
     @classmethod
     def from_walk(cls, known: Known, paths: list[str], same: array.array,
@@ -134,9 +147,12 @@ class CompactBuilder:
             paths = list(map(paths.__getitem__, keep))
             columns = [array.array("q", map(column.__getitem__, keep)) for column in columns]
             canonicals = list(map(canonicals.__getitem__, keep))
-        return cls(paths, columns, canonicals)
+        same_paths = same_paths and len(paths) == len(known.paths)
+        return cls(paths, columns, canonicals,
+                   stored_paths=known.stored_paths if same_paths else None,
+                   stored_canonicals=known.stored_canonicals if canonicals == stored else None)
 
-    def encode(self, fingerprint: str) -> bytes:
+    def encode(self, fingerprint: str) -> list[bytes | memoryview]:
         """The table as one file: a line naming the format, the version of newsletter that
         wrote it, the lengths of its three parts and their CRC-32, then the parts (paths,
         the six columns, canonical URLs). A torn or damaged file fails the check and is
@@ -144,11 +160,17 @@ class CompactBuilder:
         numbers = array.array("q")
         for column in self.columns:
             numbers.extend(column)
-        parts = ["\0".join(self.paths).encode("utf-8"), numbers.tobytes(),
-                 "\0".join(self.canonicals).encode("utf-8")]
-        body = b"".join(parts)
+        parts: list[bytes | memoryview] = [
+            self.stored_paths if self.stored_paths is not None
+            else "\0".join(self.paths).encode("utf-8"),
+            numbers.tobytes(),
+            self.stored_canonicals if self.stored_canonicals is not None
+            else "\0".join(self.canonicals).encode("utf-8")]
+        checksum = 0
+        for part in parts:
+            checksum = zlib.crc32(part, checksum)
         lengths = ",".join(str(len(part)) for part in parts)
-        return f"{_MAGIC} {fingerprint} {lengths} {zlib.crc32(body):08x}\n".encode() + body
+        return [f"{_MAGIC} {fingerprint} {lengths} {checksum:08x}\n".encode(), *parts]
 
 
 _MAGIC = "newsletter-compact-table"
