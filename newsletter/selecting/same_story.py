@@ -128,10 +128,13 @@ class StoryVectors:
 
     def __init__(self, texts: Mapping[str, tuple[str, str]]) -> None:
         self._texts = texts
+        # Each text is split into words once: for the frequencies, its vector, its terms.
+        self._words: dict[str, tuple[list[str], list[str]]] = {}
         frequency: Counter[str] = Counter()
-        for title, excerpt in texts.values():
-            tokens = set(_tokens(title))
-            tokens.update(_tokens(excerpt))
+        for key, (title, excerpt) in texts.items():
+            words = self._words[key] = (_tokens(title), _tokens(excerpt))
+            tokens = set(words[0])
+            tokens.update(words[1])
             found = set(map(_term, tokens))
             found.discard(None)
             frequency.update(found)  # type: ignore[arg-type]
@@ -143,9 +146,9 @@ class StoryVectors:
         """The unit-length weights of ``key``'s words (empty for a text without any)."""
         found = self._vectors.get(key)
         if found is None:
-            title, excerpt = self._texts[key]
-            counts = Counter(terms(excerpt))
-            for term in terms(title):
+            title, excerpt = self._words[key]
+            counts = Counter(filter(None, map(_term, excerpt)))
+            for term in filter(None, map(_term, title)):
                 counts[term] += TITLE_WEIGHT
             total, frequency = self._total, self._frequency
             weights = {term: (1 + math.log(count))
@@ -164,7 +167,7 @@ class StoryVectors:
         """A score and its stems, the stems shown as ``key``'s text first writes them."""
         score, stems = found
         surface: dict[str, str] = {}
-        for token in (*_tokens(self._texts[key][0]), *_tokens(self._texts[key][1])):
+        for token in (*self._words[key][0], *self._words[key][1]):
             term = _term(token)
             if term is not None:
                 surface.setdefault(term, token)
@@ -184,14 +187,25 @@ def _cosine(first: Mapping[str, float], second: Mapping[str, float]
     return score, tuple(word for _, word in top)
 
 
+def _cosine_to_sum(vector: Mapping[str, float], total: Mapping[str, float], norm: float
+                   ) -> tuple[float, tuple[str, ...]]:
+    """:func:`_cosine` of a unit vector and a sum of them of length ``norm``: the words of
+    the (short) vector are looked up in the (long) sum, which is never scaled."""
+    shared = [(weight * total[word], word) for word, weight in vector.items() if word in total]
+    score = min(math.fsum(product for product, _ in shared) / norm, 1.0) if norm else 0.0
+    top = heapq.nsmallest(3, shared, key=lambda pair: (-pair[0], pair[1]))
+    return score, tuple(word for _, word in top)
+
+
 class StoryIndex:
     """The stories of one issue so far, searched for the one a candidate tells.
 
     A story is the article placed for it and every article folded into it; it is matched
     as a whole, by the sum of its members' vectors (its centroid), so it grows as outlets
     join it: a third article may share more with two others together than with either.
-    An inverted index (word -> the stories using it, with a member's weight) gives a
-    candidate's dot product with every story it shares a word with in one pass.
+    An inverted index (word -> the stories using it, with the story's summed weight) gives
+    a candidate's dot product with every story it shares a word with in one pass, at one
+    step per story and word whatever the number of members.
     """
 
     def __init__(self, vectors: StoryVectors, threshold: float,
@@ -199,17 +213,26 @@ class StoryIndex:
         self._vectors = vectors
         self._threshold = threshold
         self._linked_threshold = threshold if linked_threshold is None else linked_threshold
-        self._postings: dict[str, list[tuple[int, float]]] = {}
+        self._postings: dict[str, dict[int, float]] = {}  # word -> story -> summed weight
         self._sums: dict[int, dict[str, float]] = {}  # story -> sum of its members' vectors
-        self._norms: dict[int, float] = {}  # story -> length of that sum, once asked for
+        # story -> its squared length, kept up to date as members join (in placement order,
+        # so the same issue gives the same floats bit for bit)
+        self._squares: dict[int, float] = {}
 
     def add(self, key: str, story: int) -> None:
         """``key`` tells ``story`` (a new story when it has no member yet)."""
         total = self._sums.setdefault(story, {})
+        square = self._squares.get(story, 0.0)
         for word, weight in self._vectors.vector(key).items():
-            self._postings.setdefault(word, []).append((story, weight))
-            total[word] = total.get(word, 0.0) + weight
-        self._norms.pop(story, None)
+            before = total.get(word, 0.0)
+            summed = before + weight
+            total[word] = summed
+            square += summed * summed - before * before
+            self._postings.setdefault(word, {})[story] = summed
+        self._squares[story] = square
+
+    def _norm(self, story: int) -> float:
+        return math.sqrt(max(self._squares[story], 0.0))
 
     def best_story(self, key: str, linked: frozenset[int] = frozenset()
                    ) -> tuple[int, Similarity] | None:
@@ -219,22 +242,26 @@ class StoryIndex:
         vector = self._vectors.vector(key)
         dots: dict[int, float] = {}
         for word, weight in vector.items():
-            for story, other in self._postings.get(word, ()):
-                dots[story] = dots.get(story, 0.0) + weight * other
-        lowest = min(self._threshold, self._linked_threshold)
-        best: tuple[float, int, tuple[float, tuple[str, ...]]] | None = None
-        for story in sorted(dots):
-            total = self._sums[story]
-            norm = self._norms.get(story)
-            if norm is None:
-                norm = self._norms[story] = math.sqrt(math.fsum(w * w for w in total.values()))
-            # The summed dot products may differ from the exact score in the last bits:
-            # the stories near or above the threshold are scored again exactly.
-            if not norm or dots[story] / norm < lowest - 1e-9:
-                continue
-            score, stems = _cosine(vector, {w: x / norm for w, x in total.items()})
+            for story, summed in self._postings.get(word, {}).items():
+                dots[story] = dots.get(story, 0.0) + weight * summed
+        # The summed dot products may differ from the exact sum in the last bits: they only
+        # order the stories that can pass (near or above their threshold), which are then
+        # scored again with an exact sum, best first, until no later one can come near.
+        margin = 1e-9
+        near: list[tuple[float, int]] = []
+        for story, dot in dots.items():
+            norm = self._norm(story)
             needed = self._linked_threshold if story in linked else self._threshold
-            if score >= needed and (best is None or score > best[0]):
+            if norm and dot / norm >= needed - margin:
+                near.append((-dot / norm, story))
+        near.sort()
+        best: tuple[float, int, tuple[float, tuple[str, ...]]] | None = None
+        for negative, story in near:
+            if best is not None and -negative < best[0] - margin:
+                break
+            score, stems = _cosine_to_sum(vector, self._sums[story], self._norm(story))
+            needed = self._linked_threshold if story in linked else self._threshold
+            if score >= needed and (best is None or (score, -story) > (best[0], -best[1])):
                 best = (score, story, (score, stems))
         if best is None:
             return None
