@@ -38,6 +38,7 @@ class SafeLoader(yaml.CSafeLoader):
         super().__init__(stream)
         self._alias_uses = 0
         self.first_line = first_line
+        self.may_alias = "&" in stream
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if node in self.constructed_objects or node in self.recursive_objects:
@@ -56,9 +57,17 @@ class SafeLoader(yaml.CSafeLoader):
         resolvers, so only the implicit ones of plain scalars count.)"""
         if kind is yaml.ScalarNode:
             if implicit[0]:
+                known = _RESOLVED.get(value)  # type: ignore[arg-type]
+                if known is not None:
+                    return known
+                found = _DEFAULT_SCALAR
                 for tag, pattern in _IMPLICIT.get(value[:1], _WILDCARD):  # type: ignore[index]
                     if pattern.match(value):
-                        return tag
+                        found = tag
+                        break
+                if len(value) <= 32 and len(_RESOLVED) < 4096:  # type: ignore[arg-type]
+                    _RESOLVED[value] = found  # type: ignore[index]  # keys, short values
+                return found
             return _DEFAULT_SCALAR
         return _DEFAULT_SEQUENCE if kind is yaml.SequenceNode else _DEFAULT_MAPPING
 
@@ -70,42 +79,54 @@ class SafeLoader(yaml.CSafeLoader):
 
     def get_single_data(self) -> Any:
         """The document, built by :meth:`plain_data` when it can (nearly always), else by
-        PyYAML's own constructor; both give the same objects (``tests/test_hostile.py``)."""
+        PyYAML's own constructor; both give the same objects (``tests/test_safeyaml.py``)."""
         node = self.get_single_node()
         if node is None:
             return None
         try:
-            return self.plain_data(node)
+            # Without an "&" in the text there is no anchor, so no node can come twice.
+            return self.plain_data(node, set() if self.may_alias else None)
         except _NotPlain:
             return self.construct_document(node)
 
-    def plain_data(self, node: yaml.Node, seen: set[int] | None = None) -> Any:
+    def plain_data(self, node: yaml.Node, seen: set[int] | None) -> Any:
         """A document of plain mappings, lists and scalars, built in one pass: PyYAML's own
         constructor spends three times longer than libyaml's parser on front matter (its
         generic dispatch, and state kept for anchors per node). Anything else (an anchor
         used twice, a merge key, a set, an ordered map, a key that cannot be hashed, a tag
         on the wrong kind of node) raises :class:`_NotPlain`, to be built the general way,
-        which also says what is wrong with it. (A method, not a closure: readings run with
-        the cycle collector paused, and a recursive closure is a cycle per file.)"""
-        if seen is None:
-            seen = set()
-        if id(node) in seen:
-            raise _NotPlain  # an alias: counted and shared by construct_object
-        seen.add(id(node))
+        which also says what is wrong with it. ``seen``: the nodes met so far, when the
+        document may hold aliases. (A method, not a closure: readings run with the cycle
+        collector paused, and a recursive closure is a cycle per file.)"""
+        if seen is not None:
+            if id(node) in seen:
+                raise _NotPlain  # an alias: counted and shared by construct_object
+            seen.add(id(node))
         tag, kind = node.tag, type(node)
         if kind is yaml.ScalarNode:
             if tag == _STR_TAG:
                 return node.value
+            if tag == _INT_TAG and node.value.isascii() and node.value.isdigit() and (
+                    node.value[0] != "0" or node.value == "0") and len(node.value) <= 18:
+                return int(node.value)  # plain decimal: what construct_integer gives
             if tag in _PLAIN_SCALAR_TAGS:
                 return self.yaml_constructors[tag](self, node)
         elif kind is yaml.MappingNode and tag == _MAP_TAG:
             mapping = {}
             for key_node, value_node in node.value:
-                if key_node.tag in _SPECIAL_KEY_TAGS:
+                # Most keys and values are plain strings: taken without a call.
+                if seen is None and key_node.tag == _STR_TAG and type(key_node) is _SCALAR:
+                    key = key_node.value
+                elif key_node.tag in _SPECIAL_KEY_TAGS:
                     raise _NotPlain
-                key = self.plain_data(key_node, seen)
+                else:
+                    key = self.plain_data(key_node, seen)
+                if seen is None and value_node.tag == _STR_TAG and type(value_node) is _SCALAR:
+                    value = value_node.value
+                else:
+                    value = self.plain_data(value_node, seen)
                 try:
-                    mapping[key] = self.plain_data(value_node, seen)
+                    mapping[key] = value
                 except TypeError:  # an unhashable key
                     raise _NotPlain from None
             return mapping
@@ -132,6 +153,7 @@ _WILDCARD = tuple(SafeLoader.yaml_implicit_resolvers.get(None, ()))
 _IMPLICIT = {first: tuple(resolvers) + _WILDCARD
              for first, resolvers in SafeLoader.yaml_implicit_resolvers.items()
              if first is not None}
+_RESOLVED: dict[str, str] = {}  # the tags of short plain scalars (keys, mostly), as found
 _DEFAULT_SCALAR = SafeLoader.DEFAULT_SCALAR_TAG
 _DEFAULT_SEQUENCE = SafeLoader.DEFAULT_SEQUENCE_TAG
 _DEFAULT_MAPPING = SafeLoader.DEFAULT_MAPPING_TAG
@@ -141,6 +163,7 @@ class _NotPlain(Exception):
     """A document :meth:`SafeLoader.plain_data` leaves to PyYAML's constructor."""
 
 
+_SCALAR = yaml.ScalarNode
 _STR_TAG, _MAP_TAG, _SEQ_TAG = (f"tag:yaml.org,2002:{kind}" for kind in ("str", "map", "seq"))
 _PLAIN_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{kind}" for kind in (
     "null", "bool", "int", "float", "timestamp", "binary"))

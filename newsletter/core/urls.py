@@ -12,6 +12,7 @@ carries a URL any client reads the same way.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import ada_url
@@ -30,8 +31,14 @@ def _strip_www(host: str) -> str:
 def normalize_url(url: object) -> str | None:
     """``url`` as a browser loads it, in its normalized ASCII form; None when it is not an
     absolute http(s) URL with a host."""
-    if not isinstance(url, str):
-        return None
+    return _normalized(url) if isinstance(url, str) else None
+
+
+# Reading an article normalizes each of its URLs, then takes the canonical form of the result
+# (normalizing it again), and real corpora list the same coverage in many articles: the
+# recent answers are kept.
+@lru_cache(maxsize=1 << 14)
+def _normalized(url: str) -> str | None:
     text = url.strip(" \t\r\n\f\v\x00")
     if not _AUTHORITY.match(text):
         return None
@@ -65,8 +72,11 @@ def canonical_url(url: object) -> str | None:
     ``/``, an empty path is ``/``.
     """
     normalized = normalize_url(url)
-    if normalized is None:
-        return None
+    return None if normalized is None else _canonical(normalized)
+
+
+@lru_cache(maxsize=1 << 14)
+def _canonical(normalized: str) -> str:
     parts = urlsplit(normalized)
     netloc = _strip_www(parts.hostname or "")
     if ":" in netloc:  # an IPv6 literal keeps its brackets

@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS files (
     published_us INTEGER,
     canonical TEXT,
     payload TEXT
-) WITHOUT ROWID;
+);
 """
 
 

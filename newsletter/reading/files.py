@@ -126,8 +126,8 @@ def read_many(root: str, found: Walked, indexes: list[int], plan: Plan, encode: 
 
     size = max(50, min(_CHUNK_FILES, len(indexes) // (workers * 4) or 1))
     chunks = [indexes[i:i + size] for i in range(0, len(indexes), size)]
-    jobs = ([(found[i][0], os.path.join(root, found[i][0]), found[i][1]) for i in chunk]
-            for chunk in chunks)
+    paths, base = found.paths, os.path.join(root, "")
+    jobs = ([(paths[i], base + paths[i], found.stamp(i)) for i in chunk] for chunk in chunks)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         # A bounded number of chunks in flight: results wait in memory only that long.

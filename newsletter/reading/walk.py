@@ -149,8 +149,10 @@ class Walked(Sequence[Found]):
     def __getitem__(self, index: int | slice) -> Found | list[Found]:
         if isinstance(index, slice):
             return [self[i] for i in range(len(self))[index]]
-        return self.paths[index], (self.sizes[index], self.mtimes[index], self.inos[index],
-                                   self.ctimes[index])
+        return self.paths[index], self.stamp(index)
+
+    def stamp(self, index: int) -> Stamp:
+        return self.sizes[index], self.mtimes[index], self.inos[index], self.ctimes[index]
 
     @property
     def stamps(self) -> tuple[array.array, ...]:
