@@ -27,23 +27,46 @@ class Known:
     them, so that the next walk of an unchanged folder equals the table column for column
     and is compared at C speed."""
 
-    def __init__(self, paths: list[str], numbers: array.array,
-                 canonicals: bytes | memoryview) -> None:
-        count = len(paths)
-        self.paths = paths
-        self.stored_paths: bytes | memoryview | None = None  # as encoded, when read from a file
+    def __init__(self, columns: list[array.array], canonicals: bytes, *,
+                 paths: list[str] | None = None, stored_paths: bytes = b"") -> None:
+        self.count = len(columns[0])
+        self._paths = paths  # decoded from ``stored_paths`` when first asked for
+        self.stored_paths = stored_paths if paths is None else None  # as encoded in the file
         self._index: dict[str, int] | None = None
-        self.sizes, self.mtimes, self.inos, self.ctimes, self.flags, self.published = (
-            numbers[start:start + count] for start in range(0, 6 * count or 6, count or 1))
+        self.sizes, self.mtimes, self.inos, self.ctimes, self.flags, self.published = columns
         self._canonicals = canonicals
         self._canonical: list[str] | None = None
+
+    @property
+    def paths(self) -> list[str]:
+        if self._paths is None:
+            stored = self.stored_paths or b""  # as many as rows (checked by decode)
+            self._paths = stored.decode("utf-8").split("\0") if self.count else []
+        return self._paths
+
+    @paths.setter
+    def paths(self, paths: list[str]) -> None:
+        self._paths = paths
+
+    def lists(self, paths: list[str]) -> bool:
+        """Whether the table's rows are ``paths``, in this order: compared in the table's
+        encoding, at C speed, without making a string per row of its own (a million at
+        scale)."""
+        if self._paths is not None:
+            return self._paths == paths
+        if len(paths) != self.count:
+            return False
+        try:
+            return "\0".join(paths).encode("utf-8") == self.stored_paths
+        except UnicodeEncodeError:
+            return False
 
     @property
     def index(self) -> dict[str, int]:
         """Path -> row, built when first asked for (a walk equal to the table needs none);
         a reading pops what it walks, so what is left has vanished."""
         if self._index is None:
-            self._index = dict(zip(self.paths, range(len(self.paths)), strict=True))
+            self._index = dict(zip(self.paths, range(self.count), strict=True))
         return self._index
 
     @property
@@ -51,47 +74,52 @@ class Known:
         return self.sizes, self.mtimes, self.inos, self.ctimes, self.flags, self.published
 
     @property
-    def stored_canonicals(self) -> bytes | memoryview | None:
+    def stored_canonicals(self) -> bytes | None:
         return self._canonicals if self.stored_paths is not None else None
 
     @classmethod
     def empty(cls) -> Known:
-        return cls([], array.array("q"), b"")
+        return cls([array.array("q") for _ in range(6)], b"", paths=[])
 
     @classmethod
     def decode(cls, data: bytes, fingerprint: str) -> Known:
         """The table :func:`encode` wrote; ValueError when it is damaged or was written by
-        another version (``fingerprint``), when it must be built again."""
-        head, _, body = data.partition(b"\n")
+        another version (``fingerprint``), when it must be built again. Only the parts are
+        kept (``data`` can go), and the paths stay encoded until asked for."""
+        end = data.find(b"\n")
         try:
-            magic, written_by, lengths, checksum = head.decode("ascii").split(" ")
+            magic, written_by, lengths, checksum = data[:end].decode("ascii").split(" ")
             sizes = [int(length) for length in lengths.split(",")]
         except (UnicodeDecodeError, ValueError):
             raise ValueError("not a compact table") from None
         if magic != _MAGIC or written_by != fingerprint:
             raise ValueError("written by another version")
+        body = memoryview(data)[end + 1:]
         if len(sizes) != 3 or sum(sizes) != len(body) or f"{zlib.crc32(body):08x}" != checksum:
             raise ValueError("truncated or damaged")
-        paths_end, view = sizes[0], memoryview(body)
-        numbers = array.array("q")
-        numbers.frombytes(view[paths_end:paths_end + sizes[1]])
-        paths = str(view[:paths_end], "utf-8").split("\0") if paths_end else []
-        if len(numbers) != 6 * len(paths):
+        if sizes[1] % 48:
             raise ValueError("columns of the wrong length")
-        known = cls(paths, numbers, view[paths_end + sizes[1]:])
-        known.stored_paths = view[:paths_end]
-        return known
+        count, start = sizes[1] // 48, sizes[0]
+        stored_paths = bytes(body[:start])
+        if (stored_paths.count(b"\0") + 1 if start else 0) != count:
+            raise ValueError("paths and columns of different lengths")
+        columns = []
+        for number in range(6):
+            column = array.array("q")
+            column.frombytes(body[start + 8 * count * number:start + 8 * count * (number + 1)])
+            columns.append(column)
+        return cls(columns, bytes(body[start + sizes[1]:]), stored_paths=stored_paths)
 
     def canonical(self, row: int) -> str | None:
         if self._canonical is None:
-            self._canonical = str(self._canonicals, "utf-8").split("\0")
-            if len(self._canonical) != len(self.paths):  # damaged: every file is read
-                self._canonical = [""] * len(self.paths)
+            self._canonical = self._canonicals.decode("utf-8").split("\0")
+            if len(self._canonical) != self.count:  # damaged: every file is read
+                self._canonical = [""] * self.count
         return self._canonical[row] or None
 
     def canonical_list(self) -> list[str]:
         """Every row's canonical URL ("" for none), decoded."""
-        self.canonical(0) if self.paths else None
+        self.canonical(0) if self.count else None
         return self._canonical or []
 
     def stamp(self, row: int) -> Stamp:
@@ -102,8 +130,8 @@ class CompactBuilder:
     """The next compact table: the rows a reading kept, in the order of its walk."""
 
     def __init__(self, paths: list[str], columns: list[array.array],
-                 canonicals: list[str], *, stored_paths: bytes | memoryview | None = None,
-                 stored_canonicals: bytes | memoryview | None = None) -> None:
+                 canonicals: list[str], *, stored_paths: bytes | None = None,
+                 stored_canonicals: bytes | None = None) -> None:
         self.paths = paths
         self.columns = columns
         self.canonicals = canonicals
@@ -119,8 +147,8 @@ class CompactBuilder:
         holds (>= 0), the row ``fresh`` holds for file ``i`` where it was read; a walked file
         with neither (an id claimed twice) is left out. Rows are copied column by column at
         C speed: a build after an edit copies 100,000 of them, a cold one none."""
-        same_paths = paths == known.paths
-        stored = known.canonical_list() if known.paths else []
+        same_paths = known.lists(paths)
+        stored = known.canonical_list() if known.count else []
         dropped = same.count(-1) - len(fresh)  # files with no row, kept or read
         patch = fresh.columns is not None
         if fresh.columns is not None and len(fresh) == len(paths):  # every file was read
@@ -129,7 +157,7 @@ class CompactBuilder:
         elif same_paths:  # then every row is where it was (same[i] is i or -1)
             columns = [array.array("q", source) for source in known.columns]
             canonicals = list(stored)
-        elif known.paths:
+        elif known.count:
             rows = array.array("q", map(max, same, repeat(0)))  # 0: a placeholder for now
             columns = [array.array("q", map(source.__getitem__, rows))
                        for source in known.columns]
@@ -147,12 +175,12 @@ class CompactBuilder:
             paths = list(map(paths.__getitem__, keep))
             columns = [array.array("q", map(column.__getitem__, keep)) for column in columns]
             canonicals = list(map(canonicals.__getitem__, keep))
-        same_paths = same_paths and len(paths) == len(known.paths)
+        same_paths = same_paths and len(paths) == known.count
         return cls(paths, columns, canonicals,
                    stored_paths=known.stored_paths if same_paths else None,
                    stored_canonicals=known.stored_canonicals if canonicals == stored else None)
 
-    def encode(self, fingerprint: str) -> list[bytes | memoryview]:
+    def encode(self, fingerprint: str) -> list[bytes]:
         """The table as one file: a line naming the format, the version of newsletter that
         wrote it, the lengths of its three parts and their CRC-32, then the parts (paths,
         the six columns, canonical URLs). A torn or damaged file fails the check and is
@@ -160,17 +188,26 @@ class CompactBuilder:
         numbers = array.array("q")
         for column in self.columns:
             numbers.extend(column)
-        parts: list[bytes | memoryview] = [
-            self.stored_paths if self.stored_paths is not None
-            else "\0".join(self.paths).encode("utf-8"),
-            numbers.tobytes(),
-            self.stored_canonicals if self.stored_canonicals is not None
-            else "\0".join(self.canonicals).encode("utf-8")]
+        parts = [[self.stored_paths] if self.stored_paths is not None
+                 else _joined(self.paths), [numbers.tobytes()],
+                 [self.stored_canonicals] if self.stored_canonicals is not None
+                 else _joined(self.canonicals)]
         checksum = 0
         for part in parts:
-            checksum = zlib.crc32(part, checksum)
-        lengths = ",".join(str(len(part)) for part in parts)
-        return [f"{_MAGIC} {fingerprint} {lengths} {checksum:08x}\n".encode(), *parts]
+            for piece in part:
+                checksum = zlib.crc32(piece, checksum)
+        lengths = ",".join(str(sum(map(len, part))) for part in parts)
+        return [f"{_MAGIC} {fingerprint} {lengths} {checksum:08x}\n".encode(),
+                *(piece for part in parts for piece in part)]
+
+
+def _joined(texts: list[str], chunk: int = 20_000) -> list[bytes]:
+    """``"\0".join(texts).encode()`` in pieces: a million paths never make one string."""
+    pieces = []
+    for start in range(0, len(texts), chunk):
+        piece = "\0".join(texts[start:start + chunk])
+        pieces.append((f"\0{piece}" if start else piece).encode("utf-8"))
+    return pieces or [b""]
 
 
 _MAGIC = "newsletter-compact-table"

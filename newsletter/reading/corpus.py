@@ -110,7 +110,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     slots: list[Article | Problem | None] = [None] * len(found)
     same = array.array("q", [-1]) * len(found)  # the compact row a file matched, or -1
     skipped = Unread()  # files left unread
-    to_read: list[int] = []
+    to_read = array.array("q")  # files to read (an array: a million on a cold build)
     to_fetch: dict[str, int] = {}  # cached rows to decode: relative path -> index
     counted = 0
 
@@ -150,7 +150,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     # sees only the others; ``bulk`` counts the rest, unread, and how many were deferred.
     bulk = bulk_deferred = 0
     rows: Iterable[int] = range(len(found))
-    if claims is None and plan.start_us is not None and paths == known.paths:
+    if claims is None and plan.start_us is not None and known.lists(paths):
         known.paths = paths  # equal: one copy of a million paths is enough
         rows = _rows_to_decide(found, known, plan)
         same = array.array("q", range(len(found)))
@@ -231,7 +231,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
                 continue
             del to_fetch[relative]
         to_read.extend(to_fetch.values())  # rows gone or unreadable since: read the files
-        to_read.sort()
+        to_read = array.array("q", sorted(to_read))
 
     meter = Progress(len(to_read), progress)
     try:
@@ -271,7 +271,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     if writer is not None:
         vanished = list(known.index) if index_pop is not None else []
         compact = None
-        if fresh or vanished or paths != known.paths:
+        if fresh or vanished or not known.lists(paths):
             compact = CompactBuilder.from_walk(known, paths, same, fresh)
         writer.close(vanished, compact)
     kept = list(filter(None, slots))  # (most slots are empty on a warm build)

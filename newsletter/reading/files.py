@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..core.errors import ArticleError
@@ -106,7 +106,7 @@ def _workers() -> int:
 Done = tuple[int, FileRead, "corpus_cache.Entry | None"]
 
 
-def read_many(root: str, found: Walked, indexes: list[int], plan: Plan, encode: bool,
+def read_many(root: str, found: Walked, indexes: Sequence[int], plan: Plan, encode: bool,
                settled_before_ns: int, progress: Progress, keep: Keep) -> Iterator[Done]:
     """Read the given files, over every core when there are many (fork: the workers share
     the imported modules; only when no other thread runs, as fork copies no threads).
