@@ -187,12 +187,18 @@ def generate(folder: Path, count: int, reuse: bool) -> Path:
             write_article(root, number)
         shutil.rmtree(folder / ".newsletter", ignore_errors=True)
     else:
-        shutil.rmtree(folder, ignore_errors=True)
-        root.mkdir(parents=True)
-        for number in range(count):
-            write_article(root, number)
-        marker.write_text(json.dumps(kind))
+        write_corpus(folder, count, marker, kind)
     return write_config(folder)
+
+
+def write_corpus(folder: Path, count: int, marker: Path, kind: dict) -> None:
+    """``folder`` emptied, ``count`` articles written to its ``articles/``, then ``marker``
+    saying what it holds (written last: a run killed halfway leaves no marker)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "articles").mkdir(parents=True)
+    for number in range(count):
+        write_article(folder / "articles", number)
+    marker.write_text(json.dumps(kind))
 
 
 def write_config(folder: Path) -> Path:

@@ -37,7 +37,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_build import ISSUE_DATE, article_text, write_article, write_config  # noqa: E402
+from bench_build import (  # noqa: E402
+    ISSUE_DATE,
+    article_text,
+    write_article,
+    write_config,
+    write_corpus,
+)
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 GENERATED = "generated.json"
@@ -46,16 +52,11 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def generate(folder: Path, count: int) -> Path:
     """The corpus and its config; reused when the last run left one of this size."""
-    root = folder / "articles"
     marker = folder / GENERATED
     if marker.is_file() and json.loads(marker.read_text())["count"] == count:
         shutil.rmtree(folder / "issues", ignore_errors=True)
     else:
-        shutil.rmtree(folder, ignore_errors=True)
-        root.mkdir(parents=True)
-        for number in range(count):
-            write_article(root, number)
-        marker.write_text(json.dumps({"count": count}))
+        write_corpus(folder, count, marker, {"count": count})
     return write_config(folder)
 
 

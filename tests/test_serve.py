@@ -39,9 +39,12 @@ site = test_deliver.site
 
 
 @contextmanager
-def serving(config: Config) -> Iterator[int]:
-    """``newsletter serve``'s server on a free port, in a thread."""
-    server = make_server(config, "127.0.0.1", 0, log_requests=False)
+def serving(config: Config, send_mail: bool = False, log_requests: bool = False
+            ) -> Iterator[int]:
+    """``newsletter serve``'s server on a free port, in a thread; with ``send_mail``, its
+    mail sender too (else the queue stays as the requests leave it)."""
+    server = make_server(config, "127.0.0.1", 0, log_requests=log_requests,
+                         send_mail=send_mail)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
                               daemon=True)
     thread.start()

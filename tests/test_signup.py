@@ -11,7 +11,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlencode
@@ -30,7 +29,7 @@ from test_deliver import (
     project,
     smtp_server,
 )
-from test_serve import Client
+from test_serve import Client, serving
 
 from conftest import run, write_config
 from newsletter.core.config import Config, load_config
@@ -40,7 +39,6 @@ from newsletter.delivery.signups import key_of
 from newsletter.delivery.subscribers import list_subscribers
 from newsletter.delivery.tokens import make_token
 from newsletter.state.database import state_path
-from newsletter.web.public import make_server
 
 # Fixtures shared with test_deliver.py (pytest finds them by name here).
 secret = test_deliver.secret
@@ -81,21 +79,6 @@ class Reader(Client):
         fields = [("email", email), ("name", name), ("form_token", token or self.form_token()),
                   ("website", "")] + [("topics", t) for t in topics]
         return self.post("/ai/subscribe", fields, **headers)
-
-
-@contextmanager
-def serving(config: Config, send_mail: bool = False) -> Iterator[int]:
-    """``newsletter serve``'s server on a free port, in a thread; with ``send_mail``, its
-    mail sender too (else the queue stays as the requests leave it)."""
-    server = make_server(config, "127.0.0.1", 0, log_requests=False, send_mail=send_mail)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                              daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
@@ -411,19 +394,12 @@ def test_wrong_purpose_and_expired_tokens(site: Path, tmp_path: Path) -> None:
 def test_no_token_in_the_request_log(site: Path, tmp_path: Path,
                                      capfd: pytest.CaptureFixture[str]) -> None:
     config = configure(site, tmp_path, 1)
-    server = make_server(config, "127.0.0.1", 0, send_mail=False)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                              daemon=True)
-    thread.start()
-    try:
-        reader = Reader(server.server_address[1])
+    with serving(config, log_requests=True) as port:
+        reader = Reader(port)
         token = make_token(SECRET.encode(), "preferences", "0" * 32)
         reader.get(f"/ai/preferences?token={token}")
         reader.post(f"/ai/confirm?token={token}", [])
         reader.subscribe("ada@example.org")
-    finally:
-        server.shutdown()
-        server.server_close()
     err = capfd.readouterr().err
     assert "/ai/preferences" in err and token not in err and "form_token" not in err
     assert "f." not in "".join(re.findall(r'"[A-Z]+ [^"]*"', err))
