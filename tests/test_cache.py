@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,10 @@ from newsletter.publishing import build as build_module
 from newsletter.publishing.build import read_and_select, why_empty
 from newsletter.publishing.issuefile import issue_json
 from newsletter.reading import cache as corpus_cache
-from newsletter.reading import corpus, files
+from newsletter.reading import compact, corpus, files
 from newsletter.reading.article import parse_instant
 from newsletter.reading.frontmatter import scan_front_matter
+from newsletter.reading.tablefiles import TableFiles
 from newsletter.selecting.explain import explain_json
 from newsletter.selecting.select import issue_window
 
@@ -370,7 +372,7 @@ def test_a_damaged_compact_table_is_rebuilt_and_never_changes_a_result(
     settle()
     expected = reference(config, complete=False, monkeypatch=monkeypatch)
     assert outcome(config, complete=False) == expected
-    table = corpus_cache.CorpusCache(_cache_file(config)).table_path
+    table = corpus_cache.CorpusCache(_cache_file(config)).tables.table_path
     data = table.read_bytes()
     if damage == "truncate":
         table.write_bytes(data[:len(data) // 2])
@@ -395,6 +397,106 @@ def test_a_damaged_compact_table_is_rebuilt_and_never_changes_a_result(
         len(notes) == 1 and "unreadable" in notes[0]), notes
     read.clear()
     assert outcome(config, complete=False) == expected and read == []  # rebuilt, used again
+
+
+@contextlib.contextmanager
+def counting_reads() -> Iterator[list[str]]:
+    """The files read meanwhile, by relative path."""
+    read: list[str] = []
+    original = files.read_file
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(files, "read_file", lambda relative, *a, **k: (
+            read.append(relative), original(relative, *a, **k))[1])
+        yield read
+
+
+def _edit(config: Config, number: int) -> None:
+    path = config.corpus / f"a{number:04d}.md"
+    path.write_text(path.read_text().replace(f"Story {number}\n", f"Story {number}!\n"))
+
+
+def assert_table_written_whole(config: Config, tables: TableFiles, table: bytes,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the edits just made, a build writes the table (not ``table`` any more) and no
+    changes, and the build after it reads nothing."""
+    settle()
+    expected = reference(config, complete=False, monkeypatch=monkeypatch)
+    assert outcome(config, complete=False) == expected
+    assert tables.table_path.read_bytes() != table and not tables.changes_path.exists()
+    with counting_reads() as read:
+        assert outcome(config, complete=False) == expected and read == []
+
+
+def test_a_few_changed_rows_are_written_beside_the_table_not_the_table(
+        tmp_path, settled, monkeypatch):
+    """A build after a few edits writes only their rows (the table of a large corpus is
+    tens of megabytes); the next build takes table and changes together and reads nothing.
+    A build that adds or removes a file writes the whole table, and the changes go."""
+    config = _corpus(tmp_path, 40)
+    settle()
+    outcome(config, complete=False)
+    cache = corpus_cache.CorpusCache(_cache_file(config))
+    table = cache.tables.table_path.read_bytes()
+    assert not cache.tables.changes_path.exists()
+    for round_of_edits in ((3, 17), (17, 30)):  # a row changed twice is kept once, newest
+        for number in round_of_edits:
+            _edit(config, number)
+        settle()
+        expected = reference(config, complete=False, monkeypatch=monkeypatch)
+        assert outcome(config, complete=False) == expected
+        assert cache.tables.table_path.read_bytes() == table
+        with counting_reads() as read:
+            assert outcome(config, complete=False) == expected and read == []
+    assert cache.tables.changes_path.read_bytes().split(b" ")[3] == b"3"  # rows 3, 17 and 30
+    (config.corpus / "a0005.md").unlink()
+    assert_table_written_whole(config, cache.tables, table, monkeypatch)
+
+
+def test_too_many_changed_rows_make_the_whole_table_written_again(tmp_path, settled,
+                                                                  monkeypatch):
+    config = _corpus(tmp_path, 40)
+    settle()
+    outcome(config, complete=False)
+    cache = corpus_cache.CorpusCache(_cache_file(config))
+    table = cache.tables.table_path.read_bytes()
+    monkeypatch.setattr(compact, "MAX_CHANGED_ROWS", 2)  # and 40 // 16 is 2
+    for number in (1, 2, 3):
+        _edit(config, number)
+    assert_table_written_whole(config, cache.tables, table, monkeypatch)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "another table", "other version"])
+def test_a_damaged_changes_file_costs_only_the_reads_of_its_rows(
+        tmp_path, settled, monkeypatch, capsys, damage):
+    config = _corpus(tmp_path, 40)
+    settle()
+    outcome(config, complete=False)
+    for number in (3, 17):
+        _edit(config, number)
+    settle()
+    expected = reference(config, complete=False, monkeypatch=monkeypatch)
+    assert outcome(config, complete=False) == expected
+    changes = corpus_cache.CorpusCache(_cache_file(config)).tables.changes_path
+    data = changes.read_bytes()
+    fields = data.split(b" ")
+    if damage == "truncate":
+        changes.write_bytes(data[:len(data) // 2])
+    elif damage == "flip":  # one bit of a stamp: the length still matches
+        head = data.index(b"\n") + 1
+        changes.write_bytes(data[:head + 9] + bytes([data[head + 9] ^ 1]) + data[head + 10:])
+    elif damage == "another table":
+        changes.write_bytes(data.replace(fields[2], b"0" * len(fields[2]), 1))
+    else:
+        changes.write_bytes(data.replace(fields[1], b"0" * 64, 1))
+    capsys.readouterr()
+    with counting_reads() as read:
+        assert outcome(config, complete=False) == expected
+    assert sorted(read) == ["a0003.md", "a0017.md"]  # the table's rows are still good
+    notes = capsys.readouterr().err.strip().splitlines()
+    assert (notes == []) if damage in ("another table", "other version") else (
+        len(notes) == 1 and "unreadable" in notes[0]), notes
+    with counting_reads() as read:
+        assert outcome(config, complete=False) == expected and read == []  # written again
 
 
 def test_a_cache_from_an_older_format_is_rebuilt_with_a_note(tmp_path, settled, monkeypatch,

@@ -36,6 +36,7 @@ from ..core.codec import decode_article, decode_problem, encode_article, encode_
 from ..core.models import Article, Problem
 from ..core.private import private_file, private_folder
 from .compact import CompactBuilder, Known, Stamp
+from .tablefiles import TableFiles
 
 # Bump when the schema or the payload encoding changes; the sources of the modules that decide
 # what a file reads as are hashed in too (see _fingerprint), so a new validation rule or model
@@ -117,7 +118,7 @@ def _note(message: str) -> None:
 
 # The code that decides what a file reads as: a change to any of it invalidates every row.
 READING_CODE = ("reading/cache.py", "reading/compact.py", "reading/corpus.py", "reading/files.py",
-                "reading/article.py",
+                "reading/article.py", "reading/tablefiles.py",
                 "reading/frontmatter.py", "reading/plan.py", "reading/walk.py",
                 "core/models.py", "core/urls.py", "core/text.py", "core/safeyaml.py",
                 "core/errors.py", "core/codec.py")
@@ -147,6 +148,7 @@ class CorpusCache:
         self.path = path
         self.format = _fingerprint()
         self.usable = True
+        self.tables = TableFiles(path, self.format, _note)
 
     # -- connection and format -----------------------------------------------------------
 
@@ -179,8 +181,7 @@ class CorpusCache:
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{self.path}{suffix}")
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.table_path)
+        self.tables.remove()
 
     def _prepare(self, connection: sqlite3.Connection) -> None:
         """Create the schema, or clear it when it holds another format (under the write lock,
@@ -243,7 +244,7 @@ class CorpusCache:
                     connection.execute("SELECT count(*) FROM meta").fetchone()
                 finally:
                     connection.close()
-                return self._load_table()
+                return self.tables.load()
             except (sqlite3.Error, ValueError, TypeError, IndexError, KeyError) as error:
                 problem = str(error)
                 corrupt = not isinstance(error, sqlite3.Error) or _is_corrupt(error)
@@ -258,38 +259,6 @@ class CorpusCache:
         _note(f"corpus cache {self.path} cannot be used ({problem}): reading without it")
         self.usable = False
         return Known.empty()
-
-    @property
-    def table_path(self) -> Path:
-        """The compact table's own file, beside the database (:class:`Known`)."""
-        return self.path.with_suffix(".table")
-
-    def _load_table(self) -> Known:
-        try:
-            data = self.table_path.read_bytes()
-        except FileNotFoundError:
-            return Known.empty()
-        try:
-            return Known.decode(data, self.format)
-        except ValueError as error:
-            if str(error) != "written by another version":
-                _note(f"corpus cache {self.table_path} is unreadable ({error}): rebuilding it")
-            return Known.empty()
-
-    def save_table(self, compact: CompactBuilder) -> None:
-        """Replace the compact table file at once (a reader sees the old or the new one)."""
-        parts = compact.encode(self.format)
-        temporary = self.table_path.with_name(f".{self.table_path.name}.{os.getpid()}")
-        try:
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.writelines(parts)
-            os.replace(temporary, self.table_path)
-        except OSError as error:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            _note(f"corpus cache {self.table_path} was not updated ({error.strerror or error});"
-                  " the next build compares every file again")
 
     def payloads(self, wanted: Iterable[tuple[str, Stamp]]) -> Iterator[tuple[str, int, str]]:
         """(path, kind, payload) of the rows whose stamp is the given one, in batches small
@@ -342,14 +311,18 @@ class CacheWriter:
         if self.chars >= self.FLUSH_CHARS or len(self.rows) >= self.FLUSH_ROWS:
             self._flush(())
 
-    def close(self, vanished: Iterable[str], compact: CompactBuilder | None = None) -> None:
-        """Write what is left, then the compact table (after the rows it may point to)."""
+    def close(self, vanished: Iterable[str], compact: CompactBuilder | None = None,
+              changes: list[bytes] | None = None) -> None:
+        """Write what is left, then the compact table or its changes (after the rows they
+        may point to)."""
         self._flush(list(vanished))
         if self.connection is not None:
             self.connection.close()
             self.connection = None
         if compact is not None and self.cache.usable:
-            self.cache.save_table(compact)
+            self.cache.tables.save(compact)
+        elif changes is not None and self.cache.usable:
+            self.cache.tables.save_changes(changes)
 
     def _flush(self, vanished: list[str] | tuple[()]) -> None:
         rows, self.rows, self.chars = self.rows, [], 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import operator
+import os
 import zlib
 from collections.abc import Iterator
 from itertools import compress, repeat
@@ -36,6 +37,9 @@ class Known:
         self.sizes, self.mtimes, self.inos, self.ctimes, self.flags, self.published = columns
         self._canonicals = canonicals
         self._canonical: list[str] | None = None
+        self.table = ""  # the name of the table file it was decoded from (changes name it)
+        # Rows the changes file (:meth:`apply_changes`) replaced, with their canonical URLs.
+        self.changed: dict[int, str] = {}
 
     @property
     def paths(self) -> list[str]:
@@ -75,7 +79,8 @@ class Known:
 
     @property
     def stored_canonicals(self) -> bytes | None:
-        return self._canonicals if self.stored_paths is not None else None
+        # Changed rows may hold other URLs than the table file: then the list is encoded.
+        return self._canonicals if self.stored_paths is not None and not self.changed else None
 
     @classmethod
     def empty(cls) -> Known:
@@ -88,7 +93,7 @@ class Known:
         kept (``data`` can go), and the paths stay encoded until asked for."""
         end = data.find(b"\n")
         try:
-            magic, written_by, lengths, checksum = data[:end].decode("ascii").split(" ")
+            magic, written_by, table, lengths, checksum = data[:end].decode("ascii").split(" ")
             sizes = [int(length) for length in lengths.split(",")]
         except (UnicodeDecodeError, ValueError):
             raise ValueError("not a compact table") from None
@@ -108,13 +113,43 @@ class Known:
             column = array.array("q")
             column.frombytes(body[start + 8 * count * number:start + 8 * count * (number + 1)])
             columns.append(column)
-        return cls(columns, bytes(body[start + sizes[1]:]), stored_paths=stored_paths)
+        known = cls(columns, bytes(body[start + sizes[1]:]), stored_paths=stored_paths)
+        known.table = table
+        return known
+
+    def apply_changes(self, data: bytes, fingerprint: str) -> None:
+        """Take in the rows a changes file (:func:`encode_changes`) holds; ValueError, with
+        nothing taken, when it is damaged or was written for another table or version."""
+        end = data.find(b"\n")
+        try:
+            magic, written_by, table, count_text, checksum = data[:end].decode("ascii").split(" ")
+            count = int(count_text)
+        except (UnicodeDecodeError, ValueError):
+            raise ValueError("not a changes file") from None
+        if magic != _CHANGES_MAGIC or written_by != fingerprint or table != self.table:
+            raise ValueError("written for another table")
+        body = memoryview(data)[end + 1:]
+        if count < 0 or len(body) < 56 * count or f"{zlib.crc32(body):08x}" != checksum:
+            raise ValueError("truncated or damaged")
+        numbers = array.array("q")
+        numbers.frombytes(body[:56 * count])
+        urls = bytes(body[56 * count:]).decode("utf-8").split("\0") if count else []
+        rows = numbers[:count]
+        if len(urls) != count or any(not 0 <= row < self.count for row in rows):
+            raise ValueError("rows out of place")
+        for number, column in enumerate(self.columns, start=1):
+            for row, value in zip(rows, numbers[count * number:count * (number + 1)],
+                                  strict=True):
+                column[row] = value
+        self.changed = dict(zip(rows, urls, strict=True))
 
     def canonical(self, row: int) -> str | None:
         if self._canonical is None:
             self._canonical = self._canonicals.decode("utf-8").split("\0")
             if len(self._canonical) != self.count:  # damaged: every file is read
                 self._canonical = [""] * self.count
+            for changed, url in self.changed.items():
+                self._canonical[changed] = url
         return self._canonical[row] or None
 
     def canonical_list(self) -> list[str]:
@@ -182,7 +217,7 @@ class CompactBuilder:
 
     def encode(self, fingerprint: str) -> list[bytes]:
         """The table as one file: a line naming the format, the version of newsletter that
-        wrote it, the lengths of its three parts and their CRC-32, then the parts (paths,
+        wrote it, the table, the lengths of its three parts and their CRC-32, then the parts (paths,
         the six columns, canonical URLs). A torn or damaged file fails the check and is
         built again: the file is a cache, so it is written without waiting for the disk."""
         numbers = array.array("q")
@@ -197,7 +232,9 @@ class CompactBuilder:
             for piece in part:
                 checksum = zlib.crc32(piece, checksum)
         lengths = ",".join(str(sum(map(len, part))) for part in parts)
-        return [f"{_MAGIC} {fingerprint} {lengths} {checksum:08x}\n".encode(),
+        # A name of its own (random: the checksum could repeat) for changes files to name.
+        name = os.urandom(8).hex()
+        return [f"{_MAGIC} {fingerprint} {name} {lengths} {checksum:08x}\n".encode(),
                 *(piece for part in parts for piece in part)]
 
 
@@ -211,6 +248,34 @@ def _joined(texts: list[str], chunk: int = 20_000) -> list[bytes]:
 
 
 _MAGIC = "newsletter-compact-table"
+_CHANGES_MAGIC = "newsletter-compact-changes"
+
+MAX_CHANGED_ROWS = 256  # or a sixteenth of the table, whichever is more
+
+
+def encode_changes(known: Known, fresh: FreshRows, fingerprint: str) -> list[bytes] | None:
+    """The rows that differ from the table file ``known`` was decoded from, the ones an
+    earlier changes file held and the ones ``fresh`` holds (rows of a walk that lists the
+    table's files in its order), as a changes file; None when they are too many, for the
+    table to be written whole.
+
+    A build after a few edits writes these few rows, not the table: a table of a million
+    rows is tens of megabytes, and writing it (or even copying it) would cost more than
+    reading the edited files. The file names the table it applies to by its checksum, so a
+    table written since makes it stale, never wrong."""
+    rows = sorted(known.changed.keys() | set(fresh.indexes()))
+    if not known.table or len(rows) > max(MAX_CHANGED_ROWS, known.count // 16):
+        return None
+    numbers = array.array("q", rows)
+    columns = known.columns if fresh.columns is None else fresh.columns
+    marks = fresh.marks
+    for stored, read in zip(known.columns, columns, strict=True):
+        numbers.extend([read[row] if marks[row] else stored[row] for row in rows])
+    urls = [fresh.canonicals[row] if marks[row] else known.changed[row] for row in rows]
+    body = numbers.tobytes() + "\0".join(urls).encode("utf-8")
+    header = (f"{_CHANGES_MAGIC} {fingerprint} {known.table} {len(rows)} "
+              f"{zlib.crc32(body):08x}\n")
+    return [header.encode(), body]
 
 
 class FreshRows:
@@ -231,11 +296,10 @@ class FreshRows:
         if self.columns is None:
             self.columns = [array.array("q", bytes(8 * self.count)) for _ in range(6)]
             self.canonicals = [""] * self.count
-        for column, value in zip(self.columns, (size, mtime_ns, ino, ctime_ns,
-                                                trusted | kind << 1,
-                                                NO_DATE if published_us is None
-                                                else published_us), strict=True):
-            column[index] = value
+        sizes, mtimes, inos, ctimes, flags, published = self.columns
+        sizes[index], mtimes[index], inos[index], ctimes[index] = size, mtime_ns, ino, ctime_ns
+        flags[index] = trusted | kind << 1
+        published[index] = NO_DATE if published_us is None else published_us
         self.canonicals[index] = canonical or ""
         if not self.marks[index]:
             self.marks[index] = 1

@@ -107,7 +107,9 @@ def scan_front_matter(text: str, *, url: bool = True) -> tuple[int | None, str |
         return None, None
     published = found_url = None
     match = _PUBLISHED_LINE.search(front_matter)
-    if match and len(_PUBLISHED_KEY.findall(front_matter)) == 1:
+    # The key once: counted as text first (the pattern is needed only when it may repeat).
+    if match and (front_matter.count("\npublishedDateTime") == 1
+                  or len(_PUBLISHED_KEY.findall(front_matter)) == 1):
         value = match.group(1) or match.group(2) or match.group(3)
         try:
             instant = dt.datetime.fromisoformat(value)
@@ -119,7 +121,8 @@ def scan_front_matter(text: str, *, url: bool = True) -> tuple[int | None, str |
             published = microseconds(instant)
     if url:
         match = _URL_LINE.search(front_matter)
-        if match and len(_URL_KEY.findall(front_matter)) == 1:
+        if match and (front_matter.count("\nwebUrl") == 1
+                      or len(_URL_KEY.findall(front_matter)) == 1):
             found_url = match.group(1) or match.group(2)
     return published, found_url
 

@@ -1,0 +1,79 @@
+"""The compact table's files beside the corpus cache's database: the table, and the rows
+changed since it was written (``compact.py`` encodes both).
+
+Each is replaced by a rename, without waiting for the disk: they are a cache, and a file
+torn by a power cut fails its checksum, which costs only reads. Changes name the table they
+apply to, so a table written since makes them stale, never wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .compact import CompactBuilder, Known
+
+
+class TableFiles:
+    def __init__(self, database: Path, fingerprint: str, note: Callable[[str], None]) -> None:
+        self.table_path = database.with_suffix(".table")
+        self.changes_path = database.with_suffix(".changes")
+        self.fingerprint = fingerprint
+        self.note = note
+
+    def load(self) -> Known:
+        """The table with its changes; an empty one when there is none, or it is damaged or
+        from another version (damage noted: the next reading writes it again)."""
+        try:
+            data = self.table_path.read_bytes()
+        except FileNotFoundError:
+            return Known.empty()
+        try:
+            known = Known.decode(data, self.fingerprint)
+        except ValueError as error:
+            if str(error) != "written by another version":
+                self.note(f"corpus cache {self.table_path} is unreadable ({error}): "
+                          "rebuilding it")
+            return Known.empty()
+        try:
+            known.apply_changes(self.changes_path.read_bytes(), self.fingerprint)
+        except FileNotFoundError:
+            pass
+        except ValueError as error:  # its rows are read again, and the file replaced
+            if str(error) != "written for another table":
+                self.note(f"corpus cache {self.changes_path} is unreadable ({error}): "
+                          "reading the files it named again")
+        return known
+
+    def save(self, compact: CompactBuilder) -> None:
+        """Replace the table at once (a reader sees the old or the new one); the changes to
+        the old one go with it."""
+        if self._replace(self.table_path, compact.encode(self.fingerprint)):
+            with contextlib.suppress(OSError):
+                os.unlink(self.changes_path)
+
+    def save_changes(self, parts: list[bytes]) -> None:
+        """Replace the changes at once (see :func:`compact.encode_changes`)."""
+        self._replace(self.changes_path, parts)
+
+    def remove(self) -> None:
+        for path in (self.table_path, self.changes_path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def _replace(self, path: Path, parts: list[bytes]) -> bool:
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.writelines(parts)
+            os.replace(temporary, path)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            self.note(f"corpus cache {path} was not updated ({error.strerror or error}); the "
+                      "next build compares every file again")
+            return False
+        return True
