@@ -312,7 +312,7 @@ class CacheWriter:
             self._flush(())
 
     def close(self, vanished: Iterable[str], compact: CompactBuilder | None = None,
-              changes: list[bytes] | None = None) -> None:
+              changes: list[bytes | memoryview] | None = None) -> None:
         """Write what is left, then the compact table or its changes (after the rows they
         may point to)."""
         self._flush(list(vanished))

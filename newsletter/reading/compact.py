@@ -8,6 +8,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from itertools import compress, repeat
+from typing import BinaryIO
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ino, ctime_ns
 
@@ -60,10 +61,15 @@ class Known:
             return self._paths == paths
         if len(paths) != self.count:
             return False
+        stored, offset = self.stored_paths or b"", 0
         try:
-            return "\0".join(paths).encode("utf-8") == self.stored_paths
+            for piece in _joined(paths):  # a piece at a time: no copy of them all
+                if not stored.startswith(piece, offset):
+                    return False
+                offset += len(piece)
         except UnicodeEncodeError:
             return False
+        return offset == len(stored)
 
     @property
     def index(self) -> dict[str, int]:
@@ -87,33 +93,40 @@ class Known:
         return cls([array.array("q") for _ in range(6)], b"", paths=[])
 
     @classmethod
-    def decode(cls, data: bytes, fingerprint: str) -> Known:
-        """The table :func:`encode` wrote; ValueError when it is damaged or was written by
-        another version (``fingerprint``), when it must be built again. Only the parts are
-        kept (``data`` can go), and the paths stay encoded until asked for."""
-        end = data.find(b"\n")
+    def read(cls, handle: BinaryIO, fingerprint: str) -> Known:
+        """The table :func:`encode` wrote, read part by part from ``handle`` (a million rows
+        are well over 100 MB: the file is never held whole beside its parts); ValueError
+        when it is damaged or was written by another version (``fingerprint``), when it must
+        be built again. The paths stay encoded until asked for."""
         try:
-            magic, written_by, table, lengths, checksum = data[:end].decode("ascii").split(" ")
+            magic, written_by, table, lengths, checksum = (
+                handle.readline(4096).decode("ascii").rstrip("\n").split(" "))
             sizes = [int(length) for length in lengths.split(",")]
         except (UnicodeDecodeError, ValueError):
             raise ValueError("not a compact table") from None
         if magic != _MAGIC or written_by != fingerprint:
             raise ValueError("written by another version")
-        body = memoryview(data)[end + 1:]
-        if len(sizes) != 3 or sum(sizes) != len(body) or f"{zlib.crc32(body):08x}" != checksum:
+        if len(sizes) != 3 or min(sizes) < 0 or sizes[1] % 48:
             raise ValueError("truncated or damaged")
-        if sizes[1] % 48:
-            raise ValueError("columns of the wrong length")
-        count, start = sizes[1] // 48, sizes[0]
-        stored_paths = bytes(body[:start])
-        if (stored_paths.count(b"\0") + 1 if start else 0) != count:
-            raise ValueError("paths and columns of different lengths")
+        count = sizes[1] // 48
+        stored_paths = handle.read(sizes[0])
+        crc = zlib.crc32(stored_paths)
         columns = []
-        for number in range(6):
+        for _ in range(6):
             column = array.array("q")
-            column.frombytes(body[start + 8 * count * number:start + 8 * count * (number + 1)])
+            part = handle.read(8 * count)
+            crc = zlib.crc32(part, crc)
+            column.frombytes(part[:len(part) // 8 * 8])
             columns.append(column)
-        known = cls(columns, bytes(body[start + sizes[1]:]), stored_paths=stored_paths)
+        canonicals = handle.read(sizes[2])
+        crc = zlib.crc32(canonicals, crc)
+        if (len(stored_paths) != sizes[0] or len(canonicals) != sizes[2] or handle.read(1)
+                or any(len(column) != count for column in columns)
+                or f"{crc:08x}" != checksum):
+            raise ValueError("truncated or damaged")
+        if (stored_paths.count(b"\0") + 1 if sizes[0] else 0) != count:
+            raise ValueError("paths and columns of different lengths")
+        known = cls(columns, canonicals, stored_paths=stored_paths)
         known.table = table
         return known
 
@@ -215,18 +228,18 @@ class CompactBuilder:
                    stored_paths=known.stored_paths if same_paths else None,
                    stored_canonicals=known.stored_canonicals if canonicals == stored else None)
 
-    def encode(self, fingerprint: str) -> list[bytes]:
+    def encode(self, fingerprint: str) -> list[bytes | memoryview]:
         """The table as one file: a line naming the format, the version of newsletter that
-        wrote it, the table, the lengths of its three parts and their CRC-32, then the parts (paths,
-        the six columns, canonical URLs). A torn or damaged file fails the check and is
-        built again: the file is a cache, so it is written without waiting for the disk."""
-        numbers = array.array("q")
-        for column in self.columns:
-            numbers.extend(column)
-        parts = [[self.stored_paths] if self.stored_paths is not None
-                 else _joined(self.paths), [numbers.tobytes()],
-                 [self.stored_canonicals] if self.stored_canonicals is not None
-                 else _joined(self.canonicals)]
+        wrote it, the table, the lengths of its three parts and their CRC-32, then the parts
+        (paths, the six columns, canonical URLs). A torn or damaged file fails the check and
+        is built again: the file is a cache, so it is written without waiting for the disk."""
+        numbers: list[bytes | memoryview] = [memoryview(column).cast("B")  # not copied
+                                             for column in self.columns]
+        parts: list[list[bytes] | list[bytes | memoryview]] = [
+            [self.stored_paths] if self.stored_paths is not None else _joined(self.paths),
+            numbers,
+            [self.stored_canonicals] if self.stored_canonicals is not None
+            else _joined(self.canonicals)]
         checksum = 0
         for part in parts:
             for piece in part:
@@ -253,7 +266,8 @@ _CHANGES_MAGIC = "newsletter-compact-changes"
 MAX_CHANGED_ROWS = 256  # or a sixteenth of the table, whichever is more
 
 
-def encode_changes(known: Known, fresh: FreshRows, fingerprint: str) -> list[bytes] | None:
+def encode_changes(known: Known, fresh: FreshRows, fingerprint: str
+                   ) -> list[bytes | memoryview] | None:
     """The rows that differ from the table file ``known`` was decoded from, the ones an
     earlier changes file held and the ones ``fresh`` holds (rows of a walk that lists the
     table's files in its order), as a changes file; None when they are too many, for the

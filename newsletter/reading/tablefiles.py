@@ -27,11 +27,10 @@ class TableFiles:
         """The table with its changes; an empty one when there is none, or it is damaged or
         from another version (damage noted: the next reading writes it again)."""
         try:
-            data = self.table_path.read_bytes()
+            with open(self.table_path, "rb") as handle:
+                known = Known.read(handle, self.fingerprint)
         except FileNotFoundError:
             return Known.empty()
-        try:
-            known = Known.decode(data, self.fingerprint)
         except ValueError as error:
             if str(error) != "written by another version":
                 self.note(f"corpus cache {self.table_path} is unreadable ({error}): "
@@ -54,7 +53,7 @@ class TableFiles:
             with contextlib.suppress(OSError):
                 os.unlink(self.changes_path)
 
-    def save_changes(self, parts: list[bytes]) -> None:
+    def save_changes(self, parts: list[bytes | memoryview]) -> None:
         """Replace the changes at once (see :func:`compact.encode_changes`)."""
         self._replace(self.changes_path, parts)
 
@@ -63,7 +62,7 @@ class TableFiles:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
-    def _replace(self, path: Path, parts: list[bytes]) -> bool:
+    def _replace(self, path: Path, parts: list[bytes | memoryview]) -> bool:
         temporary = path.with_name(f".{path.name}.{os.getpid()}")
         try:
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
