@@ -18,6 +18,7 @@ import pytest
 
 from conftest import PROJECT, run, sample_site, write_article, write_config
 from newsletter.core.config import load_config
+from newsletter.core.errors import NewsletterError
 from newsletter.core.timing import next_issue_date
 from newsletter.reading.corpus import read_corpus
 from newsletter.web.preview import DraftCache, PreviewServer, list_drafts, render_draft
@@ -214,6 +215,43 @@ def test_polling_sees_edits_too(tmp_path):
         assert server.cache.wait_for_change(before, 5) != before
         text = server.cache.draft(DATE).files["email.txt"].decode()
         assert "Alpha Robots Learn To Run" in text
+    finally:
+        server.close()
+
+
+def test_an_edit_made_while_watching_starts_again_is_not_missed(monkeypatch, tmp_path):
+    """When a folder appears (here the output folder, with an overrides file), watching
+    starts again on the new folders. An edit made before the new watch is in place raises
+    no notification: the new watch's first report must say that anything may have changed.
+    The new watch is made slow to start here, so the edit always falls in that gap."""
+    import newsletter.web.preview.watch as watch
+
+    original = watch.watchfiles.watch
+    calls = []
+
+    def slow_second_watch(*args, **kwargs):
+        calls.append(args)
+        if len(calls) > 1:
+            time.sleep(1.0)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(watch.watchfiles, "watch", slow_second_watch)
+    server = PreviewServer(_project(tmp_path), port=0, default_date=DATE).start()
+    try:
+        staged = tmp_path / "staging" / SLUG / "overrides.yaml"
+        staged.parent.mkdir(parents=True)
+        staged.write_text("pin: [\n", "utf-8")
+        before = server.cache.version
+        (tmp_path / "staging").rename(tmp_path / "issues")  # folder and file at once
+        overrides = tmp_path / "issues" / SLUG / "overrides.yaml"
+        appeared = server.cache.wait_for_change(before, 5)
+        assert appeared != before
+        with pytest.raises(NewsletterError, match="YAML syntax error"):
+            server.cache.draft(DATE)
+        overrides.unlink()  # while the new watch is still being set up
+        assert server.cache.wait_for_change(appeared, 5) != appeared
+        assert len(calls) == 2
+        server.cache.draft(DATE)  # the overrides are gone: it renders
     finally:
         server.close()
 

@@ -138,6 +138,9 @@ class Watcher:
         self.polling = False  # the mode in use, once started
         self.started = threading.Event()  # set once the first watch is in place
         self._stop = threading.Event()
+        # Folders changed and watching starts again: an edit made before the new watch is
+        # in place raises no notification, so its first report says anything may have.
+        self._unwatched_gap = False
 
     def stop(self) -> None:
         self._stop.set()
@@ -168,6 +171,7 @@ class Watcher:
                 stamp = _stamp(self.config_path)
                 if stamp != config_stamp or any(p.is_dir() for p in target.missing):
                     self.on_change(None)
+                    self._unwatched_gap = True
                     return stamp
             return config_stamp
         changes_seen = watchfiles.watch(
@@ -179,13 +183,16 @@ class Watcher:
             self.started.set()
             stamp = _stamp(self.config_path)
             appeared = any(p.is_dir() for p in target.missing)
-            if changes or stamp != config_stamp or appeared:
-                everything = stamp != config_stamp or appeared
+            if changes or stamp != config_stamp or appeared or self._unwatched_gap:
+                everything = stamp != config_stamp or appeared or self._unwatched_gap
                 config_stamp = stamp
+                self._unwatched_gap = False
                 self.on_change(None if everything else {path for _change, path in changes})
                 if watched(self.current_config(), self.templates) != target:
+                    self._unwatched_gap = True
                     return config_stamp  # other folders now: watch those
             elif not all(p.is_dir() for p in target.folders):
                 self.on_change(None)  # a watched folder went away
+                self._unwatched_gap = True
                 return config_stamp
         return config_stamp
