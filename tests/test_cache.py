@@ -509,11 +509,15 @@ def test_a_cache_from_an_older_format_is_rebuilt_with_a_note(tmp_path, settled, 
         connection.execute("UPDATE meta SET value = 'format 0' WHERE key = 'format'")
         # A row an older version could have written differently, under a matching stamp.
         connection.execute("UPDATE files SET payload = replace(payload, 'Story 1', 'Old')")
+        # Old rows taking room: the pages they leave must go back to the disk.
+        connection.execute("UPDATE files SET payload = payload || printf('%.*c', 200000, ' ')")
     connection.close()
+    assert _cache_file(config).stat().st_size > 5_000_000  # (the last close checkpoints)
     capsys.readouterr()
     assert outcome(config, complete=True) == expected
     notes = capsys.readouterr().err.strip().splitlines()
     assert len(notes) == 1 and "another version" in notes[0], notes
+    assert _cache_file(config).stat().st_size < 1_000_000
     with sqlite3.connect(_cache_file(config)) as connection:
         stored = connection.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
     connection.close()

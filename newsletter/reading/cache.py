@@ -112,6 +112,20 @@ def _is_corrupt(error: sqlite3.Error) -> bool:
         and not isinstance(error, sqlite3.OperationalError))
 
 
+def _give_back_free_pages(connection: sqlite3.Connection) -> None:
+    """SQLite keeps the pages of dropped rows in the file (gigabytes for a million articles):
+    give them back to the disk, unless another process is using the file right now (then the
+    next format change tries again; nothing waits for it)."""
+    connection.execute("PRAGMA busy_timeout = 0")
+    try:
+        connection.execute("VACUUM")
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.OperationalError:
+        pass
+    finally:
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_WAIT_SECONDS * 1000}")
+
+
 def _note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr)
 
@@ -190,12 +204,14 @@ class CorpusCache:
         if found == self.format:
             return
         connection.execute("BEGIN IMMEDIATE")
+        rebuilt = False
         try:
             found = self._stored_format(connection)
             if found != self.format:
                 if found is not None:
                     _note(f"corpus cache {self.path} is from another version of newsletter: "
                           "rebuilding it")
+                    rebuilt = True
                 connection.execute("DROP TABLE IF EXISTS files")
                 connection.execute("DROP TABLE IF EXISTS compact")  # older versions kept it here
                 connection.execute("DROP TABLE IF EXISTS meta")
@@ -208,6 +224,8 @@ class CorpusCache:
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+        if rebuilt:
+            _give_back_free_pages(connection)
 
     @staticmethod
     def _stored_format(connection: sqlite3.Connection) -> str | None:
