@@ -78,7 +78,7 @@ def article_texts(draw: st.DrawFn) -> str:
 Edit = tuple[str, int, str]  # (kind, file number, new text)
 EDITS = st.tuples(
     st.sampled_from(["add", "modify", "delete", "rename", "touch", "backwards",
-                     "same_size", "overrides"]),
+                     "same_size", "overrides", "twin"]),
     st.integers(0, len(NAMES) - 1), article_texts())
 
 
@@ -117,6 +117,12 @@ def apply(root: Path, folder: Path, edit: Edit) -> None:
         replacement.write_text(new, encoding="utf-8")
         os.utime(replacement, ns=(info.st_atime_ns, info.st_mtime_ns))
         os.replace(replacement, target)
+    elif kind == "twin":  # a .txt file claiming the id of a .md one, or no longer
+        twin = target.with_suffix(".txt")
+        if twin.exists():
+            twin.unlink()
+        else:
+            twin.write_text(text, encoding="utf-8")
     elif kind == "overrides":  # the editor pins or excludes a file, by id or by URL
         entry = target.relative_to(root).with_suffix("").as_posix() if number % 2 else \
             URLS[number % len(URLS)]
@@ -156,6 +162,7 @@ def _text(date: str = "2021-02-17T12:00:00Z", quality: int = 10) -> str:
 # The traps, always tried: a same-size replacement under the same mtime, an mtime moved
 # back, a file moved into the window by a rename, a second key the scan must not trust.
 @example(initial=[_text()], edits=[[("same_size", 0, _text(quality=55))]])
+@example(initial=[_text(), _text("2021-01-01")], edits=[[("twin", 1, _text())], [("twin", 1, "")]])
 @example(initial=[_text()], edits=[[("backwards", 0, _text(quality=55))]])
 @example(initial=[_text(), _text("2021-01-01")],
          edits=[[("delete", 0, ""), ("rename", 0, _text())]])

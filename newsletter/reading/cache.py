@@ -132,7 +132,7 @@ def _note(message: str) -> None:
 
 # The code that decides what a file reads as: a change to any of it invalidates every row.
 READING_CODE = ("reading/cache.py", "reading/compact.py", "reading/corpus.py", "reading/files.py",
-                "reading/article.py", "reading/tablefiles.py",
+                "reading/article.py", "reading/tablefiles.py", "reading/reads.py",
                 "reading/frontmatter.py", "reading/plan.py", "reading/walk.py",
                 "core/models.py", "core/urls.py", "core/text.py", "core/safeyaml.py",
                 "core/errors.py", "core/codec.py")

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import array
-import operator
 import os
 import zlib
 from collections.abc import Iterator
-from itertools import compress, repeat
+from itertools import repeat
 from typing import BinaryIO
+
+from .reads import FreshRows
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ino, ctime_ns
 
 
-NO_DATE = -(2**63)  # published_us of a row that has none
 
 
 class Known:
@@ -71,10 +71,35 @@ class Known:
             return False
         return offset == len(stored)
 
+    def rows_of(self, paths: list[str]) -> tuple[array.array, list[str]]:
+        """The row of each of ``paths`` in the table (-1: none), and the table's paths that
+        are not among them. Keyed by the given strings: the table's own paths are decoded a
+        piece at a time and dropped, never a million of them at once."""
+        where = dict(zip(paths, range(len(paths)), strict=True))
+        rows = array.array("q", [-1]) * len(paths)
+        missing = []
+        for row, path in enumerate(self._each_path()):
+            at = where.pop(path, -1)
+            if at < 0:
+                missing.append(path)
+            else:
+                rows[at] = row
+        return rows, missing
+
+    def _each_path(self) -> Iterator[str]:
+        if self._paths is not None or not self.count:
+            yield from self.paths
+            return
+        stored, start = self.stored_paths or b"", 0
+        while (end := stored.find(b"\0", start + _PIECE_BYTES)) >= 0:
+            yield from stored[start:end].decode("utf-8").split("\0")
+            start = end + 1
+        yield from stored[start:].decode("utf-8").split("\0")
+
     @property
     def index(self) -> dict[str, int]:
-        """Path -> row, built when first asked for (a walk equal to the table needs none);
-        a reading pops what it walks, so what is left has vanished."""
+        """Path -> row, built when first asked for (to find the few files an editor names
+        by id)."""
         if self._index is None:
             self._index = dict(zip(self.paths, range(self.count), strict=True))
         return self._index
@@ -198,9 +223,9 @@ class CompactBuilder:
         same_paths = known.lists(paths)
         stored = known.canonical_list() if known.count else []
         dropped = same.count(-1) - len(fresh)  # files with no row, kept or read
-        patch = fresh.columns is not None
-        if fresh.columns is not None and len(fresh) == len(paths):  # every file was read
-            columns, canonicals = fresh.columns, fresh.canonicals
+        patch = len(fresh) > 0
+        if patch and len(fresh) == len(paths):  # every file was read
+            columns, canonicals = fresh.whole()
             patch = False
         elif same_paths:  # then every row is where it was (same[i] is i or -1)
             columns = [array.array("q", source) for source in known.columns]
@@ -213,11 +238,12 @@ class CompactBuilder:
         else:
             columns = [array.array("q", bytes(8 * len(paths))) for _ in range(6)]
             canonicals = [""] * len(paths)
-        if patch and fresh.columns is not None:
+        if patch:
             for index in fresh.indexes():
-                for column, source in zip(columns, fresh.columns, strict=True):
-                    column[index] = source[index]
-                canonicals[index] = fresh.canonicals[index]
+                row = fresh.row(index)
+                for column, value in zip(columns, row[:6], strict=True):
+                    column[index] = value
+                canonicals[index] = row[6]
         if dropped:
             keep = [i for i, row in enumerate(same) if row >= 0 or i in fresh]
             paths = list(map(paths.__getitem__, keep))
@@ -260,6 +286,8 @@ def _joined(texts: list[str], chunk: int = 20_000) -> list[bytes]:
     return pieces or [b""]
 
 
+_PIECE_BYTES = 1 << 20  # of encoded paths decoded at a time
+
 _MAGIC = "newsletter-compact-table"
 _CHANGES_MAGIC = "newsletter-compact-changes"
 
@@ -280,85 +308,14 @@ def encode_changes(known: Known, fresh: FreshRows, fingerprint: str
     rows = sorted(known.changed.keys() | set(fresh.indexes()))
     if not known.table or len(rows) > max(MAX_CHANGED_ROWS, known.count // 16):
         return None
-    numbers = array.array("q", rows)
-    columns = known.columns if fresh.columns is None else fresh.columns
     marks = fresh.marks
-    for stored, read in zip(known.columns, columns, strict=True):
-        numbers.extend([read[row] if marks[row] else stored[row] for row in rows])
-    urls = [fresh.canonicals[row] if marks[row] else known.changed[row] for row in rows]
+    values = [fresh.row(row) if marks[row] else
+              (*(column[row] for column in known.columns), known.changed[row]) for row in rows]
+    numbers = array.array("q", rows)
+    for number in range(6):
+        numbers.extend([value[number] for value in values])
+    urls = [value[6] for value in values]
     body = numbers.tobytes() + "\0".join(urls).encode("utf-8")
     header = (f"{_CHANGES_MAGIC} {fingerprint} {known.table} {len(rows)} "
               f"{zlib.crc32(body):08x}\n")
     return [header.encode(), body]
-
-
-class FreshRows:
-    """The rows a reading wrote to the cache, by the file's index in the walk, in columns:
-    what the next compact table takes for them (a cold reading writes one per file, a
-    million at scale, where a tuple each would weigh five times more)."""
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self.marks = bytearray(count)
-        self.written = 0
-        self.columns: list[array.array] | None = None  # made on the first row
-        self.canonicals: list[str] = []
-
-    def add(self, index: int, size: int, mtime_ns: int, ino: int, ctime_ns: int,
-            trusted: int, kind: int, published_us: int | None, canonical: str | None) -> None:
-        """The fields of one ``cache.Entry`` (its path aside)."""
-        if self.columns is None:
-            self.columns = [array.array("q", bytes(8 * self.count)) for _ in range(6)]
-            self.canonicals = [""] * self.count
-        sizes, mtimes, inos, ctimes, flags, published = self.columns
-        sizes[index], mtimes[index], inos[index], ctimes[index] = size, mtime_ns, ino, ctime_ns
-        flags[index] = trusted | kind << 1
-        published[index] = NO_DATE if published_us is None else published_us
-        self.canonicals[index] = canonical or ""
-        if not self.marks[index]:
-            self.marks[index] = 1
-            self.written += 1
-
-    def __len__(self) -> int:
-        return self.written
-
-    def __contains__(self, index: int) -> bool:
-        return bool(self.marks[index])
-
-    def indexes(self) -> Iterator[int]:
-        return compress(range(self.count), self.marks)
-
-
-class Unread:
-    """The files a reading left unread, in columns: when each was published (in
-    microseconds), its index in the walk and its kind of cache row."""
-
-    def __init__(self) -> None:
-        self.published = array.array("q")
-        self.indexes = array.array("q")
-        self.kinds = bytearray()
-
-    def add(self, published_us: int, index: int, kind: int) -> None:
-        self.published.append(published_us)
-        self.indexes.append(index)
-        self.kinds.append(kind)
-
-    def __len__(self) -> int:
-        return len(self.indexes)
-
-    def count(self, kind: int) -> int:
-        return self.kinds.count(kind)
-
-    def take_newer(self, newest: int | None) -> list[tuple[int, int, int]]:
-        """Remove and return, newest first, (published_us, index, kind) of the files
-        published after ``newest`` (all of them when it is None)."""
-        bound = NO_DATE if newest is None else newest
-        newer = list(map(operator.lt, repeat(bound), self.published))
-        taken = sorted(zip(compress(self.published, newer), compress(self.indexes, newer),
-                           compress(self.kinds, newer), strict=True), reverse=True)
-        if taken:
-            older = list(map(operator.not_, newer))
-            self.published = array.array("q", compress(self.published, older))
-            self.indexes = array.array("q", compress(self.indexes, older))
-            self.kinds = bytearray(compress(self.kinds, older))
-        return taken

@@ -27,8 +27,9 @@ from ..core.codec import decode_article, decode_brief, decode_problem
 from ..core.models import Article, Problem, Window
 from . import cache as corpus_cache
 from . import files
-from .compact import NO_DATE, CompactBuilder, FreshRows, Known, Unread, encode_changes
+from .compact import CompactBuilder, Known, encode_changes
 from .plan import Plan, Progress, make_plan
+from .reads import NO_DATE, FreshRows, Unread
 from .walk import Walked, article_id, walk_corpus
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -160,8 +161,12 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         bulk = len(found) - len(rows)
         bulk_deferred = flags.count(_DEFERRED_SETTLED) - sum(
             flags[index] == _DEFERRED_SETTLED for index in rows)
+    # The table's row of each walked file, where it is not the file's own index.
+    table_rows: array.array | None = None
+    vanished: list[str] = []  # the table's files no longer walked
+    if not bulk and not known.lists(paths):
+        table_rows, vanished = known.rows_of(paths)
     # This loop runs for every file on every build: the plan's test is inlined.
-    index_pop = known.index.pop if not bulk else None
     sizes, mtimes, inos, ctimes = known.sizes, known.mtimes, known.inos, known.ctimes
     flags, published_of = known.flags, known.published
     start_us, end_us = plan.start_us, plan.end_us
@@ -173,9 +178,11 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             if id in claims:
                 slots[index] = Problem(relative,
                                        f"same id {id!r} as {claims[id]}: rename one of them")
+                if table_rows is None or table_rows[index] >= 0:
+                    vanished.append(relative)  # not read under that id: its row goes
                 continue
             claims[id] = relative
-        at = index if index_pop is None else index_pop(relative, -1)  # what is left: vanished
+        at = index if table_rows is None else table_rows[index]
         # Equal stamps, all four fields (never ordered: mtimes can go backwards), trusted.
         if (at < 0 or not flags[at] & 1 or mtimes[at] != stamp[1] or sizes[at] != stamp[0]
                 or inos[at] != stamp[2] or ctimes[at] != stamp[3]):
@@ -271,7 +278,6 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             newest = corpus_cache.microseconds(read[4].published)
 
     if writer is not None:
-        vanished = list(known.index) if index_pop is not None else []
         compact = changes = None
         if fresh or vanished or not known.lists(paths):
             # The same files in the same order, each kept or read again: a few changed

@@ -1,0 +1,119 @@
+"""What one reading keeps, in columns, of the files it read and the files it left unread:
+the next compact table (``compact.py``) is made from them."""
+
+from __future__ import annotations
+
+import array
+import operator
+from collections.abc import Iterator
+from itertools import compress, repeat
+
+NO_DATE = -(2**63)  # published_us of a row that has none
+FEW_ROWS = 256  # or a sixteenth of the walk: rows kept by index, not in columns
+
+
+class FreshRows:
+    """The rows a reading wrote to the cache, by the file's index in the walk: what the next
+    compact table takes for them. A few (a build after some edits) are kept by index; past
+    a sixteenth of the walk they move to columns (a cold reading writes one per file, a
+    million at scale, where a tuple each would weigh five times more, and columns for a few
+    rows would weigh as much as for all)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.marks = bytearray(count)
+        self.written = 0
+        self.few: dict[int, FreshRow] = {}
+        self.columns: list[array.array] | None = None  # once there are many
+        self.canonicals: list[str] = []
+
+    def add(self, index: int, size: int, mtime_ns: int, ino: int, ctime_ns: int,
+            trusted: int, kind: int, published_us: int | None, canonical: str | None) -> None:
+        """The fields of one ``cache.Entry`` (its path aside)."""
+        if not self.marks[index]:
+            self.marks[index] = 1
+            self.written += 1
+        row = (size, mtime_ns, ino, ctime_ns, trusted | kind << 1,
+               NO_DATE if published_us is None else published_us, canonical or "")
+        if self.columns is None:
+            self.few[index] = row
+            if len(self.few) > max(FEW_ROWS, self.count // 16):
+                self._to_columns()
+            return
+        sizes, mtimes, inos, ctimes, flags, published = self.columns
+        (sizes[index], mtimes[index], inos[index], ctimes[index], flags[index],
+         published[index], self.canonicals[index]) = row
+
+    def _to_columns(self) -> None:
+        self.columns = [array.array("q", bytes(8 * self.count)) for _ in range(6)]
+        self.canonicals = [""] * self.count
+        few, self.few = self.few, {}
+        for index, row in few.items():
+            self._set(index, row)
+
+    def _set(self, index: int, row: FreshRow) -> None:
+        assert self.columns is not None
+        for column, value in zip(self.columns, row[:6], strict=True):
+            column[index] = value
+        self.canonicals[index] = row[6]
+
+    def whole(self) -> tuple[list[array.array], list[str]]:
+        """Every row, in columns (for when every file was read)."""
+        if self.columns is None:
+            self._to_columns()
+        assert self.columns is not None
+        return self.columns, self.canonicals
+
+    def row(self, index: int) -> FreshRow:
+        """The row of a file that was read: six numbers, then its canonical URL."""
+        if self.columns is None:
+            return self.few[index]
+        return (*(column[index] for column in self.columns), self.canonicals[index])
+
+    def __len__(self) -> int:
+        return self.written
+
+    def __contains__(self, index: int) -> bool:
+        return bool(self.marks[index])
+
+    def indexes(self) -> Iterator[int]:
+        return compress(range(self.count), self.marks)
+
+
+FreshRow = tuple[int, int, int, int, int, int, str]  # size, mtime_ns, ino, ctime_ns, flags,
+# published_us, canonical URL
+
+
+class Unread:
+    """The files a reading left unread, in columns: when each was published (in
+    microseconds), its index in the walk and its kind of cache row."""
+
+    def __init__(self) -> None:
+        self.published = array.array("q")
+        self.indexes = array.array("q")
+        self.kinds = bytearray()
+
+    def add(self, published_us: int, index: int, kind: int) -> None:
+        self.published.append(published_us)
+        self.indexes.append(index)
+        self.kinds.append(kind)
+
+    def __len__(self) -> int:
+        return len(self.indexes)
+
+    def count(self, kind: int) -> int:
+        return self.kinds.count(kind)
+
+    def take_newer(self, newest: int | None) -> list[tuple[int, int, int]]:
+        """Remove and return, newest first, (published_us, index, kind) of the files
+        published after ``newest`` (all of them when it is None)."""
+        bound = NO_DATE if newest is None else newest
+        newer = list(map(operator.lt, repeat(bound), self.published))
+        taken = sorted(zip(compress(self.published, newer), compress(self.indexes, newer),
+                           compress(self.kinds, newer), strict=True), reverse=True)
+        if taken:
+            older = list(map(operator.not_, newer))
+            self.published = array.array("q", compress(self.published, older))
+            self.indexes = array.array("q", compress(self.indexes, older))
+            self.kinds = bytearray(compress(self.kinds, older))
+        return taken
