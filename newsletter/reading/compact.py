@@ -215,12 +215,12 @@ class CompactBuilder:
 
     @classmethod
     def from_walk(cls, known: Known, paths: list[str], same: array.array,
-                  fresh: FreshRows) -> CompactBuilder:
+                  fresh: FreshRows, *, same_paths: bool) -> CompactBuilder:
         """The table for a walk's ``paths``: row ``same[i]`` of ``known`` where it still
         holds (>= 0), the row ``fresh`` holds for file ``i`` where it was read; a walked file
         with neither (an id claimed twice) is left out. Rows are copied column by column at
-        C speed: a build after an edit copies 100,000 of them, a cold one none."""
-        same_paths = known.lists(paths)
+        C speed: a build after an edit copies 100,000 of them, a cold one none.
+        ``same_paths``: whether ``known.lists(paths)`` (the caller knows)."""
         stored = known.canonical_list() if known.count else []
         dropped = same.count(-1) - len(fresh)  # files with no row, kept or read
         patch = len(fresh) > 0

@@ -151,7 +151,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     # sees only the others; ``bulk`` counts the rest, unread, and how many were deferred.
     bulk = bulk_deferred = 0
     rows: Iterable[int] = range(len(found))
-    if claims is None and plan.start_us is not None and known.lists(paths):
+    listed = known.lists(paths)  # asked once: at scale the comparison takes a while
+    if claims is None and plan.start_us is not None and listed:
         known.paths = paths  # equal: one copy of a million paths is enough
         rows = _rows_to_decide(found, known, plan)
         same = array.array("q", range(len(found)))
@@ -164,7 +165,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     # The table's row of each walked file, where it is not the file's own index.
     table_rows: array.array | None = None
     vanished: list[str] = []  # the table's files no longer walked
-    if not bulk and not known.lists(paths):
+    if not listed:
         table_rows, vanished = known.rows_of(paths)
     # This loop runs for every file on every build: the plan's test is inlined.
     sizes, mtimes, inos, ctimes = known.sizes, known.mtimes, known.inos, known.ctimes
@@ -279,13 +280,13 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
 
     if writer is not None:
         compact = changes = None
-        if fresh or vanished or not known.lists(paths):
+        if fresh or vanished or not listed:
             # The same files in the same order, each kept or read again: a few changed
             # rows are written on their own, not the whole table.
-            if not vanished and known.lists(paths) and same.count(-1) == len(fresh):
+            if not vanished and listed and same.count(-1) == len(fresh):
                 changes = encode_changes(known, fresh, writer.cache.format)
             if changes is None:
-                compact = CompactBuilder.from_walk(known, paths, same, fresh)
+                compact = CompactBuilder.from_walk(known, paths, same, fresh, same_paths=listed)
         writer.close(vanished, compact, changes)
     kept = list(filter(None, slots))  # (most slots are empty on a warm build)
     return CorpusReading(
