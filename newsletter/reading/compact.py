@@ -14,8 +14,6 @@ from .reads import FreshRows
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ino, ctime_ns
 
 
-
-
 class Known:
     """What the last reading decided for each file, in columns: the paths, one array per
     number (size, mtime_ns, ino, ctime_ns, flags, published_us) and the canonical URLs,
@@ -23,11 +21,12 @@ class Known:
 
     A warm build decides from this alone, with no SQL row per file and no payload: an
     article is decoded only when it is in the window or wanted. It is kept in a file of its
-    own beside the cache's database (:func:`encode`), rewritten whole by a reading that
-    changed anything; a row another process made stale only costs a read (payloads are
-    fetched under the stamp they must have). Rows are in the order of the walk that wrote
-    them, so that the next walk of an unchanged folder equals the table column for column
-    and is compared at C speed."""
+    own beside the cache's database (:meth:`CompactBuilder.encode`), rewritten whole by a
+    reading that added or removed files, and by one that changed many rows; a few changed
+    rows go to a changes file of their own (:func:`encode_changes`). A row another process
+    made stale only costs a read (payloads are fetched under the stamp they must have). Rows
+    are in the order of the walk that wrote them, so that the next walk of an unchanged
+    folder equals the table column for column and is compared at C speed."""
 
     def __init__(self, columns: list[array.array], canonicals: bytes, *,
                  paths: list[str] | None = None, stored_paths: bytes = b"") -> None:
@@ -45,7 +44,7 @@ class Known:
     @property
     def paths(self) -> list[str]:
         if self._paths is None:
-            stored = self.stored_paths or b""  # as many as rows (checked by decode)
+            stored = self.stored_paths or b""  # as many as rows (checked by read)
             self._paths = stored.decode("utf-8").split("\0") if self.count else []
         return self._paths
 
@@ -119,10 +118,11 @@ class Known:
 
     @classmethod
     def read(cls, handle: BinaryIO, fingerprint: str) -> Known:
-        """The table :func:`encode` wrote, read part by part from ``handle`` (a million rows
-        are well over 100 MB: the file is never held whole beside its parts); ValueError
-        when it is damaged or was written by another version (``fingerprint``), when it must
-        be built again. The paths stay encoded until asked for."""
+        """The table :meth:`CompactBuilder.encode` wrote, read part by part from ``handle``
+        (a million rows are tens of megabytes: the file is never held whole beside its
+        parts); ValueError when it is damaged or was written by another version
+        (``fingerprint``), when it must be built again. The paths stay encoded until asked
+        for."""
         try:
             magic, written_by, table, lengths, checksum = (
                 handle.readline(4096).decode("ascii").rstrip("\n").split(" "))
@@ -303,8 +303,8 @@ def encode_changes(known: Known, fresh: FreshRows, fingerprint: str
 
     A build after a few edits writes these few rows, not the table: a table of a million
     rows is tens of megabytes, and writing it (or even copying it) would cost more than
-    reading the edited files. The file names the table it applies to by its checksum, so a
-    table written since makes it stale, never wrong."""
+    reading the edited files. The file names the table it applies to (the random name in its
+    header), so a table written since makes it stale, never wrong."""
     rows = sorted(known.changed.keys() | set(fresh.indexes()))
     if not known.table or len(rows) > max(MAX_CHANGED_ROWS, known.count // 16):
         return None
