@@ -19,9 +19,8 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 # A word: letters and digits. A possessive "'s" is removed and every other apostrophe
 # dropped, so "Northgate's" is "northgate" and "don't" is "dont".
@@ -78,10 +77,32 @@ def stem(word: str) -> str:
 
 
 def _tokens(text: str) -> list[str]:
-    """Every word of ``text`` as written, casefolded."""
+    """Every word of ``text`` as written, casefolded.
+
+    Most texts are ASCII, or become ASCII once their typographic punctuation is mapped to
+    the plain kind the patterns treat alike; those take a path of C-level string methods
+    that gives the same words as the patterns (``tests/test_same_story_words.py`` checks both
+    paths agree on every text of the corpora and on random strings)."""
     if "&" in text:
         text = html.unescape(text)
-    text = unicodedata.normalize("NFKC", text).casefold()
+    if text.isascii():
+        text = text.lower()  # NFKC leaves ASCII alone, and casefold() is lower() on it
+    else:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        for typographic, plain in _PLAIN_PUNCTUATION:
+            if typographic in text:
+                text = text.replace(typographic, plain)
+        if not text.isascii():
+            return _unicode_tokens(text)
+    if "'" in text or "`" in text:
+        text = _ASCII_APOSTROPHE.sub("", text)
+    if "-" in text:
+        text = _ASCII_SHORT_PREFIX.sub(r"\1", text)
+    return text.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii").split()
+
+
+def _unicode_tokens(text: str) -> list[str]:
+    """The words of a normalized, casefolded text, by the patterns themselves."""
     if "'" in text or "’" in text or "`" in text:
         text = _APOSTROPHE.sub("", text)
     if "-" in text or "‐" in text or "‑" in text:
@@ -89,14 +110,46 @@ def _tokens(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-@lru_cache(maxsize=1 << 17)
-def _term(token: str) -> str | None:
-    """The term a word counts as, or None for a figure, a number word or a function word.
+# The ASCII path's equivalents of the patterns above. Typographic punctuation becomes the
+# plain character the patterns treat alike (’ is an apostrophe, ‐ and ‑ are hyphens) or a
+# space (dashes and quotes separate words, as any character that is not a letter or digit).
+_PLAIN_PUNCTUATION = (("’", "'"), ("‐", "-"), ("‑", "-"),
+                      *((dash_or_quote, " ") for dash_or_quote in "‘“”–—‒•«»·"))
+_ASCII_APOSTROPHE = re.compile(r"['`](?:s(?![a-z0-9_]))?")
+_ASCII_SHORT_PREFIX = re.compile(r"(?<![a-z0-9_])([a-z]{1,3})-(?=[a-z])")
+_ASCII_WORD_BYTES = bytes(byte if chr(byte).isalnum() and byte < 128 else 32
+                          for byte in range(256))
 
-    Cached: a window's vocabulary is small beside its number of words."""
-    if token in _STOPWORDS or token in _NUMBER_WORDS or _FIGURE.fullmatch(token):
-        return None
-    return stem(token)
+
+# token -> its term, or "" for a figure, a number word or a function word. A window's
+# vocabulary is small beside its number of words. When the cache grows large a new one
+# replaces it (never emptied in place: a reader holding the old one still finds its words).
+_TERMS: dict[str, str] = {}
+_TERMS_KEPT = 1 << 17
+
+
+def _term(token: str) -> str | None:
+    """The term a word counts as, or None for a figure, a number word or a function word."""
+    term = _TERMS.get(token)
+    if term is None:
+        term = _terms_of((token,))[token]
+    return term or None
+
+
+def _terms_of(tokens: Collection[str]) -> dict[str, str]:
+    """The cache of terms, holding (from now on) every one of ``tokens``."""
+    global _TERMS
+    known = _TERMS
+    missing = [token for token in tokens if token not in known]
+    if len(known) + len(missing) > _TERMS_KEPT:
+        known = _TERMS = {}
+        missing = list(tokens)
+    for token in missing:
+        if token in _STOPWORDS or token in _NUMBER_WORDS or _FIGURE.fullmatch(token):
+            known[token] = ""
+        else:
+            known[token] = stem(token)
+    return known
 
 
 def words(text: str) -> list[str]:
@@ -135,9 +188,12 @@ class StoryVectors:
             words = self._words[key] = (_tokens(title), _tokens(excerpt))
             tokens = set(words[0])
             tokens.update(words[1])
-            found = set(map(_term, tokens))
-            found.discard(None)
-            frequency.update(found)  # type: ignore[arg-type]
+            terms = _TERMS
+            if not tokens <= terms.keys():
+                terms = _terms_of(tokens)
+            found = set(map(terms.__getitem__, tokens))
+            found.discard("")
+            frequency.update(found)
         self._frequency = frequency
         self._total = len(texts)
         self._vectors: dict[str, dict[str, float]] = {}
@@ -218,6 +274,7 @@ class StoryIndex:
         # story -> its squared length, kept up to date as members join (in placement order,
         # so the same issue gives the same floats bit for bit)
         self._squares: dict[int, float] = {}
+        self._norms: dict[int, float] = {}  # story -> the length of its summed vector
 
     def add(self, key: str, story: int) -> None:
         """``key`` tells ``story`` (a new story when it has no member yet)."""
@@ -230,9 +287,7 @@ class StoryIndex:
             square += summed * summed - before * before
             self._postings.setdefault(word, {})[story] = summed
         self._squares[story] = square
-
-    def _norm(self, story: int) -> float:
-        return math.sqrt(max(self._squares[story], 0.0))
+        self._norms[story] = math.sqrt(max(square, 0.0))
 
     def best_story(self, key: str, linked: frozenset[int] = frozenset()
                    ) -> tuple[int, Similarity] | None:
@@ -248,18 +303,22 @@ class StoryIndex:
         # order the stories that can pass (near or above their threshold), which are then
         # scored again with an exact sum, best first, until no later one can come near.
         margin = 1e-9
+        norms = self._norms
+        lowest = min(self._threshold, self._linked_threshold) - margin
         near: list[tuple[float, int]] = []
         for story, dot in dots.items():
-            norm = self._norm(story)
+            norm = norms[story]
+            if not norm or dot < lowest * norm:
+                continue
             needed = self._linked_threshold if story in linked else self._threshold
-            if norm and dot / norm >= needed - margin:
+            if dot / norm >= needed - margin:
                 near.append((-dot / norm, story))
         near.sort()
         best: tuple[float, int, tuple[float, tuple[str, ...]]] | None = None
         for negative, story in near:
             if best is not None and -negative < best[0] - margin:
                 break
-            score, stems = _cosine_to_sum(vector, self._sums[story], self._norm(story))
+            score, stems = _cosine_to_sum(vector, self._sums[story], norms[story])
             needed = self._linked_threshold if story in linked else self._threshold
             if score >= needed and (best is None or (score, -story) > (best[0], -best[1])):
                 best = (score, story, (score, stems))
