@@ -18,8 +18,14 @@ issue twice with the selector itself (``select_issue``) and prints, over all iss
   story (wrong folds).
 
 A line gives the same figures with ``same_story.content`` off (the exact rules alone), and a
-last table breaks the default threshold's figures down by corpus. Label files whose corpus is
+table breaks the default threshold's figures down by corpus. Label files whose corpus is
 missing are skipped with a note (the shared corpora live beside the checkout).
+
+A last table says how far apart readers are: each folder under ``readers/`` in the labels
+folder holds another labelling of the same issues (files of the same names, only their
+``stories``), made from the same rule without seeing ours or any score. Each row takes one
+labelling as the truth and gives the pair precision and recall of every other labelling and
+of the rule at the default threshold against it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import sys
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -202,6 +209,62 @@ def built(case: Labelled, config: Config) -> tuple[int, int, int, int]:
     return repeats, len(selection.issue.placed), folds, wrong
 
 
+def same_pairs(ids: list[str], story_of: dict[str, Any]) -> set[tuple[str, str]]:
+    """The pairs of ``ids`` (sorted) that ``story_of`` puts in one story."""
+    return {(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]
+            if story_of.get(a) is not None and story_of.get(a) == story_of.get(b)}
+
+
+def readers_of(labels: Path, cases: list[Labelled]) -> dict[str, dict[str, dict[str, int]]]:
+    """Reader -> issue -> article id -> story number, from ``labels/readers/*/``."""
+    readers: dict[str, dict[str, dict[str, int]]] = {}
+    for folder in sorted(p for p in (labels / "readers").glob("*") if p.is_dir()):
+        issues: dict[str, dict[str, int]] = {}
+        for case in cases:
+            path = folder / f"{case.name}.yaml"
+            if path.is_file():
+                stories = parse_yaml(path.read_text("utf-8")).get("stories") or []
+                issues[case.name] = {article_id: number for number, story in enumerate(stories)
+                                     for article_id in story["articles"]}
+        readers[f"reader {folder.name}"] = issues
+    return readers
+
+
+def agreement(cases: list[Labelled], base: Config, labels: Path) -> None:
+    """Each labelling, and the rule at the default threshold, against each labelling."""
+    judged: dict[str, dict[str, dict[str, Any]]] = {
+        "ours": {case.name: case.story_of for case in cases}, **readers_of(labels, cases)}
+    if len(judged) == 1:
+        return
+    default = DEFAULT_SAME_STORY_THRESHOLD
+    formed = {f"text at {default}": {c.name: text_stories(c, case_config(c, base, default))
+                                     for c in cases},
+              f"rule 6 at {default}": {c.name: stories_formed(c, case_config(c, base, default))
+                                       for c in cases}}
+    names = [*judged, *formed]
+    print("\nReaders: each row takes one labelling as the truth; pair precision / recall of "
+          "each column against it.\n")
+    print(f"| truth | {' | '.join(names)} |\n| --- |{' ---: |' * len(names)}")
+    for truth, truth_issues in judged.items():
+        cells = []
+        for name in names:
+            issues = {**judged, **formed}[name]
+            if name == truth:
+                cells.append("-")
+                continue
+            made = right = labelled = 0
+            for case in cases:
+                if case.name not in truth_issues or case.name not in issues:
+                    continue
+                ids = sorted(a.id for a in candidates(case)[1])
+                theirs = same_pairs(ids, issues[case.name])
+                true = same_pairs(ids, truth_issues[case.name])
+                made, right = made + len(theirs), right + len(theirs & true)
+                labelled += len(true)
+            cells.append(f"{ratio(right, made)} / {ratio(right, labelled)}")
+        print(f"| {truth} | {' | '.join(cells)} |")
+
+
 def ratio(part: int, whole: int) -> str:
     return f"{part / whole:.3f}" if whole else "-"
 
@@ -269,6 +332,8 @@ def main() -> None:
     for corpus in sorted({case.name.split("-")[0] for case in cases}):
         mine = [c for c in cases if c.name.split("-")[0] == corpus]
         print(f"| {corpus} | {measure(mine, base, default)[1]}")
+
+    agreement(cases, base, args.labels)
 
     if args.misses:
         pairs = measure(cases, base, default)[0]

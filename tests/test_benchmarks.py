@@ -54,3 +54,4 @@ def test_bench_same_story_runs() -> None:
     out = run_benchmark("benchmarks/bench_same_story.py", "--thresholds", "0.35")
     assert "sample-2021-03-08: 25 candidates" in out
     assert "| 0.35 (default) |" in out and "By corpus" in out
+    assert "| reader A | " in out and "| reader B | " in out  # the readers' agreement
