@@ -367,14 +367,22 @@ def test_a_4xx_that_never_ends_fails_and_the_next_run_retries(site: Path,
 
 
 @both
-def test_an_unreachable_server_stops_the_run_and_exits_1(site: Path, tmp_path: Path) -> None:
+def test_an_unreachable_server_stops_the_run_and_exits_1(site: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import newsletter.delivery.send as deliver
+
+    monkeypatch.setattr(deliver, "DEFAULT_RETRY",
+                        Retry(attempts=3, first_delay=0.01, max_total=1))
     config = configured(site, tmp_path, free_port())  # nothing listens there
     add_people(config, tmp_path, [f"p{i}@example.org,," for i in range(5)])
-    lines: list[str] = []
-    report = send_issue(config, ISSUE, log=lines.append,
-                        retry=Retry(attempts=3, first_delay=0.01, max_total=1))
-    assert sorted(report.failed) == [f"p{i}@example.org" for i in range(5)]
+    result = run(tmp_path, "send", ISSUE.isoformat())
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    # the first failure stops the run: one connection, so only one subscriber was tried
+    assert len([line for line in lines if line.startswith("failed: ")]) == 1, result.output
+    assert "Stopped: 4 message(s) not attempted." in lines
     assert any("unreachable" in line and "smtp.host" in line for line in lines)
+    assert "0 sent, 0 bounced, 5 failed, 0 skipped" in result.output
     assert ledger(config) == []
 
 
