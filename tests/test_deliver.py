@@ -545,6 +545,29 @@ def test_mjml_is_compiled_once_per_set_of_sections(site: Path, tmp_path: Path,
     assert sorted(calls) == [("AI",), ("AI", "Robotics"), ("Robotics",)]
 
 
+def test_mjml_is_compiled_once_per_set_of_sections_when_sending(
+        site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import newsletter.delivery.senders as senders
+
+    calls: list[tuple[str, ...]] = []
+    real = senders.render_email
+
+    def counting(issue, config):  # noqa: ANN001, ANN202 - a spy
+        calls.append(tuple(s.topic for s in issue.sections))
+        return real(issue, config)
+
+    monkeypatch.setattr(senders, "render_email", counting)
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port, concurrency=3)
+        add_people(config, tmp_path, [f"p{i}@example.org,,{t}" for i, t in enumerate(
+            ["", "AI", "Robotics", "AI;Robotics", "robotics;chips", "", "Chips"] * 4)])
+        report = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
+    assert len(report.sent) == 24 and len(report.skipped) == 4 and report.ok
+    assert len(recorder.messages) == 24
+    assert sorted(calls) == [("AI",), ("AI", "Robotics"), ("Robotics",)]
+
+
 class TimedRecorder(Recorder):
     """A Recorder that notes when each message's DATA reaches the server."""
 
