@@ -11,6 +11,7 @@ import pytest
 
 from conftest import StateBackend, run, state_sql, write_config
 from newsletter.core.config import load_config
+from newsletter.core.errors import NewsletterError
 from newsletter.delivery.subscribers import AddressError, normalize_address
 
 
@@ -57,9 +58,27 @@ def test_import_reports_bad_rows_by_line_and_takes_the_good_ones(folder: Path) -
     ]
 
 
-def test_import_is_one_transaction(folder: Path) -> None:
+def test_import_is_one_transaction(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import newsletter.delivery.subscribers as subscribers
+
     rows = "".join(f"p{i}@example.org,Person {i},\n" for i in range(300))  # a trailing comma
-    result = run(folder, "subscribers", "import", str(write_csv(folder, "email,name\n" + rows)))
+    path = write_csv(folder, "email,name\n" + rows)
+    real = subscribers._upsert
+    written: list[str] = []
+
+    def failing_at_the_201st(db, new, **options):  # noqa: ANN001, ANN202 - a fault
+        if len(written) == 200:
+            raise NewsletterError("the disk is full")
+        written.append(new.email)
+        return real(db, new, **options)
+
+    monkeypatch.setattr(subscribers, "_upsert", failing_at_the_201st)
+    failed = run(folder, "subscribers", "import", str(path))
+    assert failed.exit_code == 1 and "the disk is full" in failed.output, failed.output
+    assert len(written) == 200 and listing(folder) == []  # all or nothing
+    monkeypatch.undo()
+
+    result = run(folder, "subscribers", "import", str(path))
     assert result.exit_code == 0, result.output
     assert "Imported 300 subscriber(s)" in result.output and "300 added" in result.output
     assert len(listing(folder)) == 300
