@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import random
@@ -214,6 +215,34 @@ def test_killed_builds_never_leave_a_half_written_file(site: Path) -> None:
         for name in FEEDS:
             assert not feedparser.parse((site / "issues" / name).read_bytes()).bozo
         json.loads((site / "issues/feed.json").read_text("utf-8"))
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file_whole(tmp_path: Path) -> None:
+    """The disk fills up halfway through a write (a file size limit, the way the kernel
+    refuses a write past it): the old file is untouched and no temporary file is left."""
+    target = tmp_path / "issue.html"
+    old = b"<p>the old version</p>\n" * 100
+    target.write_bytes(old)
+    limit = 64 * 1024
+    child = (
+        "import resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from newsletter.publishing.output import write_atomic\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed writer\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+        "try:\n"
+        f"    write_atomic(Path(sys.argv[1]), b'n' * {4 * limit})\n"
+        "except OSError as error:\n"
+        "    print(error.errno)\n"
+    )
+    env = {**os.environ,
+           "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-c", child, str(target)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(errno.EFBIG), done.stdout  # the write did fail
+    assert target.read_bytes() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["issue.html"]
 
 
 def test_an_email_over_90_kb_warns_and_strict_refuses(project: Path) -> None:
