@@ -576,11 +576,21 @@ def test_the_cache_encodes_every_field(tmp_path):
     assert decoded.published.utcoffset() == article.published.utcoffset()
 
 
-def test_progress_shows_on_a_terminal_only(tmp_path, capsys):
+def test_progress_shows_on_a_terminal_only(tmp_path, capsys, monkeypatch):
+    from newsletter.reading import plan
+
     config = _corpus(tmp_path, 20)
     corpus.read_corpus(config.corpus, progress=True)
     assert "indexing articles" in capsys.readouterr().err
-    corpus.read_corpus(config.corpus)  # stderr is no terminal here
+    terminal = {"yes": True}
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal["yes"])
+    corpus.read_corpus(config.corpus)  # 21 files: too few for a bar, even on a terminal
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(plan, "PROGRESS_MIN_FILES", 10)
+    corpus.read_corpus(config.corpus)  # enough files, on a terminal
+    assert "indexing articles" in capsys.readouterr().err
+    terminal["yes"] = False
+    corpus.read_corpus(config.corpus)  # enough files, but no terminal
     assert capsys.readouterr().err == ""
 
 
