@@ -193,9 +193,16 @@ def test_explain_shows_rank_below_the_cut(small: Path) -> None:
 
 
 def test_date_defaults_to_today_in_the_config_timezone(small: Path) -> None:
-    write_config(small, timezone="Pacific/Kiritimati")
+    # A zone whose date is not UTC's right now: UTC+14 is a day ahead from 10:00 UTC on,
+    # UTC-12 a day behind until 12:00 UTC.
+    name = "Pacific/Kiritimati" if dt.datetime.now(dt.UTC).hour >= 12 else "Etc/GMT+12"
+    zone = ZoneInfo(name)
+    before = dt.datetime.now(zone).date()
+    assert before != dt.datetime.now(dt.UTC).date()
+    write_config(small, timezone=name)
     data = json.loads(run(small, "explain", "--json").stdout)
-    assert data["slug"] == dt.datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat()
+    after = dt.datetime.now(zone).date()
+    assert data["slug"] in {before.isoformat(), after.isoformat()}
 
 
 def every_command() -> list[list[str]]:
