@@ -161,7 +161,8 @@ def test_two_runs_on_two_machines_share_the_issue(site: Path, tmp_path: Path,
 def test_a_frozen_senders_batch_is_taken_over_when_its_lease_ends(
         site: Path, tmp_path: Path, postgres_url: str) -> None:
     """A sender that stops answering (SIGSTOP: a machine cut off) keeps its process, so only
-    its lease tells the others: after lease_seconds they send its unfinished batch."""
+    its lease tells the others: after lease_seconds they send its unfinished batch. When it
+    wakes (SIGCONT) it sends nothing of what was taken over."""
     everyone = people(60)
     recorder = Recorder(delay=0.01)
     log = tmp_path / "send.log"
@@ -178,10 +179,14 @@ def test_a_frozen_senders_batch_is_taken_over_when_its_lease_ends(
             other = start(config_path, log, "send", ISSUE.isoformat())
             other.wait(timeout=60)
             waited = time.monotonic() - started
+            frozen.send_signal(signal.SIGCONT)
+            frozen.wait(timeout=60)
         finally:
-            frozen.kill()
-            frozen.wait()
+            if frozen.poll() is None:
+                frozen.kill()
+                frozen.wait()
     assert other.returncode == 0, log.read_text()
+    assert frozen.returncode == 0, (tmp_path / "frozen.log").read_text()
     counts = recorder.count()
     assert set(counts) == set(everyone)
     assert_exactly_once(counts, everyone, in_flight_named(log.read_text()))

@@ -34,6 +34,7 @@ from .smtp import (
     Failed,
     Fatal,
     Permanent,
+    Refused,
     Retry,
     deliver_one,
     smtp_password,
@@ -148,6 +149,10 @@ def send_pending(config: Config, *, secret: bytes | None = None, log: Log = prin
                 _finish(config, row, "failed", str(error))
                 report.failed.append(row.email)
                 log(f"{row.kind} email to {row.email} bounced: {error}")
+            except Refused as error:
+                _finish(config, row, "failed", str(error))
+                report.failed.append(row.email)
+                log(f"{row.kind} email to {row.email} refused by the server: {error}")
             except (Failed, Fatal) as error:
                 if row.attempts >= MAX_ATTEMPTS:
                     _finish(config, row, "failed", str(error))

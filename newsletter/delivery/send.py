@@ -64,6 +64,7 @@ from .smtp import (
     Failed,
     Fatal,
     Permanent,
+    Refused,
     Retry,
     deliver_one,
     envelope_sender,
@@ -159,7 +160,7 @@ def send_test_copy(config: Config, issue: Issue, to: str, *, outbox: Path | None
         log(f"bounced: {address}: {error}")
     except Fatal as error:
         raise NewsletterError(str(error)) from None
-    except Failed as error:
+    except (Failed, Refused) as error:
         report.failed.append(address)
         log(f"failed: {address}: {error}")
     finally:

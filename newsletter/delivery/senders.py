@@ -40,7 +40,16 @@ from ..core.text import topic_key
 from ..rendering.mail import render_email
 from ..rendering.message import MessageError, MessageTemplate, build_template
 from ..state.database import Database, now, open_database
-from .smtp import Connection, Failed, Fatal, Permanent, Retry, deliver_one, envelope_sender
+from .smtp import (
+    Connection,
+    Failed,
+    Fatal,
+    Permanent,
+    Refused,
+    Retry,
+    deliver_one,
+    envelope_sender,
+)
 from .tokens import link_tokens
 
 Log = Callable[[str], None]
@@ -146,6 +155,12 @@ class WorkerOutcome:
     in_flight: list[str] = field(default_factory=list)  # named while claiming
     fatal: list[str] = field(default_factory=list)
     unbuildable: list[str] = field(default_factory=list)  # no message could be made for them
+    refused_in_a_row: int = 0  # messages the server refused since the last one it took
+
+
+# A server that refuses this many messages in a row refuses the issue or the sender (a content
+# filter, a relay's policy), not each subscriber: the run stops rather than fail everyone.
+REFUSED_IN_A_ROW = 5
 
 
 class _Pace:
@@ -208,12 +223,17 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
         finally:
             db.close()
 
-    def send_one(db: Database, connection: Connection, address: str) -> None:
+    def send_one(db: Database, connection: Connection, address: str, holder: str,
+                 batch: str) -> None:
         pace.wait(db)
         # The subscriber as they stand right now, read in the transaction that records the
         # attempt: an unsubscribe or a change of topics committed before it applies to this
         # message, even in the middle of a run.
         with db.transaction():
+            # A sender that stood still past its lease (a paused machine, a stopped process)
+            # may have had its batch taken over and sent: it sends nothing it no longer holds.
+            if db.run("claim.held", (slug, address, holder, batch)).fetchone() is None:
+                return
             row = db.run("subscriber.for_send", (address,)).fetchone()
             part = None
             if row is not None and row[2] == "active":
@@ -245,8 +265,21 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
                     "sent, and it was sent again: if the server had kept the first one, this "
                     "address has it twice")
             status, detail = "sent", ""
+            with lock:
+                outcome.refused_in_a_row = 0
         except Permanent as error:
             status, detail = "bounced", str(error)
+        except Refused as error:  # tried again by the next run
+            status, detail = "", f"the server refused the message: {error}"
+            with lock:
+                outcome.refused_in_a_row += 1
+                if outcome.refused_in_a_row == REFUSED_IN_A_ROW:
+                    stop.set()
+                    outcome.fatal.append(
+                        f"the SMTP server refused {REFUSED_IN_A_ROW} messages in a row (last: "
+                        f"{error}): it refuses this issue or this sender, not the subscribers; "
+                        "see the server's policy or logs, then send again (nobody was marked "
+                        "bounced)")
         except (Fatal, Failed) as error:
             status, detail = "", str(error)
             uncertain = isinstance(error, Failed) and error.uncertain
@@ -269,8 +302,7 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
         elif not status:
             say(f"failed: {address}: {detail}")
 
-    def claim(db: Database, holder: str, number: int) -> list[Any]:
-        batch = f"{holder}#{number}"
+    def claim(db: Database, holder: str, batch: str) -> list[Any]:
         with db.transaction():
             db.run("claims.take", (holder, batch, lease, slug, slug, spec.run, BATCH))
         return db.run("claims.batch", (slug, batch)).fetchall()
@@ -282,7 +314,8 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
         try:
             while not stop.is_set():
                 number += 1
-                rows = claim(db, holder, number)
+                batch = f"{holder}#{number}"
+                rows = claim(db, holder, batch)
                 if not rows:
                     left, first_lease_ends = db.run("claims.outstanding",
                                                     (slug, spec.run)).fetchone()
@@ -301,7 +334,7 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
                         with lock:
                             outcome.in_flight.append(address)
                         say(in_flight_line([address], "another sender"))
-                    send_one(db, connection, address)
+                    send_one(db, connection, address, holder, batch)
         except Exception as error:  # a bug or a broken database: stop, and say so
             with lock:
                 outcome.fatal.append(str(error) if isinstance(error, NewsletterError)

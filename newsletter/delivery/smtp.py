@@ -4,6 +4,7 @@ connections, and a pacer for the configured rate."""
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -42,7 +43,26 @@ DEFAULT_RETRY = Retry()  # 4 tries over about 7 s; tests shorten it
 
 
 class Permanent(Exception):
-    """A 5xx for this recipient or message: retrying cannot help."""
+    """A 5xx refusing this recipient's address (no such mailbox, a disabled one): retrying
+    cannot help, and the subscriber is bounced."""
+
+
+class Refused(Exception):
+    """A 5xx refusing this message rather than the address: after DATA (a content or policy
+    filter, a size or quota limit), or at RCPT for a reason of policy or relay. The
+    subscriber stays; the message is tried again by the next run."""
+
+
+# An enhanced status code (RFC 3463) at the start of a reply: its class 5, its subject.
+_ENHANCED = re.compile(r"5\.(\d{1,3})\.\d{1,3}\b")
+
+
+def _refuses_the_address(reply: object) -> bool:
+    """Whether a 5xx RCPT reply is about the address: subjects 1 (addressing) and 2
+    (mailbox) of an enhanced code, or no enhanced code at all (the classic "550 no such
+    user"). "554 5.7.1 Relay access denied" refuses the sender's use of the server."""
+    found = _ENHANCED.match(_text(reply))
+    return found is None or found.group(1) in ("1", "2")
 
 
 class Fatal(Exception):
@@ -142,8 +162,9 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
     """Hand one message to the server and return once it is accepted.
 
     Returns whether an earlier try dropped in mid-transaction (the server may then hold the
-    message twice: SMTP cannot tell). Raises :class:`Permanent` for a 5xx reply,
-    :class:`Fatal` for a settings problem, :class:`Failed` when the retries for 4xx replies
+    message twice: SMTP cannot tell). Raises :class:`Permanent` for a 5xx refusing the
+    address, :class:`Refused` for a 5xx refusing the message, :class:`Fatal` for a settings
+    problem, :class:`Failed` when the retries for 4xx replies
     and dropped connections ran out.
     """
     started = time.monotonic()
@@ -164,7 +185,9 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
             except smtplib.SMTPRecipientsRefused as error:
                 code, reply = error.recipients.get(address, (450, b"refused"))
                 if code >= 500:
-                    raise Permanent(_reply(code, reply)) from None
+                    if _refuses_the_address(reply):
+                        raise Permanent(_reply(code, reply)) from None
+                    raise Refused(_reply(code, reply)) from None
                 last, replied = smtplib.SMTPResponseException(code, reply), True
             except smtplib.SMTPSenderRefused as error:
                 if error.smtp_code >= 500:
@@ -174,7 +197,7 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
                 last, replied = error, True
             except smtplib.SMTPResponseException as error:  # DATA refused, among others
                 if error.smtp_code >= 500:
-                    raise Permanent(_reply(error.smtp_code, error.smtp_error)) from None
+                    raise Refused(_reply(error.smtp_code, error.smtp_error)) from None
                 last, replied = error, True
             except (smtplib.SMTPException, OSError) as error:  # dropped in mid-transaction
                 last, uncertain = error, True

@@ -43,9 +43,10 @@ STATEMENTS: dict[str, str] = {
     "subscriber.insert_from":
         "INSERT INTO subscribers (email, name, topics, status, source, created, updated) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-    "subscriber.merge":  # add or import: any signup awaiting confirmation is settled
-        "UPDATE subscribers SET name = ?, topics = ?, status = ?, requested_at = NULL, "
-        "updated = ? WHERE email = ?",
+    "subscriber.merge":  # add or import: a signup it settles no longer awaits confirmation;
+        # one it leaves pending keeps its request (its confirmation email, link and expiry)
+        "UPDATE subscribers SET name = ?, topics = ?, status = ?, requested_at = CASE WHEN "
+        "? = 'pending' THEN requested_at ELSE NULL END, updated = ? WHERE email = ?",
     "subscribers.listed":  # all but the pending signups that expired unconfirmed
         "SELECT email, name, topics, status, source, confirmed_at FROM subscribers "
         "WHERE NOT (status = 'pending' AND requested_at < ?) ORDER BY email",
@@ -200,6 +201,8 @@ STATEMENTS: dict[str, str] = {
         "WHERE issue = ? AND worker = ?",
     "claims.release_all":
         "UPDATE claims SET worker = '', batch = '', lease_until = 0 WHERE issue = ?",
+    "claim.held":  # still this sender's: no other took it over after its lease ran out
+        "SELECT 1 FROM claims WHERE issue = ? AND email = ? AND worker = ? AND batch = ?",
     "claim.done":
         "DELETE FROM claims WHERE issue = ? AND email = ?",
     "claim.failed":
