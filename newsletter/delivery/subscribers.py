@@ -143,7 +143,7 @@ def _upsert(db: Database, new: Subscriber, *, reactivate: bool) -> str:
     merged = dataclasses.replace(old, name=name, topics=topics, status=status)
     if merged == old:
         return "kept unsubscribed" if old.status == "unsubscribed" else "unchanged"
-    db.run("subscriber.merge", (name, _topics_text(topics), status, stamp, old.email))
+    db.run("subscriber.merge", (name, _topics_text(topics), status, status, stamp, old.email))
     if old.status != "active" and status == "active":
         return "resubscribed"
     return "kept unsubscribed" if status == "unsubscribed" and old.status == status else "updated"

@@ -279,8 +279,11 @@ class Site:
             return self._page(start_response, HTTPStatus.BAD_REQUEST, "invalid")
         address = checked.address or ""  # links of earlier versions name the address
         if checked.key is not None:
+            # The link travels in every message's List-Unsubscribe header, so forwards,
+            # proxies and scanners see it: the page shows only enough of the address for
+            # its owner to know it.
             found = reader(self.config, checked.key)
-            address = found.subscriber.email if found is not None else ""
+            address = masked(found.subscriber.email) if found is not None else ""
         if method != "POST":
             action = f"{self.prefix}unsubscribe?token={quote(tokens[0], safe='')}"
             return self._page(start_response, HTTPStatus.OK, "confirm", address=address,
@@ -297,6 +300,12 @@ class Site:
         if not self.config.subscribe.enabled:
             return plain(start_response, HTTPStatus.NOT_FOUND)
         return self.signup.handle(environ, start_response, match.group(0), method)
+
+
+def masked(address: str) -> str:
+    """``ada@example.org`` as ``a…@example.org``."""
+    local, at, domain = address.rpartition("@")
+    return f"{local[:1]}…{at}{domain}" if at else f"{address[:1]}…"
 
 
 def _one_click(environ: dict[str, Any]) -> bool:

@@ -52,6 +52,7 @@ from .routing import StartResponse, plain
 Clock = Callable[[], dt.datetime]
 ROUTES = ("subscribe", "confirm", "preferences")
 MAX_FORM_BODY = 16 * 1024
+MAX_FORM_FIELDS = 200  # the preferences form has one field per topic, and a few more
 FORM_TYPE = "application/x-www-form-urlencoded"
 CONFIRM_SCRIPT = 'document.getElementById("confirm").submit();'
 _CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
@@ -86,7 +87,8 @@ class _Refused(Exception):
 
 
 def read_form(environ: dict[str, Any]) -> dict[str, list[str]]:
-    """The url-encoded body, at most 16 KB; raises :class:`_Refused` (413, 415)."""
+    """The url-encoded body, at most 16 KB and 200 fields; raises :class:`_Refused` (400, 413,
+    415)."""
     kind = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     if kind != FORM_TYPE:
         raise _Refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
@@ -97,8 +99,11 @@ def read_form(environ: dict[str, Any]) -> dict[str, list[str]]:
     if length > MAX_FORM_BODY:
         raise _Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
     body = environ["wsgi.input"].read(length) if length > 0 else b""
-    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True,
-                    max_num_fields=200)
+    try:
+        return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True,
+                        max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:  # more fields than any of our forms has
+        raise _Refused(HTTPStatus.BAD_REQUEST) from None
 
 
 def client_address(environ: dict[str, Any], trust_proxy: bool) -> str:

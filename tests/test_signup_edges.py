@@ -1,0 +1,71 @@
+"""Edges of the readers' pages and lists: a form stuffed with fields is refused, not a server
+error; the unsubscribe page, reached by a link that every message's headers carry, shows only
+enough of the address for its owner to know it; importing an address still waiting for its
+confirmation keeps that signup alive."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from urllib.parse import urlencode
+
+import test_deliver
+from test_deliver import SECRET, add_people
+from test_serve import serving
+from test_signup import FORM, Reader, configure
+
+from newsletter.delivery.mailqueue import build_notice
+from newsletter.delivery.signups import Confirmed, confirm, key_of, record_signup
+from newsletter.delivery.subscribers import list_subscribers
+from newsletter.delivery.tokens import make_token, read_secret
+
+# Fixtures shared with test_deliver.py (pytest finds them by name here).
+secret = test_deliver.secret
+site = test_deliver.site
+
+
+def test_a_form_with_too_many_fields_is_refused_and_the_site_goes_on(site: Path,
+                                                                     tmp_path: Path) -> None:
+    config = configure(site, tmp_path, 1)
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        token = reader.form_token()
+        stuffed = [("email", "a@example.org"), ("form_token", token)] + [("t", "x")] * 199
+        body = urlencode(stuffed).encode()
+        assert len(body) < 16 * 1024  # within the size limit: the count of fields refuses it
+        status, _, page = reader.request("POST", "/ai/subscribe", body=body,
+                                         headers={"Content-Type": FORM})
+        assert status == 400, page
+        assert reader.get("/ai/subscribe")[0] == 200
+    assert list_subscribers(config) == []
+
+
+def test_the_unsubscribe_page_shows_only_a_hint_of_the_address(site: Path,
+                                                               tmp_path: Path) -> None:
+    config = configure(site, tmp_path, 1)
+    add_people(config, tmp_path, ["ada.lovelace@example.org,,"])
+    token = make_token(SECRET.encode(), "unsubscribe", key_of(config, "ada.lovelace@example.org"))
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        status, _, page = reader.get(f"/ai/unsubscribe?token={token}")
+        assert status == 200 and "a…@example.org".encode() in page
+        assert b"ada.lovelace" not in page
+        status, _, page = reader.post(f"/ai/unsubscribe?token={token}",
+                                      [("List-Unsubscribe", "One-Click")])
+        assert status == 200 and b"ada.lovelace" not in page
+    assert [s.status for s in list_subscribers(config)] == ["unsubscribed"]
+
+
+def test_importing_an_address_awaiting_confirmation_keeps_its_signup(site: Path,
+                                                                     tmp_path: Path) -> None:
+    config = configure(site, tmp_path, 1)
+    now = dt.datetime.now(dt.UTC)
+    secret_key = read_secret(config)
+    record_signup(config, secret_key, address="ada@example.org", name="", topics=(),
+                  client="192.0.2.1", at=now)
+    add_people(config, tmp_path, ["ada@example.org,Ada Lovelace,"])  # still pending
+    [ada] = list_subscribers(config)
+    assert (ada.email, ada.name, ada.status) == ("ada@example.org", "Ada Lovelace", "pending")
+    assert build_notice(config, secret_key, "confirm", "ada@example.org", now) is not None
+    assert confirm(config, key_of(config, "ada@example.org"), now) == Confirmed.CONFIRMED
+    assert [s.status for s in list_subscribers(config)] == ["active"]
