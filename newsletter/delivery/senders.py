@@ -40,16 +40,7 @@ from ..core.text import topic_key
 from ..rendering.mail import render_email
 from ..rendering.message import MessageError, MessageTemplate, build_template
 from ..state.database import Database, now, open_database
-from .smtp import (
-    Connection,
-    Failed,
-    Fatal,
-    Permanent,
-    Refused,
-    Retry,
-    deliver_one,
-    envelope_sender,
-)
+from .smtp import Connection, Failed, Fatal, Permanent, Refused, Retry, deliver_one, envelope_sender
 from .tokens import link_tokens
 
 Log = Callable[[str], None]
