@@ -80,10 +80,16 @@ def in_flight_line(addresses: Sequence[str], who: str = "an earlier send") -> st
 # -- who holds a lease ---------------------------------------------------------------------------
 
 def _pid_namespace() -> str:
+    """This boot of this machine, and this PID namespace: the namespace's inode alone is the
+    same on every Linux host and hostnames repeat (cloned images), so the boot id, random at
+    each boot, tells machines apart. "-" when unknown: nothing is then judged dead here."""
     try:
-        return str(os.stat("/proc/self/ns/pid").st_ino)
+        inode = os.stat("/proc/self/ns/pid").st_ino
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
+            boot_id = boot.read().strip()
     except OSError:
         return "-"
+    return f"{boot_id}.{inode}"
 
 
 def process_name() -> str:
@@ -112,7 +118,7 @@ def dead_here(worker: str) -> bool:
     if len(parts) != 4 or not parts[2].isdigit():
         return False
     host, namespace, pid, _ = parts
-    return (host == socket.gethostname() and namespace == _pid_namespace()
+    return (host == socket.gethostname() and namespace == _pid_namespace() != "-"
             and not _alive(int(pid)))
 
 
