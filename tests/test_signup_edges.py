@@ -69,3 +69,26 @@ def test_importing_an_address_awaiting_confirmation_keeps_its_signup(site: Path,
     assert build_notice(config, secret_key, "confirm", "ada@example.org", now) is not None
     assert confirm(config, key_of(config, "ada@example.org"), now) == Confirmed.CONFIRMED
     assert [s.status for s in list_subscribers(config)] == ["active"]
+
+
+def test_the_hourly_limit_counts_an_ipv6_client_by_its_network(site: Path,
+                                                               tmp_path: Path) -> None:
+    """A line's /64 is one client: its owner may pick any address in it, so counting single
+    addresses would make the limit no limit."""
+    config = configure(site, tmp_path, 1, per_ip_per_hour=2, trust_proxy=True)
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        token = reader.form_token()
+        codes = [reader.subscribe(f"v{i}@example.org", token=token,
+                                  X_Forwarded_For=f"2001:db8:1:2::{i + 1:x}")[0]
+                 for i in range(4)]
+        assert codes == [200, 200, 429, 429]
+        assert reader.subscribe("w@example.org", token=token,
+                                X_Forwarded_For="2001:db8:1:3::1")[0] == 200  # another line
+        # an IPv4 client written as IPv6 is the IPv4 client
+        assert reader.subscribe("x@example.org", token=token,
+                                X_Forwarded_For="192.0.2.9")[0] == 200
+        assert reader.subscribe("y@example.org", token=token,
+                                X_Forwarded_For="::ffff:192.0.2.9")[0] == 200
+        assert reader.subscribe("z@example.org", token=token,
+                                X_Forwarded_For="::ffff:c000:209")[0] == 429

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from enum import Enum
 
@@ -42,10 +43,26 @@ class Outcome(Enum):
     LIMITED = "limited"  # the client's hourly allowance is used up: 429
 
 
+def client_network(client: str) -> str:
+    """The client the rate limit counts: an IPv4 address, or an IPv6 address's /64 network
+    (one subscriber line, home or phone, gets a /64 and may pick any address in it)."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped
+        if mapped is not None:
+            return str(mapped)
+        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+    return str(address)
+
+
 def client_key(secret: bytes, client: str) -> str:
-    """What the rate limit stores for a client address: an HMAC, so the state database keeps
-    no readers' IP addresses."""
-    return hmac.new(secret, f"signup-client:{client}".encode(), hashlib.sha256).hexdigest()[:32]
+    """What the rate limit stores for a client: an HMAC, so the state database keeps no
+    readers' IP addresses."""
+    who = client_network(client)
+    return hmac.new(secret, f"signup-client:{who}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def record_signup(config: Config, secret: bytes, *, address: str, name: str,
