@@ -1,14 +1,17 @@
 """Edges of the readers' pages and lists: a form stuffed with fields is refused, not a server
 error; the unsubscribe page, reached by a link that every message's headers carry, shows only
-enough of the address for its owner to know it; importing an address still waiting for its
-confirmation keeps that signup alive."""
+enough of the address for its owner to know it, and asks to try again (503) when the state is
+locked; importing an address still waiting for its confirmation keeps that signup alive; the
+hourly limit counts an IPv6 client by its /64."""
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 from urllib.parse import urlencode
 
+import pytest
 import test_deliver
 from test_deliver import SECRET, add_people
 from test_serve import serving
@@ -18,6 +21,8 @@ from newsletter.delivery.mailqueue import build_notice
 from newsletter.delivery.signups import Confirmed, confirm, key_of, record_signup
 from newsletter.delivery.subscribers import list_subscribers
 from newsletter.delivery.tokens import make_token, read_secret
+from newsletter.state import sqlite as sqlite_state
+from newsletter.state.database import state_path
 
 # Fixtures shared with test_deliver.py (pytest finds them by name here).
 secret = test_deliver.secret
@@ -92,3 +97,29 @@ def test_the_hourly_limit_counts_an_ipv6_client_by_its_network(site: Path,
                                 X_Forwarded_For="::ffff:192.0.2.9")[0] == 200
         assert reader.subscribe("z@example.org", token=token,
                                 X_Forwarded_For="::ffff:c000:209")[0] == 429
+
+
+def test_a_one_click_unsubscribe_while_the_state_is_locked_asks_to_try_again(
+        site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a 500: a mail client may try a 503 again, and the page says nothing changed."""
+    monkeypatch.setattr(sqlite_state, "BUSY_TIMEOUT_MS", 200)
+    config = configure(site, tmp_path, 1)
+    add_people(config, tmp_path, ["ada@example.org,,"])
+    token = make_token(SECRET.encode(), "unsubscribe", key_of(config, "ada@example.org"))
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        holder = sqlite3.connect(state_path(config), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process writing, for longer than we wait
+        try:
+            status, headers, page = reader.post(f"/ai/unsubscribe?token={token}",
+                                                [("List-Unsubscribe", "One-Click")])
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert status == 503 and headers["Retry-After"] == "60", page
+        assert b"nothing was changed" in page
+        assert [s.status for s in list_subscribers(config)] == ["active"]
+        status, _, page = reader.post(f"/ai/unsubscribe?token={token}",
+                                      [("List-Unsubscribe", "One-Click")])
+        assert status == 200
+    assert [s.status for s in list_subscribers(config)] == ["unsubscribed"]

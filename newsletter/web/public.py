@@ -36,9 +36,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 from wsgiref.simple_server import WSGIServer
 
 from ..core.config import Config
+from ..core.errors import NewsletterError
 from ..delivery.mailqueue import QueueSender
 from ..delivery.signups import reader, unsubscribe
-from ..delivery.tokens import check_token, read_secret
+from ..delivery.tokens import Checked, check_token, read_secret
 from ..rendering.pages import unique_slugs
 from ..rendering.palette import Palette, palette_for
 from ..rendering.templating import environment_for
@@ -257,13 +258,14 @@ class Site:
     def _page(self, start_response: StartResponse, status: HTTPStatus, state: str, *,
               address: str = "", action: str = "") -> Iterable[bytes]:
         heading = {"confirm": "Unsubscribe", "done": "You are unsubscribed",
-                   "invalid": "Invalid link"}[state]
+                   "invalid": "Invalid link", "busy": "Please try again"}[state]
         body = environment_for(self.config).get_template(PAGE_TEMPLATE).render(
             config=self.config, state=state, heading=heading, address=address,
             action=action, home=self.prefix, palette=self.palette).encode("utf-8")
+        retry = [("Retry-After", "60")] if status == HTTPStatus.SERVICE_UNAVAILABLE else []
         start_response(f"{status.value} {status.phrase}", [
             ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", str(len(body))), *_PAGE_HEADERS])
+            ("Content-Length", str(len(body))), *_PAGE_HEADERS, *retry])
         return [body]
 
     def _unsubscribe(self, environ: dict[str, Any], start_response: StartResponse,
@@ -277,6 +279,16 @@ class Site:
             else None
         if checked is None:
             return self._page(start_response, HTTPStatus.BAD_REQUEST, "invalid")
+        try:
+            return self._unsubscribe_checked(environ, start_response, method, tokens[0], checked)
+        except NewsletterError as error:  # the state cannot be reached or stays locked
+            # A one-click client may try again; a 500 would read as "done" to some, or as
+            # final to others. Nothing was changed.
+            sys.stderr.write(f"unsubscribe: {error}\n")
+            return self._page(start_response, HTTPStatus.SERVICE_UNAVAILABLE, "busy")
+
+    def _unsubscribe_checked(self, environ: dict[str, Any], start_response: StartResponse,
+                             method: str, token: str, checked: Checked) -> Iterable[bytes]:
         address = checked.address or ""  # links of earlier versions name the address
         if checked.key is not None:
             # The link travels in every message's List-Unsubscribe header, so forwards,
@@ -285,7 +297,7 @@ class Site:
             found = reader(self.config, checked.key)
             address = masked(found.subscriber.email) if found is not None else ""
         if method != "POST":
-            action = f"{self.prefix}unsubscribe?token={quote(tokens[0], safe='')}"
+            action = f"{self.prefix}unsubscribe?token={quote(token, safe='')}"
             return self._page(start_response, HTTPStatus.OK, "confirm", address=address,
                               action=action)
         if not _one_click(environ):
