@@ -231,3 +231,23 @@ def test_state_copy_to_another_sqlite_file_verifies_every_row(tmp_path: Path) ->
     with sqlite3.connect(target) as copy:
         assert copy.execute("SELECT email, topics FROM subscribers ORDER BY email"
                             ).fetchall() == [("a@example.org", "AI"), ("b@example.org", "AI")]
+
+
+def test_state_copy_again_never_undoes_what_the_target_recorded_since(tmp_path: Path) -> None:
+    """Copied, then the target used (an unsubscribe recorded there): copying the old state
+    again would bring the subscriber back; it is refused, and nothing is written."""
+    make_config(tmp_path, topics=["AI"])
+    for address in ("a@example.org", "b@example.org"):
+        assert run(tmp_path, "subscribers", "add", address).exit_code == 0
+    target = tmp_path / "copy.sqlite3"
+    assert run(tmp_path, "state", "copy", "--to", str(target)).exit_code == 0
+    with sqlite3.connect(target) as copy:  # the reader leaves, on the new state
+        copy.execute("UPDATE subscribers SET status = 'unsubscribed', updated = "
+                     "'9999-01-01T00:00:00+00:00' WHERE email = 'a@example.org'")
+    assert run(tmp_path, "subscribers", "add", "c@example.org").exit_code == 0
+    again = run(tmp_path, "state", "copy", "--to", str(target))
+    assert again.exit_code == 1, again.output
+    assert "the target has changed since" in again.output and "a@example.org" in again.output
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("SELECT email, status FROM subscribers ORDER BY email").fetchall() \
+            == [("a@example.org", "unsubscribed"), ("b@example.org", "active")]

@@ -7,7 +7,9 @@ the address; addresses are copied byte for byte. Subscribers keep their ids (the
 sending), and PostgreSQL's id sequence is moved past them.
 
 Idempotent: a row already in the target (same key) is updated to the source's values, so
-the copy can be run again (after more sends on the old state, say) and converges. All of
+the copy can be run again (after more sends on the old state, say) and converges, as long
+as nothing uses the target yet: a target whose subscribers or deliveries changed after the
+source's (an unsubscribe, a message sent there) is refused before anything is written. All of
 it happens in one transaction on the target, then every source row is read back from the
 target and compared: the copy either is verified complete or reports what differs.
 """
@@ -74,6 +76,26 @@ def _rows(db: Database, table: str, columns: list[str], keys: tuple[str, ...]
         f"ORDER BY {', '.join(keys)}").fetchall()]
 
 
+# The rows a reader or a send changes after the fact, and the column stamping the change: a
+# target that holds a newer stamp than the source has been used since the source was left
+# (an unsubscribe, a message sent), and copying the source over it would undo that.
+STAMPED = {"subscribers": "updated", "deliveries": "at"}
+
+
+def _newer_in_target(dst: Database, table: str, columns: list[str], keys: tuple[str, ...],
+                     rows: list[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+    """A row of ``table`` whose target copy is newer than the source's, if any."""
+    stamp = columns.index(STAMPED[table])
+    key_at = [columns.index(k) for k in keys]
+    target = {tuple(row[i] for i in key_at): row[stamp]
+              for row in _rows(dst, table, columns, keys)}
+    for row in rows:
+        theirs = target.get(tuple(row[i] for i in key_at))
+        if theirs is not None and str(theirs) > str(row[stamp]):
+            return row
+    return None
+
+
 def copy_state(source: Location, target: Location, *,
                log: Callable[[str], None] = print) -> CopyReport:
     """Copy every row of ``source`` into ``target`` (both brought to the latest schema)."""
@@ -87,6 +109,15 @@ def copy_state(source: Location, target: Location, *,
                                   "should be at the same schema after migrating")
         data = {table: _rows(src, table, columns[table], keys)
                 for table, keys in TABLES.items()}
+        for table in STAMPED:
+            newer = _newer_in_target(dst, table, columns[table], TABLES[table], data[table])
+            if newer is not None:
+                raise NewsletterError(
+                    f"{target}: {table}: the target has changed since this state was copied "
+                    f"to it (the row of {newer[columns[table].index('email')]!r} is newer "
+                    "there): it is in use, and copying over it would undo what it recorded "
+                    "(an unsubscribe, a message sent). Nothing was copied; copy only into a "
+                    "database that nothing uses yet")
         try:
             with dst.transaction():
                 for table, keys in TABLES.items():
