@@ -49,6 +49,10 @@ RACY_MARGIN_NS = 2_000_000_000
 KIND_ARTICLE = 0
 KIND_PROBLEM = 1
 KIND_DEFERRED = 2  # outside the window, date scanned but never validated (corpus.read_corpus)
+# A file that could not be read (permissions, an I/O error): recorded as a problem never
+# trusted, as access may come back without its stamp changing (a user added to the file's
+# group, a network disk back). Only files.read_file gives it; rows hold KIND_PROBLEM.
+KIND_UNREADABLE = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -93,6 +97,8 @@ class Entry(NamedTuple):
 
 def entry(path: str, stamp: Stamp, settled_before_ns: int, kind: int,
           published_us: int | None, canonical: str | None, payload: str | None) -> Entry:
+    if kind == KIND_UNREADABLE:
+        return Entry(path, *stamp, 0, KIND_PROBLEM, published_us, canonical, payload)
     return Entry(path, *stamp, int(is_settled(stamp, settled_before_ns)), kind, published_us,
                  canonical, payload)
 

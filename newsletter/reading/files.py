@@ -68,6 +68,7 @@ def read_file(relative: str, path: str, size: int, plan: Plan | None, *,
                encode: bool = False, keep: bool = True) -> FileRead:
     """Read one file, or only scan its date when ``plan`` says it cannot matter."""
     result: Article | Problem
+    unreadable = False
     try:
         if size > MAX_FILE_BYTES:
             raise _too_big(size)
@@ -83,11 +84,14 @@ def read_file(relative: str, path: str, size: int, plan: Plan | None, *,
         result = Problem(relative, error.message, error.line)
     except OSError as error:
         result = Problem(relative, f"cannot be read: {error.strerror or error}")
+        unreadable = True
     except RecursionError:
         result = Problem(relative, "YAML nested too deeply to read")
     kind, payload = corpus_cache.payload_for(result) if encode else (
         corpus_cache.KIND_ARTICLE if isinstance(result, Article) else corpus_cache.KIND_PROBLEM,
         None)
+    if unreadable:  # access may come back with the file's stamp unchanged: never trusted
+        kind = corpus_cache.KIND_UNREADABLE
     if isinstance(result, Article):
         return (kind, corpus_cache.microseconds(result.published), result.canonical_url,
                 payload, result if keep else None)

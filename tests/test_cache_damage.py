@@ -1,0 +1,151 @@
+"""What the corpus reading does when the disk, the permissions or the cache go wrong: a file
+that could not be read is tried again, a damaged cache is rebuilt once, never served, and
+nothing outside the corpus folder is ever shown."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT
+from newsletter.reading import cache as corpus_cache
+from newsletter.reading import corpus, files
+
+MARGIN_NS = 10_000_000  # the racy margin, test-sized: settle() waits it out
+
+
+@pytest.fixture(autouse=True)
+def settled(monkeypatch):
+    monkeypatch.setattr(corpus_cache, "RACY_MARGIN_NS", MARGIN_NS)
+
+
+def settle() -> None:
+    time.sleep(2 * MARGIN_NS / 1e9)
+
+
+def article(number: int, padding: int = 0) -> str:
+    return (f'---\ntitle: "Story {number}"\npublishedDateTime: 2021-02-17T12:00:00Z\n'
+            f"webUrl: https://a.example/{number}\nquality: 10\ntopics: [AI]\n---\nbody\n"
+            + "x" * padding)
+
+
+def make_corpus(folder: Path, count: int, padding: int = 0) -> tuple[Path, Path]:
+    """A corpus folder of ``count`` valid articles, and a state folder for its cache."""
+    root, state = folder / "articles", folder / "state"
+    root.mkdir()
+    for number in range(count):
+        (root / f"a{number:04d}.md").write_text(article(number, padding), encoding="utf-8")
+    settle()
+    return root, state
+
+
+def titles(reading: corpus.CorpusReading) -> list[str]:
+    return sorted(a.title for a in reading.articles)
+
+
+def counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    read: list[str] = []
+    original = files.read_file
+    monkeypatch.setattr(files, "read_file", lambda relative, *a, **k: (
+        read.append(relative), original(relative, *a, **k))[1])
+    return read
+
+
+# -- a file that could not be read ----------------------------------------------------------
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_file_that_could_not_be_read_is_read_again_next_build(tmp_path, monkeypatch,
+                                                                 parallel):
+    """Access may come back without the file's stamp changing (the user joins the file's
+    group, a network disk recovers): its problem must not be served from the cache."""
+    root, state = make_corpus(tmp_path, 30)
+    if parallel:
+        monkeypatch.setattr(files, "PARALLEL_MIN_FILES", 1)
+    real = files._read_bytes
+
+    def refused(path: str, size: int) -> bytes:
+        if path.endswith("a0007.md"):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real(path, size)
+
+    monkeypatch.setattr(files, "_read_bytes", refused)
+    first = corpus.read_corpus(root, cache_dir=state)
+    assert [(p.path, p.message) for p in first.problems] == [
+        ("a0007.md", "cannot be read: Permission denied")]
+    monkeypatch.setattr(files, "_read_bytes", real)
+    for _ in range(2):  # read again, and then served from the cache
+        again = corpus.read_corpus(root, cache_dir=state)
+        assert again.problems == () and "Story 7" in titles(again)
+    read = counting_reads(monkeypatch)
+    corpus.read_corpus(root, cache_dir=state)
+    assert read == []  # the article read, once access came back, is trusted as any other
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to read as a user without access")
+def test_a_file_unreadable_to_one_build_is_read_by_the_next(tmp_path):
+    """For real: a build without the right to read one file (root's override capabilities
+    dropped), then a build with it, the file and its stamp untouched meanwhile."""
+    root, state = make_corpus(tmp_path, 5)
+    (root / "a0002.md").chmod(0o000)
+    settle()
+    code = ("import sys; from pathlib import Path; from newsletter.reading import cache, corpus;"
+            f"cache.RACY_MARGIN_NS = {MARGIN_NS};"
+            "r = corpus.read_corpus(Path(sys.argv[1]), cache_dir=Path(sys.argv[2]));"
+            "print([p.message for p in r.problems])")
+    caps = "-dac_override,-dac_read_search"
+    refused = subprocess.run(
+        ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}", sys.executable, "-c", code,
+         str(root), str(state)], capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    assert refused.stdout.strip() == "['cannot be read: Permission denied']", refused
+    assert corpus.read_corpus(root, cache_dir=state).problems == ()  # root reads it now
+
+
+# -- a damaged SQLite cache -----------------------------------------------------------------
+
+def damage_a_middle_page(database: Path) -> None:
+    """Overwrite one page among the rows, the header and the format table left intact."""
+    with open(database, "r+b") as handle:
+        handle.seek(database.stat().st_size // 2 & ~4095)
+        handle.write(b"\xff" * 4096)
+
+
+def assert_sound(database: Path) -> None:
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.mark.parametrize("edited", [False, True])
+def test_damage_among_the_rows_is_rebuilt_once(tmp_path, monkeypatch, capsys, edited):
+    """Damage the format check cannot see: met when the rows are fetched (a warm build) or
+    written (every file edited): the cache files go, with one note, and the next build
+    makes a sound cache again, then uses it."""
+    root, state = make_corpus(tmp_path, 300, padding=2000)
+    expected = titles(corpus.read_corpus(root))
+    corpus.read_corpus(root, cache_dir=state)
+    database = corpus_cache.cache_path(state, root)
+    damage_a_middle_page(database)
+    if edited:
+        for path in root.iterdir():
+            path.write_text(path.read_text(encoding="utf-8") + "y", encoding="utf-8")
+        settle()
+    capsys.readouterr()
+    assert titles(corpus.read_corpus(root, cache_dir=state)) == expected
+    notes = capsys.readouterr().err.splitlines()
+    assert notes == [f"note: corpus cache {database} is damaged: removed, the next build "
+                     "rebuilds it"], notes
+    assert titles(corpus.read_corpus(root, cache_dir=state)) == expected  # the rebuild
+    assert capsys.readouterr().err == ""
+    assert_sound(database)
+    read = counting_reads(monkeypatch)
+    assert titles(corpus.read_corpus(root, cache_dir=state)) == expected
+    assert read == [] and capsys.readouterr().err == ""
