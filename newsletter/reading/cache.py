@@ -26,7 +26,6 @@ import datetime as dt
 import hashlib
 import os
 import sqlite3
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -36,6 +35,7 @@ from ..core.codec import decode_article, decode_problem, encode_article, encode_
 from ..core.models import Article, Problem
 from ..core.private import private_file, private_folder
 from .compact import CompactBuilder, Known, Stamp
+from .sqlitefile import BUSY_WAIT_SECONDS, give_back_free_pages, is_busy, is_corrupt, note, shown
 from .tablefiles import TableFiles
 
 # Bump when the schema or the payload encoding changes; the sources of the modules that decide
@@ -103,45 +103,12 @@ def entry(path: str, stamp: Stamp, settled_before_ns: int, kind: int,
                  canonical, payload)
 
 
-BUSY_WAIT_SECONDS = 60
-
-
-def _is_busy(error: sqlite3.Error) -> bool:
-    return getattr(error, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
-
-
-def _is_corrupt(error: sqlite3.Error) -> bool:
-    """Damage worth deleting the file for; a busy or read-only database is not."""
-    name = getattr(error, "sqlite_errorname", "")
-    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or (
-        not name and isinstance(error, sqlite3.DatabaseError)
-        and not isinstance(error, sqlite3.OperationalError))
-
-
-def _give_back_free_pages(connection: sqlite3.Connection) -> None:
-    """SQLite keeps the pages of dropped rows in the file (gigabytes for a million articles):
-    give them back to the disk, unless another process is using the file right now (then the
-    next format change tries again; nothing waits for it)."""
-    connection.execute("PRAGMA busy_timeout = 0")
-    try:
-        connection.execute("VACUUM")
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    except sqlite3.OperationalError:
-        pass
-    finally:
-        connection.execute(f"PRAGMA busy_timeout = {BUSY_WAIT_SECONDS * 1000}")
-
-
-def _note(message: str) -> None:
-    print(f"note: {message}", file=sys.stderr)
-
-
 # The code that decides what a file reads as: a change to any of it invalidates every row.
 READING_CODE = ("reading/cache.py", "reading/compact.py", "reading/corpus.py", "reading/files.py",
                 "reading/article.py", "reading/tablefiles.py", "reading/reads.py",
                 "reading/frontmatter.py", "reading/plan.py", "reading/walk.py",
-                "core/models.py", "core/urls.py", "core/text.py", "core/safeyaml.py",
-                "core/errors.py", "core/codec.py")
+                "reading/sqlitefile.py", "core/models.py", "core/urls.py", "core/text.py",
+                "core/safeyaml.py", "core/errors.py", "core/codec.py")
 
 
 def _fingerprint() -> str:
@@ -168,7 +135,7 @@ class CorpusCache:
         self.path = path
         self.format = _fingerprint()
         self.usable = True
-        self.tables = TableFiles(path, self.format, _note)
+        self.tables = TableFiles(path, self.format, note)
 
     # -- connection and format -----------------------------------------------------------
 
@@ -190,7 +157,7 @@ class CorpusCache:
                 return connection
             except sqlite3.OperationalError as error:
                 connection.close()
-                if not _is_busy(error) or time.monotonic() > deadline:
+                if not is_busy(error) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
             except BaseException:
@@ -199,9 +166,21 @@ class CorpusCache:
 
     def _remove_files(self) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # not there, or not ours: opening it says so
                 os.unlink(f"{self.path}{suffix}")
         self.tables.remove()
+
+    def _give_up(self, error: sqlite3.Error | OSError, what: str, then: str) -> None:
+        """The rest of this reading goes without the cache. Damage among the rows (which
+        :meth:`load` only checks the format of, as a full check costs a read of the whole
+        file) removes the cache files, so that the next build makes a sound cache rather than
+        meet the same damage on every build."""
+        self.usable = False
+        if isinstance(error, sqlite3.Error) and is_corrupt(error):
+            self._remove_files()
+            note(f"corpus cache {self.path} is damaged: removed, the next build rebuilds it")
+        else:
+            note(f"corpus cache {self.path} {what} ({shown(error)}){then}")
 
     def _prepare(self, connection: sqlite3.Connection) -> None:
         """Create the schema, or clear it when it holds another format (under the write lock,
@@ -215,8 +194,8 @@ class CorpusCache:
             found = self._stored_format(connection)
             if found != self.format:
                 if found is not None:
-                    _note(f"corpus cache {self.path} is from another version of newsletter: "
-                          "rebuilding it")
+                    note(f"corpus cache {self.path} is from another version of newsletter: "
+                         "rebuilding it")
                     rebuilt = True
                 connection.execute("DROP TABLE IF EXISTS files")
                 connection.execute("DROP TABLE IF EXISTS compact")  # older versions kept it here
@@ -231,7 +210,7 @@ class CorpusCache:
             connection.execute("ROLLBACK")
             raise
         if rebuilt:
-            _give_back_free_pages(connection)
+            give_back_free_pages(connection)
 
     @staticmethod
     def _stored_format(connection: sqlite3.Connection) -> str | None:
@@ -248,8 +227,8 @@ class CorpusCache:
         try:
             private_folder(state_dir, keep_open=(root,))
         except OSError as error:
-            _note(f"corpus cache disabled: cannot create {state_dir}: "
-                  f"{error.strerror or error}")
+            note(f"corpus cache disabled: cannot create {state_dir}: "
+                 f"{error.strerror or error}")
             cache.usable = False
         return cache
 
@@ -270,17 +249,17 @@ class CorpusCache:
                     connection.close()
                 return self.tables.load()
             except (sqlite3.Error, ValueError, TypeError, IndexError, KeyError) as error:
-                problem = str(error)
-                corrupt = not isinstance(error, sqlite3.Error) or _is_corrupt(error)
+                problem = shown(error)
+                corrupt = not isinstance(error, sqlite3.Error) or is_corrupt(error)
                 if not corrupt:
                     break  # busy past the wait, read-only, ...: not ours to delete
                 if attempt == 1:
-                    _note(f"corpus cache {self.path} is unreadable ({problem}): rebuilding it")
+                    note(f"corpus cache {self.path} is unreadable ({problem}): rebuilding it")
                     self._remove_files()
             except OSError as error:
                 problem = str(error)
                 break
-        _note(f"corpus cache {self.path} cannot be used ({problem}): reading without it")
+        note(f"corpus cache {self.path} cannot be used ({problem}): reading without it")
         self.usable = False
         return Known.empty()
 
@@ -306,8 +285,7 @@ class CorpusCache:
             finally:
                 connection.close()
         except sqlite3.Error as error:  # the caller reads the files it did not get
-            _note(f"corpus cache {self.path} cannot be read ({error}): reading the files")
-            self.usable = False
+            self._give_up(error, "cannot be read", ": reading the files")
 
     # -- writing -----------------------------------------------------------------------
 
@@ -367,12 +345,11 @@ class CacheWriter:
                 connection.execute("ROLLBACK")
                 raise
         except (sqlite3.Error, OSError) as error:
-            _note(f"corpus cache {self.cache.path} was not updated ({error}); the next "
-                  "build reads those files again")
-            self.cache.usable = False
             if self.connection is not None:
                 self.connection.close()
                 self.connection = None
+            self.cache._give_up(error, "was not updated",
+                                "; the next build reads those files again")
 
 
 def microseconds(instant: dt.datetime) -> int:

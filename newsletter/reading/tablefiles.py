@@ -59,7 +59,7 @@ class TableFiles:
 
     def remove(self) -> None:
         for path in (self.table_path, self.changes_path):
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 os.unlink(path)
 
     def _replace(self, path: Path, parts: list[bytes | memoryview]) -> bool:
