@@ -149,3 +149,29 @@ def test_damage_among_the_rows_is_rebuilt_once(tmp_path, monkeypatch, capsys, ed
     read = counting_reads(monkeypatch)
     assert titles(corpus.read_corpus(root, cache_dir=state)) == expected
     assert read == [] and capsys.readouterr().err == ""
+
+
+# -- one file read alone (the preview) as the walk reads it -------------------------------
+
+def test_one_file_read_alone_follows_the_walks_rule_for_links(tmp_path):
+    """The preview reads the files a watcher names one by one: each must read as a build
+    reads it, so that a link out of the corpus folder is refused by both."""
+    root, _state = make_corpus(tmp_path, 2)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text(article(99), encoding="utf-8")
+    (root / "sub").mkdir()
+    (root / "sub" / "inner.md").write_text(article(5), encoding="utf-8")
+    links = {"out.md": outside / "secret.md", "in.md": root / "a0001.md",
+             "dangling.md": root / "gone.md", "loop.md": root / "loop.md",
+             "outfolder": outside, "infolder": root / "sub"}
+    for name, target in links.items():
+        os.symlink(target, root / name)
+    build = corpus.read_corpus(root)
+    as_built: dict[str, object] = {a.path: a for a in build.articles}
+    as_built.update((p.path, p) for p in build.problems)
+    names = ["a0000.md", "sub/inner.md", "out.md", "in.md", "dangling.md", "loop.md",
+             "outfolder/secret.md", "infolder/inner.md", "missing.md", ".hidden.md"]
+    alone = {name: corpus.read_article_file(root, name) for name in names}
+    assert alone == {name: as_built.get(name) for name in names}
+    assert "Story 99" not in str(alone)

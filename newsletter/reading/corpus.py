@@ -30,7 +30,7 @@ from . import files
 from .compact import CompactBuilder, Known, encode_changes
 from .plan import Plan, Progress, make_plan
 from .reads import NO_DATE, FreshRows, Unread
-from .walk import Walked, article_id, walk_corpus
+from .walk import Walked, article_id, walk_corpus, walked_file
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -360,15 +360,11 @@ def _later_rows(known: Known, newest: int | None, decided: set[int]
 
 def read_article_file(root: Path, relative: str) -> Article | Problem | None:
     """The one file ``root/relative`` read as :func:`read_corpus` reads it (no cache, no
-    date scan): None when it is not there any more or is not a regular file."""
-    path = root / relative
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    if not path.is_file():
-        return None
-    return files.read_file(relative, str(path), info.st_size, None)[4]
+    date scan; links followed by the walk's rule): None when the walk would not list it."""
+    found = walked_file(root, relative)
+    if not isinstance(found, os.stat_result):
+        return found
+    return files.read_file(relative, str(root / relative), found.st_size, None)[4]
 
 
 def known_row(known: Known, row: int, relative: str, kind: int, payload: str

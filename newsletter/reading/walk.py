@@ -180,6 +180,33 @@ def walk_corpus(root: Path) -> tuple[Walked, list[Problem]]:
     return found, problems
 
 
+def walked_file(root: Path, relative: str) -> os.stat_result | Problem | None:
+    """The one file ``root/relative`` as :func:`walk_corpus` finds it, by the same rules: its
+    stat, a Problem (a link the walk does not follow, a name that is not UTF-8, a file that
+    cannot be read), or None when the walk would not list it (gone, hidden, not an article
+    file, not a regular file, or below a folder reached through a link)."""
+    parts = relative.split("/")
+    if not relative.endswith(ARTICLE_SUFFIXES) or any(not p or p[0] == "." for p in parts):
+        return None
+    real_root = os.path.realpath(root)
+    path = os.path.join(root, *parts)
+    if os.path.realpath(os.path.dirname(path)) != os.path.join(real_root, *parts[:-1]):
+        return None  # a folder link on the way: the walk never enters one
+    if not _is_utf8(relative):
+        return Problem(shown_path(relative), _NOT_UTF8)
+    try:
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            if problem := _link_problem(path, real_root + os.sep):
+                return Problem(relative, problem)
+            info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return Problem(relative, f"cannot be read: {error.strerror or error}")
+    return info if stat.S_ISREG(info.st_mode) else None
+
+
 _NOT_UTF8 = ("name is not valid UTF-8: rename it (ids, links and the cache need names that "
              "are text)")
 
