@@ -8,6 +8,7 @@ import errno
 import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT
+from conftest import PROJECT, run, write_article, write_config
 from newsletter.reading import cache as corpus_cache
 from newsletter.reading import corpus, files
 
@@ -175,3 +176,22 @@ def test_one_file_read_alone_follows_the_walks_rule_for_links(tmp_path):
     alone = {name: corpus.read_article_file(root, name) for name in names}
     assert alone == {name: as_built.get(name) for name in names}
     assert "Story 99" not in str(alone)
+
+
+# -- the state folder ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", [("build", "--date", "2021-02-22"), ("check",)])
+def test_the_cache_leaves_a_state_folder_holding_the_site_open(tmp_path, command):
+    """``state_dir: .`` with ``output: issues``: the project folder holds the published site,
+    which a web server must still read once the corpus cache is made there."""
+    project, articles = tmp_path / "site", tmp_path / "articles"
+    project.mkdir()
+    project.chmod(0o755)
+    write_config(project, corpus=str(articles), output="issues", state_dir=".")
+    write_article(articles, "one")
+    result = run(project, *command)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(project.stat().st_mode) == 0o755
+    assert list(project.glob("corpus-cache-*.sqlite3"))  # the cache was made, privately
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0
+               for p in project.glob("corpus-cache-*"))

@@ -126,7 +126,8 @@ def check(options: Options, strict: bool) -> None:
       newsletter check
     """
     config, strict = options.load(strict)
-    reading = read_corpus(config.corpus, cache_dir=config.state_dir, keep_articles=False)
+    reading = read_corpus(config.corpus, cache_dir=config.state_dir,
+                          keep_open=config.open_folders, keep_articles=False)
     for problem in reading.problems:
         echo(f"{problem}", err=True)
     echo(f"Checked {config.path.name} and {reading.file_count} article files in "

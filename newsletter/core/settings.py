@@ -103,3 +103,9 @@ class Config:
     @property
     def folder(self) -> Path:
         return self.path.parent
+
+    @property
+    def open_folders(self) -> tuple[Path, ...]:
+        """The folders a private state folder must not close to others when it holds one
+        (``state_dir: .``): the published site a web server reads, the corpus, the project."""
+        return self.output, self.corpus, self.folder

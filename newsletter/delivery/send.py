@@ -200,7 +200,7 @@ def _exclusive(config: Config, slug: str) -> Iterator[None]:
     if config.state_url:
         yield
         return
-    private_folder(config.state_dir, keep_open=(config.output, config.corpus, config.folder))
+    private_folder(config.state_dir, keep_open=config.open_folders)
     path = config.state_dir / f"send-{slug}.lock"
     with exclusive(path, lambda holder: NewsletterError(
             f"issue {slug} is being sent by another process right now (it holds {path}); "

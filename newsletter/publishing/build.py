@@ -145,7 +145,8 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
         # A complete reading accounts for every file, and keeps of the articles outside
         # the window only what explain reports of them: 100,000 whole articles would not fit.
         reading = read_corpus(
-            config.corpus, cache_dir=config.state_dir, wanted=overrides.pin + overrides.exclude,
+            config.corpus, cache_dir=config.state_dir, keep_open=config.open_folders,
+            wanted=overrides.pin + overrides.exclude,
             window=None if whole else window, brief_outside=window if whole else None)
     if strict and reading.problems:
         listed = "\n".join(f"  {p}" for p in reading.problems)

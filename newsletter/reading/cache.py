@@ -222,10 +222,12 @@ class CorpusCache:
         return row[0] if row else "unknown"
 
     @classmethod
-    def open(cls, state_dir: Path, root: Path) -> CorpusCache:
+    def open(cls, state_dir: Path, root: Path, keep_open: tuple[Path, ...] = ()
+             ) -> CorpusCache:
+        """``keep_open``: see :func:`private_folder` (the corpus is always among them)."""
         cache = cls(cache_path(state_dir, root))
         try:
-            private_folder(state_dir, keep_open=(root,))
+            private_folder(state_dir, keep_open=(root, *keep_open))
         except OSError as error:
             note(f"corpus cache disabled: cannot create {state_dir}: "
                  f"{error.strerror or error}")

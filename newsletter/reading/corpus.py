@@ -64,8 +64,8 @@ _SUFFIX = operator.itemgetter(slice(-3, None))  # ".md" or "txt"
 
 def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | None = None,
                 wanted: Iterable[str] = (), progress: bool | None = None,
-                brief_outside: Window | None = None,
-                keep_articles: bool = True) -> CorpusReading:
+                brief_outside: Window | None = None, keep_articles: bool = True,
+                keep_open: tuple[Path, ...] = ()) -> CorpusReading:
     """See :func:`_read_corpus`; the cyclic garbage collector is paused meanwhile, as the
     hundreds of thousands of small objects it would scan over and over hold no cycles, and
     what was read is then moved out of its reach for good (``gc.freeze``): it lives as long
@@ -75,7 +75,7 @@ def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | N
     try:
         return _read_corpus(root, cache_dir=cache_dir, window=window, wanted=wanted,
                             progress=progress, brief_outside=brief_outside,
-                            keep_articles=keep_articles)
+                            keep_articles=keep_articles, keep_open=keep_open)
     finally:
         gc.freeze()
         if collecting:
@@ -84,15 +84,16 @@ def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | N
 
 def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
                  wanted: Iterable[str], progress: bool | None, brief_outside: Window | None,
-                 keep_articles: bool) -> CorpusReading:
+                 keep_articles: bool, keep_open: tuple[Path, ...]) -> CorpusReading:
     """Read every article file below ``root``; the first file to claim an id keeps it.
 
-    With ``cache_dir``, what each file read as is kept there (``cache.py``) and only new or
-    changed files are read again. With ``window``, a file whose publishedDateTime is known,
-    without a full parse, to lie outside it may be left unvalidated: valid or not it cannot
-    be in the issue. Files named by ``wanted`` (an editor's pins and excludes: ids or URLs)
-    and the newest valid article (an empty issue names its date) are always read. Without
-    ``window`` every file is validated, as ``check``, ``explain`` and ``--strict`` need.
+    With ``cache_dir``, what each file read as is kept there (``cache.py``; the folder made
+    private unless it holds one of ``keep_open``) and only new or changed files are read
+    again. With ``window``, a file whose publishedDateTime is known, without a full parse,
+    to lie outside it may be left unvalidated: valid or not it cannot be in the issue.
+    Files named by ``wanted`` (an editor's pins and excludes: ids or URLs) and the newest
+    valid article (an empty issue names its date) are always read. Without ``window`` every
+    file is validated, as ``check``, ``explain`` and ``--strict`` need.
 
     Memory stays bounded by what the caller keeps: with ``brief_outside``, a valid article
     published outside that window (and not wanted) is kept as a brief (:func:`brief`: what
@@ -106,7 +107,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     # invalid file is reported at once. Skipping files outside the window pays off at scale.
     plan = make_plan(window if len(found) >= VALIDATE_ALL_BELOW else None, wanted)
     wanted_plan = make_plan(brief_outside, wanted) if brief_outside is not None else plan
-    cache = corpus_cache.CorpusCache.open(cache_dir, root) if cache_dir is not None else None
+    cache = (corpus_cache.CorpusCache.open(cache_dir, root, keep_open)
+             if cache_dir is not None else None)
     known = cache.load() if cache is not None else Known.empty()
     slots: list[Article | Problem | None] = [None] * len(found)
     same = array.array("q", [-1]) * len(found)  # the compact row a file matched, or -1

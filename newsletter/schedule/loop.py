@@ -55,7 +55,7 @@ class WallClockTrigger(BaseTrigger):
 def scheduler_lock(config: Config) -> Iterator[None]:
     """One scheduler per output folder, whichever config names it."""
     path = lock_path(config)
-    private_folder(path.parent, keep_open=(config.output,))
+    private_folder(path.parent, keep_open=config.open_folders)
     with exclusive(path, lambda holder: NewsletterError(
             f"another scheduler (PID {holder}) is already running for the output folder "
             f"{config.output} (lock file {path}); only one may run per output folder: "

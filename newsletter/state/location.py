@@ -47,7 +47,7 @@ def location(config: Config) -> Location:
     if config.state_url:
         return Location(POSTGRESQL, url=config.state_url, password_env=config.state_password_env)
     return Location(SQLITE, path=state_path(config),
-                    keep_open=(config.output, config.corpus, config.folder))
+                    keep_open=config.open_folders)
 
 
 def location_from_url(url: str, password_env: str | None = None) -> Location:
