@@ -195,3 +195,30 @@ def test_the_cache_leaves_a_state_folder_holding_the_site_open(tmp_path, command
     assert list(project.glob("corpus-cache-*.sqlite3"))  # the cache was made, privately
     assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0
                for p in project.glob("corpus-cache-*"))
+
+
+# -- a damaged compact table ----------------------------------------------------------------
+
+@pytest.mark.parametrize("field", [0, 1, 2])
+def test_a_damaged_length_in_the_tables_header_is_rebuilt(tmp_path, monkeypatch, capsys,
+                                                          field):
+    """The header's lengths say how much to read: a damaged one (header and checksum fields
+    intact) must not make a build ask for terabytes, but rebuild the table as other damage
+    does."""
+    root, state = make_corpus(tmp_path, 5)
+    expected = titles(corpus.read_corpus(root))
+    corpus.read_corpus(root, cache_dir=state)
+    table = corpus_cache.CorpusCache(corpus_cache.cache_path(state, root)).tables.table_path
+    head, body = table.read_bytes().split(b"\n", 1)
+    fields = head.split(b" ")
+    lengths = fields[3].split(b",")
+    lengths[field] = b"999999999999984"  # a multiple of 48, as the columns' length must be
+    fields[3] = b",".join(lengths)
+    table.write_bytes(b" ".join(fields) + b"\n" + body)
+    capsys.readouterr()
+    assert titles(corpus.read_corpus(root, cache_dir=state)) == expected
+    notes = capsys.readouterr().err.splitlines()
+    assert len(notes) == 1 and f"{table} is unreadable" in notes[0], notes
+    read = counting_reads(monkeypatch)
+    assert titles(corpus.read_corpus(root, cache_dir=state)) == expected  # rebuilt
+    assert read == [] and capsys.readouterr().err == ""

@@ -131,7 +131,12 @@ class Known:
             raise ValueError("not a compact table") from None
         if magic != _MAGIC or written_by != fingerprint:
             raise ValueError("written by another version")
-        if len(sizes) != 3 or min(sizes) < 0 or sizes[1] % 48:
+        # The lengths say how much to read: checked against the file's size first, so that
+        # a damaged one never has a build ask for terabytes.
+        start = handle.tell()
+        end = handle.seek(0, os.SEEK_END)
+        handle.seek(start)
+        if len(sizes) != 3 or min(sizes) < 0 or sizes[1] % 48 or sum(sizes) != end - start:
             raise ValueError("truncated or damaged")
         count = sizes[1] // 48
         stored_paths = handle.read(sizes[0])
