@@ -90,11 +90,26 @@ def test_a_file_that_could_not_be_read_is_read_again_next_build(tmp_path, monkey
     assert read == []  # the article read, once access came back, is trusted as any other
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0 or not shutil.which("setpriv"),
-                    reason="needs root and setpriv to read as a user without access")
+def without_access(*command: str) -> list[str]:
+    """``command`` run as a user that file permissions apply to: root with its override
+    capabilities dropped."""
+    if os.geteuid() != 0:
+        return list(command)
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}", *command]
+
+
+needs_permissions = pytest.mark.skipif(
+    os.name != "posix" or (os.geteuid() == 0 and not shutil.which("setpriv")),
+    reason="needs POSIX permissions (and setpriv, as root)")
+
+
+@needs_permissions
 def test_a_file_unreadable_to_one_build_is_read_by_the_next(tmp_path):
-    """For real: a build without the right to read one file (root's override capabilities
-    dropped), then a build with it, the file and its stamp untouched meanwhile."""
+    """For real: a build without the right to read one file, then a build with it (as
+    root), the file and its stamp untouched meanwhile."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for the second build")
     root, state = make_corpus(tmp_path, 5)
     (root / "a0002.md").chmod(0o000)
     settle()
@@ -102,13 +117,28 @@ def test_a_file_unreadable_to_one_build_is_read_by_the_next(tmp_path):
             f"cache.RACY_MARGIN_NS = {MARGIN_NS};"
             "r = corpus.read_corpus(Path(sys.argv[1]), cache_dir=Path(sys.argv[2]));"
             "print([p.message for p in r.problems])")
-    caps = "-dac_override,-dac_read_search"
-    refused = subprocess.run(
-        ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}", sys.executable, "-c", code,
-         str(root), str(state)], capture_output=True, text=True, check=True,
-        env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    refused = subprocess.run(without_access(sys.executable, "-c", code, str(root), str(state)),
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONPATH": str(PROJECT)})
     assert refused.stdout.strip() == "['cannot be read: Permission denied']", refused
     assert corpus.read_corpus(root, cache_dir=state).problems == ()  # root reads it now
+
+
+@needs_permissions
+def test_an_unreadable_corpus_folder_is_named_with_the_fix(tmp_path):
+    write_config(tmp_path)
+    write_article(tmp_path / "articles", "one")
+    (tmp_path / "articles").chmod(0o000)
+    result = subprocess.run(
+        without_access(sys.executable, "-m", "newsletter", "--config",
+                       str(tmp_path / "newsletter.yaml"), "build", "--date", "2021-02-22"),
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    (tmp_path / "articles").chmod(0o755)
+    assert result.returncode == 1, result
+    assert result.stderr.strip() == (
+        f"Error: the corpus folder {tmp_path / 'articles'} cannot be read (Permission "
+        "denied): give the user running newsletter access to it, or set `corpus:` in "
+        "the configuration to the folder of the articles"), result.stderr
 
 
 # -- a damaged SQLite cache -----------------------------------------------------------------

@@ -30,7 +30,7 @@ from . import files
 from .compact import CompactBuilder, Known, encode_changes
 from .plan import Plan, Progress, make_plan
 from .reads import NO_DATE, FreshRows, Unread
-from .walk import Walked, article_id, walk_corpus, walked_file
+from .walk import Walked, article_id, unreadable_corpus, walk_corpus, walked_file
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -101,7 +101,10 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     """
     # A file changed this close to now could change again within its timestamp's tick.
     settled_before_ns = time.time_ns() - corpus_cache.RACY_MARGIN_NS
-    found, walk_problems = walk_corpus(root)
+    try:
+        found, walk_problems = walk_corpus(root)
+    except OSError as error:
+        raise unreadable_corpus(root, error) from error
     root_path = str(root)
     # A small corpus is validated whole, even for a build: it costs next to nothing and every
     # invalid file is reported at once. Skipping files outside the window pays off at scale.

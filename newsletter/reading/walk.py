@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import overload
 
+from ..core.errors import NewsletterError
 from ..core.models import Problem
 from .cache import Stamp
 
@@ -162,7 +163,8 @@ class Walked(Sequence[Found]):
 def walk_corpus(root: Path) -> tuple[Walked, list[Problem]]:
     """Every ``*.md`` and ``*.txt`` file below ``root`` (see :func:`walk_files`) with the
     stamp of its stat, and a Problem for each entry that cannot be an article file; only
-    the stamp of each stat is kept (a stat result weighs ten times more)."""
+    the stamp of each stat is kept (a stat result weighs ten times more). OSError when
+    ``root`` itself cannot be listed (:func:`unreadable_corpus` says what to fix)."""
     found = Walked()
     problems: list[Problem] = []
     path, size, mtime, ino, ctime = (found.paths.append, found.sizes.append,
@@ -205,6 +207,13 @@ def walked_file(root: Path, relative: str) -> os.stat_result | Problem | None:
     except OSError as error:
         return Problem(relative, f"cannot be read: {error.strerror or error}")
     return info if stat.S_ISREG(info.st_mode) else None
+
+
+def unreadable_corpus(root: Path, error: OSError) -> NewsletterError:
+    return NewsletterError(
+        f"the corpus folder {root} cannot be read ({error.strerror or error}): give the user "
+        "running newsletter access to it, or set `corpus:` in the configuration to the "
+        "folder of the articles")
 
 
 _NOT_UTF8 = ("name is not valid UTF-8: rename it (ids, links and the cache need names that "
