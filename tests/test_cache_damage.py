@@ -252,3 +252,43 @@ def test_a_damaged_length_in_the_tables_header_is_rebuilt(tmp_path, monkeypatch,
     read = counting_reads(monkeypatch)
     assert titles(corpus.read_corpus(root, cache_dir=state)) == expected  # rebuilt
     assert read == [] and capsys.readouterr().err == ""
+
+
+# -- temporary table files --------------------------------------------------------------
+
+def leftovers(state: Path) -> list[str]:
+    return sorted(p.name for p in state.iterdir() if p.name.startswith("."))
+
+
+def test_table_files_of_builds_killed_before_their_rename_are_removed(tmp_path):
+    """A build killed between writing the table's temporary file and renaming it (as big
+    as the table) leaves the file behind: the next build that saves the table removes it."""
+    root, state = make_corpus(tmp_path, 20)
+    code = ("import os, signal, sys; from pathlib import Path;"
+            "from newsletter.reading import corpus, tablefiles;"
+            "tablefiles.os.replace = lambda a, b: os.kill(os.getpid(), signal.SIGKILL);"
+            "corpus.read_corpus(Path(sys.argv[1]), cache_dir=Path(sys.argv[2]))")
+    left: list[list[str]] = []
+    for _ in range(2):
+        killed = subprocess.run([sys.executable, "-c", code, str(root), str(state)],
+                                env={**os.environ, "PYTHONPATH": str(PROJECT)})
+        assert killed.returncode == -9
+        left.append(leftovers(state))
+    assert len(left[0]) == len(left[1]) == 1 and left[0] != left[1]  # the first one removed
+    corpus.read_corpus(root, cache_dir=state)
+    assert leftovers(state) == []
+    table = corpus_cache.CorpusCache(corpus_cache.cache_path(state, root)).tables.table_path
+    assert table.exists()
+
+
+def test_a_table_write_stopped_by_any_exception_leaves_no_temporary_file(tmp_path,
+                                                                        monkeypatch):
+    root, state = make_corpus(tmp_path, 5)
+
+    def interrupted(source: str, target: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        corpus.read_corpus(root, cache_dir=state)
+    assert leftovers(state) == []

@@ -9,6 +9,7 @@ apply to, so a table written since makes them stale, never wrong.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -63,16 +64,47 @@ class TableFiles:
                 os.unlink(path)
 
     def _replace(self, path: Path, parts: list[bytes | memoryview]) -> bool:
+        self._remove_stale(path)
         temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        replaced = False
         try:
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(descriptor, "wb") as handle:
                 handle.writelines(parts)
             os.replace(temporary, path)
+            replaced = True
         except OSError as error:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
             self.note(f"corpus cache {path} was not updated ({error.strerror or error}); the "
                       "next build compares every file again")
-            return False
-        return True
+        finally:  # whatever stopped the write: the temporary file is as big as the table
+            if not replaced:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+        return replaced
+
+    @staticmethod
+    def _remove_stale(path: Path) -> None:
+        """The temporary files of ``path`` left by processes killed before their rename
+        (no ``finally`` runs then). A file is another process's write in progress while
+        that process lives; every process sharing the cache runs on this machine (SQLite's
+        WAL mode needs memory they share), so a process number says whether it does."""
+        with contextlib.suppress(OSError):
+            for temporary in path.parent.glob(f".{glob.escape(path.name)}.*"):
+                pid = temporary.name.rpartition(".")[2]
+                if pid.isdigit() and not _running(int(pid)):
+                    with contextlib.suppress(OSError):
+                        os.unlink(temporary)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # a leftover of an earlier process with this number
+    if os.name != "posix":
+        return True  # os.kill would end the process there: left alone
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
