@@ -11,7 +11,8 @@ become images.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 
 import css_inline
 import mjml
@@ -45,16 +46,40 @@ def issue_web_url(config: Config, issue: Issue) -> str:
     return f"{config.site_url}{issue.slug}/"
 
 
-def unsubscribe_url(config: Config) -> str:
-    return f"{config.site_url}unsubscribe?token={UNSUBSCRIBE_PLACEHOLDER}"
+def unsubscribe_url(config: Config, token: str = UNSUBSCRIBE_PLACEHOLDER) -> str:
+    return f"{config.site_url}unsubscribe?token={token}"
 
 
-def preferences_url(config: Config) -> str:
+def preferences_url(config: Config, token: str = PREFERENCES_PLACEHOLDER) -> str:
     """The reader's own preferences page; "" when readers cannot manage themselves
     (``subscribe.enabled: false``: the page does not exist)."""
     if not config.subscribe.enabled:
         return ""
-    return f"{config.site_url}preferences?token={PREFERENCES_PLACEHOLDER}"
+    return f"{config.site_url}preferences?token={token}"
+
+
+def _slot_marks() -> dict[str, str]:
+    """Marks for the per-subscriber links, unique to one rendering: an article's title or URL
+    may hold the placeholder text itself ("__UNSUBSCRIBE_TOKEN__" in an image URL), and only
+    the templates' own links must receive a subscriber's tokens. The marks never outlive the
+    rendering (see :func:`_slots`), so the same inputs still give the same bytes."""
+    nonce = secrets.token_hex(16)
+    return {"unsubscribe": f"__UNSUBSCRIBE_{nonce}__", "preferences": f"__PREFERENCES_{nonce}__"}
+
+
+_PUBLIC = {"unsubscribe": UNSUBSCRIBE_PLACEHOLDER, "preferences": PREFERENCES_PLACEHOLDER}
+
+
+def _slots(rendered: str, marks: dict[str, str]
+           ) -> tuple[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """``rendered`` with the public placeholders in place of the marks, and its pieces
+    between the marks with the slot each mark stands for."""
+    by_mark = {mark: slot for slot, mark in marks.items()}
+    split = re.split(f"({'|'.join(map(re.escape, by_mark))})", rendered)
+    slots = tuple(by_mark[mark] for mark in split[1::2])
+    public = "".join(piece if i % 2 == 0 else _PUBLIC[by_mark[piece]]
+                     for i, piece in enumerate(split))
+    return public, (tuple(split[0::2]), slots)
 
 
 def subject_line(config: Config, issue: Issue) -> str:
@@ -81,11 +106,17 @@ def preheader(issue: Issue) -> str:
 
 @dataclass(frozen=True)
 class RenderedEmail:
+    """An email as rendered. ``html`` and ``text`` show the placeholder tokens (as
+    ``email.html`` does); ``slots`` splits each part at the links delivery fills in per
+    subscriber: (the pieces between them, the name of each slot), where only the templates'
+    own links are slots, never a placeholder-like string some article carries."""
+
     subject: str
     preheader: str
     mjml: str
     html: str
     text: str
+    slots: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def html_bytes(self) -> int:
@@ -108,14 +139,15 @@ def _attribute(value: object) -> Markup:
     return Markup(_MANGLED_IN_ATTRIBUTES.sub(lambda m: f"&#{ord(m.group())};", escaped))
 
 
-def _context(issue: Issue, config: Config, palette: Palette) -> dict[str, object]:
+def _context(issue: Issue, config: Config, palette: Palette, marks: dict[str, str]
+             ) -> dict[str, object]:
     return {
         "issue": issue,
         "config": config,
         "date": long_date(issue.date),
         "web_url": issue_web_url(config, issue),
-        "unsubscribe_url": unsubscribe_url(config),
-        "preferences_url": preferences_url(config),
+        "unsubscribe_url": unsubscribe_url(config, marks["unsubscribe"]),
+        "preferences_url": preferences_url(config, marks["preferences"]),
         "preheader": preheader(issue),
         "palette": palette,
         "width": EMAIL_WIDTH,
@@ -219,15 +251,20 @@ def render_email(issue: Issue, config: Config,
                  palette: Palette | None = None) -> RenderedEmail:
     """The email edition of ``issue``: the same inputs always give identical strings.
     The palette is the config's theme unless one is given."""
-    context = _context(issue, config, palette or palette_for(config))
+    marks = _slot_marks()
+    context = _context(issue, config, palette or palette_for(config), marks)
     source = _usable(environment_for(config).get_template(HTML_TEMPLATE).render(context))
-    text = _usable(text_environment_for(config).get_template(TEXT_TEMPLATE).render(context))
+    text, text_slots = _slots(
+        _usable(text_environment_for(config).get_template(TEXT_TEMPLATE).render(context)),
+        marks)
+    html, html_slots = _slots(_compile_mjml(source), marks)
     return RenderedEmail(
         subject=subject_line(config, issue),
         preheader=str(context["preheader"]),
-        mjml=source,
-        html=_compile_mjml(source),
+        mjml=_slots(source, marks)[0],
+        html=html,
         text=text,
+        slots={"text": text_slots, "html": html_slots},
     )
 
 

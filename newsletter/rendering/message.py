@@ -68,10 +68,6 @@ def _list_id(config: Config) -> str:
     return ".".join([*labels, headers.ascii_domain(parts.hostname or "localhost")])
 
 
-_SLOT = {UNSUBSCRIBE_PLACEHOLDER: "unsubscribe", PREFERENCES_PLACEHOLDER: "preferences"}
-_PLACEHOLDERS = re.compile(f"({UNSUBSCRIBE_PLACEHOLDER}|{PREFERENCES_PLACEHOLDER})")
-
-
 @dataclass(frozen=True)
 class MessageTemplate:
     """The message for one set of sections, ready for any subscriber."""
@@ -121,7 +117,7 @@ class MessageTemplate:
 def build_template(config: Config, issue: Issue, rendered: RenderedEmail, *,
                    test: bool = False) -> MessageTemplate:
     """Headers shared by every subscriber and both parts, quoted-printable, split at the
-    placeholder token the renderer left in the unsubscribe URL."""
+    links the renderer marked for each subscriber's tokens (``RenderedEmail.slots``)."""
     subject = (TEST_SUBJECT_PREFIX if test else "") + rendered.subject
     host = headers.ascii_domain(urlsplit(config.site_url).hostname or "localhost")
     digest = hashlib.sha256("\x00".join((subject, rendered.text, rendered.html))
@@ -153,11 +149,12 @@ def build_template(config: Config, issue: Issue, rendered: RenderedEmail, *,
     slots: list[str] = []
 
     def part(subtype: str, text: str) -> list[bytes]:
-        if not text.endswith("\n"):
-            text += "\n"
-        split = _PLACEHOLDERS.split(text)
-        pieces = [_qp(piece) for piece in split[0::2]]
-        slots.extend(_SLOT[placeholder] for placeholder in split[1::2])
+        between, names = rendered.slots.get(subtype if subtype == "html" else "text",
+                                             ((text,), ()))
+        if not between[-1].endswith("\n"):
+            between = (*between[:-1], between[-1] + "\n")
+        pieces = [_qp(piece) for piece in between]
+        slots.extend(names)
         pieces[0] = (f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
                      "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode("ascii") \
             + pieces[0]
