@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run, write_article, write_config
+from newsletter.rendering.templating import TEMPLATES
 from newsletter.web.preview import PreviewServer
 
 DATE = dt.date(2021, 2, 22)
@@ -189,6 +190,26 @@ def test_an_edit_is_rebuilt(served, tmp_path):
     assert 'id="subject">Chips week<' in page
     assert "pinned in issues/2021-02-22/overrides.yaml" in page
     assert "Gamma Below The Cut" in get(served, f"/draft/{SLUG}/email.txt")[2]
+
+
+def test_an_edit_to_the_template_overrides_is_rebuilt(tmp_path):
+    """The config's templates: folder is watched like the corpus: a template added there
+    or edited renders the draft again, and the page is told to reload."""
+    (tmp_path / "templates").mkdir()
+    text = tmp_path / "templates" / "email.txt.j2"
+    _project(tmp_path)
+    config = write_config(tmp_path, topics=[{"name": "AI", "max_articles": 2}],
+                          templates="templates")
+    packaged = (TEMPLATES / "email.txt.j2").read_text("utf-8")
+    with PreviewServer(config, port=0, default_date=DATE) as server:
+        assert "Overridden" not in get(server, f"/draft/{SLUG}/email.txt")[2]
+        with changes_seen(server):
+            text.write_text("Overridden\n" + packaged, "utf-8")
+        assert get(server, f"/draft/{SLUG}/email.txt")[2].startswith("Overridden")
+        with changes_seen(server):
+            text.write_text("Edited again\n" + packaged, "utf-8")
+        assert get(server, f"/draft/{SLUG}/email.txt")[2].startswith("Edited again")
+        assert "Edited again" in get(server, f"/draft/{SLUG}/")[2]
 
 
 def test_a_broken_edit_shows_its_error_and_a_fix_recovers(served, tmp_path):

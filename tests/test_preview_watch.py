@@ -278,6 +278,10 @@ def test_only_files_that_make_a_draft_wake_it(tmp_path):
     assert not relevant(change, str(state / "state.sqlite3"))
     assert not relevant(change, str(tmp_path / "articles" / ".a.md.swp"))
     assert not relevant(change, str(tmp_path / "articles" / "a.md~"))
+    # a folder of template overrides kept in the output folder counts whole
+    overrides = relevance(Watched((tmp_path,), (), output, state, output / "templates"))
+    assert overrides(change, str(output / "templates" / "email.txt.j2"))
+    assert not overrides(change, str(output / SLUG / "email.html"))
 
 
 def test_an_idle_preview_does_no_work(tmp_path):

@@ -1,7 +1,8 @@
 """Watching what a draft is made of: OS file notifications, polling only where they fail.
 
-The corpus, the templates and the output folder (its ``overrides.yaml`` and ``issue.json``
-files: a newly published issue changes what later drafts may feature) are watched with
+The corpus, the packaged templates, the config's ``templates:`` folder of overrides and
+the output folder (its ``overrides.yaml`` and ``issue.json`` files: a newly published issue
+changes what later drafts may feature) are watched with
 ``watchfiles`` (inotify on Linux, FSEvents on macOS): an idle preview costs next to nothing
 however large the corpus, where polling 100,000 files every 0.3 s kept a core busy.
 
@@ -49,26 +50,30 @@ class Watched:
     missing: tuple[Path, ...]  # folders that do not exist yet: looked at every tick
     output: Path | None
     state: Path | None  # the state folder: the database changes, drafts do not
+    templates: Path | None = None  # the config's folder of template overrides
 
 
 def watched(config: Config | None, templates: Path = TEMPLATES) -> Watched:
     candidates = [templates]
-    output = state = None
+    output = state = overrides = None
     if config is not None:
         candidates += [config.corpus, config.output]
-        output, state = config.output, config.state_dir
+        output, state, overrides = config.output, config.state_dir, config.templates
+        if overrides is not None:  # the email is rendered with these templates first
+            candidates.append(overrides)
     unique = sorted(set(candidates))
     folders = tuple(p for p in unique if p.is_dir())
     # A folder inside another watched one is seen through it.
     folders = tuple(p for p in folders if not any(p != o and p.is_relative_to(o)
                                                   for o in folders))
     missing = tuple(p for p in unique if not p.is_dir())
-    return Watched(folders, missing, output, state)
+    return Watched(folders, missing, output, state, overrides)
 
 
 def relevance(target: Watched) -> Callable[[watchfiles.Change, str], bool]:
     """Which reported paths can change a draft: not editors' swap and backup files, not the
-    state folder, and in the output folder only the overrides and issue files."""
+    state folder, and in the output folder only the overrides and issue files (a folder of
+    template overrides placed there counts whole)."""
 
     def relevant(_change: watchfiles.Change, name: str) -> bool:
         path = Path(name)
@@ -76,6 +81,8 @@ def relevance(target: Watched) -> Callable[[watchfiles.Change, str], bool]:
             return False
         if path.name.endswith("~"):
             return False
+        if target.templates is not None and path.is_relative_to(target.templates):
+            return True
         if target.state is not None and path.is_relative_to(target.state):
             return False
         if target.output is not None and path.is_relative_to(target.output):
