@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from ..core.errors import NewsletterError
 from .options import Group, Options, date_argument, echo
 
 
@@ -215,11 +214,7 @@ def serve(options: Options, host: str, port: int, timeout: float, send_mail: boo
     from ..web.public import make_server, site_address
 
     config, _ = options.load()
-    try:
-        server = make_server(config, host, port, timeout=timeout, send_mail=send_mail)
-    except OSError as error:
-        raise NewsletterError(f"cannot listen on {host}:{port} ({error}); pick another "
-                              "--port or --host") from None
+    server = make_server(config, host, port, timeout=timeout, send_mail=send_mail)
     echo(f"Serving {config.output} at {site_address(server, config)} (Ctrl-C stops).")
     try:
         server.serve_forever()

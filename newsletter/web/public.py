@@ -44,7 +44,7 @@ from ..rendering.pages import unique_slugs
 from ..rendering.palette import Palette, palette_for
 from ..rendering.templating import environment_for
 from .routing import Route, StartResponse, find_route, plain, redirect, route
-from .server import DEFAULT_TIMEOUT, serve_wsgi
+from .server import DEFAULT_TIMEOUT, base_url, serve_wsgi
 from .signup import ROUTES as SIGNUP_ROUTES
 from .signup import SignupPages
 
@@ -349,8 +349,13 @@ def make_server(config: Config, host: str = "127.0.0.1", port: int = 8080, *,
     For production, run ``newsletter.web.wsgi:application`` under a WSGI server made for it
     (see the README)."""
     sender = start_sender(config) if send_mail else None
-    server = serve_wsgi(Site(config, sender=sender), host, port, log_requests=log_requests,
-                        timeout=timeout)
+    try:
+        server = serve_wsgi(Site(config, sender=sender), host, port,
+                            log_requests=log_requests, timeout=timeout)
+    except NewsletterError:  # cannot listen there: nothing to send for
+        if sender is not None:
+            sender.stop()
+        raise
     if sender is not None:
         server.on_close = (sender.stop,)
     return server
@@ -370,5 +375,4 @@ def start_sender(config: Config, log: Callable[[str], None] | None = None
 
 
 def site_address(server: WSGIServer, config: Config) -> str:
-    host, port = server.server_address[:2]
-    return f"http://{host!s}:{port}{urlsplit(config.site_url).path or '/'}"
+    return base_url(server) + (urlsplit(config.site_url).path or "/")

@@ -9,13 +9,18 @@ serves ``newsletter serve`` and ``newsletter preview``.
 from __future__ import annotations
 
 import contextlib
+import errno
+import ipaddress
 import re
+import socket
 import socketserver
 import sys
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+
+from ..core.errors import NewsletterError
 
 DEFAULT_TIMEOUT = 30.0  # seconds a connection may stay silent before it is closed
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -138,14 +143,77 @@ class SilentRequestHandler(RequestHandler):
         pass
 
 
+class ThreadingServer6(ThreadingServer):
+    """The same on an IPv6 address. On ``::`` (every address) IPv4 clients are answered
+    too, whatever the system's default for IPv6 sockets is."""
+
+    address_family = socket.AF_INET6
+
+    def server_bind(self) -> None:
+        with contextlib.suppress(ValueError):  # ValueError: a host name, not an address
+            if ipaddress.ip_address(str(self.server_address[0])).is_unspecified:
+                with contextlib.suppress(AttributeError, OSError):  # no dual stack here
+                    self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
+def address_family(host: str) -> socket.AddressFamily:
+    """IPv6 for an IPv6 address and for a name that resolves to IPv6 addresses only; else
+    IPv4 (a name with both, like localhost, is served on its IPv4 address)."""
+    try:
+        version = ipaddress.ip_address(host).version
+    except ValueError:
+        try:
+            found = {info[0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+        except (OSError, UnicodeError):  # binding says why the name is no good
+            return socket.AF_INET
+        return socket.AF_INET6 if found == {socket.AF_INET6} else socket.AF_INET
+    return socket.AF_INET6 if version == 6 else socket.AF_INET
+
+
+def base_url(server: socketserver.TCPServer) -> str:
+    """``http://host:port`` of a listening server, an IPv6 address in brackets."""
+    host, port = str(server.server_address[0]), server.server_address[1]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def cannot_listen(host: str, port: int, error: OSError) -> str:
+    """Why a server cannot listen on ``host:port``, and what to change: another --port only
+    when the port is the reason."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if isinstance(error, socket.gaierror):
+        return (f"cannot listen on {where}: the host name {host!r} does not resolve "
+                f"({error.strerror}); choose an address or another name with --host")
+    if error.errno == errno.EADDRINUSE:
+        return (f"cannot listen on {where}: the port is in use (by another server, or one "
+                "still stopping); choose another with --port")
+    if error.errno == errno.EACCES and 0 < port < 1024:
+        return (f"cannot listen on {where}: ports below 1024 need administrator rights; "
+                "choose one above 1023 with --port")
+    if error.errno == errno.EADDRNOTAVAIL:
+        return (f"cannot listen on {where}: {host} is not an address of this machine; "
+                "choose one with --host (127.0.0.1 or ::1 for this machine only, 0.0.0.0 or "
+                ":: for all its addresses)")
+    if error.errno == errno.EAFNOSUPPORT:
+        kind = "IPv6" if address_family(host) == socket.AF_INET6 else "IPv4"
+        return (f"cannot listen on {where}: this machine does not support {kind}; choose an "
+                "address of the other kind with --host")
+    return f"cannot listen on {where}: {error.strerror or error}"
 
 
 def serve_wsgi(app: WSGIApp, host: str, port: int, *, log_requests: bool = True,
                timeout: float = DEFAULT_TIMEOUT,
                handler: type[RequestHandler] | None = None) -> ThreadingServer:
-    """``app`` on ``host:port`` (port 0 picks a free one); requests logged to stderr without
-    their query strings unless ``log_requests`` is false or ``handler`` says otherwise."""
+    """``app`` on ``host:port`` (port 0 picks a free one), an IPv4 or IPv6 address or a host
+    name (an IPv6 address may come in brackets); requests logged to stderr without their
+    query strings unless ``log_requests`` is false or ``handler`` says otherwise. Raises
+    NewsletterError saying why it cannot listen there."""
     base = handler or (RequestHandler if log_requests else SilentRequestHandler)
-    server = ThreadingServer((host, port), type("Handler", (base,), {"timeout": timeout}))
+    host = host.strip("[]")
+    kind = ThreadingServer6 if address_family(host) == socket.AF_INET6 else ThreadingServer
+    try:
+        server = kind((host, port), type("Handler", (base,), {"timeout": timeout}))
+    except OSError as error:
+        raise NewsletterError(cannot_listen(host, port, error)) from None
     server.set_app(app)
     return server

@@ -14,9 +14,8 @@ import threading
 from collections.abc import Collection
 from pathlib import Path
 
-from ...core.errors import NewsletterError
 from ..routing import is_loopback
-from ..server import RequestHandler, serve_wsgi
+from ..server import RequestHandler, base_url, serve_wsgi
 from .app import PreviewApp
 from .drafts import DraftCache
 from .listing import Listing
@@ -53,19 +52,13 @@ class PreviewServer:
         self.app = PreviewApp(self.cache, allowed_hosts=allowed, default_date=default_date)
         self.watcher = Watcher(config_path, lambda: self.cache.last_good_config,
                                self.cache.changed, poll=poll)
-        try:
-            self.httpd = serve_wsgi(self.app, host, port, handler=_Handler)
-        except OSError as error:
-            raise NewsletterError(f"cannot serve on {host}:{port}: {error.strerror or error}; "
-                                  "choose another with --port") from error
+        self.httpd = serve_wsgi(self.app, host, port, handler=_Handler)  # or why it cannot
         self.loopback = is_loopback(host)
         self._threads: list[threading.Thread] = []
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        host = f"[{host!s}]" if ":" in str(host) else str(host)
-        return f"http://{host}:{port}"
+        return base_url(self.httpd)
 
     def listing(self) -> Listing:
         return self.app.listing()
