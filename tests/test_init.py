@@ -129,6 +129,54 @@ def test_init_never_overwrites(tmp_path: Path) -> None:
     assert "--force" not in CliRunner().invoke(cli, ["init", "--help"]).output
 
 
+def _refused(result, reason: str) -> None:
+    assert result.exit_code == 1
+    assert reason in result.output, result.output
+    assert "unexpected" not in result.output and "report it" not in result.output
+
+
+def test_a_file_in_the_way_is_named(tmp_path: Path) -> None:
+    (tmp_path / "news").write_text("not a folder\n", "utf-8")
+    _refused(init(str(tmp_path / "news" / "ai")),
+             f"cannot create files in {tmp_path}/news/ai: {tmp_path}/news is a file, where a "
+             "folder has to be; move the file away, or choose another folder")
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "templates").write_text("not a folder\n", "utf-8")
+    _refused(init(str(tmp_path / "site"), "--templates"),
+             f"{tmp_path}/site/templates is a file, where a folder has to be")
+
+
+def test_a_folder_that_may_not_be_written_is_named(tmp_path: Path) -> None:
+    if os.geteuid() == 0:  # root writes anywhere a permission allows: sysfs refuses it
+        if not os.path.ismount("/sys"):
+            pytest.skip("no /sys to be refused by")
+        folder = Path("/sys") / f"newsletter-{tmp_path.name}"
+    else:
+        tmp_path.chmod(0o500)
+        folder = tmp_path / "news"
+    try:
+        _refused(init(str(folder), "--title", "T"),
+                 f"cannot create files in {folder}: permission denied on {folder}; choose a "
+                 "folder you can write to, or get write permission on this one")
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_a_read_only_file_system_is_named(tmp_path: Path) -> None:
+    mounted = tmp_path / "ro"
+    mounted.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mounted)],
+                           capture_output=True, check=False)
+    if mount.returncode != 0:
+        pytest.skip("cannot mount a read-only file system here")
+    try:
+        _refused(init(str(mounted / "news"), "--templates"),
+                 f"{mounted}/news is on a read-only file system; choose a folder on a "
+                 "writable disk")
+    finally:
+        subprocess.run(["umount", str(mounted)], check=True)
+
+
 def test_init_templates_copies_the_packaged_ones_to_start_from(tmp_path: Path) -> None:
     assert init(str(tmp_path), "--title", "T", "--site-url", "https://t.example/",
                 "--timezone", "UTC", "--topics", "News").exit_code == 0

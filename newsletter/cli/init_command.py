@@ -4,6 +4,7 @@ newsletter.publishing.starter)."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from ..core.errors import NewsletterError
 from ..publishing.starter import (
     TEMPLATES_DIR,
     Settings,
@@ -55,7 +57,10 @@ def init(folder: Path, title: str | None, site_url: str | None, timezone: str | 
     """
     if templates:
         target = folder / TEMPLATES_DIR
-        copied = copy_templates(target)
+        try:
+            copied = copy_templates(target)
+        except OSError as error:
+            raise cannot_write(target, error) from None
         echo(f"Copied {len(copied)} templates into {target}.")
         echo(f'Next: add `templates: "{TEMPLATES_DIR}"` to newsletter.yaml, change the '
                    "copies, delete those you keep as they are (they then follow the packaged "
@@ -68,7 +73,10 @@ def init(folder: Path, title: str | None, site_url: str | None, timezone: str | 
         topics = topics or _ask('Its topics, separated by ; (e.g. "AI;Robotics")')
     settings = Settings(title or None, site_url or None, timezone or None,
                         tuple(t.strip() for t in (topics or "").split(";") if t.strip()))
-    created = init_newsletter(folder, settings, today(settings.timezone))
+    try:
+        created = init_newsletter(folder, settings, today(settings.timezone))
+    except OSError as error:
+        raise cannot_write(folder, error) from None
     echo(f"Created a newsletter in {folder}:")
     for path in created:
         shown = path.relative_to(folder)
@@ -78,6 +86,28 @@ def init(folder: Path, title: str | None, site_url: str | None, timezone: str | 
     echo("  newsletter check      # says what is left to fill in")
     echo("  newsletter build      # today's issue, from the example article")
     echo("  newsletter preview    # look at it in your browser")
+
+
+def cannot_write(folder: Path, error: OSError) -> NewsletterError:
+    """Why ``folder`` cannot be filled, naming the path that refused and what to do."""
+    path = Path(error.filename) if error.filename else folder
+    if error.errno in (errno.EACCES, errno.EPERM):
+        reason = f"permission denied on {path}"
+        fix = "choose a folder you can write to, or get write permission on this one"
+    elif error.errno == errno.EROFS:
+        reason = f"{path} is on a read-only file system"
+        fix = "choose a folder on a writable disk"
+    elif error.errno in (errno.ENOTDIR, errno.EEXIST):
+        # mkdir met a file where a folder has to be: the path itself or one above it
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()),
+                       path)
+        reason = f"{blocker} is a file, where a folder has to be"
+        fix = "move the file away, or choose another folder"
+    elif error.errno == errno.ENOSPC:
+        reason, fix = f"the disk holding {path} is full", "free some space and run it again"
+    else:
+        reason, fix = f"{path}: {error.strerror or error}", "choose another folder"
+    return NewsletterError(f"cannot create files in {folder}: {reason}; {fix}")
 
 
 def today(timezone: str | None) -> dt.date:
