@@ -307,3 +307,19 @@ def test_a_build_reads_each_issue_file_once(site: Path, monkeypatch) -> None:
     assert store.status(dt.date(2021, 2, 22)) is IssueStatus.PUBLISHED
     assert store.status(dt.date(2021, 3, 8)) is None
     assert [i.slug for i in store.published()] == ["2021-02-15", "2021-02-22", "2021-03-01"]
+
+
+def test_publishing_again_rewrites_no_file_whatever_the_articles_offsets(project: Path
+                                                                          ) -> None:
+    """issue.json keeps instants in UTC: the files of ``build --publish`` (from the issue in
+    memory) and of a later ``publish`` (from issue.json) are the same bytes."""
+    write_config(project, timezone="America/New_York")
+    write_article(project / "articles", "offset", publishedDateTime="2021-02-19T10:00:00-05:00")
+    write_article(project / "articles", "east", quality=40,
+                  publishedDateTime="2021-02-18T23:30:00+09:00")
+    assert run(project, "build", "--date", "2021-02-22", "--publish").exit_code == 0
+    built = tree(project / "issues")
+    again = run(project, "publish", "2021-02-22")
+    assert again.exit_code == 0, again.output
+    assert tree(project / "issues") == built
+    assert b"<pubDate>Fri, 19 Feb 2021 15:00:00 +0000</pubDate>" in built["topics/ai.xml"]

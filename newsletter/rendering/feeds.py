@@ -1,7 +1,7 @@
 """The feeds of the published issues: RSS 2.0, Atom 1.0, JSON Feed 1.1, and an RSS feed per topic.
 
 Pure: no clock, no I/O. Every date is an issue's timestamp (``timing.issue_timestamp``) or an
-article's own publication instant, never the wall clock, so the same issues and config
+article's own publication instant (in UTC), never the wall clock, so the same issues and config
 always give the same bytes. Text is only ever data: summaries and content are HTML escaped
 once (never CDATA), and only http(s) URLs become links.
 """
@@ -174,8 +174,12 @@ def _topic_feed(issues: Sequence[Issue], topic: TopicConfig, slug: str, config: 
         entry.guid(clean_text(article.canonical_url), permalink=False)
         entry.title(clean_text(article.title) or clean_text(article.canonical_url))
         entry.link(href=clean_text(http_url(article.url)), rel="alternate")
-        entry.published(article.published)
-        entry.updated(article.published)
+        # In UTC, as issue.json stores it: the article's own offset is lost once the issue
+        # is read back, and a pubDate that flipped from -0500 to +0000 on the next publish
+        # would rewrite every older entry.
+        published = article.published.astimezone(dt.UTC)
+        entry.published(published)
+        entry.updated(published)
         text = clean_text(summary.render(card=card(placed)).strip())
         if text:
             entry.summary(text, type="html")
