@@ -7,6 +7,9 @@ import datetime as dt
 import os
 import subprocess
 import sys
+from email import policy
+from email.parser import BytesParser
+from email.utils import parseaddr
 from pathlib import Path
 
 import pytest
@@ -82,7 +85,7 @@ def test_init_with_options_is_ready_to_build(tmp_path: Path) -> None:
     data = yaml.safe_load((tmp_path / "newsletter.yaml").read_text("utf-8"))
     assert data["title"] == 'AI "Weekly"'
     assert data["topics"] == ["AI", "Robotics"]
-    assert data["email"]["from"] == 'AI "Weekly" <newsletter@news.example.org>'
+    assert data["email"]["from"] == r'"AI \"Weekly\"" <newsletter@news.example.org>'
     article = tmp_path / "articles" / "2021-02-28-welcome.md"  # the day before "today"
     assert "publishedDateTime: 2021-02-28T12:00:00-05:00" in article.read_text("utf-8")
     runner = CliRunner()
@@ -213,3 +216,24 @@ def test_the_written_config_is_yaml_with_every_gap_a_placeholder(settings: Setti
     filled = [settings.title, settings.site_url, settings.timezone]
     for key, value in zip(("title", "site_url", "timezone"), filled, strict=True):
         assert data[key] == value if value else data[key].startswith("<fill in: "), key
+
+
+@pytest.mark.parametrize("title", ["News, Views", "A;B", "Dr. Who's <Weekly>",
+                                   'Back\\slash "and" quotes', "Ça va: l'hebdo"])
+def test_init_quotes_a_title_that_an_address_cannot_hold_as_it_is(tmp_path: Path,
+                                                                   title: str) -> None:
+    """The sender `init` writes (the title, newsletter@ the host) passes `check` and names
+    the newsletter exactly: a comma or a semicolon in it does not split the address."""
+    result = init(str(tmp_path), "--title", title, "--site-url", "https://news.example.org/",
+                  "--timezone", "UTC", "--topics", "AI")
+    assert result.exit_code == 0, result.output
+    config = ["--config", str(tmp_path / "newsletter.yaml")]
+    checked = CliRunner().invoke(cli, [*config, "check"])
+    assert checked.exit_code == 0, checked.output
+    sender = yaml.safe_load((tmp_path / "newsletter.yaml").read_text("utf-8"))["email"]["from"]
+    assert parseaddr(sender) == (title, "newsletter@news.example.org")
+    built = CliRunner().invoke(cli, [*config, "build", "2021-03-01"])
+    assert built.exit_code == 0, built.output
+    message = BytesParser(policy=policy.default).parsebytes(
+        next((tmp_path / "issues").glob("*/email.eml")).read_bytes())
+    assert message["From"].addresses[0].display_name == title

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .checks import Report, boolean, integer, mapping, positive_number, string
 from .cron import WallClockCron  # weekdays 0-7 as crontab means them
 from .errors import ConfigError
-from .headers import HeaderError, addr_spec, header_problem
+from .headers import HeaderError, addr_spec, header_problem, mailbox
 from .safeyaml import load_yaml_file
 from .same_story import check_same_story
 from .settings import (
@@ -110,10 +110,7 @@ def check_subject(template: str) -> str | None:
 def _email(report: Report, value: Any, title: str | None, site_url: str | None
            ) -> EmailSettings:
     host = urlsplit(site_url).hostname if site_url else None
-    name = title or "Newsletter"
-    if not re.fullmatch(r"[\w !#$%&'*+/=?^`{|}~-]+", name):  # a phrase needs quotes
-        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    default_sender = f"{name} <newsletter@{host or 'localhost'}>"
+    default_sender = mailbox(title or "Newsletter", f"newsletter@{host or 'localhost'}")
     if value is None:
         value = {}
     if not isinstance(value, dict):

@@ -137,6 +137,15 @@ def addr_spec(address: str) -> str:
     return f"{local}@{domain}"
 
 
+def mailbox(display: str, spec: str) -> str:
+    """``display <spec>`` as a configuration writes an address (``email.from``): the display
+    name in double quotes unless it is words alone, since a comma, a semicolon or a dot in
+    it would make ``News, Views <news@example.org>`` read as two addresses or none."""
+    if not re.fullmatch(r"[\w !#$%&'*+/=?^`{|}~-]+", display):
+        display = '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{display} <{spec}>"
+
+
 def address(name: str, display: str, spec: str) -> bytes:
     """``Name: display <local@domain>`` (or the bare address without a display name)."""
     _check_name(name)

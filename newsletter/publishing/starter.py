@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..core.config import DEFAULT_CONFIG_NAME
 from ..core.errors import NewsletterError
+from ..core.headers import mailbox
 from ..core.theme import placeholder
 from ..rendering.templating import TEMPLATES, packaged_templates
 
@@ -58,7 +59,7 @@ def config_text(settings: Settings) -> str:
     topics = settings.topics or (placeholder(
         f'your topics, one per line; the example article is in "{EXAMPLE_TOPIC}"'),)
     host = urlsplit(settings.site_url).hostname if settings.site_url else None
-    sender = (f"  from: {_quoted(f'{settings.title} <newsletter@{host}>')}\n"
+    sender = (f"  from: {_quoted(mailbox(settings.title, f'newsletter@{host}'))}\n"
               if settings.title and host else
               '  # from: "AI Weekly <newsletter@news.example.org>"   # default: the title, '
               "newsletter@ the site's host\n")
