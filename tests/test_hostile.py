@@ -97,3 +97,37 @@ def test_hostile_articles_build_and_nothing_dangerous_comes_out(tmp_path: Path) 
     assert "&lt;script&gt;" in email
     text = files["2021-02-22/email.txt"].decode()
     assert "{{ 7*7 }}" in text and "javascript:" not in text and "data:" not in text
+
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_bidi_controls_in_article_text_reorder_nothing(tmp_path: Path) -> None:
+    """A right-to-left override left open in a title or an outlet's name would show the
+    rest of the line backwards (the preheader's other titles, a card's date): no output
+    carries one, on the web, in the email or in a feed."""
+    write_config(tmp_path)
+    write_article(tmp_path / "articles", "override", quality=90, publishedDateTime=WHEN,
+                  title="Chips \u202eare back", excerpt="Fabs \u2067open\u2069 again \u202b",
+                  provider={"name": "Wire \u202dOne", "domain": "wire.example"},
+                  related=[{"title": "Also \u2066here", "webUrl": "https://r.example/a",
+                            "provider": {"name": "Rel \u202aOut", "domain": "r.example"}}])
+    write_article(tmp_path / "articles", "second", quality=80, publishedDateTime=WHEN,
+                  title="Robots \u2068too")
+    result = run(tmp_path, "build", "--date", "2021-02-22", "--publish")
+    assert result.exit_code == 0, result.output
+    files = tree(tmp_path / "issues")
+    for name, data in files.items():
+        assert not set(data.decode("utf-8")) & set(BIDI), name
+    text = files["2021-02-22/email.txt"].decode()
+    assert "Chips are back\nWire One · February 17, 2021\n" in text
+    assert "Fabs open again" in text and "Rel Out: Also here" in text
+    page = files["2021-02-22/index.html"].decode()
+    assert "Wire One · <time" in page and ">Chips are back</a>" in page
+    entry = feedparser.parse(files["feed.xml"]).entries[0]
+    assert entry.summary == "Chips are back · Robots too"
+    topic = feedparser.parse(files["topics/ai.xml"]).entries
+    assert [e.title for e in topic] == ["Chips are back", "Robots too"]
+    assert "Wire One · February 17, 2021" in topic[0].summary
+    items = json.loads(files["feed.json"])["items"]
+    assert items[0]["summary"] == "Chips are back · Robots too"

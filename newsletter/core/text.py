@@ -26,14 +26,20 @@ def describe(value: Any) -> str:
 
 
 # Characters XML 1.0 forbids (C0 controls but tab/newline/return, lone surrogates, U+FFFE,
-# U+FFFF) plus DEL and the C1 controls, which HTML treats as parse errors. Dropped on reading
-# and again before every output, so that no output can carry them.
+# U+FFFF) plus DEL and the C1 controls, which HTML treats as parse errors; and the bidi
+# embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069): one left open in a
+# title (a right-to-left override, say) reverses whatever follows it on the line, the other
+# titles of a preheader, the date of a card. Dropped on reading and again before every
+# output, so that no output can carry them. Right-to-left text itself needs none of them (the
+# marks U+200E and U+200F, which open nothing, stay).
 _UNWANTED_CHARACTERS = re.compile(
-    "[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+    "[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+    "|[\u202a-\u202e\u2066-\u2069]")
 
 
 def clean_text(text: str) -> str:
-    """``text`` without the control characters that XML forbids and HTML frowns upon."""
+    """``text`` without the control characters that XML forbids and HTML frowns upon, nor
+    the bidi controls that would reorder the text around them."""
     return _UNWANTED_CHARACTERS.sub("", text)
 
 
