@@ -323,3 +323,52 @@ def test_publishing_again_rewrites_no_file_whatever_the_articles_offsets(project
     assert again.exit_code == 0, again.output
     assert tree(project / "issues") == built
     assert b"<pubDate>Fri, 19 Feb 2021 15:00:00 +0000</pubDate>" in built["topics/ai.xml"]
+
+
+def _advice(stderr: str) -> list[str]:
+    """The command a damaged issue's error says to run, as arguments after `newsletter`."""
+    command = stderr.split("rebuild it from the corpus with `")[1].split("`")[0]
+    words = command.split()
+    assert words[0] == "newsletter", stderr
+    if "(with --publish if it was published)" in stderr:
+        words.append("--publish")
+    return words[1:]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "no window"])
+def test_a_damaged_issue_file_is_rebuilt_as_its_error_advises(site: Path, damage: str) -> None:
+    for date in ("2021-02-15", "2021-02-22"):
+        assert run(site, "build", "--date", date, "--publish").exit_code == 0
+    published = tree(site / "issues")
+    path = site / "issues/2021-02-22/issue.json"
+    if damage == "truncated":
+        path.write_bytes(published["2021-02-22/issue.json"][:200])
+    else:
+        path.write_text(json.dumps({"slug": "2021-02-22", "status": "published",
+                                    "sections": []}), "utf-8")
+    for args in (("build", "--date", "2021-03-01"), ("publish", "2021-02-22"),
+                 ("build", "--date", "2021-02-22")):
+        failed = run(site, *args)
+        assert failed.exit_code == 1, (args, failed.output)
+        assert f"{path}: " in failed.stderr and "restore it, or rebuild it" in failed.stderr
+    advice = _advice(failed.stderr)
+    assert advice[:4] == ["build", "--date", "2021-02-22", "--force"]
+    assert ("--publish" in advice) == (damage == "truncated")  # the status is lost with it
+    rebuilt = run(site, *advice)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "replaced by the issue rebuilt from the corpus, published" in rebuilt.stderr
+    assert tree(site / "issues") == published
+
+
+def test_a_damaged_issue_rebuilt_as_a_draft_says_how_to_publish_it(site: Path) -> None:
+    for date in ("2021-02-15", "2021-02-22"):
+        assert run(site, "build", "--date", date, "--publish").exit_code == 0
+    published = tree(site / "issues")
+    (site / "issues/2021-02-22/issue.json").write_text("{", "utf-8")
+    rebuilt = run(site, "build", "--date", "2021-02-22", "--force")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert ("replaced by the issue rebuilt from the corpus, as a draft: "
+            "`newsletter publish 2021-02-22` publishes it") in rebuilt.stderr
+    assert issue_json(site, "2021-02-22")["status"] == "draft"
+    assert run(site, "publish", "2021-02-22").exit_code == 0
+    assert tree(site / "issues") == published

@@ -23,7 +23,7 @@ from ..rendering.message import sample_message
 from ..rendering.pages import render_archive, render_issue_page
 from ..selecting.overrides import OVERRIDES_FILE, Overrides, find_article, load_overrides
 from ..selecting.select import issue_window, pin_topic, select_issue
-from .issuefile import ISSUE_FILE, issue_json
+from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
 from .issues import IssueStore, neighbours
 from .output import write_files
 
@@ -243,6 +243,14 @@ def _differs(path: Path, data: bytes) -> bool:
         return True
 
 
+def _replaced(damaged: DamagedIssueError, issue_date: dt.date, *, published: bool) -> str:
+    what = damaged.problem
+    if published:
+        return f"{what}; replaced by the issue rebuilt from the corpus, published"
+    return (f"{what}; replaced by the issue rebuilt from the corpus, as a draft: "
+            f"`newsletter publish {issue_date.isoformat()}` publishes it if it was published")
+
+
 def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
                 force: bool = False, publish: bool = False) -> BuildResult:
     """Select the issue dated ``issue_date`` and write its folder (and publish it if asked).
@@ -251,12 +259,16 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
     says why. A published issue is only rebuilt with ``force`` when the rebuild would change
     it; rebuilding it unchanged is a no-op.
     """
-    store = IssueStore(config.output)
+    store = IssueStore(config.output, rebuild=issue_date if force else None)
     result = read_and_select(config, issue_date, strict=strict, complete=False, store=store)
     issue = result.selection.issue
     if not issue.sections:
         return replace(result, empty_reason=why_empty(result))
     was_published = store.status(issue_date) == IssueStatus.PUBLISHED
+    if store.damaged is not None:  # rebuilt from the corpus; published if it still says so
+        was_published = store.damaged.published
+        result = replace(result, warnings=result.warnings + (_replaced(
+            store.damaged, issue_date, published=was_published or publish),))
     if was_published or publish:
         issue = replace(issue, status=IssueStatus.PUBLISHED)
     if was_published and not force:

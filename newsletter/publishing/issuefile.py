@@ -47,6 +47,28 @@ def issue_to_dict(issue: Issue) -> dict[str, Any]:
     return data
 
 
+class DamagedIssueError(NewsletterError):
+    """An ``issue.json`` that cannot be read back. ``published``: the file still says it was
+    published (a damaged file may not say anything)."""
+
+    def __init__(self, path: Path | str, what: str, *, published: bool = False) -> None:
+        folder = Path(path).parent.name
+        rebuild = (f"newsletter build --date {folder} --force"
+                   if _is_date(folder) else "newsletter build --date <date> --force")
+        super().__init__(f"{path}: {what}; restore it, or rebuild it from the corpus with "
+                         f"`{rebuild}`" + ("" if published else
+                                           " (with --publish if it was published)"))
+        self.problem = f"{path}: {what}"  # without the advice
+        self.published = published
+
+
+def _is_date(name: str) -> bool:
+    try:
+        return dt.date.fromisoformat(name).isoformat() == name
+    except ValueError:
+        return False
+
+
 def issue_from_dict(data: dict[str, Any], path: Path | str = ISSUE_FILE) -> Issue:
     """The :class:`Issue` an ``issue.json`` describes (what publishing renders from)."""
     try:
@@ -63,9 +85,11 @@ def issue_from_dict(data: dict[str, Any], path: Path | str = ISSUE_FILE) -> Issu
                      status=IssueStatus(data.get("status", "draft")),
                      intro=tuple(data.get("intro") or ()), subject=data.get("subject"),
                      intro_in_filtered=data.get("intro_in_filtered") is True)
-    except (KeyError, TypeError, ValueError) as error:
-        raise NewsletterError(f"{path}: not a valid issue file ({type(error).__name__}: "
-                              f"{error}); rebuild it with newsletter build --force") from None
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise DamagedIssueError(
+            path, f"not a valid issue file ({type(error).__name__}: {error})",
+            published=isinstance(data, dict) and data.get("status") == IssueStatus.PUBLISHED
+        ) from None
 
 
 def issue_json(issue: Issue) -> bytes:
@@ -78,11 +102,11 @@ def read_issue_file(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise NewsletterError(
-            f"{path}: cannot be read as an issue ({error}); restore it or remove the folder"
-        ) from None
+        raise DamagedIssueError(path, f"cannot be read as an issue ({error})") from None
     if not isinstance(data, dict) or not isinstance(data.get("sections"), list):
-        raise NewsletterError(f"{path}: not an issue file (no sections); restore or remove it")
+        raise DamagedIssueError(
+            path, "not an issue file (no sections)",
+            published=isinstance(data, dict) and data.get("status") == IssueStatus.PUBLISHED)
     return data
 
 

@@ -14,12 +14,18 @@ from pathlib import Path
 
 from ..core.models import Issue, IssueStatus
 from ..core.urls import canonical_url
-from .issuefile import ISSUE_FILE, load_issue
+from .issuefile import ISSUE_FILE, DamagedIssueError, load_issue
 
 
 class IssueStore:
-    def __init__(self, output: Path) -> None:
+    """``rebuild``: the date of an issue about to be rebuilt from the corpus whatever its
+    ``issue.json`` holds (``build --force``): a damaged one counts as missing, and
+    ``damaged`` keeps what was wrong with it, instead of failing the build that replaces it."""
+
+    def __init__(self, output: Path, *, rebuild: dt.date | None = None) -> None:
         self.output = output
+        self.rebuild = rebuild
+        self.damaged: DamagedIssueError | None = None
         self._dates: list[dt.date] | None = None
         self._issues: dict[dt.date, Issue] = {}
 
@@ -47,7 +53,13 @@ class IssueStore:
             path = self.path(issue_date)
             if not path.is_file():
                 return None
-            self._issues[issue_date] = load_issue(path)
+            try:
+                self._issues[issue_date] = load_issue(path)
+            except DamagedIssueError as error:
+                if issue_date != self.rebuild:
+                    raise
+                self.damaged = error
+                return None
         return self._issues[issue_date]
 
     def status(self, issue_date: dt.date) -> IssueStatus | None:
