@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import make_config, write_config
+from conftest import make_config, run, write_article, write_config
 from newsletter.core.config import Config, TopicConfig, load_config
 from newsletter.core.errors import ConfigError, NewsletterError
 
@@ -423,3 +423,21 @@ def test_settings_files_use_the_safe_loader(tmp_path: Path, name: str, text: str
         errors = caught.value.errors
         holder = "overrides files"
     assert errors == [expected.format(holder=holder)]
+
+
+def test_an_output_folder_inside_the_corpus_is_refused(tmp_path: Path):
+    """Its issues (email.txt) would be read back as article files by the next build."""
+    project = tmp_path / "project"
+    project.mkdir()
+    write_config(project, corpus=".", output="issues")
+    write_article(project, "a", body="Text.")
+    expected = ('output: "issues" is inside the corpus ("."); give the articles a folder of '
+                'their own, e.g. corpus: "articles"')
+    assert config_errors(project / "newsletter.yaml") == [expected]
+    for args in (("check",), ("build", "--date", "2021-02-22")):
+        result = run(project, *args)
+        assert result.exit_code == 1 and expected in result.stderr, (args, result.output)
+    assert not (project / "issues").exists()
+    write_config(project, corpus=".", output="../site")  # beside the corpus: fine
+    assert run(project, "build", "--date", "2021-02-22").exit_code == 0
+    assert (tmp_path / "site/2021-02-22/email.txt").is_file()

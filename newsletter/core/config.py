@@ -310,6 +310,9 @@ def validate(data: Any, path: Path) -> Config:
     output = (folder / output_name).resolve() if output_name else None
     if output is not None and output.exists() and not output.is_dir():
         report.errors.append(f'output: "{output_name}" exists and is not a folder')
+    if corpus and output and output.is_relative_to(corpus):  # builds would read their issues
+        report.errors.append(f'output: "{output_name}" is inside the corpus ("{corpus_name}"); '
+                             'give the articles a folder of their own, e.g. corpus: "articles"')
 
     window_days = integer(report, "window_days", data.get("window_days", 7), minimum=1)
     min_quality = data.get("min_quality", 0)
