@@ -55,7 +55,7 @@ def _legacy_completed(config: Config) -> dt.datetime | None:
 
 
 def last_completed(config: Config) -> dt.datetime | None:
-    """The latest fire time whose run succeeded."""
+    """The latest fire time whose run succeeded (what ``state migrate`` moved in)."""
     with open_database(config) as db:
         latest = db.run("runs.last", (config.site_url,)).fetchone()[0]
     recorded = dt.datetime.fromisoformat(latest) if latest else None
@@ -65,10 +65,29 @@ def last_completed(config: Config) -> dt.datetime | None:
     return recorded
 
 
+def _moment(fire_time: dt.datetime) -> str:
+    return fire_time.astimezone(dt.UTC).isoformat()
+
+
+def is_done(config: Config, fire_time: dt.datetime, now: dt.datetime) -> bool:
+    """Whether the run of this very fire time succeeded.
+
+    Not "a later run succeeded": a pass made while the clock was wrongly ahead records a
+    future run, and every real run after the clock is put right would then look done. The
+    old JSON record (one fire time, every earlier one done) counts only when not in the
+    future, for the same reason.
+    """
+    with open_database(config) as db:
+        if db.run("run.done", (config.site_url, _moment(fire_time))).fetchone() is not None:
+            return True
+    legacy = _legacy_completed(config)
+    return legacy is not None and fire_time <= legacy <= now
+
+
 def record_completed(config: Config, fire_time: dt.datetime) -> None:
     """Mark a run done, only after it succeeded (a crash never loses a run)."""
     issue = fire_time.astimezone(config.timezone).date().isoformat()
-    moment = fire_time.astimezone(dt.UTC).isoformat()
+    moment = _moment(fire_time)
     with open_database(config) as db:
         db.run("run.record", (config.site_url, moment, issue, now()))
 
@@ -109,23 +128,23 @@ class Due:
 def check_due(config: Config, now: dt.datetime) -> Due:
     """Whether the most recent fire time (at or before ``now``) must be run now.
 
-    It is run when it is not done yet (its issue not published, or published but not yet
-    sent by a run when the schedule sends; and the run not recorded as completed) and it is
-    at most ``catch_up_hours`` old; older misses are reported, never built, since an issue
-    days late is worse than a skipped one.
+    It is run when it is not recorded as done and at most ``catch_up_hours`` old; older
+    misses are reported, never built, since an issue days late is worse than a skipped one.
+    An issue published without its run recorded (published by hand, or a run stopped after
+    writing the issue but before the archive and feeds) is finished at any age when the
+    schedule does not send: that only brings the archive and feeds up to date.
     """
     settings = schedule_settings(config)
     fire = schedule_cron(config).latest_fire_time(now)
     if fire is None:
         return Due("none", f"the schedule {settings.cron!r} has not fired yet")
     issue = fire.date().isoformat()
-    completed = last_completed(config)
-    if _issue_status(config, fire.date()) == IssueStatus.PUBLISHED and not settings.send:
-        return Due("done", f"issue {issue} (run of {when(fire)}) is already published: "
-                           "nothing to do", fire)
-    if completed is not None and completed >= fire:
+    if is_done(config, fire, now):
         return Due("done", f"the run of {when(fire)} (issue {issue}) is done: nothing to do",
                    fire)
+    if _issue_status(config, fire.date()) == IssueStatus.PUBLISHED and not settings.send:
+        return Due("run", f"issue {issue} is published but the run of {when(fire)} is not "
+                          "recorded: finishing it", fire)
     late = now - fire
     limit = dt.timedelta(hours=settings.catch_up_hours)
     if late > limit:
@@ -169,10 +188,17 @@ def run_issue(config: Config, fire_time: dt.datetime, *, strict: bool = False) -
     issue_date = fire_time.astimezone(config.timezone).date()
     slug = issue_date.isoformat()
     if _issue_status(config, issue_date) == IssueStatus.PUBLISHED:
+        # Published, but this run is not recorded: it may have stopped (disk full, killed)
+        # after writing the issue and before the archive and feeds, which publishing again
+        # writes (it rewrites only what differs).
+        _issue, written = build.publish_issue(config, issue_date)
+        if written:
+            log.info("issue %s is already published: brought %d file(s) up to date in %s "
+                     "(the archive, the feeds)", slug, len(written), config.output)
         if settings.send:  # published, but this run has not sent it yet
             log.info("issue %s is already published: sending it", slug)
             _send(config, issue_date)
-        else:
+        elif not written:
             log.info("issue %s is already published: nothing to do", slug)
         record_completed(config, fire_time)
         return

@@ -217,6 +217,8 @@ STATEMENTS: dict[str, str] = {
     # -- the schedule's runs ----------------------------------------------------------------
     "runs.last":
         "SELECT max(fire_time) FROM schedule_runs WHERE newsletter = ?",
+    "run.done":
+        "SELECT 1 FROM schedule_runs WHERE newsletter = ? AND fire_time = ?",
     "run.record":
         "INSERT INTO schedule_runs (newsletter, fire_time, issue, completed) "
         "VALUES (?, ?, ?, ?) ON CONFLICT (newsletter, fire_time) DO NOTHING",
