@@ -11,6 +11,7 @@ import logging
 import pytest
 from test_schedule import FIRE, _scheduled, _status
 
+from conftest import run, write_config
 from newsletter.publishing import output
 from newsletter.schedule.runs import check_due, run_pass
 
@@ -56,3 +57,30 @@ def test_a_run_stopped_after_publishing_the_issue_finishes_the_archive_and_feeds
     assert "2021-02-22/" in (config.output / "index.html").read_text("utf-8")
     assert "brought" in caplog.text and "up to date" in caplog.text
     assert check_due(config, FIRE + dt.timedelta(minutes=21)).action == "done"
+
+
+# -- configurations the scheduler cannot run: refused by check, naming the key -------------
+
+@pytest.mark.parametrize("settings, message", [
+    ({"schedule": {"cron": "0 7 31 2 *"}},
+     'schedule.cron: "0 7 31 2 *" never fires: no date has that day in that month'),
+    ({"schedule": {"cron": "0 7 * * mon", "catch_up_hours": 100000000000}},
+     "schedule.catch_up_hours: expected a number of hours up to 8784 (a year), "
+     "got 100000000000"),
+    ({"schedule": {"cron": "0 7 * * mon"}, "state_dir": "taken"},
+     'state_dir: "taken" exists and is not a folder'),
+])
+def test_check_refuses_a_schedule_that_cannot_run(tmp_path, settings, message):
+    (tmp_path / "taken").write_text("a file, not a folder\n", "utf-8")
+    write_config(tmp_path, **settings)
+    for command in (["check"], ["schedule", "--once"]):
+        result = run(tmp_path, *command)
+        assert result.exit_code == 1, result.output
+        assert message in result.output
+        assert "unexpected" not in result.output and "Traceback" not in result.output
+
+
+def test_check_accepts_a_schedule_that_fires_rarely(tmp_path):
+    write_config(tmp_path, schedule={"cron": "0 7 29 2 mon", "catch_up_hours": 8784})
+    result = run(tmp_path, "check")
+    assert result.exit_code == 0, result.output

@@ -14,18 +14,17 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .checks import Report, boolean, integer, mapping, positive_number, string
-from .cron import WallClockCron  # weekdays 0-7 as crontab means them
+from .checks import Report, integer, mapping, positive_number, string
 from .errors import ConfigError
 from .headers import HeaderError, addr_spec, header_problem, mailbox
 from .safeyaml import load_yaml_file
 from .same_story import check_same_story
+from .schedule_config import check_schedule
 from .settings import (
     DEFAULT_MAX_ARTICLES,
     DEFAULT_SUBJECT,
     Config,
     EmailSettings,
-    ScheduleSettings,
     SmtpSettings,
     TopicConfig,
 )
@@ -43,7 +42,6 @@ TOP_LEVEL_KEYS = (
     "theme", "templates",  # theme.py
 )
 EMAIL_KEYS = ("from", "reply_to", "postal_address", "subject", "unsubscribe_mailto")
-SCHEDULE_KEYS = ("cron", "publish", "send", "catch_up_hours")
 SMTP_KEYS = ("host", "port", "security", "username", "password_env", "concurrency",
              "rate_per_second", "lease_seconds")
 SMTP_SECURITY = {"none": 25, "starttls": 587, "ssl": 465}  # and each one's usual port
@@ -156,34 +154,6 @@ def _email(report: Report, value: Any, title: str | None, site_url: str | None
         subject=subject,
         unsubscribe_mailto=fields["unsubscribe_mailto"],
     )
-
-
-def _schedule(report: Report, value: Any, timezone: ZoneInfo | None) -> ScheduleSettings | None:
-    data = mapping(report, value, "schedule", SCHEDULE_KEYS)
-    if data is None:
-        return None
-    cron = data.get("cron")
-    if not isinstance(cron, str) or not cron.strip():
-        report.expected("schedule.cron", 'a five-field crontab such as "0 7 * * mon"', cron)
-        return None
-    cron = " ".join(cron.split())
-    if len(cron.split()) != 5:
-        report.expected("schedule.cron", 'five fields (minute hour day month weekday), such as '
-                        '"0 7 * * mon"', cron)
-        return None
-    try:
-        WallClockCron(cron, timezone or ZoneInfo("UTC"))
-    except ValueError as error:
-        report.errors.append(f'schedule.cron: "{cron}" is not a valid crontab: {error}')
-        return None
-    publish = boolean(report, "schedule.publish", data.get("publish", True))
-    send = boolean(report, "schedule.send", data.get("send", False))
-    catch_up = positive_number(report, "schedule.catch_up_hours",
-                                data.get("catch_up_hours", 24))
-    if send and not publish:
-        report.errors.append("schedule.send: true needs schedule.publish: true (only a "
-                             "published issue is sent)")
-    return ScheduleSettings(cron, publish, send, catch_up or 24)
 
 
 def _smtp(report: Report, value: Any) -> SmtpSettings:
@@ -344,11 +314,14 @@ def validate(data: Any, path: Path) -> Config:
         feed_max_entries = integer(report, "feeds.max_entries", feeds.get("max_entries", 20),
                                     minimum=1)
 
-    schedule = _schedule(report, data.get("schedule"), timezone)
+    schedule = check_schedule(report, data.get("schedule"), timezone)
     smtp = _smtp(report, data.get("smtp"))
     subscribe = check_subscribe(report, data.get("subscribe"), "smtp" in data)
     state_name = string(report, data, "state_dir", ".newsletter")
     state_dir = (folder / state_name).resolve() if state_name else folder / ".newsletter"
+    if state_dir.exists() and not state_dir.is_dir():
+        report.errors.append(f'state_dir: "{state_name}" exists and is not a folder '
+                             f"({state_dir}); move it away or name another folder")
     secret_env = string(report, data, "secret_env", "NEWSLETTER_SECRET")
     if secret_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", secret_env):
         report.expected("secret_env", "the name of an environment variable (not the secret "

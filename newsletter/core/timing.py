@@ -7,9 +7,10 @@ import calendar
 import datetime as dt
 import re
 
-from .config import Config, ScheduleSettings
+from .config import Config
 from .cron import WallClockCron
 from .errors import NewsletterError
+from .settings import ScheduleSettings
 
 
 def issue_timestamp(config: Config, issue_date: dt.date) -> dt.datetime:

@@ -20,11 +20,12 @@ from types import FrameType
 
 from apscheduler.triggers.base import BaseTrigger
 
-from ..core.config import Config, ScheduleSettings
+from ..core.config import Config
 from ..core.cron import WallClockCron
 from ..core.errors import NewsletterError
 from ..core.locks import exclusive
 from ..core.private import private_folder
+from ..core.settings import ScheduleSettings
 from ..core.text import terminal_safe
 from ..core.timing import schedule_settings
 from ..state.leadership import Leadership
