@@ -4,15 +4,24 @@ waits, a cron edited while it runs. The clock is injected throughout."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
+import apscheduler.executors.base
+import apscheduler.schedulers.base
 import pytest
-from test_schedule import FIRE, _scheduled, _status
+from test_schedule import FIRE, UTC, _scheduled, _status
 
 from conftest import run, write_config
 from newsletter.publishing import output
+from newsletter.schedule import loop
 from newsletter.schedule.runs import check_due, run_pass
 
 both = pytest.mark.usefixtures("state_backend")
@@ -84,3 +93,108 @@ def test_check_accepts_a_schedule_that_fires_rarely(tmp_path):
     write_config(tmp_path, schedule={"cron": "0 7 29 2 mon", "catch_up_hours": 8784})
     result = run(tmp_path, "check")
     assert result.exit_code == 0, result.output
+
+
+# -- the long-running scheduler and the wall clock -----------------------------------------
+
+class ShiftedClock:
+    """The wall clock as APScheduler and the scheduler see it: the real one moved by an
+    offset that a test changes at will, as a resume from suspend or a clock jump does, while
+    the monotonic clock APScheduler sleeps on knows nothing of it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, start: dt.datetime) -> None:
+        self.jump(start)
+        clock = self
+
+        class Shifted(dt.datetime):
+            @classmethod
+            def now(cls, tz=None):  # what APScheduler calls for the time (its only use)
+                return dt.datetime.now(tz) + clock.offset
+
+        for module in (apscheduler.schedulers.base, apscheduler.executors.base):
+            monkeypatch.setattr(module, "datetime", Shifted)
+
+    def jump(self, to: dt.datetime) -> None:
+        self.offset = to - dt.datetime.now(UTC)
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(UTC) + self.offset
+
+
+@contextlib.contextmanager
+def _sigterm_ignored_around() -> Iterator[None]:
+    """The scheduler installs its own handler and puts this one back: a SIGTERM arriving
+    just after it stopped must not end the test run."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _serve(monkeypatch, config, clock: ShiftedClock, *, after_start: Callable[[], None],
+           reload=None, passes_wanted: int = 2, limit: float = 20.0) -> list[dt.datetime]:
+    """Run the long-running scheduler, as the service does, until it has made
+    ``passes_wanted`` passes (the one at start included) or for ``limit`` seconds; the
+    moments of its passes. ``after_start`` runs once APScheduler waits for the next run."""
+    passes: list[dt.datetime] = []
+    real_pass, real_announce = loop.run_pass, loop.IssueJob.announce
+
+    def counted(config, now, **kwargs):
+        ok = real_pass(config, now, **kwargs)
+        passes.append(now)
+        if len(passes) >= passes_wanted:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return ok
+
+    def announce(job):
+        real_announce(job)
+        if len(passes) == 1:  # the call right after APScheduler started
+            after_start()
+
+    monkeypatch.setattr(loop, "run_pass", counted)
+    monkeypatch.setattr(loop.IssueJob, "announce", announce)
+    timeout = threading.Timer(limit, os.kill, (os.getpid(), signal.SIGTERM))
+    with _sigterm_ignored_around():
+        timeout.start()
+        try:
+            assert loop.run_scheduler(config, reload=reload, clock=clock) == 0
+        finally:
+            timeout.cancel()
+    return passes
+
+
+@pytest.mark.parametrize("late, catch_up_hours, logged", [
+    (dt.timedelta(minutes=5), 24, "making up the run of 2021-02-22 07:00 UTC"),
+    (dt.timedelta(hours=3), 1, "missed the run of 2021-02-22 07:00 UTC (issue 2021-02-22) "
+                               "by 3.0 hours"),
+])
+def test_a_run_due_while_the_machine_slept_is_decided_on_waking(
+        tmp_path, monkeypatch, caplog, late, catch_up_hours, logged):
+    """Asleep from Sunday to after Monday's 07:00: within the catch-up limit the run is made
+    up on waking; beyond it, where APScheduler drops it, the miss is logged as one."""
+    config = _scheduled(tmp_path, catch_up_hours=catch_up_hours)
+    clock = ShiftedClock(monkeypatch, FIRE - dt.timedelta(days=1))
+    monkeypatch.setattr(loop, "WAKE_EVERY", 0.0)  # every second: the test's time is short
+    with caplog.at_level(logging.INFO, "newsletter"):
+        passes = _serve(monkeypatch, config, clock,
+                        after_start=lambda: clock.jump(FIRE + late))
+    assert len(passes) == 2, caplog.text
+    assert passes[1] - FIRE < late + dt.timedelta(minutes=1)  # at once, not a day later
+    assert logged in caplog.text
+    assert _status(config) == ("published" if late < dt.timedelta(hours=1) else None)
+
+
+def test_a_cron_edited_while_the_scheduler_runs_loses_no_issue(tmp_path, monkeypatch, caplog):
+    """Monday's run fires on the cron the scheduler started with, after the editor moved the
+    issue to Tuesdays: it still builds Monday's issue, and the next run is on Tuesday."""
+    config = _scheduled(tmp_path)  # "0 7 * * mon"
+    edited = replace(config, schedule=replace(config.schedule, cron="0 7 * * tue"))
+    clock = ShiftedClock(monkeypatch, FIRE - dt.timedelta(seconds=2))
+    with caplog.at_level(logging.INFO, "newsletter"):
+        passes = _serve(monkeypatch, config, clock, reload=lambda: edited,
+                        after_start=lambda: None)
+    assert len(passes) == 2, caplog.text
+    assert _status(config) == "published"
+    assert "schedule.cron changed from '0 7 * * mon' in UTC to '0 7 * * tue'" in caplog.text
+    assert "next run: 2021-02-23 07:00 UTC" in caplog.text

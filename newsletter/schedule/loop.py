@@ -16,7 +16,9 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from types import FrameType
+from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
 
@@ -117,8 +119,8 @@ def run_scheduler(config: Config, *, reload: Callable[[], Config] | None = None,
     """Run until SIGTERM or Ctrl-C (or one pass with ``once``); the exit status.
 
     ``reload`` reads the configuration afresh for each scheduled run, so an editor's change
-    to topics or email settings applies to the next issue without a restart (the cron itself
-    is read once, at start).
+    to topics or email settings applies to the next issue without a restart; a changed cron
+    applies from the run after the one that reads it.
     """
     settings = schedule_settings(config)
     load = reload or (lambda: config)
@@ -155,38 +157,98 @@ def _active(config: Config, load: Callable[[], Config], settings: ScheduleSettin
     return _run_forever(load, cron, settings, stop, leadership, strict=strict, clock=clock)
 
 
-def _run_forever(load: Callable[[], Config], cron: WallClockCron, settings: ScheduleSettings,
-                 stop: threading.Event, leadership: SchedulerLeadership | None, *,
-                 strict: bool, clock: Callable[[], dt.datetime]) -> int:
-    from apscheduler.schedulers.background import BackgroundScheduler
+# APScheduler sleeps until the next fire time on a monotonic timeout, which stops while the
+# machine is suspended and ignores a wall-clock jump: woken this often, it looks at the wall
+# clock again, so such a run starts within this many seconds instead of hours or days late.
+WAKE_EVERY = 30.0
 
-    def scheduled_run() -> None:
-        try:
-            config = load()
-        except NewsletterError as error:
-            log.error("the run failed: the configuration cannot be read: %s", error)
+
+def _grace(settings: ScheduleSettings) -> int:
+    """misfire_grace_time: a run delayed (machine asleep, busy) still happens within the
+    catch-up limit, where APScheduler's default grace of 1 s would drop it."""
+    return max(1, int(settings.catch_up_hours * 3600))
+
+
+class IssueJob:
+    """What each fire of the schedule does: one pass at a time, decided with the cron the job
+    fired on; a cron edited in the configuration reschedules the job for the next runs."""
+
+    def __init__(self, scheduler: Any, load: Callable[[], Config], cron: WallClockCron, *,
+                 strict: bool, clock: Callable[[], dt.datetime]) -> None:
+        self.scheduler = scheduler
+        self.load = load
+        self.cron = cron  # the one the job is scheduled with
+        self.strict = strict
+        self.clock = clock
+        self.one_at_a_time = threading.Lock()  # a made-up miss and a fire may coincide
+
+    def __call__(self) -> None:
+        with self.one_at_a_time:
+            try:
+                config = self.load()
+            except NewsletterError as error:
+                log.error("the run failed: the configuration cannot be read: %s", error)
+                return
+            if config.schedule is None:
+                log.error("the run failed: %s has no schedule any more; put it back, or stop "
+                          "the scheduler", config.path)
+                return
+            fired = self.cron
+            self._follow(config, config.schedule)
+            # Decided with the cron that fired: the edited one's latest fire time is another
+            # (an older one, "missed", or one whose issue is done), and this week's issue
+            # would be lost.
+            decided = replace(config, timezone=fired.timezone,
+                              schedule=replace(config.schedule, cron=fired.cron))
+            run_pass(decided, self.clock(), strict=self.strict)
+            self.announce()
+
+    def _follow(self, config: Config, settings: ScheduleSettings) -> None:
+        reloaded = WallClockCron(settings.cron, config.timezone)
+        if (reloaded.cron, reloaded.timezone) == (self.cron.cron, self.cron.timezone):
             return
-        run_pass(config, clock(), strict=strict)
-        upcoming = cron.next_fire_time(clock())
+        log.info("schedule.cron changed from %r in %s to %r in %s: this run is decided "
+                 "with the former, the next ones follow the new", self.cron.cron,
+                 self.cron.timezone.key, reloaded.cron, reloaded.timezone.key)
+        self.cron = reloaded
+        self.scheduler.reschedule_job("issue", trigger=WallClockTrigger(reloaded))
+        self.scheduler.modify_job("issue", misfire_grace_time=_grace(settings))
+
+    def missed(self, event: Any) -> None:
+        """APScheduler dropped a run past its grace time (the machine slept, the clock
+        jumped): the usual pass decides, so that the miss is made up or logged as one."""
+        log.warning("the run of %s was not started on time (the machine slept or its clock "
+                    "jumped): checking what is due now", when(event.scheduled_run_time))
+        self()
+
+    def announce(self) -> None:
+        upcoming = self.cron.next_fire_time(self.clock())
         if upcoming is not None:
             log.info("next run: %s (issue %s)", when(upcoming), upcoming.date().isoformat())
 
+
+def _run_forever(load: Callable[[], Config], cron: WallClockCron, settings: ScheduleSettings,
+                 stop: threading.Event, leadership: SchedulerLeadership | None, *,
+                 strict: bool, clock: Callable[[], dt.datetime]) -> int:
+    from apscheduler.events import EVENT_JOB_MISSED
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     scheduler = BackgroundScheduler(timezone=cron.timezone)
-    # misfire_grace_time: a run delayed (machine asleep, busy) still happens within the
-    # catch-up limit, where the default grace of 1 s would silently drop it; coalesce: a
-    # backlog of missed runs is one run. No persistent job store, so no replace_existing
-    # trap: missed runs are made up by run_pass at start instead.
-    scheduler.add_job(scheduled_run, WallClockTrigger(cron), id="issue", name="issue",
-                      misfire_grace_time=max(1, int(settings.catch_up_hours * 3600)),
-                      coalesce=True, max_instances=1)
+    job = IssueJob(scheduler, load, cron, strict=strict, clock=clock)
+    # coalesce: a backlog of missed runs is one run. No persistent job store, so no
+    # replace_existing trap: missed runs are made up by run_pass at start instead.
+    scheduler.add_job(job, WallClockTrigger(cron), id="issue", name="issue",
+                      misfire_grace_time=_grace(settings), coalesce=True, max_instances=1)
+    scheduler.add_listener(job.missed, EVENT_JOB_MISSED)
     scheduler.start()
-    upcoming = cron.next_fire_time(clock())
-    if upcoming is not None:
-        log.info("next run: %s (issue %s)", when(upcoming), upcoming.date().isoformat())
+    job.announce()
     status = 0
-    checked = time.monotonic()
+    checked = woken = time.monotonic()
     try:
         while not stop.wait(1):
+            if time.monotonic() - woken >= WAKE_EVERY:
+                woken = time.monotonic()
+                scheduler.wakeup()
             if leadership is not None and time.monotonic() - checked >= HEALTH_CHECK:
                 checked = time.monotonic()
                 if not leadership.still_active():
