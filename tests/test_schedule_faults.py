@@ -20,9 +20,11 @@ import pytest
 from test_schedule import FIRE, UTC, _scheduled, _status
 
 from conftest import run, write_config
+from newsletter.core.errors import NewsletterError
 from newsletter.publishing import output
 from newsletter.schedule import loop
-from newsletter.schedule.runs import check_due, run_pass
+from newsletter.schedule.runs import check_due, lock_path, run_pass
+from newsletter.web.public import Site
 
 both = pytest.mark.usefixtures("state_backend")
 
@@ -198,3 +200,25 @@ def test_a_cron_edited_while_the_scheduler_runs_loses_no_issue(tmp_path, monkeyp
     assert _status(config) == "published"
     assert "schedule.cron changed from '0 7 * * mon' in UTC to '0 7 * * tue'" in caplog.text
     assert "next run: 2021-02-23 07:00 UTC" in caplog.text
+
+
+# -- one scheduler per output folder ---------------------------------------------------------
+
+def test_one_scheduler_per_output_folder_whatever_the_state_dir(tmp_path):
+    """Two configs naming one output folder with state_dirs of their own: the second
+    scheduler is refused. The lock lives in the output folder, which stays readable for a
+    web server, and the public site does not serve it."""
+    first = _scheduled(tmp_path)
+    second = replace(first, state_dir=tmp_path / "elsewhere")
+    refused = r"another scheduler \(PID \d+\) is already running for the output folder"
+    with loop.scheduler_lock(first), pytest.raises(NewsletterError, match=refused), \
+            loop.scheduler_lock(second):
+        pass
+    assert lock_path(first).parent == first.output
+    (tmp_path / "made-alike").mkdir()
+    assert first.output.stat().st_mode == (tmp_path / "made-alike").stat().st_mode
+    statuses: list[str] = []
+    site = Site(first, secret=b"s" * 32)
+    site({"REQUEST_METHOD": "GET", "PATH_INFO": f"/ai/{lock_path(first).name}"},
+         lambda status, headers: statuses.append(status))
+    assert statuses == ["404 Not Found"]

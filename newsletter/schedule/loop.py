@@ -1,8 +1,9 @@
 """The long-running scheduler: APScheduler driving our wall-clock trigger, stopped cleanly
 by SIGTERM or Ctrl-C; one active at a time.
 
-With the SQLite state, one scheduler per output folder (an flock): a second one exits naming
-the first. With a PostgreSQL state, schedulers may run on several machines: one is active
+With the SQLite state, one scheduler per output folder (an flock on a file inside it, which
+every config naming the folder finds whatever its state_dir): a second one exits naming the
+first. With a PostgreSQL state, schedulers may run on several machines: one is active
 (it holds the newsletter's advisory lock), the others wait as standbys and the first to see
 the lock free takes over, making up the run it missed (the catch-up), so a run killed
 halfway is finished by the standby (building is idempotent and sending exactly once)."""
@@ -26,7 +27,6 @@ from ..core.config import Config
 from ..core.cron import WallClockCron
 from ..core.errors import NewsletterError
 from ..core.locks import exclusive
-from ..core.private import private_folder
 from ..core.settings import ScheduleSettings
 from ..core.text import terminal_safe
 from ..core.timing import schedule_settings
@@ -58,11 +58,18 @@ class WallClockTrigger(BaseTrigger):
 def scheduler_lock(config: Config) -> Iterator[None]:
     """One scheduler per output folder, whichever config names it."""
     path = lock_path(config)
-    private_folder(path.parent, keep_open=config.open_folders)
-    with exclusive(path, lambda holder: NewsletterError(
-            f"another scheduler (PID {holder}) is already running for the output folder "
-            f"{config.output} (lock file {path}); only one may run per output folder: "
-            "stop that one first")):
+    with contextlib.ExitStack() as held:
+        try:
+            # Made as a build makes it, not private: a web server reads it.
+            config.output.mkdir(parents=True, exist_ok=True)
+            held.enter_context(exclusive(path, lambda holder: NewsletterError(
+                f"another scheduler (PID {holder}) is already running for the output "
+                f"folder {config.output} (lock file {path}); only one may run per output "
+                "folder: stop that one first")))
+        except OSError as error:
+            raise NewsletterError(f"cannot take the scheduler's lock {path}: {error}; the "
+                                  "output folder must be writable by the user running the "
+                                  "scheduler") from error
         yield
 
 

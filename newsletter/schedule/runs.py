@@ -37,8 +37,13 @@ def _output_key(config: Config) -> str:
     return hashlib.sha256(str(config.output.resolve()).encode("utf-8")).hexdigest()[:16]
 
 
+LOCK_NAME = ".newsletter-schedule.lock"
+
+
 def lock_path(config: Config) -> Path:
-    return config.state_dir / f"schedule-{_output_key(config)}.lock"
+    """In the output folder itself, where every config naming that folder finds it, whatever
+    its state_dir. A dotfile that no route of the public site serves, as drafts aren't."""
+    return config.output / LOCK_NAME
 
 
 def legacy_state_path(config: Config) -> Path:
