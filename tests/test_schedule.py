@@ -108,6 +108,21 @@ def test_numeric_weekdays_mean_what_crontab_means(cron, expected):
     assert apscheduler_crontab(cron) == expected
 
 
+@pytest.mark.parametrize("cron, year, month, days", [
+    ("0 7 1 * mon", 2026, 3, [1, 2, 9, 16, 23, 30]),  # the 1st (a Sunday) and every Monday
+    ("0 7 13 * fri", 2026, 4, [3, 10, 13, 17, 24]),
+    ("0 7 31 2 mon", 2026, 2, [2, 9, 16, 23]),  # no February 31: the Mondays alone
+    ("0 7 */10 * mon", 2026, 5, [11]),  # a field starting with *: both must match
+])
+def test_day_of_month_and_weekday_fire_as_crontab_says(cron, year, month, days):
+    """Both restricted: either one matching fires, as crontab does."""
+    tz = ZoneInfo("Europe/Berlin")
+    start = dt.datetime(year, month, 1, tzinfo=tz)
+    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
+    assert WallClockCron(cron, tz).fire_times(start, end) == [
+        dt.datetime(year, month, day, 7, tzinfo=tz) for day in days]
+
+
 def test_latest_fire_time_and_next_issue_date(tmp_path):
     config = make_config(tmp_path, timezone="America/New_York",
                          schedule={"cron": "0 7 * * mon"})

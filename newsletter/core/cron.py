@@ -6,6 +6,9 @@ wrong in ways a weekly newsletter notices:
 
 * ``CronTrigger.from_crontab`` reads weekday ``0`` as Monday (``1`` as Tuesday...), unlike
   every crontab; we translate numeric weekdays to names first.
+* With both the day of the month and the weekday restricted (``0 7 1 * mon``), it fires
+  when both match, where crontab fires when either does (every Monday, and the 1st); we
+  evaluate a day-only and a weekday-only trigger and take the earlier fire time.
 * Iterated across DST changes in a local timezone it skips a day (00:00 on the day after a
   spring-forward in New York) or returns the same repeated time forever (02:30 on the
   fall-back day in Berlin), which in a running scheduler means a skipped or doubled issue.
@@ -20,7 +23,9 @@ fires once, at its first occurrence.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab: 0 and 7 = Sunday
@@ -79,24 +84,54 @@ def apscheduler_crontab(cron: str) -> str:
     return " ".join(fields)
 
 
+def _utc_triggers(cron: str) -> list[Any]:
+    """APScheduler triggers in UTC whose fire times, together, are the crontab's.
+
+    Crontab fires on either the day of the month or the weekday when both are restricted
+    (neither starts with ``*``); APScheduler only on both: one trigger each, then. The day one
+    is left out when no month has that day (``31 2``), or it would search to the year 9999
+    on every call.
+    """
+    # Imported here: APScheduler brings asyncio and ssl along (40 ms), which every command
+    # reading a config without a schedule would otherwise pay.
+    from apscheduler.triggers.cron import CronTrigger
+
+    whole = CronTrigger.from_crontab(apscheduler_crontab(cron), timezone=dt.UTC)  # validates
+    minute, hour, day, month, weekday = cron.split()
+    if day.startswith("*") or weekday.startswith("*"):
+        return [whole]
+    triggers = [CronTrigger.from_crontab(apscheduler_crontab(
+        f"{minute} {hour} * {month} {weekday}"), timezone=dt.UTC)]
+    leap_year = CronTrigger(year=2000, month=month, day=day, hour=hour, minute=minute,
+                            timezone=dt.UTC)  # a year with February 29, searched alone
+    if leap_year.get_next_fire_time(None, dt.datetime(2000, 1, 1, tzinfo=dt.UTC)):
+        triggers.append(CronTrigger.from_crontab(f"{minute} {hour} {day} {month} *",
+                                                 timezone=dt.UTC))
+    return triggers
+
+
 class WallClockCron:
     """A five-field crontab's fire times in a timezone, right across DST changes."""
 
     def __init__(self, cron: str, timezone: ZoneInfo) -> None:
         self.cron = cron
         self.timezone = timezone
-        # Imported here: APScheduler brings asyncio and ssl along (40 ms), which every
-        # command reading a config without a schedule would otherwise pay.
-        from apscheduler.triggers.cron import CronTrigger
-
-        self._utc = CronTrigger.from_crontab(apscheduler_crontab(cron), timezone=dt.UTC)
+        self._utc = _utc_triggers(cron)
 
     def _walls(self, start: dt.datetime) -> Iterator[dt.datetime]:
         """Naive local wall-clock fire times from ``start`` (naive) on, in order."""
-        fire = self._utc.get_next_fire_time(None, start.replace(tzinfo=dt.UTC))
+        previous = None
+        for wall in heapq.merge(*(self._trigger_walls(trigger, start) for trigger in self._utc)):
+            if wall != previous:  # a day both triggers fire on fires once
+                yield wall
+            previous = wall
+
+    @staticmethod
+    def _trigger_walls(trigger: Any, start: dt.datetime) -> Iterator[dt.datetime]:
+        fire = trigger.get_next_fire_time(None, start.replace(tzinfo=dt.UTC))
         while fire is not None:
             yield fire.replace(tzinfo=None)
-            fire = self._utc.get_next_fire_time(fire, fire + _ONE_MICROSECOND)
+            fire = trigger.get_next_fire_time(fire, fire + _ONE_MICROSECOND)
 
     def instant(self, wall: dt.datetime) -> dt.datetime:
         """The moment a naive wall-clock time fires: fold=0 places a time that exists twice
