@@ -135,6 +135,9 @@ class Issue:
     intro: tuple[str, ...] = ()  # the editor's paragraphs, plain text
     subject: str | None = None  # the editor's subject line, replacing the configured one
     intro_in_filtered: bool = False  # an edition of some topics only shows ``intro`` too
+    # The issue's date and time in feeds and emails, fixed when it was published, so that a
+    # later change of the schedule or the timezone does not move it (core/timing.issue_time).
+    published_at: dt.datetime | None = None
 
     @property
     def placed(self) -> tuple[PlacedArticle, ...]:

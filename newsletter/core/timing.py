@@ -10,6 +10,7 @@ import re
 from .config import Config
 from .cron import WallClockCron
 from .errors import NewsletterError
+from .models import Issue
 from .settings import ScheduleSettings
 
 
@@ -25,6 +26,12 @@ def issue_timestamp(config: Config, issue_date: dt.date) -> dt.datetime:
     if fire is None or fire.date() != issue_date:
         return midnight
     return fire
+
+
+def issue_time(config: Config, issue: Issue) -> dt.datetime:
+    """``issue``'s timestamp: the one stored when it was published, else (a draft, or an issue
+    published before timestamps were stored) the schedule's (:func:`issue_timestamp`)."""
+    return issue.published_at or issue_timestamp(config, issue.date)
 
 
 def schedule_settings(config: Config) -> ScheduleSettings:

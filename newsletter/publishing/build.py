@@ -16,6 +16,7 @@ from ..core.config import Config
 from ..core.errors import ConfigError, NewsletterError
 from ..core.models import Article, Issue, IssueStatus, Problem, Selection, Window
 from ..core.text import topic_key
+from ..core.timing import issue_timestamp
 from ..core.urls import canonical_url
 from ..reading.corpus import CorpusReading, read_corpus
 from ..rendering.mail import render_email, size_warning
@@ -243,6 +244,16 @@ def _differs(path: Path, data: bytes) -> bool:
         return True
 
 
+def _published(issue: Issue, stored: Issue | None, config: Config) -> Issue:
+    """``issue`` published, with the timestamp it was first published with (none for an
+    issue published before timestamps were stored: the schedule's, as then)."""
+    if stored is not None and stored.status == IssueStatus.PUBLISHED:
+        published_at = stored.published_at
+    else:
+        published_at = issue_timestamp(config, issue.date)
+    return replace(issue, status=IssueStatus.PUBLISHED, published_at=published_at)
+
+
 def _replaced(damaged: DamagedIssueError, issue_date: dt.date, *, published: bool) -> str:
     what = damaged.problem
     if published:
@@ -264,13 +275,14 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
     issue = result.selection.issue
     if not issue.sections:
         return replace(result, empty_reason=why_empty(result))
-    was_published = store.status(issue_date) == IssueStatus.PUBLISHED
+    stored = store.get(issue_date)
+    was_published = stored is not None and stored.status == IssueStatus.PUBLISHED
     if store.damaged is not None:  # rebuilt from the corpus; published if it still says so
         was_published = store.damaged.published
         result = replace(result, warnings=result.warnings + (_replaced(
             store.damaged, issue_date, published=was_published or publish),))
     if was_published or publish:
-        issue = replace(issue, status=IssueStatus.PUBLISHED)
+        issue = _published(issue, stored, config)
     if was_published and not force:
         # Compare everything the rebuild would write: a template change counts too.
         others = [p for p in store.published() if p.slug != issue.slug]
@@ -298,6 +310,6 @@ def publish_issue(config: Config, issue_date: dt.date) -> tuple[Issue, tuple[Pat
     if built is None:
         raise NewsletterError(f"no issue {issue_date.isoformat()} in {config.output}: build it "
                               f"first with `newsletter build --date {issue_date.isoformat()}`")
-    issue = replace(built, status=IssueStatus.PUBLISHED)
+    issue = _published(built, built, config)
     written, _warning = _write(config, issue, store, strict=False)
     return issue, written

@@ -33,6 +33,7 @@ def issue_to_dict(issue: Issue) -> dict[str, Any]:
         "slug": issue.slug,
         "title": issue.title,
         "status": issue.status,
+        **({"published_at": issue.published_at.isoformat()} if issue.published_at else {}),
         "window": {
             "start": issue.window.start.isoformat(),
             "end": issue.window.end.isoformat(),
@@ -69,6 +70,16 @@ def _is_date(name: str) -> bool:
         return False
 
 
+def _instant(value: Any) -> dt.datetime | None:
+    """An instant with its offset (older files have none: the schedule gives it)."""
+    if value is None:
+        return None
+    instant = dt.datetime.fromisoformat(value)
+    if instant.tzinfo is None:
+        raise ValueError(f"published_at {value!r} has no UTC offset")
+    return instant
+
+
 def issue_from_dict(data: dict[str, Any], path: Path | str = ISSUE_FILE) -> Issue:
     """The :class:`Issue` an ``issue.json`` describes (what publishing renders from)."""
     try:
@@ -84,7 +95,8 @@ def issue_from_dict(data: dict[str, Any], path: Path | str = ISSUE_FILE) -> Issu
                      title=data["title"], window=window, sections=sections,
                      status=IssueStatus(data.get("status", "draft")),
                      intro=tuple(data.get("intro") or ()), subject=data.get("subject"),
-                     intro_in_filtered=data.get("intro_in_filtered") is True)
+                     intro_in_filtered=data.get("intro_in_filtered") is True,
+                     published_at=_instant(data.get("published_at")))
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         raise DamagedIssueError(
             path, f"not a valid issue file ({type(error).__name__}: {error})",

@@ -1,6 +1,6 @@
 """The feeds of the published issues: RSS 2.0, Atom 1.0, JSON Feed 1.1, and an RSS feed per topic.
 
-Pure: no clock, no I/O. Every date is an issue's timestamp (``timing.issue_timestamp``) or an
+Pure: no clock, no I/O. Every date is an issue's timestamp (``timing.issue_time``) or an
 article's own publication instant (in UTC), never the wall clock, so the same issues and config
 always give the same bytes. Text is only ever data: summaries and content are HTML escaped
 once (never CDATA), and only http(s) URLs become links.
@@ -19,7 +19,7 @@ from feedgen.feed import FeedGenerator
 from ..core.config import Config, TopicConfig
 from ..core.models import Issue, PlacedArticle
 from ..core.text import clean_text, topic_key
-from ..core.timing import issue_timestamp
+from ..core.timing import issue_time, issue_timestamp
 from .cards import card_maker
 from .mail import issue_web_url, preheader
 from .pages import IMAGE_MAX_WIDTH, issue_heading, newest_first, unique_slugs
@@ -60,13 +60,13 @@ def _issue_entry(issue: Issue, config: Config) -> _IssueEntry:
         title=clean_text(issue_heading(issue)),
         summary=clean_text(preheader(issue)),
         content_html=_content_html(issue, config),
-        timestamp=issue_timestamp(config, issue.date),
+        timestamp=issue_time(config, issue),
         topics=tuple(clean_text(section.topic) for section in issue.sections),
     )
 
 
 def _updated(issues: Sequence[Issue], config: Config) -> dt.datetime:
-    return issue_timestamp(config, issues[0].date if issues else EMPTY_FEED_DATE)
+    return issue_time(config, issues[0]) if issues else issue_timestamp(config, EMPTY_FEED_DATE)
 
 
 def _generator(config: Config, *, title: str, subtitle: str, self_url: str, self_type: str,

@@ -21,7 +21,7 @@ from ..core import headers
 from ..core.config import Config
 from ..core.errors import NewsletterError
 from ..core.models import Issue
-from ..core.timing import issue_timestamp
+from ..core.timing import issue_time
 from .mail import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, RenderedEmail
 
 TEST_SUBJECT_PREFIX = "[TEST] "
@@ -133,7 +133,7 @@ def build_template(config: Config, issue: Issue, rendered: RenderedEmail, *,
     lines = [
         _address_header("From", config.email.sender, "email.from"),
         headers.unstructured("Subject", subject),
-        f"Date: {email.utils.format_datetime(issue_timestamp(config, issue.date))}\r\n"
+        f"Date: {email.utils.format_datetime(issue_time(config, issue))}\r\n"
         .encode("ascii"),
     ]
     if config.email.reply_to:
