@@ -78,3 +78,29 @@ def test_an_issue_published_before_times_were_stored_keeps_the_schedules(project
     build(project, "--date", "2021-03-01", "--publish")
     assert entry_dates(project)["https://news.example.org/ai/2021-02-15/"] == (
         "Mon, 15 Feb 2021 08:00:00 -0500")  # computed, as before
+
+
+def test_publishing_rewrites_another_issues_page_only_for_its_links(project: Path) -> None:
+    weekly(project)
+    build(project, "--date", "2021-02-15", "--publish")
+    second = build(project, "--date", "2021-02-22", "--publish")
+    assert "Updated the previous/next links of 2021-02-15/index.html." in second.stdout
+    first_page = (project / "issues/2021-02-15/index.html").read_bytes()
+    assert b'rel="next"' in first_page
+
+    # A new footer: the next publication must not slip it into the pages already out.
+    write_config(project, timezone=NEW_YORK, schedule={"cron": "0 7 * * mon"},
+                 theme={"footer": "A brand new footer."})
+    third = build(project, "--date", "2021-03-01", "--publish")
+    assert "Updated the previous/next links of 2021-02-22/index.html." in third.stdout
+    assert (project / "issues/2021-02-15/index.html").read_bytes() == first_page
+    assert b'href="../2021-03-01/index.html"' in (
+        project / "issues/2021-02-22/index.html").read_bytes()  # its new next link
+    assert b"A brand new footer." in (project / "issues/2021-03-01/index.html").read_bytes()
+
+    again = run(project, "publish", "2021-03-01")  # no link moves: no other page rewritten
+    assert again.exit_code == 0, again.output
+    assert "previous/next links" not in again.stdout
+    assert (project / "issues/2021-02-15/index.html").read_bytes() == first_page
+    refused = run(project, "build", "--date", "2021-02-15")  # as published, until --force
+    assert refused.exit_code == 1 and "2021-02-15/index.html" in refused.stderr

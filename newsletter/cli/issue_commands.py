@@ -11,7 +11,7 @@ import click
 
 from .. import __version__
 from ..core.config import DEFAULT_CONFIG_NAME
-from ..publishing.build import build_issue, publish_issue, read_and_select
+from ..publishing.build import build_issue, other_issues_files, publish_issue, read_and_select
 from ..reading.corpus import read_corpus
 from ..rendering.check import template_problems as check_templates
 from ..selecting.explain import explain_json_chunks, explain_text
@@ -96,6 +96,7 @@ def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
         echo(f"  {section.topic}: {len(section.articles)}")
     target = config.output / issue.slug
     echo(f"Wrote {target}" if result.written else f"Unchanged: {target}")
+    _say_links(other_issues_files(result.written, config, issue))
     echo(next_step(issue, target, config.output))
 
 
@@ -113,6 +114,13 @@ def publish(options: Options, date: dt.date) -> None:
     issue, written = publish_issue(config, date)
     echo(f"Published issue {issue.slug}: {len(written)} file(s) written in "
                f"{config.output}.")
+    _say_links(other_issues_files(written, config, issue))
+
+
+def _say_links(pages: list[str]) -> None:
+    """Name the pages of other issues that publishing rewrote (only ever for their links)."""
+    if pages:
+        echo(f"Updated the previous/next links of {', '.join(pages)}.")
 
 
 @cli.command()

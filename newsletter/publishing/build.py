@@ -207,11 +207,24 @@ def render_issue_files(issue: Issue, config: Config, published: Sequence[Issue]
     return files, size_warning(email)
 
 
-def render_site_files(published: Sequence[Issue], config: Config) -> dict[str, bytes]:
-    """Every published issue's web page (previous/next links move), the feeds, the archive."""
+def _links(issue: Issue, published: Sequence[Issue]) -> tuple[str | None, str | None]:
+    """Where the previous and next links of ``issue``'s page lead."""
+    previous, following = neighbours(issue, published)
+    return (None if previous is None else previous.slug,
+            None if following is None else following.slug)
+
+
+def render_site_files(published: Sequence[Issue], config: Config,
+                      before: Sequence[Issue] | None = None) -> dict[str, bytes]:
+    """The feeds, the archive, and the web page of every published issue whose previous or
+    next issue is not what it was in ``before`` (the issues published until now; None:
+    every page). Another issue's page is never rewritten for anything else: a template or a
+    theme change reaches it only when that issue is rebuilt (``build --force``)."""
     published = sorted(published, key=lambda i: i.date)
     files: dict[str, bytes] = {}
     for issue in published:
+        if before is not None and _links(issue, published) == _links(issue, before):
+            continue
         previous, following = neighbours(issue, published)
         files[f"{issue.slug}/index.html"] = render_issue_page(issue, config, previous=previous,
                                                               next=following)
@@ -225,16 +238,25 @@ def render_site_files(published: Sequence[Issue], config: Config) -> dict[str, b
 def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool
            ) -> tuple[tuple[Path, ...], str | None]:
     """Render the issue (and the site, when it is published), then write it all."""
-    others = [p for p in store.published() if p.slug != issue.slug]
+    before = store.published()
+    others = [p for p in before if p.slug != issue.slug]
     published = sorted(others + ([issue] if issue.status == IssueStatus.PUBLISHED else []),
                        key=lambda i: i.date)
     files, warning = render_issue_files(issue, config, published)
     if warning and strict:
         raise NewsletterError(f"issue {issue.slug}: {warning} (an error with --strict)")
     if issue.status == IssueStatus.PUBLISHED:
-        site = render_site_files(published, config)
+        site = render_site_files(published, config, before)
         files.update({k: v for k, v in site.items() if k not in files})
     return tuple(write_files(config.output, files)), warning
+
+
+def other_issues_files(written: Sequence[Path], config: Config, issue: Issue) -> list[str]:
+    """The files of other issues among ``written`` (their pages, for their new previous or
+    next link), relative to the output folder, for the command to name."""
+    relative = (path.relative_to(config.output.resolve()) for path in written)
+    return [path.as_posix() for path in relative
+            if len(path.parts) == 2 and path.parts[0] != issue.slug and path.name == "index.html"]
 
 
 def _differs(path: Path, data: bytes) -> bool:
