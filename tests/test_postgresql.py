@@ -168,7 +168,7 @@ def test_a_frozen_senders_batch_is_taken_over_when_its_lease_ends(
     log = tmp_path / "send.log"
     with smtp_server(recorder) as port:
         config_path = on_postgresql(project(site, tmp_path, port), postgres_url,
-                                    lease_seconds=2)
+                                    lease_seconds=3)  # renewed every second: slack when loaded
         add_people(load_config(config_path), tmp_path, [f"{p},," for p in everyone])
         frozen = start(config_path, tmp_path / "frozen.log", "send", ISSUE.isoformat())
         try:
