@@ -524,18 +524,24 @@ def test_earlier_tokens_round_trip_and_are_url_safe(address: str, key: bytes) ->
 
 # -- more of the sending rules --------------------------------------------------------------------
 
-def test_mjml_is_compiled_once_per_set_of_sections(site: Path, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import newsletter.delivery.send as deliver
-
+def renders_of(module: object, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """Spies on ``module.render_email``: the sections of each edition it renders."""
     calls: list[tuple[str, ...]] = []
-    real = deliver.render_email
+    real = module.render_email  # type: ignore[attr-defined]
 
     def counting(issue, config):  # noqa: ANN001, ANN202 - a spy
         calls.append(tuple(s.topic for s in issue.sections))
         return real(issue, config)
 
-    monkeypatch.setattr(deliver, "render_email", counting)
+    monkeypatch.setattr(module, "render_email", counting)
+    return calls
+
+
+def test_mjml_is_compiled_once_per_set_of_sections(site: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import newsletter.delivery.send as deliver
+
+    calls = renders_of(deliver, monkeypatch)
     config = configured(site, tmp_path)
     add_people(config, tmp_path, [f"p{i}@example.org,,{t}" for i, t in enumerate(
         ["", "AI", "Robotics", "AI;Robotics", "robotics;chips", "", "Chips"] * 20)])
@@ -549,14 +555,7 @@ def test_mjml_is_compiled_once_per_set_of_sections_when_sending(
         site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import newsletter.delivery.senders as senders
 
-    calls: list[tuple[str, ...]] = []
-    real = senders.render_email
-
-    def counting(issue, config):  # noqa: ANN001, ANN202 - a spy
-        calls.append(tuple(s.topic for s in issue.sections))
-        return real(issue, config)
-
-    monkeypatch.setattr(senders, "render_email", counting)
+    calls = renders_of(senders, monkeypatch)
     recorder = Recorder()
     with smtp_server(recorder) as port:
         config = configured(site, tmp_path, port, concurrency=3)

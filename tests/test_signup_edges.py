@@ -15,7 +15,7 @@ import pytest
 import test_deliver
 from test_deliver import SECRET, add_people
 from test_serve import serving
-from test_signup import FORM, Reader, configure
+from test_signup import FORM, Reader, behind_a_proxy, configure
 
 from newsletter.delivery.mailqueue import build_notice
 from newsletter.delivery.signups import Confirmed, confirm, key_of, record_signup
@@ -80,23 +80,13 @@ def test_the_hourly_limit_counts_an_ipv6_client_by_its_network(site: Path,
                                                                tmp_path: Path) -> None:
     """A line's /64 is one client: its owner may pick any address in it, so counting single
     addresses would make the limit no limit."""
-    config = configure(site, tmp_path, 1, per_ip_per_hour=2, trust_proxy=True)
-    with serving(config) as http_port:
-        reader = Reader(http_port)
-        token = reader.form_token()
-        codes = [reader.subscribe(f"v{i}@example.org", token=token,
-                                  X_Forwarded_For=f"2001:db8:1:2::{i + 1:x}")[0]
-                 for i in range(4)]
-        assert codes == [200, 200, 429, 429]
-        assert reader.subscribe("w@example.org", token=token,
-                                X_Forwarded_For="2001:db8:1:3::1")[0] == 200  # another line
-        # an IPv4 client written as IPv6 is the IPv4 client
-        assert reader.subscribe("x@example.org", token=token,
-                                X_Forwarded_For="192.0.2.9")[0] == 200
-        assert reader.subscribe("y@example.org", token=token,
-                                X_Forwarded_For="::ffff:192.0.2.9")[0] == 200
-        assert reader.subscribe("z@example.org", token=token,
-                                X_Forwarded_For="::ffff:c000:209")[0] == 429
+    with behind_a_proxy(site, tmp_path) as signups_from:
+        line = [f"2001:db8:1:2::{i + 1:x}" for i in range(4)]
+        assert signups_from(line) == [200, 200, 429, 429]
+        # another line; an IPv4 client, then the same written as IPv6 (twice)
+        assert signups_from(["2001:db8:1:3::1", "192.0.2.9", "::ffff:192.0.2.9",
+                             "::ffff:c000:209"]) == [200, 200, 200, 429]
+
 
 
 def test_a_one_click_unsubscribe_while_the_state_is_locked_asks_to_try_again(
