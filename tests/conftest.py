@@ -20,6 +20,7 @@ from hypothesis import settings
 from newsletter.cli import cli
 from newsletter.core.config import Config, load_config
 from newsletter.core.models import Article, Issue, PlacedArticle, Provider, Section, Window
+from newsletter.state.database import Database
 
 # Shared machines and CI runners stall now and then: an example that took long is not a
 # failure of the property, so no per-example deadline (the hostile-corpus test has its own
@@ -273,3 +274,23 @@ def state_sql(config: Config, sql: str, *params: Any) -> list[tuple[Any, ...]]:
             sql = sql.replace("%", "%%").replace("?", "%s")
         cursor = db.raw.execute(sql, params) if params else db.raw.execute(sql)
         return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+
+def state_of_version(config: Config, version: int) -> Database:
+    """``config``'s state, new, as a version of newsletter whose schema was ``version`` left
+    it, open and not migrated further: where a test of a migration starts."""
+    from newsletter.state.database import open_database
+    from newsletter.state.schema import MIGRATIONS
+
+    db = open_database(config, migrate=False)
+    with db.transaction():
+        for migration in MIGRATIONS[:version]:
+            db.execute_script(migration.for_dialect(db.dialect))
+        if db.dialect == "sqlite":
+            db.raw.execute(f"PRAGMA user_version = {version}")
+        else:
+            db.raw.execute("CREATE TABLE newsletter_schema (version INTEGER PRIMARY KEY, "
+                           "applied TEXT NOT NULL)")
+            db.raw.execute("INSERT INTO newsletter_schema SELECT generate_series(1, %s), 't'",
+                           (version,))
+    return db

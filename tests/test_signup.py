@@ -247,6 +247,27 @@ def test_three_confirmations_a_day_at_most(site: Path, tmp_path: Path) -> None:
     assert [kind for kind, _, _ in queue(config)] == ["confirm"] * 3
 
 
+def test_spellings_of_one_mailbox_share_its_confirmation_limits(site: Path,
+                                                                tmp_path: Path) -> None:
+    """Case and a +tag make other addresses but reach one inbox: the limits count the
+    mailbox, while each confirmation goes to the address as it was typed."""
+    config = configure(site, tmp_path, 1, resend_minutes=1)
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        assert reader.subscribe("Ada@example.org")[0] == 200
+        assert reader.subscribe("ada@EXAMPLE.org")[0] == 200  # within the resend interval
+        for spelling in ("ada+1@example.org", "ADA+news@Example.org", "ada@example.org",
+                         "a.da@example.org"):
+            age(config, minutes=2)  # the resend interval has passed
+            assert reader.subscribe(spelling)[0] == 200
+    assert queue(config) == [("confirm", "Ada@example.org", "queued"),
+                             ("confirm", "ada+1@example.org", "queued"),
+                             ("confirm", "ADA+news@example.org", "queued"),
+                             ("confirm", "a.da@example.org", "queued")]  # another mailbox
+    assert set(statuses(config)) == {"Ada@example.org", "ada+1@example.org",
+                                     "ADA+news@example.org", "a.da@example.org"}
+
+
 def test_one_client_gets_twenty_signups_an_hour_then_429(site: Path, tmp_path: Path) -> None:
     recorder = Recorder()
     with smtp_server(recorder) as port:
@@ -598,21 +619,11 @@ def test_rows_from_before_signups_become_imports_with_their_own_link_keys(
     """A state written before readers could sign up: its subscribers keep their status,
     become ``source: import`` with no confirmation time, and each gets a distinct random
     key for the links of their next emails."""
-    from conftest import make_config
+    from conftest import make_config, state_of_version
     from newsletter.state.database import open_database
-    from newsletter.state.schema import MIGRATIONS
 
     config = make_config(tmp_path)
-    with open_database(config, migrate=False) as db:
-        with db.transaction():
-            for migration in MIGRATIONS[:2]:
-                db.execute_script(migration.for_dialect(db.dialect))
-            if db.dialect == "sqlite":
-                db.raw.execute("PRAGMA user_version = 2")
-            else:
-                db.raw.execute("CREATE TABLE newsletter_schema (version INTEGER PRIMARY KEY, "
-                               "applied TEXT NOT NULL)")
-                db.raw.execute("INSERT INTO newsletter_schema VALUES (1, 't'), (2, 't')")
+    with state_of_version(config, 2) as db:
         db.run_many("subscriber.insert", [("a@example.org", "A", "", "active", "t", "t"),
                                           ("b@example.org", "", "AI", "unsubscribed", "t",
                                            "t")])

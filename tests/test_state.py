@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT, StateBackend, make_config, run
+from conftest import PROJECT, StateBackend, make_config, run, state_of_version
 from newsletter.core.errors import ConfigError, NewsletterError
+from newsletter.delivery.subscribers import mailbox_key
 from newsletter.state.database import location, location_from_url, open_database, schema_version
 from newsletter.state.queries import STATEMENTS, catalogue
 from newsletter.state.schema import DIALECTS, MIGRATIONS, TABLES, check_catalogue
@@ -96,6 +97,26 @@ def test_a_sqlite_file_of_the_first_schema_opens_as_it_is(tmp_path: Path) -> Non
     with open_database(config) as db:
         assert schema_version(db) == SCHEMA_VERSION
         assert db.run("subscriber.get", ("old@example.org",)).fetchone()[0] == "old@example.org"
+
+
+def test_confirmations_queued_before_mailboxes_were_counted_count_against_theirs(
+        state_backend: StateBackend, tmp_path: Path) -> None:
+    """Upgrading keeps the day's confirmation limit: the rows already queued get the
+    mailbox the signup code would give them."""
+    config = make_config(tmp_path)
+    emails = ["Ada@example.org", "ADA+news@example.org", "+tag@example.org",
+              "a+b+c@example.org", "plain@example.org"]
+    with state_of_version(config, 4) as db, db.transaction():
+        for email in emails:
+            db.raw.execute("INSERT INTO mail_queue (kind, email, created_at, due_at) "
+                           f"VALUES ('confirm', '{email}', 't', 't')")
+    with open_database(config) as db:
+        assert schema_version(db) == SCHEMA_VERSION
+        rows = db.raw.execute("SELECT email, mailbox FROM mail_queue ORDER BY id").fetchall()
+    assert [tuple(row) for row in rows] == [(email, mailbox_key(email)) for email in emails]
+    assert [key for _, key in rows] == ["ada@example.org", "ada@example.org",
+                                        "+tag@example.org", "a@example.org",
+                                        "plain@example.org"]
 
 
 def test_many_processes_opening_a_new_postgresql_state_at_once_migrate_it_once(

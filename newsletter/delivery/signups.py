@@ -5,8 +5,9 @@ PostgreSQL), so the limits hold across processes and restarts:
 
 * a signup (``record_signup``) counts against its client's hourly allowance first; then an
   active address is left alone, and any other becomes (or stays) **pending** with a
-  confirmation email queued, at most one per address per ``subscribe.resend_minutes`` and
-  three per day, whatever is POSTed;
+  confirmation email queued, at most one per mailbox per ``subscribe.resend_minutes`` and
+  three per day, whatever is POSTed (a mailbox: the address with case and a ``+tag`` set
+  aside, :func:`mailbox_key`; the email goes to the address as typed);
 * confirming makes a pending subscriber **active** (and queues the welcome email);
 * a pending signup not confirmed within ``subscribe.confirm_hours`` expires: ``purge``
   deletes it, or, for an address that had been subscribed before, puts it back to
@@ -29,7 +30,7 @@ from ..core.errors import NewsletterError
 from ..core.models import IssueStatus
 from ..publishing.issues import IssueStore
 from ..state.database import Database, open_database
-from .subscribers import Subscriber, iso, pending_cutoff, subscriber_from_row
+from .subscribers import Subscriber, iso, mailbox_key, pending_cutoff, subscriber_from_row
 from .tokens import new_key
 
 CONFIRMS_PER_DAY = 3
@@ -80,8 +81,9 @@ def record_signup(config: Config, secret: bytes, *, address: str, name: str,
         row = db.run("subscriber.signup_state", (address,)).fetchone()
         if row is not None and row[0] == "active":
             return Outcome.NOTHING  # nothing changes, nothing is sent
+        mailbox = mailbox_key(address)
         count, last = db.run("mail_queue.recent_confirms",
-                             (address, iso(at - dt.timedelta(days=1)))).fetchone()
+                             (mailbox, iso(at - dt.timedelta(days=1)))).fetchone()
         resend_after = iso(at - dt.timedelta(minutes=settings.resend_minutes))
         if count >= CONFIRMS_PER_DAY or (last is not None and last > resend_after):
             return Outcome.NOTHING
@@ -91,7 +93,7 @@ def record_signup(config: Config, secret: bytes, *, address: str, name: str,
                    (address, name, topics_text, stamp, new_key(), stamp, stamp))
         else:  # pending again, unsubscribed or bounced: the same confirmation
             db.run("subscriber.make_pending", (name, topics_text, stamp, stamp, address))
-        db.run("mail_queue.insert", ("confirm", address, stamp, stamp))
+        db.run("mail_queue.insert", ("confirm", address, mailbox, stamp, stamp))
         return Outcome.QUEUED
 
 
@@ -131,7 +133,8 @@ def confirm(config: Config, key: str, at: dt.datetime) -> Confirmed:
         db.run("subscriber.confirm", (stamp, stamp, key))
         db.run("mail_queue.drop_confirms", (address,))
         if config.subscribe.welcome:
-            db.run("mail_queue.insert", ("welcome", address, stamp, stamp))
+            db.run("mail_queue.insert", ("welcome", address, mailbox_key(address), stamp,
+                                         stamp))
         return Confirmed.CONFIRMED
 
 

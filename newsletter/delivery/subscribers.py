@@ -55,6 +55,18 @@ def normalize_address(raw: str) -> str:
     return f"{valid.local_part}@{valid.ascii_domain.lower()}"
 
 
+def mailbox_key(address: str) -> str:
+    """The mailbox a (normalized) address most likely reaches, for the signup limits only:
+    ``Ada+news@Example.org`` -> ``ada@example.org``. Most mail systems ignore the case of
+    the local part and deliver a ``+tag`` to the untagged mailbox, so counting spellings
+    apart would let one inbox be sent a day's confirmations per spelling. Subscribers stay
+    keyed by the address as typed: that the spellings reach one inbox is likely, not
+    certain, and which of them a reader is known by is theirs to choose."""
+    local, _, domain = address.rpartition("@")
+    untagged = local.split("+", 1)[0]
+    return f"{(untagged or local).casefold()}@{domain.lower()}"
+
+
 def clean_name(raw: str | None) -> str:
     """One line of printable text: a name ends up in a To header. Line breaks, other control
     characters and encoded-word shapes (``=?...?=``) are refused (:class:`AddressError`):

@@ -97,11 +97,12 @@ STATEMENTS: dict[str, str] = {
         "INSERT INTO signup_hits (client, at) VALUES (?, ?)",
     "signup_hits.purge":
         "DELETE FROM signup_hits WHERE at <= ?",
-    "mail_queue.recent_confirms":
-        "SELECT count(*), max(created_at) FROM mail_queue WHERE email = ? "
+    "mail_queue.recent_confirms":  # to any spelling of one mailbox
+        "SELECT count(*), max(created_at) FROM mail_queue WHERE mailbox = ? "
         "AND kind = 'confirm' AND created_at > ?",
     "mail_queue.insert":
-        "INSERT INTO mail_queue (kind, email, created_at, due_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO mail_queue (kind, email, mailbox, created_at, due_at) "
+        "VALUES (?, ?, ?, ?, ?)",
     "mail_queue.drop_confirms":
         "UPDATE mail_queue SET status = 'dropped' WHERE email = ? AND kind = 'confirm' "
         "AND status = 'queued'",

@@ -172,6 +172,19 @@ CREATE TABLE IF NOT EXISTS schedule_runs (
 );
 """
 
+# Version 5: the confirmation limits count a mailbox, not a spelling of it. mail_queue.mailbox
+# holds the address with its domain and local part in lower case and a "+tag" cut off (the
+# key newsletter.delivery.subscribers.mailbox_key computes: addresses are ASCII, so lower()
+# is casefolding); the rows already queued get it here, so the day's count carries over.
+_V5_MAILBOX = """
+ALTER TABLE mail_queue ADD COLUMN mailbox TEXT NOT NULL DEFAULT '';
+UPDATE mail_queue SET mailbox = lower(CASE
+    WHEN {find}(email, '+') > 1 AND {find}(email, '+') < {find}(email, '@')
+    THEN substr(email, 1, {find}(email, '+') - 1) || substr(email, {find}(email, '@'))
+    ELSE email END);
+CREATE INDEX mail_queue_mailbox ON mail_queue (mailbox, kind, created_at);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subscribers, the send ledger and in-flight attempts", {
         SQLITE: _V1_SUBSCRIBERS.format(id="INTEGER PRIMARY KEY")
@@ -189,6 +202,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "readers sign up: pending and bounced, the consent record, link keys, "
                  "the mail queue and the signup rate limit",
               {SQLITE: _V4_SQLITE, POSTGRESQL: _V4_POSTGRESQL}),
+    Migration(5, "the confirmation limits count a mailbox: case and a +tag aside",
+              {SQLITE: _V5_MAILBOX.format(find="instr"),
+               POSTGRESQL: _V5_MAILBOX.format(find="strpos")}),
 )
 
 LATEST = MIGRATIONS[-1].version
