@@ -15,6 +15,7 @@ import re
 import socket
 import socketserver
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
@@ -34,9 +35,43 @@ class ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     request_queue_size = 128  # connections waiting to be accepted (the default 5 makes
     # clients beyond it wait for TCP retransmits, seconds apart)
     on_close: tuple[Callable[[], None], ...] = ()  # what stops with the server (threads)
+    url_host = ""  # the host name the server was asked for, for its URL ("": its address)
+    # The servers on a name's other addresses, one port for all: they serve, stop and close
+    # with this one, each in a thread of its own while this one serves.
+    siblings: tuple[ThreadingServer, ...] = ()
+    _serving: list[tuple[ThreadingServer, threading.Thread]]
+
+    def set_app(self, application: Any) -> None:
+        super().set_app(application)
+        for sibling in self.siblings:
+            sibling.set_app(application)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._serving = [
+            (sibling, threading.Thread(target=sibling.serve_forever, args=(poll_interval,),
+                                       daemon=True, name=f"server-{sibling.server_address[0]!s}"))
+            for sibling in self.siblings]
+        for _, thread in self._serving:
+            thread.start()
+        try:
+            super().serve_forever(poll_interval)
+        finally:  # Ctrl-C or shutdown(): the siblings stop too
+            self._stop_siblings()
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self._stop_siblings()  # before returning, so that server_close() may follow at once
+
+    def _stop_siblings(self) -> None:
+        serving, self._serving = getattr(self, "_serving", []), []
+        for sibling, thread in serving:
+            sibling.shutdown()  # returns once that loop has ended (or, not started, will)
+            thread.join()
 
     def server_close(self) -> None:
         super().server_close()
+        for sibling in self.siblings:
+            sibling.server_close()
         for stop in self.on_close:
             stop()
 
@@ -145,7 +180,8 @@ class SilentRequestHandler(RequestHandler):
 
 class ThreadingServer6(ThreadingServer):
     """The same on an IPv6 address. On ``::`` (every address) IPv4 clients are answered
-    too, whatever the system's default for IPv6 sockets is."""
+    too, whatever the system's default for IPv6 sockets is (a dual-stack socket serves both
+    only there: ::1 does not answer 127.0.0.1, so a name with both gets a server on each)."""
 
     address_family = socket.AF_INET6
 
@@ -157,29 +193,94 @@ class ThreadingServer6(ThreadingServer):
         super().server_bind()
 
 
-def address_family(host: str) -> socket.AddressFamily:
-    """IPv6 for an IPv6 address and for a name that resolves to IPv6 addresses only; else
-    IPv4 (a name with both, like localhost, is served on its IPv4 address)."""
+Where = tuple[socket.AddressFamily, tuple[Any, ...]]  # a family and a socket address
+
+
+def listen_addresses(host: str) -> list[Where]:
+    """Where to listen for ``host`` (port 0: set later): an address (or "", every IPv4
+    address) as it is; a name, every address it resolves to, in the resolver's order (a
+    browser tries them in that order, ``localhost``'s ::1 before 127.0.0.1 on most systems).
+    Raises :class:`socket.gaierror` for a name that does not resolve."""
     try:
         version = ipaddress.ip_address(host).version
     except ValueError:
-        try:
-            found = {info[0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
-        except (OSError, UnicodeError):  # binding says why the name is no good
-            return socket.AF_INET
-        return socket.AF_INET6 if found == {socket.AF_INET6} else socket.AF_INET
-    return socket.AF_INET6 if version == 6 else socket.AF_INET
+        pass
+    else:
+        return [(socket.AF_INET6, (host, 0)) if version == 6 else (socket.AF_INET, (host, 0))]
+    if not host:
+        return [(socket.AF_INET, (host, 0))]
+    try:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except UnicodeError:  # not a name DNS can carry: binding it says why
+        return [(socket.AF_INET, (host, 0))]
+    addresses: list[Where] = []
+    for family, _, _, _, address in found:
+        if family in (socket.AF_INET, socket.AF_INET6) and \
+                all(address[0] != seen[0] for _, seen in addresses):
+            addresses.append((family, address))
+    return addresses
+
+
+class _PortTaken(Exception):
+    """The free port one address got is taken on another of the name's addresses."""
+
+
+# A name's address this machine cannot listen on (say ::1 with IPv6 turned off): the others
+# are served. Any other reason, or none left, is the failure.
+_UNUSABLE = (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
+PORT_ATTEMPTS = 20
+
+
+def _listen_each(addresses: list[Where], port: int, handler: type[RequestHandler]
+                 ) -> ThreadingServer:
+    servers: list[ThreadingServer] = []
+    unusable: OSError | None = None
+    try:
+        for family, address in addresses:
+            kind = ThreadingServer6 if family == socket.AF_INET6 else ThreadingServer
+            chosen = servers[0].server_address[1] if servers else port
+            try:
+                servers.append(kind((address[0], chosen, *address[2:]), handler))
+            except OSError as error:
+                if port == 0 and servers and error.errno == errno.EADDRINUSE:
+                    raise _PortTaken from None
+                if len(addresses) == 1 or error.errno not in _UNUSABLE:
+                    raise
+                unusable = unusable or error
+    except BaseException:
+        for server in servers:
+            server.server_close()
+        raise
+    if not servers:
+        assert unusable is not None
+        raise unusable
+    first, *others = servers
+    first.siblings = tuple(others)
+    return first
+
+
+def listen(addresses: list[Where], port: int, handler: type[RequestHandler]
+           ) -> ThreadingServer:
+    """A server on every one of ``addresses`` (see :func:`listen_addresses`) that this
+    machine has, all on one port: ``port``, or with 0 a port free on each. Raises OSError."""
+    for _ in range(PORT_ATTEMPTS):
+        with contextlib.suppress(_PortTaken):
+            return _listen_each(addresses, port, handler)
+    raise OSError(errno.EADDRINUSE, "no port is free on every address")
 
 
 def base_url(server: socketserver.TCPServer) -> str:
-    """``http://host:port`` of a listening server, an IPv6 address in brackets."""
+    """``http://host:port`` of a listening server: the host name it was asked for, else
+    its address (an IPv6 one in brackets)."""
     host, port = str(server.server_address[0]), server.server_address[1]
+    if isinstance(server, ThreadingServer) and server.url_host:
+        host = server.url_host
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def cannot_listen(host: str, port: int, error: OSError) -> str:
-    """Why a server cannot listen on ``host:port``, and what to change: another --port only
-    when the port is the reason."""
+def cannot_listen(host: str, port: int, error: OSError, resolved: Iterable[str] = ()) -> str:
+    """Why a server cannot listen on ``host:port`` (a name: on ``resolved``, its addresses),
+    and what to change: another --port only when the port is the reason."""
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     if isinstance(error, socket.gaierror):
         return (f"cannot listen on {where}: the host name {host!r} does not resolve "
@@ -191,11 +292,13 @@ def cannot_listen(host: str, port: int, error: OSError) -> str:
         return (f"cannot listen on {where}: ports below 1024 need administrator rights; "
                 "choose one above 1023 with --port")
     if error.errno == errno.EADDRNOTAVAIL:
-        return (f"cannot listen on {where}: {host} is not an address of this machine; "
+        resolved = [ip for ip in resolved if ip != host]
+        what = f"{host} ({', '.join(resolved)})" if resolved else host
+        return (f"cannot listen on {where}: {what} is not an address of this machine; "
                 "choose one with --host (127.0.0.1 or ::1 for this machine only, 0.0.0.0 or "
                 ":: for all its addresses)")
     if error.errno == errno.EAFNOSUPPORT:
-        kind = "IPv6" if address_family(host) == socket.AF_INET6 else "IPv4"
+        kind = "IPv6" if ":" in host else "IPv4"
         return (f"cannot listen on {where}: this machine does not support {kind}; choose an "
                 "address of the other kind with --host")
     return f"cannot listen on {where}: {error.strerror or error}"
@@ -205,15 +308,21 @@ def serve_wsgi(app: WSGIApp, host: str, port: int, *, log_requests: bool = True,
                timeout: float = DEFAULT_TIMEOUT,
                handler: type[RequestHandler] | None = None) -> ThreadingServer:
     """``app`` on ``host:port`` (port 0 picks a free one), an IPv4 or IPv6 address or a host
-    name (an IPv6 address may come in brackets); requests logged to stderr without their
-    query strings unless ``log_requests`` is false or ``handler`` says otherwise. Raises
-    NewsletterError saying why it cannot listen there."""
+    name, served on every address it resolves to (an IPv6 address may come in brackets);
+    requests logged to stderr without their query strings unless ``log_requests`` is false
+    or ``handler`` says otherwise. Raises NewsletterError saying why it cannot listen there."""
     base = handler or (RequestHandler if log_requests else SilentRequestHandler)
     host = host.strip("[]")
-    kind = ThreadingServer6 if address_family(host) == socket.AF_INET6 else ThreadingServer
+    addresses: list[Where] = []
     try:
-        server = kind((host, port), type("Handler", (base,), {"timeout": timeout}))
+        addresses = listen_addresses(host)
+        server = listen(addresses, port, type("Handler", (base,), {"timeout": timeout}))
     except OSError as error:
-        raise NewsletterError(cannot_listen(host, port, error)) from None
+        resolved = [str(address[0]) for _, address in addresses]
+        raise NewsletterError(cannot_listen(host, port, error, resolved)) from None
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        host = ""  # an address: the URL shows the one bound (brackets, zone)
+    server.url_host = host
     server.set_app(app)
     return server
