@@ -216,6 +216,14 @@ def test_empty_config_reports_all_required_keys(tmp_path: Path):
     ({"site_url": "news.example.org/ai/"},
      'site_url: expected an absolute http(s) URL such as https://news.example.org/, '
      'got "news.example.org/ai/"'),
+    ({"site_url": "https://" + "h" * 250 + ".org/"},
+     "site_url: the host name has 254 characters; a host name has at most 253"),
+    ({"site_url": "https://news.example.org/" + "a" * 775 + "/"},
+     "site_url: 801 characters; at most 800, as every email carries it in a header line "
+     "(List-Unsubscribe): choose a shorter path"),
+    ({"email": {"from": "n" * 65 + "@example.org"}},  # RFC 5321: 64 at most
+     f"email.from: '{'n' * 65}@example.org' is not an address a message can be sent to; use "
+     "a plain address such as news@example.org (a non-ASCII domain is fine)"),
     ({"timezone": "Mars/Olympus"},
      'timezone: expected an IANA time zone name such as "America/New_York", '
      'got "Mars/Olympus"'),

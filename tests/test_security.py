@@ -28,10 +28,13 @@ import pytest
 import test_deliver
 import yaml
 from click.testing import CliRunner
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from test_deliver import (
     ISSUE,
     SECRET,
     Recorder,
+    add_people,
     build_site,
     parse,
     project,
@@ -40,9 +43,12 @@ from test_deliver import (
 
 from conftest import PROJECT, run, write_article, write_config
 from newsletter.cli import cli
-from newsletter.core.config import load_config
+from newsletter.core import headers
+from newsletter.core.config import MAX_SITE_URL, load_config
 from newsletter.core.errors import NewsletterError
-from newsletter.delivery.send import send_issue
+from newsletter.delivery.send import load_published_issue, send_issue
+from newsletter.rendering.mail import RenderedEmail, render_notice
+from newsletter.rendering.message import build_template, notice_message
 
 # Fixtures shared with test_deliver.py (pytest finds them by name here).
 secret = test_deliver.secret
@@ -238,6 +244,78 @@ def test_no_config_value_adds_a_header_line(site: Path, tmp_path: Path) -> None:
     assert display_name(raw, "To") == 'Ada "Countess" Lovelace, Zoë'
     assert display_name(raw, "Reply-To") == "Édith"
     assert message["Subject"].startswith("Spécial AI Weekly — February 22, 2021 xxx")
+
+
+def _header_lines(raw: bytes) -> list[bytes]:
+    return raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+
+
+@pytest.mark.parametrize("run_of", ["x", "é"])
+def test_a_word_longer_than_a_header_line_is_split_and_reads_back_whole(
+        site: Path, tmp_path: Path, run_of: str) -> None:
+    """RFC 5322 allows 998 characters a line, and folding only happens at spaces: an
+    unbroken run longer than that in the title or subject still gives lines within the limit,
+    and every header decodes back to exactly the text."""
+    recorder = Recorder()
+    title = "AI " + run_of * 1200 + " Weekly"
+    runs = run_of * 1200 + " " + "y" * 2000  # two in a row: the space between them stays
+    subject = "{title}: {date} " + runs + " end"
+    with smtp_server(recorder) as port:
+        _config_with(site, tmp_path, port, title=title, subject=subject,
+                     **{"from": f"{title} <newsletter@news.example.org>"})
+        add_people(load_config(tmp_path / "newsletter.yaml"), tmp_path,
+                   ["ada@example.org,Ada " + "z" * 190 + ","])
+        result = run(tmp_path, "send", ISSUE.isoformat())
+        assert result.exit_code == 0, result.output
+    ((_, raw),) = recorder.messages
+    config = load_config(tmp_path / "newsletter.yaml")
+    notice = notice_message(config, "ada@example.org", render_notice(
+        config, "confirm", "ada@example.org", confirm_url="https://news.example.org/ai/c"),
+        date=dt.datetime(2021, 3, 1, tzinfo=dt.UTC), message_id="<n@news.example.org>")
+    for message in (raw, notice):
+        assert max(len(line) for line in _header_lines(message)) <= 998
+        assert max(message) < 128
+    sent = parse(raw)
+    # {title} is the published issue's title: the one of the config when it was published
+    assert sent["Subject"] == f"AI Weekly: February 22, 2021 {runs} end"
+    assert display_name(raw, "From") == title
+    assert display_name(raw, "List-Id") == title
+    assert display_name(raw, "To") == "Ada " + "z" * 190
+    assert parse(notice)["Subject"] == f"Confirm your subscription to {title}"
+
+
+def test_the_longest_site_url_and_mailto_still_fit_their_header_lines(site: Path,
+                                                                        tmp_path: Path) -> None:
+    path = _config_with(site, tmp_path, unsubscribe_mailto="u" * 64 + "@" + "d" * 185 + ".org")
+    long_site = "https://news.example.org/" + "a" * 774 + "/"
+    config = dataclasses.replace(load_config(path), site_url=long_site)
+    assert len(config.site_url) == MAX_SITE_URL
+    issue = load_published_issue(config, ISSUE)
+    rendered = RenderedEmail("Subject", "", "", "<p>x</p>", "x", {})
+    raw = build_template(config, issue, rendered).render("a@example.org", "", "u." + "k" * 54)
+    assert max(len(line) for line in _header_lines(raw)) <= 998
+    assert parse(raw)["List-Unsubscribe"] == (
+        f"<{long_site}unsubscribe?token=u.{'k' * 54}>, "
+        f"<mailto:{'u' * 64}@{'d' * 185}.org?subject=unsubscribe>")
+
+
+_WORDS = st.lists(st.one_of(st.integers(900, 2100).map("x".__mul__),
+                            st.text("aé\"(,", max_size=40)), min_size=1, max_size=5)
+
+
+@given(words=_WORDS)
+def test_any_subject_or_display_name_fits_its_lines_and_reads_back(words: list[str]) -> None:
+    """Long words, runs of them, quotes, commas, non-ASCII: within 998 characters a line,
+    and exactly the text once decoded."""
+    text = " ".join(words).strip()
+    assume(text and headers.header_problem(text) is None)
+    raw = (headers.unstructured("Subject", text)
+           + headers.address("To", text, "ada@example.org")
+           + headers.angle("List-Id", text, "ai.news.example.org") + b"\r\n")
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    expected = headers.one_line(text)
+    assert parse(raw)["Subject"] == expected
+    assert display_name(raw, "To") == expected and display_name(raw, "List-Id") == expected
 
 
 @pytest.mark.parametrize("field", ["subject", "title", "sender"])

@@ -46,6 +46,10 @@ SMTP_KEYS = ("host", "port", "security", "username", "password_env", "concurrenc
              "rate_per_second", "lease_seconds")
 SMTP_SECURITY = {"none": 25, "starttls": 587, "ssl": 465}  # and each one's usual port
 SUBJECT_FIELDS = ("title", "date", "slug")
+# site_url goes into every email's headers (List-Unsubscribe, with a token after it; its
+# host in Message-ID, List-Id and the default From), whose lines hold at most 998 characters.
+MAX_SITE_URL = 800
+MAX_HOST = 253  # DNS
 
 
 def _topics(report: Report, value: Any) -> tuple[TopicConfig, ...]:
@@ -262,6 +266,14 @@ def validate(data: Any, path: Path) -> Config:
         site_url = normalized.split("#")[0]
         if not site_url.endswith("/"):
             site_url += "/"  # the published folder: relative links resolve below it
+        host = urlsplit(site_url).hostname or ""
+        if len(host) > MAX_HOST:
+            report.errors.append(f"site_url: the host name has {len(host)} characters; a host "
+                                 f"name has at most {MAX_HOST}")
+        elif len(site_url) > MAX_SITE_URL:
+            report.errors.append(f"site_url: {len(site_url)} characters; at most "
+                                 f"{MAX_SITE_URL}, as every email carries it in a header line "
+                                 "(List-Unsubscribe): choose a shorter path")
 
     timezone = None
     timezone_name = string(report, data, "timezone", "UTC")

@@ -10,7 +10,9 @@ Below that check, headers are written here, by hand, never through a library tha
 the value again: names are literal text, values are encoded by :func:`unstructured` and
 :func:`address`, and whatever a value holds ends up inside its own header. Text that is not
 plain printable ASCII, or that looks like an encoded word, is written as base64 encoded
-words, which decode back to exactly that text.
+words, which decode back to exactly that text. So is a word too long for a header line
+(RFC 5322: 998 characters at most): lines fold only between words, and encoded words can be
+cut anywhere. No line of a header written here is longer (:class:`HeaderError` otherwise).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import re
 import unicodedata
 
 MAX_LINE = 78  # RFC 5322's recommended line length
+LINE_LIMIT = 998  # RFC 5322's (and SMTP's) limit: servers refuse longer lines
+MAX_ADDRESS = 254  # RFC 5321: a path holds at most 256 characters, its brackets included
+MAX_LOCAL = 64  # RFC 5321: the local part of an address
 _ENCODED_WORD = re.compile(r"=\?.*\?=", re.S)
 _ATOM_TEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")  # a phrase that needs no quotes
 _LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
@@ -73,8 +78,32 @@ def _encoded_words(text: str) -> list[str]:
     return [f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words if w]
 
 
+def _room(name: str) -> int:
+    """The longest word that fits on a line of its own in header ``name`` (the first line,
+    ``Name: word``, is the shortest)."""
+    return LINE_LIMIT - len(name) - 2
+
+
+def _splittable(words: list[str], room: int) -> list[str]:
+    """``words`` with each run of words longer than ``room`` as encoded words. A run is
+    encoded as one text, its spaces inside: between two encoded words a space is not text."""
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in [*words, ""]:
+        if word and len(word) > room:
+            run.append(word)
+            continue
+        if run:
+            tokens += _encoded_words(" ".join(run))
+            run = []
+        if word:
+            tokens.append(word)
+    return tokens
+
+
 def _fold(name: str, tokens: list[str]) -> bytes:
-    """``Name: token token ...`` folded before a token that would pass MAX_LINE."""
+    """``Name: token token ...`` folded before a token that would pass MAX_LINE; raises
+    :class:`HeaderError` for a token that no line can hold."""
     line = f"{name}:"
     lines = []
     for token in tokens:
@@ -83,6 +112,10 @@ def _fold(name: str, tokens: list[str]) -> bytes:
             line = ""
         line += " " + token
     lines.append(line)
+    longest = max(lines, key=len)
+    if len(longest) > LINE_LIMIT:
+        raise HeaderError(f"{name}: {longest[len(name) + 2:][:40]}... is longer than a mail "
+                          f"header line may be ({LINE_LIMIT} characters)")
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 
@@ -95,18 +128,23 @@ def unstructured(name: str, value: str) -> bytes:
     """``Name: value`` for free text such as the subject, folded, 7-bit."""
     _check_name(name)
     text = one_line(value)
-    return _fold(name, text.split(" ") if _plain(text) else _encoded_words(text))
+    if not _plain(text):
+        return _fold(name, _encoded_words(text))
+    return _fold(name, _splittable(text.split(" "), _room(name)))
 
 
-def phrase(text: str) -> list[str]:
-    """A display name as header tokens: atoms, a quoted string, or encoded words."""
+def phrase(text: str, room: int = LINE_LIMIT) -> list[str]:
+    """A display name as header tokens: atoms, a quoted string, or encoded words (for a
+    word, or the quoted string, longer than ``room``)."""
     text = one_line(text)
     if not text:
         return []
     if _plain(text):
         if _ATOM_TEXT.fullmatch(text):
-            return text.split(" ")
-        return ['"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"']
+            return _splittable(text.split(" "), room)
+        quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if len(quoted) <= room:
+            return [quoted]
     return _encoded_words(text)
 
 
@@ -129,10 +167,11 @@ def addr_spec(address: str) -> str:
     part (no quoting, no spaces, no line breaks) and an ASCII (IDNA) domain."""
     local, at, domain = address.strip().rpartition("@")
     if not at or not _LOCAL.fullmatch(local) or ".." in local or local.startswith(".") \
-            or local.endswith("."):
+            or local.endswith(".") or len(local) > MAX_LOCAL:
         raise HeaderError(f"{address!r} is not an address a message can be sent to")
     domain = ascii_domain(domain)
-    if not _DOMAIN.fullmatch(domain) or "." not in domain:
+    if not _DOMAIN.fullmatch(domain) or "." not in domain \
+            or len(local) + 1 + len(domain) > MAX_ADDRESS:
         raise HeaderError(f"{address!r} is not an address a message can be sent to")
     return f"{local}@{domain}"
 
@@ -150,7 +189,7 @@ def address(name: str, display: str, spec: str) -> bytes:
     """``Name: display <local@domain>`` (or the bare address without a display name)."""
     _check_name(name)
     spec = addr_spec(spec)
-    words = phrase(display)
+    words = phrase(display, _room(name))
     return _fold(name, [*words, f"<{spec}>"] if words else [spec])
 
 
@@ -159,4 +198,4 @@ def angle(name: str, display: str, inside: str) -> bytes:
     _check_name(name)
     if not re.fullmatch(r"[A-Za-z0-9.-]+", inside):
         raise HeaderError(f"{inside!r} cannot be written in <...>")
-    return _fold(name, [*phrase(display), f"<{inside}>"])
+    return _fold(name, [*phrase(display, _room(name)), f"<{inside}>"])

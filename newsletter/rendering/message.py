@@ -102,12 +102,18 @@ class MessageTemplate:
             to = headers.address("To", name, address)
         except headers.HeaderError as error:
             raise MessageError(f"the message cannot be built: {error}") from None
-        url = f"{self.unsubscribe_url}{token}"
-        list_unsubscribe = f"<{url}>"
+        list_unsubscribe = f"List-Unsubscribe: <{self.unsubscribe_url}{token}>"
         if self.mailto:
-            list_unsubscribe += f", <mailto:{self.mailto}?subject=unsubscribe>"
+            mailto = f"<mailto:{self.mailto}?subject=unsubscribe>"
+            # One line while it fits (a URL cannot be folded, and the messages of issues
+            # already out stay as they were); else folded between the two.
+            fits = len(list_unsubscribe) + 2 + len(mailto) <= headers.LINE_LIMIT
+            list_unsubscribe += (", " if fits else ",\r\n ") + mailto
+        if any(len(line) > headers.LINE_LIMIT for line in list_unsubscribe.split("\r\n")):
+            raise MessageError("the message cannot be built: the unsubscribe link is longer "
+                               f"than a mail header line may be ({headers.LINE_LIMIT})")
         head = (to + f"Message-ID: {self.message_id(address)}\r\n"
-                     f"List-Unsubscribe: {list_unsubscribe}\r\n".encode("ascii"))
+                     f"{list_unsubscribe}\r\n".encode("ascii"))
         body = [self.segments[0]]
         for slot, segment in zip(self.slots, self.segments[1:], strict=True):
             body += [_token_lines(tokens[slot]), segment]
