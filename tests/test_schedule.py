@@ -24,7 +24,7 @@ from newsletter.core.config import Config
 from newsletter.core.cron import WallClockCron, apscheduler_crontab
 from newsletter.core.timing import next_issue_date
 from newsletter.publishing import build as build_module
-from newsletter.schedule.loop import WallClockTrigger
+from newsletter.schedule.job import WallClockTrigger
 from newsletter.schedule.runs import check_due, last_completed, lock_path, missed_run, run_pass
 
 UTC = dt.UTC

@@ -9,20 +9,28 @@ import datetime as dt
 import errno
 import logging
 import os
+import re
 import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import apscheduler.executors.base
 import apscheduler.schedulers.base
 import pytest
 from test_schedule import FIRE, UTC, _scheduled, _status
 
-from conftest import run, write_config
+from conftest import PROJECT, run, write_config
+from newsletter.core.config import load_config
+from newsletter.core.cron import WallClockCron
 from newsletter.core.errors import NewsletterError
 from newsletter.publishing import output
-from newsletter.schedule import loop
+from newsletter.schedule import job, loop, roles
 from newsletter.schedule.runs import check_due, lock_path, run_pass
 from newsletter.web.public import Site
 
@@ -140,7 +148,7 @@ def _serve(monkeypatch, config, clock: ShiftedClock, *, after_start: Callable[[]
     ``passes_wanted`` passes (the one at start included) or for ``limit`` seconds; the
     moments of its passes. ``after_start`` runs once APScheduler waits for the next run."""
     passes: list[dt.datetime] = []
-    real_pass, real_announce = loop.run_pass, loop.IssueJob.announce
+    real_pass, real_announce = loop.run_pass, job.IssueJob.announce
 
     def counted(config, now, **kwargs):
         ok = real_pass(config, now, **kwargs)
@@ -149,13 +157,14 @@ def _serve(monkeypatch, config, clock: ShiftedClock, *, after_start: Callable[[]
             os.kill(os.getpid(), signal.SIGTERM)
         return ok
 
-    def announce(job):
-        real_announce(job)
+    def announce(issue_job):
+        real_announce(issue_job)
         if len(passes) == 1:  # the call right after APScheduler started
             after_start()
 
-    monkeypatch.setattr(loop, "run_pass", counted)
-    monkeypatch.setattr(loop.IssueJob, "announce", announce)
+    monkeypatch.setattr(loop, "run_pass", counted)  # the pass at start
+    monkeypatch.setattr(job, "run_pass", counted)  # the passes of the job
+    monkeypatch.setattr(job.IssueJob, "announce", announce)
     timeout = threading.Timer(limit, os.kill, (os.getpid(), signal.SIGTERM))
     with _sigterm_ignored_around():
         timeout.start()
@@ -202,6 +211,88 @@ def test_a_cron_edited_while_the_scheduler_runs_loses_no_issue(tmp_path, monkeyp
     assert "next run: 2021-02-23 07:00 UTC" in caplog.text
 
 
+def test_an_edited_cron_fires_on_its_new_time_without_waiting_for_the_old_one(
+        tmp_path, monkeypatch, caplog):
+    """Sunday morning the editor moves the issue from Mondays to Sundays in the file: the
+    running scheduler follows the edit at once, and Sunday's issue is built at 07:00 that
+    day, not after Monday's run (the old cron's) has read the file."""
+    config = _scheduled(tmp_path)  # "0 7 * * mon"
+    sunday = FIRE - dt.timedelta(days=1)
+    clock = ShiftedClock(monkeypatch, sunday - dt.timedelta(seconds=10))
+
+    def edit() -> None:
+        text = config.path.read_text("utf-8")
+        config.path.write_text(text.replace("0 7 * * mon", "0 7 * * sun"), "utf-8")
+
+    with caplog.at_level(logging.INFO, "newsletter"):
+        passes = _serve(monkeypatch, config, clock, reload=lambda: load_config(config.path),
+                        after_start=edit, limit=30)
+    assert len(passes) == 2, caplog.text
+    assert dt.timedelta(0) <= passes[1] - sunday < dt.timedelta(seconds=30), passes
+    assert _status(config, "2021-02-21") == "published"
+    assert (f"{config.path} was edited: schedule.cron changed from '0 7 * * mon' in UTC to "
+            "'0 7 * * sun' in UTC") in caplog.text
+    assert "next run: 2021-02-21 07:00 UTC (issue 2021-02-21)" in caplog.text
+
+
+def _wait_for_line(log: Path, text: str, process: subprocess.Popen, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text("utf-8"):
+        assert process.poll() is None, log.read_text("utf-8")
+        assert time.monotonic() < deadline, f"no {text!r} in:\n{log.read_text('utf-8')}"
+        time.sleep(0.05)
+    return log.read_text("utf-8")
+
+
+def test_a_running_scheduler_follows_edits_of_its_file_and_keeps_its_schedule_when_invalid(
+        tmp_path):
+    """A real ``newsletter schedule`` process: an edited cron gives the new fire time within
+    seconds, far ahead of the old one; an edit that breaks the file is reported with the file,
+    the key and what is wrong, and the schedule stays until the file is saved fixed."""
+    path = write_config(tmp_path, state_dir="state",
+                        schedule={"cron": "0 7 * * mon", "catch_up_hours": 1})
+    log = tmp_path / "schedule.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "newsletter", "--config", str(path), "schedule"],
+            stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT)})
+
+    def edit(cron: str) -> None:
+        text = path.read_text("utf-8")
+        path.write_text(re.sub(r'cron: [^\n]*', f"cron: '{cron}'", text), "utf-8")
+
+    def edit_valid(cron: str) -> str:
+        """The file with ``cron``; the next run it gives, as the scheduler logs it."""
+        edit(cron)
+        upcoming = WallClockCron(cron, ZoneInfo("UTC")).next_fire_time(dt.datetime.now(UTC))
+        return f"next run: {upcoming:%Y-%m-%d %H:%M} UTC"
+
+    try:
+        _wait_for_line(log, "next run: ", process)
+        soon, later = (dt.datetime.now(UTC) + dt.timedelta(hours=h) for h in (2, 3))
+        daily = f"{soon.minute} {soon.hour} * * *"  # in two hours, where Monday may be days away
+        expected = edit_valid(daily)
+        started = time.monotonic()
+        _wait_for_line(log, expected, process)
+        assert time.monotonic() - started < 15
+        _wait_for_line(log, "was edited: schedule.cron changed from '0 7 * * mon' in UTC to "
+                            f"{daily!r} in UTC", process)
+        edit("61 7 * * mon")
+        text = _wait_for_line(log, "until the file is fixed", process)
+        assert f"{path}: 1 problem in the configuration" in text
+        assert 'schedule.cron: "61 7 * * mon" is not a valid crontab' in text
+        assert f"keeps the schedule it had, {daily!r} in UTC" in text
+        fixed = f"{later.minute} {later.hour} * * *"
+        text = _wait_for_line(log, edit_valid(fixed), process)
+        assert f"from {daily!r} in UTC to {fixed!r} in UTC" in text  # the last good one
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert process.returncode == 0, log.read_text("utf-8")
+    assert "Traceback" not in log.read_text("utf-8")
+
+
 # -- one scheduler per output folder ---------------------------------------------------------
 
 def test_one_scheduler_per_output_folder_whatever_the_state_dir(tmp_path):
@@ -211,8 +302,8 @@ def test_one_scheduler_per_output_folder_whatever_the_state_dir(tmp_path):
     first = _scheduled(tmp_path)
     second = replace(first, state_dir=tmp_path / "elsewhere")
     refused = r"another scheduler \(PID \d+\) is already running for the output folder"
-    with loop.scheduler_lock(first), pytest.raises(NewsletterError, match=refused), \
-            loop.scheduler_lock(second):
+    with roles.scheduler_lock(first), pytest.raises(NewsletterError, match=refused), \
+            roles.scheduler_lock(second):
         pass
     assert lock_path(first).parent == first.output
     (tmp_path / "made-alike").mkdir()

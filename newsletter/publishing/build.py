@@ -8,7 +8,7 @@ any moment leaves every file either its old or its new version.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -235,9 +235,14 @@ def render_site_files(published: Sequence[Issue], config: Config,
     return files
 
 
-def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool
+def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool,
+           before_writing: Callable[[], None] | None = None
            ) -> tuple[tuple[Path, ...], str | None]:
-    """Render the issue (and the site, when it is published), then write it all."""
+    """Render the issue (and the site, when it is published), then write it all.
+
+    ``before_writing`` may raise to write nothing: called once everything is rendered, it is
+    the last moment for a caller to find out that it must not write any more (a scheduler
+    that is no longer the active one)."""
     before = store.published()
     others = [p for p in before if p.slug != issue.slug]
     published = sorted(others + ([issue] if issue.status == IssueStatus.PUBLISHED else []),
@@ -248,6 +253,8 @@ def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool
     if issue.status == IssueStatus.PUBLISHED:
         site = render_site_files(published, config, before)
         files.update({k: v for k, v in site.items() if k not in files})
+    if before_writing is not None:
+        before_writing()
     return tuple(write_files(config.output, files)), warning
 
 
@@ -285,7 +292,8 @@ def _replaced(damaged: DamagedIssueError, issue_date: dt.date, *, published: boo
 
 
 def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
-                force: bool = False, publish: bool = False) -> BuildResult:
+                force: bool = False, publish: bool = False,
+                before_writing: Callable[[], None] | None = None) -> BuildResult:
     """Select the issue dated ``issue_date`` and write its folder (and publish it if asked).
 
     An issue with nothing in it is not an error: nothing is written and ``empty_reason``
@@ -318,13 +326,16 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
         if not publish:
             selection = replace(result.selection, issue=issue)
             return replace(result, selection=selection, up_to_date=True)
-    written, warning = _write(config, issue, store, strict=strict)
+    written, warning = _write(config, issue, store, strict=strict,
+                              before_writing=before_writing)
     selection = replace(result.selection, issue=issue)
     warnings = result.warnings + ((f"issue {issue.slug}: {warning}",) if warning else ())
     return replace(result, selection=selection, written=written, warnings=warnings)
 
 
-def publish_issue(config: Config, issue_date: dt.date) -> tuple[Issue, tuple[Path, ...]]:
+def publish_issue(config: Config, issue_date: dt.date, *,
+                  before_writing: Callable[[], None] | None = None
+                  ) -> tuple[Issue, tuple[Path, ...]]:
     """Publish the built issue as it stands (what the editor previewed), then regenerate the
     archive and the feeds from every published issue."""
     store = IssueStore(config.output)
@@ -333,5 +344,6 @@ def publish_issue(config: Config, issue_date: dt.date) -> tuple[Issue, tuple[Pat
         raise NewsletterError(f"no issue {issue_date.isoformat()} in {config.output}: build it "
                               f"first with `newsletter build --date {issue_date.isoformat()}`")
     issue = _published(built, built, config)
-    written, _warning = _write(config, issue, store, strict=False)
+    written, _warning = _write(config, issue, store, strict=False,
+                               before_writing=before_writing)
     return issue, written

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from ..delivery import send as delivery
 from ..publishing import build
 from ..publishing.issues import IssueStore
 from ..state.database import now, open_database
+from ..state.leadership import LeadershipLost
 
 log = logging.getLogger("newsletter.schedule")
 
@@ -179,41 +181,69 @@ def _send(config: Config, issue_date: dt.date) -> None:
     """
     slug = issue_date.isoformat()
     log.info("sending issue %s", slug)
+    # The send logs its own summary through ``log``.
     report = delivery.send_issue(config, issue_date, log=lambda line: log.info("%s", line))
-    log.info("%s", report.summary())
     if not report.ok:
         raise NewsletterError(f"sending issue {slug} failed for some subscribers: "
                               f"{report.summary()}")
 
 
-def run_issue(config: Config, fire_time: dt.datetime, *, strict: bool = False) -> None:
+# Called with the step a run is about to take ("writing issue 2021-02-22"); raises
+# LeadershipLost to stop the run before it. What another scheduler could also do is guarded:
+# a scheduler that stopped being the active one (frozen, cut off) must not write an issue
+# over the one its successor published meanwhile, from what it read before.
+Guard = Callable[[str], None]
+
+
+def unguarded(step: str) -> None:
+    """The guard of a scheduler that cannot stop being the only one (the output folder's
+    lock, held until the process ends)."""
+
+
+def run_issue(config: Config, fire_time: dt.datetime, *, strict: bool = False,
+              guard: Guard = unguarded) -> None:
     """Build the issue dated ``fire_time``'s local date, publish it and send it as the
-    schedule says, then record the run as done. Raises on failure (nothing recorded)."""
+    schedule says, then record the run as done. Raises on failure (nothing recorded).
+
+    ``guard`` is asked before each step that changes anything: the issue's files (just
+    before they are written), the send, the record. A send in progress is not stopped: its
+    recipients are shared with any other send of the issue, each sent once.
+    """
     settings = schedule_settings(config)
     issue_date = fire_time.astimezone(config.timezone).date()
     slug = issue_date.isoformat()
+    guard(f"the run of {when(fire_time)}")
+
+    def before_writing() -> None:
+        guard(f"writing issue {slug}")
+
     if _issue_status(config, issue_date) == IssueStatus.PUBLISHED:
         # Published, but this run is not recorded: it may have stopped (disk full, killed)
         # after writing the issue and before the archive and feeds, which publishing again
         # writes (it rewrites only what differs).
-        _issue, written = build.publish_issue(config, issue_date)
+        _issue, written = build.publish_issue(config, issue_date,
+                                              before_writing=before_writing)
         if written:
             log.info("issue %s is already published: brought %d file(s) up to date in %s "
                      "(the archive, the feeds)", slug, len(written), config.output)
         if settings.send:  # published, but this run has not sent it yet
+            guard(f"sending issue {slug}")
             log.info("issue %s is already published: sending it", slug)
             _send(config, issue_date)
         elif not written:
             log.info("issue %s is already published: nothing to do", slug)
+        guard(f"recording the run of {when(fire_time)}")
         record_completed(config, fire_time)
         return
-    result = build.build_issue(config, issue_date, strict=strict, publish=settings.publish)
+    result = build.build_issue(config, issue_date, strict=strict, publish=settings.publish,
+                               before_writing=before_writing)
     for problem in result.problems:
         log.warning("skipped invalid article file: %s", problem)
     for warning in result.warnings:
         log.warning("%s", warning)
     if result.empty_reason:
         log.warning("issue %s: nothing to build: %s", slug, result.empty_reason)
+        guard(f"recording the run of {when(fire_time)}")
         record_completed(config, fire_time)
         return
     issue = result.selection.issue
@@ -221,12 +251,16 @@ def run_issue(config: Config, fire_time: dt.datetime, *, strict: bool = False) -
     log.info("issue %s %s: %d topics, %d articles, %d file(s) written in %s", slug, verb,
              len(issue.sections), len(issue.placed), len(result.written), config.output)
     if settings.send:
+        guard(f"sending issue {slug}")
         _send(config, issue_date)
+    guard(f"recording the run of {when(fire_time)}")
     record_completed(config, fire_time)
 
 
-def run_pass(config: Config, now: dt.datetime, *, strict: bool = False) -> bool:
-    """One pass: make up the most recent fire time if it is due. False when the run failed."""
+def run_pass(config: Config, now: dt.datetime, *, strict: bool = False,
+             guard: Guard = unguarded) -> bool:
+    """One pass: make up the most recent fire time if it is due. False when the run failed;
+    :class:`LeadershipLost` from ``guard`` stops the run and is raised."""
     due = check_due(config, now)
     if due.action == "too_late":
         log.warning("%s", due.message)
@@ -235,7 +269,9 @@ def run_pass(config: Config, now: dt.datetime, *, strict: bool = False) -> bool:
     if due.action != "run" or due.fire_time is None:
         return True
     try:
-        run_issue(config, due.fire_time, strict=strict)
+        run_issue(config, due.fire_time, strict=strict, guard=guard)
+    except LeadershipLost:
+        raise  # not a failed run: the scheduler itself must stop
     except NewsletterError as error:
         log.error("the run of %s failed: %s", when(due.fire_time), error)
         return False

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from ..core.errors import NewsletterError
 from .location import Location
 from .postgresql import connect_postgresql
 from .queries import catalogue
@@ -22,6 +23,10 @@ from .schema import POSTGRESQL
 def lock_key(role: str) -> int:
     """A stable 63-bit key for ``role`` (advisory locks are numbered)."""
     return int.from_bytes(hashlib.sha256(role.encode("utf-8")).digest()[:8], "big") >> 1
+
+
+class LeadershipLost(NewsletterError):
+    """This process is no longer the one active process of its role: another may be."""
 
 
 class Leadership:
@@ -53,13 +58,18 @@ class Leadership:
         return None if row is None else str(row[0] or "another process")
 
     def still_held(self) -> bool:
-        """Whether the lock's connection is still alive (if it dropped, so did the lock)."""
-        if not self.held:
+        """Whether this process still holds the role, asked of the server over the lock's
+        own connection: if that connection dropped, so did the lock (and it is not opened
+        again here, which would only make a connection that holds nothing)."""
+        if not self.held or self._connection is None or self._connection.closed:
+            self.held = False
             return False
         try:
-            self._open().execute("SELECT 1")
+            row = self._connection.execute(self._sql["leader.held"],
+                                           (self.key >> 32, self.key & 0xFFFFFFFF)).fetchone()
         except Exception:  # noqa: BLE001 - whatever broke, the lock is gone with it
-            self.held = False
+            row = None
+        if not (row and row[0]):
             self.close()
             return False
         return True

@@ -240,6 +240,10 @@ DIALECT_STATEMENTS: dict[str, dict[str, str]] = {
             "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = ? "
             "AND l.objid::bigint = ? AND l.objsubid = 1 "
             "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        "leader.held":
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND pid = pg_backend_pid() AND classid::bigint = ? AND objid::bigint = ? "
+            "AND objsubid = 1)",
     },
 }
 

@@ -1,0 +1,149 @@
+"""What APScheduler runs: our wall-clock trigger, and the job each fire of the schedule
+starts, which follows the configuration as it is edited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from apscheduler.triggers.base import BaseTrigger
+
+from ..core.config import Config
+from ..core.cron import WallClockCron
+from ..core.errors import NewsletterError
+from ..core.settings import ScheduleSettings
+from ..core.timing import schedule_cron, schedule_settings
+from ..state.leadership import LeadershipLost
+from .runs import Guard, run_pass, when
+
+log = logging.getLogger("newsletter.schedule")
+
+
+class WallClockTrigger(BaseTrigger):
+    """APScheduler's trigger interface over :class:`WallClockCron`."""
+
+    def __init__(self, cron: WallClockCron) -> None:
+        self.cron = cron
+
+    def get_next_fire_time(self, previous_fire_time: dt.datetime | None,
+                           now: dt.datetime) -> dt.datetime | None:
+        if previous_fire_time is not None:
+            return self.cron.next_fire_time(previous_fire_time)
+        return self.cron.next_fire_time(now, inclusive=True)
+
+    def __str__(self) -> str:
+        return f"cron[{self.cron.cron!r} in {self.cron.timezone.key}]"
+
+
+def grace(settings: ScheduleSettings) -> int:
+    """misfire_grace_time: a run delayed (machine asleep, busy) still happens within the
+    catch-up limit, where APScheduler's default grace of 1 s would drop it."""
+    return max(1, int(settings.catch_up_hours * 3600))
+
+
+def _yes_no(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def schedule_changes(before: Config, after: Config) -> list[str]:
+    """What changed between two configurations in what the scheduler does, one phrase per
+    key, in the words of the file."""
+    old, new = schedule_settings(before), schedule_settings(after)
+    zones = before.timezone.key, after.timezone.key
+    changes = []
+    if old.cron != new.cron:
+        changes.append(f"schedule.cron changed from {old.cron!r} in {zones[0]} to "
+                       f"{new.cron!r} in {zones[1]}")
+    elif zones[0] != zones[1]:
+        changes.append(f"timezone changed from {zones[0]} to {zones[1]} (schedule.cron "
+                       f"{new.cron!r})")
+    for key in ("publish", "send"):
+        if getattr(old, key) != getattr(new, key):
+            changes.append(f"schedule.{key} changed from {_yes_no(getattr(old, key))} to "
+                           f"{_yes_no(getattr(new, key))}")
+    if old.catch_up_hours != new.catch_up_hours:
+        changes.append(f"schedule.catch_up_hours changed from {old.catch_up_hours:g} to "
+                       f"{new.catch_up_hours:g}")
+    return changes
+
+
+class IssueJob:
+    """What each fire of the schedule does: one pass at a time, decided with the cron the job
+    fired on; a schedule edited in the configuration reschedules the job for the next runs.
+
+    A pass stopped because this process is no longer the active scheduler ends the loop:
+    ``lost`` holds why, and ``stop`` is set."""
+
+    def __init__(self, scheduler: Any, load: Callable[[], Config], config: Config, *,
+                 strict: bool, clock: Callable[[], dt.datetime], guard: Guard,
+                 stop: threading.Event) -> None:
+        self.scheduler = scheduler
+        self.load = load
+        self.config = config  # the one the job is scheduled with
+        self.cron = schedule_cron(config)
+        self.strict = strict
+        self.clock = clock
+        self.guard = guard
+        self.stop = stop
+        self.lost: LeadershipLost | None = None
+        # Held by a pass, and by whoever reschedules the job: a made-up miss and a fire may
+        # coincide, and an edit is followed between runs.
+        self.one_at_a_time = threading.Lock()
+
+    def __call__(self) -> None:
+        with self.one_at_a_time:
+            if self.lost is not None:
+                return
+            try:
+                config = self.load()
+                schedule_settings(config)
+            except NewsletterError as error:
+                log.error("the run failed: the configuration cannot be used: %s", error)
+                return
+            fired = self.cron
+            changes = self.follow(config)
+            if changes:
+                # Decided with the cron that fired: the edited one's latest fire time is
+                # another (an older one, "missed", or one whose issue is done), and this
+                # week's issue would be lost.
+                log.info("%s: this run is decided with the cron it fired on, the next ones "
+                         "follow the configuration as it is now", "; ".join(changes))
+            decided = replace(config, timezone=fired.timezone,
+                              schedule=replace(schedule_settings(config), cron=fired.cron))
+            try:
+                run_pass(decided, self.clock(), strict=self.strict, guard=self.guard)
+            except LeadershipLost as error:
+                self.lost = error
+                self.stop.set()
+                return
+            self.announce()
+
+    def follow(self, config: Config) -> list[str]:
+        """Schedule the job as ``config`` says; what changed (:func:`schedule_changes`). The
+        caller holds ``one_at_a_time``."""
+        changes = schedule_changes(self.config, config)
+        settings = schedule_settings(config)
+        reloaded = WallClockCron(settings.cron, config.timezone)
+        if (reloaded.cron, reloaded.timezone) != (self.cron.cron, self.cron.timezone):
+            self.cron = reloaded
+            self.scheduler.reschedule_job("issue", trigger=WallClockTrigger(reloaded))
+        if settings.catch_up_hours != schedule_settings(self.config).catch_up_hours:
+            self.scheduler.modify_job("issue", misfire_grace_time=grace(settings))
+        self.config = config
+        return changes
+
+    def missed(self, event: Any) -> None:
+        """APScheduler dropped a run past its grace time (the machine slept, the clock
+        jumped): the usual pass decides, so that the miss is made up or logged as one."""
+        log.warning("the run of %s was not started on time (the machine slept or its clock "
+                    "jumped): checking what is due now", when(event.scheduled_run_time))
+        self()
+
+    def announce(self) -> None:
+        upcoming = self.cron.next_fire_time(self.clock())
+        if upcoming is not None:
+            log.info("next run: %s (issue %s)", when(upcoming), upcoming.date().isoformat())
