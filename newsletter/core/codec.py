@@ -64,12 +64,14 @@ def encode_problem(problem: Problem) -> str:
     return json.dumps([problem.path, problem.message, problem.line])
 
 
-def decode_brief(payload: str) -> Article:
+def decode_brief(payload: str, path: str) -> Article:
     """A brief (``reading.corpus.brief``) of ``decode_article(payload)``, without building
-    what a brief leaves out."""
-    id, path, title, url, canonical, domain, published, quality, heat = json.loads(payload)[:9]
-    return Article(id=id, path=path, title=title, url=url, canonical_url=canonical,
-                   domain=domain, published=dt.datetime.fromisoformat(published), quality=quality,
+    what a brief leaves out. ``path`` is the file's path as the caller already holds it (the
+    payload's own copy would be one more string per file)."""
+    id, _path, title, _url, _canonical, _domain, published, quality, heat = (
+        json.loads(payload)[:9])
+    return Article(id=id, path=path, title=title, url="", canonical_url="", domain="",
+                   published=dt.datetime.fromisoformat(published), quality=quality,
                    heat=heat)
 
 

@@ -42,7 +42,9 @@ class RelatedItem:
     published: dt.datetime | None = None
 
 
-@dataclass(frozen=True)
+# Slots, not a dictionary per instance: explain holds one Article (a brief) and one Verdict
+# per article file, a million of them in a large corpus.
+@dataclass(frozen=True, slots=True)
 class Article:
     id: str  # path below the corpus folder, without the suffix, with "/" separators
     path: str  # path below the corpus folder, as found
@@ -180,7 +182,7 @@ class Fold:
                 FoldRule.RELATED_LINK: "linked as related"}[self.rule]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     id: str
     path: str

@@ -48,8 +48,9 @@ def _resolve_overrides(overrides: Overrides, articles: Sequence[Article], config
     """Pinned articles (in order) and excluded ids/URLs; every bad entry reported at once.
     An excluded entry names an article file, or another outlet's coverage (a related item)
     of an article in the window; anything else is a typo, as in ``pin``."""
-    by_id = {a.id: a for a in articles}
-    by_url = {a.canonical_url: a for a in articles}
+    # Indexed only when there is an entry to look up: explain may read a million articles.
+    by_id = {a.id: a for a in articles} if overrides.pin or overrides.exclude else {}
+    by_url = {a.canonical_url: a for a in articles} if by_id else {}
     errors: list[str] = []
     pinned: list[Article] = []
     for index, entry in enumerate(overrides.pin):

@@ -27,7 +27,7 @@ import hashlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -265,13 +265,14 @@ class CorpusCache:
         self.usable = False
         return Known.empty()
 
-    def payloads(self, wanted: Iterable[tuple[str, Stamp]]) -> Iterator[tuple[str, int, str]]:
-        """(path, kind, payload) of the rows whose stamp is the given one, in batches small
-        enough for SQLite; rows another process replaced since are left out."""
-        stamps = dict(wanted)
-        if not stamps or not self.usable:
+    def payloads(self, paths: Sequence[str], stamp: Callable[[str], Stamp]
+                 ) -> Iterator[tuple[str, int, str]]:
+        """(path, kind, payload) of the rows of ``paths`` whose stamp is ``stamp(path)``, in
+        batches small enough for SQLite; rows another process replaced since are left out.
+        The stamps are asked for one by one: a million of them at once, a tuple of four
+        numbers each, would weigh about 250 MB."""
+        if not paths or not self.usable:
             return
-        paths = list(stamps)
         try:
             connection = self._connect()
             try:
@@ -282,7 +283,7 @@ class CorpusCache:
                         "SELECT path, size, mtime_ns, ino, ctime_ns, kind, payload FROM files "
                         f"WHERE path IN ({marks}) AND payload IS NOT NULL", batch).fetchall()
                     for path, size, mtime, ino, ctime, kind, payload in rows:
-                        if stamps[path] == (size, mtime, ino, ctime):
+                        if stamp(path) == (size, mtime, ino, ctime):
                             yield path, kind, payload
             finally:
                 connection.close()

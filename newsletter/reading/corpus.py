@@ -133,7 +133,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
                 return None
             if brief_outside is not None and not _wanted(wanted_plan, row.path,
                                                          row.published_us, row.canonical):
-                return decode_brief(row.payload)
+                return decode_brief(row.payload, row.path)
             return decode_article(row.payload)
         if isinstance(result, Problem):
             return result
@@ -232,16 +232,19 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
                 writer.add(row)
             fresh.add(index, *row[1:9])
 
+    # A row's canonical URL matters only to an editor's pin or exclude naming a URL: without
+    # one, the table's URLs (a million strings at scale) are not decoded for the rows.
+    urls = brief_outside is not None and bool(wanted_plan.wanted_canonical)
     if cache is not None and to_fetch:
         for relative, kind, payload in cache.payloads(
-                (relative, found[index][1]) for relative, index in to_fetch.items()):
+                list(to_fetch), lambda relative: found.stamp(to_fetch[relative])):
             index = to_fetch[relative]
             try:
                 if kind == corpus_cache.KIND_PROBLEM:
                     slots[index] = decode_problem(payload)
-                else:
-                    slots[index] = keep(None, known_row(known, same[index], relative, kind,
-                                                        payload))
+                else:  # the walk's path: a brief keeps it, not a second copy per file
+                    slots[index] = keep(None, known_row(known, same[index], paths[index], kind,
+                                                        payload, url=urls))
             except (ValueError, TypeError, KeyError):
                 continue
             del to_fetch[relative]
@@ -272,7 +275,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         relative, stamp = found[index]
         if kind == corpus_cache.KIND_ARTICLE and cache is not None:  # valid: its row will do
             with contextlib.suppress(ValueError, TypeError, KeyError):
-                for _relative, _kind, payload in cache.payloads([(relative, stamp)]):
+                row_of = cache.payloads([relative], {relative: stamp}.__getitem__)
+                for _relative, _kind, payload in row_of:
                     slots[index] = article = decode_article(payload)
                     newest = corpus_cache.microseconds(article.published)
             if slots[index] is not None:
@@ -372,12 +376,12 @@ def read_article_file(root: Path, relative: str) -> Article | Problem | None:
     return files.read_file(relative, str(root / relative), found.st_size, None)[4]
 
 
-def known_row(known: Known, row: int, relative: str, kind: int, payload: str
-              ) -> corpus_cache.Entry:
+def known_row(known: Known, row: int, relative: str, kind: int, payload: str, *,
+              url: bool) -> corpus_cache.Entry:
     published = known.published[row]
     return corpus_cache.Entry(relative, *known.stamp(row), known.flags[row] & 1, kind,
                               None if published == NO_DATE else published,
-                              known.canonical(row), payload)
+                              known.canonical(row) if url else None, payload)
 
 
 def _wanted(plan: Plan, relative: str, published_us: int | None, canonical: str | None
@@ -387,9 +391,10 @@ def _wanted(plan: Plan, relative: str, published_us: int | None, canonical: str 
 
 
 def brief(article: Article) -> Article:
-    """What a report needs of an article outside the issue's window (explain: its id,
-    title, date, quality; overrides: its URL): the rest is left out, so that 100,000 of
-    them fit in memory. Never rendered: selection places nothing outside the window."""
-    return Article(id=article.id, path=article.path, title=article.title, url=article.url,
-                   canonical_url=article.canonical_url, domain=article.domain,
-                   published=article.published, quality=article.quality, heat=article.heat)
+    """What explain reports of an article outside the issue's window (its id, title, date,
+    quality): the rest is left out, so that a million of them fit in memory. Never rendered:
+    selection places nothing outside the window. Its URLs are left out too: an editor's pin
+    or exclude can name only an article the reading kept whole (``wanted``)."""
+    return Article(id=article.id, path=article.path, title=article.title, url="",
+                   canonical_url="", domain="", published=article.published,
+                   quality=article.quality, heat=article.heat)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,12 +57,12 @@ def explain_json_chunks(selection: Selection) -> Iterator[str]:
     """The JSON report in pieces, one article at a time, exactly as ``json.dumps(report,
     indent=2)`` writes it: printing 100,000 verdicts never holds the whole text in memory."""
     issue = selection.issue
+    counts = Counter(v.status for v in selection.verdicts)  # one pass over a million
     head = {
         "slug": issue.slug,
         "window": {"start": issue.window.start.isoformat(), "end": issue.window.end.isoformat(),
                    "timezone": issue.window.timezone.key},
-        "counts": {status: sum(v.status == status for v in selection.verdicts)
-                   for status, _ in GROUPS},
+        "counts": {status: counts[status] for status, _ in GROUPS},
         "articles": [],
     }
     text = json.dumps(head, indent=2, ensure_ascii=False)
