@@ -4,6 +4,8 @@ folder whose files replace the packaged ones, `check` rendering them, and an ins
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import shutil
 import subprocess
@@ -56,6 +58,28 @@ def test_theme_accent_and_a_one_template_override_show_in_the_built_email(themed
     assert "Made with care in Springfield." in page and "logo.png" in page
     assert "Brought to you by our readers" not in page  # only the email was overridden
     assert "#0f766e" in page  # the pages share the palette
+
+
+def test_a_text_override_starts_with_its_own_lines_as_written(themed: Path) -> None:
+    """Lines written at the top of a copy of the packaged ``email.txt.j2`` (what `init
+    --templates` gives) keep their line breaks in the built plain-text part, the file and the
+    sample message: the packaged template's opening comment strips no whitespace before it."""
+    assert run(themed, "build", "--date", "2021-02-22").exit_code == 0
+    folder = themed / "issues" / "2021-02-22"
+    packaged = (folder / "email.txt").read_text("utf-8")
+    lines = "Hello from the editors\nA second line, as written.\n\n"
+    (themed / "my-templates" / "email.txt.j2").write_text(
+        lines + (TEMPLATES / "email.txt.j2").read_text("utf-8"), "utf-8")
+    assert run(themed, "build", "--date", "2021-02-22").exit_code == 0
+    assert (folder / "email.txt").read_text("utf-8") == lines + packaged
+    message = email.message_from_bytes((folder / "email.eml").read_bytes(),
+                                       policy=email.policy.default)
+    text = message.get_body(("plain",))
+    assert text is not None
+    assert text.get_content().startswith(lines.replace("\n", "\r\n"))  # as sent: CRLF
+    opening = [name for name in os.listdir(TEMPLATES)  # the same holds for every template
+               if (TEMPLATES / name).read_text("utf-8").startswith(("{#-", "{%-", "{{-"))]
+    assert opening == []
 
 
 def test_the_themed_palette_is_readable_everywhere(themed: Path) -> None:
