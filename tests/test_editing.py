@@ -69,6 +69,34 @@ def test_excluding_an_article_or_another_outlets_coverage_is_fine(two_topics: Pa
 
 # -- every problem of an article file at once ---------------------------------------------
 
+def test_excluding_every_article_deletes_the_earlier_draft_so_it_cannot_go_out(
+        two_topics: Path) -> None:
+    assert run(two_topics, "build", "2021-02-22").exit_code == 0
+    folder = two_topics / "issues" / "2021-02-22"
+    assert "Alpha launches" in (folder / "email.txt").read_text("utf-8")
+    overrides(two_topics, "exclude: [alpha, beta, robot]\n")
+    emptied = run(two_topics, "build", "2021-02-22")
+    assert emptied.exit_code == 0, emptied.output
+    assert "nothing to build" in emptied.stdout
+    assert f"Deleted the draft an earlier build wrote in {folder} (overrides.yaml stays)" \
+        in emptied.stdout
+    assert sorted(p.name for p in folder.iterdir()) == ["overrides.yaml"]
+    refused = run(two_topics, "publish", "2021-02-22")
+    assert refused.exit_code == 1 and "build it first" in refused.stderr
+    assert not (two_topics / "issues" / "feed.xml").exists()
+
+
+def test_an_empty_rebuild_leaves_a_published_issue_as_it_is(two_topics: Path) -> None:
+    assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
+    folder = two_topics / "issues" / "2021-02-22"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    overrides(two_topics, "exclude: [alpha, beta, robot]\n")
+    emptied = run(two_topics, "build", "2021-02-22", "--force")
+    assert emptied.exit_code == 0, emptied.output
+    assert "nothing to build" in emptied.stdout and "Deleted" not in emptied.stdout
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in before} == before
+
+
 def test_every_problem_of_an_article_file_in_one_check(project: Path) -> None:
     (project / "articles" / "bad.md").write_text(
         '---\ntitle: ""\nwebUrl: not a url\npublishedDateTime: 2021-02-18T16:24:00Z\n'

@@ -15,6 +15,7 @@ from ..publishing.build import build_issue, other_issues_files, publish_issue, r
 from ..reading.corpus import read_corpus
 from ..rendering.check import template_problems as check_templates
 from ..selecting.explain import explain_json_chunks, explain_text
+from ..selecting.overrides import OVERRIDES_FILE
 from .delivery_commands import send, send_pending, serve, subscribers
 from .init_command import init
 from .options import (
@@ -82,6 +83,11 @@ def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
     issue = result.selection.issue
     if result.empty_reason:
         echo(f"Issue {issue.slug}: nothing to build: {result.empty_reason}.")
+        if result.removed_draft:
+            folder = config.output / issue.slug
+            kept = f" ({OVERRIDES_FILE} stays)" if (folder / OVERRIDES_FILE).exists() else ""
+            echo(f"Deleted the draft an earlier build wrote in {folder}{kept}: it held "
+                 "articles this issue no longer has, and must not be published.")
         return
     if result.up_to_date:
         echo(f"Issue {issue.slug} is published and a rebuild gives the same files: "

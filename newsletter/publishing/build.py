@@ -26,7 +26,7 @@ from ..selecting.overrides import OVERRIDES_FILE, Overrides, find_article, load_
 from ..selecting.select import issue_window, pin_topic, select_issue
 from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
 from .issues import IssueStore, neighbours
-from .output import write_files
+from .output import remove_files, write_files
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class BuildResult:
     empty_reason: str = ""  # why nothing was written, when nothing was
     warnings: tuple[str, ...] = ()
     up_to_date: bool = False  # a published issue the rebuild would not change
+    removed_draft: bool = False  # an empty rebuild deleted the draft an earlier build wrote
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -292,6 +293,26 @@ def _replaced(damaged: DamagedIssueError, issue_date: dt.date, *, published: boo
             f"`newsletter publish {issue_date.isoformat()}` publishes it if it was published")
 
 
+# What a build writes in an issue's folder, issue.json first: once it is gone the folder
+# holds no issue, whatever a deletion cut short leaves of the rest.
+DRAFT_FILES = (ISSUE_FILE, "email.mjml", "email.html", "email.txt", "email.eml", "index.html")
+
+
+def _remove_stale_draft(config: Config, store: IssueStore, issue_date: dt.date) -> bool:
+    """Delete the draft an earlier build wrote for a date that now has nothing in it (its
+    articles excluded, removed or moved out of the window): left there, `publish` would
+    send out what the editor has since taken away. The editor's overrides.yaml stays; a
+    published issue is never touched, nor a damaged issue.json (it may say published)."""
+    try:
+        stored = store.get(issue_date)
+    except DamagedIssueError:
+        return False
+    if stored is None or stored.status != IssueStatus.DRAFT:
+        return False
+    slug = issue_date.isoformat()
+    return bool(remove_files(config.output, [f"{slug}/{name}" for name in DRAFT_FILES]))
+
+
 def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
                 force: bool = False, publish: bool = False,
                 before_writing: Callable[[], None] | None = None) -> BuildResult:
@@ -305,7 +326,8 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
     result = read_and_select(config, issue_date, strict=strict, complete=False, store=store)
     issue = result.selection.issue
     if not issue.sections:
-        return replace(result, empty_reason=why_empty(result))
+        return replace(result, empty_reason=why_empty(result),
+                       removed_draft=_remove_stale_draft(config, store, issue_date))
     stored = store.get(issue_date)
     was_published = stored is not None and stored.status == IssueStatus.PUBLISHED
     if store.damaged is not None:  # rebuilt from the corpus; published if it still says so

@@ -75,6 +75,23 @@ def remove_stale_temporaries(folder: Path, now: float) -> None:
                 temporary.unlink()
 
 
+def remove_files(root: Path, relatives: list[str]) -> list[Path]:
+    """Delete the files (paths relative to ``root``) that exist, in the order given;
+    returns those deleted. Every path is checked before the first is deleted."""
+    targets = [safe_path(root, relative) for relative in relatives]
+    removed = []
+    try:
+        for path in targets:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    except OSError as error:
+        raise NewsletterError(f"cannot delete in {root}: {error}") from error
+    for folder in {path.parent for path in removed}:
+        _fsync_folder(folder)
+    return removed
+
+
 def write_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:
     """Write every file (paths relative to ``root``) atomically, in the order given.
 
