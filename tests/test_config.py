@@ -369,6 +369,30 @@ def test_unknown_keys_warn_with_did_you_mean(tmp_path: Path):
     )
 
 
+def test_a_key_given_twice_is_an_error_naming_both_lines(tmp_path: Path):
+    # A second email: section would otherwise replace the first one whole, sender included.
+    path = write_text_config(tmp_path, MINIMAL + "email:\n  subject: '{title} weekly'\n")
+    assert config_errors(path) == [
+        "line 7: email: given twice (first on line 4); only the last would count, the first "
+        "lost without a word: merge them into one"]
+    path = write_text_config(tmp_path, MINIMAL + "related: [{max: 1, max: 2}]\n")
+    assert config_errors(path) == [
+        "line 7: related[0].max: given twice (first on line 7); only the last would count, "
+        "the first lost without a word: merge them into one"]
+
+
+def test_a_key_given_twice_in_overrides_is_an_error(project: Path):
+    write_article(project / "articles", "alpha")
+    overrides = project / "issues" / "2021-02-22" / "overrides.yaml"
+    overrides.parent.mkdir(parents=True)
+    overrides.write_text("pin: [alpha]\nintro: Hello\npin: []\n", encoding="utf-8")
+    result = run(project, "build", "2021-02-22")
+    assert result.exit_code == 1
+    assert (f"{overrides}: 1 problem in the configuration:\n  line 3: pin: given twice "
+            "(first on line 1)") in result.stderr
+    assert not (overrides.parent / "issue.json").exists()
+
+
 def test_strict_turns_warnings_into_errors(tmp_path: Path):
     path = write_text_config(tmp_path, MINIMAL + "titel: typo\nwindow_dayz: 3\n")
     assert load_config(path).warnings == (

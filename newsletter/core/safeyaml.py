@@ -34,11 +34,12 @@ class SafeLoader(yaml.CSafeLoader):
     document made of thousands of aliases still explodes in whatever walks it later.
     """
 
-    def __init__(self, stream: str, first_line: int) -> None:
+    def __init__(self, stream: str, first_line: int, *, unique_keys: bool = False) -> None:
         super().__init__(stream)
         self._alias_uses = 0
         self.first_line = first_line
         self.may_alias = "&" in stream
+        self.unique_keys = unique_keys
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if node in self.constructed_objects or node in self.recursive_objects:
@@ -83,11 +84,41 @@ class SafeLoader(yaml.CSafeLoader):
         node = self.get_single_node()
         if node is None:
             return None
+        if self.unique_keys:
+            self.check_unique_keys(node)
         try:
             # Without an "&" in the text there is no anchor, so no node can come twice.
             return self.plain_data(node, set() if self.may_alias else None)
         except _NotPlain:
             return self.construct_document(node)
+
+    def check_unique_keys(self, root: yaml.Node) -> None:
+        """Refuse a key given twice in one mapping: YAML keeps the last one silently, so a
+        second ``email:`` section would drop every setting of the first."""
+        stack: list[tuple[yaml.Node, str]] = [(root, "")]
+        done: set[int] = set()  # an alias shares its node: walked once
+        while stack:
+            node, path = stack.pop()
+            if id(node) in done or isinstance(node, yaml.ScalarNode):
+                continue
+            done.add(id(node))
+            if isinstance(node, yaml.SequenceNode):
+                stack.extend((item, f"{path}[{index}]") for index, item in enumerate(node.value))
+                continue
+            lines: dict[tuple[str, str], int] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = f"{path}.{key_node.value}" if path else key_node.value
+                line = key_node.start_mark.line + self.first_line
+                first = lines.get((key_node.tag, key_node.value))
+                lines[key_node.tag, key_node.value] = line
+                if first is not None:
+                    raise ArticleError(
+                        f"{key}: given twice (first on line {first}); only the last would "
+                        "count, the first lost without a word: merge them into one",
+                        line=line)
+                stack.append((value_node, key))
 
     def plain_data(self, node: yaml.Node, seen: set[int] | None) -> Any:
         """A document of plain mappings, lists and scalars, built in one pass: PyYAML's own
@@ -207,17 +238,19 @@ def check_nesting(text: str, first_line: int = 2) -> None:
             depth = max(0, depth - 1)
 
 
-def parse_yaml(text: str, *, first_line: int = 2, holder: str = "article files") -> Any:
+def parse_yaml(text: str, *, first_line: int = 2, holder: str = "article files",
+               unique_keys: bool = False) -> Any:
     """The one YAML document in ``text``; raises :class:`ArticleError` with the file line.
 
     ``first_line``: the file line ``text`` starts on (front matter starts on line 2).
     ``holder``: what the file is, for the message that refuses a language tag.
+    ``unique_keys``: refuse a key given twice in a mapping instead of keeping the last.
     """
     if len(text) > MAX_YAML_CHARS:
         raise ArticleError(f"YAML of {len(text):,} characters, over the limit of "
                            f"{MAX_YAML_CHARS:,}: not read")
     check_nesting(text, first_line)
-    loader = SafeLoader(text, first_line)
+    loader = SafeLoader(text, first_line, unique_keys=unique_keys)
     try:
         return loader.get_single_data()
     except yaml.YAMLError as error:
@@ -237,7 +270,7 @@ def load_yaml_file(path: Path, text: str, *, holder: str) -> Any:
     """A whole YAML settings file (the configuration, an issue's overrides) through the one
     safe loader; a refusal or syntax error is a :class:`ConfigError` naming the line."""
     try:
-        return parse_yaml(text, first_line=1, holder=holder)
+        return parse_yaml(text, first_line=1, holder=holder, unique_keys=True)
     except ArticleError as error:
         where = f"line {error.line}: " if error.line is not None else ""
         raise ConfigError(str(path), [where + error.message]) from None
