@@ -114,6 +114,32 @@ def test_init_asks_on_a_terminal_only(tmp_path: Path, monkeypatch) -> None:
     assert "(Enter: fill in later)" not in quiet.output
 
 
+def test_a_wrong_option_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    folder = tmp_path / "typo"
+    result = init(str(folder), "--title", "AI Weekly", "--timezone", "Europe/Pariss",
+                  "--site-url", "news.example.org", "--topics", "AI;ai")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-3:] == [
+        'Error: --site-url: site_url: expected an absolute http(s) URL such as '
+        'https://news.example.org/, got "news.example.org"',
+        '--timezone: timezone: expected an IANA time zone name such as "America/New_York", '
+        'got "Europe/Pariss"',
+        '--topics: topics[1]: topic "ai" is already listed as topics[0]']
+    assert not folder.exists()
+
+
+def test_a_wrong_answer_is_asked_again(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(init_command, "interactive", lambda: True)
+    result = init(str(tmp_path / "asked"), "--title", "Given", "--site-url",
+                  "https://my.example/", input="Mars/Olympus\nEurope/Paris\nAI;ai\nAI\n")
+    assert result.exit_code == 0, result.output
+    assert 'Error: timezone: expected an IANA time zone name such as "America/New_York", ' \
+           'got "Mars/Olympus"' in result.output
+    assert 'Error: topics[1]: topic "ai" is already listed as topics[0]' in result.output
+    data = yaml.safe_load((tmp_path / "asked" / "newsletter.yaml").read_text("utf-8"))
+    assert (data["timezone"], data["topics"]) == ("Europe/Paris", ["AI"])
+
+
 def test_init_never_overwrites(tmp_path: Path) -> None:
     assert init(str(tmp_path)).exit_code == 0
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}

@@ -18,6 +18,7 @@ from ..publishing.starter import (
     Settings,
     copy_templates,
     init_newsletter,
+    settings_problems,
 )
 from .options import echo
 
@@ -27,9 +28,24 @@ def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _ask(label: str) -> str | None:
-    answer = click.prompt(f"{label} (Enter: fill in later)", default="", show_default=False)
-    return answer.strip() or None
+def _ask(label: str, folder: Path, field: str) -> str | None:
+    """An answer for ``field`` of :class:`Settings`, asked again until it is valid."""
+
+    def check(answer: str) -> str | None:
+        value = answer.strip() or None
+        if value is not None:
+            given = _split(value) if field == "topics" else value
+            problems = settings_problems(folder, Settings(**{field: given}))
+            if problems:
+                raise click.UsageError(problems[0].split(": ", 1)[1])
+        return value
+
+    return click.prompt(f"{label} (Enter: fill in later)", default="", show_default=False,
+                        value_proc=check)
+
+
+def _split(topics: str | None) -> tuple[str, ...]:
+    return tuple(t.strip() for t in (topics or "").split(";") if t.strip())
 
 
 @click.command()
@@ -66,13 +82,18 @@ def init(folder: Path, title: str | None, site_url: str | None, timezone: str | 
                    "copies, delete those you keep as they are (they then follow the packaged "
                    "ones), and run `newsletter check`.")
         return
+    given = Settings(title or None, site_url or None, timezone or None, _split(topics))
+    problems = settings_problems(folder, given)
+    if problems:  # before asking anything and before writing anything
+        raise click.UsageError("\n".join(problems))
     if interactive():
-        title = title or _ask("The newsletter's name")
-        site_url = site_url or _ask("Where it is published (https://...)")
-        timezone = timezone or _ask("Its time zone (e.g. America/New_York)")
-        topics = topics or _ask('Its topics, separated by ; (e.g. "AI;Robotics")')
-    settings = Settings(title or None, site_url or None, timezone or None,
-                        tuple(t.strip() for t in (topics or "").split(";") if t.strip()))
+        title = title or _ask("The newsletter's name", folder, "title")
+        site_url = site_url or _ask("Where it is published (https://...)", folder, "site_url")
+        timezone = timezone or _ask("Its time zone (e.g. America/New_York)", folder,
+                                    "timezone")
+        topics = topics or _ask('Its topics, separated by ; (e.g. "AI;Robotics")', folder,
+                                "topics")
+    settings = Settings(title or None, site_url or None, timezone or None, _split(topics))
     try:
         created = init_newsletter(folder, settings, today(settings.timezone))
     except OSError as error:

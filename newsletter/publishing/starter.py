@@ -15,9 +15,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..core.config import DEFAULT_CONFIG_NAME
-from ..core.errors import NewsletterError
+from ..core.config import DEFAULT_CONFIG_NAME, validate
+from ..core.errors import ConfigError, NewsletterError
 from ..core.headers import mailbox
+from ..core.safeyaml import parse_yaml
 from ..core.theme import placeholder
 from ..rendering.templating import TEMPLATES, packaged_templates
 
@@ -101,6 +102,31 @@ state_dir: "{STATE_DIR}"
 # schedule:
 #   cron: "0 7 * * mon"    # build and publish every Monday at 07:00 (`newsletter schedule`)
 """
+
+
+# The option of `init` that gives each setting it writes (the sender is made of the title).
+OPTIONS = {"title": "--title", "site_url": "--site-url", "timezone": "--timezone",
+           "topics": "--topics", "email": "--title"}
+
+
+def settings_problems(folder: Path, settings: Settings) -> list[str]:
+    """What validating the configuration `init` would write says of the values it was
+    given, each after its option (``--timezone: timezone: expected an IANA time zone ...``):
+    a typo is refused before anything is written, not left in the file for `check`."""
+    path = (folder / DEFAULT_CONFIG_NAME).absolute()
+    try:
+        validate(parse_yaml(config_text(settings), first_line=1), path)
+    except ConfigError as error:
+        given = {"title": settings.title, "site_url": settings.site_url,
+                 "timezone": settings.timezone, "topics": settings.topics,
+                 "email": settings.title}
+        problems = []
+        for message in error.errors:
+            key = message.split(":", 1)[0].split(".", 1)[0].split("[", 1)[0]
+            if key in OPTIONS and given[key]:  # not the placeholders, not the folders
+                problems.append(f"{OPTIONS[key]}: {message}")
+        return problems
+    return []
 
 
 def example_article(settings: Settings, today: dt.date) -> tuple[str, str]:
