@@ -86,6 +86,28 @@ def test_excluding_every_article_deletes_the_earlier_draft_so_it_cannot_go_out(
     assert not (two_topics / "issues" / "feed.xml").exists()
 
 
+@pytest.mark.parametrize("edit", ["exclude: [alpha]", "exclude: [https://other.example/take]",
+                                  "intro: Hello", "subject: Special", "pin: [robot]",
+                                  "topic_intros: {AI: Hello}", "intro_in_filtered: true"])
+def test_publishing_a_draft_built_before_overrides_changed_is_refused(two_topics: Path,
+                                                                       edit: str) -> None:
+    write_article(two_topics / "articles", "robot2", title="Robot runs", quality=99,
+                  topics=["Robotics"])
+    write_config(two_topics, topics=["AI", {"name": "Robotics", "max_articles": 1}])
+    assert run(two_topics, "build", "2021-02-22").exit_code == 0
+    path = overrides(two_topics, edit + "\n")
+    refused = run(two_topics, "publish", "2021-02-22")
+    assert refused.exit_code == 1
+    key = edit.split(":", 1)[0]
+    assert f"{path}: changed since issue 2021-02-22 was built ({key} not in the draft)" \
+        in refused.stderr
+    assert "`newsletter build 2021-02-22`" in refused.stderr
+    assert not (two_topics / "issues" / "feed.xml").exists()
+    assert run(two_topics, "build", "2021-02-22").exit_code == 0
+    published = run(two_topics, "publish", "2021-02-22")
+    assert published.exit_code == 0, published.output
+
+
 def test_an_empty_rebuild_leaves_a_published_issue_as_it_is(two_topics: Path) -> None:
     assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
     folder = two_topics / "issues" / "2021-02-22"

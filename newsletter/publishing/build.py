@@ -22,7 +22,13 @@ from ..reading.corpus import CorpusReading, read_corpus
 from ..rendering.mail import render_email, size_warning
 from ..rendering.message import sample_message
 from ..rendering.pages import render_archive, render_issue_page
-from ..selecting.overrides import OVERRIDES_FILE, Overrides, find_article, load_overrides
+from ..selecting.overrides import (
+    OVERRIDES_FILE,
+    Overrides,
+    find_article,
+    load_overrides,
+    unapplied,
+)
 from ..selecting.select import issue_window, pin_topic, select_issue
 from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
 from .issues import IssueStore, neighbours
@@ -363,9 +369,18 @@ def publish_issue(config: Config, issue_date: dt.date, *,
     archive and the feeds from every published issue."""
     store = IssueStore(config.output)
     built = store.get(issue_date)
+    slug = issue_date.isoformat()
     if built is None:
-        raise NewsletterError(f"no issue {issue_date.isoformat()} in {config.output}: build it "
-                              f"first with `newsletter build --date {issue_date.isoformat()}`")
+        raise NewsletterError(f"no issue {slug} in {config.output}: build it "
+                              f"first with `newsletter build --date {slug}`")
+    overrides_path = config.output / slug / OVERRIDES_FILE
+    stale = [] if built.status == IssueStatus.PUBLISHED else unapplied(
+        built, load_overrides(overrides_path))
+    if stale:
+        raise NewsletterError(
+            f"{overrides_path}: changed since issue {slug} was built ({', '.join(stale)} "
+            f"not in the draft), so the draft is not what the editor asked for: rebuild it "
+            f"with `newsletter build {slug}`, look at it, then publish it")
     issue = _published(built, built, config)
     written, _warning = _write(config, issue, store, strict=False,
                                before_writing=before_writing)

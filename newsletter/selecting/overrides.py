@@ -24,9 +24,9 @@ from typing import Any
 
 from ..core.config import check_subject
 from ..core.errors import ConfigError
-from ..core.models import Article
+from ..core.models import Article, Issue
 from ..core.safeyaml import load_yaml_file
-from ..core.text import clean_text, describe
+from ..core.text import clean_text, describe, topic_key
 from ..core.urls import canonical_url
 
 OVERRIDES_FILE = "overrides.yaml"
@@ -146,3 +146,29 @@ def find_article(entry: str, articles: dict[str, Article],
         return articles[entry]
     url = canonical_url(entry)
     return by_url.get(url) if url else None
+
+
+def unapplied(issue: Issue, overrides: Overrides) -> list[str]:
+    """The keys of ``overrides`` that the built ``issue`` does not reflect: the editor
+    changed overrides.yaml after the build (or the preview), so publishing the draft as it
+    stands would send out what they took away, or without what they added."""
+    keys = []
+    if issue.intro != overrides.intro:
+        keys.append("intro")
+    if issue.subject != overrides.subject:
+        keys.append("subject")
+    if issue.intro_in_filtered != overrides.intro_in_filtered:
+        keys.append("intro_in_filtered")
+    intros = {topic_key(topic): text for topic, text in overrides.topic_intros}
+    if any(section.intro != intros.get(topic_key(section.topic), ())
+           for section in issue.sections):
+        keys.append("topic_intros")
+    placed = issue.placed
+    names = {name for p in placed for name in (p.article.id, p.article.canonical_url)}
+    if any(entry not in names and canonical_url(entry) not in names for entry in overrides.pin):
+        keys.append("pin")
+    excluded = set(overrides.exclude) | {canonical_url(entry) for entry in overrides.exclude}
+    shown = names | {item.canonical_url for p in placed for item in p.related}
+    if excluded & shown:
+        keys.append("exclude")
+    return keys
