@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -252,6 +253,33 @@ def test_state_copy_to_another_sqlite_file_verifies_every_row(tmp_path: Path) ->
     with sqlite3.connect(target) as copy:
         assert copy.execute("SELECT email, topics FROM subscribers ORDER BY email"
                             ).fetchall() == [("a@example.org", "AI"), ("b@example.org", "AI")]
+
+
+def test_state_copy_leaves_the_folder_of_its_target_open(tmp_path: Path) -> None:
+    """The target file is private; the folder it lies in is the user's (a home, a backup
+    folder, /tmp), and closing it to everybody else would break their other uses of it."""
+    (tmp_path / "project").mkdir()
+    make_config(tmp_path / "project")
+    assert run(tmp_path / "project", "subscribers", "add", "a@example.org").exit_code == 0
+    for folder, mode in ((tmp_path / "backups", 0o755), (tmp_path / "shared", 0o1777)):
+        folder.mkdir()
+        folder.chmod(mode)
+        for target in (str(folder / "copy.sqlite3"), f"sqlite://{folder}/other.sqlite3"):
+            result = run(tmp_path / "project", "state", "copy", "--to", target)
+            assert result.exit_code == 0, result.output
+        assert stat.S_IMODE(folder.stat().st_mode) == mode, folder
+        assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()
+                if p.suffix == ".sqlite3"} == {"copy.sqlite3": 0o600, "other.sqlite3": 0o600}
+
+
+def test_a_shared_sticky_folder_as_state_dir_stays_open(tmp_path: Path) -> None:
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    make_config(tmp_path, state_dir=str(shared))
+    assert run(tmp_path, "subscribers", "add", "a@example.org").exit_code == 0
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE((shared / "newsletter.sqlite3").stat().st_mode) == 0o600
 
 
 def test_state_copy_again_never_undoes_what_the_target_recorded_since(tmp_path: Path) -> None:

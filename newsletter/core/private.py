@@ -31,12 +31,16 @@ def private_folder(path: Path, *, keep_open: tuple[Path, ...] = ()) -> None:
 
     A folder that holds one of ``keep_open`` (the output folder, the corpus: a ``state_dir``
     set to the project folder itself) is left as it is, so that a web server can still read
-    the site below it; only the files are then private.
+    the site below it; only the files are then private. So is a folder with the sticky bit
+    (/tmp, /var/tmp): it is there to be shared, and closing it breaks every other user.
     """
     path.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
     resolved = path.resolve()
     if any(other.resolve().is_relative_to(resolved) for other in keep_open):
         return
+    with contextlib.suppress(OSError):
+        if resolved.stat().st_mode & stat.S_ISVTX:
+            return
     _tighten(path, FOLDER_MODE)
 
 

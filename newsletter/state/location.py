@@ -24,6 +24,9 @@ class Location:
     password_env: str | None = None
     # Folders a private state folder must not close to others (output, corpus, the project)
     keep_open: tuple[Path, ...] = ()
+    # Whether the SQLite file's folder is the state's own (state_dir), to be made private;
+    # a file named on the command line lies in a folder of the user's, left as it is.
+    own_folder: bool = True
 
     def __str__(self) -> str:
         return str(self.path) if self.dialect == SQLITE else _without_password(self.url or "")
@@ -62,9 +65,9 @@ def location_from_url(url: str, password_env: str | None = None) -> Location:
                 "in the configuration)")
         return Location(POSTGRESQL, url=url, password_env=password_env)
     if parts.scheme == "sqlite":
-        return Location(SQLITE, path=Path(parts.path))
+        return Location(SQLITE, path=Path(parts.path), own_folder=False)
     if parts.scheme:
         raise NewsletterError(f"{url}: expected a postgresql:// URL or the path of a SQLite "
                               "file")
-    return Location(SQLITE, path=Path(url).absolute())
+    return Location(SQLITE, path=Path(url).absolute(), own_folder=False)
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..core.errors import NewsletterError
-from ..core.private import private_file, private_folder
+from ..core.private import FOLDER_MODE, private_file, private_folder
 from .location import Location
 
 BUSY_TIMEOUT_MS = 10_000
@@ -30,7 +30,10 @@ def connect_sqlite(where: Location) -> sqlite3.Connection:
     path = where.path
     assert path is not None
     try:
-        private_folder(path.parent, keep_open=where.keep_open)
+        if where.own_folder:
+            private_folder(path.parent, keep_open=where.keep_open)
+        else:  # the file is private, the user's folder is theirs
+            path.parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
         private_file(path)
         raw = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                               check_same_thread=True)
