@@ -34,8 +34,11 @@ def _ask(label: str, folder: Path, field: str) -> str | None:
     def check(answer: str) -> str | None:
         value = answer.strip() or None
         if value is not None:
-            given = _split(value) if field == "topics" else value
-            problems = settings_problems(folder, Settings(**{field: given}))
+            given = Settings(title=value if field == "title" else None,
+                             site_url=value if field == "site_url" else None,
+                             timezone=value if field == "timezone" else None,
+                             topics=_split(value) if field == "topics" else ())
+            problems = settings_problems(folder, given)
             if problems:
                 raise click.UsageError(problems[0].split(": ", 1)[1])
         return value
