@@ -186,7 +186,12 @@ def test_a_frozen_senders_batch_is_taken_over_when_its_lease_ends(
                 frozen.kill()
                 frozen.wait()
     assert other.returncode == 0, log.read_text()
-    assert frozen.returncode == 0, (tmp_path / "frozen.log").read_text()
+    frozen_log = (tmp_path / "frozen.log").read_text()
+    # Frozen inside a transaction (between checking a recipient and recording its attempt),
+    # it kept that recipient locked until the server ended its idle session: it woke to an
+    # ended session and sent nothing more.
+    ended = "idle-in-transaction timeout" in frozen_log
+    assert frozen.returncode == 0 or ended, frozen_log
     counts = recorder.count()
     assert set(counts) == set(everyone)
     assert_exactly_once(counts, everyone, in_flight_named(log.read_text()))

@@ -202,8 +202,13 @@ STATEMENTS: dict[str, str] = {
         "WHERE issue = ? AND worker = ?",
     "claims.release_all":
         "UPDATE claims SET worker = '', batch = '', lease_until = 0 WHERE issue = ?",
-    "claim.held":  # still this sender's: no other took it over after its lease ran out
-        "SELECT 1 FROM claims WHERE issue = ? AND email = ? AND worker = ? AND batch = ?",
+    # Still this sender's: no other took it over after its lease ran out. On PostgreSQL the
+    # row stays locked until the attempt is recorded: the others' takes skip locked rows, so
+    # a sender paused between this check and its commit cannot lose the recipient to another
+    # that sends it too (the check alone would be stale by then).
+    "claim.held":
+        "SELECT 1 FROM claims WHERE issue = ? AND email = ? AND worker = ? AND batch = ?"
+        "{hold}",
     "claim.done":
         "DELETE FROM claims WHERE issue = ? AND email = ?",
     "claim.failed":
@@ -250,11 +255,12 @@ DIALECT_STATEMENTS: dict[str, dict[str, str]] = {
 
 # Text the statements above leave to each dialect.
 _MACROS: dict[str, dict[str, str]] = {
-    SQLITE: {"now": "((julianday('now') - 2440587.5) * 86400.0)", "lock": "",
+    SQLITE: {"now": "((julianday('now') - 2440587.5) * 86400.0)", "lock": "", "hold": "",
              "greatest": "max", "bytes": ""},
     # clock_timestamp, not now(): the moment of the statement, not of its transaction
     POSTGRESQL: {"now": "EXTRACT(EPOCH FROM clock_timestamp())::double precision",
-                 "lock": " FOR UPDATE OF c SKIP LOCKED", "greatest": "GREATEST",
+                 "lock": " FOR UPDATE OF c SKIP LOCKED", "hold": " FOR UPDATE",
+                 "greatest": "GREATEST",
                  "bytes": ' COLLATE "C"'},
 }
 

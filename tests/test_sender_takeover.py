@@ -1,0 +1,52 @@
+"""Taking over a paused sender's recipients, against a real PostgreSQL: a sender paused in
+the moment between checking that it still holds a recipient and recording its attempt keeps
+that recipient, so no other sender sends it too. Skips, saying why, without PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import test_deliver
+from test_deliver import add_people, project
+from test_postgresql import on_postgresql
+
+from newsletter.core.config import load_config
+from newsletter.state.database import Database, open_database
+
+site = test_deliver.site  # the fixture, found by name
+SLUG = "2021-03-08"
+LEASE = 1.0
+
+
+def take(db: Database, holder: str) -> list[str]:
+    """What ``holder`` takes in one batch, as a sender does."""
+    with db.transaction():
+        db.run("claims.take", (holder, f"{holder}#1", LEASE, SLUG, SLUG, "run", 10))
+    return [row[0] for row in db.run("claims.batch", (SLUG, f"{holder}#1")).fetchall()]
+
+
+def test_a_sender_paused_after_its_check_keeps_the_recipient(
+        site: Path, tmp_path: Path, postgres_url: str) -> None:
+    config = load_config(on_postgresql(project(site, tmp_path), postgres_url))
+    add_people(config, tmp_path, ["ada@example.org,,"])
+    first, second = open_database(config), open_database(config)
+    try:
+        first.run("claims.fill", (SLUG, SLUG))
+        assert take(first, "first") == ["ada@example.org"]
+        with first.transaction():
+            held = first.run("claim.held", (SLUG, "ada@example.org", "first", "first#1"))
+            assert held.fetchone() is not None
+            # Paused here past its lease (a machine frozen, SIGSTOP): its heartbeat stopped too.
+            time.sleep(LEASE + 0.5)
+            assert take(second, "second") == []  # not sent by a second sender meanwhile
+            first.run("attempt.record", (SLUG, "ada@example.org", time.time()))
+        # Once the first has recorded its attempt, a sender taking over later names it as in
+        # flight (the server may have it) instead of sending it blind.
+        time.sleep(LEASE + 0.5)
+        assert take(second, "second") == ["ada@example.org"]
+        assert second.run("claims.batch", (SLUG, "second#1")).fetchone()[3]
+    finally:
+        first.close()
+        second.close()
+
