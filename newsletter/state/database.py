@@ -184,6 +184,13 @@ def _open_postgresql(where: Location, migrate: bool) -> Database:
         if migrate and where.url not in _MIGRATED:
             _migrate_postgresql(db)
             _MIGRATED.add(where.url or "")
+        elif migrate:
+            # Brought up to date once, but a newer version of newsletter on another machine
+            # may have migrated it further since (an upgrade rolling through the machines):
+            # a process that runs for weeks (serve, schedule) must then stop, as it would
+            # on start, instead of writing rows the new schema does not expect.
+            _check_not_newer(where, int(db.raw.execute(
+                "SELECT coalesce(max(version), 0) FROM newsletter_schema").fetchone()[0]))
     except psycopg.Error as error:
         db.close()
         reason = " ".join(str(error).split())
