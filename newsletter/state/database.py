@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from ..core.config import Config
 from ..core.errors import NewsletterError
 from .location import Location, location, location_from_url, state_path
-from .postgresql import application_name, connect_postgresql
+from .postgresql import application_name, connect_postgresql, postgresql_transaction
 from .queries import catalogue
 from .schema import LATEST, MIGRATIONS, POSTGRESQL, SQLITE
 from .sqlite import connect_sqlite, database_error, sqlite_transaction
@@ -111,7 +111,7 @@ class Database:
                 with sqlite_transaction(self.raw):
                     yield self
             else:
-                with self.raw.transaction():
+                with postgresql_transaction(self.raw):
                     yield self
         finally:
             self._depth = 0

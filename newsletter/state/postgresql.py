@@ -6,8 +6,10 @@ from the config file); connections name their host and PID for ``pg_stat_activit
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 from ..core.errors import NewsletterError
@@ -111,3 +113,20 @@ def connect_postgresql(where: Location, *, role: str = "",
             hint += f", and the password in {where.password_env}"
         raise NewsletterError(f"{where}: cannot connect to the state database ({reason}); "
                               f"{hint}") from None
+
+
+@contextlib.contextmanager
+def postgresql_transaction(raw: Any) -> Iterator[None]:
+    """``BEGIN`` ... ``COMMIT``; a session the server ended for standing still inside it
+    leaves as a :class:`NewsletterError` that says so."""
+    import psycopg
+
+    try:
+        with raw.transaction():
+            yield
+    except psycopg.errors.IdleInTransactionSessionTimeout:
+        raise NewsletterError(
+            f"PostgreSQL ended this process's session: it stood still inside a transaction "
+            f"for more than {IDLE_IN_TRANSACTION_MS // 1000} s (a paused machine or process), "
+            "so nothing of that transaction was recorded and other senders take over what it "
+            "held; run the command again if anything is left") from None
