@@ -78,6 +78,51 @@ def test_a_bad_date_says_what_is_wrong(one: Path, text: str, expected: str) -> N
         assert expected in " ".join(result.stderr.split()), args
 
 
+@pytest.mark.parametrize("text", ["0001-01-01", "0001-01-02", "0999-12-31", "9990-01-01",
+                                  "9999-12-31"])
+@pytest.mark.parametrize("command", ["build", "explain", "publish", "send"])
+def test_a_date_beyond_the_calendars_reach_is_a_usage_error(one: Path, text: str,
+                                                            command: str) -> None:
+    """An issue's window reaches back window_days and its schedule looks ahead: near years 1
+    and 9999 that arithmetic cannot be done, so the date is refused up front."""
+    for args in ([command, text], [command, "--date", text]):
+        result = invoke(one, *args)
+        assert result.exit_code == 2, result.output
+        said = " ".join(result.stderr.split())
+        assert "unexpected" not in said
+        argument = "'--date'" if "--date" in args else "'[YYYY-MM-DD]'"
+        assert (f"Invalid value for {argument}: {text} is out of range: issue dates go from "
+                "1000-01-01 to 9989-12-31") in said
+
+
+@pytest.mark.parametrize(("timezone", "cron", "date", "published"), [
+    ("Asia/Tokyo", "0 0 * * *", dt.date(1000, 1, 1), dt.datetime(999, 12, 31, 12)),
+    ("Etc/GMT+12", "59 23 * * *", dt.date(9989, 12, 31), dt.datetime(9989, 12, 30, 12)),
+    ("America/New_York", "0 7 29 2 *", dt.date(9989, 12, 31),
+     dt.datetime(9989, 12, 30, 12)),
+])
+def test_the_first_and_last_issue_dates_build_and_publish(
+        project: Path, timezone: str, cron: str, date: dt.date,
+        published: dt.datetime) -> None:
+    write_config(project, timezone=timezone, window_days=36525 if date.year == 1000 else 7,
+                 schedule={"cron": cron})
+    write_article(project / "articles", "edge", publishedDateTime=published.replace(
+        tzinfo=dt.UTC).isoformat())
+    built = invoke(project, "build", date.isoformat(), "--publish")
+    assert built.exit_code == 0, built.output
+    assert "1 articles" in built.stdout
+    explained = invoke(project, "explain", date.isoformat())
+    assert explained.exit_code == 0, explained.output
+
+
+def test_a_window_longer_than_a_century_is_a_config_error(one: Path) -> None:
+    write_config(one, window_days=36526)
+    result = invoke(one, "build", "2021-02-22")
+    assert result.exit_code == 1
+    assert "window_days: 36526 days reach back beyond the calendar for some issues; give " \
+        "at most 36525 (a century)" in " ".join(result.stderr.split())
+
+
 def test_a_good_date_parses() -> None:
     assert parse_issue_date("2024-02-29") == dt.date(2024, 2, 29)
 

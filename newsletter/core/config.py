@@ -34,6 +34,9 @@ from .theme import check_templates, check_theme, report_placeholders
 from .urls import normalize_url
 
 DEFAULT_CONFIG_NAME = "newsletter.yaml"
+# An issue's window reaching back further than this could start before year 1 (see the
+# issue dates accepted, core/timing.py); a century takes in any real corpus.
+MAX_WINDOW_DAYS = 36525
 
 TOP_LEVEL_KEYS = (
     "title", "site_url", "timezone", "corpus", "output", "window_days", "min_quality",
@@ -297,6 +300,10 @@ def validate(data: Any, path: Path) -> Config:
                              'give the articles a folder of their own, e.g. corpus: "articles"')
 
     window_days = integer(report, "window_days", data.get("window_days", 7), minimum=1)
+    if window_days is not None and window_days > MAX_WINDOW_DAYS:
+        report.errors.append(f"window_days: {window_days} days reach back beyond the calendar "
+                             f"for some issues; give at most {MAX_WINDOW_DAYS} (a century)")
+        window_days = None
     min_quality = data.get("min_quality", 0)
     if (isinstance(min_quality, bool) or not isinstance(min_quality, int | float)
             or not math.isfinite(min_quality)):

@@ -7,7 +7,7 @@ import calendar
 import datetime as dt
 import re
 
-from .config import Config
+from .config import MAX_WINDOW_DAYS, Config
 from .cron import WallClockCron
 from .errors import NewsletterError
 from .models import Issue
@@ -55,9 +55,14 @@ def next_issue_date(config: Config, now: dt.datetime) -> dt.date:
     fire = schedule_cron(config).next_fire_time(now, inclusive=True)
     return (fire or now).astimezone(config.timezone).date()
 
-
-
 _ISSUE_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+# The issue dates every command can work with. An issue's window reaches back window_days
+# (at most MAX_WINDOW_DAYS, about a century) and its schedule looks ahead for the next fire
+# time (a February 29 crontab can be 8 years away) and converts to UTC: beyond these ends
+# that arithmetic leaves the calendar Python can represent (years 1 to 9999).
+FIRST_ISSUE_DATE = dt.date(1000, 1, 1)
+LAST_ISSUE_DATE = dt.date(9989, 12, 31)
+assert FIRST_ISSUE_DATE - dt.timedelta(days=MAX_WINDOW_DAYS + 1) > dt.date.min
 
 
 def parse_issue_date(text: str) -> dt.date:
@@ -76,4 +81,9 @@ def parse_issue_date(text: str) -> dt.date:
     if not 1 <= day <= days:
         raise ValueError(f"{text} is not a date: {calendar.month_name[month]} {year} has "
                          f"{days} days; use YYYY-MM-DD")
-    return dt.date(year, month, day)
+    date = dt.date(year, month, day)
+    if not FIRST_ISSUE_DATE <= date <= LAST_ISSUE_DATE:
+        raise ValueError(f"{text} is out of range: issue dates go from "
+                         f"{FIRST_ISSUE_DATE.isoformat()} to {LAST_ISSUE_DATE.isoformat()} "
+                         "(an issue's window and schedule must stay within the calendar)")
+    return date
