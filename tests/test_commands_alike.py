@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -206,3 +208,49 @@ def test_the_readme_shows_the_date_either_way() -> None:
     readme = (PROJECT / "README.md").read_text("utf-8")
     assert "newsletter build [D \\| --date D]" in readme
     assert "before or after the command" in readme
+
+
+SECRET = "a test secret of enough length for the tokens"
+
+
+@pytest.mark.parametrize("args", [
+    ["build", "2021-02-22", "--publish"],
+    ["explain", "2021-02-22"],
+    ["explain", "2021-02-22", "--json"],
+    ["subscribers", "list"],
+    ["subscribers", "list", "--json"],
+])
+def test_a_reader_that_went_away_ends_the_command_quietly(one: Path, args: list[str]) -> None:
+    """`newsletter build | head -1`: once the reader has gone, the command stops without a
+    word, as a Unix tool stopped by SIGPIPE does (status 141), and what it did stays done."""
+    for n in range(3):
+        assert invoke(one, "subscribers", "add", f"reader{n}@example.org").exit_code == 0
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line is written
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "newsletter", "--config", str(one / "newsletter.yaml"),
+             *args], stdout=write, stderr=subprocess.PIPE, text=True, timeout=120,
+            env={**os.environ, "NEWSLETTER_SECRET": SECRET})
+    finally:
+        os.close(write)
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == ""
+    if args[0] == "build":  # written and published before the summary was printed
+        issue = json.loads((one / "issues" / "2021-02-22" / "issue.json").read_text("utf-8"))
+        assert issue["status"] == "published"
+        assert (one / "issues" / "feed.xml").is_file()
+
+
+def test_a_broken_pipe_elsewhere_is_still_an_error(one: Path, monkeypatch) -> None:
+    """Only the command's own output closing is quiet: a connection that breaks inside the
+    work (an SMTP server hanging up) is reported."""
+    from newsletter.cli import issue_commands
+
+    def hang_up(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(issue_commands, "read_and_select", hang_up)
+    result = invoke(one, "explain", "2021-02-22")
+    assert result.exit_code == 1
+    assert "unexpected BrokenPipeError" in result.stderr

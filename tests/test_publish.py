@@ -183,8 +183,12 @@ colour: blue
     assert not (site / "issues/2021-02-22/issue.json").exists()
 
 
-def test_killed_builds_never_leave_a_half_written_file(site: Path) -> None:
-    """Kill publishing builds at random moments; every file stays its old or new version."""
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT])
+def test_killed_builds_never_leave_a_half_written_file(site: Path, stop: signal.Signals
+                                                        ) -> None:
+    """Kill publishing builds at random moments (SIGKILL), or interrupt them (Ctrl-C,
+    SIGINT); every file stays its old or new version. Interrupted, the command says so in
+    one line, exits 130 as shells expect after Ctrl-C, and leaves no temporary file."""
     config = str(site / "newsletter.yaml")
     command = [sys.executable, "-m", "newsletter", "--config", config, "build",
                "--date", "2021-02-22", "--publish", "--force"]
@@ -201,20 +205,39 @@ def test_killed_builds_never_leave_a_half_written_file(site: Path) -> None:
     assert run(site, "build", "--date", "2021-02-15", "--publish").exit_code == 0
     duration = max(settle("Version A"), settle("Version B"))
     rng = random.Random(20210222)
+    interrupted = 0
     for attempt in range(30):
         write_overrides(site, "2021-02-22", f"intro: Version {'AB'[attempt % 2]}\n")
+        # SIGINT as a terminal sends it, even when these tests run where it is ignored
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+                                   stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                    signal.SIG_DFL))
         time.sleep(rng.uniform(0.3, 1.0) * duration)  # mostly past start-up, into the writes
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        process.send_signal(stop)
+        _out, err = process.communicate(timeout=120)
+        if stop == signal.SIGINT:
+            # 0: it had finished; -SIGINT: Python itself was still starting (a shell says
+            # 130 too); 130: the command was stopped
+            assert process.returncode in (0, -signal.SIGINT, 130), err
+            interrupted += process.returncode == 130
+            if process.returncode == 130:
+                assert err.splitlines()[-1:] == [
+                    "Interrupted: stopped before the end; no file is left half-written. "
+                    "Run the command again to finish."], err
+                assert "Traceback" not in err and "Aborted" not in err
         for name, data in tree(site / "issues").items():
             if name.endswith(".tmp") or "/." in f"/{name}":
-                continue  # a temporary file a killed writer left: never served
+                # a temporary file a killed writer left: never served; an interrupted
+                # writer removes its own
+                assert stop == signal.SIGKILL, f"{name} left by an interrupted build"
+                continue
             assert data in versions.get(name, ()), f"{name} is neither old nor new"
         for name in FEEDS:
             assert not feedparser.parse((site / "issues" / name).read_bytes()).bozo
         json.loads((site / "issues/feed.json").read_text("utf-8"))
+    if stop == signal.SIGINT:
+        assert interrupted >= 5, "too few builds were interrupted to tell anything"
 
 
 def test_a_write_that_fails_midway_leaves_the_old_file_whole(tmp_path: Path) -> None:

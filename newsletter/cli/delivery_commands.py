@@ -180,8 +180,8 @@ def send_pending(options: Options) -> None:
     from ..delivery.mailqueue import send_pending as send_queued
 
     config, _ = options.load()
-    report = send_queued(config, log=click.echo)
-    click.echo(f"Queued emails: {report.summary()}")
+    report = send_queued(config, log=echo)
+    echo(f"Queued emails: {report.summary()}")
     if report.failed:
         sys.exit(1)
 

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import inspect
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +19,41 @@ from ..core.errors import NewsletterError
 from ..core.models import Issue, Problem
 from ..core.text import terminal_safe
 from ..core.timing import parse_issue_date
+from .stops import OUTPUT_CLOSED, exit_interrupted
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class OutputClosed(Exception):
+    """The reader of the command's output went away (``newsletter build | head -1``)."""
+
+    def __init__(self, err: bool) -> None:
+        super().__init__("stderr" if err else "stdout")
+        self.err = err
+
+
 def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
     """``click.echo`` with control characters escaped: what commands print holds article
-    values and file names, which must not drive the terminal."""
-    click.echo(terminal_safe(str(message)), err=err, nl=nl)
+    values and file names, which must not drive the terminal. A closed stdout or stderr is
+    :class:`OutputClosed`, told apart from a broken pipe anywhere else (an SMTP server
+    hanging up), which is a real error."""
+    try:
+        click.echo(terminal_safe(str(message)), err=err, nl=nl)
+    except BrokenPipeError as error:
+        raise OutputClosed(err) from error
+
+
+def _discard_output(err: bool) -> None:
+    """Point the closed stream at /dev/null: what is still buffered in it would otherwise
+    fail again when Python flushes it on exit, with a message about it."""
+    stream = sys.stderr if err else sys.stdout
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (click's test runner)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 @dataclass
@@ -71,8 +99,13 @@ class Group(click.Group):
             raise click.ClickException(terminal_safe(str(error))) from error
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except OutputClosed as closed:
+            # Like a Unix tool stopped by SIGPIPE: quietly, and what was done stays done
+            # (a build's files are written before its summary is printed).
+            _discard_output(closed.err)
+            ctx.exit(OUTPUT_CLOSED)
         except KeyboardInterrupt:
-            raise click.Abort() from None
+            exit_interrupted()
         except Exception as error:
             if os.environ.get("NEWSLETTER_DEBUG"):
                 raise
