@@ -183,6 +183,34 @@ colour: blue
     assert not (site / "issues/2021-02-22/issue.json").exists()
 
 
+
+def test_check_reports_each_drafts_overrides_problems(site: Path) -> None:
+    """A broken overrides.yaml shows up in `check`, with its file, line and key, not only
+    when the issue is built or published on schedule."""
+    assert run(site, "build", "--date", "2021-02-15", "--publish").exit_code == 0
+    write_overrides(site, "2021-02-15", "intro: 5\n")  # published: its issue is out
+    write_overrides(site, "2021-02-22", "subject: Special\nintro: 5\ncolour: blue\n")
+    write_overrides(site, "2021-03-01", "pin: [w1-a0\nexclude: []\n")  # not built yet
+    result = run(site, "check")
+    assert result.exit_code == 1
+    drafts = site / "issues"
+    assert f"{drafts / '2021-02-22' / 'overrides.yaml'}:2: intro: expected plain text, got 5" \
+        in result.stderr
+    assert f"{drafts / '2021-02-22' / 'overrides.yaml'}:3: warning: colour: unknown key" \
+        in result.stderr
+    assert f"{drafts / '2021-03-01' / 'overrides.yaml'}:2: YAML syntax error" in result.stderr
+    assert "2021-02-15" not in result.stderr
+    assert (f"Checked the overrides.yaml of 2 draft(s) in {drafts}: 2 problem(s); fix them "
+            "before the issue is built or published.") in result.stdout
+    # Fixed, the unknown key is a warning; --strict makes it an error.
+    write_overrides(site, "2021-02-22", "subject: Special\nintro: Fine.\ncolour: blue\n")
+    write_overrides(site, "2021-03-01", "pin: [w1-a0]\n")
+    result = run(site, "check")
+    assert result.exit_code == 0, result.output
+    assert "colour: unknown key" in result.stderr
+    assert f"Checked the overrides.yaml of 2 draft(s) in {drafts}: fine." in result.stdout
+    assert run(site, "check", "--strict").exit_code == 1
+
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT])
 def test_killed_builds_never_leave_a_half_written_file(site: Path, stop: signal.Signals
                                                         ) -> None:

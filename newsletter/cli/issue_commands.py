@@ -12,6 +12,7 @@ import click
 from .. import __version__
 from ..core.config import DEFAULT_CONFIG_NAME
 from ..publishing.build import build_issue, other_issues_files, publish_issue, read_and_select
+from ..publishing.drafts import check_draft_overrides
 from ..reading.corpus import read_corpus
 from ..rendering.check import template_problems as check_templates
 from ..selecting.explain import explain_json_chunks, explain_text
@@ -133,7 +134,8 @@ def _say_links(pages: list[str]) -> None:
 @click.option("--strict", is_flag=True, help="Also fail on configuration warnings.")
 @click.pass_obj
 def check(options: Options, strict: bool) -> None:
-    """Validate the configuration and every article file; exit 1 if any is invalid.
+    """Validate the configuration, every article file and the overrides.yaml of every
+    draft; exit 1 if any is invalid.
 
     \b
     Example:
@@ -154,7 +156,16 @@ def check(options: Options, strict: bool) -> None:
     if config.templates:
         echo(f"Rendered the templates with overrides from {config.templates}: "
                    + (f"{len(template_problems)} problem(s)." if template_problems else "fine."))
-    if reading.problems or template_problems:
+    # -- the drafts' overrides.yaml: found now, not when the issue is built or published
+    drafts = check_draft_overrides(config.output)
+    for draft_problem in drafts.problems:
+        echo(draft_problem, err=True)
+    draft_errors = [p for p in drafts.problems if not p.warning or strict]
+    if drafts.checked:
+        echo(f"Checked the {OVERRIDES_FILE} of {drafts.checked} draft(s) in {config.output}: "
+             + (f"{len(draft_errors)} problem(s); fix them before the issue is built or "
+                "published." if draft_errors else "fine."))
+    if reading.problems or template_problems or draft_errors:
         sys.exit(1)
 
 

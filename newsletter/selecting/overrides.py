@@ -93,7 +93,7 @@ def parse_overrides(data: Any, path: Path) -> Overrides:
     pin = _entries(data.get("pin"), "pin", errors)
     exclude = _entries(data.get("exclude"), "exclude", errors)
     if errors:
-        raise ConfigError(str(path), errors)
+        raise ConfigError(str(path), errors, warnings)
     return Overrides(intro, subject, pin, exclude, tuple(warnings), topic_intros,
                      intro_in_filtered)
 
