@@ -144,12 +144,13 @@ def run(folder: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--config", str(folder / "newsletter.yaml"), *args])
 
 
-def sample_site(target: Path) -> Path:
+def sample_site(target: Path, corpus: Path = PROJECT / "articles") -> Path:
     """The sample newsletter built and published into ``target/issues`` the way
-    tests/golden was: the sample's articles, config and the editor's overrides in GOLDEN."""
+    tests/golden was: the sample's articles (or a copy of them: ``corpus``), config and the
+    editor's overrides in GOLDEN."""
     target.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((PROJECT / "newsletter.yaml").read_text("utf-8"))
-    config["corpus"] = str(PROJECT / "articles")
+    config["corpus"] = str(corpus)
     config["output"] = str(target / "issues")
     (target / "newsletter.yaml").write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
     for date in SAMPLE_DATES:

@@ -73,7 +73,7 @@ def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
     """
     config, strict = options.load(strict)
     result = build_issue(config, issue_date(date, config), strict=strict, force=force,
-                         publish=publish)
+                         publish=publish, now=dt.datetime.now(dt.UTC))
     report_problems(result.problems)
     if result.reading.unvalidated:
         echo(f"note: {result.reading.unvalidated} article file(s) outside the window "

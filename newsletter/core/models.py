@@ -140,6 +140,9 @@ class Issue:
     # The issue's date and time in feeds and emails, fixed when it was published, so that a
     # later change of the schedule or the timezone does not move it (core/timing.issue_time).
     published_at: dt.datetime | None = None
+    # When a forced rebuild last changed the published issue (a correction): feeds give it as
+    # the entry's modification date so that readers show the corrected issue again.
+    updated_at: dt.datetime | None = None
 
     @property
     def placed(self) -> tuple[PlacedArticle, ...]:

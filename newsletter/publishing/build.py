@@ -281,14 +281,22 @@ def _differs(path: Path, data: bytes) -> bool:
         return True
 
 
-def _published(issue: Issue, stored: Issue | None, config: Config) -> Issue:
+def _published(issue: Issue, stored: Issue | None, config: Config,
+               corrected_at: dt.datetime | None = None) -> Issue:
     """``issue`` published, with the timestamp it was first published with (none for an
-    issue published before timestamps were stored: the schedule's, as then)."""
-    if stored is not None and stored.status == IssueStatus.PUBLISHED:
-        published_at = stored.published_at
-    else:
-        published_at = issue_timestamp(config, issue.date)
-    return replace(issue, status=IssueStatus.PUBLISHED, published_at=published_at)
+    issue published before timestamps were stored: the schedule's, as then) and the time
+    of its last correction; ``corrected_at`` replaces that time when ``issue`` differs from
+    the published ``stored`` (a rebuild that changes nothing must not move it)."""
+    if stored is None or stored.status != IssueStatus.PUBLISHED:
+        return replace(issue, status=IssueStatus.PUBLISHED,
+                       published_at=issue_timestamp(config, issue.date))
+    issue = replace(issue, status=IssueStatus.PUBLISHED, published_at=stored.published_at,
+                    updated_at=stored.updated_at)
+    if corrected_at is not None and issue_json(issue) != issue_json(stored):
+        # In the issue's timezone, as published_at; to the second, as feeds give it.
+        when = corrected_at.astimezone(config.timezone).replace(microsecond=0)
+        issue = replace(issue, updated_at=when)
+    return issue
 
 
 def _replaced(damaged: DamagedIssueError, issue_date: dt.date, *, published: bool) -> str:
@@ -320,13 +328,14 @@ def _remove_stale_draft(config: Config, store: IssueStore, issue_date: dt.date) 
 
 
 def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
-                force: bool = False, publish: bool = False,
+                force: bool = False, publish: bool = False, now: dt.datetime | None = None,
                 before_writing: Callable[[], None] | None = None) -> BuildResult:
     """Select the issue dated ``issue_date`` and write its folder (and publish it if asked).
 
     An issue with nothing in it is not an error: nothing is written and ``empty_reason``
     says why. A published issue is only rebuilt with ``force`` when the rebuild would change
-    it; rebuilding it unchanged is a no-op.
+    it; rebuilding it unchanged is a no-op. ``now`` (the wall clock when None) is recorded
+    as the correction time of a published issue that a forced rebuild changes.
     """
     store = IssueStore(config.output, rebuild=issue_date if force else None)
     result = read_and_select(config, issue_date, strict=strict, complete=False, store=store)
@@ -341,7 +350,8 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
         result = replace(result, warnings=result.warnings + (_replaced(
             store.damaged, issue_date, published=was_published or publish),))
     if was_published or publish:
-        issue = _published(issue, stored, config)
+        corrected_at = (now or dt.datetime.now(dt.UTC)) if force else None
+        issue = _published(issue, stored, config, corrected_at)
     if was_published and not force:
         # Compare everything the rebuild would write: a template change counts too.
         others = [p for p in store.published() if p.slug != issue.slug]

@@ -34,6 +34,7 @@ def issue_to_dict(issue: Issue) -> dict[str, Any]:
         "title": issue.title,
         "status": issue.status,
         **({"published_at": issue.published_at.isoformat()} if issue.published_at else {}),
+        **({"updated_at": issue.updated_at.isoformat()} if issue.updated_at else {}),
         "window": {
             "start": issue.window.start.isoformat(),
             "end": issue.window.end.isoformat(),
@@ -70,13 +71,14 @@ def _is_date(name: str) -> bool:
         return False
 
 
-def _instant(value: Any) -> dt.datetime | None:
+def _instant(data: dict[str, Any], key: str) -> dt.datetime | None:
     """An instant with its offset (older files have none: the schedule gives it)."""
+    value = data.get(key)
     if value is None:
         return None
     instant = dt.datetime.fromisoformat(value)
     if instant.tzinfo is None:
-        raise ValueError(f"published_at {value!r} has no UTC offset")
+        raise ValueError(f"{key} {value!r} has no UTC offset")
     return instant
 
 
@@ -96,7 +98,8 @@ def issue_from_dict(data: dict[str, Any], path: Path | str = ISSUE_FILE) -> Issu
                      status=IssueStatus(data.get("status", "draft")),
                      intro=tuple(data.get("intro") or ()), subject=data.get("subject"),
                      intro_in_filtered=data.get("intro_in_filtered") is True,
-                     published_at=_instant(data.get("published_at")))
+                     published_at=_instant(data, "published_at"),
+                     updated_at=_instant(data, "updated_at"))
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         raise DamagedIssueError(
             path, f"not a valid issue file ({type(error).__name__}: {error})",

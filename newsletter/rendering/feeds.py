@@ -1,9 +1,10 @@
 """The feeds of the published issues: RSS 2.0, Atom 1.0, JSON Feed 1.1, and an RSS feed per topic.
 
-Pure: no clock, no I/O. Every date is an issue's timestamp (``timing.issue_time``) or an
-article's own publication instant (in UTC), never the wall clock, so the same issues and config
-always give the same bytes. Text is only ever data: summaries and content are HTML escaped
-once (never CDATA), and only http(s) URLs become links.
+Pure: no clock, no I/O. Every date is an issue's timestamp (``timing.issue_time``), the time
+of its last correction as ``issue.json`` stores it, or an article's own publication instant (in
+UTC), never the wall clock, so the same issues and config always give the same bytes. Text
+is only ever data: summaries and content are HTML escaped once (never CDATA), and only http(s)
+URLs become links.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ class _IssueEntry:
     content_html: str
     timestamp: dt.datetime
     topics: tuple[str, ...]
+    # The last correction of the published issue, if any: readers that go by modification
+    # dates show an entry again only when this moves.
+    corrected: dt.datetime | None = None
+
+    @property
+    def updated(self) -> dt.datetime:
+        return self.corrected or self.timestamp
 
 
 def _content_html(issue: Issue, config: Config) -> str:
@@ -62,11 +70,17 @@ def _issue_entry(issue: Issue, config: Config) -> _IssueEntry:
         content_html=_content_html(issue, config),
         timestamp=issue_time(config, issue),
         topics=tuple(clean_text(section.topic) for section in issue.sections),
+        corrected=issue.updated_at,
     )
 
 
 def _updated(issues: Sequence[Issue], config: Config) -> dt.datetime:
-    return issue_time(config, issues[0]) if issues else issue_timestamp(config, EMPTY_FEED_DATE)
+    """The newest issue's timestamp, or a correction of any issue after it: the last time the
+    feeds' content changed (without a correction, what it always was)."""
+    if not issues:
+        return issue_timestamp(config, EMPTY_FEED_DATE)
+    return max([issue_time(config, issues[0]),
+                *(issue.updated_at for issue in issues if issue.updated_at)])
 
 
 def _generator(config: Config, *, title: str, subtitle: str, self_url: str, self_type: str,
@@ -91,7 +105,7 @@ def _add_issue_entries(fg: FeedGenerator, entries: Sequence[_IssueEntry]) -> Non
         entry.title(item.title)
         entry.link(href=item.url, rel="alternate", type="text/html")
         entry.published(item.timestamp)
-        entry.updated(item.timestamp)
+        entry.updated(item.updated)
         if item.summary:  # RSS descriptions are HTML: escape the text once, tell Atom so
             entry.summary(html.escape(item.summary, quote=False), type="html")
         entry.content(item.content_html, type="html")
@@ -131,6 +145,7 @@ def _json_feed(entries: Sequence[_IssueEntry], config: Config) -> bytes:
                 "summary": item.summary,
                 "content_html": item.content_html,
                 "date_published": item.timestamp.isoformat(),
+                **({"date_modified": item.corrected.isoformat()} if item.corrected else {}),
                 "tags": list(item.topics),
             }
             for item in entries

@@ -1,0 +1,147 @@
+"""Correcting a published issue (``build --date D --force`` after its articles changed): the
+feeds carry the correction, under the same ids, with its time as the entries' modification
+date, so that feed readers show the corrected issue again; a forced rebuild that changes
+nothing changes no byte and no date."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import feedparser
+import pytest
+from lxml import etree
+
+from conftest import PROJECT, SAMPLE_DATES, run, sample_site, tree
+from newsletter.core.config import Config, load_config
+from newsletter.publishing.build import build_issue
+
+SITE = "https://news.example.org/ai/"
+FIRST, SECOND = (dt.date.fromisoformat(date) for date in SAMPLE_DATES)
+ARTICLE = "2021-02-09-eu-draft-high-risk-ai-rules.md"  # featured in the first issue
+OLD_TITLE = "EU Lawmakers Circulate Draft Rules for &#39;High-Risk&#39; AI Systems"
+NEW_TITLE = "EU Lawmakers Circulate Draft Rules for High-Risk AI Systems, Leaked Text Shows"
+CORRECTED = dt.datetime(2021, 3, 3, 15, 30, 12, 345678, tzinfo=dt.UTC)
+CORRECTED_AT = "2021-03-03T10:30:12-05:00"  # in the sample's timezone, to the second
+LATER = CORRECTED + dt.timedelta(days=2)
+NS = {"atom": "http://www.w3.org/2005/Atom"}
+FEEDS = ("feed.xml", "atom.xml", "feed.json")
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """The sample newsletter with its own copy of the corpus (to correct), its two issues
+    built and published as in tests/golden."""
+    shutil.copytree(PROJECT / "articles", tmp_path / "articles")
+    sample_site(tmp_path, corpus=tmp_path / "articles")
+    return tmp_path
+
+
+def load(site: Path) -> Config:
+    return load_config(site / "newsletter.yaml")
+
+
+def correct_title(site: Path) -> None:
+    path = site / "articles" / ARTICLE
+    text = path.read_text("utf-8")
+    assert OLD_TITLE in text
+    path.write_text(text.replace(OLD_TITLE, NEW_TITLE), "utf-8")
+
+
+def stored(site: Path, date: dt.date) -> dict[str, object]:
+    return json.loads((site / "issues" / date.isoformat() / "issue.json").read_text("utf-8"))
+
+
+def atom_entries(site: Path) -> dict[str, etree._Element]:
+    atom = etree.fromstring((site / "issues/atom.xml").read_bytes())
+    return {entry.findtext("atom:id", namespaces=NS): entry
+            for entry in atom.iterfind("atom:entry", NS)}
+
+
+def test_a_corrected_issue_is_updated_in_every_feed_under_the_same_ids(site: Path) -> None:
+    first, second = f"{SITE}{FIRST}/", f"{SITE}{SECOND}/"
+    before = tree(site / "issues")
+    published_at = stored(site, FIRST)["published_at"]
+    old_rss = etree.fromstring(before["feed.xml"])
+    old_json = json.loads(before["feed.json"])
+
+    correct_title(site)
+    result = build_issue(load(site), FIRST, force=True, now=CORRECTED)
+    assert result.written
+
+    data = stored(site, FIRST)
+    assert data["updated_at"] == CORRECTED_AT
+    assert data["published_at"] == published_at
+    assert "updated_at" not in stored(site, SECOND)
+
+    atom = etree.fromstring((site / "issues/atom.xml").read_bytes())
+    assert atom.findtext("atom:updated", namespaces=NS) == CORRECTED_AT  # the newest change
+    entries = atom_entries(site)
+    assert list(entries) == [second, first]  # the same ids, in the same order
+    assert entries[first].findtext("atom:updated", namespaces=NS) == CORRECTED_AT
+    assert entries[first].findtext("atom:published", namespaces=NS) == published_at
+    assert NEW_TITLE in entries[first].findtext("atom:content", namespaces=NS)
+    assert entries[second].findtext("atom:updated", namespaces=NS) == (
+        entries[second].findtext("atom:published", namespaces=NS))  # not corrected
+
+    rss = etree.fromstring((site / "issues/feed.xml").read_bytes())
+    assert rss.findtext("channel/lastBuildDate") == "Wed, 03 Mar 2021 10:30:12 -0500"
+    assert [i.findtext("guid") for i in rss.iter("item")] == (
+        [i.findtext("guid") for i in old_rss.iter("item")])
+    assert [i.findtext("pubDate") for i in rss.iter("item")] == (
+        [i.findtext("pubDate") for i in old_rss.iter("item")])
+
+    items = json.loads((site / "issues/feed.json").read_bytes())["items"]
+    assert [item["id"] for item in items] == [item["id"] for item in old_json["items"]]
+    assert [item.get("date_modified") for item in items] == [None, CORRECTED_AT]
+    assert NEW_TITLE in items[1]["content_html"]
+
+    parsed = feedparser.parse((site / "issues/atom.xml").read_bytes())
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    entry = next(e for e in parsed.entries if e.id == first)
+    moment = calendar.timegm(CORRECTED.replace(microsecond=0).timetuple())
+    assert calendar.timegm(entry.updated_parsed) == moment
+    assert calendar.timegm(entry.published_parsed) < moment
+    assert calendar.timegm(parsed.feed.updated_parsed) == moment
+    rss_parsed = feedparser.parse((site / "issues/feed.xml").read_bytes())
+    assert rss_parsed.bozo == 0, rss_parsed.get("bozo_exception")
+    assert [e.id for e in rss_parsed.entries] == [second, first]
+    assert calendar.timegm(rss_parsed.feed.updated_parsed) == moment
+
+
+def test_rebuilding_a_corrected_issue_unchanged_moves_no_date_and_no_byte(site: Path) -> None:
+    correct_title(site)
+    build_issue(load(site), FIRST, force=True, now=CORRECTED)
+    assert stored(site, FIRST)["updated_at"] == CORRECTED_AT
+    corrected = tree(site / "issues")
+
+    result = build_issue(load(site), FIRST, force=True, now=LATER)  # nothing changed
+    assert tree(site / "issues") == corrected
+    assert not [path for path in result.written if path.name in FEEDS]
+    # Without --force, and publishing it again, it is up to date as well.
+    assert build_issue(load(site), FIRST, now=LATER).up_to_date
+    assert run(site, "publish", FIRST.isoformat()).exit_code == 0
+    assert tree(site / "issues") == corrected
+    # The feeds still give the time of the correction, not of the rebuilds after it.
+    assert atom_entries(site)[f"{SITE}{FIRST}/"].findtext(
+        "atom:updated", namespaces=NS) == CORRECTED_AT
+
+
+def test_build_force_records_the_time_of_a_correction(site: Path) -> None:
+    correct_title(site)
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    result = run(site, "build", "--date", FIRST.isoformat(), "--force")
+    end = dt.datetime.now(dt.UTC)
+    assert result.exit_code == 0, result.output
+    updated = dt.datetime.fromisoformat(str(stored(site, FIRST)["updated_at"]))
+    assert start <= updated <= end
+    in_new_york = updated.astimezone(ZoneInfo("America/New_York"))  # the sample's timezone
+    assert updated.isoformat() == in_new_york.isoformat()
+    assert atom_entries(site)[f"{SITE}{FIRST}/"].findtext(
+        "atom:updated", namespaces=NS) == updated.isoformat()
+    same = run(site, "build", "--date", FIRST.isoformat())
+    assert "a rebuild gives the same files" in same.output
