@@ -145,3 +145,17 @@ def test_build_force_records_the_time_of_a_correction(site: Path) -> None:
         "atom:updated", namespaces=NS) == updated.isoformat()
     same = run(site, "build", "--date", FIRST.isoformat())
     assert "a rebuild gives the same files" in same.output
+
+
+def test_a_correction_before_the_issues_own_time_does_not_date_the_entry_earlier(
+        site: Path) -> None:
+    """Published by hand ahead of its scheduled time, then corrected before that time: the
+    entry's modification date is no earlier than its publication date."""
+    published_at = dt.datetime.fromisoformat(str(stored(site, FIRST)["published_at"]))
+    correct_title(site)
+    build_issue(load(site), FIRST, force=True, now=published_at - dt.timedelta(hours=3))
+    entry = atom_entries(site)[f"{SITE}{FIRST}/"]
+    assert entry.findtext("atom:updated", namespaces=NS) == published_at.isoformat()
+    assert entry.findtext("atom:published", namespaces=NS) == published_at.isoformat()
+    items = json.loads((site / "issues/feed.json").read_bytes())["items"]
+    assert items[1]["date_modified"] == items[1]["date_published"]

@@ -63,14 +63,18 @@ def _content_html(issue: Issue, config: Config) -> str:
 
 def _issue_entry(issue: Issue, config: Config) -> _IssueEntry:
     url = issue_web_url(config, issue)
+    timestamp = issue_time(config, issue)
+    # A correction made before the issue's own publication time (published by hand ahead of
+    # its schedule, then corrected) must not date the entry's change before the entry.
+    corrected = max(issue.updated_at, timestamp) if issue.updated_at else None
     return _IssueEntry(
         id=url, url=url,
         title=clean_text(issue_heading(issue)),
         summary=clean_text(preheader(issue)),
         content_html=_content_html(issue, config),
-        timestamp=issue_time(config, issue),
+        timestamp=timestamp,
         topics=tuple(clean_text(section.topic) for section in issue.sections),
-        corrected=issue.updated_at,
+        corrected=corrected,
     )
 
 
