@@ -270,3 +270,28 @@ def test_ci_runs_the_readme_quick_start() -> None:
     assert second == ". .venv/bin/activate && pip install -e '.[test]' && python -m pytest"
     readme = (PROJECT / "README.md").read_text("utf-8").splitlines()
     assert first in readme and second in readme
+
+
+@pytest.mark.parametrize("moment", ["reading the command line", "running the command"])
+def test_ctrl_c_at_any_moment_ends_with_one_line_and_status_130(
+        small: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        moment: str) -> None:
+    """Ctrl-C while the command line is read (a moment a loaded machine makes long) ends the
+    command as it does later: one line and 130, not click's "Aborted!" and 1."""
+    from newsletter.cli import issue_commands, options
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    if moment == "reading the command line":
+        monkeypatch.setattr(options, "_globals_first", interrupted)
+    else:
+        monkeypatch.setattr(issue_commands, "build_issue", interrupted)
+    monkeypatch.setattr(sys, "argv", ["newsletter", "--config", str(small / "newsletter.yaml"),
+                                      "build", "--date", "2021-03-08"])
+    with pytest.raises(SystemExit) as stopped:
+        issue_commands.main()
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err.splitlines() == [
+        "Interrupted: stopped before the end; no file is left half-written. "
+        "Run the command again to finish."]

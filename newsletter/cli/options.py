@@ -74,6 +74,15 @@ class Group(click.Group):
     global options after the command too; lists each command's whole summary; with no
     command at all, prints the help and exits 0."""
 
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        # Click turns Ctrl-C while it reads the command line into "Aborted!" and status 1;
+        # on a loaded machine that is a moment a Ctrl-C can well land in.
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:
+            exit_interrupted()
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args and not ctx.resilient_parsing:
             click.echo(ctx.get_help())
