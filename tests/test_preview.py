@@ -295,3 +295,23 @@ def test_explain_table_shows_why_an_article_was_folded(tmp_path):
     row = next(r for r in table.split("<tr") if "<code>delta</code>" in r)
     assert "same story as alpha (similar text 0.70 (alpha, robots, walk))" in row
     assert "add `pin: [delta]`" in row
+
+
+@pytest.mark.parametrize("path", [
+    "/draft/0001-01-01/", "/draft/0999-12-31/email.html", "/draft/9999-12-31/",
+    "/draft/9990-01-01/email.txt", "/draft/9999-12-31/explain", "/draft/9999-12-31/events",
+    "/draft/0001-01-01", "/draft/?date=9999-12-31",
+])
+def test_a_date_outside_the_issue_dates_is_404_saying_which_dates(served, path):
+    status, kind, body = get(served, path)
+    assert (status, kind) == (404, "text/plain; charset=utf-8"), body
+    assert "issue dates go from 1000-01-01 to 9989-12-31" in body
+    assert "Traceback" not in body and "Error" not in body
+
+
+def test_an_issue_folder_dated_outside_the_issue_dates_is_not_listed(served, tmp_path):
+    for name in ("0001-01-01", "9999-12-31"):
+        (tmp_path / "issues" / name).mkdir(parents=True)
+        (tmp_path / "issues" / name / "overrides.yaml").write_text("exclude: []\n")
+    status, _, body = get(served, "/")
+    assert status == 200 and "0001-01-01" not in body and "9999-12-31" not in body

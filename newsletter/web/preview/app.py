@@ -17,6 +17,7 @@ from http import HTTPStatus
 from urllib.parse import parse_qs
 
 from ...core.errors import NewsletterError
+from ...core.timing import parse_issue_date
 from ..routing import (
     Environ,
     StartResponse,
@@ -42,11 +43,13 @@ EMAIL_HEADERS = [*_HEADERS, ("Content-Security-Policy", "script-src 'none'")]
 Handler = Callable[[Environ, StartResponse, str, re.Match[str]], Iterable[bytes]]
 
 
-def _date(text: str) -> dt.date | None:
+def _date(text: str) -> dt.date | str:
+    """The issue date in a URL, or why it is none: the same dates as the commands accept
+    (parse_issue_date), as a draft dated outside them cannot be built."""
     try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        return None
+        return parse_issue_date(text)
+    except ValueError as error:
+        return str(error)
 
 
 def _now() -> dt.datetime:
@@ -95,8 +98,10 @@ class PreviewApp:
         if found is None:
             return plain(start_response, HTTPStatus.NOT_FOUND, "no such page")
         name, match = found
-        if "date" in match.groupdict() and _date(match["date"]) is None:
-            return plain(start_response, HTTPStatus.NOT_FOUND, "no such date")
+        if "date" in match.groupdict():
+            date = _date(match["date"])
+            if isinstance(date, str):
+                return plain(start_response, HTTPStatus.NOT_FOUND, f"no such issue: {date}")
         handler: Handler = getattr(self, name)
         return handler(environ, start_response, method, match)
 
@@ -115,9 +120,10 @@ class PreviewApp:
     def _date_form(self, environ: Environ, start_response: StartResponse, method: str,
                    match: re.Match[str]) -> Iterable[bytes]:
         given = parse_qs(environ.get("QUERY_STRING", "")).get("date", [""])[0]
-        date = _date(given) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", given) else None
-        if date is None:
-            return plain(start_response, HTTPStatus.NOT_FOUND, "give a date as YYYY-MM-DD")
+        date = (_date(given) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", given)
+                else "give a date as YYYY-MM-DD")
+        if isinstance(date, str):
+            return plain(start_response, HTTPStatus.NOT_FOUND, date)
         return redirect(start_response, f"/draft/{date.isoformat()}/", HTTPStatus.SEE_OTHER)
 
     def _draft_folder(self, environ: Environ, start_response: StartResponse, method: str,
@@ -129,7 +135,7 @@ class PreviewApp:
                match: re.Match[str]) -> Iterable[bytes]:
         slug, what = match["date"], match["what"]
         try:
-            draft = self.cache.draft(dt.date.fromisoformat(slug))
+            draft = self.cache.draft(parse_issue_date(slug))  # checked by _dispatch
             config = self.cache.config
         except NewsletterError as error:
             if what == "":  # the page reloads itself once the error is fixed

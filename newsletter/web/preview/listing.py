@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ...core.config import Config
 from ...core.errors import NewsletterError
-from ...core.timing import next_issue_date
+from ...core.timing import next_issue_date, parse_issue_date
 from ...publishing.issuefile import ISSUE_FILE
 from ...publishing.issues import IssueStore
 from ...selecting.overrides import OVERRIDES_FILE
@@ -51,11 +51,11 @@ def started_drafts(config: Config, published: set[dt.date]) -> set[dt.date]:
     except OSError:
         return dates
     for folder in folders:
-        if len(folder.name) != 10:
-            continue
-        try:
-            date = dt.date.fromisoformat(folder.name)
+        try:  # a folder dated outside the issue dates is no draft: it cannot be built
+            date = parse_issue_date(folder.name)
         except ValueError:
+            continue
+        if date.isoformat() != folder.name:  # " 2021-02-22" is not that issue's folder
             continue
         if date not in published and ((folder / OVERRIDES_FILE).is_file()
                                       or (folder / ISSUE_FILE).is_file()):
