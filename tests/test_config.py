@@ -230,6 +230,10 @@ def test_empty_config_reports_all_required_keys(tmp_path: Path):
     ({"timezone": "../../etc/passwd"},
      'timezone: expected an IANA time zone name such as "America/New_York", '
      'got "../../etc/passwd"'),
+    ({"timezone": "localtime"},
+     'timezone: "localtime" is the time zone of whichever machine runs the command, so '
+     "issues would be dated differently on another one; give the IANA name of the "
+     'newsletter\'s place, e.g. "Europe/Paris" or "America/New_York"'),
     ({"window_days": 0}, "window_days: expected a positive integer, got 0"),
     ({"window_days": -7}, "window_days: expected a positive integer, got -7"),
     ({"window_days": "7"}, 'window_days: expected a positive integer, got "7"'),
@@ -258,6 +262,19 @@ def test_empty_config_reports_all_required_keys(tmp_path: Path):
 def test_single_mistake_message(tmp_path: Path, settings: dict, message: str):
     path = write_config(tmp_path, **settings)  # a None setting leaves the key out
     assert config_errors(path) == [message]
+
+
+@pytest.mark.parametrize("name", ["EST", "EST5EDT", "CET"])
+def test_a_legacy_timezone_name_is_a_warning(tmp_path: Path, name: str):
+    path = write_text_config(tmp_path, MINIMAL + f"timezone: {name}\n")
+    config = load_config(path)
+    assert config.timezone == ZoneInfo(name)
+    assert config.warnings == (
+        f'timezone: "{name}" is a legacy name, not a place, and its rules differ between '
+        "tzdata versions; give the IANA name of the newsletter's place, e.g. "
+        '"Europe/Paris" or "America/New_York"',)
+    assert load_config(write_text_config(tmp_path, MINIMAL + "timezone: America/New_York\n")
+                       ).warnings == ()
 
 
 def test_topic_max_articles_exact_message(tmp_path: Path):

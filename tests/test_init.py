@@ -128,6 +128,23 @@ def test_a_wrong_option_is_refused_before_anything_is_written(tmp_path: Path) ->
     assert not folder.exists()
 
 
+def test_the_machine_s_own_timezone_is_refused_and_a_legacy_one_warned(tmp_path: Path
+                                                                        ) -> None:
+    refused = init(str(tmp_path / "local"), "--timezone", "localtime")
+    assert refused.exit_code == 2, refused.output
+    assert ('Error: --timezone: timezone: "localtime" is the time zone of whichever machine '
+            "runs the command") in refused.stderr
+    assert not (tmp_path / "local").exists()
+    warned = init(str(tmp_path / "est"), "--timezone", "EST", "--title", "AI Weekly")
+    assert warned.exit_code == 0, warned.output
+    assert warned.stderr.splitlines() == [
+        'warning: --timezone: timezone: "EST" is a legacy name, not a place, and its rules '
+        "differ between tzdata versions; give the IANA name of the newsletter's place, e.g. "
+        '"Europe/Paris" or "America/New_York"']
+    data = yaml.safe_load((tmp_path / "est" / "newsletter.yaml").read_text("utf-8"))
+    assert data["timezone"] == "EST"
+
+
 def test_a_wrong_answer_is_asked_again(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(init_command, "interactive", lambda: True)
     result = init(str(tmp_path / "asked"), "--title", "Given", "--site-url",

@@ -38,9 +38,11 @@ def _ask(label: str, folder: Path, field: str) -> str | None:
                              site_url=value if field == "site_url" else None,
                              timezone=value if field == "timezone" else None,
                              topics=_split(value) if field == "topics" else ())
-            problems = settings_problems(folder, given)
+            problems, warnings = settings_problems(folder, given)
             if problems:
                 raise click.UsageError(problems[0].split(": ", 1)[1])
+            for warning in warnings:
+                echo(f"warning: {warning.split(': ', 1)[1]}", err=True)
         return value
 
     return click.prompt(f"{label} (Enter: fill in later)", default="", show_default=False,
@@ -86,9 +88,11 @@ def init(folder: Path, title: str | None, site_url: str | None, timezone: str | 
                    "ones), and run `newsletter check`.")
         return
     given = Settings(title or None, site_url or None, timezone or None, _split(topics))
-    problems = settings_problems(folder, given)
+    problems, warnings = settings_problems(folder, given)
     if problems:  # before asking anything and before writing anything
         raise click.UsageError("\n".join(problems))
+    for warning in warnings:
+        echo(f"warning: {warning}", err=True)
     if interactive():
         title = title or _ask("The newsletter's name", folder, "title")
         site_url = site_url or _ask("Where it is published (https://...)", folder, "site_url")

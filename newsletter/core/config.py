@@ -12,7 +12,6 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .checks import Report, integer, mapping, positive_number, string
 from .errors import ConfigError
@@ -32,6 +31,7 @@ from .signups import check_subscribe
 from .text import describe, topic_key
 from .theme import check_templates, check_theme, report_placeholders
 from .urls import normalize_url
+from .zones import check_timezone
 
 DEFAULT_CONFIG_NAME = "newsletter.yaml"
 # An issue's window reaching back further than this could start before year 1 (see the
@@ -278,14 +278,8 @@ def validate(data: Any, path: Path) -> Config:
                                  f"{MAX_SITE_URL}, as every email carries it in a header line "
                                  "(List-Unsubscribe): choose a shorter path")
 
-    timezone = None
     timezone_name = string(report, data, "timezone", "UTC")
-    if timezone_name is not None:
-        try:
-            timezone = ZoneInfo(timezone_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            report.expected("timezone", 'an IANA time zone name such as "America/New_York"',
-                            timezone_name)
+    timezone = None if timezone_name is None else check_timezone(report, timezone_name)
 
     corpus_name = string(report, data, "corpus", "articles")
     corpus = (folder / corpus_name).resolve() if corpus_name else None

@@ -109,24 +109,32 @@ OPTIONS = {"title": "--title", "site_url": "--site-url", "timezone": "--timezone
            "topics": "--topics", "email": "--title"}
 
 
-def settings_problems(folder: Path, settings: Settings) -> list[str]:
+def settings_problems(folder: Path, settings: Settings) -> tuple[list[str], list[str]]:
     """What validating the configuration `init` would write says of the values it was
-    given, each after its option (``--timezone: timezone: expected an IANA time zone ...``):
-    a typo is refused before anything is written, not left in the file for `check`."""
+    given, as (errors, warnings), each after its option (``--timezone: timezone: expected an
+    IANA time zone ...``): a typo is refused before anything is written, not left in the file
+    for `check`, and a value `check` would warn about is warned about now."""
     path = (folder / DEFAULT_CONFIG_NAME).absolute()
     try:
-        validate(parse_yaml(config_text(settings), first_line=1), path)
+        config = validate(parse_yaml(config_text(settings), first_line=1), path)
     except ConfigError as error:
-        given = {"title": settings.title, "site_url": settings.site_url,
-                 "timezone": settings.timezone, "topics": settings.topics,
-                 "email": settings.title}
-        problems = []
-        for message in error.errors:
-            key = message.split(":", 1)[0].split(".", 1)[0].split("[", 1)[0]
-            if key in OPTIONS and given[key]:  # not the placeholders, not the folders
-                problems.append(f"{OPTIONS[key]}: {message}")
-        return problems
-    return []
+        return _given(settings, error.errors), _given(settings, error.warnings, False)
+    return [], _given(settings, list(config.warnings), False)
+
+
+def _given(settings: Settings, messages: list[str], derived: bool = True) -> list[str]:
+    """The ``messages`` about a value given to `init` (not the placeholders, not the
+    folders), each after the option that gave it. Without ``derived``, not those about the
+    sender made of the title: a warning there (no postal address) is not the title's."""
+    given = {"title": settings.title, "site_url": settings.site_url,
+             "timezone": settings.timezone, "topics": settings.topics,
+             "email": settings.title}
+    found = []
+    for message in messages:
+        key = message.split(":", 1)[0].split(".", 1)[0].split("[", 1)[0]
+        if key in OPTIONS and given[key] and (derived or key != "email"):
+            found.append(f"{OPTIONS[key]}: {message}")
+    return found
 
 
 def example_article(settings: Settings, today: dt.date) -> tuple[str, str]:
