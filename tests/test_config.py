@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -169,11 +172,27 @@ def test_missing_config_file_says_how_to_fix(tmp_path: Path):
     error = caught.value
     assert isinstance(error, NewsletterError)
     assert error.path == str(path)
-    assert error.errors == ["file not found; create newsletter.yaml or pass --config PATH"]
-    assert str(error) == (
-        f"{path}: 1 problem in the configuration:\n"
-        "  file not found; create newsletter.yaml or pass --config PATH"
-    )
+    fix = f"start a newsletter in {tmp_path} with `newsletter init`, or pass --config PATH"
+    assert error.errors == [f"file not found; {fix}"]
+    assert str(error) == f"{path}: 1 problem in the configuration:\n  file not found; {fix}"
+    other = tmp_path / "other.yaml"
+    assert config_errors(other) == [
+        "file not found; check the path given with --config (or in NEWSLETTER_CONFIG)"]
+
+
+def test_run_in_a_subfolder_the_newsletter_yaml_above_is_named_not_used(tmp_path: Path):
+    config = write_config(tmp_path)
+    below = tmp_path / "articles" / "drafts"
+    below.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "NEWSLETTER_CONFIG"}
+    result = subprocess.run([sys.executable, "-m", "newsletter", "build", "2021-02-22"],
+                            cwd=below, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {below / 'newsletter.yaml'}: 1 problem in the configuration:\n"
+        f"  file not found; there is one in a parent folder, {config}: run the command "
+        f"there (cd {tmp_path}) or pass --config {config}\n")
+    assert not (tmp_path / "issues" / "2021-02-22").exists()
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path):
