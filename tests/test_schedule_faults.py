@@ -235,6 +235,50 @@ def test_an_edited_cron_fires_on_its_new_time_without_waiting_for_the_old_one(
     assert "next run: 2021-02-21 07:00 UTC (issue 2021-02-21)" in caplog.text
 
 
+@pytest.mark.parametrize("fixed_after, catch_up_hours, logged", [
+    (dt.timedelta(minutes=10), 24, "making up the run of 2021-02-22 07:00 UTC (issue "
+                                   "2021-02-22)"),
+    (dt.timedelta(hours=3), 1, "missed the run of 2021-02-22 07:00 UTC (issue 2021-02-22) "
+                               "by 3.0 hours"),
+])
+def test_a_run_due_while_the_file_was_invalid_is_made_up_once_the_file_is_fixed(
+        tmp_path, monkeypatch, caplog, fixed_after, catch_up_hours, logged):
+    """A typo saved in the file just before Monday's 07:00 fails that run; the file saved
+    fixed minutes later, the run is made up at once, without a restart; fixed later than
+    catch_up_hours, the miss is logged as one and nothing is built."""
+    config = _scheduled(tmp_path, catch_up_hours=catch_up_hours)
+    good = config.path.read_text("utf-8")
+    clock = ShiftedClock(monkeypatch, FIRE - dt.timedelta(seconds=10))
+
+    def break_file() -> None:
+        config.path.write_text(good.replace("0 7 * * mon", "61 7 * * mon"), "utf-8")
+
+    class FixAfterTheFailedRun(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("the run failed: the configuration cannot"):
+                clock.jump(FIRE + fixed_after)
+                config.path.write_text(good, "utf-8")
+
+    fixer = FixAfterTheFailedRun()
+    logging.getLogger("newsletter.schedule").addHandler(fixer)
+    try:
+        with caplog.at_level(logging.INFO, "newsletter"):
+            passes = _serve(monkeypatch, config, clock,
+                            reload=lambda: load_config(config.path), after_start=break_file,
+                            limit=30)
+    finally:
+        logging.getLogger("newsletter.schedule").removeHandler(fixer)
+    assert "the run failed: the configuration cannot be used" in caplog.text
+    assert len(passes) == 2, caplog.text
+    assert passes[1] - (FIRE + fixed_after) < dt.timedelta(seconds=30), passes
+    assert logged in caplog.text
+    if fixed_after < dt.timedelta(hours=catch_up_hours):
+        assert _status(config) == "published"
+        assert check_due(config, clock()).action == "done"
+    else:
+        assert _status(config) is None
+
+
 def _wait_for_line(log: Path, text: str, process: subprocess.Popen, timeout: float = 20) -> str:
     deadline = time.monotonic() + timeout
     while text not in log.read_text("utf-8"):

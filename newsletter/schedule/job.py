@@ -90,6 +90,10 @@ class IssueJob:
         self.guard = guard
         self.stop = stop
         self.lost: LeadershipLost | None = None
+        # The cron of a run that failed because the configuration could not be read: once
+        # the file is saved fixed, that run is made up (:meth:`make_up`), not left to a
+        # restart, since a typo fixed minutes later must not cost the issue.
+        self.failed: WallClockCron | None = None
         # Held by a pass, and by whoever reschedules the job: a made-up miss and a fire may
         # coincide, and an edit is followed between runs.
         self.one_at_a_time = threading.Lock()
@@ -102,7 +106,10 @@ class IssueJob:
                 config = self.load()
                 schedule_settings(config)
             except NewsletterError as error:
-                log.error("the run failed: the configuration cannot be used: %s", error)
+                self.failed = self.cron
+                log.error("the run failed: the configuration cannot be used: %s\nthe run is "
+                          "made up as soon as the file is saved fixed, if that is within "
+                          "schedule.catch_up_hours", error)
                 return
             fired = self.cron
             changes = self.follow(config)
@@ -112,15 +119,35 @@ class IssueJob:
                 # week's issue would be lost.
                 log.info("%s: this run is decided with the cron it fired on, the next ones "
                          "follow the configuration as it is now", "; ".join(changes))
-            decided = replace(config, timezone=fired.timezone,
-                              schedule=replace(schedule_settings(config), cron=fired.cron))
-            try:
-                run_pass(decided, self.clock(), strict=self.strict, guard=self.guard)
-            except LeadershipLost as error:
-                self.lost = error
-                self.stop.set()
-                return
-            self.announce()
+            self._pass(config, fired)
+
+    def _pass(self, config: Config, fired: WallClockCron) -> None:
+        """The usual pass (catch-up included) at the clock's time, with ``config`` but the
+        cron that fired. The caller holds ``one_at_a_time``."""
+        self.failed = None  # this pass decides the latest fire time of that cron
+        decided = replace(config, timezone=fired.timezone,
+                          schedule=replace(schedule_settings(config), cron=fired.cron))
+        try:
+            run_pass(decided, self.clock(), strict=self.strict, guard=self.guard)
+        except LeadershipLost as error:
+            self.lost = error
+            self.stop.set()
+            return
+        self.announce()
+
+    def make_up(self, config: Config) -> None:
+        """After the file was saved fixed (``config``, already followed): the run that failed
+        because it could not be read is decided now as at start, with the cron it fired on,
+        so it is made up when it is not done and within catch_up_hours. The caller holds
+        ``one_at_a_time``."""
+        fired = self.failed
+        if fired is None or self.lost is not None:
+            return
+        missed = fired.latest_fire_time(self.clock())
+        log.info("%s can be used again: the run of %s, which failed while it could not be "
+                 "read, runs now if it is still due", config.path,
+                 when(missed) if missed else "none")
+        self._pass(config, fired)
 
     def follow(self, config: Config) -> list[str]:
         """Schedule the job as ``config`` says; what changed (:func:`schedule_changes`). The

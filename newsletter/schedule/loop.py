@@ -48,7 +48,8 @@ def run_scheduler(config: Config, *, reload: Callable[[], Config] | None = None,
     ``reload`` reads the configuration afresh: for each scheduled run, so that an editor's
     change to topics or email settings applies to the next issue without a restart, and
     whenever the file is edited, so that a changed schedule is followed at once (an edit that
-    makes it invalid is reported, and the schedule stays as it was).
+    makes it invalid is reported, and the schedule stays as it was; a run that failed because
+    of it is made up once the file is saved fixed, as a missed run is at start).
     """
     schedule_settings(config)
     watch = ConfigWatch(config.path, reload) if reload is not None else None
@@ -116,7 +117,9 @@ def _follow_edits(job: IssueJob, watch: ConfigWatch) -> None:
         changes = job.follow(edited)
         log.info("%s was edited: %s", watch.path,
                  "; ".join(changes) if changes else "the schedule is unchanged")
-        if changes:
+        if job.failed is not None:
+            job.make_up(edited)  # it announces the next run after the one it makes up
+        elif changes:
             job.announce()
     finally:
         job.one_at_a_time.release()
