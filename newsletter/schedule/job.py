@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
@@ -71,6 +71,32 @@ def schedule_changes(before: Config, after: Config) -> list[str]:
     return changes
 
 
+# After a run failed for a passing reason (the SMTP server down, a full disk, the database
+# briefly unreachable), the minutes until it is tried again, then every last one: soon at
+# first, as most such failures last minutes, then seldom enough not to flood the log. The
+# whole run is tried again: publishing rewrites only what differs, and delivery skips every
+# address already sent, so a run that failed halfway through the send resumes it.
+RETRY_MINUTES = (1, 2, 5, 10, 20, 30)
+
+
+RETRY_MARGIN = dt.timedelta(minutes=1)
+
+
+def retry_delay(attempt: int) -> dt.timedelta:
+    """The wait before retry number ``attempt`` (1 for the first)."""
+    return dt.timedelta(minutes=RETRY_MINUTES[min(attempt, len(RETRY_MINUTES)) - 1])
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A failed run to try again at ``at``: the fire time of ``cron`` it was for."""
+
+    cron: WallClockCron
+    fire_time: dt.datetime
+    attempt: int  # the retry to make, 1 for the first
+    at: dt.datetime
+
+
 class IssueJob:
     """What each fire of the schedule does: one pass at a time, decided with the cron the job
     fired on; a schedule edited in the configuration reschedules the job for the next runs.
@@ -94,6 +120,9 @@ class IssueJob:
         # the file is saved fixed, that run is made up (:meth:`make_up`), not left to a
         # restart, since a typo fixed minutes later must not cost the issue.
         self.failed: WallClockCron | None = None
+        # A run that failed for another reason, tried again from the loop (:meth:`retry_now`)
+        # while within catch_up_hours of its fire time, rather than lost until a restart.
+        self.retry: Retry | None = None
         # Held by a pass, and by whoever reschedules the job: a made-up miss and a fire may
         # coincide, and an edit is followed between runs.
         self.one_at_a_time = threading.Lock()
@@ -102,14 +131,8 @@ class IssueJob:
         with self.one_at_a_time:
             if self.lost is not None:
                 return
-            try:
-                config = self.load()
-                schedule_settings(config)
-            except NewsletterError as error:
-                self.failed = self.cron
-                log.error("the run failed: the configuration cannot be used: %s\nthe run is "
-                          "made up as soon as the file is saved fixed, if that is within "
-                          "schedule.catch_up_hours", error)
+            config = self._read(self.cron)
+            if config is None:
                 return
             fired = self.cron
             changes = self.follow(config)
@@ -121,19 +144,87 @@ class IssueJob:
                          "follow the configuration as it is now", "; ".join(changes))
             self._pass(config, fired)
 
+    def _read(self, fired: WallClockCron) -> Config | None:
+        """The configuration as it is now; None when it cannot be used, the run of ``fired``
+        then being made up once the file is saved fixed."""
+        try:
+            config = self.load()
+            schedule_settings(config)
+        except NewsletterError as error:
+            self.failed = fired
+            self.retry = None  # the fixed file makes it up, as any run due meanwhile
+            log.error("the run failed: the configuration cannot be used: %s\nthe run is "
+                      "made up as soon as the file is saved fixed, if that is within "
+                      "schedule.catch_up_hours", error)
+            return None
+        return config
+
     def _pass(self, config: Config, fired: WallClockCron) -> None:
         """The usual pass (catch-up included) at the clock's time, with ``config`` but the
         cron that fired. The caller holds ``one_at_a_time``."""
         self.failed = None  # this pass decides the latest fire time of that cron
         decided = replace(config, timezone=fired.timezone,
                           schedule=replace(schedule_settings(config), cron=fired.cron))
+        now = self.clock()
         try:
-            run_pass(decided, self.clock(), strict=self.strict, guard=self.guard)
+            ok = run_pass(decided, now, strict=self.strict, guard=self.guard)
         except LeadershipLost as error:
             self.lost = error
             self.stop.set()
             return
+        if ok:
+            self.retry = None  # done, or a later fire time now decides
+        else:
+            self.plan_retry(decided, fired, now)
         self.announce()
+
+    def plan_retry(self, config: Config, fired: WallClockCron, failed_at: dt.datetime) -> None:
+        """After the run of ``fired``'s latest fire time at ``failed_at`` failed: try it again
+        after the next delay of :data:`RETRY_MINUTES`, while within catch_up_hours of its fire
+        time (as a missed run is made up at start), else say how to make it by hand."""
+        fire = fired.latest_fire_time(failed_at)
+        if fire is None:
+            return
+        earlier = self.retry
+        attempt = earlier.attempt + 1 if earlier and earlier.fire_time == fire else 1
+        settings = schedule_settings(config)
+        # The last try a little before the limit, not at it: past it by the second the loop
+        # takes to notice, the pass would refuse the run as too late.
+        last = fire + dt.timedelta(hours=settings.catch_up_hours) - RETRY_MARGIN
+        at = min(failed_at + retry_delay(attempt), last)
+        issue = fire.astimezone(fired.timezone).date().isoformat()
+        if at <= failed_at:
+            self.retry = None
+            by_hand = f"newsletter build --date {issue} --publish"
+            if settings.send:
+                by_hand += f"`, then `newsletter send {issue}"
+            log.error("the run of %s (issue %s) is not tried again: schedule.catch_up_hours "
+                      "(%g) after its fire time is past; once the cause is fixed, make it by "
+                      "hand with `%s`", when(fire), issue, settings.catch_up_hours, by_hand)
+            return
+        self.retry = Retry(fired, fire, attempt, at)
+        log.warning("the run of %s (issue %s) is tried again at %s (retry %d; tried again "
+                    "while within schedule.catch_up_hours, %g, of its fire time)", when(fire),
+                    issue, at.strftime("%Y-%m-%d %H:%M:%S %Z"), attempt,
+                    settings.catch_up_hours)
+
+    def retry_now(self) -> None:
+        """Try the failed run again when its time has come, with the configuration as it is
+        now and the cron it fired on, through the same guard as every run. The caller holds
+        ``one_at_a_time``."""
+        pending = self.retry
+        if pending is None or self.lost is not None or self.clock() < pending.at:
+            return
+        config = self._read(pending.cron)
+        if config is None:
+            return
+        changes = self.follow(config)
+        if changes:
+            log.info("%s: the retry is decided with the cron it fired on, the next runs "
+                     "follow the configuration as it is now", "; ".join(changes))
+        log.info("trying again the run of %s (retry %d)", when(pending.fire_time),
+                 pending.attempt)
+        self._pass(config, pending.cron)
 
     def make_up(self, config: Config) -> None:
         """After the file was saved fixed (``config``, already followed): the run that failed

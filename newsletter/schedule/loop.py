@@ -81,13 +81,15 @@ def _active(config: Config, load: Callable[[], Config], stop: threading.Event,
              config.output, settings.cron, config.timezone.key, settings.publish,
              settings.send, settings.catch_up_hours)
     guard = leadership.check if leadership is not None else unguarded
-    ok = run_pass(config, clock(), strict=strict, guard=guard)
+    started = clock()
+    ok = run_pass(config, started, strict=strict, guard=guard)
     if once:
         return 0 if ok else 1
     if stop.is_set():
         log.info("stopped")
         return 0
-    _run_forever(config, load, stop, leadership, watch, guard, strict=strict, clock=clock)
+    _run_forever(config, load, stop, leadership, watch, guard, strict=strict, clock=clock,
+                 failed_at=None if ok else started)
     return 0
 
 
@@ -125,9 +127,21 @@ def _follow_edits(job: IssueJob, watch: ConfigWatch) -> None:
         job.one_at_a_time.release()
 
 
+def _retry_if_due(job: IssueJob) -> None:
+    """Between runs, try a failed run again once its delay is over (on the wall clock, so
+    that a machine that slept through the delay retries on waking)."""
+    if job.retry is None or not job.one_at_a_time.acquire(blocking=False):
+        return
+    try:
+        job.retry_now()
+    finally:
+        job.one_at_a_time.release()
+
+
 def _run_forever(config: Config, load: Callable[[], Config], stop: threading.Event,
                  leadership: SchedulerLeadership | None, watch: ConfigWatch | None,
-                 guard: Guard, *, strict: bool, clock: Callable[[], dt.datetime]) -> None:
+                 guard: Guard, *, strict: bool, clock: Callable[[], dt.datetime],
+                 failed_at: dt.datetime | None) -> None:
     from apscheduler.events import EVENT_JOB_MISSED
     from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -141,6 +155,8 @@ def _run_forever(config: Config, load: Callable[[], Config], stop: threading.Eve
                       misfire_grace_time=grace(schedule_settings(config)), coalesce=True,
                       max_instances=1)
     scheduler.add_listener(job.missed, EVENT_JOB_MISSED)
+    if failed_at is not None:  # the pass at start failed: tried again as any run is
+        job.plan_retry(config, cron, failed_at)
     scheduler.start()
     job.announce()
     checked = woken = time.monotonic()
@@ -151,6 +167,7 @@ def _run_forever(config: Config, load: Callable[[], Config], stop: threading.Eve
                 scheduler.wakeup()
             if watch is not None:
                 _follow_edits(job, watch)
+            _retry_if_due(job)
             if leadership is not None and time.monotonic() - checked >= HEALTH_CHECK:
                 checked = time.monotonic()
                 # Between runs too: the lock went with its connection, a standby may be

@@ -177,7 +177,8 @@ def _send(config: Config, issue_date: dt.date) -> None:
     """Deliver the published issue to its subscribers.
 
     Sending again is safe: delivery records each address it sent to and skips it. A send
-    with failed addresses fails the run, so it is not recorded and a restart retries it.
+    with failed addresses fails the run, so it is not recorded and the scheduler tries it
+    again (only the addresses not sent yet).
     """
     slug = issue_date.isoformat()
     log.info("sending issue %s", slug)
