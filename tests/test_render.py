@@ -384,6 +384,8 @@ def test_image_rules(config):
                            "Picture junk"}
     assert (images["Picture small"]["width"], images["Picture small"]["height"]) == ("300",
                                                                                       "150")
+    # sized to the column like every email image, but never wider than itself
+    assert px(styles(images["Picture small"])["max-width"]) == 300
     assert "height" not in images["Picture noheight"]
     assert int(images["Picture noheight"]["width"]) <= EMAIL_WIDTH
     assert "height" not in images["Picture nowidth"]

@@ -32,6 +32,10 @@ class ImageBox:
     src: str
     width: int  # the image's own width, at most the column's; the column's when unknown
     height: int | None  # in proportion to ``width``; None when unknown
+    # The email's style sheet sizes every image to the column (width 100%, what mail apps
+    # that ignore max-width follow): the card then caps it at ``width`` itself, else an
+    # image narrower than the column (a 120 px logo) would be stretched, blurred, to 552 px.
+    fills_column: bool = False
 
 
 def _dimension(value: object) -> float | None:
@@ -40,7 +44,8 @@ def _dimension(value: object) -> float | None:
     return value if math.isfinite(value) and value > 0 else None
 
 
-def image_box(image: Image | None, max_width: int) -> ImageBox | None:
+def image_box(image: Image | None, max_width: int, fills_column: bool = False
+              ) -> ImageBox | None:
     if image is None:
         return None
     src = https_url(image.url)
@@ -48,10 +53,10 @@ def image_box(image: Image | None, max_width: int) -> ImageBox | None:
         return None
     width, height = _dimension(image.width), _dimension(image.height)
     if width is None:
-        return ImageBox(src, max_width, None)
+        return ImageBox(src, max_width, None, fills_column)
     shown = min(max_width, max(1, round(width)))
     scaled = max(1, round(height * shown / width)) if height is not None else None
-    return ImageBox(src, shown, scaled)
+    return ImageBox(src, shown, scaled, fills_column)
 
 
 @dataclass(frozen=True)
@@ -76,9 +81,10 @@ class Card:
     related: tuple[RelatedLine, ...]
 
 
-def card(placed: PlacedArticle, timezone: ZoneInfo, image_width: int) -> Card:
+def card(placed: PlacedArticle, timezone: ZoneInfo, image_width: int,
+         fills_column: bool = False) -> Card:
     """The card of ``placed`` with dates in ``timezone`` and its image at most
-    ``image_width`` px wide."""
+    ``image_width`` px wide (see :attr:`ImageBox.fills_column`)."""
     article = placed.article
     published = article.published.astimezone(timezone)
     return Card(
@@ -89,13 +95,14 @@ def card(placed: PlacedArticle, timezone: ZoneInfo, image_width: int) -> Card:
         date=long_date(published),
         video=article.type == "video",
         excerpt=shorten(article.excerpt),
-        image=image_box(article.image, image_width),
+        image=image_box(article.image, image_width, fills_column),
         related=tuple(RelatedLine(outlet(item.provider, item.domain), item.title,
                                   http_url(item.url))
                       for item in placed.related),
     )
 
 
-def card_maker(timezone: ZoneInfo, image_width: int) -> Callable[[PlacedArticle], Card]:
+def card_maker(timezone: ZoneInfo, image_width: int, *, fills_column: bool = False
+               ) -> Callable[[PlacedArticle], Card]:
     """The templates' ``card`` function for one rendering."""
-    return lambda placed: card(placed, timezone, image_width)
+    return lambda placed: card(placed, timezone, image_width, fills_column)

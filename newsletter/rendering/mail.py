@@ -153,7 +153,7 @@ def _context(issue: Issue, config: Config, palette: Palette, marks: dict[str, st
         "width": EMAIL_WIDTH,
         "gutter": GUTTER,
         "image_width": IMAGE_WIDTH,
-        "card": card_maker(config.timezone, IMAGE_WIDTH),
+        "card": card_maker(config.timezone, IMAGE_WIDTH, fills_column=True),
         "attribute": _attribute,
     }
 
