@@ -221,6 +221,31 @@ def test_one_click_unsubscribe_end_to_end(site: Path, tmp_path: Path) -> None:
     assert [address for address, _ in recorder.messages] == ["cy@example.org"]
 
 
+def test_a_used_link_and_a_post_without_the_one_click_body_say_what_is_true(
+        site: Path, tmp_path: Path) -> None:
+    """The unsubscribe link of an older issue, followed after leaving, says the reader is
+    unsubscribed instead of asking again; a POST of a good link without RFC 8058's body
+    changes nothing and asks with the button, instead of calling the link invalid."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        add_people(config, tmp_path, ["ada@example.org,,"])
+        assert send_issue(config, ISSUE, log=lambda line: None, retry=FAST).sent
+        path = f"/ai/unsubscribe?token={token_of(parse(recorder.messages[0][1]))}"
+    with serving(config) as http_port:
+        client = Client(http_port)
+        for body in (b"", b"List-Unsubscribe=Yes", b"unsubscribe=1"):
+            status, _, page = client.one_click(path, body=body)
+            assert status == 400 and b"not valid" not in page, body
+            assert b'method="post"' in page and b'value="One-Click"' in page, body
+        assert active(tmp_path) == ["ada@example.org"]
+        assert client.one_click(path)[0] == 200
+        assert active(tmp_path) == []
+        status, _, page = client.get(path)
+        assert status == 200 and b"You are unsubscribed" in page
+        assert b"<form" not in page and "a…@example.org".encode() in page
+
+
 def active(folder: Path) -> list[str]:
     result = run(folder, "subscribers", "list", "--json")
     assert result.exit_code == 0, result.output

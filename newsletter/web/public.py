@@ -290,18 +290,27 @@ class Site:
     def _unsubscribe_checked(self, environ: dict[str, Any], start_response: StartResponse,
                              method: str, token: str, checked: Checked) -> Iterable[bytes]:
         address = checked.address or ""  # links of earlier versions name the address
+        gone = False
         if checked.key is not None:
             # The link travels in every message's List-Unsubscribe header, so forwards,
             # proxies and scanners see it: the page shows only enough of the address for
             # its owner to know it.
             found = reader(self.config, checked.key)
             address = masked(found.subscriber.email) if found is not None else ""
+            gone = found is not None and found.subscriber.status == "unsubscribed"
+        action = f"{self.prefix}unsubscribe?token={quote(token, safe='')}"
         if method != "POST":
-            action = f"{self.prefix}unsubscribe?token={quote(token, safe='')}"
+            # A reader who left and follows the link of an older issue is told so, not
+            # asked again as if still subscribed.
+            if gone:
+                return self._page(start_response, HTTPStatus.OK, "done", address=address)
             return self._page(start_response, HTTPStatus.OK, "confirm", address=address,
                               action=action)
         if not _one_click(environ):
-            return self._page(start_response, HTTPStatus.BAD_REQUEST, "invalid")
+            # The link is good, the body is not RFC 8058's: nothing is done, and the page
+            # asks with its own button rather than call a reader's good link invalid.
+            return self._page(start_response, HTTPStatus.BAD_REQUEST, "confirm",
+                              address=address, action=action)
         # an unknown subscriber (removed since): nothing to do
         unsubscribe(self.config, dt.datetime.now(dt.UTC), key=checked.key,
                     address=None if checked.key is not None else address)
