@@ -124,3 +124,18 @@ def test_reading_front_matter_leaves_no_garbage_cycles():
     finally:
         gc.enable()
     assert gc.collect() == 0
+
+
+def test_an_escape_that_names_no_character_says_what_to_write():
+    """JSON writes an emoji as two \\u escapes (a UTF-16 surrogate pair): valid JSON, and
+    what `json.dumps` gives a generator of front matter, but libyaml refuses the file. The
+    error names the character and the escape that works."""
+    front = 'title: "Launch day \\ud83d\\ude80"\nexcerpt: "x"\n'
+    with pytest.raises(ArticleError) as refused:
+        parse_yaml(front)
+    assert refused.value.line == 2
+    assert "\\ud83d\\ude80 is a UTF-16 surrogate pair, as JSON writes 🚀" in str(refused.value)
+    assert "write 🚀 itself, or \\U0001F680" in str(refused.value)
+    assert parse_yaml('title: "Launch day \\U0001F680"\n') == {"title": "Launch day 🚀"}
+    with pytest.raises(ArticleError, match=r"\\uD800 to \\uDFFF escape .* write the character"):
+        parse_yaml('excerpt: "lone \\udfff"\n')

@@ -201,10 +201,34 @@ _PLAIN_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{kind}" for kind in (
 _SPECIAL_KEY_TAGS = frozenset(("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"))
 
 
-def _yaml_error(error: yaml.YAMLError, first_line: int, holder: str) -> ArticleError:
+_SURROGATE_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.I)
+_BAD_ESCAPE = "found invalid Unicode character escape code"
+
+
+def _escape_fix(text: str, line: int, column: int) -> str:
+    """What to write instead of the ``\\u`` escape libyaml refused at ``line``, ``column``:
+    half of a UTF-16 surrogate pair (JSON writes an emoji as two, ``"\\ud83d\\ude00"``), which
+    YAML does not join, or a code beyond U+10FFFF."""
+    lines = text.split("\n")
+    source = lines[line] if 0 <= line < len(lines) else ""
+    start = source.rfind("\\", 0, column + 1)
+    pair = _SURROGATE_PAIR.match(source, start) if start >= 0 else None
+    if pair is None:
+        return ("; a \\uD800 to \\uDFFF escape (half of a UTF-16 surrogate pair) or one beyond "
+                "\\U0010FFFF names no character: write the character itself, or \\U and its "
+                "eight hexadecimal digits")
+    code = 0x10000 + (int(pair[1], 16) - 0xD800) * 0x400 + int(pair[2], 16) - 0xDC00
+    return (f"; {pair[0]} is a UTF-16 surrogate pair, as JSON writes {chr(code)}, and YAML "
+            f"does not join the two halves: write {chr(code)} itself, or \\U{code:08X}")
+
+
+def _yaml_error(error: yaml.YAMLError, first_line: int, holder: str, text: str = ""
+                ) -> ArticleError:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     line = mark.line + first_line if mark is not None else None
     problem = getattr(error, "problem", None) or str(error)
+    if problem == _BAD_ESCAPE and mark is not None:
+        problem += _escape_fix(text, mark.line, mark.column)
     context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
     if context and context_mark is not None and context_mark.line + first_line != line:
         problem += f" ({context} started on line {context_mark.line + first_line})"
@@ -254,7 +278,7 @@ def parse_yaml(text: str, *, first_line: int = 2, holder: str = "article files",
     try:
         return loader.get_single_data()
     except yaml.YAMLError as error:
-        raise _yaml_error(error, first_line, holder) from None
+        raise _yaml_error(error, first_line, holder, text) from None
     except ArticleError:
         raise
     except (ValueError, OverflowError) as error:
