@@ -143,7 +143,8 @@ def send_test_copy(config: Config, issue: Issue, to: str, *, outbox: Path | None
     template = build_template(config, issue, render_email(issue, config), test=True)
     # a subscriber's copy carries their own links; anyone else's, links to nobody
     tokens = link_tokens(secret, key_of(config, address) or new_key())
-    message = template.render(address, display, tokens["unsubscribe"], tokens["preferences"])
+    message = template.render(address, display, tokens["unsubscribe"], tokens["preferences"],
+                              sent=dt.datetime.now(dt.UTC).timestamp())
     report = SendReport(issue.slug, outbox=outbox)
     if outbox is not None:
         _write_outbox(outbox, f"test-{_safe_file_name(address)}.eml", message)

@@ -242,7 +242,7 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
             tokens = link_tokens(spec.secret, row[3])
             try:
                 message = template_for(part).render(address, row[0], tokens["unsubscribe"],
-                                                    tokens["preferences"])
+                                                    tokens["preferences"], sent=time.time())
             except MessageError as error:  # this subscriber's problem, not the run's
                 db.run("failure.record", (slug, str(error), now(), address))
                 db.run("claim.failed", (spec.run, slug, address))

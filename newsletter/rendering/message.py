@@ -79,6 +79,7 @@ class MessageTemplate:
     slots: tuple[str, ...]  # which token goes between segments i and i + 1
     unsubscribe_url: str  # ends with "token="
     mailto: str | None
+    date: dt.datetime  # the issue's time: the Date of a message no clock was given for
     test: bool = False
 
     def message_id(self, address: str) -> str:
@@ -91,10 +92,14 @@ class MessageTemplate:
         return f"<{self.issue.slug}.{digest[:16]}@{self.host}>"
 
     def render(self, address: str, name: str, token: str,
-               preferences: str | None = None) -> bytes:
+               preferences: str | None = None, *, sent: float | None = None) -> bytes:
         """The complete message for one subscriber (CRLF line ends, 7-bit): ``token`` goes
         in the unsubscribe links, ``preferences`` (default: ``token``) in the preferences
-        link."""
+        link. ``sent``: when it leaves (seconds since the epoch, the sender's clock), its Date,
+        in UTC; without it, the issue's time, as the sample shows. A send gives it: a message
+        sent before its issue's time (an issue published ahead) or long after it (a send
+        retried the next day) would otherwise carry a Date in the future or the past, which
+        spam filters count against it and mail apps that sort by Date misplace."""
         tokens = {"unsubscribe": token, "preferences": preferences or token}
         if not all(re.fullmatch(r"[A-Za-z0-9_.=-]*", t) for t in tokens.values()):
             raise MessageError("a link token holds characters a URL cannot carry")
@@ -112,7 +117,9 @@ class MessageTemplate:
         if any(len(line) > headers.LINE_LIMIT for line in list_unsubscribe.split("\r\n")):
             raise MessageError("the message cannot be built: the unsubscribe link is longer "
                                f"than a mail header line may be ({headers.LINE_LIMIT})")
-        head = (to + f"Message-ID: {self.message_id(address)}\r\n"
+        date = email.utils.format_datetime(
+            self.date if sent is None else dt.datetime.fromtimestamp(sent, dt.UTC))
+        head = (to + f"Date: {date}\r\nMessage-ID: {self.message_id(address)}\r\n"
                      f"{list_unsubscribe}\r\n".encode("ascii"))
         body = [self.segments[0]]
         for slot, segment in zip(self.slots, self.segments[1:], strict=True):
@@ -139,8 +146,6 @@ def build_template(config: Config, issue: Issue, rendered: RenderedEmail, *,
     lines = [
         _address_header("From", config.email.sender, "email.from"),
         headers.unstructured("Subject", subject),
-        f"Date: {email.utils.format_datetime(issue_time(config, issue))}\r\n"
-        .encode("ascii"),
     ]
     if config.email.reply_to:
         lines.append(_address_header("Reply-To", config.email.reply_to, "email.reply_to"))
@@ -172,7 +177,8 @@ def build_template(config: Config, issue: Issue, rendered: RenderedEmail, *,
     segments[0] = b"".join(lines) + segments[0]
     segments[-1] += f"--{boundary}--\r\n".encode("ascii")
     return MessageTemplate(issue, config.site_url, host, tuple(segments), tuple(slots),
-                           f"{config.site_url}unsubscribe?token=", mailto, test)
+                           f"{config.site_url}unsubscribe?token=", mailto,
+                           issue_time(config, issue), test)
 
 
 SAMPLE_RECIPIENT = ("Subscriber", "subscriber@example.invalid")
