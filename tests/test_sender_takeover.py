@@ -37,7 +37,7 @@ def senders(site: Path, tmp_path: Path, postgres_url: str) -> Iterator[tuple[Dat
     add_people(config, tmp_path, ["ada@example.org,,"])
     first, second = open_database(config), open_database(config)
     try:
-        first.run("claims.fill", (SLUG, SLUG))
+        first.run("claims.fill", (SLUG,))
         assert take(first, "first") == ["ada@example.org"]
         yield first, second
     finally:

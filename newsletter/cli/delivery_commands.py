@@ -46,6 +46,8 @@ def subscribers_import(options: Options, file: Path) -> None:
     outcomes = ", ".join(f"{count} {outcome}" for outcome, count in report.outcomes.items())
     echo(f"Imported {report.imported} subscriber(s) from {file}"
                + (f": {outcomes}." if outcomes else "."))
+    for line in report.spellings:
+        echo(line)
     if report.problems:
         echo(f"{len(report.problems)} bad row(s) skipped; fix them and import again "
                    "(the rows already in merge).", err=True)
@@ -96,11 +98,15 @@ def subscribers_remove(options: Options, address: str) -> None:
 def subscribers_list(options: Options, as_json: bool) -> None:
     """One line per subscriber: address, status (active or unsubscribed), topics, name.
 
+    A mailbox stored under several spellings (case aside, by an older version) is named on
+    standard error, with who is sent its issues and how to keep one spelling.
+
     \b
     Examples:
       newsletter subscribers list
       newsletter subscribers list --json
     """
+    from ..delivery.mailboxes import case_spellings, case_spellings_lines
     from ..delivery.subscribers import (
         HOW_TO_ADD,
         list_subscribers,
@@ -113,6 +119,8 @@ def subscribers_list(options: Options, as_json: bool) -> None:
     echo(subscribers_json(people) if as_json else subscribers_text(people), nl=False)
     if not people and not as_json:
         echo(f"No subscribers yet: {HOW_TO_ADD}.", err=True)
+    for line in case_spellings_lines(case_spellings(config)):
+        echo(line, err=True)
 
 
 @subscribers.command("export")

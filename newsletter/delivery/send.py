@@ -8,7 +8,9 @@ then its senders (``smtp.concurrency`` connections in each of ``--workers`` proc
 recipients in batches until none is left. Exactly once rests on the ledger: an ``attempts``
 row is committed before a message is handed to the server, the ``deliveries`` row right
 after the server accepted it; a run sends only to those without a delivery, so a run that
-was stopped, killed or failed is simply run again. An ``attempts`` row without a delivery is
+was stopped, killed or failed is simply run again. A mailbox is one subscriber
+(``mailboxes.py``): where an older database holds several spellings of it, one is sent the
+issue, and none once any was. An ``attempts`` row without a delivery is
 a message that was in flight when its sender died: the server may or may not have taken it.
 There is at most one per connection; those addresses are named and sent again, because a
 possible duplicate is better than a possible miss.
@@ -48,6 +50,7 @@ from ..rendering.mail import render_email
 from ..rendering.message import MessageError, MessageTemplate, build_template
 from ..state.database import Database, open_database
 from ..state.schema import SQLITE
+from .mailboxes import subscriber_key
 from .senders import (
     WorkerSpec,
     edition_for,
@@ -213,6 +216,7 @@ def _exclusive(config: Config, slug: str) -> Iterator[None]:
 class _Recipients:
     received: list[str] = field(default_factory=list)  # already had it, or chose no topic
     no_topics: int = 0
+    spellings: int = 0  # another spelling of their mailbox has it (or is sent it)
     pending: list[str] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)  # named: an earlier sender died
     unbuildable: list[tuple[str, str, str]] = field(default_factory=list)  # address, why, since
@@ -230,7 +234,8 @@ def _recipients(db: Database, issue: Issue, run: str) -> _Recipients:
         else:
             release_dead_here(db, slug)
         db.run("claims.prune", (slug,))
-        db.run("claims.fill", (slug, slug))
+        db.run("claims.fill", (slug,))
+        claimed = {row[0] for row in db.run("claims.of_issue", (slug,))}
         done = {row[0] for row in db.run("deliveries.addresses", (slug,))}
         found.in_flight = [row[0] for row in db.run("attempts.orphaned", (slug,))]
         subscribers = db.run("subscribers.active_stamped").fetchall()
@@ -238,6 +243,9 @@ def _recipients(db: Database, issue: Issue, run: str) -> _Recipients:
         for address, _, topics, updated in subscribers:
             failure = failures.get(address)
             if address in done:
+                found.received.append(address)
+            elif address not in claimed:  # the issue goes to another spelling of the mailbox
+                found.spellings += 1
                 found.received.append(address)
             elif failure is not None and failure[0] == updated:
                 found.unbuildable.append((address, failure[1], updated))
@@ -259,6 +267,7 @@ def _send(config: Config, issue: Issue, secret: bytes, password: str | None, log
         found = _recipients(db, issue, run)
         skipped, no_topics, pending, in_flight = (found.received, found.no_topics,
                                                   found.pending, found.in_flight)
+        spellings = found.spellings
         report.skipped = skipped
         report.in_flight_unknown = in_flight
         if in_flight:
@@ -272,8 +281,10 @@ def _send(config: Config, issue: Issue, secret: bytes, password: str | None, log
     if in_flight:
         log(in_flight_line(in_flight))
     if skipped:
-        log(f"Skipping {len(skipped)} subscriber(s): {len(skipped) - no_topics} "
-            f"already received issue {slug}, {no_topics} chose no topic it has.")
+        also = (f", {spellings} are another spelling of a mailbox that has it once (see "
+                "newsletter subscribers list)" if spellings else "")
+        log(f"Skipping {len(skipped)} subscriber(s): {len(skipped) - no_topics - spellings} "
+            f"already received issue {slug}, {no_topics} chose no topic it has{also}.")
     for address, why, updated in found.unbuildable:
         log(f"failed: {address!r}: {why}; not tried again: the subscriber is unchanged since "
             f"({updated}). Correct or remove it: newsletter subscribers add/remove")
@@ -325,7 +336,7 @@ def _write_outbox_run(config: Config, issue: Issue, secret: bytes, outbox: Path,
     """The messages every pending subscriber would get, as files; nothing is recorded."""
     report = SendReport(issue.slug, outbox=outbox)
     with open_database(config) as db:
-        done = {row[0] for row in db.run("deliveries.addresses", (issue.slug,))}
+        done = {subscriber_key(row[0]) for row in db.run("deliveries.addresses", (issue.slug,))}
         subscribers = db.run("subscribers.active_keys").fetchall()
     if not subscribers:
         log(f"No active subscribers: {HOW_TO_ADD}.")
@@ -333,7 +344,10 @@ def _write_outbox_run(config: Config, issue: Issue, secret: bytes, outbox: Path,
     index = 0
     for address, name, topics, token_key in subscribers:
         part = edition_for(issue, [t for t in topics.split(";") if t])
-        if address in done or part is None:
+        mailbox = subscriber_key(address)
+        seen = mailbox in done
+        done.add(mailbox)  # its first active spelling stands for the mailbox, as in a send
+        if seen or part is None:
             report.skipped.append(address)
             continue
         key = (tuple(s.topic for s in part.sections), bool(part.intro))

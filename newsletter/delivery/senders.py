@@ -40,6 +40,7 @@ from ..core.text import topic_key
 from ..rendering.mail import render_email
 from ..rendering.message import MessageError, MessageTemplate, build_template
 from ..state.database import Database, now, open_database
+from .mailboxes import subscriber_for_send
 from .smtp import Connection, Failed, Fatal, Permanent, Refused, Retry, deliver_one, envelope_sender
 from .tokens import link_tokens
 
@@ -223,19 +224,18 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
     def send_one(db: Database, connection: Connection, address: str, holder: str,
                  batch: str) -> None:
         pace.wait(db)
-        # The subscriber as they stand right now, read in the transaction that records the
-        # attempt: an unsubscribe or a change of topics committed before it applies to this
-        # message, even in the middle of a run.
+        # The subscriber as they stand now, read in the transaction recording the attempt: an
+        # unsubscribe, new topics, another spelling sent the issue, all apply, even mid-run.
         with db.transaction():
             # A sender that stood still past its lease (a paused machine, a stopped process)
             # may have had its batch taken over and sent: it sends nothing it no longer holds.
             if db.run("claim.held", (slug, address, holder, batch)).fetchone() is None:
                 return
-            row = db.run("subscriber.for_send", (address,)).fetchone()
+            row = subscriber_for_send(db, slug, address)
             part = None
             if row is not None and row[2] == "active":
                 part = edition_for(issue, [t for t in row[1].split(";") if t])
-            if part is None:  # left, bounced, or chose no topic this issue has
+            if part is None or row is None:  # left, bounced, had it spelled otherwise, no topic
                 db.run("claim.done", (slug, address))
                 db.run("attempt.delete", (slug, address))
                 return

@@ -7,7 +7,9 @@ PostgreSQL), so the limits hold across processes and restarts:
   active address is left alone, and any other becomes (or stays) **pending** with a
   confirmation email queued, at most one per mailbox per ``subscribe.resend_minutes`` and
   three per day, whatever is POSTed (a mailbox: the address with case and a ``+tag`` set
-  aside, :func:`mailbox_key`; the email goes to the address as typed);
+  aside, :func:`mailbox_key`; the email goes to the address as typed, or as stored when the
+  address is another spelling of a subscriber's, case aside: it is that subscriber,
+  ``mailboxes.py``, and the page answers alike);
 * confirming makes a pending subscriber **active** (and queues the welcome email);
 * a pending signup not confirmed within ``subscribe.confirm_hours`` expires: ``purge``
   deletes it, or, for an address that had been subscribed before, puts it back to
@@ -78,9 +80,11 @@ def record_signup(config: Config, secret: bytes, *, address: str, name: str,
             return Outcome.LIMITED
         db.run("signup_hits.insert", (who, stamp))
         _purge(db, config, at)
-        row = db.run("subscriber.signup_state", (address,)).fetchone()
-        if row is not None and row[0] == "active":
+        row = db.run("subscriber.of_mailbox", (address, address)).fetchone()
+        if row is not None and row[3] == "active":
             return Outcome.NOTHING  # nothing changes, nothing is sent
+        if row is not None:  # the mailbox's subscriber, under the spelling it is stored as
+            address = row[0]
         mailbox = mailbox_key(address)
         count, last = db.run("mail_queue.recent_confirms",
                              (mailbox, iso(at - dt.timedelta(days=1)))).fetchone()

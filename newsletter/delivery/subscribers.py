@@ -3,7 +3,9 @@
 An address is checked for syntax only (email-validator, no DNS: an import must not depend
 on the network) and stored normalized: the local part as given, the domain lowercased (and
 IDNA-encoded), because mail systems treat the domain case-insensitively and the local part,
-strictly, not. Two spellings of one address are one subscriber: duplicates merge.
+strictly, not. Yet addresses that differ only in case reach one mailbox, and a mailbox is one
+subscriber (``mailboxes.py``): adding or importing another spelling of a stored address
+merges into it, under the spelling stored; duplicates merge.
 
 Merging, the same for ``add`` and ``import``: a non-empty name or topic list replaces the
 stored one, a blank one keeps it; within one CSV file the duplicates' topics are united.
@@ -33,6 +35,7 @@ from ..core.headers import header_problem
 from ..core.text import topic_key
 from ..publishing.output import write_atomic
 from ..state.database import Database, now, open_database
+from .mailboxes import subscriber_key
 
 STATUSES = ("active", "unsubscribed", "bounced")  # what a CSV may say
 HEADER = ("email", "name", "topics", "status")  # email and name required, in this order
@@ -59,9 +62,9 @@ def mailbox_key(address: str) -> str:
     """The mailbox a (normalized) address most likely reaches, for the signup limits only:
     ``Ada+news@Example.org`` -> ``ada@example.org``. Most mail systems ignore the case of
     the local part and deliver a ``+tag`` to the untagged mailbox, so counting spellings
-    apart would let one inbox be sent a day's confirmations per spelling. Subscribers stay
-    keyed by the address as typed: that the spellings reach one inbox is likely, not
-    certain, and which of them a reader is known by is theirs to choose."""
+    apart would let one inbox be sent a day's confirmations per spelling. A subscriber is
+    not keyed by it: a tagged address, picked on purpose, is a subscriber of its own (case
+    alone does not make one: ``mailboxes.subscriber_key``)."""
     local, _, domain = address.rpartition("@")
     untagged = local.split("+", 1)[0]
     return f"{(untagged or local).casefold()}@{domain.lower()}"
@@ -137,16 +140,24 @@ def _stored(db: Database, email: str) -> Subscriber | None:
     return None if row is None else subscriber_from_row(tuple(row))
 
 
-def _upsert(db: Database, new: Subscriber, *, reactivate: bool) -> str:
-    """Merge ``new`` into the stored row; returns added, updated, resubscribed or unchanged
-    (or "kept unsubscribed" when an import names an address that left)."""
-    old = _stored(db, new.email)
+def _of_mailbox(db: Database, email: str) -> Subscriber | None:
+    """The subscriber of ``email``'s mailbox, under whichever spelling it is stored (an
+    active one first, where an older database holds several)."""
+    row = db.run("subscriber.of_mailbox", (email, email)).fetchone()
+    return None if row is None else subscriber_from_row(tuple(row))
+
+
+def _upsert(db: Database, new: Subscriber, *, reactivate: bool) -> tuple[str, str]:
+    """Merge ``new`` into the stored subscriber of its mailbox; returns the address stored
+    and added, updated, resubscribed or unchanged (or "kept unsubscribed" when an import
+    names an address that left)."""
+    old = _of_mailbox(db, new.email)
     stamp = now()
     if old is None:
         db.run("subscriber.insert_from",
                (new.email, new.name, _topics_text(new.topics), new.status, new.source,
                 stamp, stamp))
-        return "added"
+        return new.email, "added"
     name = new.name or old.name
     topics = new.topics or old.topics
     status = old.status
@@ -154,17 +165,18 @@ def _upsert(db: Database, new: Subscriber, *, reactivate: bool) -> str:
         status = new.status
     merged = dataclasses.replace(old, name=name, topics=topics, status=status)
     if merged == old:
-        return "kept unsubscribed" if old.status == "unsubscribed" else "unchanged"
+        return old.email, "kept unsubscribed" if old.status == "unsubscribed" else "unchanged"
     db.run("subscriber.merge", (name, _topics_text(topics), status, status, stamp, old.email))
     if old.status != "active" and status == "active":
-        return "resubscribed"
-    return "kept unsubscribed" if status == "unsubscribed" and old.status == status else "updated"
+        return old.email, "resubscribed"
+    kept = status == "unsubscribed" and old.status == status
+    return old.email, "kept unsubscribed" if kept else "updated"
 
 
 def add_subscriber(config: Config, email: str, name: str | None = None,
                    topics: str | None = None) -> tuple[Subscriber, str]:
     """Add (or update, or re-subscribe) one address; returns the stored subscriber and what
-    happened."""
+    happened. Another spelling of a stored address is that subscriber, kept as stored."""
     try:
         cleaned = clean_name(name)
     except AddressError as error:
@@ -175,9 +187,12 @@ def add_subscriber(config: Config, email: str, name: str | None = None,
     except AddressError as error:
         raise NewsletterError(f"{email!r}: {error}") from None
     with open_database(config) as db, db.transaction():
-        outcome = _upsert(db, new, reactivate=True)
-        stored = _stored(db, new.email)
+        address, outcome = _upsert(db, new, reactivate=True)
+        stored = _stored(db, address)
     assert stored is not None
+    if address != new.email:
+        outcome += (f" ({new.email} differs from it only in case: the same mailbox, one "
+                    "subscriber, kept under this spelling)")
     return stored, outcome
 
 
@@ -191,6 +206,11 @@ def remove_subscriber(config: Config, email: str) -> Subscriber:
     with open_database(config) as db, db.transaction():
         stored = _stored(db, address)
         if stored is None:
+            other = _of_mailbox(db, address)
+            if other is not None:  # the exact spelling: an older database may hold several
+                raise NewsletterError(f"{address} is not a subscriber, but {other.email} is "
+                                      "(the same mailbox, spelled otherwise): newsletter "
+                                      f"subscribers remove {other.email}")
             raise NewsletterError(f"{address} is not a subscriber; see newsletter "
                                   "subscribers list")
         db.run("subscriber.delete", (address,))
@@ -229,6 +249,7 @@ def set_status(config: Config, email: str, status: str) -> bool:
 class ImportReport:
     outcomes: dict[str, int] = field(default_factory=dict)  # added, updated, ... -> count
     problems: list[str] = field(default_factory=list)  # "line 7: ..." per bad row
+    spellings: list[str] = field(default_factory=list)  # merged into another spelling
 
     @property
     def imported(self) -> int:
@@ -305,15 +326,15 @@ def parse_csv(text: str, config: Config, path: Path) -> tuple[dict[str, Subscrib
             problems.append(f"line {line}: {address}: {error}")
             continue
         new = Subscriber(address, name, topics, status)
-        old = good.get(address)
+        old = good.get(subscriber_key(address))  # the file's first spelling is kept
         if old is not None:  # a duplicate within the file: merge (a blank cell gives nothing)
             union = set(old.topics) | set(topics)
             merged_topics = (tuple(t.name for t in config.topics if t.name in union)
                              if old.topics and topics else old.topics or topics)
             merged_status = next(s for s in ("unsubscribed", "bounced", "active")
                                  if s in (old.status, status))
-            new = Subscriber(address, new.name or old.name, merged_topics, merged_status)
-        good[address] = new
+            new = Subscriber(old.email, new.name or old.name, merged_topics, merged_status)
+        good[subscriber_key(address)] = new
     return good, problems
 
 
@@ -327,8 +348,11 @@ def import_csv(config: Config, path: Path) -> ImportReport:
     report = ImportReport(problems=problems)
     with open_database(config) as db, db.transaction():
         for subscriber in good.values():
-            outcome = _upsert(db, subscriber, reactivate=False)
+            address, outcome = _upsert(db, subscriber, reactivate=False)
             report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
+            if address != subscriber.email:
+                report.spellings.append(f"{subscriber.email}: merged into {address}, the "
+                                        "same mailbox (they differ only in case)")
     return report
 
 

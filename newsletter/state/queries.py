@@ -17,6 +17,28 @@ import functools
 
 from .schema import DIALECTS, POSTGRESQL, SQLITE
 
+# A mailbox is one subscriber (schema.py, version 6): the spellings of an address equal once
+# lower-cased. For an issue, the spelling ``s`` of a mailbox is sent it unless another is
+# ahead of it: first one in flight for the issue (an attempt: what may have arrived is sent
+# again to the same address, never to another spelling), then an active one, the oldest
+# stored first; an inactive spelling is never sent, but one in flight still holds the others
+# back. ``{issue}`` is the issue's SQL (a placeholder or a column).
+_RANK = ("CASE WHEN EXISTS (SELECT 1 FROM attempts a WHERE a.issue = {issue} AND a.email = "
+         "{who}.email) THEN 0 WHEN {who}.status = 'active' THEN 1 ELSE 2 END")
+_AHEAD = ("EXISTS (SELECT 1 FROM subscribers o WHERE lower(o.email) = lower(s.email) "
+          "AND o.id != s.id AND (" + _RANK.replace("{who}", "o") + ", o.id) < ("
+          + _RANK.replace("{who}", "s") + ", s.id))")
+# ... and no spelling of it has a ledger row for the issue (removed spellings' rows count).
+_DELIVERED = ("EXISTS (SELECT 1 FROM deliveries d WHERE d.issue = {issue} "
+              "AND lower(d.email) = lower(s.email))")
+
+
+def _sent_to_mailbox(issue: str) -> str:
+    """The condition that the subscriber ``s`` is not sent the issue: its mailbox has it
+    already, or another spelling of it is ahead."""
+    return f"({_DELIVERED} OR {_AHEAD})".replace("{issue}", issue)
+
+
 STATEMENTS: dict[str, str] = {
     # -- subscribers ------------------------------------------------------------------------
     "subscriber.get":
@@ -28,6 +50,13 @@ STATEMENTS: dict[str, str] = {
         "UPDATE subscribers SET name = ?, topics = ?, status = ?, updated = ? WHERE email = ?",
     "subscriber.set_status":
         "UPDATE subscribers SET status = ?, updated = ? WHERE email = ? AND status != ?",
+    "subscriber.of_mailbox":  # the one of any spelling: active first, else the one given
+        "SELECT email, name, topics, status, source, confirmed_at FROM subscribers "
+        "WHERE lower(email) = lower(?) ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 "
+        "END, CASE WHEN email = ? THEN 0 ELSE 1 END, id LIMIT 1",
+    "subscribers.case_spellings":  # several spellings of one mailbox, stored before v6
+        "SELECT email, status FROM subscribers WHERE lower(email) IN (SELECT lower(email) "
+        "FROM subscribers WHERE duplicate != 0) ORDER BY lower(email), id",
     "subscriber.delete":
         "DELETE FROM subscribers WHERE email = ?",
     "subscribers.all":  # in byte order on both engines, whatever the server's locale
@@ -53,8 +82,18 @@ STATEMENTS: dict[str, str] = {
     "subscribers.active_keys":  # with the key their links name
         "SELECT email, name, topics, token_key FROM subscribers WHERE status = 'active' "
         "ORDER BY id",
-    "subscriber.for_send":  # right before a message goes out: still wanted, and how?
-        "SELECT name, topics, status, token_key FROM subscribers WHERE email = ?",
+    "subscriber.for_send":  # right before a message goes out: still wanted, and how? Every
+        # spelling of the mailbox is read, and on PostgreSQL locked until the attempt is
+        # recorded: two senders given two spellings of it (runs that started apart) take
+        # turns, and the second sees the first's attempt (mailbox.has_issue).
+        "SELECT email, name, topics, status, token_key FROM subscribers "
+        "WHERE lower(email) = lower(?) ORDER BY id{hold}",
+    "mailbox.has_issue":  # another spelling of the mailbox was sent the issue, or has it in
+        # flight while this one has not (then this one is what is sent again): not sent it
+        "SELECT 1 FROM deliveries WHERE issue = ? AND lower(email) = lower(?) AND email != ? "
+        "UNION ALL SELECT 1 FROM attempts WHERE issue = ? AND lower(email) = lower(?) "
+        "AND email != ? AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.issue = ? "
+        "AND a.email = ?)",
     "subscriber.status_topics":  # right before a message goes out: still wanted?
         "SELECT name, topics, status FROM subscribers WHERE email = ?",
     "subscriber.by_key":
@@ -73,17 +112,20 @@ STATEMENTS: dict[str, str] = {
     "subscriber.confirm":
         "UPDATE subscribers SET status = 'active', confirmed_at = ?, requested_at = NULL, "
         "updated = ? WHERE token_key = ?",
+    # What a reader does through one spelling's link is done to the mailbox: every spelling.
     "subscriber.save_preferences":
-        "UPDATE subscribers SET name = ?, topics = ?, updated = ? WHERE token_key = ?",
+        "UPDATE subscribers SET name = ?, topics = ?, updated = ? WHERE lower(email) = "
+        "(SELECT lower(email) FROM subscribers WHERE token_key = ?)",
     "subscriber.unsubscribe_by_key":
         "UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL, updated = ? "
-        "WHERE token_key = ? AND status != 'unsubscribed'",
+        "WHERE lower(email) = (SELECT lower(email) FROM subscribers WHERE token_key = ?) "
+        "AND status != 'unsubscribed'",
     "subscriber.unsubscribe_by_email":
         "UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL, updated = ? "
-        "WHERE email = ? AND status != 'unsubscribed'",
-    "subscriber.bounced":
+        "WHERE lower(email) = lower(?) AND status != 'unsubscribed'",
+    "subscriber.bounced":  # the server refused the mailbox: every spelling of it
         "UPDATE subscribers SET status = 'bounced', updated = ? "
-        "WHERE email = ? AND status = 'active'",
+        "WHERE lower(email) = lower(?) AND status = 'active'",
     "subscribers.purge_expired":  # signed up, never confirmed anything: the row goes
         "DELETE FROM subscribers WHERE status = 'pending' AND requested_at < ? "
         "AND source = 'form' AND confirmed_at IS NULL",
@@ -161,15 +203,16 @@ STATEMENTS: dict[str, str] = {
         "ON CONFLICT (issue, email) DO UPDATE SET reason = excluded.reason, "
         "subscriber_updated = excluded.subscriber_updated, at = excluded.at",
     # -- senders sharing an issue: claims with leases ---------------------------------------
-    "claims.fill":  # every active subscriber without a delivery becomes a recipient
-        "INSERT INTO claims (issue, email, position) SELECT ?, s.email, s.id "
-        "FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS "
-        "(SELECT 1 FROM deliveries d WHERE d.issue = ? AND d.email = s.email) "
-        "ON CONFLICT (issue, email) DO NOTHING",
-    "claims.prune":  # recipients done meanwhile, or no longer subscribed
-        "DELETE FROM claims WHERE issue = ? AND (EXISTS (SELECT 1 FROM deliveries d "
-        "WHERE d.issue = claims.issue AND d.email = claims.email) OR NOT EXISTS "
-        "(SELECT 1 FROM subscribers s WHERE s.email = claims.email AND s.status = 'active'))",
+    "claims.fill":  # every active subscriber whose mailbox it goes to becomes a recipient
+        "INSERT INTO claims (issue, email, position) SELECT i.issue, s.email, s.id "
+        "FROM (SELECT CAST(? AS TEXT) AS issue) i, subscribers s WHERE s.status = 'active' "
+        "AND NOT " + _sent_to_mailbox("i.issue") + " ON CONFLICT (issue, email) DO NOTHING",
+    "claims.prune":  # recipients done meanwhile, no longer subscribed, or another spelling's
+        "DELETE FROM claims WHERE issue = ? AND NOT EXISTS (SELECT 1 FROM subscribers s "
+        "WHERE s.email = claims.email AND s.status = 'active' AND NOT "
+        + _sent_to_mailbox("claims.issue") + ")",
+    "claims.of_issue":
+        "SELECT email FROM claims WHERE issue = ?",
     "claims.take":  # the next free (or expired) recipients, in order, for one batch
         "UPDATE claims SET worker = ?, batch = ?, lease_until = {now} + ? "
         "WHERE issue = ? AND email IN (SELECT c.email FROM claims c "

@@ -185,6 +185,23 @@ UPDATE mail_queue SET mailbox = lower(CASE
 CREATE INDEX mail_queue_mailbox ON mail_queue (mailbox, kind, created_at);
 """
 
+# Version 6: a mailbox is one subscriber, whatever the case of its address. Two addresses equal
+# once lower-cased (addresses are ASCII: lower() is casefolding; a "+tag" still counts, as a
+# reader picks one to file the mail apart) can no longer be stored twice: the unique index on
+# (lower(email), duplicate) refuses the second. Databases that hold some already keep every
+# spelling (their links were mailed; a reader may use any): each but the first stored gets
+# its own id in ``duplicate``, which keeps it apart in the index, and a send gives the
+# mailbox each issue once (queries.py: claims.fill). The ledger is searched the same way, so
+# that what one spelling was sent (or had in flight) counts for all.
+_V6_ONE_SUBSCRIBER_PER_MAILBOX = """
+ALTER TABLE subscribers ADD COLUMN duplicate BIGINT NOT NULL DEFAULT 0;
+UPDATE subscribers SET duplicate = id
+    WHERE id NOT IN (SELECT min(id) FROM subscribers GROUP BY lower(email));
+CREATE UNIQUE INDEX subscribers_mailbox ON subscribers (lower(email), duplicate);
+CREATE INDEX deliveries_mailbox ON deliveries (issue, lower(email));
+CREATE INDEX attempts_mailbox ON attempts (issue, lower(email));
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subscribers, the send ledger and in-flight attempts", {
         SQLITE: _V1_SUBSCRIBERS.format(id="INTEGER PRIMARY KEY")
@@ -205,6 +222,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "the confirmation limits count a mailbox: case and a +tag aside",
               {SQLITE: _V5_MAILBOX.format(find="instr"),
                POSTGRESQL: _V5_MAILBOX.format(find="strpos")}),
+    Migration(6, "a mailbox is one subscriber: addresses equal up to case are one",
+              _both(_V6_ONE_SUBSCRIBER_PER_MAILBOX)),
 )
 
 LATEST = MIGRATIONS[-1].version

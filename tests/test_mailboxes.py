@@ -1,0 +1,322 @@
+"""A mailbox is one subscriber: addresses that differ only in case are one, whether they
+come through the signup form, ``subscribers add`` or an import; and where an older database
+holds several spellings of a mailbox, a send gives it each issue once, across a kill and a
+resumed run, and leaving through one spelling's link stops them all. Against aiosmtpd on
+127.0.0.1, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import test_deliver
+from test_deliver import (
+    FAST,
+    ISSUE,
+    Recorder,
+    add_people,
+    configured,
+    in_flight_named,
+    project,
+    smtp_server,
+    start_send,
+)
+from test_serve import serving
+from test_signup import Reader, link, statuses, wait_for
+from test_state_copy import target_of, target_sql
+
+from conftest import StateBackend, run, state_of_version, state_sql, write_config
+from newsletter.core.config import Config, load_config
+from newsletter.delivery.mailboxes import subscriber_for_send
+from newsletter.delivery.send import send_issue
+from newsletter.delivery.signups import key_of, save_preferences, unsubscribe
+from newsletter.delivery.subscribers import list_subscribers
+from newsletter.state.database import now, open_database
+
+secret = test_deliver.secret
+site = test_deliver.site
+both = pytest.mark.usefixtures("state_backend")
+SLUG = ISSUE.isoformat()
+
+
+def mailboxes(recorder: Recorder) -> Counter[str]:
+    """Messages per mailbox, whichever spelling they were addressed to."""
+    return Counter(address.lower() for address, _ in recorder.messages)
+
+
+def older_state(config: Config, rows: list[tuple[str, str]]) -> None:
+    """The state as a version from before mailboxes were one subscriber left it: ``rows``
+    (address, status) stored in this order, several spellings of a mailbox among them."""
+    db = state_of_version(config, 5)
+    mark = "?" if db.dialect == "sqlite" else "%s"
+    try:
+        with db.transaction():
+            for address, status in rows:
+                db.raw.execute("INSERT INTO subscribers (email, status, created, updated) "
+                               f"VALUES ({mark}, {mark}, 't', 't')", (address, status))
+    finally:
+        db.close()
+
+
+def quiet(line: str) -> None:
+    pass
+
+
+# -- new subscriptions ---------------------------------------------------------------------------
+
+def test_the_form_takes_another_spelling_as_the_subscriber_and_says_nothing(
+        site: Path, tmp_path: Path) -> None:
+    """Signed up and confirmed as Ada@Example.ORG, the reader signs up again as
+    ada@example.org: the answer is the one a new address gets, nothing is queued, and the
+    issue reaches the mailbox once."""
+    recorder = Recorder()
+    with smtp_server(recorder) as smtp_port:
+        config = load_config(project(site, tmp_path, smtp_port))
+        with serving(config, send_mail=True) as http_port:
+            reader = Reader(http_port)
+            assert reader.subscribe("Ada@Example.ORG")[0] == 200
+            [confirmation] = wait_for(recorder, 1)
+            assert reader.post(link(confirmation, "confirm"), [])[0] == 200
+            wait_for(recorder, 2)  # the welcome email
+            again = reader.subscribe("ada@example.org")
+            new = reader.subscribe("new@example.org")
+            assert (again[0], again[2]) == (new[0], new[2])
+            wait_for(recorder, 3)  # new@'s confirmation
+            time.sleep(0.3)
+        assert [address for address, _ in recorder.messages] == [
+            "Ada@example.org", "Ada@example.org", "new@example.org"]
+        assert statuses(config) == {"Ada@example.org": "active", "new@example.org": "pending"}
+        recorder.messages.clear()
+        report = send_issue(config, ISSUE, log=quiet, retry=FAST)
+    assert report.sent == ["Ada@example.org"]
+    assert mailboxes(recorder) == {"ada@example.org": 1}
+
+
+def test_a_pending_signup_is_taken_up_under_the_spelling_stored(site: Path,
+                                                                  tmp_path: Path) -> None:
+    """Ada@ left; signing up as ADA@ asks Ada@ to confirm again: one row, one mailbox."""
+    config = configured(site, tmp_path)
+    add_people(config, tmp_path, ["Ada@example.org,Ada,"])
+    state_sql(config, "UPDATE subscribers SET status = 'unsubscribed'")
+    with serving(config) as http_port:
+        assert Reader(http_port).subscribe("ADA@example.org")[0] == 200
+    assert statuses(config) == {"Ada@example.org": "pending"}
+    assert state_sql(config, "SELECT kind, email FROM mail_queue") == [
+        ("confirm", "Ada@example.org")]
+
+
+@both
+def test_add_and_import_of_another_spelling_name_the_stored_one(site: Path,
+                                                                 tmp_path: Path) -> None:
+    config = configured(site, tmp_path)
+    assert run(tmp_path, "subscribers", "add", "Ada@example.org").exit_code == 0
+    added = run(tmp_path, "subscribers", "add", "ADA@Example.org", "--name", "Ada L")
+    assert added.exit_code == 0, added.output
+    assert added.output == ("Ada@example.org: updated (ADA@example.org differs from it only "
+                            "in case: the same mailbox, one subscriber, kept under this "
+                            "spelling).\n")
+    csv = tmp_path / "people.csv"
+    csv.write_text("email,name,topics\nada@EXAMPLE.org,,AI\nbob@example.org,,\n"
+                   "BOB@example.org,Bob,\n", encoding="utf-8")
+    imported = run(tmp_path, "subscribers", "import", str(csv))
+    assert imported.exit_code == 0, imported.output
+    assert imported.output.splitlines() == [
+        f"Imported 2 subscriber(s) from {csv}: 1 updated, 1 added.",
+        "ada@example.org: merged into Ada@example.org, the same mailbox (they differ only in "
+        "case)"]
+    people = {s.email: (s.name, s.topics) for s in list_subscribers(config)}
+    assert people == {"Ada@example.org": ("Ada L", ("AI",)), "bob@example.org": ("Bob", ())}
+    removed = run(tmp_path, "subscribers", "remove", "ada@example.org")
+    assert removed.exit_code == 1
+    assert ("ada@example.org is not a subscriber, but Ada@example.org is (the same mailbox, "
+            "spelled otherwise): newsletter subscribers remove Ada@example.org"
+            in " ".join(removed.output.split()))
+    # a +tag is another address, chosen to file the mail apart: its own subscriber
+    assert run(tmp_path, "subscribers", "add", "ada+news@example.org").exit_code == 0
+    assert len(list_subscribers(config)) == 3
+
+
+@both
+def test_the_database_refuses_a_second_spelling(site: Path, tmp_path: Path) -> None:
+    """What a check in the code could miss (two signups at once) the unique index holds."""
+    config = configured(site, tmp_path)
+    add_people(config, tmp_path, ["Ada@example.org,,"])
+    with pytest.raises(Exception, match="(?i)unique"):
+        state_sql(config, "INSERT INTO subscribers (email, created, updated) "
+                          "VALUES ('aDA@example.org', 't', 't')")
+
+
+# -- spellings stored by an older version --------------------------------------------------------
+
+@both
+def test_an_older_database_keeps_its_spellings_and_sends_each_mailbox_once(
+        site: Path, tmp_path: Path) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port, concurrency=3)
+        older_state(config, [("Ada@example.org", "active"), ("bob@example.org", "active"),
+                             ("ada@example.org", "active"), ("ADA@example.org", "active"),
+                             ("BOB@example.org", "active"), ("cy@example.org", "active")])
+        report = send_issue(config, ISSUE, log=quiet, retry=FAST)
+        again = send_issue(config, ISSUE, log=quiet, retry=FAST)
+    assert state_sql(config, "SELECT email, duplicate FROM subscribers ORDER BY id") == [
+        ("Ada@example.org", 0), ("bob@example.org", 0), ("ada@example.org", 3),
+        ("ADA@example.org", 4), ("BOB@example.org", 5), ("cy@example.org", 0)]
+    # the first stored spelling of each mailbox, once
+    assert Counter(address for address, _ in recorder.messages) == {
+        "Ada@example.org": 1, "bob@example.org": 1, "cy@example.org": 1}
+    assert sorted(report.sent) == ["Ada@example.org", "bob@example.org", "cy@example.org"]
+    assert sorted(report.skipped) == ["ADA@example.org", "BOB@example.org", "ada@example.org"]
+    assert again.sent == [] and len(again.skipped) == 6
+
+
+@both
+def test_a_spelling_sent_or_in_flight_before_holds_the_others_back(site: Path,
+                                                                   tmp_path: Path) -> None:
+    """An older version sent the issue to ann@ (the newer spelling), and had it in flight to
+    bea@ when it was killed: Ann@ is not sent it, bea@ is sent it again (not Bea@), and
+    Cat@, with no record, gets it at its first spelling."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        older_state(config, [(f"{n.title()}@example.org", "active") for n in
+                             ("ann", "bea", "cat")]
+                    + [(f"{n}@example.org", "active") for n in ("ann", "bea", "cat")])
+        state_sql(config, "INSERT INTO deliveries (issue, email, status, at) "
+                          "VALUES (?, 'ann@example.org', 'sent', 't')", SLUG)
+        state_sql(config, "INSERT INTO attempts (issue, email, at) "
+                          "VALUES (?, 'bea@example.org', 't')", SLUG)
+        lines: list[str] = []
+        report = send_issue(config, ISSUE, log=lines.append, retry=FAST)
+    assert Counter(address for address, _ in recorder.messages) == {
+        "bea@example.org": 1, "Cat@example.org": 1}
+    assert report.in_flight_unknown == ["bea@example.org"]
+    assert ("Skipping 4 subscriber(s): 1 already received issue 2021-02-22, 0 chose no topic "
+            "it has, 3 are another spelling of a mailbox that has it once (see newsletter "
+            "subscribers list).") in lines
+
+
+@both
+def test_killed_mid_run_then_resumed_each_mailbox_gets_it_once(site: Path,
+                                                               tmp_path: Path) -> None:
+    """Sixty mailboxes stored under two spellings each; SIGKILL while two messages wait for
+    the server's reply, then the run again: each mailbox got the issue once, at one spelling
+    (the first stored), but for the two in flight, sent again to that same spelling."""
+    rows = []
+    for i in range(60):
+        spellings = [f"Reader{i:02d}@example.org", f"reader{i:02d}@example.org"]
+        rows += [(address, "active") for address in (spellings if i % 2 else spellings[::-1])]
+    first = {address.lower(): address for address, _ in reversed(rows)}
+    recorder = Recorder(hold_after=20)
+    with smtp_server(recorder) as port:
+        config_path = project(site, tmp_path, port, concurrency=2)
+        older_state(load_config(config_path), rows)
+        sender = start_send(config_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while len(recorder.held) < 2 and sender.poll() is None:
+                assert time.monotonic() < deadline, "the sender never reached the server"
+                time.sleep(0.01)
+            assert sender.poll() is None, sender.communicate()[0].decode()
+        finally:
+            sender.send_signal(signal.SIGKILL)
+            sender.wait()
+        in_flight = set(recorder.held)
+        recorder.hold_after = None
+        recorder.release.set()
+        resumed = run(tmp_path, "send", SLUG)
+    assert resumed.exit_code == 0, resumed.output
+    assert in_flight_named(resumed.output) == in_flight
+    counts = Counter(address for address, _ in recorder.messages)
+    assert set(counts) == set(first.values())  # one spelling per mailbox: the first stored
+    assert {address for address, n in counts.items() if n != 1} == in_flight
+    assert "40 sent, 0 bounced, 0 failed, 80 skipped" in resumed.output
+
+
+@both
+def test_two_senders_of_one_mailbox_take_turns(site: Path, tmp_path: Path) -> None:
+    """Two senders each handed a spelling of one mailbox (runs that started apart): the
+    second waits for the first to record its attempt, then sends nothing."""
+    config = configured(site, tmp_path)
+    older_state(config, [("Ada@example.org", "active"), ("ada@example.org", "active")])
+    seen: list[Any] = []
+
+    def second() -> None:
+        with open_database(config) as other, other.transaction():
+            seen.append(subscriber_for_send(other, SLUG, "ada@example.org"))
+
+    with open_database(config) as db:
+        with db.transaction():
+            assert subscriber_for_send(db, SLUG, "Ada@example.org") is not None
+            db.run("attempt.record", (SLUG, "Ada@example.org", now()))
+            thread = threading.Thread(target=second)
+            thread.start()
+            time.sleep(0.5)
+            assert seen == []  # waiting for the first
+        thread.join(10)
+    assert seen == [None]
+    with open_database(config) as db, db.transaction():  # alone, it would have been sent
+        db.run("attempt.delete", (SLUG, "Ada@example.org"))
+        assert subscriber_for_send(db, SLUG, "ada@example.org") is not None
+
+
+@both
+def test_leaving_through_one_spellings_link_stops_the_mailbox(site: Path,
+                                                             tmp_path: Path) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        older_state(config, [("Ada@example.org", "active"), ("ada@example.org", "active"),
+                             ("bob@example.org", "active")])
+        at = dt.datetime.now(dt.UTC)
+        key = key_of(config, "ada@example.org")
+        assert key is not None
+        assert save_preferences(config, key, "Ada", ("Robotics",), at)
+        assert {s.email: (s.name, s.topics) for s in list_subscribers(config)} == {
+            "Ada@example.org": ("Ada", ("Robotics",)), "ada@example.org": ("Ada", ("Robotics",)),
+            "bob@example.org": ("", ())}
+        unsubscribe(config, at, key=key)
+        report = send_issue(config, ISSUE, log=quiet, retry=FAST)
+    assert statuses(config) == {"Ada@example.org": "unsubscribed",
+                                "ada@example.org": "unsubscribed", "bob@example.org": "active"}
+    assert report.sent == ["bob@example.org"] and mailboxes(recorder) == {"bob@example.org": 1}
+
+
+@both
+def test_list_names_the_spellings_and_how_to_keep_one(site: Path, tmp_path: Path) -> None:
+    config = configured(site, tmp_path)
+    older_state(config, [("Ada@example.org", "unsubscribed"), ("ada@example.org", "active"),
+                         ("bob@example.org", "active")])
+    listed = run(tmp_path, "subscribers", "list")
+    assert listed.exit_code == 0
+    assert " ".join(listed.output.split()).endswith(
+        "warning: Ada@example.org, ada@example.org are one mailbox (they differ only in "
+        "case): it is sent each issue once, to ada@example.org, and unsubscribing through any "
+        "one's link stops them all. To keep one spelling: newsletter subscribers remove "
+        "Ada@example.org (the links in the emails a removed spelling was sent then no longer "
+        "reach the others)")
+    assert run(tmp_path, "subscribers", "remove", "Ada@example.org").exit_code == 0
+    assert "warning" not in run(tmp_path, "subscribers", "list").output
+
+
+def test_state_copy_carries_the_spellings_over(state_backend: StateBackend, site: Path,
+                                                tmp_path: Path) -> None:
+    """An older SQLite state with two spellings of a mailbox, copied: the target holds both,
+    and its index keeps a third out."""
+    config = load_config(write_config(tmp_path, state_url=None))
+    older_state(config, [("Ada@example.org", "active"), ("ada@example.org", "active")])
+    target = target_of(state_backend, tmp_path)
+    copied = run(tmp_path, "state", "copy", "--to", target)
+    assert copied.exit_code == 0, copied.output
+    assert target_sql(target, "SELECT email, duplicate FROM subscribers ORDER BY id") == [
+        ("Ada@example.org", 0), ("ada@example.org", 2)]
+    with pytest.raises(Exception, match="(?i)unique"):
+        target_sql(target, "INSERT INTO subscribers (email, created, updated) "
+                           "VALUES ('aDA@example.org', 't', 't')")
