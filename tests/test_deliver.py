@@ -407,6 +407,19 @@ def start_send(config_path: Path, *args: str, **streams) -> subprocess.Popen:
                              "send", ISSUE.isoformat(), *args], env=env, **streams)
 
 
+def kill_when_held(sender: subprocess.Popen, recorder: Recorder, count: int = 2) -> None:
+    """SIGKILL ``sender`` once ``count`` messages wait for the server's reply to DATA."""
+    try:
+        deadline = time.monotonic() + 30
+        while len(recorder.held) < count and sender.poll() is None:
+            assert time.monotonic() < deadline, "the sender never reached the server"
+            time.sleep(0.01)
+        assert sender.poll() is None, sender.communicate()[0].decode()
+    finally:
+        sender.send_signal(signal.SIGKILL)
+        sender.wait()
+
+
 @both
 def test_killed_mid_run_then_resumed_delivers_exactly_once(site: Path, tmp_path: Path) -> None:
     """SIGKILL while both connections wait for the server's reply to DATA: the resumed run
@@ -417,15 +430,7 @@ def test_killed_mid_run_then_resumed_delivers_exactly_once(site: Path, tmp_path:
         config_path = project(site, tmp_path, port, concurrency=2)
         add_people(load_config(config_path), tmp_path, [f"{p},," for p in people])
         sender = start_send(config_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 30
-            while len(recorder.held) < 2 and sender.poll() is None:
-                assert time.monotonic() < deadline, "the sender never reached the server"
-                time.sleep(0.01)
-            assert sender.poll() is None, sender.communicate()[0].decode()
-        finally:
-            sender.send_signal(signal.SIGKILL)
-            sender.wait()
+        kill_when_held(sender, recorder)
         in_flight = sorted(recorder.held)
         recorder.hold_after = None
         recorder.release.set()

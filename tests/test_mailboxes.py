@@ -7,7 +7,6 @@ resumed run, and leaving through one spelling's link stops them all. Against aio
 from __future__ import annotations
 
 import datetime as dt
-import signal
 import subprocess
 import threading
 import time
@@ -24,6 +23,7 @@ from test_deliver import (
     add_people,
     configured,
     in_flight_named,
+    kill_when_held,
     project,
     smtp_server,
     start_send,
@@ -220,15 +220,7 @@ def test_killed_mid_run_then_resumed_each_mailbox_gets_it_once(site: Path,
         config_path = project(site, tmp_path, port, concurrency=2)
         older_state(load_config(config_path), rows)
         sender = start_send(config_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 30
-            while len(recorder.held) < 2 and sender.poll() is None:
-                assert time.monotonic() < deadline, "the sender never reached the server"
-                time.sleep(0.01)
-            assert sender.poll() is None, sender.communicate()[0].decode()
-        finally:
-            sender.send_signal(signal.SIGKILL)
-            sender.wait()
+        kill_when_held(sender, recorder)
         in_flight = set(recorder.held)
         recorder.hold_after = None
         recorder.release.set()
