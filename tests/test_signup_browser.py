@@ -182,3 +182,27 @@ def test_a_reader_signs_up_confirms_chooses_topics_and_leaves(browser, tmp_path:
             check_page(page, "invalid")
             context.close()
             quiet.close()
+
+
+def test_the_unsubscribe_page_fits_a_phone_whatever_the_domain(browser, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """The one-click link's page names the reader by a hint of the address (a…@domain): a
+    long domain (a university's department, a company's mail host) wraps at 320 px instead of
+    scrolling the page sideways, before and after the click, as on the other public pages."""
+    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
+    config = three_topic_site(tmp_path, 1)
+    address = "ada@students.informatik.universitaet-beispielstadt.example"
+    result = run(tmp_path, "subscribers", "add", address)
+    assert result.exit_code == 0, result.output
+    token = make_token(SECRET.encode(), "unsubscribe", key_of(config, address) or "")
+    with serving(config) as port:
+        context = browser.new_context(viewport={"width": 375, "height": 800})
+        page = context.new_page()
+        assert page.goto(f"http://127.0.0.1:{port}/ai/unsubscribe?token={token}").ok
+        page.get_by_text("a…@students.").wait_for()
+        check_page(page, "unsubscribe")
+        page.get_by_role("button", name="Unsubscribe").click()
+        page.get_by_role("heading", name="You are unsubscribed").wait_for()
+        check_page(page, "unsubscribe-done")
+        context.close()
+    assert statuses(config)[address] == "unsubscribed"
