@@ -225,7 +225,8 @@ def test_a_used_link_and_a_post_without_the_one_click_body_say_what_is_true(
         site: Path, tmp_path: Path) -> None:
     """The unsubscribe link of an older issue, followed after leaving, says the reader is
     unsubscribed instead of asking again; a POST of a good link without RFC 8058's body
-    changes nothing and asks with the button, instead of calling the link invalid."""
+    changes nothing and asks with the button, instead of calling the link invalid; the body
+    followed by a line break is RFC 8058's still."""
     recorder = Recorder()
     with smtp_server(recorder) as port:
         config = configured(site, tmp_path, port)
@@ -239,7 +240,8 @@ def test_a_used_link_and_a_post_without_the_one_click_body_say_what_is_true(
             assert status == 400 and b"not valid" not in page, body
             assert b'method="post"' in page and b'value="One-Click"' in page, body
         assert active(tmp_path) == ["ada@example.org"]
-        assert client.one_click(path)[0] == 200
+        # RFC 8058's body as some senders write it, with a line break after it
+        assert client.one_click(path, body=b"List-Unsubscribe=One-Click\r\n")[0] == 200
         assert active(tmp_path) == []
         status, _, page = client.get(path)
         assert status == 200 and b"You are unsubscribed" in page

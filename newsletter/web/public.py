@@ -343,7 +343,8 @@ def _one_click(environ: dict[str, Any]) -> bool:
     if kind == "multipart/form-data":
         text = body.decode("utf-8", "replace")
         return 'name="List-Unsubscribe"' in text and "One-Click" in text
-    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    # A sender that ends the body with a line break still means One-Click, not "One-Click\r\n"
+    form = parse_qs(body.decode("utf-8", "replace").strip(), keep_blank_values=True)
     return form.get("List-Unsubscribe") == ["One-Click"]
 
 
