@@ -182,6 +182,16 @@ def test_right_to_left_text_reads_from_the_right(browser, mixed_site: Path, name
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+def test_right_to_left_headlines_read_from_the_right_in_the_archive(
+        browser, mixed_site: Path, width: int) -> None:
+    """The archive's top stories of an issue, one headline a line, as the cards show them."""
+    page, _ = open_page(browser, mixed_site.parent / "index.html", width)
+    layout = page.locator(".headlines li", has_text="מה קורה").evaluate(TEXT_LAYOUT)
+    page.close()
+    assert layout["direction"] == "rtl" and layout["last"] < layout["first"], layout
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 def test_an_image_narrower_than_the_column_keeps_its_width(browser, mixed_site: Path,
                                                            width: int) -> None:
     """The email sizes images to its column on every screen: a 120 px picture still shows at
