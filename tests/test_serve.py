@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import feedparser
 import pytest
 import test_deliver
 from test_archive import Page
@@ -27,8 +28,8 @@ from test_deliver import (
     token_of,
 )
 
-from conftest import run
-from newsletter.core.config import Config
+from conftest import run, write_article, write_config
+from newsletter.core.config import Config, load_config
 from newsletter.delivery.send import send_issue
 from newsletter.delivery.tokens import make_token
 from newsletter.web.public import make_server
@@ -132,6 +133,26 @@ def test_page_links_open_files_from_disk_and_when_served(client: Client, site: P
             followed.add(target.relative_to(output).as_posix())
     assert {"index.html", "2021-02-22/index.html", "2021-03-01/index.html",
             "feed.xml", "topics/ai.xml"} <= followed
+
+
+def test_every_topic_feed_the_archive_links_is_served(tmp_path: Path) -> None:
+    """A topic name of any length the configuration takes (this one 119 characters) has its
+    feed served at the address the archive gives it, not a 404 that feed readers report as
+    a broken feed."""
+    long = ("Artificial intelligence and machine learning research news from universities "
+            "laboratories and industry around the world")
+    write_config(tmp_path, topics=["AI", long])
+    write_article(tmp_path / "articles", "one", topics=[long])
+    assert run(tmp_path, "build", "--date", "2021-02-22", "--publish").exit_code == 0
+    links = [a["href"] for a in Page((tmp_path / "issues/index.html").read_bytes()).find("a")
+             if a.get("href", "").startswith("topics/")]
+    assert len(links) == 2 and max(map(len, links)) > 120
+    with serving(load_config(tmp_path / "newsletter.yaml")) as port:
+        for link in links:
+            status, _, body = Client(port).get(f"/ai/{link}")
+            assert status == 200, link
+            assert not feedparser.parse(body).bozo
+        assert Client(port).get("/ai/topics/" + "a" * 130 + ".xml")[0] == 404  # no such topic
 
 
 @pytest.mark.parametrize("path", [

@@ -120,7 +120,8 @@ class Site:
     routes: tuple[Route, ...] = (
         route(r"(?:index\.html)?", "_archive_file"),
         route(r"feed\.xml|atom\.xml|feed\.json", "_archive_file"),
-        route(r"topics/(?P<topic>[a-z0-9][a-z0-9-]{0,99})\.xml", "_topic_feed"),
+        # any length: the configured topics' slugs are the allow-list (_topic_feed)
+        route(r"topics/(?P<topic>[a-z0-9][a-z0-9-]*)\.xml", "_topic_feed"),
         route(_ISSUE + r"/(?:index\.html|email\.html)?", "_issue_file"),
         route(_ISSUE, "_issue_folder"),  # without its slash: redirected when published
         route(r"unsubscribe", "_unsubscribe"),
