@@ -264,7 +264,8 @@ class _FakeDelivery:
         self.sent.append(issue_date)
         log("sending through the fake")
         ok = not self.fail
-        return types.SimpleNamespace(ok=ok, summary=lambda: f"Issue {issue_date}: ok={ok}.")
+        return types.SimpleNamespace(ok=ok, refused=None,  # failing as an unreachable server
+                                     summary=lambda: f"Issue {issue_date}: ok={ok}.")
 
 
 @both

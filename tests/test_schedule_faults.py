@@ -143,7 +143,8 @@ def _sigterm_ignored_around() -> Iterator[None]:
 
 
 def _serve(monkeypatch, config, clock: ShiftedClock, *, after_start: Callable[[], None],
-           reload=None, passes_wanted: int = 2, limit: float = 20.0) -> list[dt.datetime]:
+           reload=None, passes_wanted: int = 2, limit: float = 20.0,
+           strict: bool = False) -> list[dt.datetime]:
     """Run the long-running scheduler, as the service does, until it has made
     ``passes_wanted`` passes (the one at start included) or for ``limit`` seconds; the
     moments of its passes. ``after_start`` runs once APScheduler waits for the next run."""
@@ -169,7 +170,7 @@ def _serve(monkeypatch, config, clock: ShiftedClock, *, after_start: Callable[[]
     with _sigterm_ignored_around():
         timeout.start()
         try:
-            assert loop.run_scheduler(config, reload=reload, clock=clock) == 0
+            assert loop.run_scheduler(config, reload=reload, clock=clock, strict=strict) == 0
         finally:
             timeout.cancel()
     return passes

@@ -29,3 +29,12 @@ class ArticleError(ValueError):
         self.key = key
         self.line = line
         self.parts = parts or []  # every problem of the file, when it has several
+
+
+class StrictError(NewsletterError):
+    """What ``--strict`` refuses (an invalid article, an override that does not apply): the
+    same input fails every time until it is corrected. ``paths``: the files it names."""
+
+    def __init__(self, message: str, paths: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.paths = paths

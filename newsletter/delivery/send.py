@@ -111,6 +111,9 @@ class SendReport:
     in_flight_unknown: list[str] = field(default_factory=list)
     outbox: Path | None = None
     unbuildable: list[str] = field(default_factory=list)  # also in failed: fix the row
+    # Why the server refused the session (the login, the sender) or the issue, which stopped
+    # the run: sending again changes nothing until a person acts, unlike an unreachable server.
+    refused: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -302,6 +305,7 @@ def _send(config: Config, issue: Issue, secret: bytes, password: str | None, log
             outcome, lost = run_worker(spec, log), []
         report.in_flight_unknown += outcome.in_flight
         report.unbuildable = outcome.unbuildable
+        report.refused = outcome.refused[0] if outcome.refused else None
         _read_back(config, report, run, outcome.fatal, lost, log)
     else:
         report.failed = [address for address, _, _ in found.unbuildable]

@@ -152,6 +152,7 @@ class WorkerSpec:
 class WorkerOutcome:
     in_flight: list[str] = field(default_factory=list)  # named while claiming
     fatal: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # of those, the server's: they last
     unbuildable: list[str] = field(default_factory=list)  # no message could be made for them
     refused_in_a_row: int = 0  # messages the server refused since the last one it took
 
@@ -184,14 +185,12 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
     config, issue, slug = spec.config, spec.issue, spec.issue.slug
     outcome = WorkerOutcome()
     lock = threading.Lock()
-    stop = threading.Event()
-    finished = threading.Event()
+    stop, finished = threading.Event(), threading.Event()
     me = process_name()
     names = [f"{me}#{i}" for i in range(config.smtp.concurrency)]
     templates: dict[tuple[tuple[str, ...], bool], MessageTemplate] = {}
     pace = _Pace(config.smtp.rate_per_second, slug)
-    sender = envelope_sender(config)
-    lease = config.smtp.lease_seconds
+    sender, lease = envelope_sender(config), config.smtp.lease_seconds
 
     def say(line: str) -> None:
         with lock:  # one thread at a time logs
@@ -277,13 +276,15 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
                         f"{error}): it refuses this issue or this sender, not the subscribers; "
                         "see the server's policy or logs, then send again (nobody was marked "
                         "bounced)")
+                    outcome.refused.append(outcome.fatal[-1])
         except (Fatal, Failed) as error:
             status, detail = "", str(error)
             uncertain = isinstance(error, Failed) and error.uncertain
             if isinstance(error, Fatal) or (isinstance(error, Failed) and error.fatal):
                 stop.set()
-                with lock:
+                with lock:  # a refused login or sender lasts, an unreachable server passes
                     outcome.fatal.append(str(error))
+                    outcome.refused += [str(error)] if isinstance(error, Fatal) else []
         with db.transaction():  # at once: this is what makes it exactly once
             if status:
                 db.run("delivery.record_run", (slug, address, status, detail, now(), spec.run))
@@ -305,14 +306,12 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
         return db.run("claims.batch", (slug, batch)).fetchall()
 
     def worker(holder: str) -> None:
-        db = open_database(config)
-        connection = Connection(config, spec.password)
+        db, connection = open_database(config), Connection(config, spec.password)
         number = 0
         try:
             while not stop.is_set():
                 number += 1
-                batch = f"{holder}#{number}"
-                rows = claim(db, holder, batch)
+                rows = claim(db, holder, batch := f"{holder}#{number}")
                 if not rows:
                     left, first_lease_ends = db.run("claims.outstanding",
                                                     (slug, spec.run)).fetchone()
@@ -382,6 +381,7 @@ def run_processes(spec: WorkerSpec, count: int, log: Log) -> tuple[WorkerOutcome
             _, outcome = results.get()
             merged.in_flight.extend(outcome.in_flight)
             merged.fatal.extend(outcome.fatal)
+            merged.refused.extend(outcome.refused)
             merged.unbuildable.extend(outcome.unbuildable)
 
     while any(process.is_alive() for process in processes):  # is_alive reaps the dead

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..core.config import Config
-from ..core.errors import ConfigError, NewsletterError
+from ..core.errors import ConfigError, NewsletterError, StrictError
 from ..core.models import Article, Issue, IssueStatus, Problem, Selection, Window
 from ..core.text import topic_key
 from ..core.timing import issue_timestamp
@@ -147,7 +147,8 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
         overrides = load_overrides(overrides_path)
     warnings = tuple(f"{overrides_path}: {w}" for w in overrides.warnings)
     if strict and warnings:
-        raise NewsletterError("\n".join(f"{w} (an error with --strict)" for w in warnings))
+        raise StrictError("\n".join(f"{w} (an error with --strict)" for w in warnings),
+                          (str(overrides_path),))  # the file to correct
     if reading is None:
         window = issue_window(issue_date, config.timezone, config.window_days)
         whole = complete or strict
@@ -159,8 +160,9 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
             window=None if whole else window, brief_outside=window if whole else None)
     if strict and reading.problems:
         listed = "\n".join(f"  {p}" for p in reading.problems)
-        raise NewsletterError(
-            f"{len(reading.problems)} invalid article file(s) (an error with --strict):\n{listed}")
+        raise StrictError(
+            f"{len(reading.problems)} invalid article file(s) (an error with --strict):\n{listed}",
+            tuple(str(config.corpus / p.path) for p in reading.problems))
     window = issue_window(issue_date, config.timezone, config.window_days)
     pinned, excluded = _resolve_overrides(overrides, reading.articles, config, overrides_path,
                                           window)
@@ -168,7 +170,8 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
     again = tuple(f"{overrides_path}: {w}" for w in _pinned_again(overrides, pinned, store,
                                                                    issue_date))
     if strict and again:
-        raise NewsletterError("\n".join(f"{w} (an error with --strict)" for w in again))
+        raise StrictError("\n".join(f"{w} (an error with --strict)" for w in again),
+                          (str(overrides_path),))
     selection = select_issue(
         reading.articles, config, issue_date,
         problems=reading.problems,
@@ -257,7 +260,7 @@ def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool,
                        key=lambda i: i.date)
     files, warning = render_issue_files(issue, config, published)
     if warning and strict:
-        raise NewsletterError(f"issue {issue.slug}: {warning} (an error with --strict)")
+        raise StrictError(f"issue {issue.slug}: {warning} (an error with --strict)")
     if issue.status == IssueStatus.PUBLISHED:
         site = render_site_files(published, config, before)
         files.update({k: v for k, v in site.items() if k not in files})

@@ -54,7 +54,7 @@ def sample_issue(config: Config) -> Issue:
                  intro=("The editor's introduction.",))
 
 
-def _where(error: Exception, folders: tuple[Path, ...]) -> str:
+def template_location(error: Exception, folders: tuple[Path, ...]) -> str:
     """"file:line" of the template frame an error came from (the innermost one)."""
     if isinstance(error, jinja2.TemplateSyntaxError):
         return f"{error.filename or error.name}:{error.lineno}"
@@ -81,7 +81,7 @@ def template_problems(config: Config) -> list[str]:
         try:
             env.get_template(name)
         except jinja2.TemplateSyntaxError as error:
-            problems.append(f"{_where(error, folders)}: {error.message}")
+            problems.append(f"{template_location(error, folders)}: {error.message}")
     if problems:
         return problems
     issue = sample_issue(config)
@@ -96,6 +96,6 @@ def template_problems(config: Config) -> list[str]:
         try:
             render()
         except Exception as error:  # noqa: BLE001 - any failure of a template is reported
-            problems.append(f"{_where(error, folders)}: rendering {what}: "
+            problems.append(f"{template_location(error, folders)}: rendering {what}: "
                             f"{type(error).__name__}: {error}")
     return problems

@@ -18,7 +18,9 @@ from ..core.errors import NewsletterError
 from ..core.settings import ScheduleSettings
 from ..core.timing import schedule_cron, schedule_settings
 from ..state.leadership import LeadershipLost
-from .runs import Guard, run_pass, when
+from .failures import by_hand
+from .runs import Guard, Outcome, run_pass, when
+from .watch import InputWatch
 
 log = logging.getLogger("newsletter.schedule")
 
@@ -97,6 +99,17 @@ class Retry:
     at: dt.datetime
 
 
+@dataclass(frozen=True)
+class Stuck:
+    """A run that failed for a lasting reason (:mod:`.failures`), for the fire time of
+    ``cron``: not tried again on a timer, but once its inputs changed, as a person fixing it
+    changes them (the configuration file too, watched by the loop)."""
+
+    cron: WallClockCron
+    fire_time: dt.datetime
+    inputs: InputWatch
+
+
 class IssueJob:
     """What each fire of the schedule does: one pass at a time, decided with the cron the job
     fired on; a schedule edited in the configuration reschedules the job for the next runs.
@@ -123,6 +136,9 @@ class IssueJob:
         # A run that failed for another reason, tried again from the loop (:meth:`retry_now`)
         # while within catch_up_hours of its fire time, rather than lost until a restart.
         self.retry: Retry | None = None
+        # A run that failed for a lasting reason: tried again when its inputs change
+        # (:meth:`rearm`) or the configuration file is saved (:meth:`make_up`).
+        self.stuck: Stuck | None = None
         # Held by a pass, and by whoever reschedules the job: a made-up miss and a fire may
         # coincide, and an edit is followed between runs.
         self.one_at_a_time = threading.Lock()
@@ -152,7 +168,7 @@ class IssueJob:
             schedule_settings(config)
         except NewsletterError as error:
             self.failed = fired
-            self.retry = None  # the fixed file makes it up, as any run due meanwhile
+            self.retry = self.stuck = None  # the fixed file makes it up, as any run due
             log.error("the run failed: the configuration cannot be used: %s\nthe run is "
                       "made up as soon as the file is saved fixed, if that is within "
                       "schedule.catch_up_hours", error)
@@ -167,16 +183,65 @@ class IssueJob:
                           schedule=replace(schedule_settings(config), cron=fired.cron))
         now = self.clock()
         try:
-            ok = run_pass(decided, now, strict=self.strict, guard=self.guard)
+            outcome = run_pass(decided, now, strict=self.strict, guard=self.guard)
         except LeadershipLost as error:
             self.lost = error
             self.stop.set()
             return
-        if ok:
-            self.retry = None  # done, or a later fire time now decides
-        else:
-            self.plan_retry(decided, fired, now)
+        self.settle(decided, fired, outcome, now)
         self.announce()
+
+    def _active(self, step: str) -> bool:
+        """Whether this is still the active scheduler, before ``step`` (a retry): one that
+        stopped being it stops, rather than say it tries again what its successor makes."""
+        try:
+            self.guard(step)
+        except LeadershipLost as error:
+            self.lost = error
+            self.stop.set()
+            return False
+        return True
+
+    def settle(self, config: Config, fired: WallClockCron, outcome: Outcome,
+               at: dt.datetime) -> None:
+        """After the pass made at ``at`` for ``fired``: nothing more to do when it succeeded
+        (done, or a later fire time now decides); a passing failure is tried again on the
+        timer (:meth:`plan_retry`), a lasting one once its inputs changed."""
+        self.stuck = None
+        if outcome.ok:
+            self.retry = None
+            return
+        if outcome.lasting is None:
+            self.plan_retry(config, fired, at)  # counts the retries of the same fire time
+            return
+        self.retry = None
+        fire = fired.latest_fire_time(at)
+        if fire is None:
+            return
+        inputs = outcome.lasting.inputs
+        self.stuck = Stuck(fired, fire, InputWatch(inputs))
+        log.info("the run of %s is tried again as soon as %s%s changed, if that is within "
+                 "schedule.catch_up_hours (%g) of its fire time", when(fire),
+                 ", ".join(str(path) for path in inputs) + " or " if inputs else "",
+                 config.path, schedule_settings(config).catch_up_hours)
+
+    def rearm(self) -> None:
+        """Try again the run that failed for a lasting reason once an input it depends on
+        changed (saved fixed, as far as the scheduler can tell), through the same guard as
+        every run. The caller holds ``one_at_a_time``."""
+        stuck = self.stuck
+        if stuck is None or self.lost is not None:
+            return
+        changed = stuck.inputs.changed()
+        if not changed or not self._active(f"the retry of the run of {when(stuck.fire_time)}"):
+            return
+        config = self._read(stuck.cron)
+        if config is None:
+            return
+        self.follow(config)
+        log.info("%s changed: trying again the run of %s", ", ".join(map(str, changed)),
+                 when(stuck.fire_time))
+        self._pass(config, stuck.cron)
 
     def plan_retry(self, config: Config, fired: WallClockCron, failed_at: dt.datetime) -> None:
         """After the run of ``fired``'s latest fire time at ``failed_at`` failed: try it again
@@ -195,12 +260,10 @@ class IssueJob:
         issue = fire.astimezone(fired.timezone).date().isoformat()
         if at <= failed_at:
             self.retry = None
-            by_hand = f"newsletter build --date {issue} --publish"
-            if settings.send:
-                by_hand += f"`, then `newsletter send {issue}"
             log.error("the run of %s (issue %s) is not tried again: schedule.catch_up_hours "
                       "(%g) after its fire time is past; once the cause is fixed, make it by "
-                      "hand with `%s`", when(fire), issue, settings.catch_up_hours, by_hand)
+                      "hand with %s", when(fire), issue, settings.catch_up_hours,
+                      by_hand(config, fire, strict=self.strict))
             return
         self.retry = Retry(fired, fire, attempt, at)
         log.warning("the run of %s (issue %s) is tried again at %s (retry %d; tried again "
@@ -215,6 +278,8 @@ class IssueJob:
         pending = self.retry
         if pending is None or self.lost is not None or self.clock() < pending.at:
             return
+        if not self._active(f"retry {pending.attempt} of the run of {when(pending.fire_time)}"):
+            return
         config = self._read(pending.cron)
         if config is None:
             return
@@ -227,17 +292,18 @@ class IssueJob:
         self._pass(config, pending.cron)
 
     def make_up(self, config: Config) -> None:
-        """After the file was saved fixed (``config``, already followed): the run that failed
-        because it could not be read is decided now as at start, with the cron it fired on,
-        so it is made up when it is not done and within catch_up_hours. The caller holds
-        ``one_at_a_time``."""
-        fired = self.failed
+        """After the file was saved (``config``, already followed): the run that failed
+        because it could not be read, or for another lasting reason (a fix may be in the
+        file), is decided now as at start, with the cron it fired on, so it is made up when it
+        is not done and within catch_up_hours. The caller holds ``one_at_a_time``."""
+        fired = self.failed or (self.stuck.cron if self.stuck else None)
         if fired is None or self.lost is not None:
             return
         missed = fired.latest_fire_time(self.clock())
-        log.info("%s can be used again: the run of %s, which failed while it could not be "
-                 "read, runs now if it is still due", config.path,
-                 when(missed) if missed else "none")
+        log.info("%s %s: the run of %s, which failed %s, runs now if it is still due",
+                 config.path, "can be used again" if self.failed else "was saved",
+                 when(missed) if missed else "none",
+                 "while it could not be read" if self.failed else "(see above)")
         self._pass(config, fired)
 
     def follow(self, config: Config) -> list[str]:

@@ -28,7 +28,7 @@ from ..core.text import terminal_safe
 from ..core.timing import schedule_cron, schedule_settings
 from .job import IssueJob, WallClockTrigger, grace
 from .roles import HEALTH_CHECK, SchedulerLeadership, scheduler_lock
-from .runs import Guard, run_pass, unguarded, when
+from .runs import Guard, Outcome, run_pass, unguarded, when
 from .watch import ConfigWatch
 
 log = logging.getLogger("newsletter.schedule")
@@ -82,14 +82,14 @@ def _active(config: Config, load: Callable[[], Config], stop: threading.Event,
              settings.send, settings.catch_up_hours)
     guard = leadership.check if leadership is not None else unguarded
     started = clock()
-    ok = run_pass(config, started, strict=strict, guard=guard)
+    first = run_pass(config, started, strict=strict, guard=guard)
     if once:
-        return 0 if ok else 1
+        return 0 if first else 1
     if stop.is_set():
         log.info("stopped")
         return 0
     _run_forever(config, load, stop, leadership, watch, guard, strict=strict, clock=clock,
-                 failed_at=None if ok else started)
+                 first=(first, started))
     return 0
 
 
@@ -119,7 +119,7 @@ def _follow_edits(job: IssueJob, watch: ConfigWatch) -> None:
         changes = job.follow(edited)
         log.info("%s was edited: %s", watch.path,
                  "; ".join(changes) if changes else "the schedule is unchanged")
-        if job.failed is not None:
+        if job.failed is not None or job.stuck is not None:
             job.make_up(edited)  # it announces the next run after the one it makes up
         elif changes:
             job.announce()
@@ -128,12 +128,16 @@ def _follow_edits(job: IssueJob, watch: ConfigWatch) -> None:
 
 
 def _retry_if_due(job: IssueJob) -> None:
-    """Between runs, try a failed run again once its delay is over (on the wall clock, so
-    that a machine that slept through the delay retries on waking)."""
-    if job.retry is None or not job.one_at_a_time.acquire(blocking=False):
+    """Between runs, try a failed run again: after a passing failure, once its delay is over
+    (on the wall clock, so that a machine that slept through the delay retries on waking);
+    after a lasting one, once its inputs changed."""
+    if job.retry is None and job.stuck is None:
+        return
+    if not job.one_at_a_time.acquire(blocking=False):
         return
     try:
         job.retry_now()
+        job.rearm()
     finally:
         job.one_at_a_time.release()
 
@@ -141,7 +145,7 @@ def _retry_if_due(job: IssueJob) -> None:
 def _run_forever(config: Config, load: Callable[[], Config], stop: threading.Event,
                  leadership: SchedulerLeadership | None, watch: ConfigWatch | None,
                  guard: Guard, *, strict: bool, clock: Callable[[], dt.datetime],
-                 failed_at: dt.datetime | None) -> None:
+                 first: tuple[Outcome, dt.datetime]) -> None:
     from apscheduler.events import EVENT_JOB_MISSED
     from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -155,8 +159,7 @@ def _run_forever(config: Config, load: Callable[[], Config], stop: threading.Eve
                       misfire_grace_time=grace(schedule_settings(config)), coalesce=True,
                       max_instances=1)
     scheduler.add_listener(job.missed, EVENT_JOB_MISSED)
-    if failed_at is not None:  # the pass at start failed: tried again as any run is
-        job.plan_retry(config, cron, failed_at)
+    job.settle(config, cron, *first)  # a failed pass at start is tried again as any run
     scheduler.start()
     job.announce()
     checked = woken = time.monotonic()

@@ -29,6 +29,7 @@ from ..publishing import build
 from ..publishing.issues import IssueStore
 from ..state.database import now, open_database
 from ..state.leadership import LeadershipLost
+from .failures import Lasting, SendFailed, by_hand, lasting
 
 log = logging.getLogger("newsletter.schedule")
 
@@ -185,8 +186,8 @@ def _send(config: Config, issue_date: dt.date) -> None:
     # The send logs its own summary through ``log``.
     report = delivery.send_issue(config, issue_date, log=lambda line: log.info("%s", line))
     if not report.ok:
-        raise NewsletterError(f"sending issue {slug} failed for some subscribers: "
-                              f"{report.summary()}")
+        raise SendFailed(f"sending issue {slug} failed for some subscribers: "
+                         f"{report.summary()}", report)
 
 
 # Called with the step a run is about to take ("writing issue 2021-02-22"); raises
@@ -258,26 +259,50 @@ def run_issue(config: Config, fire_time: dt.datetime, *, strict: bool = False,
     record_completed(config, fire_time)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a pass did: true unless its run failed. ``lasting`` when it failed for a reason
+    that stays until a person acts (:mod:`.failures`): not to be tried again on a timer."""
+
+    ok: bool
+    lasting: Lasting | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def _lasting_failure(config: Config, fire_time: dt.datetime, failure: Lasting, *,
+                     strict: bool) -> None:
+    """The one line a lasting failure gets: its cause, its fix, and how to make the run."""
+    issue = fire_time.astimezone(config.timezone).date().isoformat()
+    log.error("the run of %s (issue %s) failed, and trying it again cannot help until this is "
+              "fixed: %s\nfix: %s\nonce fixed, make it by hand with %s", when(fire_time),
+              issue, failure.cause, failure.fix, by_hand(config, fire_time, strict=strict))
+
+
 def run_pass(config: Config, now: dt.datetime, *, strict: bool = False,
-             guard: Guard = unguarded) -> bool:
-    """One pass: make up the most recent fire time if it is due. False when the run failed;
+             guard: Guard = unguarded) -> Outcome:
+    """One pass: make up the most recent fire time if it is due; false when the run failed.
     :class:`LeadershipLost` from ``guard`` stops the run and is raised."""
     due = check_due(config, now)
     if due.action == "too_late":
         log.warning("%s", due.message)
-        return True
+        return Outcome(True)
     log.info("%s", due.message)
     if due.action != "run" or due.fire_time is None:
-        return True
+        return Outcome(True)
     try:
         run_issue(config, due.fire_time, strict=strict, guard=guard)
     except LeadershipLost:
         raise  # not a failed run: the scheduler itself must stop
-    except NewsletterError as error:
-        log.error("the run of %s failed: %s", when(due.fire_time), error)
-        return False
     except Exception as error:  # a failed run must not stop the scheduler
-        log.exception("the run of %s failed: unexpected %s: %s", when(due.fire_time),
-                      type(error).__name__, error)
-        return False
-    return True
+        failure = lasting(error, config)
+        if failure is not None:
+            _lasting_failure(config, due.fire_time, failure, strict=strict)
+        elif isinstance(error, NewsletterError):
+            log.error("the run of %s failed: %s", when(due.fire_time), error)
+        else:
+            log.exception("the run of %s failed: unexpected %s: %s", when(due.fire_time),
+                          type(error).__name__, error)
+        return Outcome(False, failure)
+    return Outcome(True)

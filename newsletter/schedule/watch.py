@@ -63,3 +63,37 @@ class ConfigWatch:
             log.error("%s; until it is fixed, the configuration read when this scheduler "
                       "started is used", error)
             return config
+
+
+def _state(path: Path) -> tuple[int, int, int] | None:
+    """A file's or folder's change time (which a write, a chmod, a chown all move), inode and
+    size; None while it is missing."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_ctime_ns, found.st_ino, found.st_size
+
+
+class InputWatch:
+    """The inputs a run that failed for a lasting reason depends on (the files an error
+    named, the folder it could not write in), looked at as cheaply as the configuration
+    file, and as patiently: a change counts once it stayed the same for one look."""
+
+    def __init__(self, paths: tuple[Path, ...]) -> None:
+        self.paths = paths
+        self.read = self.seen = self._look()
+
+    def _look(self) -> tuple[tuple[int, int, int] | None, ...]:
+        return tuple(_state(path) for path in self.paths)
+
+    def changed(self) -> list[Path]:
+        """The inputs changed since the failure (or the last change seen), once settled."""
+        states = self._look()
+        settled, self.seen = states == self.seen, states
+        if not settled or states == self.read:
+            return []
+        changed = [path for path, old, new in zip(self.paths, self.read, states, strict=True)
+                   if old != new]
+        self.read = states
+        return changed

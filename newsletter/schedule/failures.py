@@ -1,0 +1,147 @@
+"""Which failures of a scheduled run last until a person acts, and which pass: the one place
+that decides whether the scheduler tries a failed run again on its timer.
+
+A passing failure (the SMTP server unreachable or answering 4xx, a full disk, the database
+briefly unreachable) goes away by itself: the run is tried again after 1, 2, 5, ... minutes
+(:mod:`.job`). A lasting one fails the same way every time until someone changes an input:
+trying it again every half hour would only repeat a full failure in the log (and knock at an
+SMTP server with a refused password). It is logged once, with its cause, its fix and the
+commands that make the run by hand, and tried again when its inputs change.
+
+Decided from what the run raises, never from the wording of a message:
+
+- :class:`~newsletter.core.errors.StrictError`: ``--strict`` refused an input (an invalid
+  article, an override that does not apply); its inputs are the files it names and the
+  corpus folder.
+- :class:`~newsletter.core.errors.ConfigError` raised by a run (the configuration itself is
+  read before it, :mod:`.job`): an issue's overrides file invalid, or unreadable because a
+  file stands where its folder should.
+- :class:`SendFailed` whose report says the SMTP server refused the session (the login, 535;
+  the sender, a 5xx to MAIL FROM; TLS) or refused the issue itself, message after message.
+- a Jinja template error (a syntax error, an undefined name): its inputs are the templates.
+- an :class:`OSError` (itself or as the cause of the error raised) whose errno says the file
+  system refuses us rather than lacks room: permission (EACCES, EPERM), a read-only mount
+  (EROFS), a file where a folder should be or the reverse (ENOTDIR, EEXIST, EISDIR).
+
+Everything else passes, including what is not recognised: trying again too often costs a log
+line, while not trying again could cost an issue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import errno
+import os
+import pwd
+from collections.abc import Iterator
+from pathlib import Path
+
+import jinja2
+
+from ..core.config import Config
+from ..core.errors import ConfigError, NewsletterError, StrictError
+from ..core.timing import schedule_settings
+from ..delivery.send import SendReport
+from ..rendering.check import template_location
+from ..rendering.templating import template_folders
+
+
+@dataclasses.dataclass(frozen=True)
+class Lasting:
+    """A failure that stays until a person acts: what failed (naming the file, key or line
+    the error names), the fix, and the paths whose change may be that fix (the run is then
+    tried again; the configuration file is watched anyway)."""
+
+    cause: str
+    fix: str
+    inputs: tuple[Path, ...] = ()
+
+
+class SendFailed(NewsletterError):
+    """A run's send failed for some subscribers; ``report`` says which and why."""
+
+    def __init__(self, message: str, report: SendReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+# What the file system answers when a person must change it: its permissions, its mount, a
+# file standing where a folder should (or the reverse). ENOSPC, EIO and the like pass.
+REFUSING_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR,
+                             errno.EEXIST, errno.EISDIR})
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and what caused it, as a traceback shows them (a context that ``raise ...
+    from None`` hid is left out: the error raised then says all)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__)
+
+
+def _user() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid without a name, as in some containers
+        return f"uid {os.geteuid()}"
+
+
+def _file_system(error: OSError, said: str, config: Config) -> Lasting:
+    named = [Path(os.fsdecode(name)) for name in (error.filename, error.filename2)
+             if name is not None]
+    if error.errno in (errno.EACCES, errno.EPERM):
+        fix = (f"let the user running the scheduler ({_user()}) write there (chown or chmod), "
+               f"or name another folder in {config.path}")
+    elif error.errno == errno.EROFS:
+        fix = "the file system is mounted read-only: mount it read-write or name another folder"
+    else:
+        fix = "a file stands where a folder should be, or a folder where a file should: move it"
+    # The parent too: a folder that cannot be made appears, or changes owner, in its parent.
+    return Lasting(said, fix, tuple(dict.fromkeys(
+        [path for name in named for path in (name, name.parent)])))
+
+
+def lasting(error: BaseException, config: Config) -> Lasting | None:
+    """Why the run that raised ``error`` cannot succeed until a person acts; None when the
+    failure passes (the run is then tried again on the timer)."""
+    for cause in _chain(error):
+        if isinstance(cause, StrictError):
+            return Lasting(str(cause), "correct the files named: the scheduler runs with "
+                           "--strict, which refuses them (without it, invalid articles are "
+                           "skipped with a warning)",
+                           (config.corpus, *(Path(path) for path in cause.paths)))
+        if isinstance(cause, ConfigError):
+            path = Path(cause.path)
+            return Lasting(str(cause), f"correct {path} (or move away what stands in its "
+                           "place)", (path, path.parent))
+        if isinstance(cause, SendFailed) and cause.report.refused:
+            return Lasting(cause.report.refused, "correct what the server refused, in "
+                           f"{config.path} or on the server (a new password in the "
+                           "environment needs a restart of the scheduler); subscribers "
+                           "already sent are not sent again")
+        if isinstance(cause, jinja2.TemplateError):
+            folders = template_folders(config)
+            where = template_location(cause, folders)
+            named = (Path(where.rsplit(":", 1)[0]),) if ":" in where else ()
+            # The packaged templates (the last folder) change only with an upgrade.
+            return Lasting(f"{where}: {type(cause).__name__}: {cause}", "correct the "
+                           "template; `newsletter check` renders every template and names "
+                           "each problem", (*folders[:-1], *named))
+        if isinstance(cause, OSError) and cause.errno in REFUSING_ERRNOS:
+            said = str(error) if isinstance(error, NewsletterError) else str(cause)
+            return _file_system(cause, said, config)
+    return None
+
+
+def by_hand(config: Config, fire_time: dt.datetime, *, strict: bool) -> str:
+    """The commands that make the run of ``fire_time`` by hand, as the schedule would."""
+    issue = fire_time.astimezone(config.timezone).date().isoformat()
+    commands = f"newsletter build --date {issue} --publish" + (" --strict" if strict else "")
+    if schedule_settings(config).send:
+        commands += f"`, then `newsletter send {issue}"
+    return f"`{commands}`"

@@ -1,0 +1,332 @@
+"""A scheduled run that fails for a lasting reason (``--strict`` refusing an invalid article,
+the SMTP server refusing the login or the sender, a broken template, a file where a folder
+should be, a folder the scheduler may not write in) is not tried again on the timer: it is
+logged once, with its cause, its fix and the commands that make the run by hand, and tried
+again when what it depends on changes. Each failure is made on the real thing (aiosmtpd, the
+file system, a non-root user); the clock is injected, as in test_schedule_faults."""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import test_deliver
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from test_deliver import Recorder, add_people, free_port
+from test_schedule import FIRE, _scheduled, _status
+from test_schedule_faults import ShiftedClock, _serve
+
+from conftest import make_config, state_sql, write_article
+from newsletter.core.config import Config, load_config
+from newsletter.core.errors import NewsletterError
+from newsletter.delivery import send as deliver
+from newsletter.delivery.send import SendReport
+from newsletter.delivery.smtp import Retry
+from newsletter.publishing.output import write_files
+from newsletter.rendering.templating import TEMPLATES
+from newsletter.schedule.failures import SendFailed, lasting
+from newsletter.schedule.runs import check_due
+from newsletter.state.database import open_database
+
+secret = test_deliver.secret  # the fixture, found by name: runs sign their readers' links
+pytestmark = pytest.mark.usefixtures("secret")
+
+PEOPLE = ["ada@example.org", "bob@example.org", "cy@example.org"]
+BY_HAND = "make it by hand with `newsletter build --date 2021-02-22 --publish"
+
+
+@pytest.fixture(autouse=True)
+def fast_smtp_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deliver, "DEFAULT_RETRY", Retry(attempts=2, first_delay=0.01,
+                                                        max_total=2))
+
+
+def _meanwhile(clock: ShiftedClock, caplog: pytest.LogCaptureFixture,
+               seen: list[logging.LogRecord], fix: Callable[[], None]) -> Callable[[], None]:
+    """Once the scheduler waits after its failed pass: 40 minutes pass (a run tried again on
+    the timer would be due after 1, 2, 5, 10 and 20), the loop looks a few times, what it
+    logged by then goes into ``seen``, then ``fix`` corrects the cause."""
+    def later() -> None:
+        clock.jump(clock() + dt.timedelta(minutes=40))
+        time.sleep(4)  # the loop looks every second
+        seen.extend(caplog.records)
+        fix()
+
+    return lambda: threading.Thread(target=later, daemon=True).start()
+
+
+def _failures(records: list[logging.LogRecord]) -> list[str]:
+    return [r.getMessage() for r in records if r.levelno >= logging.ERROR]
+
+
+def _retried(records: list[logging.LogRecord]) -> list[str]:
+    return [r.getMessage() for r in records
+            if "tried again at" in r.getMessage() or "trying again" in r.getMessage()]
+
+
+def _saved(config: Config) -> None:
+    """The operator saves the configuration file (unchanged: what they fixed is elsewhere)."""
+    later = config.path.stat().st_mtime + 2
+    os.utime(config.path, (later, later))
+
+
+def test_a_strict_run_refused_for_an_invalid_article_waits_for_the_article_to_be_fixed(
+        tmp_path, monkeypatch, caplog):
+    """``schedule --strict`` at Monday's 07:00 with a broken article: the run fails once,
+    naming the file and line, the fix and the commands; forty minutes later it has not been
+    tried again. The article corrected, the run is made at once."""
+    config = _scheduled(tmp_path)
+    bad = tmp_path / "articles" / "bad.md"
+    bad.write_text("---\ntitle: [\n---\nBody.\n", encoding="utf-8")
+    clock = ShiftedClock(monkeypatch, FIRE + dt.timedelta(seconds=5))
+    seen: list[logging.LogRecord] = []
+    fix = _meanwhile(clock, caplog, seen, lambda: write_article(bad.parent, "bad"))
+    with caplog.at_level(logging.INFO, "newsletter"):
+        passes = _serve(monkeypatch, config, clock, after_start=fix, passes_wanted=2,
+                        limit=30, strict=True)
+    assert len(passes) == 2, caplog.text
+    (failure,) = _failures(seen)
+    assert "the run of 2021-02-22 07:00 UTC (issue 2021-02-22) failed" in failure
+    assert "bad.md:3: YAML syntax error" in failure
+    assert "fix: correct the files named" in failure
+    assert f"{BY_HAND} --strict`" in failure
+    assert _retried(seen) == []
+    assert f"{bad} changed: trying again the run of 2021-02-22 07:00 UTC" in caplog.text
+    assert _status(config) == "published"
+    assert check_due(config, clock()).action == "done"
+
+
+def test_a_broken_template_override_waits_for_the_template_to_be_fixed(
+        tmp_path, monkeypatch, caplog):
+    """A template override with a syntax error on line 2: one failure naming the file and
+    line, without a traceback, and no retry on the timer; the template corrected, the run is
+    made."""
+    write_article(tmp_path / "articles", "one", quality=80)
+    overrides = tmp_path / "my-templates"
+    overrides.mkdir()
+    page = overrides / "issue.html.j2"
+    packaged = (TEMPLATES / "issue.html.j2").read_text("utf-8")
+    page.write_text("{# an override #}\n{% if %}\n" + packaged, encoding="utf-8")
+    config = make_config(tmp_path, state_dir="state", templates="my-templates",
+                         schedule={"cron": "0 7 * * mon", "catch_up_hours": 24})
+    clock = ShiftedClock(monkeypatch, FIRE + dt.timedelta(seconds=5))
+    seen: list[logging.LogRecord] = []
+    fix = _meanwhile(clock, caplog, seen, lambda: page.write_text(packaged, encoding="utf-8"))
+    with caplog.at_level(logging.INFO, "newsletter"):
+        passes = _serve(monkeypatch, config, clock, after_start=fix, passes_wanted=2, limit=30)
+    assert len(passes) == 2, caplog.text
+    (failure,) = _failures(seen)
+    assert f"{page}:2: TemplateSyntaxError" in failure
+    assert "newsletter check" in failure and f"{BY_HAND}`" in failure
+    assert "Traceback" not in caplog.text
+    assert _retried(seen) == []
+    assert f"{page} changed: trying again the run" in caplog.text
+    assert _status(config) == "published"
+
+
+def test_a_file_where_the_issue_folder_should_be_waits_for_it_to_be_moved(
+        tmp_path, monkeypatch, caplog):
+    """A file named like the issue's folder in the output folder: one failure naming it, no
+    retry on the timer; the file moved away, the run is made."""
+    config = _scheduled(tmp_path)
+    config.output.mkdir()
+    squatter = config.output / "2021-02-22"
+    squatter.write_text("not a folder", encoding="utf-8")
+    clock = ShiftedClock(monkeypatch, FIRE + dt.timedelta(seconds=5))
+    seen: list[logging.LogRecord] = []
+    fix = _meanwhile(clock, caplog, seen, lambda: squatter.rename(tmp_path / "moved-away"))
+    with caplog.at_level(logging.INFO, "newsletter"):
+        passes = _serve(monkeypatch, config, clock, after_start=fix, passes_wanted=2, limit=30)
+    assert len(passes) == 2, caplog.text
+    (failure,) = _failures(seen)
+    assert f"{squatter}/overrides.yaml" in failure and "Not a directory" in failure
+    assert _retried(seen) == []
+    assert f"{squatter} changed: trying again the run" in caplog.text
+    assert _status(config) == "published"
+
+
+class RefusingSender(Recorder):
+    """Takes the first ``take`` messages, then answers MAIL FROM with a permanent 550 (the
+    account was suspended) until ``fixed`` is set."""
+
+    def __init__(self, take: int) -> None:
+        super().__init__()
+        self.take = take
+        self.fixed = threading.Event()
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        if not self.fixed.is_set() and len(self.messages) >= self.take:
+            return "550 5.7.1 Sender not allowed: account suspended"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+
+def _sending(folder: Path, port: int, **smtp: str) -> Config:
+    write_article(folder / "articles", "one", quality=80)
+    config = make_config(folder, state_dir="state",
+                         schedule={"cron": "0 7 * * mon", "catch_up_hours": 24, "send": True},
+                         smtp={"host": "127.0.0.1", "port": port, **smtp})
+    add_people(config, folder, [f"{address},," for address in PEOPLE])
+    return config
+
+
+def test_a_send_refused_midway_for_a_lasting_reason_resumes_once_fixed_and_sends_each_once(
+        tmp_path, monkeypatch, caplog):
+    """The server takes two messages, then refuses the sender (550) for good: the run fails
+    once, saying so, and is not tried again on the timer. Once the account is restored and
+    the configuration file saved, the run sends to the third subscriber only."""
+    recorder = RefusingSender(take=2)
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = _sending(tmp_path, port)
+        clock = ShiftedClock(monkeypatch, FIRE + dt.timedelta(seconds=5))
+        seen: list[logging.LogRecord] = []
+
+        def fix() -> None:
+            recorder.fixed.set()
+            _saved(config)
+
+        with caplog.at_level(logging.INFO, "newsletter"):
+            passes = _serve(monkeypatch, config, clock, passes_wanted=2, limit=30,
+                            after_start=_meanwhile(clock, caplog, seen, fix),
+                            reload=lambda: load_config(config.path))
+    finally:
+        controller.stop()
+    assert len(passes) == 2, caplog.text
+    (failure,) = _failures(seen)
+    assert ("the server refused the sender newsletter@news.example.org: 550 5.7.1 Sender not "
+            "allowed: account suspended; check email.from") in failure
+    assert "subscribers already sent are not sent again" in failure
+    assert f"{BY_HAND}`, then `newsletter send 2021-02-22`" in failure
+    assert _retried(seen) == []
+    assert "which failed (see above), runs now if it is still due" in caplog.text
+    assert recorder.count() == Counter({address: 1 for address in PEOPLE})
+    assert state_sql(config, "SELECT count(*) FROM deliveries WHERE status = 'sent'") == [(3,)]
+    assert check_due(config, clock()).action == "done"
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_refused_smtp_login_is_logged_once_and_not_tried_again_on_the_timer(
+        tmp_path, monkeypatch, caplog):
+    """The server answers 535 to the login: one failure naming the server, the account and
+    the reply, and how to fix it; forty minutes later, no retry has knocked at the server."""
+    monkeypatch.setenv("SMTP_PASSWORD", "wrong")
+    attempts: list[bytes] = []
+
+    def authenticator(server, session, envelope, mechanism, data):  # noqa: ANN001, ANN202
+        attempts.append(data.login)
+        return AuthResult(success=False, handled=False)  # aiosmtpd answers 535
+
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, auth_required=True,
+                            auth_require_tls=False, authenticator=authenticator,
+                            auth_exclude_mechanism=["LOGIN"])
+    controller.start()
+    try:
+        config = _sending(tmp_path, port, username="newsletter", password_env="SMTP_PASSWORD")
+        clock = ShiftedClock(monkeypatch, FIRE + dt.timedelta(seconds=5))
+        seen: list[logging.LogRecord] = []
+        stop = _meanwhile(clock, caplog, seen, lambda: os.kill(os.getpid(), signal.SIGTERM))
+        with caplog.at_level(logging.INFO, "newsletter"):
+            passes = _serve(monkeypatch, config, clock, after_start=stop, limit=30)
+    finally:
+        controller.stop()
+    assert len(passes) == 1, caplog.text
+    (failure,) = _failures(seen)
+    assert f"the SMTP server 127.0.0.1:{port} refused the login of newsletter: 535" in failure
+    assert "check smtp.username and the password variable" in failure
+    assert "needs a restart of the scheduler" in failure
+    assert _retried(seen) == []
+    assert attempts == [b"newsletter"]
+    assert recorder.messages == []
+
+
+def _as_nobody(work: Callable[[], str]) -> str:
+    """``work`` run in a child process as the unprivileged user ``nobody``: what it returns,
+    or why it raised."""
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child process
+        try:
+            os.close(read)
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                answer = work()
+            except BaseException as error:  # noqa: BLE001 - reported to the parent
+                answer = f"raised {type(error).__name__}: {error}"
+            os.write(write, answer.encode("utf-8"))
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        answer = pipe.read().decode("utf-8")
+    os.waitpid(child, 0)
+    return answer
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to the user nobody needs root")
+def test_an_output_folder_the_scheduler_may_not_write_in_is_a_lasting_failure(tmp_path):
+    """As a non-root user, writing the issue into a folder it may not write in fails with
+    EACCES (wrapped by the one writer): a lasting failure, whose fix names the user, and
+    whose inputs are the folder, so that a chmod or a chown tries the run again."""
+    config = _scheduled(tmp_path)
+    home = Path(tempfile.mkdtemp(prefix="newsletter-eacces-"))  # nobody cannot reach tmp_path
+    try:
+        home.chmod(0o755)
+        locked = home / "issues"
+        locked.mkdir(mode=0o555)
+
+        def write_as_nobody() -> str:
+            try:
+                write_files(locked, {"2021-02-22/index.html": b"<p>issue</p>"})
+            except NewsletterError as error:
+                failure = lasting(error, config)
+                return repr(failure) if failure else f"passing: {error}"
+            return "written"
+
+        answer = _as_nobody(write_as_nobody)
+    finally:
+        shutil.rmtree(home)
+    assert "[Errno 13] Permission denied" in answer, answer
+    assert f"cannot write in {locked}" in answer
+    assert "let the user running the scheduler (nobody) write there" in answer
+    assert f"PosixPath('{locked}')" in answer
+
+
+def test_passing_failures_are_still_tried_again(tmp_path):
+    """What goes away by itself is not lasting: a full disk, the database unreachable (a real
+    PostgreSQL connection refused), an SMTP server unreachable or deferring messages."""
+    config = _scheduled(tmp_path)
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device", str(config.output))
+        except OSError as full:
+            raise NewsletterError(f"cannot write in {config.output}: {full}") from full
+    except NewsletterError as error:
+        assert lasting(error, config) is None
+    down = make_config(tmp_path, state_url=f"postgresql://127.0.0.1:{free_port()}/nowhere")
+    with pytest.raises(NewsletterError) as unreachable:
+        open_database(down).close()
+    assert lasting(unreachable.value, down) is None
+    deferred = SendReport("2021-02-22", sent=["ada@example.org"], failed=["bob@example.org"])
+    assert lasting(SendFailed("sending issue 2021-02-22 failed", deferred), config) is None
+    refused = SendReport("2021-02-22", failed=PEOPLE, refused="535 authentication failed")
+    found = lasting(SendFailed("sending issue 2021-02-22 failed", refused), config)
+    assert found is not None and found.cause == "535 authentication failed"
