@@ -234,8 +234,9 @@ def test_a_failed_run_is_logged_with_its_reason_and_not_recorded(tmp_path, build
     overrides.write_text("pin: [no-such-article]\n", "utf-8")
     with caplog.at_level(logging.INFO, "newsletter"):
         assert not run_pass(config, FIRE + dt.timedelta(minutes=1))
-    assert "the run of 2021-02-22 07:00 UTC failed" in caplog.text
+    assert "the run of 2021-02-22 07:00 UTC (issue 2021-02-22) failed" in caplog.text
     assert "no-such-article" in caplog.text
+    assert f"fix: correct {overrides} as said above" in caplog.text  # lasting: not timed
     assert missed_run(config, FIRE + dt.timedelta(minutes=2)) == FIRE  # retried next start
     overrides.write_text("pin: [one]\n", "utf-8")
     assert run_pass(config, FIRE + dt.timedelta(minutes=2))

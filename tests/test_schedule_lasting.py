@@ -7,17 +7,19 @@ file system, a non-root user); the clock is injected, as in test_schedule_faults
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import logging
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,7 @@ from newsletter.delivery.smtp import Retry
 from newsletter.publishing.output import write_files
 from newsletter.rendering.templating import TEMPLATES
 from newsletter.schedule.failures import SendFailed, lasting
-from newsletter.schedule.runs import check_due
+from newsletter.schedule.runs import check_due, run_pass
 from newsletter.state.database import open_database
 
 secret = test_deliver.secret  # the fixture, found by name: runs sign their readers' links
@@ -255,6 +257,42 @@ def test_a_refused_smtp_login_is_logged_once_and_not_tried_again_on_the_timer(
     assert _retried(seen) == []
     assert attempts == [b"newsletter"]
     assert recorder.messages == []
+
+
+@contextlib.contextmanager
+def _greeting(reply: bytes) -> Iterator[int]:
+    """A server on 127.0.0.1 that answers each connection with ``reply`` and hangs up, as a
+    server refusing this machine does; its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            while True:
+                client, _ = listener.accept()
+                with client:
+                    client.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+def test_a_server_refusing_the_session_at_its_greeting_is_a_lasting_failure(tmp_path, caplog):
+    """554 at the greeting ("no SMTP service here" for this machine) fails the run for good,
+    naming the reply; 421 (busy for now) is tried again on the timer."""
+    with _greeting(b"554 5.7.1 No SMTP service for you\r\n") as port:
+        config = _sending(tmp_path / "refused", port)
+        with caplog.at_level(logging.INFO, "newsletter"):
+            outcome = run_pass(config, FIRE + dt.timedelta(minutes=1))
+    assert not outcome and outcome.lasting is not None, caplog.text
+    assert (f"the SMTP server 127.0.0.1:{port} refused the session: 554 5.7.1 No SMTP service "
+            "for you") in outcome.lasting.cause
+    with _greeting(b"421 4.3.2 Busy, try later\r\n") as port:
+        config = _sending(tmp_path / "busy", port)
+        outcome = run_pass(config, FIRE + dt.timedelta(minutes=1))
+    assert not outcome and outcome.lasting is None
 
 
 def _as_nobody(work: Callable[[], str]) -> str:

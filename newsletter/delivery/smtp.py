@@ -66,8 +66,9 @@ def _refuses_the_address(reply: object) -> bool:
 
 
 class Fatal(Exception):
-    """A problem with the settings (refused login, refused sender, TLS): every other message
-    would fail the same way, so the run stops."""
+    """A problem with the settings (refused login, refused sender, TLS) or a server refusing
+    this client (a 5xx greeting): every other message would fail the same way, so the run
+    stops."""
 
 
 def smtp_password(config: Config) -> str | None:
@@ -109,6 +110,12 @@ class Connection:
                 smtp.ehlo()
             if s.username:
                 smtp.login(s.username, self.password or "")
+        except smtplib.SMTPConnectError as error:
+            if error.smtp_code < 500:
+                raise  # 421, busy for now: tried again as a dropped connection
+            raise Fatal(f"the SMTP server {s.host}:{s.port} refused the session: "
+                        f"{_reply(error.smtp_code, error.smtp_error)}; check smtp.host and "
+                        "smtp.port, or the server's rules for this machine") from None
         except smtplib.SMTPAuthenticationError as error:
             raise Fatal(f"the SMTP server {s.host}:{s.port} refused the login of "
                          f"{s.username}: {error.smtp_code} {_text(error.smtp_error)}; check "

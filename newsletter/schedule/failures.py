@@ -16,8 +16,9 @@ Decided from what the run raises, never from the wording of a message:
 - :class:`~newsletter.core.errors.ConfigError` raised by a run (the configuration itself is
   read before it, :mod:`.job`): an issue's overrides file invalid, or unreadable because a
   file stands where its folder should.
-- :class:`SendFailed` whose report says the SMTP server refused the session (the login, 535;
-  the sender, a 5xx to MAIL FROM; TLS) or refused the issue itself, message after message.
+- :class:`SendFailed` whose report says the SMTP server refused the session (its greeting, a
+  5xx; the login, 535; the sender, a 5xx to MAIL FROM; TLS) or refused the issue itself,
+  message after message.
 - a Jinja template error (a syntax error, an undefined name): its inputs are the templates.
 - an :class:`OSError` (itself or as the cause of the error raised) whose errno says the file
   system refuses us rather than lacks room: permission (EACCES, EPERM), a read-only mount
@@ -117,8 +118,7 @@ def lasting(error: BaseException, config: Config) -> Lasting | None:
                            (config.corpus, *(Path(path) for path in cause.paths)))
         if isinstance(cause, ConfigError):
             path = Path(cause.path)
-            return Lasting(str(cause), f"correct {path} (or move away what stands in its "
-                           "place)", (path, path.parent))
+            return Lasting(str(cause), f"correct {path} as said above", (path, path.parent))
         if isinstance(cause, SendFailed) and cause.report.refused:
             return Lasting(cause.report.refused, "correct what the server refused, in "
                            f"{config.path} or on the server (a new password in the "
