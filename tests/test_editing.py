@@ -67,6 +67,47 @@ def test_excluding_an_article_or_another_outlets_coverage_is_fine(two_topics: Pa
     assert ai[0]["related"] == []  # the excluded coverage is not shown
 
 
+def test_check_resolves_the_drafts_pins_and_excludes_as_the_build_does(two_topics: Path
+                                                                       ) -> None:
+    """A pin or exclude naming no article (a typo, a deleted file) shows up in `check` as the
+    build reports it, with the file, the entry's line and the fix; so do an article with no
+    configured topic, an entry both pinned and excluded and an unknown topic_intros topic.
+    Another outlet's coverage in the window, an article by URL or outside the window, are
+    fine. The second check reads the corpus from its cache."""
+    write_article(two_topics / "articles", "space", topics=["Space"])
+    write_article(two_topics / "articles", "old", publishedDateTime="2020-06-01T12:00:00Z")
+    path = overrides(two_topics, "intro: Hello.\npin:\n  - alpha\n  - btea\n  - space\n"
+                                 "exclude: [alpah, alpha, https://other.example/take]\n"
+                                 "topic_intros: {Spaec: Hi.}\n")
+    built = run(two_topics, "build", "2021-02-22")
+    assert built.exit_code == 1
+    explain = "`newsletter explain --date 2021-02-22` lists the ids"
+    expected = [
+        f'{path}:4: pin[1]: no valid article has the id or URL "btea"; {explain} and '
+        "`newsletter check` the invalid files: fix the entry or remove the pin",
+        f'{path}:5: pin[2]: "space" has no configured topic (its topics: Space), so there '
+        "is no section to pin it in",
+        f'{path}:6: exclude[0]: no article file and no related coverage in this issue\'s '
+        f'window has the id or URL "alpah"; {explain}: fix the entry or remove it',
+        f'{path}:6: exclude[1]: "alpha" is also pinned; keep one of the two',
+        f'{path}:7: topic_intros: "Spaec" is not a configured topic (the topics: AI, Robotics)',
+    ]
+    for message in expected:  # the build's message, without the file and line
+        assert message.split(": ", 2)[2] in built.stderr
+    for _ in range(2):
+        checked = run(two_topics, "check")
+        assert checked.exit_code == 1
+        assert checked.stderr.splitlines() == expected
+        assert "1 draft(s) in" in checked.stdout and "5 problem(s)" in checked.stdout
+    overrides(two_topics, "pin: [alpha, old, https://news.example/beta]\n"
+                          "exclude: [https://other.example/take, robot]\n")
+    for _ in range(2):
+        checked = run(two_topics, "check")
+        assert checked.exit_code == 0, checked.output
+        assert "1 draft(s) in" in checked.stdout and "fine." in checked.stdout
+    assert run(two_topics, "build", "2021-02-22").exit_code == 0
+
+
 # -- every problem of an article file at once ---------------------------------------------
 
 def test_excluding_every_article_deletes_the_earlier_draft_so_it_cannot_go_out(

@@ -12,7 +12,7 @@ import click
 from .. import __version__
 from ..core.config import DEFAULT_CONFIG_NAME
 from ..publishing.build import build_issue, other_issues_files, publish_issue, read_and_select
-from ..publishing.drafts import check_draft_overrides
+from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by
 from ..reading.corpus import read_corpus
 from ..rendering.check import template_problems as check_templates
 from ..selecting.explain import explain_json_chunks, explain_text
@@ -142,8 +142,11 @@ def check(options: Options, strict: bool) -> None:
       newsletter check
     """
     config, strict = options.load(strict)
+    drafts_found = find_drafts(config.output)
+    # Only the articles the drafts' pins and excludes name are kept, to resolve them.
     reading = read_corpus(config.corpus, cache_dir=config.state_dir,
-                          keep_open=config.open_folders, keep_articles=False)
+                          keep_open=config.open_folders, keep_articles=False,
+                          wanted=wanted_by(drafts_found))
     for problem in reading.problems:
         echo(f"{problem}", err=True)
     echo(f"Checked {config.path.name} and {reading.file_count} article files in "
@@ -157,7 +160,7 @@ def check(options: Options, strict: bool) -> None:
         echo(f"Rendered the templates with overrides from {config.templates}: "
                    + (f"{len(template_problems)} problem(s)." if template_problems else "fine."))
     # -- the drafts' overrides.yaml: found now, not when the issue is built or published
-    drafts = check_draft_overrides(config.output)
+    drafts = check_draft_overrides(config, drafts_found, reading.articles)
     for draft_problem in drafts.problems:
         echo(draft_problem, err=True)
     draft_errors = [p for p in drafts.problems if not p.warning or strict]

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..core.config import Config
-from ..core.errors import ConfigError, NewsletterError, StrictError
-from ..core.models import Article, Issue, IssueStatus, Problem, Selection, Window
+from ..core.errors import NewsletterError, StrictError
+from ..core.models import Article, Issue, IssueStatus, Problem, Selection
 from ..core.text import topic_key
 from ..core.timing import issue_timestamp
 from ..core.urls import canonical_url
@@ -25,11 +25,11 @@ from ..rendering.pages import render_archive, render_issue_page
 from ..selecting.overrides import (
     OVERRIDES_FILE,
     Overrides,
-    find_article,
     load_overrides,
+    resolve_overrides,
     unapplied,
 )
-from ..selecting.select import issue_window, pin_topic, select_issue
+from ..selecting.select import issue_window, select_issue
 from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
 from .issues import IssueStore, neighbours
 from .output import remove_files, write_files
@@ -48,60 +48,6 @@ class BuildResult:
     @property
     def problems(self) -> tuple[Problem, ...]:
         return self.reading.problems
-
-
-def _resolve_overrides(overrides: Overrides, articles: Sequence[Article], config: Config,
-                       path: Path, window: Window) -> tuple[tuple[Article, ...], frozenset[str]]:
-    """Pinned articles (in order) and excluded ids/URLs; every bad entry reported at once.
-    An excluded entry names an article file, or another outlet's coverage (a related item)
-    of an article in the window; anything else is a typo, as in ``pin``."""
-    # Indexed only when there is an entry to look up: explain may read a million articles.
-    by_id = {a.id: a for a in articles} if overrides.pin or overrides.exclude else {}
-    by_url = {a.canonical_url: a for a in articles} if by_id else {}
-    errors: list[str] = []
-    pinned: list[Article] = []
-    for index, entry in enumerate(overrides.pin):
-        article = find_article(entry, by_id, by_url)
-        if article is None:
-            errors.append(f'pin[{index}]: no valid article has the id or URL "{entry}"; '
-                          "check `newsletter check` and `newsletter explain`")
-        elif pin_topic(article, config) is None:
-            topics = ", ".join(article.topics) or "none"
-            errors.append(f'pin[{index}]: "{entry}" has no configured topic (its topics: '
-                          f"{topics}), so there is no section to pin it in")
-        else:
-            pinned.append(article)
-    excluded: set[str] = set()
-    related = _related_urls(articles, window) if overrides.exclude else set()
-    for index, entry in enumerate(overrides.exclude):
-        article = find_article(entry, by_id, by_url)
-        if article is not None and article in pinned:
-            errors.append(f'exclude[{index}]: "{entry}" is also pinned; keep one of the two')
-        excluded.add(entry)
-        if article is not None:
-            excluded |= {article.id, article.canonical_url}
-        elif canonical_url(entry) in related:
-            excluded.add(canonical_url(entry) or entry)  # as related items are compared
-        else:
-            errors.append(f'exclude[{index}]: no article file and no related coverage in this '
-                          f'issue\'s window has the id or URL "{entry}"; check the spelling '
-                          "against `newsletter explain`")
-    errors += _unknown_topics(overrides, config)
-    if errors:
-        raise ConfigError(str(path), errors)
-    return tuple(pinned), frozenset(excluded)
-
-
-def _related_urls(articles: Sequence[Article], window: Window) -> set[str]:
-    return {item.canonical_url for a in articles if a.published in window
-            for item in a.related if item.canonical_url}
-
-
-def _unknown_topics(overrides: Overrides, config: Config) -> list[str]:
-    known = {topic_key(t.name) for t in config.topics}
-    names = ", ".join(t.name for t in config.topics)
-    return [f'topic_intros: "{topic}" is not a configured topic (the topics: {names})'
-            for topic, _ in overrides.topic_intros if topic_key(topic) not in known]
 
 
 def _with_intros(issue: Issue, overrides: Overrides) -> Issue:
@@ -164,8 +110,8 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
             f"{len(reading.problems)} invalid article file(s) (an error with --strict):\n{listed}",
             tuple(str(config.corpus / p.path) for p in reading.problems))
     window = issue_window(issue_date, config.timezone, config.window_days)
-    pinned, excluded = _resolve_overrides(overrides, reading.articles, config, overrides_path,
-                                          window)
+    pinned, excluded = resolve_overrides(overrides, reading.articles, config, overrides_path,
+                                         window, issue_date)
     store = store or IssueStore(config.output)
     again = tuple(f"{overrides_path}: {w}" for w in _pinned_again(overrides, pinned, store,
                                                                    issue_date))

@@ -1,21 +1,37 @@
 """The editor's overrides.yaml of every draft, checked ahead of time: a broken one must show
-up in ``newsletter check``, not when the issue is built or, worse, at the scheduled publish."""
+up in ``newsletter check``, not when the issue is built or, worse, at the scheduled publish.
+
+A pin or exclude is resolved against the corpus as the build resolves it. ``check`` reads the
+corpus once for every draft, keeping only the articles their entries name (:func:`wanted_by`);
+only a draft excluding another outlet's coverage has its window read (as its build would)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.config import Config
 from ..core.errors import ConfigError, NewsletterError
-from ..selecting.overrides import OVERRIDES_FILE, load_overrides
+from ..core.models import Article
+from ..reading.corpus import read_corpus
+from ..selecting.overrides import (
+    OVERRIDES_FILE,
+    Overrides,
+    find_article,
+    load_overrides,
+    resolve_overrides,
+)
+from ..selecting.select import issue_window
 from .issues import IssueStore
 
 # "line 3: ..." is how a YAML syntax error already names its line (core/safeyaml.py).
 _LINE = re.compile(r"line (\d+): ")
 # A problem starts with the key it is about: "intro: ...", "pin[0]: ...", "topic_intros.AI: "
 _KEY = re.compile(r"([A-Za-z_][\w-]*)(?=[\[.:])")
+_ENTRY = re.compile(r"(pin|exclude)\[(\d+)\]: ")
 
 
 @dataclass(frozen=True)
@@ -37,26 +53,73 @@ class DraftsCheck:
     problems: tuple[OverridesProblem, ...]
 
 
-def check_draft_overrides(output: Path) -> DraftsCheck:
-    """Validate the overrides.yaml of every draft in ``output``: an issue folder whose issue
-    is not published (or not built yet). A published issue's file is left alone: its
-    issue is out, and a rebuild with --force reports it anyway."""
+@dataclass(frozen=True)
+class Draft:
+    date: dt.date
+    path: Path  # its overrides.yaml
+    overrides: Overrides | None  # None when the file is invalid
+    problems: tuple[OverridesProblem, ...]
+
+
+def find_drafts(output: Path) -> tuple[Draft, ...]:
+    """The overrides.yaml of every draft in ``output`` (an issue folder whose issue is not
+    published, or not built yet), each validated on its own. A published issue's file is
+    left alone: its issue is out, and a rebuild with --force reports it anyway."""
     store = IssueStore(output)
     folders = sorted(output.iterdir()) if output.is_dir() else []
-    checked = 0
-    problems: list[OverridesProblem] = []
+    drafts = []
     for folder in folders:
         path = folder / OVERRIDES_FILE
         if not _is_issue_folder(folder) or not path.is_file():
             continue
+        date = dt.date.fromisoformat(folder.name)
         try:
-            if store.status(dt.date.fromisoformat(folder.name)) == "published":
+            if store.status(date) == "published":
                 continue
         except NewsletterError:  # a damaged issue.json: still a draft to the editor
             pass
-        checked += 1
-        problems += _problems(path)
-    return DraftsCheck(checked, tuple(problems))
+        overrides, problems = _problems(path)
+        drafts.append(Draft(date, path, overrides, tuple(problems)))
+    return tuple(drafts)
+
+
+def wanted_by(drafts: Sequence[Draft]) -> tuple[str, ...]:
+    """The ids and URLs the drafts' pins and excludes name: the articles check keeps."""
+    return tuple(entry for draft in drafts if draft.overrides
+                 for entry in draft.overrides.pin + draft.overrides.exclude)
+
+
+def check_draft_overrides(config: Config, drafts: Sequence[Draft],
+                          named: Sequence[Article]) -> DraftsCheck:
+    """The drafts' problems, with those of their pins and excludes as the build would find
+    them. ``named``: every valid article an entry of :func:`wanted_by` names (check's
+    reading keeps them)."""
+    problems: list[OverridesProblem] = []
+    for draft in drafts:
+        problems += draft.problems
+        if draft.overrides is not None:
+            problems += _unresolved(config, draft, draft.overrides, named)
+    return DraftsCheck(len(drafts), tuple(problems))
+
+
+def _unresolved(config: Config, draft: Draft, overrides: Overrides,
+                named: Sequence[Article]) -> list[OverridesProblem]:
+    window = issue_window(draft.date, config.timezone, config.window_days)
+    articles = named
+    by_id = {a.id: a for a in named} if overrides.exclude else {}
+    by_url = {a.canonical_url: a for a in named} if by_id else {}
+    if any(find_article(entry, by_id, by_url) is None for entry in overrides.exclude):
+        # It may name another outlet's coverage of an article in the window: read the
+        # window as the draft's build does (only such a draft pays for it).
+        articles = read_corpus(config.corpus, cache_dir=config.state_dir,
+                               keep_open=config.open_folders, window=window,
+                               wanted=overrides.pin + overrides.exclude).articles
+    try:
+        resolve_overrides(overrides, articles, config, draft.path, window, draft.date)
+    except ConfigError as error:
+        lines = _key_lines(draft.path)
+        return [_problem(draft.path, message, lines, overrides) for message in error.errors]
+    return []
 
 
 def _is_issue_folder(folder: Path) -> bool:
@@ -66,24 +129,47 @@ def _is_issue_folder(folder: Path) -> bool:
         return False
 
 
-def _problems(path: Path) -> list[OverridesProblem]:
+def _problems(path: Path) -> tuple[Overrides | None, list[OverridesProblem]]:
     try:
         overrides = load_overrides(path)
     except ConfigError as error:
         lines = _key_lines(path)
-        return [*(_problem(path, message, lines) for message in error.errors),
-                *(_problem(path, message, lines, warning=True) for message in error.warnings)]
+        return None, [
+            *(_problem(path, message, lines) for message in error.errors),
+            *(_problem(path, message, lines, warning=True) for message in error.warnings)]
     lines = _key_lines(path)
-    return [_problem(path, message, lines, warning=True) for message in overrides.warnings]
+    return overrides, [_problem(path, message, lines, warning=True)
+                       for message in overrides.warnings]
 
 
-def _problem(path: Path, message: str, lines: dict[str, int], *,
-             warning: bool = False) -> OverridesProblem:
+def _problem(path: Path, message: str, lines: dict[str, int],
+             overrides: Overrides | None = None, *, warning: bool = False) -> OverridesProblem:
     numbered = _LINE.match(message)
     if numbered:
         return OverridesProblem(path, int(numbered[1]), message[numbered.end():], warning)
+    entry = _ENTRY.match(message)
+    if entry and overrides is not None:  # the line of the entry itself, in a list of them
+        key, index = entry[1], int(entry[2])
+        text = getattr(overrides, key)[index]
+        line = _entry_line(path, lines.get(key), text)
+        return OverridesProblem(path, line, message, warning)
     key = _KEY.match(message)
     return OverridesProblem(path, lines.get(key[1]) if key else None, message, warning)
+
+
+def _entry_line(path: Path, key_line: int | None, entry: str) -> int | None:
+    """The first line from the key's on that holds ``entry``: the key's own line in a flow
+    list (``pin: [a, b]``), the entry's in a block list (``- a``)."""
+    if key_line is None:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return key_line
+    for number, line in enumerate(text.splitlines()[key_line - 1:], start=key_line):
+        if entry in line:
+            return number
+    return key_line
 
 
 def _key_lines(path: Path) -> dict[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import array
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import repeat
 from typing import BinaryIO
 
@@ -324,3 +324,21 @@ def encode_changes(known: Known, fresh: FreshRows, fingerprint: str
     header = (f"{_CHANGES_MAGIC} {fingerprint} {known.table} {len(rows)} "
               f"{zlib.crc32(body):08x}\n")
     return [header.encode(), body]
+
+
+def differing_rows(walked: Iterable[array.array], stored: Iterable[array.array]
+                   ) -> array.array:
+    """Per row, nonzero when any walked column differs from the stored one there. The
+    columns are taken as big numbers and compared by exclusive or, all at C speed: a few
+    changed rows among 100,000 cost a few milliseconds, not a comparison per number."""
+    differing = 0
+    count = 0
+    for walked_column, stored_column in zip(walked, stored, strict=True):
+        count = len(walked_column)
+        if walked_column != stored_column:
+            differing |= (int.from_bytes(walked_column, "little")
+                          ^ int.from_bytes(stored_column, "little"))
+    rows = array.array("q")
+    if differing:
+        rows.frombytes(differing.to_bytes(8 * count, "little"))
+    return rows

@@ -27,8 +27,8 @@ from ..core.codec import decode_article, decode_brief, decode_problem
 from ..core.models import Article, Problem, Window
 from . import cache as corpus_cache
 from . import files
-from .compact import CompactBuilder, Known, encode_changes
-from .plan import Plan, Progress, make_plan
+from .compact import CompactBuilder, Known, differing_rows, encode_changes
+from .plan import Plan, Progress, make_plan, wanted_names
 from .reads import NO_DATE, FreshRows, Unread
 from .walk import Walked, article_id, unreadable_corpus, walk_corpus, walked_file
 
@@ -97,7 +97,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
 
     Memory stays bounded by what the caller keeps: with ``brief_outside``, a valid article
     published outside that window (and not wanted) is kept as a brief (:func:`brief`: what
-    explain reports of it); with ``keep_articles=False`` valid articles are only counted.
+    explain reports of it); with ``keep_articles=False`` valid articles are only counted,
+    but for those ``wanted`` names (check resolves the drafts' pins and excludes with them).
     """
     # A file changed this close to now could change again within its timestamp's tick.
     settled_before_ns = time.time_ns() - corpus_cache.RACY_MARGIN_NS
@@ -119,6 +120,12 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     to_read = array.array("q")  # files to read (an array: a million on a cold build)
     to_fetch: dict[str, int] = {}  # cached rows to decode: relative path -> index
     counted = 0
+    # Without keep_articles, the articles an editor's pin or exclude names are kept all the
+    # same: a handful, looked for only when there is an entry to look for.
+    keep_ids, keep_urls = (frozenset(), frozenset()) if keep_articles else wanted_names(wanted)
+
+    def named(article: Article) -> bool:
+        return article.id in keep_ids or article.canonical_url in keep_urls
 
     def keep(result: Article | Problem | None, row: corpus_cache.Entry | None
              ) -> Article | Problem | None:
@@ -129,6 +136,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             if row.kind == corpus_cache.KIND_PROBLEM:
                 return decode_problem(row.payload)
             if not keep_articles:
+                if (keep_ids or keep_urls) and named(article := decode_article(row.payload)):
+                    return article
                 counted += 1
                 return None
             if brief_outside is not None and not _wanted(wanted_plan, row.path,
@@ -138,6 +147,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         if isinstance(result, Problem):
             return result
         if not keep_articles:
+            if named(result):
+                return result
             counted += 1
             return None
         if brief_outside is not None and not _wanted(
@@ -207,8 +218,9 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             skipped.add(published, index, kind)
         elif kind != corpus_cache.KIND_ARTICLE:
             to_read.append(index)  # deferred before, needed now
-        elif keep_articles:
-            to_fetch[relative] = index
+        elif keep_articles or (keep_ids and relative.rpartition(".")[0] in keep_ids) or (
+                keep_urls and ((url := known.canonical(at)) is None or url in keep_urls)):
+            to_fetch[relative] = index  # check: decoded only when a pin or exclude may name it
         else:
             counted += 1
 
@@ -317,7 +329,7 @@ def _rows_to_decide(found: Walked, known: Known, plan: Plan) -> list[int]:
     at one by one: changed files, rows not settled or holding a problem, files in the
     window or wanted by an editor. Each test runs at C speed over the columns."""
     count = len(found)
-    decide = set(itertools.compress(range(count), _differing_rows(found.stamps,
+    decide = set(itertools.compress(range(count), differing_rows(found.stamps,
                                                                   known.columns[:4])))
     flags = known.flags
     decide.update(index for index in itertools.compress(
@@ -335,24 +347,6 @@ def _rows_to_decide(found: Walked, known: Known, plan: Plan) -> list[int]:
         decide.update(index for index, url in enumerate(known.canonical_list())
                       if not url or url in plan.wanted_canonical)
     return sorted(decide)
-
-
-def _differing_rows(walked: Iterable[array.array], stored: Iterable[array.array]
-                    ) -> array.array:
-    """Per row, nonzero when any walked column differs from the stored one there. The
-    columns are taken as big numbers and compared by exclusive or, all at C speed: a few
-    changed rows among 100,000 cost a few milliseconds, not a comparison per number."""
-    differing = 0
-    count = 0
-    for walked_column, stored_column in zip(walked, stored, strict=True):
-        count = len(walked_column)
-        if walked_column != stored_column:
-            differing |= (int.from_bytes(walked_column, "little")
-                          ^ int.from_bytes(stored_column, "little"))
-    rows = array.array("q")
-    if differing:
-        rows.frombytes(differing.to_bytes(8 * count, "little"))
-    return rows
 
 
 def _later_rows(known: Known, newest: int | None, decided: set[int]

@@ -38,10 +38,13 @@ class Plan:
 def make_plan(window: Window | None, wanted: Iterable[str]) -> Plan:
     if window is None:
         return Plan()
+    return Plan(microseconds(window.start), microseconds(window.end), *wanted_names(wanted))
+
+
+def wanted_names(wanted: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The ids and the canonical URLs an editor's pins and excludes may name a file by."""
     entries = frozenset(wanted)
-    canonical = frozenset(c for c in (canonical_url(e) for e in entries) if c)
-    return Plan(microseconds(window.start), microseconds(window.end),
-                 entries, canonical)
+    return entries, frozenset(c for c in (canonical_url(e) for e in entries) if c)
 
 
 

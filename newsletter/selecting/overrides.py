@@ -17,17 +17,20 @@ Validated like the config: every problem reported at once, unknown keys warn.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.config import check_subject
+from ..core.config import Config, check_subject
 from ..core.errors import ConfigError
-from ..core.models import Article, Issue
+from ..core.models import Article, Issue, Window
 from ..core.safeyaml import load_yaml_file
 from ..core.text import clean_text, describe, topic_key
 from ..core.urls import canonical_url
+from .select import pin_topic
 
 OVERRIDES_FILE = "overrides.yaml"
 KEYS = ("intro", "topic_intros", "intro_in_filtered", "subject", "pin", "exclude")
@@ -146,6 +149,65 @@ def find_article(entry: str, articles: dict[str, Article],
         return articles[entry]
     url = canonical_url(entry)
     return by_url.get(url) if url else None
+
+
+def resolve_overrides(overrides: Overrides, articles: Sequence[Article], config: Config,
+                      path: Path, window: Window, issue_date: dt.date
+                      ) -> tuple[tuple[Article, ...], frozenset[str]]:
+    """Pinned articles (in order) and excluded ids/URLs; every bad entry reported at once.
+    An excluded entry names an article file, or another outlet's coverage (a related item)
+    of an article in the window; anything else is a typo, as in ``pin``. ``articles`` must
+    hold every valid article an entry names and, for an exclude naming no article, those of
+    the window (``check`` resolves the drafts' entries as a build does)."""
+    listing = f"`newsletter explain --date {issue_date.isoformat()}` lists the ids"
+    # Indexed only when there is an entry to look up: explain may read a million articles.
+    by_id = {a.id: a for a in articles} if overrides.pin or overrides.exclude else {}
+    by_url = {a.canonical_url: a for a in articles} if by_id else {}
+    errors: list[str] = []
+    pinned: list[Article] = []
+    for index, entry in enumerate(overrides.pin):
+        article = find_article(entry, by_id, by_url)
+        if article is None:
+            errors.append(f'pin[{index}]: no valid article has the id or URL "{entry}"; '
+                          f"{listing} and `newsletter check` the invalid files: fix the "
+                          "entry or remove the pin")
+        elif pin_topic(article, config) is None:
+            topics = ", ".join(article.topics) or "none"
+            errors.append(f'pin[{index}]: "{entry}" has no configured topic (its topics: '
+                          f"{topics}), so there is no section to pin it in")
+        else:
+            pinned.append(article)
+    excluded: set[str] = set()
+    related = _related_urls(articles, window) if overrides.exclude else set()
+    for index, entry in enumerate(overrides.exclude):
+        article = find_article(entry, by_id, by_url)
+        if article is not None and article in pinned:
+            errors.append(f'exclude[{index}]: "{entry}" is also pinned; keep one of the two')
+        excluded.add(entry)
+        if article is not None:
+            excluded |= {article.id, article.canonical_url}
+        elif canonical_url(entry) in related:
+            excluded.add(canonical_url(entry) or entry)  # as related items are compared
+        else:
+            errors.append(f'exclude[{index}]: no article file and no related coverage in this '
+                          f'issue\'s window has the id or URL "{entry}"; {listing}: fix '
+                          "the entry or remove it")
+    errors += _unknown_topics(overrides, config)
+    if errors:
+        raise ConfigError(str(path), errors)
+    return tuple(pinned), frozenset(excluded)
+
+
+def _related_urls(articles: Sequence[Article], window: Window) -> set[str]:
+    return {item.canonical_url for a in articles if a.published in window
+            for item in a.related if item.canonical_url}
+
+
+def _unknown_topics(overrides: Overrides, config: Config) -> list[str]:
+    known = {topic_key(t.name) for t in config.topics}
+    names = ", ".join(t.name for t in config.topics)
+    return [f'topic_intros: "{topic}" is not a configured topic (the topics: {names})'
+            for topic, _ in overrides.topic_intros if topic_key(topic) not in known]
 
 
 def unapplied(issue: Issue, overrides: Overrides) -> list[str]:
