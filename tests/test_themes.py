@@ -82,6 +82,34 @@ def test_a_text_override_starts_with_its_own_lines_as_written(themed: Path) -> N
     assert opening == []
 
 
+def test_check_warns_of_an_old_copys_opening_tag_that_joins_the_lines_above(themed: Path
+                                                                          ) -> None:
+    """A copy of email.txt.j2 made while it opened with `{#-`: lines written above that
+    tag lose their line break (the build joins them to the title), and `check` says so,
+    naming the file, the line and the fix. The same copy without a line above, an HTML
+    override and the tag as packaged now, change nothing and get no warning."""
+    old_copy = "{#-" + (TEMPLATES / "email.txt.j2").read_text("utf-8").removeprefix("{#")
+    text = themed / "my-templates" / "email.txt.j2"
+    html = themed / "my-templates" / "email.mjml.j2"
+    html.write_text("<!-- ours -->\n{#-" + html.read_text("utf-8").removeprefix("{#"), "utf-8")
+    text.write_text("Hello from the editors\n\n" + old_copy, "utf-8")
+    assert run(themed, "build", "--date", "2021-02-22").exit_code == 0
+    built = (themed / "issues" / "2021-02-22" / "email.txt").read_text("utf-8")
+    assert built.startswith("Hello from the editorsAI Weekly\n")  # what the warning is about
+    result = run(themed, "check")
+    assert result.exit_code == 0, result.output
+    assert (f"{text}:3: warning: its first tag `{{#-` strips the line breaks above it, so "
+            "the text written there runs into the next line of the email; write `{#` "
+            "instead (as the packaged email.txt.j2 does)") in result.stderr.splitlines()
+    assert str(html) not in result.stderr
+    assert run(themed, "check", "--strict").exit_code == 1
+    for fine in (old_copy, "Hello from the editors\n\n{#" + old_copy.removeprefix("{#-")):
+        text.write_text(fine, "utf-8")
+        result = run(themed, "check", "--strict")
+        assert result.exit_code == 0, result.output
+        assert "warning" not in result.stderr
+
+
 def test_the_themed_palette_is_readable_everywhere(themed: Path) -> None:
     palette = palette_for(load_config(themed / "newsletter.yaml"))
     assert palette.light.accent == "#0f766e"

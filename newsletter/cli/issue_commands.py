@@ -15,6 +15,7 @@ from ..publishing.build import build_issue, other_issues_files, publish_issue, r
 from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by
 from ..reading.corpus import read_corpus
 from ..rendering.check import template_problems as check_templates
+from ..rendering.check import template_warnings
 from ..selecting.explain import explain_json_chunks, explain_text
 from ..selecting.overrides import OVERRIDES_FILE
 from .delivery_commands import send, send_pending, serve, subscribers
@@ -156,6 +157,11 @@ def check(options: Options, strict: bool) -> None:
     template_problems = check_templates(config)
     for line in template_problems:
         echo(line, err=True)
+    warned = template_warnings(config)  # an old copy's opening `{#-`
+    for line in warned:
+        echo(line, err=True)
+    if strict:
+        template_problems += warned
     if config.templates:
         echo(f"Rendered the templates with overrides from {config.templates}: "
                    + (f"{len(template_problems)} problem(s)." if template_problems else "fine."))

@@ -6,6 +6,7 @@ a build or a send meets it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import traceback
 from pathlib import Path
 
@@ -23,9 +24,10 @@ from ..core.models import (
     Section,
     Window,
 )
-from .templating import environment_for, template_folders
+from .templating import environment_for, template_folders, text_environment_for
 
 SAMPLE_DATE = dt.date(2021, 2, 22)
+_FIRST_TAG = re.compile(r"\{[#%{]")
 
 
 def sample_issue(config: Config) -> Issue:
@@ -99,3 +101,41 @@ def template_problems(config: Config) -> list[str]:
             problems.append(f"{template_location(error, folders)}: rendering {what}: "
                             f"{type(error).__name__}: {error}")
     return problems
+
+
+def template_warnings(config: Config) -> list[str]:
+    """A warning for each plain-text template override whose first tag is ``{#-`` with text
+    above it: the ``-`` strips the line breaks before the tag, so the text written above it
+    runs into the next line of the email. Copies of the packaged templates made before they
+    opened with ``{#`` still start so; an HTML template is left alone, as whitespace there
+    changes nothing a reader sees."""
+    from .mail import NOTICE_TEXT_TEMPLATE, TEXT_TEMPLATE  # as template_problems does
+
+    if config.templates is None:
+        return []
+    env = text_environment_for(config)
+    warnings = []
+    for name in (TEXT_TEMPLATE, NOTICE_TEXT_TEMPLATE):
+        path = config.templates / name
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):  # not overridden, or template_problems says why
+            continue
+        tag = _FIRST_TAG.search(source)
+        if tag is None or not source.startswith("{#-", tag.start()):
+            continue
+        above = source[:tag.start()]
+        # Jinja's own rules (trim_blocks, lstrip_blocks) decide whether the "-" strips
+        # anything: the text above rendered with the tag as it is and without its "-".
+        try:
+            changed = (env.from_string(above + "{#- #}").render()
+                       != env.from_string(above + "{# #}").render())
+        except jinja2.TemplateError:  # template_problems reports it
+            continue
+        if changed:
+            line = above.count("\n") + 1
+            warnings.append(f"{path}:{line}: warning: its first tag `{{#-` strips the line "
+                            "breaks above it, so the text written there runs into the next "
+                            "line of the email; write `{#` instead (as the packaged "
+                            f"{name} does)")
+    return warnings
