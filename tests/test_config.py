@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import make_config, run, write_article, write_config
+from newsletter.core import zones
 from newsletter.core.config import Config, TopicConfig, load_config
 from newsletter.core.errors import ConfigError, NewsletterError
 
@@ -294,6 +295,39 @@ def test_a_legacy_timezone_name_is_a_warning(tmp_path: Path, name: str):
         '"Europe/Paris" or "America/New_York"',)
     assert load_config(write_text_config(tmp_path, MINIMAL + "timezone: America/New_York\n")
                        ).warnings == ()
+
+
+@pytest.mark.parametrize(("name", "target"), [
+    ("US/Eastern", "America/New_York"), ("Japan", "Asia/Tokyo"), ("GB", "Europe/London"),
+    ("Asia/Calcutta", "Asia/Kolkata"), ("Europe/Kiev", "Europe/Kyiv")])
+def test_an_old_tzdata_link_name_is_a_warning_naming_its_zone(tmp_path: Path, name: str,
+                                                               target: str):
+    """tzdata's backward links (Debian 13 ships them apart, in tzdata-legacy) warn with the
+    zone to use; a country's own link name (zone.tab), UTC and a zone's name do not."""
+    if not Path("/usr/share/zoneinfo/tzdata.zi").is_file():
+        pytest.skip("needs the system's tzdata (Debian: the tzdata package)")
+    config = load_config(write_text_config(tmp_path, MINIMAL + f"timezone: {name}\n"))
+    assert config.timezone == ZoneInfo(name)
+    assert config.warnings == (
+        f'timezone: "{name}" is an old name tzdata keeps for compatibility, another name of '
+        f'"{target}", and newer systems may lack it (Debian 13 moved such names to its '
+        f'tzdata-legacy package); give "{target}" instead',)
+    for fine in ("Europe/Bratislava", "UTC", "GMT", "Asia/Kolkata", "America/New_York"):
+        path = write_text_config(tmp_path, MINIMAL + f"timezone: {fine}\n")
+        assert load_config(path).warnings == (), fine
+
+
+def test_without_tzdata_links_no_link_warns(tmp_path: Path, monkeypatch):
+    """Where the links cannot be read (no tzdata.zi, as with some tzdata packages), a link
+    name is accepted without a warning rather than refused or guessed at."""
+    monkeypatch.setattr(zones, "_tzdata_folders", lambda: iter([tmp_path / "none"]))
+    zones._links.cache_clear()
+    try:
+        config = load_config(write_text_config(tmp_path, MINIMAL + "timezone: US/Eastern\n"))
+    finally:
+        zones._links.cache_clear()
+    assert config.timezone == ZoneInfo("US/Eastern")
+    assert config.warnings == ()
 
 
 def test_topic_max_articles_exact_message(tmp_path: Path):

@@ -143,6 +143,14 @@ def test_the_machine_s_own_timezone_is_refused_and_a_legacy_one_warned(tmp_path:
         '"Europe/Paris" or "America/New_York"']
     data = yaml.safe_load((tmp_path / "est" / "newsletter.yaml").read_text("utf-8"))
     assert data["timezone"] == "EST"
+    if Path("/usr/share/zoneinfo/tzdata.zi").is_file():  # the links' data (Debian: tzdata)
+        linked = init(str(tmp_path / "us"), "--timezone", "US/Eastern", "--title", "AI Weekly")
+        assert linked.exit_code == 0, linked.output
+        assert linked.stderr.splitlines() == [
+            'warning: --timezone: timezone: "US/Eastern" is an old name tzdata keeps for '
+            'compatibility, another name of "America/New_York", and newer systems may lack it '
+            '(Debian 13 moved such names to its tzdata-legacy package); give '
+            '"America/New_York" instead']
 
 
 def test_a_wrong_answer_is_asked_again(tmp_path: Path, monkeypatch) -> None:
