@@ -3,6 +3,7 @@ transactions, and where the state is (state_url, its password, the errors)."""
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import stat
@@ -244,6 +245,27 @@ def test_state_copy_refuses_a_password_in_the_url_and_the_same_database(
     same = run(tmp_path, "state", "copy", "--to",
                str(tmp_path / ".newsletter" / "newsletter.sqlite3"))
     assert same.exit_code == 1 and "the same database" in same.output
+
+
+def test_state_copy_refuses_the_source_spelt_another_way(tmp_path: Path) -> None:
+    """The state file named through "..", a symbolic link to its folder or a hard link is
+    the source, refused as its plain path is; nothing of it is written."""
+    make_config(tmp_path)
+    assert run(tmp_path, "subscribers", "add", "a@example.org").exit_code == 0
+    state = tmp_path / ".newsletter" / "newsletter.sqlite3"
+    (tmp_path / "link").symlink_to(".newsletter")
+    os.link(state, tmp_path / "hard.sqlite3")
+    before = state.read_bytes(), state.stat().st_mtime_ns
+    for spelling in (f"{tmp_path}/.newsletter/../.newsletter/newsletter.sqlite3",
+                     f"sqlite://{tmp_path}/link/newsletter.sqlite3",
+                     str(tmp_path / "hard.sqlite3")):
+        same = run(tmp_path, "state", "copy", "--to", spelling)
+        assert same.exit_code == 1, (spelling, same.output)
+        assert f"{spelling.removeprefix('sqlite://')}: the source and the target are the " \
+               "same database" in same.output
+    assert (state.read_bytes(), state.stat().st_mtime_ns) == before
+    other = run(tmp_path, "state", "copy", "--to", f"{tmp_path}/link/../other.sqlite3")
+    assert other.exit_code == 0, other.output
 
 
 def test_state_copy_to_another_sqlite_file_verifies_every_row(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ with the reason, and nothing of it is left in the target.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Any
 
 from ..core.errors import NewsletterError
 from .database import Database, Location, open_location
-from .schema import IDENTITY_COLUMNS, POSTGRESQL, TABLES
+from .schema import IDENTITY_COLUMNS, POSTGRESQL, SQLITE, TABLES
 
 CHUNK = 1000
 
@@ -196,7 +197,7 @@ def _rolled_back(target: str, table: str, error: Exception,
 def copy_state(source: Location, target: Location, *,
                log: Callable[[str], None] = print) -> CopyReport:
     """Copy every row of ``source`` into ``target`` (both brought to the latest schema)."""
-    if str(source) == str(target):
+    if _same_database(source, target):
         raise NewsletterError(f"{target}: the source and the target are the same database")
     report = CopyReport(str(source), str(target))
     with open_location(source) as src, open_location(target) as dst:
@@ -222,6 +223,21 @@ def copy_state(source: Location, target: Location, *,
         with dst.transaction():
             _write(str(target), dst, columns, data, report, log)
     return report
+
+
+def _same_database(source: Location, target: Location) -> bool:
+    """Whether ``target`` names the source's database, however spelt: a SQLite file reached
+    through ``..``, a symbolic link or a hard link is the same file, and copying a state
+    onto itself only rewrites it (and would "verify" it against itself)."""
+    if str(source) == str(target):
+        return True
+    if source.dialect != SQLITE or target.dialect != SQLITE or not (source.path and
+                                                                    target.path):
+        return False
+    try:
+        return os.path.samefile(source.path, target.path)
+    except OSError:  # one of them is not there yet: the same file only if named alike
+        return os.path.realpath(source.path) == os.path.realpath(target.path)
 
 
 def _write(target: str, dst: Database, columns: dict[str, list[str]],
