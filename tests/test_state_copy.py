@@ -108,6 +108,41 @@ def test_a_nul_character_names_the_row_and_how_to_clean_it(
         ("a@example.org", ""), ("b@example.org", "AnnB")]
 
 
+def test_text_that_is_not_utf8_names_the_row_and_how_to_mend_it(
+        state_backend: StateBackend, tmp_path: Path) -> None:
+    """SQLite keeps any bytes as text, Python cannot read them back: the copy names the
+    table, row and column (in a key column too) instead of the driver's bare message, writes
+    nothing, and the UPDATE it proposes lets it through."""
+    make_config(tmp_path, state_url=None)
+    for address in ("a@example.org", "b@example.org"):
+        assert run(tmp_path, "subscribers", "add", address).exit_code == 0
+    source_sql(tmp_path, "UPDATE subscribers SET name = CAST(X'416EFF6E' AS TEXT) "
+                         "WHERE email = 'b@example.org'")
+    source_sql(tmp_path, "UPDATE subscribers SET email = CAST(X'6140FE2E6F7267' AS TEXT) "
+                         "WHERE email = 'a@example.org'")
+    target = target_of(state_backend, tmp_path)
+    fixes = []
+    for expected in ("subscribers: the row {'email': 'a@\ufffd.org'} holds text that is not "
+                     "valid UTF-8 in email ('a@\ufffd.org'",
+                     "subscribers: the row {'email': 'b@example.org'} holds text that is not "
+                     "valid UTF-8 in name ('An\ufffdn'"):
+        result = run(tmp_path, "state", "copy", "--to", target)
+        assert result.exit_code == 1, result.output
+        message = " ".join(result.output.split())
+        assert f"{tmp_path / '.newsletter' / 'newsletter.sqlite3'}: {expected}" in message
+        assert "Nothing was copied" in message and "Could not decode" not in message
+        fix = re.search(r"with those bytes replaced: (UPDATE .*?)\) and copy again", message)
+        assert fix is not None, message
+        fixes.append(fix.group(1))
+        source_sql(tmp_path, fix.group(1))
+    assert "CAST(X'6140FE2E6F7267' AS TEXT)" in fixes[0]  # the key as it is stored
+    assert target_sql(target, "SELECT count(*) FROM subscribers") == [(0,)]
+    again = run(tmp_path, "state", "copy", "--to", target)
+    assert again.exit_code == 0, again.output
+    assert target_sql(target, "SELECT email, name FROM subscribers ORDER BY id") == [
+        ("a@\ufffd.org", ""), ("b@example.org", "An\ufffdn")]
+
+
 def test_a_value_the_target_refuses_is_named_and_nothing_is_copied(
         postgres_url: str, tmp_path: Path) -> None:
     """A value PostgreSQL refuses (text where a number belongs, which SQLite keeps): the

@@ -81,6 +81,48 @@ def _rows(db: Database, table: str, columns: list[str], keys: tuple[str, ...]
         f"ORDER BY {', '.join(keys)}").fetchall()]
 
 
+def _source_rows(source: str, src: Database, table: str, columns: list[str],
+                 keys: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """The rows of ``table`` in the source; a text value that is not UTF-8 (SQLite stores
+    whatever bytes it was given as text, and Python cannot read them back) is named, with
+    the UPDATE that mends it, instead of the driver's message without a row."""
+    try:
+        return _rows(src, table, columns, keys)
+    except sqlite3.OperationalError as error:
+        if "UTF-8" not in str(error):
+            raise
+        reason = str(error)
+    src.raw.text_factory = bytes  # the same rows as bytes, to find the one
+    try:
+        rows = _rows(src, table, columns, keys)
+    finally:
+        src.raw.text_factory = str
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            if isinstance(value, bytes) and not _is_utf8(value):
+                key = {k: _text(row[columns.index(k)]) for k in keys}
+                where = " AND ".join(f"{k} = {_literal(row[columns.index(k)])}" for k in keys)
+                mended = value.decode("utf-8", "replace")
+                raise NewsletterError(
+                    f"{source}: {table}: the row {key!r} holds text that is not valid UTF-8 "
+                    f"in {column} ({mended!r}, the bytes it cannot read shown as \ufffd), "
+                    "so it cannot be read for the copy. Nothing was copied; correct it in "
+                    "the source (in SQLite, with those bytes replaced: UPDATE "
+                    f"{table} SET {column} = {_literal(mended)} WHERE {where}) and copy again")
+    # Changed since (another process mended it): what the driver said is all there is.
+    raise NewsletterError(f"{source}: {table}: {reason}; nothing was copied. Copy again")
+
+
+def _is_utf8(value: bytes) -> bool:
+    """Whether the bytes are UTF-8: bytes that are not change when decoded with U+FFFD."""
+    return value.decode("utf-8", "replace").encode("utf-8") == value
+
+
+def _text(value: Any) -> Any:
+    """A value read as bytes, as the copy reads it (text where it is UTF-8)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
 # The rows a reader or a send changes after the fact, and the column stamping the change: a
 # target that holds a newer stamp than the source has been used since the source was left
 # (an unsubscribe, a message sent), and copying the source over it would undo that.
@@ -169,7 +211,11 @@ def _unstorable(target: str, dst: Database, columns: dict[str, list[str]],
 
 
 def _literal(value: Any) -> str:
-    """``value`` as an SQL literal (a NUL in a key column spelled with char(0))."""
+    """``value`` as an SQL literal (a NUL in a key column spelled with char(0), text that is
+    not UTF-8 as its bytes)."""
+    if isinstance(value, bytes):
+        return (_literal(value.decode("utf-8")) if _is_utf8(value)
+                else f"CAST(X'{value.hex().upper()}' AS TEXT)")
     if not isinstance(value, str):
         return str(value)
     return " || char(0) || ".join("'" + part.replace("'", "''") + "'"
@@ -205,7 +251,7 @@ def copy_state(source: Location, target: Location, *,
         if {table: _columns(dst, table) for table in TABLES} != columns:
             raise NewsletterError(f"{target}: its tables differ from those of {source}; both "
                                   "should be at the same schema after migrating")
-        data = {table: _rows(src, table, columns[table], keys)
+        data = {table: _source_rows(str(source), src, table, columns[table], keys)
                 for table, keys in TABLES.items()}
         for table in STAMPED:
             newer = _newer_in_target(dst, table, columns[table], TABLES[table], data[table])
