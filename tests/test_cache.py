@@ -325,6 +325,32 @@ def test_a_warm_build_reads_only_what_changed(tmp_path, settled, monkeypatch):
     assert read == ["a0003.md"]
 
 
+def test_a_counting_reading_keeps_the_named_articles_and_those_of_the_windows(
+        tmp_path, settled):
+    """check counts the articles, keeping only those the drafts' pins and excludes name (by
+    id or URL) and those of the windows of drafts excluding a URL: the same, cold (every
+    file read) and warm (rows from the cache), as a whole reading filtered."""
+    config = _corpus(tmp_path, 60)
+    settle()
+    plain = corpus.read_corpus(config.corpus)
+    window = issue_window(DATE, config.timezone, config.window_days)
+    wanted = ("a0003", "https://news.example/40/", "a9999")
+    expected = tuple(a for a in plain.articles if a.id == "a0003" or a.published in window
+                     or a.canonical_url == "news.example/40")
+    assert 0 < len(expected) < len(plain.articles) - 2
+    for _ in ("cold", "warm"):
+        kept = corpus.read_corpus(config.corpus, cache_dir=config.state_dir,
+                                  keep_articles=False, wanted=wanted, keep_within=(window,))
+        assert kept.articles == expected
+        assert (kept.problems, kept.valid_count) == (plain.problems, len(plain.articles))
+    named = corpus.read_corpus(config.corpus, cache_dir=config.state_dir, keep_articles=False,
+                               wanted=wanted)
+    assert [a.id for a in named.articles] == ["a0003", "a0040"]
+    week = corpus.read_corpus(config.corpus, cache_dir=config.state_dir, keep_articles=False,
+                              keep_within=(window,))
+    assert week.articles == tuple(a for a in plain.articles if a.published in window)
+
+
 def test_a_file_changed_just_before_a_build_is_read_again_next_time(tmp_path, monkeypatch):
     """Racy files: a change within the same timestamp tick as the read would leave the
     stamp equal, so a row for a file younger than the margin is never trusted."""

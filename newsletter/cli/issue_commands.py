@@ -12,7 +12,7 @@ import click
 from .. import __version__
 from ..core.config import DEFAULT_CONFIG_NAME
 from ..publishing.build import build_issue, other_issues_files, publish_issue, read_and_select
-from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by
+from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by, windows_to_keep
 from ..reading.corpus import read_corpus
 from ..rendering.check import template_problems as check_templates
 from ..rendering.check import template_warnings
@@ -144,10 +144,11 @@ def check(options: Options, strict: bool) -> None:
     """
     config, strict = options.load(strict)
     drafts_found = find_drafts(config.output)
-    # Only the articles the drafts' pins and excludes name are kept, to resolve them.
+    # Only the articles the drafts' pins and excludes may name are kept, to resolve them.
     reading = read_corpus(config.corpus, cache_dir=config.state_dir,
                           keep_open=config.open_folders, keep_articles=False,
-                          wanted=wanted_by(drafts_found))
+                          wanted=wanted_by(drafts_found),
+                          keep_within=windows_to_keep(config, drafts_found))
     for problem in reading.problems:
         echo(f"{problem}", err=True)
     echo(f"Checked {config.path.name} and {reading.file_count} article files in "

@@ -2,8 +2,9 @@
 up in ``newsletter check``, not when the issue is built or, worse, at the scheduled publish.
 
 A pin or exclude is resolved against the corpus as the build resolves it. ``check`` reads the
-corpus once for every draft, keeping only the articles their entries name (:func:`wanted_by`);
-only a draft excluding another outlet's coverage has its window read (as its build would)."""
+corpus once for every draft, keeping only the articles their entries name (:func:`wanted_by`)
+and, for a draft excluding a URL (another outlet's coverage, maybe), its window's articles
+(:func:`windows_to_keep`)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,11 @@ from pathlib import Path
 
 from ..core.config import Config
 from ..core.errors import ConfigError, NewsletterError
-from ..core.models import Article
-from ..reading.corpus import read_corpus
+from ..core.models import Article, Window
+from ..core.urls import canonical_url
 from ..selecting.overrides import (
     OVERRIDES_FILE,
     Overrides,
-    find_article,
     load_overrides,
     resolve_overrides,
 )
@@ -89,11 +89,19 @@ def wanted_by(drafts: Sequence[Draft]) -> tuple[str, ...]:
                  for entry in draft.overrides.pin + draft.overrides.exclude)
 
 
+def windows_to_keep(config: Config, drafts: Sequence[Draft]) -> tuple[Window, ...]:
+    """The windows of the drafts that exclude a URL: it may name no article file but another
+    outlet's coverage of an article in the window, which only the window's articles tell."""
+    return tuple(issue_window(draft.date, config.timezone, config.window_days)
+                 for draft in drafts if draft.overrides
+                 and any(canonical_url(entry) for entry in draft.overrides.exclude))
+
+
 def check_draft_overrides(config: Config, drafts: Sequence[Draft],
                           named: Sequence[Article]) -> DraftsCheck:
     """The drafts' problems, with those of their pins and excludes as the build would find
-    them. ``named``: every valid article an entry of :func:`wanted_by` names (check's
-    reading keeps them)."""
+    them. ``named``: every valid article an entry of :func:`wanted_by` names and those of
+    the :func:`windows_to_keep` (check's reading keeps them)."""
     problems: list[OverridesProblem] = []
     for draft in drafts:
         problems += draft.problems
@@ -105,17 +113,8 @@ def check_draft_overrides(config: Config, drafts: Sequence[Draft],
 def _unresolved(config: Config, draft: Draft, overrides: Overrides,
                 named: Sequence[Article]) -> list[OverridesProblem]:
     window = issue_window(draft.date, config.timezone, config.window_days)
-    articles = named
-    by_id = {a.id: a for a in named} if overrides.exclude else {}
-    by_url = {a.canonical_url: a for a in named} if by_id else {}
-    if any(find_article(entry, by_id, by_url) is None for entry in overrides.exclude):
-        # It may name another outlet's coverage of an article in the window: read the
-        # window as the draft's build does (only such a draft pays for it).
-        articles = read_corpus(config.corpus, cache_dir=config.state_dir,
-                               keep_open=config.open_folders, window=window,
-                               wanted=overrides.pin + overrides.exclude).articles
     try:
-        resolve_overrides(overrides, articles, config, draft.path, window, draft.date)
+        resolve_overrides(overrides, named, config, draft.path, window, draft.date)
     except ConfigError as error:
         lines = _key_lines(draft.path)
         return [_problem(draft.path, message, lines, overrides) for message in error.errors]

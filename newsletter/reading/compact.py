@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import array
+import itertools
+import operator
 import os
 import zlib
 from collections.abc import Iterable, Iterator
 from itertools import repeat
 from typing import BinaryIO
 
-from .reads import FreshRows
+from .reads import NO_DATE, FreshRows
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ino, ctime_ns
 
@@ -342,3 +344,15 @@ def differing_rows(walked: Iterable[array.array], stored: Iterable[array.array]
     if differing:
         rows.frombytes(differing.to_bytes(8 * count, "little"))
     return rows
+
+
+def later_rows(known: Known, newest: int | None, decided: set[int]
+               ) -> list[tuple[int, int, int]]:
+    """(published_us, row, kind) of the rows not decided one by one that are newer than
+    ``newest`` (all of them without one): the only ones the search for the newest valid
+    article can need."""
+    published, flags = known.published, known.flags
+    bound = NO_DATE if newest is None else newest
+    return [(published[row], row, flags[row] >> 1) for row in itertools.compress(
+            range(len(published)), map(operator.lt, itertools.repeat(bound), published))
+            if row not in decided]

@@ -27,7 +27,7 @@ from ..core.codec import decode_article, decode_brief, decode_problem
 from ..core.models import Article, Problem, Window
 from . import cache as corpus_cache
 from . import files
-from .compact import CompactBuilder, Known, differing_rows, encode_changes
+from .compact import CompactBuilder, Known, differing_rows, encode_changes, later_rows
 from .plan import Plan, Progress, make_plan, wanted_names
 from .reads import NO_DATE, FreshRows, Unread
 from .walk import Walked, article_id, unreadable_corpus, walk_corpus, walked_file
@@ -65,7 +65,8 @@ _SUFFIX = operator.itemgetter(slice(-3, None))  # ".md" or "txt"
 def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | None = None,
                 wanted: Iterable[str] = (), progress: bool | None = None,
                 brief_outside: Window | None = None, keep_articles: bool = True,
-                keep_open: tuple[Path, ...] = ()) -> CorpusReading:
+                keep_open: tuple[Path, ...] = (), keep_within: Iterable[Window] = ()
+                ) -> CorpusReading:
     """See :func:`_read_corpus`; the cyclic garbage collector is paused meanwhile, as the
     hundreds of thousands of small objects it would scan over and over hold no cycles, and
     what was read is then moved out of its reach for good (``gc.freeze``): it lives as long
@@ -75,7 +76,8 @@ def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | N
     try:
         return _read_corpus(root, cache_dir=cache_dir, window=window, wanted=wanted,
                             progress=progress, brief_outside=brief_outside,
-                            keep_articles=keep_articles, keep_open=keep_open)
+                            keep_articles=keep_articles, keep_open=keep_open,
+                            keep_within=keep_within)
     finally:
         gc.freeze()
         if collecting:
@@ -84,7 +86,8 @@ def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | N
 
 def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
                  wanted: Iterable[str], progress: bool | None, brief_outside: Window | None,
-                 keep_articles: bool, keep_open: tuple[Path, ...]) -> CorpusReading:
+                 keep_articles: bool, keep_open: tuple[Path, ...],
+                 keep_within: Iterable[Window]) -> CorpusReading:
     """Read every article file below ``root``; the first file to claim an id keeps it.
 
     With ``cache_dir``, what each file read as is kept there (``cache.py``; the folder made
@@ -98,7 +101,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     Memory stays bounded by what the caller keeps: with ``brief_outside``, a valid article
     published outside that window (and not wanted) is kept as a brief (:func:`brief`: what
     explain reports of it); with ``keep_articles=False`` valid articles are only counted,
-    but for those ``wanted`` names (check resolves the drafts' pins and excludes with them).
+    but for those ``wanted`` names and those published within ``keep_within`` (check
+    resolves the drafts' pins and excludes with them).
     """
     # A file changed this close to now could change again within its timestamp's tick.
     settled_before_ns = time.time_ns() - corpus_cache.RACY_MARGIN_NS
@@ -121,11 +125,18 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     to_fetch: dict[str, int] = {}  # cached rows to decode: relative path -> index
     counted = 0
     # Without keep_articles, the articles an editor's pin or exclude names are kept all the
-    # same: a handful, looked for only when there is an entry to look for.
+    # same (a handful), and those of keep_within's windows (a week's each): looked for only
+    # when there is one.
     keep_ids, keep_urls = (frozenset(), frozenset()) if keep_articles else wanted_names(wanted)
+    spans = [] if keep_articles else [(corpus_cache.microseconds(w.start),
+                                       corpus_cache.microseconds(w.end)) for w in keep_within]
+
+    def within(published_us: int) -> bool:
+        return any(start <= published_us < end for start, end in spans)
 
     def named(article: Article) -> bool:
-        return article.id in keep_ids or article.canonical_url in keep_urls
+        return (article.id in keep_ids or article.canonical_url in keep_urls
+                or within(corpus_cache.microseconds(article.published)))
 
     def keep(result: Article | Problem | None, row: corpus_cache.Entry | None
              ) -> Article | Problem | None:
@@ -136,7 +147,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             if row.kind == corpus_cache.KIND_PROBLEM:
                 return decode_problem(row.payload)
             if not keep_articles:
-                if (keep_ids or keep_urls) and named(article := decode_article(row.payload)):
+                if (keep_ids or keep_urls or spans) and named(
+                        article := decode_article(row.payload)):
                     return article
                 counted += 1
                 return None
@@ -219,7 +231,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         elif kind != corpus_cache.KIND_ARTICLE:
             to_read.append(index)  # deferred before, needed now
         elif keep_articles or (keep_ids and relative.rpartition(".")[0] in keep_ids) or (
-                keep_urls and ((url := known.canonical(at)) is None or url in keep_urls)):
+                keep_urls and ((url := known.canonical(at)) is None or url in keep_urls)) or (
+                spans and within(published)):
             to_fetch[relative] = index  # check: decoded only when a pin or exclude may name it
         else:
             counted += 1
@@ -277,7 +290,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
                   if isinstance(a, Article)), default=None)
     newer = skipped.take_newer(newest)
     if bulk:  # the rows left as they were that could be newer join the loop below
-        later = _later_rows(known, newest, set(rows))
+        later = later_rows(known, newest, set(rows))
         newer = sorted(newer + later, reverse=True)
         bulk -= len(later)
         bulk_deferred -= sum(kind == corpus_cache.KIND_DEFERRED for _, _, kind in later)
@@ -347,18 +360,6 @@ def _rows_to_decide(found: Walked, known: Known, plan: Plan) -> list[int]:
         decide.update(index for index, url in enumerate(known.canonical_list())
                       if not url or url in plan.wanted_canonical)
     return sorted(decide)
-
-
-def _later_rows(known: Known, newest: int | None, decided: set[int]
-                ) -> list[tuple[int, int, int]]:
-    """(published_us, row, kind) of the rows not decided one by one that are newer than
-    ``newest`` (all of them without one): the only ones the search for the newest valid
-    article can need."""
-    published, flags = known.published, known.flags
-    bound = NO_DATE if newest is None else newest
-    return [(published[row], row, flags[row] >> 1) for row in itertools.compress(
-            range(len(published)), map(operator.lt, itertools.repeat(bound), published))
-            if row not in decided]
 
 
 def read_article_file(root: Path, relative: str) -> Article | Problem | None:
