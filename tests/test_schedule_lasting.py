@@ -295,6 +295,38 @@ def test_a_server_refusing_the_session_at_its_greeting_is_a_lasting_failure(tmp_
     assert not outcome and outcome.lasting is None
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_temporary_login_failure_passes(tmp_path, monkeypatch):
+    """454 to the login (the server's password store did not answer) is a passing failure,
+    tried again on the timer, as a 421 greeting is: the password may be taken next time."""
+    monkeypatch.setenv("SMTP_PASSWORD", "right")
+
+    def authenticator(server, session, envelope, mechanism, data):  # noqa: ANN001, ANN202
+        return AuthResult(success=False, handled=False,
+                          message="454 4.7.0 Temporary authentication failure")
+
+    port = free_port()
+    controller = Controller(Recorder(), hostname="127.0.0.1", port=port, auth_required=True,
+                            auth_require_tls=False, authenticator=authenticator,
+                            auth_exclude_mechanism=["LOGIN"])
+    controller.start()
+    try:
+        config = _sending(tmp_path, port, username="newsletter", password_env="SMTP_PASSWORD")
+        outcome = run_pass(config, FIRE + dt.timedelta(minutes=1))
+    finally:
+        controller.stop()
+    assert not outcome and outcome.lasting is None
+
+
+def test_a_tls_handshake_the_server_drops_passes(tmp_path):
+    """A server that hangs up during the TLS handshake (busy, or the network dropped it) is
+    tried again on the timer, as any dropped connection: the settings are not at fault."""
+    with _greeting(b"") as port:
+        config = _sending(tmp_path, port, security="ssl")
+        outcome = run_pass(config, FIRE + dt.timedelta(minutes=1))
+    assert not outcome and outcome.lasting is None
+
+
 def _as_nobody(work: Callable[[], str]) -> str:
     """``work`` run in a child process as the unprivileged user ``nobody``: what it returns,
     or why it raised."""

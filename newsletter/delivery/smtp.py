@@ -117,12 +117,21 @@ class Connection:
                         f"{_reply(error.smtp_code, error.smtp_error)}; check smtp.host and "
                         "smtp.port, or the server's rules for this machine") from None
         except smtplib.SMTPAuthenticationError as error:
+            if error.smtp_code < 500:
+                # 454, a temporary authentication failure (the server's password store did
+                # not answer): the same password may be taken next time.
+                raise
             raise Fatal(f"the SMTP server {s.host}:{s.port} refused the login of "
                          f"{s.username}: {error.smtp_code} {_text(error.smtp_error)}; check "
                          "smtp.username and the password variable") from None
         except smtplib.SMTPNotSupportedError as error:
             raise Fatal(f"the SMTP server {s.host}:{s.port}: {error}; check smtp.security"
                          ) from None
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError):
+            # The connection dropped during the handshake (a busy server, the network): the
+            # same settings may work next time. A certificate or protocol that does not match
+            # (below) will not.
+            raise
         except ssl.SSLError as error:
             raise Fatal(f"TLS with {s.host}:{s.port} failed ({error}); check smtp.security "
                          "and smtp.port") from None
