@@ -19,6 +19,7 @@ import test_deliver
 from test_deliver import (
     FAST,
     ISSUE,
+    SECRET,
     Recorder,
     add_people,
     configured,
@@ -36,7 +37,7 @@ from conftest import StateBackend, run, state_of_version, state_sql, write_confi
 from newsletter.core.config import Config, load_config
 from newsletter.delivery.mailboxes import subscriber_for_send
 from newsletter.delivery.send import send_issue
-from newsletter.delivery.signups import key_of, save_preferences, unsubscribe
+from newsletter.delivery.signups import key_of, record_signup, save_preferences, unsubscribe
 from newsletter.delivery.subscribers import list_subscribers
 from newsletter.state.database import now, open_database
 
@@ -152,6 +153,42 @@ def test_the_database_refuses_a_second_spelling(site: Path, tmp_path: Path) -> N
     with pytest.raises(Exception, match="(?i)unique"):
         state_sql(config, "INSERT INTO subscribers (email, created, updated) "
                           "VALUES ('aDA@example.org', 't', 't')")
+
+
+def test_two_signups_of_one_mailbox_at_once_are_answered_alike(
+        state_backend: StateBackend, site: Path, tmp_path: Path) -> None:
+    """A signup of ada@ while another one's, as Ada@, is not committed yet: PostgreSQL makes
+    the second wait on the unique index, then it finds the mailbox taken. It is answered as a
+    second signup within the resend limit is (nothing queued), not with a server error."""
+    config = configured(site, tmp_path)
+    first = open_database(config)  # a connection of its own: the other signup's
+    mark = "?" if first.dialect == "sqlite" else "%s"
+    stamp = now()
+    outcomes: list[Any] = []
+    with first.transaction():
+        first.raw.execute("INSERT INTO subscribers (email, status, source, requested_at, "
+                          f"created, updated) VALUES ({mark}, 'pending', 'form', {mark}, "
+                          f"{mark}, {mark})", ("Ada@example.org", stamp, stamp, stamp))
+        first.raw.execute("INSERT INTO mail_queue (kind, email, mailbox, created_at, due_at) "
+                          f"VALUES ('confirm', {mark}, {mark}, {mark}, {mark})",
+                          ("Ada@example.org", "ada@example.org", stamp, stamp))
+        second = threading.Thread(target=lambda: outcomes.append(_signup(
+            config, "ada@example.org")))
+        second.start()
+        second.join(1)  # it waits: on the unique index (PostgreSQL), for the lock (SQLite)
+    first.close()
+    second.join(30)
+    assert [getattr(outcome, "value", outcome) for outcome in outcomes] == ["nothing"]
+    assert statuses(config) == {"Ada@example.org": "pending"}
+    assert state_sql(config, "SELECT email FROM mail_queue") == [("Ada@example.org",)]
+
+
+def _signup(config: Config, address: str) -> Any:
+    try:
+        return record_signup(config, SECRET.encode(), address=address, name="", topics=(),
+                             client="192.0.2.1", at=dt.datetime.now(dt.UTC))
+    except Exception as error:  # the thread's failure, seen by the test's assertion
+        return error
 
 
 # -- spellings stored by an older version --------------------------------------------------------

@@ -93,8 +93,12 @@ def record_signup(config: Config, secret: bytes, *, address: str, name: str,
             return Outcome.NOTHING
         topics_text = ";".join(topics)
         if row is None:
-            db.run("subscriber.insert_pending",
-                   (address, name, topics_text, stamp, new_key(), stamp, stamp))
+            if not db.run("subscriber.insert_pending",
+                          (address, name, topics_text, stamp, new_key(), stamp, stamp)
+                          ).rowcount:
+                # Another signup of the mailbox got in first and queued its confirmation:
+                # answered as a second signup within the resend limit is.
+                return Outcome.NOTHING
         else:  # pending again, unsubscribed or bounced: the same confirmation
             db.run("subscriber.make_pending", (name, topics_text, stamp, stamp, address))
         db.run("mail_queue.insert", ("confirm", address, mailbox, stamp, stamp))

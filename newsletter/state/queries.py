@@ -103,9 +103,11 @@ STATEMENTS: dict[str, str] = {
         "SELECT token_key FROM subscribers WHERE email = ?",
     "subscriber.signup_state":
         "SELECT status, requested_at, token_key FROM subscribers WHERE email = ?",
-    "subscriber.insert_pending":
+    "subscriber.insert_pending":  # nothing when a signup of the mailbox, in any spelling,
+        # committed since this one looked (PostgreSQL makes it wait on the unique index)
         "INSERT INTO subscribers (email, name, topics, status, source, requested_at, "
-        "token_key, created, updated) VALUES (?, ?, ?, 'pending', 'form', ?, ?, ?, ?)",
+        "token_key, created, updated) VALUES (?, ?, ?, 'pending', 'form', ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
     "subscriber.make_pending":  # an address that left or bounced signs up again
         "UPDATE subscribers SET name = ?, topics = ?, status = 'pending', requested_at = ?, "
         "updated = ? WHERE email = ?",
