@@ -242,6 +242,24 @@ def test_a_spelling_sent_or_in_flight_before_holds_the_others_back(site: Path,
 
 
 @both
+def test_a_spelling_removed_while_in_flight_leaves_the_issue_to_the_one_kept(
+        site: Path, tmp_path: Path) -> None:
+    """An older version had the issue in flight to ada@ when it was killed; the operator then
+    keeps one spelling, as subscribers list advises, and removes ada@. The message may never
+    have arrived: the issue goes to Ada@, the spelling kept, rather than to no one."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        older_state(config, [("Ada@example.org", "active"), ("ada@example.org", "active")])
+        state_sql(config, "INSERT INTO attempts (issue, email, at) "
+                          "VALUES (?, 'ada@example.org', 't')", SLUG)
+        assert run(tmp_path, "subscribers", "remove", "ada@example.org").exit_code == 0
+        report = send_issue(config, ISSUE, log=quiet, retry=FAST)
+    assert report.sent == ["Ada@example.org"]
+    assert mailboxes(recorder) == {"ada@example.org": 1}
+
+
+@both
 def test_killed_mid_run_then_resumed_each_mailbox_gets_it_once(site: Path,
                                                                tmp_path: Path) -> None:
     """Sixty mailboxes stored under two spellings each; SIGKILL while two messages wait for
@@ -313,6 +331,27 @@ def test_leaving_through_one_spellings_link_stops_the_mailbox(site: Path,
             "Ada@example.org": ("Ada", ("Robotics",)), "ada@example.org": ("Ada", ("Robotics",)),
             "bob@example.org": ("", ())}
         unsubscribe(config, at, key=key)
+        report = send_issue(config, ISSUE, log=quiet, retry=FAST)
+    assert statuses(config) == {"Ada@example.org": "unsubscribed",
+                                "ada@example.org": "unsubscribed", "bob@example.org": "active"}
+    assert report.sent == ["bob@example.org"] and mailboxes(recorder) == {"bob@example.org": 1}
+
+
+@both
+def test_an_import_that_says_a_spelling_left_stops_the_mailbox(site: Path,
+                                                               tmp_path: Path) -> None:
+    """An import naming one spelling of a mailbox an older database holds twice, both active,
+    as unsubscribed (a list of those who left, carried over from another tool): the mailbox
+    is sent nothing more, as when the reader leaves through either spelling's link."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        older_state(config, [("Ada@example.org", "active"), ("ada@example.org", "active"),
+                             ("bob@example.org", "active")])
+        csv = tmp_path / "left.csv"
+        csv.write_text("email,name,topics,status\nada@example.org,,,unsubscribed\n",
+                       encoding="utf-8")
+        assert run(tmp_path, "subscribers", "import", str(csv)).exit_code == 0
         report = send_issue(config, ISSUE, log=quiet, retry=FAST)
     assert statuses(config) == {"Ada@example.org": "unsubscribed",
                                 "ada@example.org": "unsubscribed", "bob@example.org": "active"}

@@ -167,6 +167,11 @@ def _upsert(db: Database, new: Subscriber, *, reactivate: bool) -> tuple[str, st
     if merged == old:
         return old.email, "kept unsubscribed" if old.status == "unsubscribed" else "unchanged"
     db.run("subscriber.merge", (name, _topics_text(topics), status, status, stamp, old.email))
+    if status != old.status and status in ("unsubscribed", "bounced"):
+        # The other spellings of the mailbox an older database holds leave with it, as
+        # through a link: left active, one of them would be sent the next issue.
+        db.run("subscriber.unsubscribe_by_email" if status == "unsubscribed"
+               else "subscriber.bounced", (stamp, old.email))
     if old.status != "active" and status == "active":
         return old.email, "resubscribed"
     kept = status == "unsubscribed" and old.status == status
