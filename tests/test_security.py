@@ -44,8 +44,9 @@ from test_deliver import (
 from conftest import PROJECT, run, write_article, write_config
 from newsletter.cli import cli
 from newsletter.core import headers
-from newsletter.core.config import MAX_SITE_URL, load_config
+from newsletter.core.config import load_config
 from newsletter.core.errors import NewsletterError
+from newsletter.core.site_url import MAX_SITE_URL
 from newsletter.delivery.send import load_published_issue, send_issue
 from newsletter.rendering.mail import RenderedEmail, render_notice
 from newsletter.rendering.message import build_template, notice_message

@@ -28,9 +28,9 @@ from .settings import (
     TopicConfig,
 )
 from .signups import check_subscribe
+from .site_url import check_site_url
 from .text import describe, topic_key
 from .theme import check_templates, check_theme, report_placeholders
-from .urls import normalize_url
 from .zones import check_timezone
 
 DEFAULT_CONFIG_NAME = "newsletter.yaml"
@@ -49,10 +49,6 @@ SMTP_KEYS = ("host", "port", "security", "username", "password_env", "concurrenc
              "rate_per_second", "lease_seconds")
 SMTP_SECURITY = {"none": 25, "starttls": 587, "ssl": 465}  # and each one's usual port
 SUBJECT_FIELDS = ("title", "date", "slug")
-# site_url goes into every email's headers (List-Unsubscribe, with a token after it; its
-# host in Message-ID, List-Id and the default From), whose lines hold at most 998 characters.
-MAX_SITE_URL = 800
-MAX_HOST = 253  # DNS
 
 
 def _topics(report: Report, value: Any) -> tuple[TopicConfig, ...]:
@@ -260,23 +256,7 @@ def validate(data: Any, path: Path) -> Config:
     problem = header_problem(title) if title else None
     if problem:  # the title goes into List-Id, the default From and the subject
         report.errors.append(f"title: {problem}")
-    site_url = string(report, data, "site_url")
-    normalized = normalize_url(site_url)  # a non-ASCII host in punycode: it goes into headers
-    if site_url is not None and normalized is None:
-        report.expected("site_url", "an absolute http(s) URL such as https://news.example.org/",
-                        site_url)
-    elif normalized is not None:
-        site_url = normalized.split("#")[0]
-        if not site_url.endswith("/"):
-            site_url += "/"  # the published folder: relative links resolve below it
-        host = urlsplit(site_url).hostname or ""
-        if len(host) > MAX_HOST:
-            report.errors.append(f"site_url: the host name has {len(host)} characters; a host "
-                                 f"name has at most {MAX_HOST}")
-        elif len(site_url) > MAX_SITE_URL:
-            report.errors.append(f"site_url: {len(site_url)} characters; at most "
-                                 f"{MAX_SITE_URL}, as every email carries it in a header line "
-                                 "(List-Unsubscribe): choose a shorter path")
+    site_url = check_site_url(report, data)
 
     timezone_name = string(report, data, "timezone", "UTC")
     timezone = None if timezone_name is None else check_timezone(report, timezone_name)

@@ -21,6 +21,7 @@ from ..core import headers
 from ..core.config import Config
 from ..core.errors import NewsletterError
 from ..core.models import Issue
+from ..core.site_url import one_click
 from ..core.timing import issue_time
 from .mail import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, RenderedEmail
 
@@ -151,7 +152,10 @@ def build_template(config: Config, issue: Issue, rendered: RenderedEmail, *,
         lines.append(_address_header("Reply-To", config.email.reply_to, "email.reply_to"))
     lines += [
         headers.angle("List-Id", config.title, _list_id(config)),
-        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+    ]
+    if one_click(config.site_url):  # RFC 8058 allows it only for an https link
+        lines.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
+    lines += [
         b"MIME-Version: 1.0\r\n",
         f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'
         .encode("ascii"),
