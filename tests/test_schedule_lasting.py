@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import tempfile
 import threading
 import time
@@ -257,6 +258,55 @@ def test_a_refused_smtp_login_is_logged_once_and_not_tried_again_on_the_timer(
     assert _retried(seen) == []
     assert attempts == [b"newsletter"]
     assert recorder.messages == []
+
+
+def test_a_missing_smtp_password_variable_is_logged_once_with_the_fix(
+        tmp_path, monkeypatch, caplog):
+    """smtp.password_env names a variable the scheduler's environment lacks: one failure
+    naming the variable and the fix, and no retry on the timer (every run would fail alike
+    until the scheduler is started with it); no connection reaches the server."""
+    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = _sending(tmp_path, port, username="newsletter", password_env="SMTP_PASSWORD")
+        clock = ShiftedClock(monkeypatch, FIRE + dt.timedelta(seconds=5))
+        seen: list[logging.LogRecord] = []
+        stop = _meanwhile(clock, caplog, seen, lambda: os.kill(os.getpid(), signal.SIGTERM))
+        with caplog.at_level(logging.INFO, "newsletter"):
+            passes = _serve(monkeypatch, config, clock, after_start=stop, limit=30)
+    finally:
+        controller.stop()
+    assert len(passes) == 1, caplog.text
+    (failure,) = _failures(seen)
+    assert "the environment variable SMTP_PASSWORD (smtp.password_env) is not set" in failure
+    assert "fix: set SMTP_PASSWORD in the environment the scheduler starts in" in failure
+    assert _retried(seen) == []
+    assert recorder.messages == []
+
+
+def test_a_read_only_state_database_is_a_lasting_failure(tmp_path, monkeypatch):
+    """SQLite refuses to write (the database opened read-only, as on a read-only mount):
+    lasting, with the fix, and tried again once the database or its folder changes."""
+    config = make_config(tmp_path, state_dir="state")
+    add_people(config, tmp_path, ["ada@example.org,,"])
+    real_connect = sqlite3.connect
+
+    def read_only(database, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        kwargs.pop("uri", None)
+        return real_connect(f"file:{database}?mode=ro", *args, uri=True, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    with pytest.raises(NewsletterError) as refused:
+        add_people(config, tmp_path, ["bob@example.org,,"])
+    found = lasting(refused.value, config)
+    assert found is not None, refused.value
+    assert "is read-only for this user" in found.cause
+    database = config.state_dir / "newsletter.sqlite3"
+    assert found.inputs == (database, database.parent)
+    assert f"write {database} and its folder" in found.fix
 
 
 @contextlib.contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class NewsletterError(Exception):
     """A problem the user can fix; the message names the input and, where obvious, the fix."""
@@ -38,3 +40,22 @@ class StrictError(NewsletterError):
     def __init__(self, message: str, paths: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.paths = paths
+
+
+class UnsetVariable(NewsletterError):
+    """An environment variable the configuration names is missing, or holds what cannot be
+    used: every run fails alike until the process is started with it. ``name``: the
+    variable."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class ReadOnlyState(NewsletterError):
+    """The state database, or its folder, is read-only for this user: every write fails alike
+    until a person changes its permissions or its mount. ``path``: the database file."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path

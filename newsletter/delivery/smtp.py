@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core.config import Config
-from ..core.errors import NewsletterError
+from ..core.errors import NewsletterError, UnsetVariable
 from ..rendering.message import mailbox
 
 SMTP_TIMEOUT = 60.0  # seconds for one SMTP command: a stuck server is a dropped connection
@@ -81,8 +81,10 @@ def smtp_password(config: Config) -> str | None:
                               "environment variable that holds the SMTP password")
     value = os.environ.get(name)
     if value is None:
-        raise NewsletterError(f"the environment variable {name} (smtp.password_env) is not "
-                              "set: it holds the SMTP password")
+        raise UnsetVariable(f"the environment variable {name} (smtp.password_env) is not "
+                            f"set: it holds the SMTP password. Set it where newsletter runs "
+                            f"(export {name}=...), or name another variable in "
+                            "smtp.password_env", name)
     return value
 
 

@@ -27,7 +27,7 @@ import secrets
 from dataclasses import dataclass
 
 from ..core.config import Config
-from ..core.errors import NewsletterError
+from ..core.errors import UnsetVariable
 
 PURPOSES = {"confirm": "c", "preferences": "p", "unsubscribe": "u", "form": "f"}
 FORM_MAX_AGE = 24 * 3600  # seconds: a form older than a day is reloaded
@@ -45,15 +45,15 @@ def read_secret(config: Config) -> bytes:
     """The HMAC key from the environment variable the config names (never from a file)."""
     value = os.environ.get(config.secret_env, "")
     if not value.strip():
-        raise NewsletterError(
+        raise UnsetVariable(
             f"the environment variable {config.secret_env} is not set: it holds the secret "
             "that signs unsubscribe links (secret_env in the configuration names it). Set it "
             "to a long random string, the same for every run and for serve, e.g. "
-            "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'", config.secret_env)
     if len(value) < MIN_SECRET_LENGTH:
-        raise NewsletterError(f"the environment variable {config.secret_env} holds a secret "
-                              f"shorter than {MIN_SECRET_LENGTH} characters; use a long random "
-                              "string")
+        raise UnsetVariable(f"the environment variable {config.secret_env} holds a secret "
+                            f"shorter than {MIN_SECRET_LENGTH} characters; use a long random "
+                            "string", config.secret_env)
     return value.encode("utf-8")
 
 

@@ -19,6 +19,11 @@ Decided from what the run raises, never from the wording of a message:
 - :class:`SendFailed` whose report says the SMTP server refused the session (its greeting, a
   5xx; the login, 535; the sender, a 5xx to MAIL FROM; TLS) or refused the issue itself,
   message after message.
+- :class:`~newsletter.core.errors.UnsetVariable`: an environment variable the configuration
+  names (the SMTP password, the secret, the PostgreSQL password) is missing or unusable; a
+  running process never sees a variable set after it started, so the fix is a restart.
+- :class:`~newsletter.core.errors.ReadOnlyState`: the SQLite state database or its folder is
+  read-only for the scheduler's user; its inputs are the database and its folder.
 - a Jinja template error (a syntax error, an undefined name): its inputs are the templates.
 - an :class:`OSError` (itself or as the cause of the error raised) whose errno says the file
   system refuses us rather than lacks room: permission (EACCES, EPERM), a read-only mount
@@ -41,7 +46,13 @@ from pathlib import Path
 import jinja2
 
 from ..core.config import Config
-from ..core.errors import ConfigError, NewsletterError, StrictError
+from ..core.errors import (
+    ConfigError,
+    NewsletterError,
+    ReadOnlyState,
+    StrictError,
+    UnsetVariable,
+)
 from ..core.timing import schedule_settings
 from ..delivery.send import SendReport
 from ..rendering.check import template_location
@@ -124,6 +135,15 @@ def lasting(error: BaseException, config: Config) -> Lasting | None:
                            f"{config.path} or on the server (a new password in the "
                            "environment needs a restart of the scheduler); subscribers "
                            "already sent are not sent again")
+        if isinstance(cause, UnsetVariable):
+            return Lasting(str(cause), f"set {cause.name} in the environment the scheduler "
+                           "starts in, then restart the scheduler (a running process never "
+                           "sees a variable set after it started)")
+        if isinstance(cause, ReadOnlyState):
+            return Lasting(str(cause), f"let the user running the scheduler ({_user()}) "
+                           f"write {cause.path} and its folder (chown or chmod), or mount it "
+                           f"read-write, or name another state_dir in {config.path}",
+                           (cause.path, cause.path.parent))
         if isinstance(cause, jinja2.TemplateError):
             folders = template_folders(config)
             where = template_location(cause, folders)

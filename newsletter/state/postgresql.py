@@ -12,7 +12,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-from ..core.errors import NewsletterError
+from ..core.errors import NewsletterError, UnsetVariable
 from .location import Location
 
 CONNECT_TIMEOUT = 10  # seconds to reach a PostgreSQL server before saying it is unreachable
@@ -37,8 +37,9 @@ def _password(where: Location) -> str | None:
         return None  # trust, peer, a client certificate or ~/.pgpass
     value = os.environ.get(name)
     if value is None:
-        raise NewsletterError(f"the environment variable {name} (state_password_env) is not "
-                              f"set: it holds the password for {where}")
+        raise UnsetVariable(f"the environment variable {name} (state_password_env) is not "
+                            f"set: it holds the password for {where}. Set it where newsletter "
+                            f"runs (export {name}=...)", name)
     return value
 
 

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..core.errors import NewsletterError
+from ..core.errors import NewsletterError, ReadOnlyState
 from ..core.private import FOLDER_MODE, private_file, private_folder
 from .location import Location
 
@@ -56,11 +56,11 @@ def connect_sqlite(where: Location) -> sqlite3.Connection:
     return raw
 
 
-def read_only_error(path: Path, error: object) -> NewsletterError:
-    return NewsletterError(
+def read_only_error(path: Path, error: object) -> ReadOnlyState:
+    return ReadOnlyState(
         f"{path}: the state folder {path.parent} is read-only for this user ({error}): "
         "nothing changed. Make it writable (SQLite writes beside the database even to read "
-        "it), or point state_dir at a writable folder")
+        "it), or point state_dir at a writable folder", path)
 
 
 def _holders(path: Path) -> list[str]:
