@@ -299,7 +299,8 @@ def test_a_legacy_timezone_name_is_a_warning(tmp_path: Path, name: str):
 
 @pytest.mark.parametrize(("name", "target"), [
     ("US/Eastern", "America/New_York"), ("Japan", "Asia/Tokyo"), ("GB", "Europe/London"),
-    ("Asia/Calcutta", "Asia/Kolkata"), ("Europe/Kiev", "Europe/Kyiv")])
+    ("Asia/Calcutta", "Asia/Kolkata"), ("Europe/Kiev", "Europe/Kyiv"),
+    ("Iceland", "Atlantic/Reykjavik")])
 def test_an_old_tzdata_link_name_is_a_warning_naming_its_zone(tmp_path: Path, name: str,
                                                                target: str):
     """tzdata's backward links (Debian 13 ships them apart, in tzdata-legacy) warn with the
@@ -315,6 +316,19 @@ def test_an_old_tzdata_link_name_is_a_warning_naming_its_zone(tmp_path: Path, na
     for fine in ("Europe/Bratislava", "UTC", "GMT", "Asia/Kolkata", "America/New_York"):
         path = write_text_config(tmp_path, MINIMAL + f"timezone: {fine}\n")
         assert load_config(path).warnings == (), fine
+
+
+def test_a_country_link_keeps_its_target_when_its_own_zone_keeps_other_time(monkeypatch):
+    """``Iceland`` is told Atlantic/Reykjavik, the zone.tab name of its own country, only
+    because that keeps the time of tzdata's target (Africa/Abidjan) since 1970; a country
+    zone that did not would change the newsletter's times, so the target is named."""
+    if not Path("/usr/share/zoneinfo/tzdata.zi").is_file():
+        pytest.skip("needs the system's tzdata (Debian: the tzdata package)")
+    assert zones.old_name_of("Iceland") == "Atlantic/Reykjavik"
+    real = zones._since_1970
+    monkeypatch.setattr(zones, "_since_1970", lambda zone: (
+        "other time" if zone == "Atlantic/Reykjavik" else real(zone)))
+    assert zones.old_name_of("Iceland") == "Africa/Abidjan"
 
 
 def test_without_tzdata_links_no_link_warns(tmp_path: Path, monkeypatch):
