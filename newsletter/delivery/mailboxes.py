@@ -12,7 +12,9 @@ A database from before schema version 6 may hold several spellings of one mailbo
 kept, since the emails they were sent carry their own links, and act as one subscriber: a
 send gives the mailbox each issue once (``claims.fill`` picks the spelling, and
 :func:`subscriber_for_send` checks again right before a message goes out), unsubscribing
-through any spelling's link stops them all, and ``subscribers list`` names them.
+through any spelling's link stops them all (also through the link of a spelling removed
+since: its key is kept with the mailbox until the last spelling goes), and ``subscribers
+list`` names them.
 """
 
 from __future__ import annotations
@@ -68,6 +70,6 @@ def case_spellings_lines(groups: list[list[tuple[str, str]]]) -> list[str]:
             f"warning: {names} are one mailbox (they differ only in case): {sent}, and "
             "unsubscribing through any one's link stops them all. To keep one spelling: "
             + "; ".join(f"newsletter subscribers remove {address}" for address in others)
-            + " (the links in the emails a removed spelling was sent then no longer reach "
-            "the others)")
+            + " (the links in the emails a removed spelling was sent still unsubscribe the "
+            "mailbox)")
     return lines

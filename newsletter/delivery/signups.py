@@ -164,6 +164,19 @@ def reader(config: Config, key: str) -> Reader | None:
     return Reader(key, subscriber_from_row(values[:6]), values[6])
 
 
+def leaving(config: Config, key: str) -> Subscriber | None:
+    """Who an unsubscribe link's key names: its subscriber, or the mailbox of a spelling
+    removed since while others of it stayed (a database from before schema version 6; the
+    spelling still active first), whom following the link unsubscribes (:func:`unsubscribe`).
+    None for a key nothing is left of."""
+    found = reader(config, key)
+    if found is not None:
+        return found.subscriber
+    with open_database(config) as db:
+        row = db.run("subscriber.of_retired_key", (key,)).fetchone()
+    return None if row is None else subscriber_from_row(tuple(row))
+
+
 def key_of(config: Config, address: str) -> str | None:
     """The token key of the subscriber with this (normalized) address."""
     with open_database(config) as db:
@@ -182,12 +195,13 @@ def save_preferences(config: Config, key: str, name: str, topics: tuple[str, ...
 
 def unsubscribe(config: Config, at: dt.datetime, *, key: str | None = None,
                 address: str | None = None) -> None:
-    """Unsubscribe the subscriber named by ``key`` (or ``address``: links of earlier
-    versions); an unknown one is nothing to do. Takes effect for every message not yet
+    """Unsubscribe the mailbox named by ``key`` (its every spelling, also through the key of
+    a spelling removed since) or ``address`` (links of earlier versions); an unknown one is
+    nothing to do. Takes effect for every message not yet
     handed to the SMTP server, a running send's included."""
     with open_database(config) as db, db.transaction():
         if key is not None:
-            db.run("subscriber.unsubscribe_by_key", (iso(at), key))
+            db.run("subscriber.unsubscribe_by_key", (iso(at), key, key))
         else:
             db.run("subscriber.unsubscribe_by_email", (iso(at), address))
 

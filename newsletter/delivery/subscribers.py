@@ -203,7 +203,9 @@ def add_subscriber(config: Config, email: str, name: str | None = None,
 
 def remove_subscriber(config: Config, email: str) -> Subscriber:
     """Delete the subscriber (the send ledger keeps its rows, which hold no personal data
-    beyond the address, so that an issue is never sent twice to a re-added address)."""
+    beyond the address, so that an issue is never sent twice to a re-added address). A
+    spelling removed while others of its mailbox stay leaves its link key with the mailbox:
+    its emails' links still unsubscribe the reader, until the last spelling goes."""
     try:
         address = normalize_address(email)
     except AddressError as error:
@@ -218,7 +220,9 @@ def remove_subscriber(config: Config, email: str) -> Subscriber:
                                       f"subscribers remove {other.email}")
             raise NewsletterError(f"{address} is not a subscriber; see newsletter "
                                   "subscribers list")
+        db.run("retired_key.keep", (address,))  # its links still unsubscribe the mailbox
         db.run("subscriber.delete", (address,))
+        db.run("retired_keys.forget", (address, address))
     return stored
 
 

@@ -118,10 +118,22 @@ STATEMENTS: dict[str, str] = {
     "subscriber.save_preferences":
         "UPDATE subscribers SET name = ?, topics = ?, updated = ? WHERE lower(email) = "
         "(SELECT lower(email) FROM subscribers WHERE token_key = ?)",
-    "subscriber.unsubscribe_by_key":
+    "subscriber.unsubscribe_by_key":  # the key of a spelling removed since: its mailbox
         "UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL, updated = ? "
-        "WHERE lower(email) = (SELECT lower(email) FROM subscribers WHERE token_key = ?) "
+        "WHERE lower(email) IN (SELECT lower(email) FROM subscribers WHERE token_key = ? "
+        "UNION ALL SELECT mailbox FROM retired_keys WHERE token_key = ?) "
         "AND status != 'unsubscribed'",
+    "subscriber.of_retired_key":  # the mailbox of a removed spelling's key: active first
+        "SELECT email, name, topics, status, source, confirmed_at FROM subscribers "
+        "WHERE lower(email) = (SELECT mailbox FROM retired_keys WHERE token_key = ?) "
+        "ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, id LIMIT 1",
+    "retired_key.keep":  # a spelling about to be removed while others of its mailbox stay
+        "INSERT INTO retired_keys (token_key, mailbox) SELECT token_key, lower(email) "
+        "FROM subscribers s WHERE email = ? AND EXISTS (SELECT 1 FROM subscribers o "
+        "WHERE lower(o.email) = lower(s.email) AND o.email != s.email)",
+    "retired_keys.forget":  # after a removal: the mailbox's last spelling is gone
+        "DELETE FROM retired_keys WHERE mailbox = lower(?) AND NOT EXISTS "
+        "(SELECT 1 FROM subscribers WHERE lower(email) = lower(?))",
     "subscriber.unsubscribe_by_email":
         "UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL, updated = ? "
         "WHERE lower(email) = lower(?) AND status != 'unsubscribed'",

@@ -202,6 +202,18 @@ CREATE INDEX deliveries_mailbox ON deliveries (issue, lower(email));
 CREATE INDEX attempts_mailbox ON attempts (issue, lower(email));
 """
 
+# Version 7: the link key of a spelling removed while other spellings of its mailbox stay
+# (databases from before version 6 hold several). The emails that spelling was sent carry
+# links naming the key, and a reader who follows one must stop getting mail: the key stays
+# here, with the mailbox (lower(email)), until the mailbox's last spelling is removed.
+_V7_RETIRED_KEYS = """
+CREATE TABLE retired_keys (
+    token_key TEXT PRIMARY KEY,
+    mailbox TEXT NOT NULL
+){rowid};
+CREATE INDEX retired_keys_mailbox ON retired_keys (mailbox);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subscribers, the send ledger and in-flight attempts", {
         SQLITE: _V1_SUBSCRIBERS.format(id="INTEGER PRIMARY KEY")
@@ -224,6 +236,9 @@ MIGRATIONS: tuple[Migration, ...] = (
                POSTGRESQL: _V5_MAILBOX.format(find="strpos")}),
     Migration(6, "a mailbox is one subscriber: addresses equal up to case are one",
               _both(_V6_ONE_SUBSCRIBER_PER_MAILBOX)),
+    Migration(7, "the links of a spelling removed from its mailbox still unsubscribe it",
+              {SQLITE: _V7_RETIRED_KEYS.format(rowid=" WITHOUT ROWID"),
+               POSTGRESQL: _V7_RETIRED_KEYS.format(rowid="")}),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -242,6 +257,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "schedule_runs": ("newsletter", "fire_time"),
     "mail_queue": ("id",),
     "signup_hits": ("client", "at"),
+    "retired_keys": ("token_key",),
 }
 # Identity columns whose sequence must move past the copied values on PostgreSQL.
 IDENTITY_COLUMNS: dict[str, str] = {"subscribers": "id", "mail_queue": "id"}

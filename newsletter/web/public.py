@@ -38,7 +38,7 @@ from wsgiref.simple_server import WSGIServer
 from ..core.config import Config
 from ..core.errors import NewsletterError
 from ..delivery.mailqueue import QueueSender
-from ..delivery.signups import reader, unsubscribe
+from ..delivery.signups import leaving, unsubscribe
 from ..delivery.tokens import Checked, check_token, read_secret
 from ..rendering.pages import unique_slugs
 from ..rendering.palette import Palette, palette_for
@@ -296,9 +296,9 @@ class Site:
             # The link travels in every message's List-Unsubscribe header, so forwards,
             # proxies and scanners see it: the page shows only enough of the address for
             # its owner to know it.
-            found = reader(self.config, checked.key)
-            address = masked(found.subscriber.email) if found is not None else ""
-            gone = found is not None and found.subscriber.status == "unsubscribed"
+            found = leaving(self.config, checked.key)
+            address = masked(found.email) if found is not None else ""
+            gone = found is not None and found.status == "unsubscribed"
         action = f"{self.prefix}unsubscribe?token={quote(token, safe='')}"
         if method != "POST":
             # A reader who left and follows the link of an older issue is told so, not
