@@ -312,7 +312,8 @@ def test_a_read_only_state_database_is_a_lasting_failure(tmp_path, monkeypatch):
 @contextlib.contextmanager
 def _greeting(reply: bytes) -> Iterator[int]:
     """A server on 127.0.0.1 that answers each connection with ``reply`` and hangs up, as a
-    server refusing this machine does; its port."""
+    server refusing this machine does; its port. It reads what the client sent first (a TLS
+    client's hello) so that hanging up is a plain end of the connection, never a reset."""
     listener = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:
@@ -320,7 +321,10 @@ def _greeting(reply: bytes) -> Iterator[int]:
             while True:
                 client, _ = listener.accept()
                 with client:
+                    client.settimeout(5)
                     client.sendall(reply)
+                    with contextlib.suppress(OSError):
+                        client.recv(65536)  # the client's hello, or its hanging up
 
     threading.Thread(target=serve, daemon=True).start()
     try:
@@ -331,7 +335,8 @@ def _greeting(reply: bytes) -> Iterator[int]:
 
 def test_a_server_refusing_the_session_at_its_greeting_is_a_lasting_failure(tmp_path, caplog):
     """554 at the greeting ("no SMTP service here" for this machine) fails the run for good,
-    naming the reply; 421 (busy for now) is tried again on the timer."""
+    naming the reply; 421 (busy for now) is tried again on the timer, and the log says the
+    server answered 421."""
     with _greeting(b"554 5.7.1 No SMTP service for you\r\n") as port:
         config = _sending(tmp_path / "refused", port)
         with caplog.at_level(logging.INFO, "newsletter"):
@@ -339,19 +344,26 @@ def test_a_server_refusing_the_session_at_its_greeting_is_a_lasting_failure(tmp_
     assert not outcome and outcome.lasting is not None, caplog.text
     assert (f"the SMTP server 127.0.0.1:{port} refused the session: 554 5.7.1 No SMTP service "
             "for you") in outcome.lasting.cause
+    caplog.clear()
     with _greeting(b"421 4.3.2 Busy, try later\r\n") as port:
         config = _sending(tmp_path / "busy", port)
-        outcome = run_pass(config, FIRE + dt.timedelta(minutes=1))
+        with caplog.at_level(logging.INFO, "newsletter"):
+            outcome = run_pass(config, FIRE + dt.timedelta(minutes=1))
     assert not outcome and outcome.lasting is None
+    assert (f"error: the SMTP server 127.0.0.1:{port} is unreachable or keeps dropping the "
+            "connection (2 attempts; last: 421 4.3.2 Busy, try later)") in caplog.text
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-def test_a_temporary_login_failure_passes(tmp_path, monkeypatch):
+def test_a_temporary_login_failure_passes(tmp_path, monkeypatch, caplog):
     """454 to the login (the server's password store did not answer) is a passing failure,
-    tried again on the timer, as a 421 greeting is: the password may be taken next time."""
+    tried again on the timer, as a 421 greeting is: the password may be taken next time. The
+    login was asked for on each try, and the log names the 454."""
     monkeypatch.setenv("SMTP_PASSWORD", "right")
+    attempts: list[bytes] = []
 
     def authenticator(server, session, envelope, mechanism, data):  # noqa: ANN001, ANN202
+        attempts.append(data.login)
         return AuthResult(success=False, handled=False,
                           message="454 4.7.0 Temporary authentication failure")
 
@@ -362,19 +374,28 @@ def test_a_temporary_login_failure_passes(tmp_path, monkeypatch):
     controller.start()
     try:
         config = _sending(tmp_path, port, username="newsletter", password_env="SMTP_PASSWORD")
-        outcome = run_pass(config, FIRE + dt.timedelta(minutes=1))
+        with caplog.at_level(logging.INFO, "newsletter"):
+            outcome = run_pass(config, FIRE + dt.timedelta(minutes=1))
     finally:
         controller.stop()
     assert not outcome and outcome.lasting is None
+    assert attempts == [b"newsletter", b"newsletter"]  # each of the two tries logged in
+    assert (f"error: the SMTP server 127.0.0.1:{port} is unreachable or keeps dropping the "
+            "connection (2 attempts; last: 454 4.7.0 Temporary authentication failure)"
+            ) in caplog.text
 
 
-def test_a_tls_handshake_the_server_drops_passes(tmp_path):
+def test_a_tls_handshake_the_server_drops_passes(tmp_path, caplog):
     """A server that hangs up during the TLS handshake (busy, or the network dropped it) is
-    tried again on the timer, as any dropped connection: the settings are not at fault."""
+    tried again on the timer, as any dropped connection: the settings are not at fault. The
+    log names the end of the connection in the handshake."""
     with _greeting(b"") as port:
         config = _sending(tmp_path, port, security="ssl")
-        outcome = run_pass(config, FIRE + dt.timedelta(minutes=1))
+        with caplog.at_level(logging.INFO, "newsletter"):
+            outcome = run_pass(config, FIRE + dt.timedelta(minutes=1))
     assert not outcome and outcome.lasting is None
+    assert (f"error: the SMTP server 127.0.0.1:{port} is unreachable or keeps dropping the "
+            "connection (2 attempts; last: SSLEOFError: ") in caplog.text
 
 
 def _as_nobody(work: Callable[[], str]) -> str:
