@@ -484,6 +484,11 @@ def test_outbox_writes_the_exact_messages_and_connects_to_nothing(site: Path,
     assert [f.read_bytes() for f in files] == [f.read_bytes() for f in sorted(
         (tmp_path / "out").iterdir())]  # deterministic
     assert again.exit_code == 0
+    copy = run(tmp_path, "send", ISSUE.isoformat(), "--to", "me@example.org",
+               "--outbox", str(tmp_path / "copy"))  # a test copy there is dated as the issue
+    assert copy.exit_code == 0, copy.output
+    written = parse((tmp_path / "copy" / "test-me@example.org.eml").read_bytes())
+    assert written["Date"].datetime.date() == ISSUE
 
 
 def test_a_draft_or_missing_issue_is_refused(site: Path, tmp_path: Path) -> None:

@@ -108,6 +108,18 @@ def test_check_resolves_the_drafts_pins_and_excludes_as_the_build_does(two_topic
     assert run(two_topics, "build", "2021-02-22").exit_code == 0
 
 
+def test_a_problem_names_the_line_of_its_own_entry_not_one_that_contains_it(
+        two_topics: Path) -> None:
+    """An entry's line is found by the whole list item: "alph" is not the line of "alpha",
+    and an entry after the list's end is not looked for in the next key's lines."""
+    path = overrides(two_topics, "pin:\n  - alpha  # the lead\n  - 'alph'\n"
+                                 "exclude:\n  - alph\n")
+    checked = run(two_topics, "check")
+    assert checked.exit_code == 1
+    assert f'{path}:3: pin[1]: no valid article has the id or URL "alph"' in checked.stderr
+    assert f'{path}:5: exclude[0]: no article file' in checked.stderr
+
+
 # -- every problem of an article file at once ---------------------------------------------
 
 def test_excluding_every_article_deletes_the_earlier_draft_so_it_cannot_go_out(

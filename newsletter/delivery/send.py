@@ -149,8 +149,11 @@ def send_test_copy(config: Config, issue: Issue, to: str, *, outbox: Path | None
     template = build_template(config, issue, render_email(issue, config), test=True)
     # a subscriber's copy carries their own links; anyone else's, links to nobody
     tokens = link_tokens(secret, key_of(config, address) or new_key())
+    # A copy for the outbox keeps the issue's time, as the outbox of a run does: the same
+    # bytes each time it is written. One that leaves is dated when it leaves.
+    sent = None if outbox is not None else dt.datetime.now(dt.UTC).timestamp()
     message = template.render(address, display, tokens["unsubscribe"], tokens["preferences"],
-                              sent=dt.datetime.now(dt.UTC).timestamp())
+                              sent=sent)
     report = SendReport(issue.slug, outbox=outbox)
     if outbox is not None:
         _write_outbox(outbox, f"test-{_safe_file_name(address)}.eml", message)

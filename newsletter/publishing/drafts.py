@@ -157,17 +157,26 @@ def _problem(path: Path, message: str, lines: dict[str, int],
 
 
 def _entry_line(path: Path, key_line: int | None, entry: str) -> int | None:
-    """The first line from the key's on that holds ``entry``: the key's own line in a flow
-    list (``pin: [a, b]``), the entry's in a block list (``- a``)."""
+    """The line of ``entry`` under the key starting on ``key_line``: the key's own line in a
+    flow list (``pin: [a, b]``), the item's in a block list (``- a``)."""
     if key_line is None:
         return None
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return key_line
-    for number, line in enumerate(text.splitlines()[key_line - 1:], start=key_line):
-        if entry in line:
-            return number
+    lines = text.splitlines()[key_line - 1:]
+    if lines and "[" in lines[0]:
+        return key_line  # a flow list: its entries share the key's line
+    for number, line in enumerate(lines[1:], start=key_line + 1):
+        if line[:1] not in ("", " ", "\t", "-", "#"):
+            break  # the next top-level key: the list has ended
+        item = line.strip()
+        if item.startswith("-"):
+            # the whole item, so that an error about "ai-1" never names the line of "ai-10"
+            value = item[1:].split(" #", 1)[0].strip()
+            if value.strip("'\"") == entry:
+                return number
     return key_line
 
 
