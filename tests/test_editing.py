@@ -67,6 +67,29 @@ def test_excluding_an_article_or_another_outlets_coverage_is_fine(two_topics: Pa
     assert ai[0]["related"] == []  # the excluded coverage is not shown
 
 
+def test_a_pin_or_exclude_names_its_url_with_any_spelling_of_its_escapes(two_topics: Path
+                                                                         ) -> None:
+    """A pin written with lower-case escapes (%c3%a9 for the article's %C3%A9) or with an
+    escaped unreserved character (%7E for ~, %2D for -) names the article; an escaped "/" does
+    not stand for a "/"."""
+    articles = two_topics / "articles"
+    write_article(articles, "cafe", title="Cafe opens", quality=10,
+                  webUrl="https://news.example/caf%C3%A9-story")
+    write_article(articles, "tilde", title="Tilde page", quality=5,
+                  webUrl="https://news.example/~ed/a-b")
+    overrides(two_topics, 'pin: ["https://news.example/caf%c3%a9-story"]\n'
+                          'exclude: ["https://news.example/%7Eed/a%2Db"]\n')
+    result = run(two_topics, "build", "2021-02-22")
+    assert result.exit_code == 0, result.output
+    issue = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())
+    assert [a["id"] for a in issue["sections"][0]["articles"]] == ["cafe", "alpha", "beta"]
+    overrides(two_topics, 'pin: ["https://news.example/%7Eed%2Fa-b"]\n')
+    refused = run(two_topics, "build", "2021-02-22")
+    assert refused.exit_code == 1
+    assert 'pin[0]: no valid article has the id or URL "https://news.example/%7Eed%2Fa-b"' \
+        in refused.stderr
+
+
 def test_check_resolves_the_drafts_pins_and_excludes_as_the_build_does(two_topics: Path
                                                                        ) -> None:
     """A pin or exclude naming no article (a typo, a deleted file) shows up in `check` as the

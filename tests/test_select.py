@@ -973,6 +973,45 @@ def test_canonical_url_of_non_http_url_is_none(url):
     assert canonical_url(url) is None
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # RFC 3986 6.2.2.1: the hex digits of an escape are upper-cased
+        ("https://example.com/caf%c3%a9", "example.com/caf%C3%A9"),
+        ("https://example.com/caf%C3%A9", "example.com/caf%C3%A9"),
+        ("https://example.com/a?q=caf%c3%a9", "example.com/a?q=caf%C3%A9"),
+        # 6.2.2.2: an escaped unreserved character is decoded
+        ("https://example.com/%7Eed/a%2Db%2e%5Fc", "example.com/~ed/a-b._c"),
+        ("https://example.com/%7eed", "example.com/~ed"),
+        ("https://example.com/%41%7a%30", "example.com/Az0"),
+        ("https://example.com/a?%6B=%76", "example.com/a?k=v"),
+        ("https://example.com/a?%75tm_source=x&b=1", "example.com/a?b=1"),
+        # reserved characters keep their escape (decoding one changes the URL's meaning)
+        ("https://example.com/a%2fb", "example.com/a%2Fb"),
+        ("https://example.com/a%2F", "example.com/a%2F"),
+        ("https://example.com/a%3Fb", "example.com/a%3Fb"),
+        ("https://example.com/a%23b", "example.com/a%23b"),
+        ("https://example.com/a?q=x%26y%3dz", "example.com/a?q=x%26y%3Dz"),
+        ("https://example.com/a?q=%2F%3f%23", "example.com/a?q=%2F%3F%23"),
+        ("https://example.com/%25", "example.com/%25"),
+        ("https://example.com/%20", "example.com/%20"),
+        # bytes >= 0x80 are never decoded, even alone
+        ("https://example.com/%e9", "example.com/%E9"),
+        ("https://example.com/%FF", "example.com/%FF"),
+    ],
+)
+def test_canonical_url_normalizes_percent_escapes(url, expected):
+    assert canonical_url(url) == expected
+
+
+def test_urls_spelt_with_different_escapes_are_the_same_page():
+    assert canonical_url("https://example.com/caf%c3%a9-%7Eed?x=%2d") \
+        == canonical_url("https://example.com/caf%C3%A9-~ed?x=-")
+    assert canonical_url("https://example.com/a%2Fb") != canonical_url("https://example.com/a/b")
+    assert canonical_url("https://example.com/a?q=x%26y") \
+        != canonical_url("https://example.com/a?q=x&y")
+
+
 # -- rule 9: normalized title --------------------------------------------------------------
 
 @pytest.mark.parametrize(

@@ -69,10 +69,29 @@ def canonical_url(url: object) -> str | None:
 
     Host lowercased without ``www.``, no scheme, no default port, no fragment, ``utm_*``
     parameters removed (others kept in order), one trailing ``/`` removed unless the path is
-    ``/``, an empty path is ``/``.
+    ``/``, an empty path is ``/``. Percent escapes are normalized as RFC 3986 section 6.2.2.2
+    says (:func:`_normalize_escapes`), so ``caf%c3%a9`` and ``caf%C3%A9``, ``%7Eed`` and ``~ed``
+    are one page.
     """
     normalized = normalize_url(url)
     return None if normalized is None else _canonical(normalized)
+
+
+# The unreserved characters of RFC 3986 (ALPHA / DIGIT / "-" / "." / "_" / "~"): escaping one
+# does not change the URL, so its escape is decoded. Any other escape (a reserved character
+# such as %2F or %26, whose escaping changes the meaning, or a byte >= 0x80) is kept, its hex
+# digits upper-cased, the form the RFC names as canonical.
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _normalize_escape(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+
+def _normalize_escapes(text: str) -> str:
+    return _ESCAPE.sub(_normalize_escape, text) if "%" in text else text
 
 
 @lru_cache(maxsize=1 << 14)
@@ -84,11 +103,11 @@ def _canonical(normalized: str) -> str:
     port = parts.port
     if port is not None and port != _DEFAULT_PORTS[parts.scheme.lower()]:
         netloc = f"{netloc}:{port}"
-    path = parts.path or "/"
+    path = _normalize_escapes(parts.path) or "/"
     if path != "/" and path.endswith("/"):
         path = path[:-1]
     kept = [
-        p for p in parts.query.split("&")
+        p for p in _normalize_escapes(parts.query).split("&")
         if p and not p.split("=", 1)[0].lower().startswith("utm_")
     ]
     query = "?" + "&".join(kept) if kept else ""
