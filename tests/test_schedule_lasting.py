@@ -287,6 +287,33 @@ def test_a_missing_smtp_password_variable_is_logged_once_with_the_fix(
     assert recorder.messages == []
 
 
+def test_an_smtp_username_without_its_password_variable_waits_for_the_config(
+        tmp_path, monkeypatch, caplog):
+    """smtp.username without smtp.password_env: the configuration warns of it, and the run
+    fails once naming the key and the fix, with no retry on the timer; no connection reaches
+    the server."""
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = _sending(tmp_path, port, username="newsletter")
+        assert any(w.startswith("smtp.username: set, but smtp.password_env is not")
+                   for w in config.warnings)
+        clock = ShiftedClock(monkeypatch, FIRE + dt.timedelta(seconds=5))
+        seen: list[logging.LogRecord] = []
+        stop = _meanwhile(clock, caplog, seen, lambda: os.kill(os.getpid(), signal.SIGTERM))
+        with caplog.at_level(logging.INFO, "newsletter"):
+            passes = _serve(monkeypatch, config, clock, after_start=stop, limit=30)
+    finally:
+        controller.stop()
+    assert len(passes) == 1, caplog.text
+    (failure,) = _failures(seen)
+    assert "smtp.username is set but smtp.password_env is not" in failure
+    assert _retried(seen) == []
+    assert recorder.messages == []
+
+
 def test_a_read_only_state_database_is_a_lasting_failure(tmp_path, monkeypatch):
     """SQLite refuses to write (the database opened read-only, as on a read-only mount):
     lasting, with the fix, and tried again once the database or its folder changes."""

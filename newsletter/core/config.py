@@ -181,6 +181,10 @@ def _smtp(report: Report, value: Any) -> SmtpSettings:
             report.expected(f"smtp.{key}", "a non-empty string", raw)
             raw = None
         texts[key] = raw
+    if texts["username"] and not texts["password_env"]:
+        report.warnings.append("smtp.username: set, but smtp.password_env is not, so sending "
+                               "fails: name the environment variable that holds the SMTP "
+                               "password (password_env: SMTP_PASSWORD)")
     concurrency = integer(report, "smtp.concurrency", data.get("concurrency", 1), minimum=1)
     rate = data.get("rate_per_second")
     if rate is not None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core.config import Config
-from ..core.errors import NewsletterError, UnsetVariable
+from ..core.errors import ConfigError, NewsletterError, UnsetVariable
 from ..rendering.message import mailbox
 
 SMTP_TIMEOUT = 60.0  # seconds for one SMTP command: a stuck server is a dropped connection
@@ -77,8 +77,11 @@ def smtp_password(config: Config) -> str | None:
         return None
     name = settings.password_env
     if not name:
-        raise NewsletterError("smtp.username is set but smtp.password_env is not: name the "
-                              "environment variable that holds the SMTP password")
+        # A configuration error, so that a scheduler waits for the file to be fixed
+        # instead of trying again every half hour.
+        raise ConfigError(str(config.path), [
+            "smtp.username is set but smtp.password_env is not: name the environment "
+            "variable that holds the SMTP password (password_env: SMTP_PASSWORD)"])
     value = os.environ.get(name)
     if value is None:
         raise UnsetVariable(f"the environment variable {name} (smtp.password_env) is not "
