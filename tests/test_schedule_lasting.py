@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import test_deliver
@@ -223,6 +224,30 @@ def test_a_send_refused_midway_for_a_lasting_reason_resumes_once_fixed_and_sends
     assert check_due(config, clock()).action == "done"
 
 
+def _failing_once_through(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        recorder: Recorder, server: dict[str, Any], **smtp: str,
+) -> tuple[Config, int, str, list[logging.LogRecord]]:
+    """The scheduler from just after FIRE until forty minutes later, sending through aiosmtpd
+    (``server``: its options) with ``smtp`` settings, where the run fails exactly once: the
+    configuration, the server's port, that one failure and every record logged."""
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, **server)
+    controller.start()
+    try:
+        config = _sending(tmp_path, port, **smtp)
+        clock = ShiftedClock(monkeypatch, FIRE + dt.timedelta(seconds=5))
+        seen: list[logging.LogRecord] = []
+        stop = _meanwhile(clock, caplog, seen, lambda: os.kill(os.getpid(), signal.SIGTERM))
+        with caplog.at_level(logging.INFO, "newsletter"):
+            passes = _serve(monkeypatch, config, clock, after_start=stop, limit=30)
+    finally:
+        controller.stop()
+    assert len(passes) == 1, caplog.text
+    (failure,) = _failures(seen)
+    return config, port, failure, seen
+
+
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_a_refused_smtp_login_is_logged_once_and_not_tried_again_on_the_timer(
         tmp_path, monkeypatch, caplog):
@@ -236,22 +261,11 @@ def test_a_refused_smtp_login_is_logged_once_and_not_tried_again_on_the_timer(
         return AuthResult(success=False, handled=False)  # aiosmtpd answers 535
 
     recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port, auth_required=True,
-                            auth_require_tls=False, authenticator=authenticator,
-                            auth_exclude_mechanism=["LOGIN"])
-    controller.start()
-    try:
-        config = _sending(tmp_path, port, username="newsletter", password_env="SMTP_PASSWORD")
-        clock = ShiftedClock(monkeypatch, FIRE + dt.timedelta(seconds=5))
-        seen: list[logging.LogRecord] = []
-        stop = _meanwhile(clock, caplog, seen, lambda: os.kill(os.getpid(), signal.SIGTERM))
-        with caplog.at_level(logging.INFO, "newsletter"):
-            passes = _serve(monkeypatch, config, clock, after_start=stop, limit=30)
-    finally:
-        controller.stop()
-    assert len(passes) == 1, caplog.text
-    (failure,) = _failures(seen)
+    server = {"auth_required": True, "auth_require_tls": False,
+              "authenticator": authenticator, "auth_exclude_mechanism": ["LOGIN"]}
+    _, port, failure, seen = _failing_once_through(
+        tmp_path, monkeypatch, caplog, recorder, server,
+        username="newsletter", password_env="SMTP_PASSWORD")
     assert f"the SMTP server 127.0.0.1:{port} refused the login of newsletter: 535" in failure
     assert "check smtp.username and the password variable" in failure
     assert "needs a restart of the scheduler" in failure
@@ -267,20 +281,9 @@ def test_a_missing_smtp_password_variable_is_logged_once_with_the_fix(
     until the scheduler is started with it); no connection reaches the server."""
     monkeypatch.delenv("SMTP_PASSWORD", raising=False)
     recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        config = _sending(tmp_path, port, username="newsletter", password_env="SMTP_PASSWORD")
-        clock = ShiftedClock(monkeypatch, FIRE + dt.timedelta(seconds=5))
-        seen: list[logging.LogRecord] = []
-        stop = _meanwhile(clock, caplog, seen, lambda: os.kill(os.getpid(), signal.SIGTERM))
-        with caplog.at_level(logging.INFO, "newsletter"):
-            passes = _serve(monkeypatch, config, clock, after_start=stop, limit=30)
-    finally:
-        controller.stop()
-    assert len(passes) == 1, caplog.text
-    (failure,) = _failures(seen)
+    _, _, failure, seen = _failing_once_through(
+        tmp_path, monkeypatch, caplog, recorder, {},
+        username="newsletter", password_env="SMTP_PASSWORD")
     assert "the environment variable SMTP_PASSWORD (smtp.password_env) is not set" in failure
     assert "fix: set SMTP_PASSWORD in the environment the scheduler starts in" in failure
     assert _retried(seen) == []
@@ -293,22 +296,10 @@ def test_an_smtp_username_without_its_password_variable_waits_for_the_config(
     fails once naming the key and the fix, with no retry on the timer; no connection reaches
     the server."""
     recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        config = _sending(tmp_path, port, username="newsletter")
-        assert any(w.startswith("smtp.username: set, but smtp.password_env is not")
-                   for w in config.warnings)
-        clock = ShiftedClock(monkeypatch, FIRE + dt.timedelta(seconds=5))
-        seen: list[logging.LogRecord] = []
-        stop = _meanwhile(clock, caplog, seen, lambda: os.kill(os.getpid(), signal.SIGTERM))
-        with caplog.at_level(logging.INFO, "newsletter"):
-            passes = _serve(monkeypatch, config, clock, after_start=stop, limit=30)
-    finally:
-        controller.stop()
-    assert len(passes) == 1, caplog.text
-    (failure,) = _failures(seen)
+    config, _, failure, seen = _failing_once_through(
+        tmp_path, monkeypatch, caplog, recorder, {}, username="newsletter")
+    assert any(w.startswith("smtp.username: set, but smtp.password_env is not")
+               for w in config.warnings)
     assert "smtp.username is set but smtp.password_env is not" in failure
     assert _retried(seen) == []
     assert recorder.messages == []
