@@ -28,7 +28,7 @@ from .settings import (
     TopicConfig,
 )
 from .signups import check_subscribe
-from .site_url import check_site_url
+from .site_url import ONE_CLICK_KEY, check_site_url, one_click_choice
 from .text import describe, topic_key
 from .theme import check_templates, check_theme, report_placeholders
 from .zones import check_timezone
@@ -117,7 +117,7 @@ def _email(report: Report, value: Any, title: str | None, site_url: str | None
     if not isinstance(value, dict):
         report.expected("email", "a mapping with from, postal_address, ...", value)
         return EmailSettings(default_sender)
-    report.unknown_keys(value, EMAIL_KEYS, prefix="email.")
+    report.unknown_keys(value, (*EMAIL_KEYS, ONE_CLICK_KEY), prefix="email.")
     fields: dict[str, str | None] = {}
     for key in EMAIL_KEYS:
         raw = value.get(key)
@@ -156,6 +156,7 @@ def _email(report: Report, value: Any, title: str | None, site_url: str | None
         postal_address=fields["postal_address"] or "",
         subject=subject,
         unsubscribe_mailto=fields["unsubscribe_mailto"],
+        one_click_unsubscribe=one_click_choice(report, value),
     )
 
 

@@ -20,6 +20,8 @@ class EmailSettings:
     postal_address: str = ""
     subject: str = DEFAULT_SUBJECT  # {title}, {date} (e.g. February 22, 2021) and {slug}
     unsubscribe_mailto: str | None = None  # an address for List-Unsubscribe's mailto
+    # false: no List-Unsubscribe-Post (RFC 8058), by choice; true: sent with an https site_url
+    one_click_unsubscribe: bool = True
 
 
 @dataclass(frozen=True)

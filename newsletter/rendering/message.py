@@ -153,7 +153,8 @@ def build_template(config: Config, issue: Issue, rendered: RenderedEmail, *,
     lines += [
         headers.angle("List-Id", config.title, _list_id(config)),
     ]
-    if one_click(config.site_url):  # RFC 8058 allows it only for an https link
+    # RFC 8058 allows it only for an https link; the operator may leave it out knowingly.
+    if config.email.one_click_unsubscribe and one_click(config.site_url):
         lines.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
     lines += [
         b"MIME-Version: 1.0\r\n",
