@@ -47,6 +47,9 @@ TOP_LEVEL_KEYS = (
 EMAIL_KEYS = ("from", "reply_to", "postal_address", "subject", "unsubscribe_mailto")
 SMTP_KEYS = ("host", "port", "security", "username", "password_env", "concurrency",
              "rate_per_second", "lease_seconds")
+TOPIC_KEYS = ("name", "max_articles")
+RELATED_KEYS = ("max_per_article",)
+FEEDS_KEYS = ("max_entries",)
 SMTP_SECURITY = {"none": 25, "starttls": 587, "ssl": 465}  # and each one's usual port
 SUBJECT_FIELDS = ("title", "date", "slug")
 
@@ -69,7 +72,7 @@ def _topics(report: Report, value: Any) -> tuple[TopicConfig, ...]:
         if isinstance(item, str):
             name, max_articles = item.strip(), DEFAULT_MAX_ARTICLES
         elif isinstance(item, dict):
-            report.unknown_keys(item, ("name", "max_articles"), prefix=f"{key}.")
+            report.unknown_keys(item, TOPIC_KEYS, prefix=f"{key}.")
             raw_name = item.get("name")
             if not isinstance(raw_name, str):
                 report.expected(f"{key}.name", "a topic name", raw_name)
@@ -296,7 +299,7 @@ def validate(data: Any, path: Path) -> Config:
     if not isinstance(related, dict):
         report.expected("related", "a mapping such as {max_per_article: 3}", related)
     else:
-        report.unknown_keys(related, ("max_per_article",), prefix="related.")
+        report.unknown_keys(related, RELATED_KEYS, prefix="related.")
         max_related = integer(report, "related.max_per_article",
                                related.get("max_per_article", 3), minimum=0)
 
@@ -308,7 +311,7 @@ def validate(data: Any, path: Path) -> Config:
     if not isinstance(feeds, dict):
         report.expected("feeds", "a mapping such as {max_entries: 20}", feeds)
     else:
-        report.unknown_keys(feeds, ("max_entries",), prefix="feeds.")
+        report.unknown_keys(feeds, FEEDS_KEYS, prefix="feeds.")
         feed_max_entries = integer(report, "feeds.max_entries", feeds.get("max_entries", 20),
                                     minimum=1)
 
