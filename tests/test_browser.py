@@ -30,7 +30,7 @@ CHECKS = """() => ({
   scripts: document.scripts.length,
   handlers: [...document.querySelectorAll('*')].flatMap(
       e => [...e.attributes].filter(a => a.name.startsWith('on')).map(a => a.name)),
-  imagesWithoutAlt: [...document.images].filter(i => !(i.getAttribute('alt') || '').trim())
+  imagesWithoutAlt: [...document.images].filter(i => !i.hasAttribute('alt'))
       .map(i => i.src),
   dangerousLinks: [...document.querySelectorAll('[href],[src]')].map(
       e => e.getAttribute('href') || e.getAttribute('src')).filter(
@@ -198,7 +198,7 @@ def test_an_image_narrower_than_the_column_keeps_its_width(browser, mixed_site: 
     120 px at most, as on the web page, not stretched and blurred to 552."""
     for name in ("email.html", "index.html"):
         page, _ = open_page(browser, mixed_site / name, width)
-        shown = page.locator("img[alt='A small picture']").evaluate(
+        shown = page.locator("img[src='https://img.example/logo.png']").evaluate(
             "i => i.getBoundingClientRect().width")
         page.close()
         assert 0 < shown <= 120, (name, shown)
