@@ -163,11 +163,11 @@ class Site:
         if self.prefix != "/" and path == self.prefix.rstrip("/"):
             return redirect(start_response, self.prefix)
         if not path.startswith(self.prefix):
-            return plain(start_response, HTTPStatus.NOT_FOUND)
+            return self.signup.missing(start_response)
         rest = path[len(self.prefix):]
         found = find_route(self.routes, rest)
         if found is None:
-            return plain(start_response, HTTPStatus.NOT_FOUND)
+            return self.signup.missing(start_response)
         name, match = found
         handler = getattr(self, name)
         return handler(environ, start_response, method, match)
@@ -197,13 +197,13 @@ class Site:
     def _topic_feed(self, environ: dict[str, Any], start_response: StartResponse,
                     method: str, match: re.Match[str]) -> Iterable[bytes]:
         if match.group("topic") not in self.topic_slugs:
-            return plain(start_response, HTTPStatus.NOT_FOUND)
+            return self.signup.missing(start_response)
         return self._file(environ, start_response, match.group(0), method)
 
     def _issue_file(self, environ: dict[str, Any], start_response: StartResponse,
                     method: str, match: re.Match[str]) -> Iterable[bytes]:
         if not self.is_published(match.group("slug")):
-            return plain(start_response, HTTPStatus.NOT_FOUND)  # drafts included
+            return self.signup.missing(start_response)  # drafts included
         name = match.group(0)
         return self._file(environ, start_response,
                           name + "index.html" if name.endswith("/") else name, method)
@@ -211,7 +211,7 @@ class Site:
     def _issue_folder(self, environ: dict[str, Any], start_response: StartResponse,
                       method: str, match: re.Match[str]) -> Iterable[bytes]:
         if not self.is_published(match.group("slug")):
-            return plain(start_response, HTTPStatus.NOT_FOUND)
+            return self.signup.missing(start_response)
         return redirect(start_response, f"{self.prefix}{match.group('slug')}/")
 
     def resolve(self, relative: str) -> Path | None:
@@ -233,12 +233,12 @@ class Site:
                          headers=[("Allow", "GET, HEAD")])
         target = self.resolve(relative)
         if target is None:
-            return plain(start_response, HTTPStatus.NOT_FOUND)
+            return self.signup.missing(start_response)
         try:
             stat = target.stat()
             body = b"" if method == "HEAD" else target.read_bytes()
         except OSError:
-            return plain(start_response, HTTPStatus.NOT_FOUND)
+            return self.signup.missing(start_response)
         etag = _etag(stat.st_size, stat.st_mtime_ns)
         headers = [
             ("ETag", etag),
@@ -320,7 +320,7 @@ class Site:
     def _signup(self, environ: dict[str, Any], start_response: StartResponse, method: str,
                 match: re.Match[str]) -> Iterable[bytes]:
         if not self.config.subscribe.enabled:
-            return plain(start_response, HTTPStatus.NOT_FOUND)
+            return self.signup.missing(start_response)
         return self.signup.handle(environ, start_response, match.group(0), method)
 
 

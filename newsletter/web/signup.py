@@ -1,7 +1,7 @@
 """The public pages of ``newsletter serve``: subscribe, confirm, preferences.
 
-Served under the path of ``site_url`` when ``subscribe.enabled`` (else those paths are a
-plain 404). What each page promises, and why:
+Served under the path of ``site_url`` when ``subscribe.enabled`` (else those paths are the
+site's 404 page, :meth:`SignupPages.missing`). What each page promises, and why:
 
 * ``subscribe``: GET shows the form with a fresh signed, time-stamped form token. POST
   answers the very same "check your inbox" page (200) whether the address is new, pending,
@@ -67,7 +67,7 @@ HEADINGS = {
     "subscribe": "Subscribe", "inbox": "Check your inbox", "confirm": "Confirm your subscription",
     "thanks": "Thank you", "preferences": "Your preferences", "unsubscribed":
     "You are unsubscribed", "invalid": "Invalid link", "expired": "This link has expired",
-    "limited": "Too many requests",
+    "limited": "Too many requests", "missing": "Page not found",
 }
 
 
@@ -278,6 +278,11 @@ class SignupPages:
                           topics=self.topics, saved=saved)
 
     # -- answers --------------------------------------------------------------------------------
+
+    def missing(self, start_response: StartResponse) -> Iterable[bytes]:
+        """The site's 404: a page in the reader's language with a way back to the archive,
+        not the bare status line a screen reader would announce as an untitled page."""
+        return self._message(start_response, HTTPStatus.NOT_FOUND, "missing")
 
     def _message(self, start_response: StartResponse, status: HTTPStatus, page: str,
                  **context: Any) -> Iterable[bytes]:
