@@ -27,6 +27,7 @@ from ..core.errors import NewsletterError
 from ..rendering.mail import render_notice
 from ..rendering.message import mailbox, notice_message
 from ..state.database import open_database
+from .refusals import stops_sending
 from .signups import latest_issue_url, purge
 from .smtp import (
     DEFAULT_RETRY,
@@ -165,7 +166,7 @@ def send_pending(config: Config, *, secret: bytes | None = None, log: Log = prin
                     report.retrying.append(row.email)
                     log(f"{row.kind} email to {row.email} not sent ({error}); trying again "
                         f"in {int(delay.total_seconds() // 60)} min")
-                if isinstance(error, Fatal) or (isinstance(error, Failed) and error.fatal):
+                if stops_sending(error):
                     break  # the server is down or refuses us: the others would fail alike
             else:
                 _finish(config, row, "sent")

@@ -41,7 +41,8 @@ from ..rendering.mail import render_email
 from ..rendering.message import MessageError, MessageTemplate, build_template
 from ..state.database import Database, now, open_database
 from .mailboxes import subscriber_for_send
-from .smtp import Connection, Failed, Fatal, Permanent, Refused, Retry, deliver_one, envelope_sender
+from .refusals import DELIVERY_ERRORS, Streak
+from .smtp import Connection, Retry, deliver_one, envelope_sender
 from .tokens import link_tokens
 
 Log = Callable[[str], None]
@@ -152,14 +153,8 @@ class WorkerSpec:
 class WorkerOutcome:
     in_flight: list[str] = field(default_factory=list)  # named while claiming
     fatal: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)  # of those, the server's: they last
+    refused: list[str] = field(default_factory=list)  # of those, the ones that last
     unbuildable: list[str] = field(default_factory=list)  # no message could be made for them
-    refused_in_a_row: int = 0  # messages the server refused since the last one it took
-
-
-# A server that refuses this many messages in a row refuses the issue or the sender (a content
-# filter, a relay's policy), not each subscriber: the run stops rather than fail everyone.
-REFUSED_IN_A_ROW = 5
 
 
 class _Pace:
@@ -190,6 +185,7 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
     names = [f"{me}#{i}" for i in range(config.smtp.concurrency)]
     templates: dict[tuple[tuple[str, ...], bool], MessageTemplate] = {}
     pace = _Pace(config.smtp.rate_per_second, slug)
+    streak = Streak()
     sender, lease = envelope_sender(config), config.smtp.lease_seconds
 
     def say(line: str) -> None:
@@ -254,37 +250,23 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
                 outcome.unbuildable.append(address)
             say(f"failed: {address!r}: {problem}")
             return
-        uncertain = False
         try:
-            if deliver_one(connection, sender, address, message, spec.retry):
-                say(f"warning: {address}: the connection dropped while the message was being "
-                    "sent, and it was sent again: if the server had kept the first one, this "
-                    "address has it twice")
-            status, detail = "sent", ""
+            resent = deliver_one(connection, sender, address, message, spec.retry)
+        except DELIVERY_ERRORS as error:
+            judged = streak.judge(error)
+        else:
+            judged = streak.judge(None)
+            if resent:
+                say(f"warning: {address}: the connection dropped while the message was "
+                    "being sent, and it was sent again: if the server had kept the first "
+                    "one, this address has it twice")
+        if judged.stop is not None:
+            stop.set()
             with lock:
-                outcome.refused_in_a_row = 0
-        except Permanent as error:
-            status, detail = "bounced", str(error)
-        except Refused as error:  # tried again by the next run
-            status, detail = "", f"the server refused the message: {error}"
-            with lock:
-                outcome.refused_in_a_row += 1
-                if outcome.refused_in_a_row == REFUSED_IN_A_ROW:
-                    stop.set()
-                    outcome.fatal.append(
-                        f"the SMTP server refused {REFUSED_IN_A_ROW} messages in a row (last: "
-                        f"{error}): it refuses this issue or this sender, not the subscribers; "
-                        "see the server's policy or logs, then send again (nobody was marked "
-                        "bounced)")
-                    outcome.refused.append(outcome.fatal[-1])
-        except (Fatal, Failed) as error:
-            status, detail = "", str(error)
-            uncertain = isinstance(error, Failed) and error.uncertain
-            if isinstance(error, Fatal) or (isinstance(error, Failed) and error.fatal):
-                stop.set()
-                with lock:  # a refused login or sender lasts, an unreachable server passes
-                    outcome.fatal.append(str(error))
-                    outcome.refused += [str(error)] if isinstance(error, Fatal) else []
+                outcome.fatal.append(judged.stop)
+                if judged.lasts:
+                    outcome.refused.append(judged.stop)
+        status, detail = judged.status, judged.detail
         with db.transaction():  # at once: this is what makes it exactly once
             if status:
                 db.run("delivery.record_run", (slug, address, status, detail, now(), spec.run))
@@ -293,7 +275,7 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
                 db.run("subscriber.bounced", (now(), address))
             else:
                 db.run("claim.failed", (spec.run, slug, address))
-            if not uncertain:  # else a later run names it, like one cut by a kill
+            if not judged.uncertain:  # else a later run names it, like one cut by a kill
                 db.run("attempt.delete", (slug, address))
         if status == "bounced":
             say(f"bounced: {address}: {detail}")

@@ -16,9 +16,9 @@ Decided from what the run raises, never from the wording of a message:
 - :class:`~newsletter.core.errors.ConfigError` raised by a run (the configuration itself is
   read before it, :mod:`.job`): an issue's overrides file invalid, or unreadable because a
   file stands where its folder should.
-- :class:`SendFailed` whose report says the SMTP server refused the session (its greeting, a
-  5xx; the login, 535; the sender, a 5xx to MAIL FROM; TLS) or refused the issue itself,
-  message after message.
+- :class:`SendFailed` whose report says the SMTP server refused the session or the issue
+  itself (``report.refused``); which of its replies last is decided where the send judges
+  them, :mod:`newsletter.delivery.refusals`.
 - :class:`~newsletter.core.errors.UnsetVariable`: an environment variable the configuration
   names (the SMTP password, the secret, the PostgreSQL password) is missing or unusable; a
   running process never sees a variable set after it started, so the fix is a restart.
