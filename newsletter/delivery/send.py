@@ -50,12 +50,12 @@ from ..rendering.mail import render_email
 from ..rendering.message import MessageError, MessageTemplate, build_template
 from ..state.database import Database, open_database
 from ..state.schema import SQLITE
+from .leases import release_dead_here
 from .mailboxes import subscriber_key
 from .senders import (
     WorkerSpec,
     edition_for,
     in_flight_line,
-    release_dead_here,
     run_processes,
     run_worker,
     sections_for,

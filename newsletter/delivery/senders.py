@@ -25,10 +25,8 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +38,7 @@ from ..core.text import topic_key
 from ..rendering.mail import render_email
 from ..rendering.message import MessageError, MessageTemplate, build_template
 from ..state.database import Database, now, open_database
+from .leases import process_name, release_dead_here
 from .mailboxes import subscriber_for_send
 from .refusals import DELIVERY_ERRORS, Streak
 from .smtp import Connection, Retry, deliver_one, envelope_sender
@@ -77,60 +76,6 @@ def in_flight_line(addresses: Sequence[str], who: str = "an earlier send") -> st
     return (f"warning: {len(addresses)} message(s) were in flight when {who} of this issue "
             "stopped; they may have been delivered already and are sent again: "
             + ", ".join(addresses))
-
-
-# -- who holds a lease ---------------------------------------------------------------------------
-
-def _pid_namespace() -> str:
-    """This boot of this machine, and this PID namespace: the namespace's inode alone is the
-    same on every Linux host and hostnames repeat (cloned images), so the boot id, random at
-    each boot, tells machines apart. "-" when unknown: nothing is then judged dead here."""
-    try:
-        inode = os.stat("/proc/self/ns/pid").st_ino
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
-            boot_id = boot.read().strip()
-    except OSError:
-        return "-"
-    return f"{boot_id}.{inode}"
-
-
-def process_name() -> str:
-    """``host/pid-namespace/pid/random``: unique per sender process, and enough to tell, on
-    the same machine, whether the process is still alive."""
-    return f"{socket.gethostname()}/{_pid_namespace()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped) is dead for us
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def dead_here(worker: str) -> bool:
-    """Whether ``worker`` names a sender process on this machine that no longer runs."""
-    parts = worker.split("#", 1)[0].split("/")
-    if len(parts) != 4 or not parts[2].isdigit():
-        return False
-    host, namespace, pid, _ = parts
-    return (host == socket.gethostname() and namespace == _pid_namespace() != "-"
-            and not _alive(int(pid)))
-
-
-def release_dead_here(db: Database, slug: str) -> list[str]:
-    """Free at once the recipients held by dead sender processes of this machine."""
-    dead = [worker for (worker,) in db.run("claims.holders", (slug,)).fetchall()
-            if dead_here(worker)]
-    for worker in dead:
-        db.run("claims.release", (slug, worker))
-    return dead
 
 
 # -- one process's senders ---------------------------------------------------------------------
