@@ -34,7 +34,8 @@ from conftest import PROJECT, run, state_sql, write_article, write_config
 from newsletter.core.config import Config, load_config
 from newsletter.core.errors import NewsletterError
 from newsletter.core.models import Issue
-from newsletter.delivery.send import load_published_issue, sections_for, send_issue
+from newsletter.delivery.editions import sections_for
+from newsletter.delivery.send import load_published_issue, send_issue
 from newsletter.delivery.signups import key_of
 from newsletter.delivery.smtp import Retry
 from newsletter.delivery.subscribers import import_csv, list_subscribers

@@ -50,16 +50,10 @@ from ..rendering.mail import render_email
 from ..rendering.message import MessageError, MessageTemplate, build_template
 from ..state.database import Database, open_database
 from ..state.schema import SQLITE
+from .editions import edition_for, sections_for
 from .leases import release_dead_here
 from .mailboxes import subscriber_key
-from .senders import (
-    WorkerSpec,
-    edition_for,
-    in_flight_line,
-    run_processes,
-    run_worker,
-    sections_for,
-)
+from .senders import WorkerSpec, in_flight_line, run_processes, run_worker
 from .signups import key_of
 from .smtp import (
     DEFAULT_RETRY,
@@ -77,8 +71,7 @@ from .subscribers import HOW_TO_ADD, AddressError, normalize_address
 from .tokens import link_tokens, new_key, read_secret
 
 Log = Callable[[str], None]
-__all__ = ["SendReport", "edition_for", "load_published_issue", "send_issue",
-           "send_test_copy", "sections_for"]
+__all__ = ["SendReport", "load_published_issue", "send_issue", "send_test_copy"]
 
 
 def load_published_issue(config: Config, issue_date: dt.date) -> Issue:

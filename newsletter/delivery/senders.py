@@ -33,11 +33,11 @@ from typing import Any
 
 from ..core.config import Config
 from ..core.errors import NewsletterError
-from ..core.models import Issue, Section
-from ..core.text import topic_key
+from ..core.models import Issue
 from ..rendering.mail import render_email
 from ..rendering.message import MessageError, MessageTemplate, build_template
 from ..state.database import Database, now, open_database
+from .editions import edition_for
 from .leases import process_name, release_dead_here
 from .mailboxes import subscriber_for_send
 from .refusals import DELIVERY_ERRORS, Streak
@@ -48,28 +48,6 @@ Log = Callable[[str], None]
 
 BATCH = 8  # recipients per claim: small, so a dead sender leaves little for the others
 POLL = 0.5  # seconds between looks for work while other senders hold the rest
-
-
-def sections_for(issue: Issue, topics: Sequence[str]) -> tuple[Section, ...]:
-    """The sections a subscriber receives: all of them without topics, else those whose topic
-    they chose (case-insensitively); () means this issue has nothing for them."""
-    if not topics:
-        return issue.sections
-    wanted = {topic_key(t) for t in topics}
-    return tuple(s for s in issue.sections if topic_key(s.topic) in wanted)
-
-
-def edition_for(issue: Issue, topics: Sequence[str]) -> Issue | None:
-    """The issue as a subscriber with ``topics`` gets it (None: nothing for them). An
-    edition of chosen topics shows their own topic intros, and the editor's intro (which
-    talks about the whole issue) only when the overrides say ``intro_in_filtered: true``."""
-    sections = sections_for(issue, topics)
-    if not sections:
-        return None
-    if not topics:
-        return issue
-    intro = issue.intro if issue.intro_in_filtered else ()
-    return dataclasses.replace(issue, sections=sections, intro=intro)
 
 
 def in_flight_line(addresses: Sequence[str], who: str = "an earlier send") -> str:

@@ -1,0 +1,38 @@
+"""The edition of an issue a subscriber receives: the sections of the topics they chose (all
+of them without topics), or nothing when the issue has none of theirs.
+
+The same choice is made wherever an issue is prepared for a subscriber: when its recipients
+are counted, when a sender builds their message, and for the files of ``--outbox``; one
+function for all, so that a subscriber counted as skipped is never sent a message, nor the
+reverse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from ..core.models import Issue, Section
+from ..core.text import topic_key
+
+
+def sections_for(issue: Issue, topics: Sequence[str]) -> tuple[Section, ...]:
+    """The sections a subscriber receives: all of them without topics, else those whose topic
+    they chose (case-insensitively); () means this issue has nothing for them."""
+    if not topics:
+        return issue.sections
+    wanted = {topic_key(t) for t in topics}
+    return tuple(s for s in issue.sections if topic_key(s.topic) in wanted)
+
+
+def edition_for(issue: Issue, topics: Sequence[str]) -> Issue | None:
+    """The issue as a subscriber with ``topics`` gets it (None: nothing for them). An
+    edition of chosen topics shows their own topic intros, and the editor's intro (which
+    talks about the whole issue) only when the overrides say ``intro_in_filtered: true``."""
+    sections = sections_for(issue, topics)
+    if not sections:
+        return None
+    if not topics:
+        return issue
+    intro = issue.intro if issue.intro_in_filtered else ()
+    return dataclasses.replace(issue, sections=sections, intro=intro)
