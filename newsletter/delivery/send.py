@@ -1,6 +1,6 @@
 """Sending a published issue to the subscribers: each exactly once, over reused SMTP
 connections (``smtp.py``), with per-subscriber unsubscribe links (``tokens.py``), by one or
-many senders (``senders.py``).
+many senders (``senders.py``) in one or many processes (``workers.py``).
 
 A run prepares the issue's recipients in the state database (``claims``: every active
 subscriber without a ``deliveries`` row), names the messages an earlier run left in flight,
@@ -53,7 +53,7 @@ from ..state.schema import SQLITE
 from .editions import edition_for, sections_for
 from .leases import release_dead_here
 from .mailboxes import subscriber_key
-from .senders import WorkerSpec, in_flight_line, run_processes, run_worker
+from .senders import WorkerSpec, in_flight_line, run_worker
 from .signups import key_of
 from .smtp import (
     DEFAULT_RETRY,
@@ -69,6 +69,7 @@ from .smtp import (
 )
 from .subscribers import HOW_TO_ADD, AddressError, normalize_address
 from .tokens import link_tokens, new_key, read_secret
+from .workers import run_processes
 
 Log = Callable[[str], None]
 __all__ = ["SendReport", "load_published_issue", "send_issue", "send_test_copy"]

@@ -1,4 +1,5 @@
-"""The senders of one issue: threads and processes claiming recipients in batches.
+"""The senders of one process: threads claiming an issue's recipients in batches and
+sending each its message (the loop of each, its heartbeat, the pace they share).
 
 Every recipient of an issue still to be sent has a ``claims`` row. A sender (one thread,
 with its own SMTP connection and database connection) takes the next few free rows in one
@@ -7,13 +8,15 @@ LOCKED`` lets many senders on many machines take batches at once without waiting
 other or taking the same row; on SQLite the write lock does the same, one claim at a time.
 A heartbeat renews the leases of a process's senders while it lives. When a sender dies
 (SIGKILL, a machine lost), its leases run out after ``smtp.lease_seconds`` and the others
-take its unfinished batch; on the same machine they see at once that its process is gone.
+take its unfinished batch; on the same machine they see at once that its process is gone
+(``leases.py``). Several processes of one send (``workers.py``) each run these senders.
 
 Exactly once, per message, as before: an ``attempts`` row is committed before the message
 is handed to the server; the ``deliveries`` row, the end of the attempt and of the claim are
 committed together right after the server accepted it. A claimed recipient that still has an
 ``attempts`` row was in flight when its sender died: the server may or may not have it, so it
-is named and sent again (a possible duplicate rather than a possible miss).
+is named and sent again (a possible duplicate rather than a possible miss). What the
+server's answer means for the subscriber and the run is decided in ``refusals.py``.
 
 ``rate_per_second`` holds for the whole send, however many senders share it: each message
 takes the next time slot from one row of the database (``send_pace``), on its clock.
@@ -22,8 +25,6 @@ takes the next time slot from one row of the database (``send_pace``), on its cl
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import multiprocessing
 import os
 import threading
 import time
@@ -100,16 +101,20 @@ class _Pace:
 def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
     """``smtp.concurrency`` senders in this process, until the issue has no recipient left
     that this run may take (or a fatal error); the heartbeat renews their leases."""
-    config, issue, slug = spec.config, spec.issue, spec.issue.slug
+    config = spec.config
+    issue = spec.issue
+    slug = issue.slug
     outcome = WorkerOutcome()
     lock = threading.Lock()
-    stop, finished = threading.Event(), threading.Event()
+    stop = threading.Event()  # every sender stops: a fatal error, or the send is gone
+    finished = threading.Event()  # every sender is done: the heartbeat stops
     me = process_name()
     names = [f"{me}#{i}" for i in range(config.smtp.concurrency)]
     templates: dict[tuple[tuple[str, ...], bool], MessageTemplate] = {}
     pace = _Pace(config.smtp.rate_per_second, slug)
     streak = Streak()
-    sender, lease = envelope_sender(config), config.smtp.lease_seconds
+    sender = envelope_sender(config)
+    lease = config.smtp.lease_seconds
 
     def say(line: str) -> None:
         with lock:  # one thread at a time logs
@@ -211,12 +216,14 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
         return db.run("claims.batch", (slug, batch)).fetchall()
 
     def worker(holder: str) -> None:
-        db, connection = open_database(config), Connection(config, spec.password)
+        db = open_database(config)
+        connection = Connection(config, spec.password)
         number = 0
         try:
             while not stop.is_set():
                 number += 1
-                rows = claim(db, holder, batch := f"{holder}#{number}")
+                batch = f"{holder}#{number}"
+                rows = claim(db, holder, batch)
                 if not rows:
                     left, first_lease_ends = db.run("claims.outstanding",
                                                     (slug, spec.run)).fetchone()
@@ -258,48 +265,3 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
     finished.set()
     beat.join()
     return outcome
-
-
-# -- worker processes ----------------------------------------------------------------------------
-
-def _worker_process(spec: WorkerSpec, results: Any) -> None:
-    """The body of one worker process: its lines go to the inherited stdout."""
-    outcome = run_worker(spec, log=lambda line: print(line, flush=True))
-    results.put((os.getpid(), outcome))
-
-
-def run_processes(spec: WorkerSpec, count: int, log: Log) -> tuple[WorkerOutcome, list[str]]:
-    """``count`` worker processes (started fresh, not forked: the caller may have threads);
-    their outcomes merged, and a line per process that did not finish."""
-    context = multiprocessing.get_context("spawn")
-    results = context.SimpleQueue()
-    spec = dataclasses.replace(spec, parent=os.getpid())
-    processes = [context.Process(target=_worker_process, args=(spec, results),
-                                 name=f"newsletter-send-{i + 1}") for i in range(count)]
-    for process in processes:
-        process.start()
-    merged = WorkerOutcome()
-    lost: list[str] = []
-
-    def drain() -> None:
-        while not results.empty():
-            _, outcome = results.get()
-            merged.in_flight.extend(outcome.in_flight)
-            merged.fatal.extend(outcome.fatal)
-            merged.refused.extend(outcome.refused)
-            merged.unbuildable.extend(outcome.unbuildable)
-
-    while any(process.is_alive() for process in processes):  # is_alive reaps the dead
-        drain()
-        processes[0].join(0.1)
-    for process in processes:
-        process.join()
-    drain()
-    for index, process in enumerate(processes, 1):
-        if process.exitcode:
-            how = (f"was killed by signal {-process.exitcode}" if process.exitcode < 0
-                   else f"exited with status {process.exitcode}")
-            lost.append(f"worker {index} (PID {process.pid}) {how}")
-    for line in lost:
-        log(f"warning: {line}; the other workers took over what it held")
-    return merged, lost
