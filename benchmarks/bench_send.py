@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from newsletter.core.config import load_config  # noqa: E402
 from newsletter.delivery.send import load_published_issue, send_issue  # noqa: E402
-from newsletter.delivery.subscribers import import_csv  # noqa: E402
+from newsletter.delivery.subscriber_csv import import_csv  # noqa: E402
 from newsletter.publishing.build import build_issue  # noqa: E402
 from newsletter.rendering.mail import render_email  # noqa: E402
 from newsletter.rendering.message import sample_message  # noqa: E402

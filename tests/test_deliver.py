@@ -38,7 +38,8 @@ from newsletter.delivery.editions import sections_for
 from newsletter.delivery.send import load_published_issue, send_issue
 from newsletter.delivery.signups import key_of
 from newsletter.delivery.smtp import Retry
-from newsletter.delivery.subscribers import import_csv, list_subscribers
+from newsletter.delivery.subscriber_csv import import_csv
+from newsletter.delivery.subscribers import list_subscribers
 from newsletter.delivery.tokens import check_token, legacy_unsubscribe_token, read_secret
 from newsletter.rendering.mail import (
     PREFERENCES_PLACEHOLDER,

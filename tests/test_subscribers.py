@@ -59,11 +59,11 @@ def test_import_reports_bad_rows_by_line_and_takes_the_good_ones(folder: Path) -
 
 
 def test_import_is_one_transaction(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import newsletter.delivery.subscribers as subscribers
+    import newsletter.delivery.subscriber_csv as subscriber_csv
 
     rows = "".join(f"p{i}@example.org,Person {i},\n" for i in range(300))  # a trailing comma
     path = write_csv(folder, "email,name\n" + rows)
-    real = subscribers._upsert
+    real = subscriber_csv.merge_subscriber
     written: list[str] = []
 
     def failing_at_the_201st(db, new, **options):  # noqa: ANN001, ANN202 - a fault
@@ -72,7 +72,7 @@ def test_import_is_one_transaction(folder: Path, monkeypatch: pytest.MonkeyPatch
         written.append(new.email)
         return real(db, new, **options)
 
-    monkeypatch.setattr(subscribers, "_upsert", failing_at_the_201st)
+    monkeypatch.setattr(subscriber_csv, "merge_subscriber", failing_at_the_201st)
     failed = run(folder, "subscribers", "import", str(path))
     assert failed.exit_code == 1 and "the disk is full" in failed.output, failed.output
     assert len(written) == 200 and listing(folder) == []  # all or nothing

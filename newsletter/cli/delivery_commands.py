@@ -37,7 +37,7 @@ def subscribers_import(options: Options, file: Path) -> None:
     Example:
       newsletter subscribers import people.csv
     """
-    from ..delivery.subscribers import import_csv
+    from ..delivery.subscriber_csv import import_csv
 
     config, _ = options.load()
     report = import_csv(config, file)
@@ -133,7 +133,7 @@ def subscribers_export(options: Options, file: Path) -> None:
     Example:
       newsletter subscribers export people.csv
     """
-    from ..delivery.subscribers import export_csv
+    from ..delivery.subscriber_csv import export_csv
 
     config, _ = options.load()
     count = export_csv(config, file)

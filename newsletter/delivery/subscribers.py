@@ -1,4 +1,5 @@
-"""Subscribers: addresses checked and normalized, CSV import and export, add/remove/list.
+"""Subscribers: addresses checked and normalized, add/remove/list, and the merge of a new
+subscriber into the stored one of its mailbox (CSV import and export: ``subscriber_csv.py``).
 
 An address is checked for syntax only (email-validator, no DNS: an import must not depend
 on the network) and stored normalized: the local part as given, the domain lowercased (and
@@ -15,16 +16,12 @@ so re-importing an old list cannot undo anybody's unsubscribe.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import difflib
-import io
 import json
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -33,12 +30,8 @@ from ..core.config import Config
 from ..core.errors import NewsletterError
 from ..core.headers import header_problem
 from ..core.text import topic_key
-from ..publishing.output import write_atomic
 from ..state.database import Database, now, open_database
-from .mailboxes import subscriber_key
 
-STATUSES = ("active", "unsubscribed", "bounced")  # what a CSV may say
-HEADER = ("email", "name", "topics", "status")  # email and name required, in this order
 MAX_NAME = 200
 
 
@@ -121,7 +114,7 @@ class Subscriber:
                 "confirmed_at": self.confirmed_at}
 
 
-def _topics_text(topics: Iterable[str]) -> str:
+def topics_text(topics: Iterable[str]) -> str:
     return ";".join(topics)
 
 
@@ -147,15 +140,16 @@ def _of_mailbox(db: Database, email: str) -> Subscriber | None:
     return None if row is None else subscriber_from_row(tuple(row))
 
 
-def _upsert(db: Database, new: Subscriber, *, reactivate: bool) -> tuple[str, str]:
+def merge_subscriber(db: Database, new: Subscriber, *, reactivate: bool) -> tuple[str, str]:
     """Merge ``new`` into the stored subscriber of its mailbox; returns the address stored
     and added, updated, resubscribed or unchanged (or "kept unsubscribed" when an import
-    names an address that left)."""
+    names an address that left). ``reactivate``: ``new``'s status stands whatever the stored
+    one (``add``); without it, only a leaving (unsubscribed, bounced) does (``import``)."""
     old = _of_mailbox(db, new.email)
     stamp = now()
     if old is None:
         db.run("subscriber.insert_from",
-               (new.email, new.name, _topics_text(new.topics), new.status, new.source,
+               (new.email, new.name, topics_text(new.topics), new.status, new.source,
                 stamp, stamp))
         return new.email, "added"
     name = new.name or old.name
@@ -166,7 +160,7 @@ def _upsert(db: Database, new: Subscriber, *, reactivate: bool) -> tuple[str, st
     merged = dataclasses.replace(old, name=name, topics=topics, status=status)
     if merged == old:
         return old.email, "kept unsubscribed" if old.status == "unsubscribed" else "unchanged"
-    db.run("subscriber.merge", (name, _topics_text(topics), status, status, stamp, old.email))
+    db.run("subscriber.merge", (name, topics_text(topics), status, status, stamp, old.email))
     if status != old.status and status in ("unsubscribed", "bounced"):
         # The other spellings of the mailbox an older database holds leave with it, as
         # through a link: left active, one of them would be sent the next issue.
@@ -192,7 +186,7 @@ def add_subscriber(config: Config, email: str, name: str | None = None,
     except AddressError as error:
         raise NewsletterError(f"{email!r}: {error}") from None
     with open_database(config) as db, db.transaction():
-        address, outcome = _upsert(db, new, reactivate=True)
+        address, outcome = merge_subscriber(db, new, reactivate=True)
         stored = _stored(db, address)
     assert stored is not None
     if address != new.email:
@@ -250,137 +244,6 @@ def set_status(config: Config, email: str, status: str) -> bool:
         changed = db.run("subscriber.set_status", (status, now(), email, status)).rowcount
         known = changed or _stored(db, email) is not None
     return bool(known)
-
-
-# -- CSV --------------------------------------------------------------------------------------
-
-@dataclass
-class ImportReport:
-    outcomes: dict[str, int] = field(default_factory=dict)  # added, updated, ... -> count
-    problems: list[str] = field(default_factory=list)  # "line 7: ..." per bad row
-    spellings: list[str] = field(default_factory=list)  # merged into another spelling
-
-    @property
-    def imported(self) -> int:
-        return sum(self.outcomes.values())
-
-
-# A cell a spreadsheet would run as a formula (=, +, - or @ first; a tab or CR first also
-# works in some): exported with a leading apostrophe, as OWASP advises for CSV injection,
-# and read back without it. A cell that already starts with apostrophes before such a
-# character gets one more, so that every cell reads back exactly as it was.
-_FORMULA = re.compile(r"'*[=+\-@\t\r]")
-
-
-def spreadsheet_safe(cell: str) -> str:
-    return "'" + cell if _FORMULA.match(cell) else cell
-
-
-def from_spreadsheet_safe(cell: str) -> str:
-    return cell[1:] if cell.startswith("'") and _FORMULA.match(cell) else cell
-
-
-def _read_header(rows: Iterable[list[str]], path: Path) -> list[str]:
-    for header in rows:
-        if not any(cell.strip() for cell in header):
-            continue
-        columns = [cell.strip().lower() for cell in header]
-        if columns[:2] == ["email", "name"] and columns[2:] in ([], ["topics"],
-                                                                ["topics", "status"]):
-            return columns
-        break
-    else:
-        raise NewsletterError(f"{path}: empty; expected a header line email,name[,topics]")
-    raise NewsletterError(f"{path}: line 1: expected the header email,name[,topics] (and "
-                          f"optionally status), got {','.join(header)!r}")
-
-
-def parse_csv(text: str, config: Config, path: Path) -> tuple[dict[str, Subscriber],
-                                                                list[str]]:
-    """The good rows (duplicates merged, in file order) and one problem per bad row."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    columns = _read_header(reader, path)
-    good: dict[str, Subscriber] = {}
-    problems: list[str] = []
-    while True:
-        line = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            problems.append(f"line {line}: not valid CSV ({error})")
-            break
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) > len(columns) and any(cell.strip() for cell in row[len(columns):]):
-            problems.append(f"line {line}: {len(row)} fields, but the header has "
-                            f"{len(columns)} ({','.join(columns)})")
-            continue
-        cells = dict(zip(columns, (from_spreadsheet_safe(c) for c in row), strict=False))
-        try:
-            address = normalize_address(cells.get("email", ""))
-            topics = parse_topics(cells.get("topics"), config)
-            status = (cells.get("status") or "active").strip().lower()
-            if status not in STATUSES:
-                raise AddressError('status: expected active, unsubscribed or bounced, got '
-                                   f'"{status}"')
-        except AddressError as error:
-            email = cells.get("email", "").strip()
-            problems.append(f"line {line}: {email or '(no address)'}: {error}")
-            continue
-        try:
-            name = clean_name(cells.get("name"))
-        except AddressError as error:
-            problems.append(f"line {line}: {address}: {error}")
-            continue
-        new = Subscriber(address, name, topics, status)
-        old = good.get(subscriber_key(address))  # the file's first spelling is kept
-        if old is not None:  # a duplicate within the file: merge (a blank cell gives nothing)
-            union = set(old.topics) | set(topics)
-            merged_topics = (tuple(t.name for t in config.topics if t.name in union)
-                             if old.topics and topics else old.topics or topics)
-            merged_status = next(s for s in ("unsubscribed", "bounced", "active")
-                                 if s in (old.status, status))
-            new = Subscriber(old.email, new.name or old.name, merged_topics, merged_status)
-        good[subscriber_key(address)] = new
-    return good, problems
-
-
-def import_csv(config: Config, path: Path) -> ImportReport:
-    """Import ``path``: every good row in one transaction; bad rows reported, not imported."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise NewsletterError(f"{path}: cannot be read ({error})") from None
-    good, problems = parse_csv(text, config, path)
-    report = ImportReport(problems=problems)
-    with open_database(config) as db, db.transaction():
-        for subscriber in good.values():
-            address, outcome = _upsert(db, subscriber, reactivate=False)
-            report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
-            if address != subscriber.email:
-                report.spellings.append(f"{subscriber.email}: merged into {address}, the "
-                                        "same mailbox (they differ only in case)")
-    return report
-
-
-def export_csv(config: Config, path: Path) -> int:
-    """Every subscriber, unsubscribed ones included (with their status, so that importing
-    the file elsewhere keeps them unsubscribed); written atomically. Pending signups are
-    left out: they have not confirmed."""
-    subscribers = [s for s in list_subscribers(config) if s.status != "pending"]
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(HEADER)
-    for s in subscribers:
-        writer.writerow([spreadsheet_safe(cell) for cell in
-                         (s.email, s.name, _topics_text(s.topics), s.status)])
-    try:
-        write_atomic(path.absolute(), buffer.getvalue().encode("utf-8"))
-    except OSError as error:
-        raise NewsletterError(f"{path}: cannot be written ({error})") from None
-    return len(subscribers)
 
 
 def subscribers_json(subscribers: Iterable[Subscriber]) -> str:

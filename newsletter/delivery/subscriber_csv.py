@@ -1,0 +1,166 @@
+"""Subscribers as CSV files: ``subscribers import`` and ``subscribers export``.
+
+A file has a header line ``email,name[,topics[,status]]``. Import checks every row before
+anything is written, reports each bad one by its line, and merges the good ones in one
+transaction, as ``add`` merges one (:func:`~.subscribers.merge_subscriber`), except that an
+import never re-subscribes an address that left. Export writes every subscriber but pending
+signups, with their status, so that importing the file elsewhere keeps who left gone. Cells a
+spreadsheet would run as formulas are written escaped and read back as they were.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.config import Config
+from ..core.errors import NewsletterError
+from ..publishing.output import write_atomic
+from ..state.database import open_database
+from .mailboxes import subscriber_key
+from .subscribers import (
+    AddressError,
+    Subscriber,
+    clean_name,
+    list_subscribers,
+    merge_subscriber,
+    normalize_address,
+    parse_topics,
+    topics_text,
+)
+
+STATUSES = ("active", "unsubscribed", "bounced")  # what a CSV may say
+HEADER = ("email", "name", "topics", "status")  # email and name required, in this order
+
+
+@dataclass
+class ImportReport:
+    outcomes: dict[str, int] = field(default_factory=dict)  # added, updated, ... -> count
+    problems: list[str] = field(default_factory=list)  # "line 7: ..." per bad row
+    spellings: list[str] = field(default_factory=list)  # merged into another spelling
+
+    @property
+    def imported(self) -> int:
+        return sum(self.outcomes.values())
+
+
+# A cell a spreadsheet would run as a formula (=, +, - or @ first; a tab or CR first also
+# works in some): exported with a leading apostrophe, as OWASP advises for CSV injection,
+# and read back without it. A cell that already starts with apostrophes before such a
+# character gets one more, so that every cell reads back exactly as it was.
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    return "'" + cell if _FORMULA.match(cell) else cell
+
+
+def from_spreadsheet_safe(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and _FORMULA.match(cell) else cell
+
+
+def _read_header(rows: Iterable[list[str]], path: Path) -> list[str]:
+    for header in rows:
+        if not any(cell.strip() for cell in header):
+            continue
+        columns = [cell.strip().lower() for cell in header]
+        if columns[:2] == ["email", "name"] and columns[2:] in ([], ["topics"],
+                                                                ["topics", "status"]):
+            return columns
+        break
+    else:
+        raise NewsletterError(f"{path}: empty; expected a header line email,name[,topics]")
+    raise NewsletterError(f"{path}: line 1: expected the header email,name[,topics] (and "
+                          f"optionally status), got {','.join(header)!r}")
+
+
+def parse_csv(text: str, config: Config, path: Path) -> tuple[dict[str, Subscriber],
+                                                                list[str]]:
+    """The good rows (duplicates merged, in file order) and one problem per bad row."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    columns = _read_header(reader, path)
+    good: dict[str, Subscriber] = {}
+    problems: list[str] = []
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            problems.append(f"line {line}: not valid CSV ({error})")
+            break
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(columns) and any(cell.strip() for cell in row[len(columns):]):
+            problems.append(f"line {line}: {len(row)} fields, but the header has "
+                            f"{len(columns)} ({','.join(columns)})")
+            continue
+        cells = dict(zip(columns, (from_spreadsheet_safe(c) for c in row), strict=False))
+        try:
+            address = normalize_address(cells.get("email", ""))
+            topics = parse_topics(cells.get("topics"), config)
+            status = (cells.get("status") or "active").strip().lower()
+            if status not in STATUSES:
+                raise AddressError('status: expected active, unsubscribed or bounced, got '
+                                   f'"{status}"')
+        except AddressError as error:
+            email = cells.get("email", "").strip()
+            problems.append(f"line {line}: {email or '(no address)'}: {error}")
+            continue
+        try:
+            name = clean_name(cells.get("name"))
+        except AddressError as error:
+            problems.append(f"line {line}: {address}: {error}")
+            continue
+        new = Subscriber(address, name, topics, status)
+        old = good.get(subscriber_key(address))  # the file's first spelling is kept
+        if old is not None:  # a duplicate within the file: merge (a blank cell gives nothing)
+            union = set(old.topics) | set(topics)
+            merged_topics = (tuple(t.name for t in config.topics if t.name in union)
+                             if old.topics and topics else old.topics or topics)
+            merged_status = next(s for s in ("unsubscribed", "bounced", "active")
+                                 if s in (old.status, status))
+            new = Subscriber(old.email, new.name or old.name, merged_topics, merged_status)
+        good[subscriber_key(address)] = new
+    return good, problems
+
+
+def import_csv(config: Config, path: Path) -> ImportReport:
+    """Import ``path``: every good row in one transaction; bad rows reported, not imported."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise NewsletterError(f"{path}: cannot be read ({error})") from None
+    good, problems = parse_csv(text, config, path)
+    report = ImportReport(problems=problems)
+    with open_database(config) as db, db.transaction():
+        for subscriber in good.values():
+            address, outcome = merge_subscriber(db, subscriber, reactivate=False)
+            report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
+            if address != subscriber.email:
+                report.spellings.append(f"{subscriber.email}: merged into {address}, the "
+                                        "same mailbox (they differ only in case)")
+    return report
+
+
+def export_csv(config: Config, path: Path) -> int:
+    """Every subscriber, unsubscribed ones included (with their status, so that importing
+    the file elsewhere keeps them unsubscribed); written atomically. Pending signups are
+    left out: they have not confirmed."""
+    subscribers = [s for s in list_subscribers(config) if s.status != "pending"]
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for s in subscribers:
+        writer.writerow([spreadsheet_safe(cell) for cell in
+                         (s.email, s.name, topics_text(s.topics), s.status)])
+    try:
+        write_atomic(path.absolute(), buffer.getvalue().encode("utf-8"))
+    except OSError as error:
+        raise NewsletterError(f"{path}: cannot be written ({error})") from None
+    return len(subscribers)
