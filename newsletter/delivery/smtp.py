@@ -228,6 +228,11 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
             if replied:  # a 4xx for this message: the others may still go through
                 raise Failed(_describe(last), uncertain=uncertain, fatal=False)
             s = connection.settings
+            if isinstance(last, smtplib.SMTPResponseException):  # 421 greeting, 454 login
+                raise Failed(f"the SMTP server {s.host}:{s.port} turned the session away for "
+                              f"now, {attempt} times (last: {_describe(last)}): a busy server "
+                              "or one of its services down; tried again later, and if it "
+                              "lasts, ask the server's operator", uncertain=uncertain, fatal=True)
             raise Failed(f"the SMTP server {s.host}:{s.port} is unreachable or keeps dropping "
                           f"the connection ({attempt} attempts; last: {_describe(last)}); "
                           "check smtp.host, smtp.port and smtp.security",
