@@ -67,7 +67,7 @@ from .smtp import (
     envelope_sender,
     smtp_password,
 )
-from .subscribers import HOW_TO_ADD, AddressError, normalize_address
+from .subscribers import HOW_TO_ADD, AddressError, normalize_address, stored_topics
 from .tokens import link_tokens, new_key, read_secret
 from .workers import run_processes
 
@@ -250,7 +250,7 @@ def _recipients(db: Database, issue: Issue, run: str) -> _Recipients:
             elif failure is not None and failure[0] == updated:
                 found.unbuildable.append((address, failure[1], updated))
                 db.run("claim.failed", (run, slug, address))
-            elif not sections_for(issue, [t for t in topics.split(";") if t]):
+            elif not sections_for(issue, stored_topics(topics)):
                 found.no_topics += 1
                 found.received.append(address)
             else:
@@ -344,7 +344,7 @@ def _write_outbox_run(config: Config, issue: Issue, secret: bytes, outbox: Path,
     templates: dict[tuple[tuple[str, ...], bool], MessageTemplate] = {}
     index = 0
     for address, name, topics, token_key in subscribers:
-        part = edition_for(issue, [t for t in topics.split(";") if t])
+        part = edition_for(issue, stored_topics(topics))
         mailbox = subscriber_key(address)
         seen = mailbox in done
         done.add(mailbox)  # its first active spelling stands for the mailbox, as in a send

@@ -43,6 +43,7 @@ from .leases import process_name, release_dead_here
 from .mailboxes import subscriber_for_send
 from .refusals import DELIVERY_ERRORS, Streak
 from .smtp import Connection, Retry, deliver_one, envelope_sender
+from .subscribers import stored_topics
 from .tokens import link_tokens
 
 Log = Callable[[str], None]
@@ -157,7 +158,7 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
             row = subscriber_for_send(db, slug, address)
             part = None
             if row is not None and row[2] == "active":
-                part = edition_for(issue, [t for t in row[1].split(";") if t])
+                part = edition_for(issue, stored_topics(row[1]))
             if part is None or row is None:  # left, bounced, had it spelled otherwise, no topic
                 db.run("claim.done", (slug, address))
                 db.run("attempt.delete", (slug, address))

@@ -115,7 +115,13 @@ class Subscriber:
 
 
 def topics_text(topics: Iterable[str]) -> str:
+    """Topics as the state stores them: one text, ';' between them; none is every topic."""
     return ";".join(topics)
+
+
+def stored_topics(text: str) -> tuple[str, ...]:
+    """The topics of ``topics_text``."""
+    return tuple(topic for topic in text.split(";") if topic)
 
 
 COLUMNS = "email, name, topics, status, source, confirmed_at"
@@ -124,7 +130,7 @@ COLUMNS = "email, name, topics, status, source, confirmed_at"
 def subscriber_from_row(row: Sequence[Any]) -> Subscriber:
     """A subscriber from the columns of ``COLUMNS``, in that order."""
     email, name, topics, status, source, confirmed_at = row
-    return Subscriber(email, name, tuple(t for t in topics.split(";") if t), status, source,
+    return Subscriber(email, name, stored_topics(topics), status, source,
                       confirmed_at)
 
 
