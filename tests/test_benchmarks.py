@@ -55,3 +55,9 @@ def test_bench_same_story_runs() -> None:
     assert "sample-2021-03-08: 25 candidates" in out
     assert "| 0.35 (default) |" in out and "By corpus" in out
     assert "| reader A | " in out and "| reader B | " in out  # the readers' agreement
+
+
+def test_bench_archive_runs(tmp_path: Path) -> None:
+    out = run_benchmark("benchmarks/bench_archive.py", "--issues", "2", "12", "--repeat", "1",
+                        "--workdir", str(tmp_path))
+    assert "| 12 | " in out and "ratio: publish after 12 issues / after 2:" in out

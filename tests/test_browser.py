@@ -67,7 +67,7 @@ def open_page(browser, path: Path, width: int):
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", ["2021-02-22/email.html", "2021-02-22/index.html",
-                                  "index.html"])
+                                  "index.html", "archive/2021.html"])
 def test_pages_fit_small_screens_safely(browser, site: Path, name: str, width: int) -> None:
     page, dialogs = open_page(browser, site / name, width)
     result = page.evaluate(CHECKS)

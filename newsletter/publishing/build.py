@@ -8,7 +8,7 @@ any moment leaves every file either its old or its new version.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,7 +21,13 @@ from ..core.urls import canonical_url
 from ..reading.corpus import CorpusReading, read_corpus
 from ..rendering.mail import render_email, size_warning
 from ..rendering.message import sample_message
-from ..rendering.pages import render_archive, render_issue_page
+from ..rendering.pages import (
+    archive_path,
+    archive_years,
+    render_archive,
+    render_archive_year,
+    render_issue_page,
+)
 from ..selecting.overrides import (
     OVERRIDES_FILE,
     Overrides,
@@ -164,31 +170,67 @@ def render_issue_files(issue: Issue, config: Config, published: Sequence[Issue]
     return files, size_warning(email)
 
 
-def _links(issue: Issue, published: Sequence[Issue]) -> tuple[str | None, str | None]:
-    """Where the previous and next links of ``issue``'s page lead."""
-    previous, following = neighbours(issue, published)
-    return (None if previous is None else previous.slug,
-            None if following is None else following.slug)
+def _neighbour_slugs(published: Sequence[Issue]) -> dict[str, tuple[str | None, str | None]]:
+    """Where the previous and next links of each issue's page lead, for every issue of
+    ``published`` at once: one pass, as the archive of a daily newsletter holds thousands."""
+    slugs: list[str | None] = [None]
+    slugs += [issue.slug for issue in sorted(published, key=lambda i: i.date)]
+    slugs.append(None)
+    return {str(slugs[i]): (slugs[i - 1], slugs[i + 1]) for i in range(1, len(slugs) - 1)}
+
+
+def _by_year(issues: Sequence[Issue]) -> dict[int, list[Issue]]:
+    years: dict[int, list[Issue]] = {}
+    for issue in sorted(issues, key=lambda i: i.date):
+        years.setdefault(issue.date.year, []).append(issue)
+    return years
+
+
+def _years_to_render(published: Sequence[Issue], before: Sequence[Issue] | None,
+                     present: Collection[str]) -> list[int]:
+    """The years whose archive page must be rendered: its issues, or the years around it,
+    are not what they were in ``before``, or the page is not among ``present`` (a site
+    published before the archive had year pages)."""
+    now, then = _by_year(published), _by_year(before or ())
+
+    def around(years: list[int], year: int) -> tuple[int | None, int | None]:
+        return (max((y for y in years if y < year), default=None),
+                min((y for y in years if y > year), default=None))
+
+    return [year for year in now
+            if before is None or archive_path(year) not in present
+            or now[year] != then.get(year)
+            or around(list(now), year) != around(list(then), year)]
 
 
 def render_site_files(published: Sequence[Issue], config: Config,
-                      before: Sequence[Issue] | None = None) -> dict[str, bytes]:
-    """The feeds, the archive, and the web page of every published issue whose previous or
-    next issue is not what it was in ``before`` (the issues published until now; None:
-    every page). Another issue's page is never rewritten for anything else: a template or a
-    theme change reaches it only when that issue is rebuilt (``build --force``)."""
+                      before: Sequence[Issue] | None = None,
+                      present: Collection[str] = ()) -> dict[str, bytes]:
+    """The feeds, the archive (its front page, and the page of every year whose issues are
+    not what they were in ``before`` or whose page is not among the ``present`` files), and
+    the web page of every published issue whose previous or next issue is not what it was in
+    ``before`` (the issues published until now; None: every page). Another issue's page is
+    never rewritten for anything else: a template or a theme change reaches it only when
+    that issue is rebuilt (``build --force``). What a publish renders is bounded by one
+    year of issues, however many years came before."""
     published = sorted(published, key=lambda i: i.date)
+    links = _neighbour_slugs(published)
+    links_before = None if before is None else _neighbour_slugs(before)
+    by_slug = {issue.slug: issue for issue in published}
     files: dict[str, bytes] = {}
     for issue in published:
-        if before is not None and _links(issue, published) == _links(issue, before):
+        previous, following = links[issue.slug]
+        if links_before is not None and links_before.get(issue.slug) == (previous, following):
             continue
-        previous, following = neighbours(issue, published)
-        files[f"{issue.slug}/index.html"] = render_issue_page(issue, config, previous=previous,
-                                                              next=following)
+        files[f"{issue.slug}/index.html"] = render_issue_page(
+            issue, config, previous=by_slug.get(previous or ""),
+            next=by_slug.get(following or ""))
     from ..rendering.feeds import render_feeds  # feedgen and lxml: only publishing needs them
 
     files.update(render_feeds(published, config))
-    files["index.html"] = render_archive(list(reversed(published)), config)
+    for year in _years_to_render(published, before, present):
+        files[archive_path(year)] = render_archive_year(year, published, config)
+    files["index.html"] = render_archive(published, config)
     return files
 
 
@@ -208,7 +250,9 @@ def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool,
     if warning and strict:
         raise StrictError(f"issue {issue.slug}: {warning} (an error with --strict)")
     if issue.status == IssueStatus.PUBLISHED:
-        site = render_site_files(published, config, before)
+        present = [archive_path(year) for year, _count in archive_years(published)
+                   if (config.output / archive_path(year)).is_file()]
+        site = render_site_files(published, config, before, present)
         files.update({k: v for k, v in site.items() if k not in files})
     if before_writing is not None:
         before_writing()

@@ -74,7 +74,7 @@ def template_problems(config: Config) -> list[str]:
     :func:`sample_issue`. Empty when they all render."""
     from .feeds import render_feeds  # feedgen and lxml: only publishing and check need them
     from .mail import render_email
-    from .pages import render_archive, render_issue_page
+    from .pages import render_archive, render_archive_year, render_issue_page
 
     folders = template_folders(config)
     env = environment_for(config)
@@ -92,6 +92,7 @@ def template_problems(config: Config) -> list[str]:
         ("the issue page", lambda: render_issue_page(issue, config, previous=issue,
                                                      next=issue)),
         ("the archive", lambda: render_archive([issue], config)),
+        ("a year of the archive", lambda: render_archive_year(issue.date.year, [issue], config)),
         ("the feeds", lambda: render_feeds([issue], config)),
     )
     for what, render in renderings:

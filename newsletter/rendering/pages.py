@@ -79,17 +79,64 @@ def render_issue_page(issue: Issue, config: Config, *, previous: Issue | None,
     )
 
 
-def render_archive(published: Sequence[Issue], config: Config,
-                   palette: Palette | None = None) -> bytes:
-    """``<output>/index.html``: every published issue, newest first."""
-    issues = newest_first(published)
+# The archive's front page lists this many of the newest issues, then links every year's
+# page: one page listing every issue would grow without bound (a daily newsletter's, 370 KB
+# after three years) and be rendered again at every publish.
+ARCHIVE_FRONT_ISSUES = 30
+
+
+def archive_path(year: int) -> str:
+    """The page of a year's issues, relative to the output folder: ``archive/2021.html``."""
+    return f"archive/{year}.html"
+
+
+def archive_years(published: Iterable[Issue]) -> list[tuple[int, int]]:
+    """(year, number of issues) of every year with a published issue, newest first."""
+    counts: dict[int, int] = {}
+    for issue in published:
+        counts[issue.date.year] = counts.get(issue.date.year, 0) + 1
+    return sorted(counts.items(), reverse=True)
+
+
+def _archive(config: Config, palette: Palette | None, **context: object) -> bytes:
     topics = [t.name for t in config.topics]
     return _render(
         "archive.html.j2", config,
-        issues=issues, root="",
+        topic_feeds=list(zip(topics, unique_slugs(topics), strict=True)),
+        article_count=_article_count, palette=palette or palette_for(config), **context)
+
+
+def render_archive(published: Sequence[Issue], config: Config,
+                   palette: Palette | None = None) -> bytes:
+    """``<output>/index.html``: the newest published issues, then a link to each year's page
+    (:func:`render_archive_year`)."""
+    issues = newest_first(published)
+    front = issues[:ARCHIVE_FRONT_ISSUES]
+    return _archive(
+        config, palette, issues=front, total=len(issues), years=archive_years(issues),
+        groups=[{"id": "", "name": "", "issues": front}] if front else [], heading="h2",
+        year=None, root="",
         page_title=f"{config.title}: all issues",
         description=f"Every issue of {config.title}, newest first.",
-        canonical=config.site_url,
-        topic_feeds=list(zip(topics, unique_slugs(topics), strict=True)),
-        article_count=_article_count, palette=palette or palette_for(config),
-    )
+        canonical=config.site_url)
+
+
+def render_archive_year(year: int, published: Sequence[Issue], config: Config,
+                        palette: Palette | None = None) -> bytes:
+    """``<output>/archive/<year>.html``: the year's published issues, newest first, under
+    their months, with links to the years before and after. It depends on nothing else:
+    an issue published in another year leaves the page as it was."""
+    issues = [issue for issue in newest_first(published) if issue.date.year == year]
+    years = [y for y, _count in archive_years(published)]
+    months: dict[int, list[Issue]] = {}
+    for issue in issues:
+        months.setdefault(issue.date.month, []).append(issue)
+    return _archive(
+        config, palette, issues=issues, year=year, root="../", years=[], heading="h3",
+        groups=[{"id": f"{year}-{month:02d}", "name": f"{in_month[0].date:%B}",
+                 "issues": in_month} for month, in_month in months.items()],
+        previous_year=max((y for y in years if y < year), default=None),
+        next_year=min((y for y in years if y > year), default=None),
+        page_title=f"{config.title}: the issues of {year}",
+        description=f"Every issue of {config.title} published in {year}, newest first.",
+        canonical=config.site_url + archive_path(year))

@@ -4,8 +4,9 @@ A WSGI callable so that production can mount it under any WSGI server (gunicorn,
 mod_wsgi); :func:`make_server` wraps it in the standard library's server for local use.
 
 * Only what readers need is served, at the path of ``site_url`` (``/ai/`` for
-  ``https://host/ai/``): the archive (``index.html``), the feeds (``feed.xml``,
-  ``atom.xml``, ``feed.json``, ``topics/<topic>.xml`` of the configured topics) and, of a
+  ``https://host/ai/``): the archive (``index.html``, each year's ``archive/<YYYY>.html``),
+  the feeds (``feed.xml``, ``atom.xml``, ``feed.json``, ``topics/<topic>.xml`` of the
+  configured topics) and, of a
   *published* issue, ``<D>/``, ``<D>/index.html`` and ``<D>/email.html``. The output folder
   also holds drafts, ``issue.json``, the sample ``email.eml``, ``email.mjml`` and the
   editor's ``overrides.yaml``: those, and anything else, get the same 404 as a missing file,
@@ -120,6 +121,7 @@ class Site:
     routes: tuple[Route, ...] = (
         route(r"(?:index\.html)?", "_archive_file"),
         route(r"feed\.xml|atom\.xml|feed\.json", "_archive_file"),
+        route(r"archive/\d{4}\.html", "_archive_file"),  # a year's issues
         # any length: the configured topics' slugs are the allow-list (_topic_feed)
         route(r"topics/(?P<topic>[a-z0-9][a-z0-9-]*)\.xml", "_topic_feed"),
         route(_ISSUE + r"/(?:index\.html|email\.html)?", "_issue_file"),
