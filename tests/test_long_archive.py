@@ -15,12 +15,16 @@ from test_archive import Page
 from conftest import make_article, make_issue, run, sample_site
 from newsletter.core.config import Config, load_config
 from newsletter.core.models import Issue, PlacedArticle
-from newsletter.publishing.build import render_site_files
+from newsletter.core.urls import _canonical, _normalized
+from newsletter.publishing.build import _pinned_again, render_site_files
+from newsletter.publishing.issuefile import issue_json
+from newsletter.publishing.issues import IssueStore
 from newsletter.rendering.pages import (
     ARCHIVE_FRONT_ISSUES,
     render_archive,
     render_archive_year,
 )
+from newsletter.selecting.overrides import Overrides
 from newsletter.web.public import Site
 
 
@@ -153,3 +157,34 @@ def test_rendering_the_archive_leaves_no_garbage_holding_the_issues(config: Conf
     finally:
         gc.enable()
 
+
+def test_the_articles_published_issues_featured_are_looked_up_once(tmp_path: Path,
+                                                                  config: Config) -> None:
+    """What a build asks of every published issue (the articles it may not feature again)
+    costs next to nothing once the issues are read: their canonical URLs were computed as
+    they were read, and were computed again (a third of a publish after 3,000 daily issues,
+    the URL cache being far smaller than their articles). Without a pin, nothing is asked."""
+    issues = issues_from(config, dt.date(2021, 1, 1), 300)
+    odd = make_article("odd", url="ftp://outlet.example/odd", canonical_url="")
+    issues[7] = make_issue(config, issues[7].date, {"AI": [PlacedArticle(odd)]})
+    for issue in issues:
+        (tmp_path / issue.slug).mkdir()
+        (tmp_path / issue.slug / "issue.json").write_bytes(issue_json(issue))
+    store = IssueStore(tmp_path)
+    start = time.process_time()
+    assert len(store.published()) == 300
+    reading = time.process_time() - start
+    _canonical.cache_clear()  # as in a large archive: the URLs read first are long gone
+    _normalized.cache_clear()
+    start = time.process_time()
+    featured = store.featured_before(dt.date(2022, 1, 1))
+    asking = time.process_time() - start
+    assert featured == {p.article.canonical_url for issue in issues for p in issue.placed
+                        if p.article.id != "odd"}
+    assert asking < 0.1 * reading, f"{asking:.3f} s to ask, {reading:.3f} s to read"
+
+    class Unread(IssueStore):
+        def published(self) -> list[Issue]:
+            raise AssertionError("no pin: the published issues are not looked at")
+
+    assert _pinned_again(Overrides(), [], Unread(tmp_path), dt.date(2022, 1, 1)) == ()

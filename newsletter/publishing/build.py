@@ -37,7 +37,7 @@ from ..selecting.overrides import (
 )
 from ..selecting.select import issue_window, select_issue
 from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
-from .issues import IssueStore, neighbours
+from .issues import IssueStore, featured_url, neighbours
 from .output import remove_files, write_files
 
 
@@ -68,11 +68,13 @@ def _with_intros(issue: Issue, overrides: Overrides) -> Issue:
 def _pinned_again(overrides: Overrides, pinned: Sequence[Article], store: IssueStore,
                   issue_date: dt.date) -> tuple[str, ...]:
     """A warning for each pinned article an earlier published issue featured already."""
+    if not overrides.pin:
+        return ()  # without a pin, no published issue needs to be looked at
     featured: dict[str, str] = {}
     for issue in store.published():
         if issue.date < issue_date:
             for placed in issue.placed:
-                featured.setdefault(canonical_url(placed.article.url) or "", issue.slug)
+                featured.setdefault(featured_url(placed) or "", issue.slug)
     warnings = []
     for index, entry in enumerate(overrides.pin):
         article = next((a for a in pinned if entry in (a.id, a.url)
