@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .stops import exit_interrupted
+from .stops import exit_interrupted, is_interrupt
 
 if TYPE_CHECKING:
     from .issue_commands import cli
@@ -20,8 +20,10 @@ __all__ = ["cli", "main"]
 def main() -> None:
     try:
         from .issue_commands import main as run
-    except KeyboardInterrupt:
-        exit_interrupted()
+    except BaseException as error:  # Ctrl-C, also as Python may wrap it
+        if is_interrupt(error):
+            exit_interrupted()
+        raise
     run()
 
 

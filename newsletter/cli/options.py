@@ -19,7 +19,7 @@ from ..core.errors import NewsletterError
 from ..core.models import Issue, Problem
 from ..core.text import terminal_safe
 from ..core.timing import parse_issue_date
-from .stops import OUTPUT_CLOSED, exit_interrupted
+from .stops import OUTPUT_CLOSED, exit_interrupted, is_interrupt
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,8 +80,10 @@ class Group(click.Group):
         # on a loaded machine that is a moment a Ctrl-C can well land in.
         try:
             return super().make_context(info_name, args, parent, **extra)
-        except KeyboardInterrupt:
-            exit_interrupted()
+        except BaseException as error:  # Ctrl-C, also as Python may wrap it
+            if is_interrupt(error):
+                exit_interrupted()
+            raise
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args and not ctx.resilient_parsing:
@@ -116,6 +118,8 @@ class Group(click.Group):
         except KeyboardInterrupt:
             exit_interrupted()
         except Exception as error:
+            if is_interrupt(error):
+                exit_interrupted()
             if os.environ.get("NEWSLETTER_DEBUG"):
                 raise
             raise click.ClickException(terminal_safe(

@@ -18,6 +18,23 @@ INTERRUPTED_MESSAGE = ("Interrupted: stopped before the end; no file is left hal
                        "Run the command again to finish.")
 
 
+def is_interrupt(error: BaseException) -> bool:
+    """Whether Ctrl-C is what ``error`` reports: a KeyboardInterrupt, or an exception raised
+    from one. Python 3.11 hands on a KeyboardInterrupt that lands in a descriptor's
+    ``__set_name__`` (each field of a dataclass, as a module defining one loads) as
+    ``RuntimeError: Error calling __set_name__``, raised from it."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        # The cause only, not the context: an error raised while cleaning up after Ctrl-C
+        # is an error of its own, to report.
+        cause = cause.__cause__
+    return False
+
+
 def exit_interrupted() -> NoReturn:
     """Say in one line that the command was interrupted, and exit 130 (as after Ctrl-C)."""
     try:
