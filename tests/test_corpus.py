@@ -277,6 +277,25 @@ def test_javascript_web_url_is_refused(corpus: Path):
     )
 
 
+@pytest.mark.parametrize(("raw", "url", "canonical", "domain"), [
+    # blanks around the URL, as feeds leave them, are not part of it
+    ('" https://news.example/story\\t"', "https://news.example/story", "news.example/story",
+     "news.example"),
+    # the scheme, like the host, in any case
+    ("HTTPS://News.Example/story", "https://news.example/story", "news.example/story",
+     "news.example"),
+    # an IPv6 host keeps its brackets in the canonical form, before its port
+    ('"http://[2001:DB8::1]:8080/story/"', "http://[2001:db8::1]:8080/story/",
+     "[2001:db8::1]:8080/story", "2001:db8::1"),
+])
+def test_web_url_spellings_browsers_accept(corpus: Path, raw: str, url: str, canonical: str,
+                                           domain: str):
+    write_raw(corpus, "spelt.md", front(
+        f"title: A story\nwebUrl: {raw}\npublishedDateTime: 2021-02-18T16:24:00Z\n"))
+    article = only_article(corpus)
+    assert (article.url, article.canonical_url, article.domain) == (url, canonical, domain)
+
+
 def test_missing_web_url(corpus: Path):
     write_article(corpus, "nourl", webUrl=None)
     problem = only_problem(corpus)
