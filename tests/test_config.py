@@ -98,9 +98,21 @@ def test_explicit_values(tmp_path: Path):
     ("https://news.example.org", "https://news.example.org/"),
     ("http://localhost:8000/x/", "http://localhost:8000/x/"),
     ("https://news.example.org/ai/", "https://news.example.org/ai/"),
+    # a fragment names a place in one page, not the folder: it is dropped
+    ("https://news.example.org/ai#latest", "https://news.example.org/ai/"),
+    ("https://news.example.org/ai/#", "https://news.example.org/ai/"),
 ])
 def test_site_url_gets_a_trailing_slash(tmp_path: Path, given: str, expected: str):
     assert make_config(tmp_path, site_url=given).site_url == expected
+
+
+@pytest.mark.parametrize("site_url", [
+    "https://" + "h" * 249 + ".org/",                  # a host name of 253 characters
+    "https://news.example.org/" + "a" * 774 + "/",     # 800 characters
+])
+def test_a_site_url_at_the_limits_loads(tmp_path: Path, site_url: str):
+    config = load_config(write_config(tmp_path, site_url=site_url), strict=True)
+    assert (config.site_url, config.warnings) == (site_url, ())
 
 
 def test_topics_forms(tmp_path: Path):

@@ -104,6 +104,18 @@ def test_a_one_click_choice_that_is_not_true_or_false_is_an_error(site: Path, tm
     assert str(path) in result.output and "email.one_click_unsubscribe" in result.output
 
 
+@pytest.mark.parametrize("site_url", ["http://192.168.1.10/ai/", "http://10.0.0.5:8080/",
+                                      "http://[fd00::5]/", "http://intranet/"])
+def test_check_warns_of_an_http_site_url_on_a_private_network(site: Path, tmp_path: Path,
+                                                               site_url: str) -> None:
+    """Readers of an intranet's site read their mail at a provider too: only this machine
+    (loopback, localhost) is a test setup that the warning leaves alone."""
+    _config(site, tmp_path, site_url)
+    result = run(tmp_path, "check", "--strict")
+    assert result.exit_code == 1
+    assert f"site_url: {site_url} is not https" in result.output
+
+
 @pytest.mark.parametrize("site_url", ["http://localhost:8000/", "http://127.0.0.1:8000/ai/",
                                       "http://[::1]/", "http://news.localhost/",
                                       "https://news.example.org/ai/"])
