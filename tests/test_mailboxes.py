@@ -292,21 +292,25 @@ def test_killed_mid_run_then_resumed_each_mailbox_gets_it_once(site: Path,
 
 
 @both
-def test_two_senders_of_one_mailbox_take_turns(site: Path, tmp_path: Path) -> None:
-    """Two senders each handed a spelling of one mailbox (runs that started apart): the
-    second waits for the first to record its attempt, then sends nothing."""
+@pytest.mark.parametrize(("first", "later"), [("Ada@example.org", "ada@example.org"),
+                                              ("ada@example.org", "Ada@example.org")])
+def test_two_senders_of_one_mailbox_take_turns(site: Path, tmp_path: Path, first: str,
+                                               later: str) -> None:
+    """Two senders each handed a spelling of one mailbox (runs that started apart), whichever
+    spelling comes first: the second waits for the first to record its attempt, then sends
+    nothing."""
     config = configured(site, tmp_path)
     older_state(config, [("Ada@example.org", "active"), ("ada@example.org", "active")])
     seen: list[Any] = []
 
     def second() -> None:
         with open_database(config) as other, other.transaction():
-            seen.append(subscriber_for_send(other, SLUG, "ada@example.org"))
+            seen.append(subscriber_for_send(other, SLUG, later))
 
     with open_database(config) as db:
         with db.transaction():
-            assert subscriber_for_send(db, SLUG, "Ada@example.org") is not None
-            db.run("attempt.record", (SLUG, "Ada@example.org", now()))
+            assert subscriber_for_send(db, SLUG, first) is not None
+            db.run("attempt.record", (SLUG, first, now()))
             thread = threading.Thread(target=second)
             thread.start()
             time.sleep(0.5)
@@ -314,8 +318,28 @@ def test_two_senders_of_one_mailbox_take_turns(site: Path, tmp_path: Path) -> No
         thread.join(10)
     assert seen == [None]
     with open_database(config) as db, db.transaction():  # alone, it would have been sent
-        db.run("attempt.delete", (SLUG, "Ada@example.org"))
-        assert subscriber_for_send(db, SLUG, "ada@example.org") is not None
+        db.run("attempt.delete", (SLUG, first))
+        assert subscriber_for_send(db, SLUG, later) is not None
+
+
+@both
+def test_the_active_spelling_is_sent_the_issue_under_its_own_name(site: Path,
+                                                                  tmp_path: Path) -> None:
+    """The first stored spelling left, a later one of the mailbox is active: the later one is
+    sent the issue, greeted by the name stored with it, and the one who left is not."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        older_state(config, [("Ada@example.org", "unsubscribed"), ("ada@example.org", "active")])
+        state_sql(config, "UPDATE subscribers SET name = 'Old Ada' WHERE email = ?",
+                  "Ada@example.org")
+        state_sql(config, "UPDATE subscribers SET name = 'Ada Lovelace' WHERE email = ?",
+                  "ada@example.org")
+        report = send_issue(config, ISSUE, log=quiet, retry=FAST)
+    assert report.sent == ["ada@example.org"]
+    (address, raw), = recorder.messages
+    assert address == "ada@example.org"
+    assert parse(raw)["To"] == "Ada Lovelace <ada@example.org>"
 
 
 @both
@@ -425,16 +449,27 @@ def page_form_body(page: bytes) -> bytes:
 def test_list_names_the_spellings_and_how_to_keep_one(site: Path, tmp_path: Path) -> None:
     config = configured(site, tmp_path)
     older_state(config, [("Ada@example.org", "unsubscribed"), ("ada@example.org", "active"),
-                         ("bob@example.org", "active")])
+                         ("bob@example.org", "active"), ("Cy@example.org", "active"),
+                         ("CY@example.org", "unsubscribed"), ("cy@example.org", "active"),
+                         ("Dee@example.org", "unsubscribed"),
+                         ("dee@example.org", "unsubscribed")])
     listed = run(tmp_path, "subscribers", "list")
     assert listed.exit_code == 0
-    assert " ".join(listed.output.split()).endswith(
-        "warning: Ada@example.org, ada@example.org are one mailbox (they differ only in "
-        "case): it is sent each issue once, to ada@example.org, and unsubscribing through any "
-        "one's link stops them all. To keep one spelling: newsletter subscribers remove "
-        "Ada@example.org (the links in the emails a removed spelling was sent still unsubscribe "
-        "the mailbox)")
-    assert run(tmp_path, "subscribers", "remove", "Ada@example.org").exit_code == 0
+    then = ("unsubscribing through any one's link stops them all. To keep one spelling: "
+            "newsletter subscribers remove ")
+    links = ("(the links in the emails a removed spelling was sent still unsubscribe the "
+             "mailbox)")
+    assert " ".join(listed.output.split()).split(" warning: ")[1:] == [
+        "Ada@example.org, ada@example.org are one mailbox (they differ only in case): it is "
+        f"sent each issue once, to ada@example.org, and {then}Ada@example.org {links}",
+        # the first active spelling stored is the one sent
+        "Cy@example.org, CY@example.org, cy@example.org are one mailbox (they differ only in "
+        f"case): it is sent each issue once, to Cy@example.org, and {then}CY@example.org; "
+        f"newsletter subscribers remove cy@example.org {links}",
+        "Dee@example.org, dee@example.org are one mailbox (they differ only in case): none is "
+        f"active, and {then}dee@example.org {links}"]
+    for address in ("Ada@example.org", "CY@example.org", "cy@example.org", "dee@example.org"):
+        assert run(tmp_path, "subscribers", "remove", address).exit_code == 0
     assert "warning" not in run(tmp_path, "subscribers", "list").output
 
 
