@@ -421,16 +421,16 @@ def test_a_tls_handshake_the_server_drops_passes(tmp_path, caplog):
                for ending in ("EOFError: ", "ZeroReturnError: ")), caplog.text
 
 
-def _as_nobody(work: Callable[[], str]) -> str:
-    """``work`` run in a child process as the unprivileged user ``nobody``: what it returns,
-    or why it raised."""
+def _as_nobody(work: Callable[[], str], uid: int = 65534) -> str:
+    """``work`` run in a child process as the unprivileged user ``nobody`` (or ``uid``, which
+    may have no name): what it returns, or why it raised."""
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the child process
         try:
             os.close(read)
-            os.setgid(65534)
-            os.setuid(65534)
+            os.setgid(uid)
+            os.setuid(uid)
             try:
                 answer = work()
             except BaseException as error:  # noqa: BLE001 - reported to the parent
