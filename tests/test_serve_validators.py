@@ -1,7 +1,7 @@
 """``newsletter serve`` over real HTTP: the validators feed readers poll with (ETag and
 If-None-Match first, If-Modified-Since else), HEAD without a body on the wire, and the files
 it refuses though they exist (a topic not configured, an issue no longer published, a FIFO
-in place of a feed)."""
+in place of a feed), and a site path outside ASCII."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import test_deliver
 from test_deliver import TOPICS
 from test_serve import Client, serving
 
-from conftest import write_config
+from conftest import run, write_article, write_config
 from newsletter.core.config import load_config
 
 secret = test_deliver.secret
@@ -113,3 +113,29 @@ def test_a_fifo_in_place_of_a_feed_is_not_read(client: Client, output: Path) -> 
     (output / "feed.json").unlink()
     os.mkfifo(output / "feed.json")
     assert client.get("/ai/feed.json")[0] == 404
+
+
+def test_a_site_path_outside_ascii_is_served(tmp_path: Path) -> None:
+    """site_url keeps its path percent-encoded (``/café/`` is ``/caf%C3%A9/``), as every
+    link carries it; a request's path arrives decoded: the site is served there all the same,
+    and the redirects and the page's links use the encoded form."""
+    write_config(tmp_path, site_url="https://news.example.org/café news/")
+    write_article(tmp_path / "articles", "one")
+    assert run(tmp_path, "build", "--date", "2021-02-22", "--publish").exit_code == 0
+    config = load_config(tmp_path / "newsletter.yaml")
+    assert config.site_url == "https://news.example.org/caf%C3%A9%20news/"
+    with serving(config) as port:
+        client = Client(port)
+        for path, file in [("/caf%C3%A9%20news/", "index.html"),
+                           ("/caf%c3%a9%20news/feed.xml", "feed.xml"),
+                           ("/caf%C3%A9%20news/2021-02-22/", "2021-02-22/index.html")]:
+            status, _, body = client.get(path)
+            assert status == 200, path
+            assert body == (tmp_path / "issues" / file).read_bytes()
+        for path, location in [("/caf%C3%A9%20news", "/caf%C3%A9%20news/"),
+                               ("/caf%C3%A9%20news/2021-02-22", "/caf%C3%A9%20news/2021-02-22/")]:
+            status, headers, _ = client.get(path)
+            assert (status, headers["Location"]) == (301, location)
+        status, _, page = client.get("/caf%C3%A9%20news/unsubscribe?token=bad")
+        assert status == 400 and b'href="/caf%C3%A9%20news/"' in page
+        assert client.get("/caf%C3%A9/")[0] == 404

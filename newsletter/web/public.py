@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 from wsgiref.simple_server import WSGIServer
 
 from ..core.config import Config
@@ -141,6 +141,9 @@ class Site:
         self.prefix = urlsplit(config.site_url).path or "/"
         if not self.prefix.endswith("/"):
             self.prefix += "/"
+        # The prefix as a request's path arrives (decoded: /café/, not /caf%C3%A9/); links and
+        # redirects keep the encoded form above.
+        self.path_prefix = unquote(self.prefix)
         self.topic_slugs = frozenset(unique_slugs(t.name for t in config.topics))
         self._published: dict[str, tuple[tuple[int, int], bool]] = {}
         self.sender = sender  # sends the confirmation and welcome emails, when set
@@ -162,11 +165,11 @@ class Site:
                   ) -> Iterable[bytes]:
         path = _request_path(environ)
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        if self.prefix != "/" and path == self.prefix.rstrip("/"):
+        if self.prefix != "/" and path == self.path_prefix.rstrip("/"):
             return redirect(start_response, self.prefix)
-        if not path.startswith(self.prefix):
+        if not path.startswith(self.path_prefix):
             return self.signup.missing(start_response)
-        rest = path[len(self.prefix):]
+        rest = path[len(self.path_prefix):]
         found = find_route(self.routes, rest)
         if found is None:
             return self.signup.missing(start_response)
