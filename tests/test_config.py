@@ -343,6 +343,27 @@ def test_a_country_link_keeps_its_target_when_its_own_zone_keeps_other_time(monk
     assert zones.old_name_of("Iceland") == "Africa/Abidjan"
 
 
+@pytest.mark.parametrize(("links", "zone_tab", "expected"), [
+    # a link to a link, as zic allows: the zone at the end
+    ({"Old/Name": "Mid/Name", "Mid/Name": "Pacific/Auckland"}, {}, "Pacific/Auckland"),
+    # a loop of links ends where it closes rather than keep the check waiting
+    ({"Old/Name": "Mid/Name", "Mid/Name": "Old/Name"}, {}, "Old/Name"),
+    # a country's link name, spelt with "_" for its blanks, gets its country's zone of the
+    # same time since 1970 (McMurdo's is Auckland's)...
+    ({"New_Zealand": "Antarctica/McMurdo"}, {"NZ": ["Pacific/Chatham", "Pacific/Auckland"]},
+     "Pacific/Auckland"),
+    # ...and keeps its target when that is one of its country's zones
+    ({"New_Zealand": "Pacific/Auckland"}, {"NZ": ["Antarctica/McMurdo", "Pacific/Auckland"]},
+     "Pacific/Auckland"),
+])
+def test_the_zone_an_old_name_stands_for(monkeypatch, links: dict, zone_tab: dict,
+                                         expected: str):
+    if not Path("/usr/share/zoneinfo/Pacific/Auckland").is_file():
+        pytest.skip("needs the system's tzdata (Debian: the tzdata package)")
+    monkeypatch.setattr(zones, "_links", lambda: (links, zone_tab, {"new zealand": "NZ"}))
+    assert zones.old_name_of(next(iter(links))) == expected
+
+
 def test_without_tzdata_links_no_link_warns(tmp_path: Path, monkeypatch):
     """Where the links cannot be read (no tzdata.zi, as with some tzdata packages), a link
     name is accepted without a warning rather than refused or guessed at."""
