@@ -74,11 +74,18 @@ def test_hostile_articles_build_and_nothing_dangerous_comes_out(tmp_path: Path) 
     output = hostile_site(tmp_path)
     files = tree(output)
     assert "2021-02-22/email.html" in files
+    literal = set()
     for name, data in files.items():
         text = data.decode("utf-8")
         if name.endswith((".html", ".txt", ".mjml", ".json", ".xml")) and "Title" in text:
             # Evaluated, the template syntax would have become "49": it must stay literal.
             assert "{{ 7*7 }}" in html.unescape(html.unescape(text)), name
+            literal.add(name)
+    # the pages and feeds that show the hostile title were all looked at
+    assert {"index.html", "2021-02-22/index.html", "2021-02-22/email.html",
+            "feed.xml", "atom.xml", "feed.json"} <= literal, sorted(literal)
+    for name, data in files.items():
+        text = data.decode("utf-8")
         assert "\x0b" not in text and "\x01" not in text and "\x07" not in text, name
         if name.endswith(".html") or name.endswith(".mjml"):
             assert_inert_html(text, name)
