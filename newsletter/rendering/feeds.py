@@ -158,6 +158,16 @@ def _json_feed(entries: Sequence[_IssueEntry], config: Config) -> bytes:
     return (json.dumps(feed, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def _featuring(newest: Sequence[Issue], topic: TopicConfig, config: Config) -> list[Issue]:
+    """The newest ``feeds.max_entries`` issues with a section of ``topic``: an issue without
+    it leaves the topic's feed as it was (its bytes, its date), so a reader polling it is
+    answered "not modified" until the topic has something new."""
+    wanted = topic_key(topic.name)
+    return [issue for issue in newest
+            if any(topic_key(section.topic) == wanted for section in issue.sections)
+            ][: config.feed_max_entries]
+
+
 def _topic_articles(issues: Sequence[Issue], topic: TopicConfig) -> list[PlacedArticle]:
     """The articles featured under ``topic``, newest issue first and in section order, one
     per canonical URL, leaving out those without an http(s) URL to link to."""
@@ -177,8 +187,9 @@ def _topic_articles(issues: Sequence[Issue], topic: TopicConfig) -> list[PlacedA
     return found
 
 
-def _topic_feed(issues: Sequence[Issue], topic: TopicConfig, slug: str, config: Config,
-                updated: dt.datetime) -> bytes:
+def _topic_feed(issues: Sequence[Issue], topic: TopicConfig, slug: str, config: Config
+                ) -> bytes:
+    updated = _updated(issues, config)
     fg = _generator(
         config, title=f"{config.title}: {topic.name}",
         subtitle=f"The articles {config.title} featured under {topic.name}.",
@@ -209,7 +220,8 @@ def render_feeds(published: Sequence[Issue], config: Config) -> dict[str, bytes]
     """The feeds of the published issues (given in any order), by path below the output
     folder: ``feed.xml``, ``atom.xml``, ``feed.json`` and ``topics/<topic_slug>.xml`` for
     every configured topic (an empty but valid feed for a topic never featured)."""
-    issues = newest_first(published)[: config.feed_max_entries]
+    newest = newest_first(published)
+    issues = newest[: config.feed_max_entries]
     updated = _updated(issues, config)
     entries = [_issue_entry(issue, config) for issue in issues]
     files = {
@@ -219,5 +231,6 @@ def render_feeds(published: Sequence[Issue], config: Config) -> dict[str, bytes]
     }
     slugs = unique_slugs(topic.name for topic in config.topics)
     for topic, slug in zip(config.topics, slugs, strict=True):
-        files[f"topics/{slug}.xml"] = _topic_feed(issues, topic, slug, config, updated)
+        files[f"topics/{slug}.xml"] = _topic_feed(_featuring(newest, topic, config), topic,
+                                                  slug, config)
     return files
