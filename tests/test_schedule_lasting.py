@@ -445,19 +445,17 @@ def _as_nobody(work: Callable[[], str], uid: int = 65534) -> str:
     return answer
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="switching to the user nobody needs root")
-def test_an_output_folder_the_scheduler_may_not_write_in_is_a_lasting_failure(tmp_path):
-    """As a non-root user, writing the issue into a folder it may not write in fails with
-    EACCES (wrapped by the one writer): a lasting failure, whose fix names the user, and
-    whose inputs are the folder, so that a chmod or a chown tries the run again."""
-    config = _scheduled(tmp_path)
+def _writing_where_it_may_not(config: Config, uid: int = 65534) -> tuple[Path, str]:
+    """An issue's page written by the one writer, as the unprivileged ``uid``, into an output
+    folder it may only read: the folder, and the ``repr`` of the lasting failure the error is
+    (else "passing: ..." or "written")."""
     home = Path(tempfile.mkdtemp(prefix="newsletter-eacces-"))  # nobody cannot reach tmp_path
     try:
         home.chmod(0o755)
         locked = home / "issues"
         locked.mkdir(mode=0o555)
 
-        def write_as_nobody() -> str:
+        def write() -> str:
             try:
                 write_files(locked, {"2021-02-22/index.html": b"<p>issue</p>"})
             except NewsletterError as error:
@@ -465,9 +463,17 @@ def test_an_output_folder_the_scheduler_may_not_write_in_is_a_lasting_failure(tm
                 return repr(failure) if failure else f"passing: {error}"
             return "written"
 
-        answer = _as_nobody(write_as_nobody)
+        return locked, _as_nobody(write, uid)
     finally:
         shutil.rmtree(home)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to the user nobody needs root")
+def test_an_output_folder_the_scheduler_may_not_write_in_is_a_lasting_failure(tmp_path):
+    """As a non-root user, writing the issue into a folder it may not write in fails with
+    EACCES (wrapped by the one writer): a lasting failure, whose fix names the user, and
+    whose inputs are the folder, so that a chmod or a chown tries the run again."""
+    locked, answer = _writing_where_it_may_not(_scheduled(tmp_path))
     assert "[Errno 13] Permission denied" in answer, answer
     assert f"cannot write in {locked}" in answer
     assert "let the user running the scheduler (nobody) write there" in answer

@@ -8,14 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import os
-import shutil
-import tempfile
 import threading
 from pathlib import Path
 
 import pytest
 from test_schedule import FIRE, _scheduled
-from test_schedule_lasting import _as_nobody
+from test_schedule_lasting import _writing_where_it_may_not
 
 from conftest import make_config, write_article
 from newsletter.core.config import Config
@@ -114,25 +112,8 @@ def test_the_cause_is_found_however_the_error_was_raised(tmp_path: Path) -> None
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root")
 def test_a_user_without_a_name_is_named_by_its_uid(tmp_path: Path) -> None:
-    config = _scheduled(tmp_path)
-    home = Path(tempfile.mkdtemp(prefix="newsletter-uid-"))
-    try:
-        home.chmod(0o755)
-        locked = home / "issues"
-        locked.mkdir(mode=0o555)
-
-        def write() -> str:
-            try:
-                write_files(locked, {"index.html": b"x"})
-            except NewsletterError as error:
-                failure = lasting(error, config)
-                return failure.fix if failure else f"passing: {error}"
-            return "written"
-
-        answer = _as_nobody(write, uid=54321)  # no user of this system has it
-    finally:
-        shutil.rmtree(home)
-    assert answer.startswith(MAY_NOT.format(user="uid 54321")), answer
+    _, answer = _writing_where_it_may_not(_scheduled(tmp_path), uid=54321)  # a uid no user has
+    assert f"fix='{MAY_NOT.format(user='uid 54321')}" in answer, answer
 
 
 def test_the_commands_by_hand_are_dated_in_the_newsletters_zone(tmp_path: Path) -> None:
