@@ -1,4 +1,4 @@
-"""The state commands: migrate, copy (the library: newsletter.state)."""
+"""The state commands: migrate, copy, prune (the library: newsletter.state)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ def state() -> None:
     Examples:
       newsletter state migrate
       newsletter state copy --to postgresql://newsletter@db.example.org:5432/newsletter
+      newsletter state prune --dry-run
     """
 
 
@@ -78,3 +79,44 @@ def state_copy(options: Options, to: str, password_env: str | None) -> None:
                    + (f" (password in {target.password_env}, named by state_password_env)"
                       if target.password_env else "")
                    + ", then restart serve, send and schedule.")
+
+
+def _days(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
+    text = value.strip().lower().removesuffix("d")
+    if not text.isdigit():
+        raise click.BadParameter(f"{value!r} is not a number of days; give one as 90d")
+    return int(text)
+
+
+@state.command("prune")
+@click.option("--older-than", "days", default="90d", show_default=True, metavar="DAYS",
+              callback=_days, help="Prune issues whose last send activity is older than this "
+                                   "(days, as 90d; at least 1d).")
+@click.option("--dry-run", is_flag=True, help="Say what would be pruned; change nothing.")
+@click.option("--vacuum", is_flag=True,
+              help="Then give the space back: SQLite rewrites the file (needs free disk as "
+                   "large as it, blocks writes meanwhile); PostgreSQL VACUUMs the tables.")
+@click.pass_obj
+def state_prune(options: Options, days: int, dry_run: bool, vacuum: bool) -> None:
+    """Remove the per-address send ledger of old, finished issues, keeping one record per
+    issue: a pruned issue is never sent again (send refuses it, naming when it was pruned).
+
+    An issue with recipients still to be sent or messages in flight is never pruned, nor
+    one with any activity in the last DAYS days. Subscribers, their statuses and the
+    schedule's runs are not touched.
+
+    \b
+    Examples:
+      newsletter state prune --dry-run
+      newsletter state prune --older-than 180d --vacuum
+    """
+    import datetime as dt
+
+    from ..state.location import location
+    from ..state.prune import prune_ledger
+
+    config, _ = options.load()
+    report = prune_ledger(location(config), days=days, now=dt.datetime.now(dt.UTC),
+                          dry_run=dry_run, vacuum=vacuum and not dry_run, log=echo)
+    for line in report.lines():
+        echo(line)

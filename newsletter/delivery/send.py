@@ -8,12 +8,13 @@ then its senders (``smtp.concurrency`` connections in each of ``--workers`` proc
 recipients in batches until none is left. Exactly once rests on the ledger: an ``attempts``
 row is committed before a message is handed to the server, the ``deliveries`` row right
 after the server accepted it; a run sends only to those without a delivery, so a run that
-was stopped, killed or failed is simply run again. A mailbox is one subscriber
-(``mailboxes.py``): where an older database holds several spellings of it, one is sent the
-issue, and none once any was. An ``attempts`` row without a delivery is
-a message that was in flight when its sender died: the server may or may not have taken it.
-There is at most one per connection; those addresses are named and sent again, because a
-possible duplicate is better than a possible miss.
+was stopped, killed or failed is simply run again; one whose ledger was pruned
+(``newsletter state prune``) is refused, as nobody's delivery is recorded any more. A
+mailbox is one subscriber (``mailboxes.py``): where an older database holds several
+spellings of it, one is sent the issue, and none once any was. An ``attempts`` row without a
+delivery is a message that was in flight when its sender died: the server may or may not
+have taken it. There is at most one per connection; those addresses are named and sent
+again, because a possible duplicate is better than a possible miss.
 
 A connection that drops after the message went out but before the server's reply is the same
 uncertainty without a kill (SMTP has no way to ask); the message is retried and the address
@@ -49,6 +50,7 @@ from ..publishing.output import safe_path, write_atomic
 from ..rendering.mail import render_email
 from ..rendering.message import MessageError, MessageTemplate, build_template
 from ..state.database import Database, open_database
+from ..state.prune import refuse_pruned
 from ..state.schema import SQLITE
 from .editions import edition_for, sections_for
 from .leases import release_dead_here
@@ -229,6 +231,7 @@ def _recipients(db: Database, issue: Issue, run: str) -> _Recipients:
     slug = issue.slug
     found = _Recipients()
     with db.transaction():
+        refuse_pruned(db, slug)  # its ledger is gone: everyone would get it again
         if db.dialect == SQLITE:  # this run holds the issue's flock: no sender is alive
             db.run("claims.release_all", (slug,))
         else:
@@ -337,6 +340,7 @@ def _write_outbox_run(config: Config, issue: Issue, secret: bytes, outbox: Path,
     """The messages every pending subscriber would get, as files; nothing is recorded."""
     report = SendReport(issue.slug, outbox=outbox)
     with open_database(config) as db:
+        refuse_pruned(db, issue.slug)
         done = {subscriber_key(row[0]) for row in db.run("deliveries.addresses", (issue.slug,))}
         subscribers = db.run("subscribers.active_keys").fetchall()
     if not subscribers:

@@ -29,6 +29,7 @@ from ..publishing import build
 from ..publishing.issues import IssueStore
 from ..state.database import now, open_database
 from ..state.leadership import LeadershipLost
+from ..state.prune import IssuePruned
 from .failures import Lasting, SendFailed, by_hand, lasting
 
 log = logging.getLogger("newsletter.schedule")
@@ -184,7 +185,11 @@ def _send(config: Config, issue_date: dt.date) -> None:
     slug = issue_date.isoformat()
     log.info("sending issue %s", slug)
     # The send logs its own summary through ``log``.
-    report = delivery.send_issue(config, issue_date, log=lambda line: log.info("%s", line))
+    try:
+        report = delivery.send_issue(config, issue_date, log=lambda line: log.info("%s", line))
+    except IssuePruned as pruned:  # sent long ago, its ledger pruned since: nothing to do
+        log.info("%s", pruned)
+        return
     if not report.ok:
         raise SendFailed(f"sending issue {slug} failed for some subscribers: "
                          f"{report.summary()}", report)

@@ -208,6 +208,45 @@ STATEMENTS: dict[str, str] = {
         "VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (issue, email) DO UPDATE SET status = excluded.status, "
         "detail = excluded.detail, at = excluded.at, run = excluded.run",
+    # -- pruning the ledger (prune.py): what each issue holds, and the issues pruned --------
+    "ledger.deliveries_by_issue":
+        "SELECT issue, sum(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN status = 'sent' THEN 0 ELSE 1 END), min(at), max(at) "
+        "FROM deliveries GROUP BY issue",
+    "ledger.failures_by_issue":
+        "SELECT issue, count(*), max(at) FROM failures GROUP BY issue",
+    "ledger.attempts_by_issue":
+        "SELECT issue, count(*), max(at) FROM attempts GROUP BY issue",
+    "ledger.claims_by_issue":
+        "SELECT issue, count(*) FROM claims GROUP BY issue",
+    "ledger.paced_issues":
+        "SELECT issue FROM send_pace",
+    "ledger.issue":  # the same for one issue, inside the transaction that prunes it
+        "SELECT (SELECT count(*) FROM deliveries WHERE issue = ? AND status = 'sent'), "
+        "(SELECT count(*) FROM deliveries WHERE issue = ? AND status != 'sent'), "
+        "(SELECT count(*) FROM failures WHERE issue = ?), "
+        "(SELECT count(*) FROM attempts WHERE issue = ?), "
+        "(SELECT count(*) FROM claims WHERE issue = ?), "
+        "(SELECT min(at) FROM deliveries WHERE issue = ?), "
+        "(SELECT max(at) FROM (SELECT at FROM deliveries WHERE issue = ? UNION ALL "
+        "SELECT at FROM failures WHERE issue = ? UNION ALL "
+        "SELECT at FROM attempts WHERE issue = ?) AS activity), "
+        "(SELECT count(*) FROM send_pace WHERE issue = ?)",
+    "ledger.bytes":  # the ledger's tables and indexes on disk (SQLite: its dbstat table)
+        "SELECT sum(pgsize) FROM dbstat WHERE name IN ('deliveries', 'deliveries_mailbox', "
+        "'failures') AND aggregate = 1",
+    "pruned.get":
+        "SELECT sent, bounced, failed, first_at, last_at, pruned_at FROM pruned_issues "
+        "WHERE issue = ?",
+    "pruned.record":  # rows of an issue pruned before (brought back by a copy): kept as was
+        "INSERT INTO pruned_issues (issue, sent, bounced, failed, first_at, last_at, "
+        "pruned_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (issue) DO NOTHING",
+    "pruned.deliveries":
+        "DELETE FROM deliveries WHERE issue = ?",
+    "pruned.failures":
+        "DELETE FROM failures WHERE issue = ?",
+    "pruned.pace":
+        "DELETE FROM send_pace WHERE issue = ?",
     # -- subscribers whose message could not be built ---------------------------------------
     "failures.of_issue":
         "SELECT email, subscriber_updated, reason FROM failures WHERE issue = ?",
@@ -294,6 +333,12 @@ STATEMENTS: dict[str, str] = {
 DIALECT_STATEMENTS: dict[str, dict[str, str]] = {
     SQLITE: {},
     POSTGRESQL: {
+        # PostgreSQL only: a prune and a send's preparation of the same issue take turns
+        # (SQLite's write lock does it there); many sends of one issue prepare at once.
+        "issue.lock_to_prune": "SELECT pg_advisory_xact_lock(?, hashtext(?))",
+        "issue.lock_to_send": "SELECT pg_advisory_xact_lock_shared(?, hashtext(?))",
+        "ledger.bytes":
+            "SELECT pg_total_relation_size('deliveries') + pg_total_relation_size('failures')",
         # PostgreSQL only: one scheduler among many (leadership.py)
         "leader.try": "SELECT pg_try_advisory_lock(?)",
         "leader.holder":

@@ -214,6 +214,22 @@ CREATE TABLE retired_keys (
 CREATE INDEX retired_keys_mailbox ON retired_keys (mailbox);
 """
 
+# Version 8: the send ledger is pruned (``newsletter state prune``, prune.py). An issue whose
+# per-address rows (deliveries, failures, its send_pace) were removed keeps one row here: it
+# was sent, to whom is no longer known, so it is never sent again; with its counts for the
+# record. first_at and last_at: its first delivery and its last ledger activity.
+_V8_PRUNED_ISSUES = """
+CREATE TABLE pruned_issues (
+    issue TEXT PRIMARY KEY,
+    sent BIGINT NOT NULL,
+    bounced BIGINT NOT NULL,
+    failed BIGINT NOT NULL,
+    first_at TEXT NOT NULL,
+    last_at TEXT NOT NULL,
+    pruned_at TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subscribers, the send ledger and in-flight attempts", {
         SQLITE: _V1_SUBSCRIBERS.format(id="INTEGER PRIMARY KEY")
@@ -239,6 +255,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "the links of a spelling removed from its mailbox still unsubscribe it",
               {SQLITE: _V7_RETIRED_KEYS.format(rowid=" WITHOUT ROWID"),
                POSTGRESQL: _V7_RETIRED_KEYS.format(rowid="")}),
+    Migration(8, "issues whose send ledger was pruned: never sent again",
+              _both(_V8_PRUNED_ISSUES)),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -258,6 +276,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "mail_queue": ("id",),
     "signup_hits": ("client", "at"),
     "retired_keys": ("token_key",),
+    "pruned_issues": ("issue",),
 }
 # Identity columns whose sequence must move past the copied values on PostgreSQL.
 IDENTITY_COLUMNS: dict[str, str] = {"subscribers": "id", "mail_queue": "id"}

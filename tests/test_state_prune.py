@@ -1,0 +1,314 @@
+"""``newsletter state prune``: the send ledger of old, finished issues goes, and an issue
+pruned is never sent to anyone again; an issue in flight is kept; ``--dry-run`` changes
+nothing; ``state copy`` carries the record; a state of the previous schema gains it. Real
+sends through aiosmtpd on 127.0.0.1, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from pathlib import Path
+
+import pytest
+import test_deliver
+from test_deliver import (
+    ISSUE,
+    NEXT_ISSUE,
+    Recorder,
+    add_people,
+    configured,
+    key_in,
+    kill_when_held,
+    parse,
+    project,
+    smtp_server,
+    start_send,
+    token_of,
+)
+
+from conftest import StateBackend, run, state_of_version, state_sql, write_config
+from newsletter.core.config import Config, load_config
+from newsletter.delivery.send import send_issue
+from newsletter.delivery.signups import unsubscribe
+from newsletter.delivery.subscribers import list_subscribers
+from newsletter.delivery.tokens import read_secret
+from newsletter.state.database import location, location_from_url, open_database, open_location
+from newsletter.state.prune import IssuePruned, prune_ledger, pruned_issue
+from newsletter.state.schema import LATEST
+
+# Fixtures shared with test_deliver.py (pytest finds them by name here).
+secret = test_deliver.secret
+site = test_deliver.site
+
+both = pytest.mark.usefixtures("state_backend")
+LONG_AGO = "2021-03-01T12:00:00+00:00"
+TODAY = dt.datetime.now(dt.UTC).date().isoformat()
+LEDGER_TABLES = ("deliveries", "attempts", "claims", "failures", "send_pace", "pruned_issues")
+
+
+def age(config: Config, issue: dt.date = ISSUE) -> None:
+    """Date the issue's ledger rows long ago, as if it had been sent years back."""
+    for table in ("deliveries", "attempts", "failures"):
+        state_sql(config, f"UPDATE {table} SET at = ? WHERE issue = ?", LONG_AGO,
+                  issue.isoformat())
+
+
+def rows(config: Config, table: str, issue: dt.date = ISSUE) -> int:
+    return state_sql(config, f"SELECT count(*) FROM {table} WHERE issue = ?",
+                     issue.isoformat())[0][0]
+
+
+def dump(config: Config) -> dict[str, list[tuple]]:
+    return {table: sorted(map(tuple, state_sql(config, f"SELECT * FROM {table}")))
+            for table in LEDGER_TABLES}
+
+
+def sent_and_aged(site: Path, folder: Path, port: int, people: list[str]) -> Config:
+    """Both issues sent to ``people``, the first of them long ago."""
+    config = configured(site, folder, port, concurrency=2)
+    add_people(config, folder, [f"{p},," for p in people])
+    for issue in (ISSUE, NEXT_ISSUE):
+        result = run(folder, "send", issue.isoformat())
+        assert result.exit_code == 0, result.output
+    age(config)
+    return config
+
+
+@both
+def test_a_pruned_issue_is_sent_to_nobody_again(site: Path, tmp_path: Path) -> None:
+    people = [f"p{i:02d}@example.org" for i in range(30)]
+    recorder = Recorder(reject={people[0]})
+    with smtp_server(recorder) as port:
+        config = sent_and_aged(site, tmp_path, port, people)
+        assert rows(config, "deliveries") == 30 and rows(config, "deliveries", NEXT_ISSUE) == 29
+
+        result = run(tmp_path, "state", "prune")
+        assert result.exit_code == 0, result.output
+        assert "  2021-02-22: 29 sent, 1 bounced, 0 failed; 30 row(s)" in result.output
+        assert "kept 1 issue(s) with activity in the last 90 days (2021-03-01 to " \
+               "2021-03-01)" in result.output
+        assert "Pruned 1 issue(s), 30 row(s)" in result.output
+        assert "never sent again" in result.output
+        assert rows(config, "deliveries") == rows(config, "send_pace") == 0
+        assert rows(config, "deliveries", NEXT_ISSUE) == 29  # recent: kept in full
+        assert state_sql(config, "SELECT issue, sent, bounced, failed, last_at "
+                                 "FROM pruned_issues") == [("2021-02-22", 29, 1, 0, LONG_AGO)]
+
+        # Everybody, a newcomer too, would be "without a delivery" now: the send refuses.
+        assert run(tmp_path, "subscribers", "add", "new@example.org").exit_code == 0
+        before = len(recorder.messages)
+        again = run(tmp_path, "send", ISSUE.isoformat())
+        assert again.exit_code == 1, again.output
+        assert (f"issue 2021-02-22 was sent and its send ledger pruned on {TODAY} (29 sent, "
+                "1 bounced, the last on 2021-03-01)") in again.output
+        outbox = run(tmp_path, "send", ISSUE.isoformat(), "--outbox", str(tmp_path / "out"))
+        assert outbox.exit_code == 1 and "pruned on" in outbox.output
+        with pytest.raises(IssuePruned):
+            send_issue(config, ISSUE, log=lambda line: None)
+        assert len(recorder.messages) == before  # not one message
+        assert not (tmp_path / "out").exists()
+
+        # What does not need the ledger keeps working: a test copy, the next issue's send
+        # (nothing left to send), the bounce recorded on the subscriber.
+        copy = run(tmp_path, "send", ISSUE.isoformat(), "--to", "me@example.org")
+        assert copy.exit_code == 0, copy.output
+        assert len(recorder.messages) == before + 1
+        nxt = run(tmp_path, "send", NEXT_ISSUE.isoformat())
+        assert nxt.exit_code == 0 and "1 sent, 0 bounced, 0 failed, 29 skipped" in nxt.output
+        statuses = {person.email: person.status for person in list_subscribers(config)}
+        assert statuses[people[0]] == "bounced" and statuses[people[1]] == "active"
+        # The unsubscribe link in an email of the pruned issue still unsubscribes.
+        message = next(parse(raw) for address, raw in recorder.messages
+                       if address == people[1] and "February 22" in parse(raw)["Subject"])
+        key = key_in(read_secret(config), token_of(message))
+        assert key is not None
+        unsubscribe(config, dt.datetime.now(dt.UTC), key=key)
+        statuses = {person.email: person.status for person in list_subscribers(config)}
+        assert statuses[people[1]] == "unsubscribed"
+
+        twice = run(tmp_path, "state", "prune")  # nothing more to prune
+        assert twice.exit_code == 0 and "Nothing to prune." in twice.output
+
+
+@both
+def test_dry_run_names_what_would_go_and_changes_nothing(site: Path, tmp_path: Path) -> None:
+    people = [f"d{i:02d}@example.org" for i in range(12)]
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = sent_and_aged(site, tmp_path, port, people)
+    before = dump(config)
+    result = run(tmp_path, "state", "prune", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "  2021-02-22: 12 sent, 0 bounced, 0 failed; 12 row(s)" in result.output
+    assert "Would prune 1 issue(s), 12 row(s)" in result.output
+    assert "Dry run: nothing changed" in result.output
+    assert dump(config) == before
+    # older than a century: nothing is that old
+    none = run(tmp_path, "state", "prune", "--older-than", "36500d")
+    assert none.exit_code == 0 and "Nothing to prune." in none.output
+    assert dump(config) == before
+
+
+@both
+def test_an_issue_in_flight_is_kept_until_its_send_finishes(site: Path, tmp_path: Path) -> None:
+    """A sender killed while two messages await the server's reply leaves attempts and
+    claims: however old, the issue is kept; resumed and finished, it is pruned, and then
+    nobody gets it again."""
+    people = [f"k{i:02d}@example.org" for i in range(40)]
+    recorder = Recorder(hold_after=10)
+    with smtp_server(recorder) as port:
+        config_path = project(site, tmp_path, port, concurrency=2)
+        config = load_config(config_path)
+        add_people(config, tmp_path, [f"{p},," for p in people])
+        sender = start_send(config_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        kill_when_held(sender, recorder)
+        recorder.hold_after = None
+        recorder.release.set()
+        age(config)
+        in_flight, pending = rows(config, "attempts"), rows(config, "claims")
+        assert in_flight == 2 and pending == 30, (in_flight, pending)
+        before = dump(config)
+
+        kept = run(tmp_path, "state", "prune")
+        assert kept.exit_code == 0, kept.output
+        assert (f"  kept 2021-02-22: {pending} recipient(s) still to be sent, 2 message(s) in "
+                "flight: finish it (newsletter send 2021-02-22)") in kept.output
+        assert "Nothing to prune." in kept.output
+        assert dump(config) == before
+
+        resumed = run(tmp_path, "send", ISSUE.isoformat())
+        assert resumed.exit_code == 0, resumed.output
+        assert rows(config, "attempts") == rows(config, "claims") == 0
+        assert "Pruned 0" not in run(tmp_path, "state", "prune").output  # still recent
+        assert rows(config, "deliveries") == 40
+        age(config)
+        pruned = run(tmp_path, "state", "prune")
+        assert "Pruned 1 issue(s)" in pruned.output, pruned.output
+        delivered = len(recorder.messages)
+        again = run(tmp_path, "send", ISSUE.isoformat())
+    assert again.exit_code == 1 and "pruned on" in again.output
+    assert len(recorder.messages) == delivered
+
+
+@pytest.mark.parametrize("target", ["sqlite", "postgresql"])
+def test_state_copy_carries_the_pruned_record(site: Path, tmp_path: Path, target: str,
+                                              request: pytest.FixtureRequest) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = sent_and_aged(site, tmp_path, port, ["a@example.org", "b@example.org"])
+    assert run(tmp_path, "state", "prune").exit_code == 0
+    url = (str(tmp_path / "copy.sqlite3") if target == "sqlite"
+           else request.getfixturevalue("postgres_url"))
+    copied = run(tmp_path, "state", "copy", "--to", url)
+    assert copied.exit_code == 0, copied.output
+    assert "pruned_issues: 1 row(s), all verified in the target" in copied.output
+    with open_database(config) as source, open_location(location_from_url(url, None)) as db:
+        assert pruned_issue(db, "2021-02-22") == pruned_issue(source, "2021-02-22")
+        assert pruned_issue(db, "2021-02-22") is not None
+        assert db.run("deliveries.addresses", ("2021-02-22",)).fetchall() == []
+
+
+def test_the_pruned_record_refuses_a_send_on_a_copied_state(site: Path, tmp_path: Path) -> None:
+    """Moved to a new state, the issue is still never sent again."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        sent_and_aged(site, tmp_path, port, ["a@example.org"])
+        assert run(tmp_path, "state", "prune").exit_code == 0
+        moved = tmp_path / "moved"
+        moved.mkdir()
+        assert run(tmp_path, "state", "copy", "--to",
+                   str(moved / "state" / "newsletter.sqlite3")).exit_code == 0
+        configured(site, moved, port)
+        delivered = len(recorder.messages)
+        again = run(moved, "send", ISSUE.isoformat())
+    assert again.exit_code == 1 and "pruned on" in again.output
+    assert len(recorder.messages) == delivered
+
+
+@both
+def test_a_state_of_the_previous_schema_gains_the_record_and_prunes(
+        state_backend: StateBackend, tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    with state_of_version(config, LATEST - 1) as db, db.transaction():
+        for i in range(3):
+            db.run("delivery.record", ("2021-02-22", f"m{i}@example.org", "sent", "", LONG_AGO))
+        db.run("delivery.record", ("2021-03-01", "m0@example.org", "sent", "",
+                                   dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
+    with open_database(config) as db:  # migrated on opening
+        assert db.raw.execute("SELECT count(*) FROM pruned_issues").fetchone()[0] == 0
+        assert db.raw.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 4
+    report = prune_ledger(location(config), now=dt.datetime.now(dt.UTC), log=lambda _: None)
+    assert [entry.issue for entry in report.pruned] == ["2021-02-22"]
+    assert [entry.issue for entry in report.recent] == ["2021-03-01"]
+    with open_database(config) as db:
+        record = pruned_issue(db, "2021-02-22")
+        assert record is not None and (record.sent, record.bounced) == (3, 0)
+        assert db.raw.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 1
+
+
+def test_older_than_must_be_days_and_at_least_one(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    bad = run(tmp_path, "state", "prune", "--older-than", "3 weeks")
+    assert bad.exit_code == 2 and "'3 weeks' is not a number of days" in bad.output
+    zero = run(tmp_path, "state", "prune", "--older-than", "0d")
+    assert zero.exit_code == 1 and "--older-than 0d: at least 1d" in zero.output
+
+
+@both
+def test_the_schedule_counts_a_pruned_issue_as_sent(site: Path, tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A run of the schedule that finds its issue pruned (sent by hand long ago, say) has
+    nothing to send: it says so and is recorded, instead of failing at every start."""
+    import logging
+
+    from newsletter.schedule.runs import is_done, run_issue
+
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        sent_and_aged(site, tmp_path, port, ["a@example.org"])
+        assert run(tmp_path, "state", "prune").exit_code == 0
+        path = project(site, tmp_path, port)
+        text = path.read_text("utf-8") + "schedule: {cron: '0 7 * * mon', send: true}\n"
+        path.write_text(text, "utf-8")
+        config = load_config(path)
+        fire = dt.datetime(2021, 2, 22, 7, tzinfo=dt.UTC)
+        delivered = len(recorder.messages)
+        with caplog.at_level(logging.INFO, "newsletter"):
+            run_issue(config, fire)
+    assert "issue 2021-02-22 was sent and its send ledger pruned on" in caplog.text
+    assert is_done(config, fire, fire + dt.timedelta(minutes=1))
+    assert len(recorder.messages) == delivered
+
+
+def test_a_send_preparing_during_a_prune_waits_and_refuses(postgres_url: str,
+                                                          tmp_path: Path) -> None:
+    """PostgreSQL: a send preparing the issue while a prune of it is not yet committed waits
+    for the prune (an advisory lock of the issue), then sees the issue pruned, rather than
+    reading the ledger the prune is deleting."""
+    import threading
+    import time
+
+    from newsletter.state.prune import PRUNE_LOCK, refuse_pruned
+
+    config = load_config(write_config(tmp_path, state_url=postgres_url))
+    outcome: list[BaseException | None] = []
+
+    def prepare() -> None:
+        with open_database(config) as db:
+            try:
+                with db.transaction():
+                    refuse_pruned(db, "2021-02-22")
+            except IssuePruned as error:
+                outcome.append(error)
+            else:
+                outcome.append(None)
+
+    with open_database(config) as pruning, pruning.transaction():
+        pruning.run("issue.lock_to_prune", (PRUNE_LOCK, "2021-02-22"))
+        pruning.run("pruned.record", ("2021-02-22", 3, 0, 0, LONG_AGO, LONG_AGO, LONG_AGO))
+        sender = threading.Thread(target=prepare)
+        sender.start()
+        time.sleep(0.5)
+        assert outcome == []  # waiting for the prune
+    sender.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], IssuePruned)
