@@ -61,3 +61,11 @@ def test_bench_archive_runs(tmp_path: Path) -> None:
     out = run_benchmark("benchmarks/bench_archive.py", "--issues", "2", "12", "--repeat", "1",
                         "--workdir", str(tmp_path))
     assert "| 12 | " in out and "ratio: publish after 12 issues / after 2:" in out
+
+
+def test_bench_prune_runs(tmp_path: Path) -> None:
+    out = run_benchmark("benchmarks/bench_prune.py", "--issues", "6", "--readers", "50",
+                        "--older-than", "3", "--workdir", str(tmp_path))
+    assert "| SQLite | seconds | database | ledger | deliveries |" in out
+    assert "| prune | " in out and "Pruned 4 issue(s), 200 row(s)" in out
+    assert "| PostgreSQL | " in out or "PostgreSQL: skipped" in out
