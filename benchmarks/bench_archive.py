@@ -56,8 +56,7 @@ def past_issue(config, date: dt.date) -> Issue:
     for n in range(ARTICLES):
         url = f"https://outlet{n % 7}.example/{date}/story-{n}"
         related = tuple(
-            Coverage(title=f"Coverage {k} of story {n}", url=f"{url}-{k}",
-                     canonical_url=f"{url[8:]}-{k}", provider=f"Other {k}",
+            Coverage(title=f"Coverage {k} of story {n}", url=f"{url}-{k}", provider=f"Other {k}",
                      domain=f"other{k}.example", quality=10,
                      published=dt.datetime.combine(date, dt.time(6), dt.UTC))
             for k in range(5 if n < 3 else 0))

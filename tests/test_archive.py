@@ -210,7 +210,7 @@ def test_dates_are_shown_in_the_configured_timezone(config: Config) -> None:
 def test_intro_paragraphs_and_links_without_a_usable_url(config: Config) -> None:
     article = make_article("no-link", url="ftp://outlet.example/x", title="Not linked")
     coverage = Coverage(title="Unlinked coverage", url="mailto:x@example.org",
-                        canonical_url="x", provider="Elsewhere", domain="elsewhere.example",
+                        provider="Elsewhere", domain="elsewhere.example",
                         quality=1, published=None)
     issue = make_issue(config, dt.date(2021, 2, 22),
                        {"AI": [PlacedArticle(article, (coverage,))]},
@@ -224,8 +224,8 @@ def test_intro_paragraphs_and_links_without_a_usable_url(config: Config) -> None
 
 
 def test_hostile_text_stays_text(config: Config) -> None:
-    related = (Coverage(title=HOSTILE, url="javascript:alert(1)", canonical_url="x",
-                        provider=HOSTILE, domain="evil.example", quality=1, published=None),)
+    related = (Coverage(title=HOSTILE, url="javascript:alert(1)", provider=HOSTILE,
+                        domain="evil.example", quality=1, published=None),)
     quoted = 'https://evil.example/a"onmouseover="alert(1)'
     article = make_article("hostile", title=HOSTILE, excerpt=HOSTILE, url=quoted, type="video",
                            provider=Provider(HOSTILE, "evil.example"),

@@ -24,7 +24,7 @@ DATE = dt.date(2021, 2, 22)
 
 
 def coverage(title: str, url: str, provider: str, domain: str) -> Coverage:
-    return Coverage(title=title, url=url, canonical_url=url, provider=provider, domain=domain,
+    return Coverage(title=title, url=url, provider=provider, domain=domain,
                     quality=5, published=None)
 
 

@@ -163,6 +163,8 @@ def test_excluding_every_article_deletes_the_earlier_draft_so_it_cannot_go_out(
 
 
 @pytest.mark.parametrize("edit", ["exclude: [alpha]", "exclude: [https://other.example/take]",
+                                  # the coverage read back from the draft, by its canonical URL
+                                  'exclude: ["https://www.other.example/take/?utm_source=x"]',
                                   "intro: Hello", "subject: Special", "pin: [robot]",
                                   "topic_intros: {AI: Hello}", "intro_in_filtered: true"])
 def test_publishing_a_draft_built_before_overrides_changed_is_refused(two_topics: Path,

@@ -13,8 +13,9 @@ from pathlib import Path
 from test_archive import Page
 
 from conftest import make_article, make_issue, run, sample_site
+from newsletter.core import urls
 from newsletter.core.config import Config, load_config
-from newsletter.core.models import Issue, PlacedArticle
+from newsletter.core.models import Coverage, Issue, PlacedArticle
 from newsletter.core.urls import _canonical, _normalized
 from newsletter.publishing.build import _pinned_again, render_site_files
 from newsletter.publishing.issuefile import issue_json
@@ -98,6 +99,40 @@ def test_publishing_an_issue_renders_only_its_year(config: Config) -> None:
     corrected[5] = make_issue(config, issues[5].date, {"AI": [PlacedArticle(make_article("x"))]})
     files = render_site_files(corrected, config, issues, present)
     assert [name for name in files if name.startswith("archive/")] == ["archive/2019.html"]
+
+
+def test_a_publish_leaves_the_coverage_of_published_issues_as_it_reads_it(
+        tmp_path: Path, monkeypatch) -> None:
+    """A publish reads every published issue back, "also covered by" links included, and
+    renders some: their canonical URLs (which selection compares) are not worked out, which
+    took 3.35 s of a 5.2 s publish after 1,000 daily issues holding 94,500 links."""
+    output = sample_site(tmp_path)
+    config = load_config(tmp_path / "newsletter.yaml")
+    past = []
+    for n in range(1, 6):
+        article = make_article(f"past-{n}")
+        related = (Coverage(f"Past coverage {n}", f"https://elsewhere.example/past-{n}/",
+                            "Elsewhere", "elsewhere.example", 1, None),)
+        past.append(make_issue(config, dt.date(2021, 1, n),
+                               {"AI": [PlacedArticle(article, related)]}))
+    for issue in past:
+        (output / issue.slug).mkdir()
+        (output / issue.slug / "issue.json").write_bytes(issue_json(issue))
+    asked: list[str] = []
+    real = urls._canonical
+
+    def recording(normalized: str) -> str:
+        asked.append(normalized)
+        return real(normalized)
+
+    monkeypatch.setattr(urls, "_canonical", recording)
+    result = run(tmp_path, "build", "--date", "2021-03-01", "--publish")
+    assert result.exit_code == 0, result.output
+    assert asked, "the new issue's URLs are canonical as ever"
+    assert not [url for url in asked if "elsewhere.example/past-" in url]
+    # They were read all the same: the feed links them.
+    feed = (output / "feed.xml").read_text("utf-8")
+    assert all(f"https://elsewhere.example/past-{n}/" in feed for n in (4, 5)), feed[:2000]
 
 
 def _cpu_seconds(published: list[Issue], before: list[Issue], config: Config) -> float:

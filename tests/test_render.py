@@ -68,7 +68,7 @@ def make_article(slug: str, **fields) -> Article:
 
 
 def coverage(title: str, url: str, provider: str = "Other Outlet") -> Coverage:
-    return Coverage(title=title, url=url, canonical_url=url, provider=provider,
+    return Coverage(title=title, url=url, provider=provider,
                     domain="other.example", quality=10, published=None)
 
 

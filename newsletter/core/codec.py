@@ -126,9 +126,9 @@ def placed_from_dict(data: dict[str, Any]) -> PlacedArticle:
         images=(Image(image["url"], image.get("width"), image.get("height")),) if image else (),
     )
     related = tuple(
-        Coverage(title=r["title"], url=r["url"], canonical_url=canonical_url(r["url"]) or r["url"],
-                 provider=r.get("provider", ""), domain=r.get("domain", ""),
-                 quality=r.get("quality"), published=parse_instant_text(r.get("published")))
+        Coverage(title=r["title"], url=r["url"], provider=r.get("provider", ""),
+                 domain=r.get("domain", ""), quality=r.get("quality"),
+                 published=parse_instant_text(r.get("published")))
         for r in data.get("related", [])
     )
     return PlacedArticle(article, related)

@@ -47,8 +47,8 @@ def sample_issue(config: Config) -> Issue:
             provider=Provider("Outlet", "outlet.example"), topics=(topic.name,),
             images=(Image("https://outlet.example/image.jpg", 1200, 675),),
         )
-        related = (Coverage("The same story elsewhere", "https://other.example/story",
-                            "other.example/story", "Other", "other.example", 5, published),)
+        related = (Coverage("The same story elsewhere", "https://other.example/story", "Other",
+                            "other.example", 5, published),)
         sections.append(Section(topic.name, (PlacedArticle(article, related),),
                                 intro=(f"Why {topic.name} mattered this week.",)))
     return Issue(slug=SAMPLE_DATE.isoformat(), date=SAMPLE_DATE, title=config.title,

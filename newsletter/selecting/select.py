@@ -170,13 +170,11 @@ def related_coverage(
     candidates: list[Coverage] = []
     for item in placed.related:
         if item.title and item.canonical_url and is_http_url(item.url):
-            candidates.append(Coverage(item.title, item.url, item.canonical_url,
-                                       item.provider.name, item.domain, item.quality,
-                                       item.published))
+            candidates.append(Coverage(item.title, item.url, item.provider.name,
+                                       item.domain, item.quality, item.published))
     for article in folded:
-        candidates.append(Coverage(article.title, article.url, article.canonical_url,
-                                   article.provider.name, article.domain, article.quality,
-                                   article.published))
+        candidates.append(Coverage(article.title, article.url, article.provider.name,
+                                   article.domain, article.quality, article.published))
     candidates = [
         c for c in candidates
         if c.canonical_url not in placed_urls
