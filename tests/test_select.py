@@ -961,6 +961,12 @@ def test_selection_is_independent_of_input_order(config):
         ("https://example.com", "example.com/"),
         ("https://example.com?x=1", "example.com/?x=1"),
         ("https://example.com/a/?utm_source=x#frag", "example.com/a"),
+        # the URL's parts, wherever a delimiter of another part appears in one
+        ("https://user:pw@www.example.com:8443/a?b=1#c?d=2", "example.com:8443/a?b=1"),
+        ("https://example.com/a@b:1/c?x=@:/#@", "example.com/a@b:1/c?x=@:/"),
+        ("https://example.com#a/b?c", "example.com/"),
+        ("http://[2001:DB8::1]:80/a", "[2001:db8::1]/a"),
+        ("http://www.example.com:0/", "example.com:0/"),
     ],
 )
 def test_canonical_url(url, expected):
