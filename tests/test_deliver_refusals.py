@@ -6,14 +6,31 @@ server then refuses the issue or the sender, not each subscriber."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
 from collections import Counter
 from pathlib import Path
 
 import test_deliver
-from test_deliver import FAST, ISSUE, Recorder, add_people, both, configured, ledger, smtp_server
+from test_deliver import (
+    FAST,
+    ISSUE,
+    Recorder,
+    add_people,
+    both,
+    configured,
+    ledger,
+    project,
+    smtp_server,
+    start_send,
+)
 
+from newsletter.core.config import load_config
+from newsletter.delivery.refusals import REFUSED_IN_A_ROW, Streak
 from newsletter.delivery.send import send_issue
+from newsletter.delivery.smtp import Refused
 from newsletter.delivery.subscribers import list_subscribers
+from newsletter.state.database import open_database
 
 # Fixtures shared with test_deliver.py (pytest finds them by name here).
 secret = test_deliver.secret
@@ -112,3 +129,81 @@ def test_refusals_of_the_address_still_bounce(site: Path, tmp_path: Path) -> Non
                                       "old@example.org"]
     assert report.failed == ["kept@example.org"] and report.sent == ["fine@example.org"]
     assert statuses(config)["kept@example.org"] == "active"
+
+
+class RefusingAll(Recorder):
+    """A relay that lost its authorization: every message refused after DATA, a little
+    slowly (so that the senders of several processes have messages in flight together)."""
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        (address,) = envelope.rcpt_tos
+        self.data_calls[address] += 1
+        await asyncio.sleep(0.02)
+        return "554 5.7.1 Relay access denied"
+
+
+@both
+def test_five_refusals_in_a_row_stop_the_run_of_every_worker_process(site: Path,
+                                                                      tmp_path: Path) -> None:
+    """``send --workers 3`` against a server that refuses everything: the run stops after
+    five refusals in a row, whichever workers had them, as one worker would; once.
+
+    The bound: every sender looks at the run's stop right before it hands a message over,
+    and has at most one message in flight. The fifth refusal stops the run in the
+    transaction that records it; each of the other senders (3 processes x 1 connection,
+    so 2 others) may have handed one message over before that and hear it refused after:
+    at most 5 + (3 - 1) refusals, where each worker counting its own stopped at 5 x 3."""
+    everyone = [f"w{n:02d}@example.org" for n in range(60)]
+    senders = 3
+    refusing = RefusingAll()
+    with smtp_server(refusing) as port:
+        config_path = project(site, tmp_path, port, concurrency=1)
+        config = load_config(config_path)
+        add_people(config, tmp_path, [f"{a},," for a in everyone])
+        sender = start_send(config_path, "--workers", str(senders),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output = sender.communicate(timeout=120)[0].decode()
+    assert sender.returncode == 1, output
+    refused = sum(refusing.data_calls.values())
+    assert REFUSED_IN_A_ROW <= refused <= REFUSED_IN_A_ROW + senders - 1, (refused, output)
+    assert max(refusing.data_calls.values()) == 1  # a 5xx: each tried once
+    assert output.count(f"refused {REFUSED_IN_A_ROW} messages in a row") == 1, output
+    assert f"Stopped: {60 - refused} message(s) not attempted." in output, output
+    assert "0 sent, 0 bounced, 60 failed, 0 skipped" in output
+    assert set(statuses(config).values()) == {"active"} and ledger(config) == []
+    accepting = Recorder()  # the relay fixed: the next run sends everyone, each once
+    with smtp_server(accepting) as port:
+        again = send_issue(configured(site, tmp_path, port), ISSUE, log=lambda line: None,
+                           retry=FAST)
+    assert sorted(again.sent) == everyone
+    assert accepting.count() == Counter({a: 1 for a in everyone})
+
+
+@both
+def test_the_refusals_in_a_row_are_the_runs_and_any_message_taken_ends_them(
+        site: Path, tmp_path: Path) -> None:
+    """Two senders (two connections to the state, as two worker processes have) count one
+    streak: four refusals by one, a message taken by the other, then four more refusals do
+    not stop the run; a fifth in a row does, once, and every sender of the run sees it."""
+    config = configured(site, tmp_path)
+    one, other = open_database(config), open_database(config)
+    first, second = Streak("run-1", "2021-02-22"), Streak("run-1", "2021-02-22")
+    refused = Refused("554 5.7.1 Relay access denied")
+    try:
+        def judged(db, streak, error):  # noqa: ANN001, ANN202
+            with db.transaction():
+                return streak.judge(db, error)
+
+        assert [judged(one, first, refused).stop for _ in range(4)] == [None] * 4
+        assert judged(other, second, None).stop is None
+        for n in range(4):
+            assert judged(one if n % 2 else other, first, refused).stop is None
+        assert not second.stopped(one) and not Streak("run-2", "2021-02-22").stopped(one)
+        stop = judged(other, second, refused)
+        assert stop.lasts and f"refused {REFUSED_IN_A_ROW} messages in a row" in stop.stop
+        assert judged(one, first, refused).stop is None  # said once, by the one that saw it
+        assert first.stopped(one) and second.stopped(other)
+        assert not Streak("run-2", "2021-02-22").stopped(one)  # another run: its own count
+    finally:
+        one.close()
+        other.close()

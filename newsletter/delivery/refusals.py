@@ -11,6 +11,7 @@ what follows from each:
   or at RCPT for a reason of policy or relay): failed, and tried again by the next run. But
   :data:`REFUSED_IN_A_ROW` of them in a row are the server refusing the issue or the sender
   (a content filter, a relay's policy), not each subscriber: the run stops, and that lasts.
+  In a row in the run, whichever of its senders and worker processes had them (:class:`Streak`).
 - :class:`~.smtp.Fatal`, the server refusing the session (a 5xx greeting; the login, 535;
   the sender, a 5xx to MAIL FROM; TLS): the run stops, and that lasts.
 - :class:`~.smtp.Failed`, the retries for 4xx replies and dropped connections ran out:
@@ -24,9 +25,9 @@ waits for one instead of trying again on its timer. It decides nothing about SMT
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
+from ..state.database import Database
 from .smtp import Failed, Fatal, Permanent, Refused
 
 # What delivering one message raises, each judged below.
@@ -73,26 +74,36 @@ def verdict(error: Exception | None) -> Verdict:
 
 
 class Streak:
-    """The messages the server refused since the last one it took, across the senders of one
-    process: at :data:`REFUSED_IN_A_ROW` the run stops, for a reason that lasts."""
+    """The messages the server refused since the last one it took, across every sender of
+    one run (each connection of each worker process, whichever machine): counted in the
+    state database (``send_runs``), which they all share. At :data:`REFUSED_IN_A_ROW` the
+    run stops, for a reason that lasts, and every sender of the run sees it before its next
+    message (:meth:`stopped`): a server refusing everything gets as many refusals as with
+    one sender, plus at most one message in flight per other sender."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._refused = 0
+    def __init__(self, run: str, issue: str) -> None:
+        self.run = run
+        self.issue = issue
 
-    def judge(self, error: Exception | None) -> Verdict:
-        """:func:`verdict`, and the refusal that completes the streak stops the run."""
+    def stopped(self, db: Database) -> bool:
+        """Whether the run was stopped by refusals in a row, seen by any of its senders."""
+        row = db.run("send_run.stopped", (self.run,)).fetchone()
+        return row is not None and bool(row[0])
+
+    def judge(self, db: Database, error: Exception | None) -> Verdict:
+        """:func:`verdict`, and the refusal that completes the streak stops the run (said
+        once, by the sender that saw it). Called in the transaction recording the outcome."""
         judged = verdict(error)
-        with self._lock:
-            if error is None:
-                self._refused = 0
-            elif isinstance(error, Refused):
-                self._refused += 1
-                if self._refused == REFUSED_IN_A_ROW:  # once, whichever sender sees it
-                    reason = (
-                        f"the SMTP server refused {REFUSED_IN_A_ROW} messages in a row "
-                        f"(last: {error}): it refuses this issue or this sender, not the "
-                        "subscribers; see the server's policy or logs, then send again "
-                        "(nobody was marked bounced)")
-                    return Verdict(judged.status, judged.detail, stop=reason, lasts=True)
+        if error is None:
+            db.run("send_run.accepted", (self.run,))
+        elif isinstance(error, Refused):
+            in_a_row, stopped = db.run("send_run.refused", (self.run, self.issue)).fetchone()
+            if in_a_row >= REFUSED_IN_A_ROW and not stopped:
+                reason = (
+                    f"the SMTP server refused {REFUSED_IN_A_ROW} messages in a row "
+                    f"(last: {error}): it refuses this issue or this sender, not the "
+                    "subscribers; see the server's policy or logs, then send again "
+                    "(nobody was marked bounced)")
+                db.run("send_run.stop", (reason, self.run))
+                return Verdict(judged.status, judged.detail, stop=reason, lasts=True)
         return judged

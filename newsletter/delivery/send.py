@@ -322,6 +322,12 @@ def _read_back(config: Config, report: SendReport, run: str, fatal: list[str],
     """The run's outcome from the ledger: complete even when a worker process died."""
     slug = report.issue
     with open_database(config) as db:
+        # Refusals in a row stopped the run even when the worker that saw the last was lost.
+        stopped = (db.run("send_run.stopped", (run,)).fetchone() or ("",))[0]
+        if stopped and not report.refused:
+            fatal, report.refused = [stopped, *fatal], stopped
+        with db.transaction():
+            db.run("send_run.end", (run,))
         for address, status in db.run("deliveries.of_run", (slug, run)):
             (report.sent if status == "sent" else report.bounced).append(address)
         report.failed = [row[0] for row in db.run("claims.failed_in_run", (slug, run))]

@@ -113,7 +113,7 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
     names = [f"{me}#{i}" for i in range(config.smtp.concurrency)]
     templates: dict[tuple[tuple[str, ...], bool], MessageTemplate] = {}
     pace = _Pace(config.smtp.rate_per_second, slug)
-    streak = Streak()
+    streak = Streak(spec.run, slug)
     sender = envelope_sender(config)
     lease = config.smtp.lease_seconds
 
@@ -151,6 +151,9 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
         # The subscriber as they stand now, read in the transaction recording the attempt: an
         # unsubscribe, new topics, another spelling sent the issue, all apply, even mid-run.
         with db.transaction():
+            if streak.stopped(db):  # refusals in a row, had by any sender of the run
+                stop.set()
+                return
             # A sender that stood still past its lease (a paused machine, a stopped process)
             # may have had its batch taken over and sent: it sends nothing it no longer holds.
             if db.run("claim.held", (slug, address, holder, batch)).fetchone() is None:
@@ -179,24 +182,19 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
                 outcome.unbuildable.append(address)
             say(f"failed: {address!r}: {problem}")
             return
+        refused: Exception | None = None
         try:
             resent = deliver_one(connection, sender, address, message, spec.retry)
         except DELIVERY_ERRORS as error:
-            judged = streak.judge(error)
+            refused = error
         else:
-            judged = streak.judge(None)
             if resent:
                 say(f"warning: {address}: the connection dropped while the message was "
                     "being sent, and it was sent again: if the server had kept the first "
                     "one, this address has it twice")
-        if judged.stop is not None:
-            stop.set()
-            with lock:
-                outcome.fatal.append(judged.stop)
-                if judged.lasts:
-                    outcome.refused.append(judged.stop)
-        status, detail = judged.status, judged.detail
         with db.transaction():  # at once: this is what makes it exactly once
+            judged = streak.judge(db, refused)
+            status, detail = judged.status, judged.detail
             if status:
                 db.run("delivery.record_run", (slug, address, status, detail, now(), spec.run))
                 db.run("claim.done", (slug, address))
@@ -206,6 +204,12 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
                 db.run("claim.failed", (spec.run, slug, address))
             if not judged.uncertain:  # else a later run names it, like one cut by a kill
                 db.run("attempt.delete", (slug, address))
+        if judged.stop is not None:
+            stop.set()
+            with lock:
+                outcome.fatal.append(judged.stop)
+                if judged.lasts:
+                    outcome.refused.append(judged.stop)
         if status == "bounced":
             say(f"bounced: {address}: {detail}")
         elif not status:

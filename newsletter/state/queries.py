@@ -316,6 +316,19 @@ STATEMENTS: dict[str, str] = {
         "INSERT INTO send_pace (issue, next_slot) VALUES (?, {now} + ?) "
         "ON CONFLICT (issue) DO UPDATE SET next_slot = "
         "{greatest}(send_pace.next_slot, {now}) + ? RETURNING next_slot - ?, {now}",
+    # -- a send run's refusals in a row, across all its senders ------------------------------
+    "send_run.refused":  # (run, issue): one more; the count now, and whether it stopped
+        "INSERT INTO send_runs (run, issue, refused_in_a_row) VALUES (?, ?, 1) "
+        "ON CONFLICT (run) DO UPDATE SET refused_in_a_row = send_runs.refused_in_a_row + 1 "
+        "RETURNING refused_in_a_row, stopped",
+    "send_run.accepted":  # a message taken ends the streak (no write when there is none)
+        "UPDATE send_runs SET refused_in_a_row = 0 WHERE run = ? AND refused_in_a_row > 0",
+    "send_run.stop":
+        "UPDATE send_runs SET stopped = ? WHERE run = ? AND stopped = ''",
+    "send_run.stopped":
+        "SELECT stopped FROM send_runs WHERE run = ?",
+    "send_run.end":
+        "DELETE FROM send_runs WHERE run = ?",
     # -- the schedule's runs ----------------------------------------------------------------
     "runs.last":
         "SELECT max(fire_time) FROM schedule_runs WHERE newsletter = ?",

@@ -230,6 +230,18 @@ CREATE TABLE pruned_issues (
 );
 """
 
+# Version 9: the refusals in a row of one send run, counted across all its senders (every
+# connection of every worker process): a server refusing every message stops the run after
+# as many refusals as with one sender. The row lives while its run does.
+_V9_SEND_RUNS = """
+CREATE TABLE send_runs (
+    run TEXT PRIMARY KEY,
+    issue TEXT NOT NULL,
+    refused_in_a_row INTEGER NOT NULL DEFAULT 0,
+    stopped TEXT NOT NULL DEFAULT ''           -- why the run stopped, '' while it goes on
+){rowid};
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subscribers, the send ledger and in-flight attempts", {
         SQLITE: _V1_SUBSCRIBERS.format(id="INTEGER PRIMARY KEY")
@@ -257,6 +269,9 @@ MIGRATIONS: tuple[Migration, ...] = (
                POSTGRESQL: _V7_RETIRED_KEYS.format(rowid="")}),
     Migration(8, "issues whose send ledger was pruned: never sent again",
               _both(_V8_PRUNED_ISSUES)),
+    Migration(9, "the refusals in a row of a send run, shared by all its senders",
+              {SQLITE: _V9_SEND_RUNS.format(rowid=" WITHOUT ROWID"),
+               POSTGRESQL: _V9_SEND_RUNS.format(rowid="")}),
 )
 
 LATEST = MIGRATIONS[-1].version
