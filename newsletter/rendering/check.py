@@ -68,6 +68,33 @@ def template_location(error: Exception, folders: tuple[Path, ...]) -> str:
     return f"{frames[-1].filename}:{frames[-1].lineno}"
 
 
+# The article files watched after a template failed on an issue's articles: an issue holds a
+# few dozen; a stat each, every second, stays cheap.
+MOST_ARTICLES = 100
+
+
+def articles_rendered(error: BaseException) -> tuple[str | None, tuple[str, ...]]:
+    """What a template was rendering when it raised ``error``, from its frames: the article
+    (its path below the corpus folder) of the innermost template frame that held one, the
+    one whose data it failed on (None when it failed on none); then that path and those of
+    the other articles of the issue it rendered (at most :data:`MOST_ARTICLES`)."""
+    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)
+              if frame.f_code.co_filename.endswith(".j2")]  # the templates' own frames
+    culprit: str | None = None
+    paths: dict[str, None] = {}
+    for frame in reversed(frames):  # innermost first
+        for value in frame.f_locals.values():
+            article = value.article if isinstance(value, PlacedArticle) else value
+            if isinstance(article, Article) and culprit is None:
+                culprit = article.path
+            elif isinstance(value, Issue):
+                paths.update(dict.fromkeys(placed.article.path for placed in value.placed))
+    if culprit is None:
+        return None, tuple(paths)[:MOST_ARTICLES]
+    paths.pop(culprit, None)
+    return culprit, (culprit, *paths)[:MOST_ARTICLES]
+
+
 def template_problems(config: Config) -> list[str]:
     """Every problem of the templates ``config`` uses, as "file:line: what" lines: each
     template parsed, then the email, the web pages and the feeds rendered with

@@ -24,7 +24,9 @@ Decided from what the run raises, never from the wording of a message:
   running process never sees a variable set after it started, so the fix is a restart.
 - :class:`~newsletter.core.errors.ReadOnlyState`: the SQLite state database or its folder is
   read-only for the scheduler's user; its inputs are the database and its folder.
-- a Jinja template error (a syntax error, an undefined name): its inputs are the templates.
+- a Jinja template error (a syntax error, an undefined name): its inputs are the templates,
+  and the files of the articles it was rendering (the one it failed on is named): a template
+  meeting an article without what it uses is fixed as well by correcting that article.
 - an :class:`OSError` (itself or as the cause of the error raised) whose errno says the file
   system refuses us rather than lacks room: permission (EACCES, EPERM), a read-only mount
   (EROFS), a file where a folder should be or the reverse (ENOTDIR, EEXIST, EISDIR).
@@ -55,7 +57,7 @@ from ..core.errors import (
 )
 from ..core.timing import schedule_settings
 from ..delivery.send import SendReport
-from ..rendering.check import template_location
+from ..rendering.check import articles_rendered, template_location
 from ..rendering.templating import template_folders
 
 
@@ -118,6 +120,27 @@ def _file_system(error: OSError, said: str, config: Config) -> Lasting:
         [path for name in named for path in (name, name.parent)])))
 
 
+def _template(error: jinja2.TemplateError, config: Config) -> Lasting:
+    """A template that failed: its inputs are the templates, and when it failed on an article
+    (that article may lack what the template uses), the files of the issue's articles."""
+    folders = template_folders(config)
+    where = template_location(error, folders)
+    named = (Path(where.rsplit(":", 1)[0]),) if ":" in where else ()
+    said = f"{where}: {type(error).__name__}: {error}"
+    fix = "correct the template; `newsletter check` renders every template and names each problem"
+    culprit, articles = articles_rendered(error)
+    if culprit is None:  # failed on no article: its data plays no part
+        articles = ()
+    else:
+        said += f" (rendering the article {config.corpus / culprit})"
+        fix = ("correct the template (`newsletter check` renders every template with a sample "
+               "issue), or the article named if it lacks what the template uses")
+    # The packaged templates (the last folder) change only with an upgrade; an article of the
+    # issue fixed, or removed, tries the run again as a template does.
+    return Lasting(said, fix, (*folders[:-1], *named,
+                               *(config.corpus / path for path in articles)))
+
+
 def lasting(error: BaseException, config: Config) -> Lasting | None:
     """Why the run that raised ``error`` cannot succeed until a person acts; None when the
     failure passes (the run is then tried again on the timer)."""
@@ -145,13 +168,7 @@ def lasting(error: BaseException, config: Config) -> Lasting | None:
                            f"read-write, or name another state_dir in {config.path}",
                            (cause.path, cause.path.parent))
         if isinstance(cause, jinja2.TemplateError):
-            folders = template_folders(config)
-            where = template_location(cause, folders)
-            named = (Path(where.rsplit(":", 1)[0]),) if ":" in where else ()
-            # The packaged templates (the last folder) change only with an upgrade.
-            return Lasting(f"{where}: {type(cause).__name__}: {cause}", "correct the "
-                           "template; `newsletter check` renders every template and names "
-                           "each problem", (*folders[:-1], *named))
+            return _template(cause, config)
         if isinstance(cause, OSError) and cause.errno in REFUSING_ERRNOS:
             said = str(error) if isinstance(error, NewsletterError) else str(cause)
             return _file_system(cause, said, config)

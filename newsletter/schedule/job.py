@@ -82,6 +82,7 @@ RETRY_MINUTES = (1, 2, 5, 10, 20, 30)
 
 
 RETRY_MARGIN = dt.timedelta(minutes=1)
+SHOWN_INPUTS = 6  # the inputs of a lasting failure named in the log, the rest counted
 
 
 def retry_delay(attempt: int) -> dt.timedelta:
@@ -220,9 +221,12 @@ class IssueJob:
             return
         inputs = outcome.lasting.inputs
         self.stuck = Stuck(fired, fire, InputWatch(inputs))
+        shown = [str(path) for path in inputs[:SHOWN_INPUTS]]
+        if len(inputs) > SHOWN_INPUTS:  # the articles of an issue a template failed on
+            shown.append(f"{len(inputs) - SHOWN_INPUTS} more file(s) it read")
         log.info("the run of %s is tried again as soon as %s%s changed, if that is within "
                  "schedule.catch_up_hours (%g) of its fire time", when(fire),
-                 ", ".join(str(path) for path in inputs) + " or " if inputs else "",
+                 ", ".join(shown) + " or " if inputs else "",
                  config.path, schedule_settings(config).catch_up_hours)
 
     def rearm(self) -> None:
