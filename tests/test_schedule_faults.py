@@ -280,6 +280,15 @@ def test_a_run_due_while_the_file_was_invalid_is_made_up_once_the_file_is_fixed(
         assert _status(config) is None
 
 
+def start_scheduler(path: Path, log: Path) -> subprocess.Popen:
+    """A real ``newsletter schedule`` process for the config at ``path``, its output in ``log``."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "newsletter", "--config", str(path), "schedule"],
+            stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT)})
+
+
 def _wait_for_line(log: Path, text: str, process: subprocess.Popen, timeout: float = 20) -> str:
     deadline = time.monotonic() + timeout
     while text not in log.read_text("utf-8"):
@@ -297,11 +306,7 @@ def test_a_running_scheduler_follows_edits_of_its_file_and_keeps_its_schedule_wh
     path = write_config(tmp_path, state_dir="state",
                         schedule={"cron": "0 7 * * mon", "catch_up_hours": 1})
     log = tmp_path / "schedule.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "newsletter", "--config", str(path), "schedule"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT,
-            env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    process = start_scheduler(path, log)
 
     def edit(cron: str) -> None:
         text = path.read_text("utf-8")

@@ -7,16 +7,13 @@ on the real clock."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from test_schedule_faults import _wait_for_line
+from test_schedule_faults import _wait_for_line, start_scheduler
 
-from conftest import PROJECT, make_config, write_article, write_config
+from conftest import make_config, write_article, write_config
 from newsletter.schedule.failures import lasting
 from newsletter.schedule.runs import run_pass
 
@@ -87,11 +84,7 @@ def test_a_template_failing_on_an_article_is_tried_again_once_the_article_is_fix
     path, plain, page = _project(tmp_path, fire)
     untouched = _stamp(path), _stamp(page)
     log = tmp_path / "schedule.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "newsletter", "--config", str(path), "schedule"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT,
-            env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    process = start_scheduler(path, log)
     try:
         text = _wait_for_line(log, "is tried again as soon as", process)
         assert f"{page}:1: UndefinedError: 'None' has no attribute 'url'" in text, text
