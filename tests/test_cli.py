@@ -42,7 +42,7 @@ def small(project: Path) -> Path:
 def test_build_writes_issue_json(small: Path) -> None:
     result = run(small, "build", "--date", "2021-02-22")
     assert result.exit_code == 0, result.output
-    assert "Issue 2021-02-22 of AI Weekly (draft): 1 topics, 2 articles" in result.stdout
+    assert "Issue 2021-02-22 of AI Weekly (draft): 1 topic, 2 articles" in result.stdout
     data = json.loads((small / "issues/2021-02-22/issue.json").read_text("utf-8"))
     assert list(data) == ["slug", "title", "status", "window", "intro", "subject",
                           "sections"]

@@ -112,7 +112,7 @@ def test_the_first_and_last_issue_dates_build_and_publish(
         tzinfo=dt.UTC).isoformat())
     built = invoke(project, "build", date.isoformat(), "--publish")
     assert built.exit_code == 0, built.output
-    assert "1 articles" in built.stdout
+    assert "1 article," in built.stdout
     explained = invoke(project, "explain", date.isoformat())
     assert explained.exit_code == 0, explained.output
 

@@ -71,7 +71,7 @@ def test_init_without_answers_writes_placeholders_that_check_lists(tmp_path: Pat
     assert newsletter(folder, "check").returncode == 0
     built = newsletter(folder, "build")
     assert built.returncode == 0, built.stderr
-    assert "1 articles" in built.stdout
+    assert "1 article," in built.stdout
     today = dt.datetime.now(dt.UTC).date().isoformat()
     assert "Welcome to your newsletter" in (folder / "issues" / today / "email.html").read_text(
         "utf-8")

@@ -16,7 +16,7 @@ from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by, w
 from ..reading.corpus import read_corpus
 from ..rendering.check import template_problems as check_templates
 from ..rendering.check import template_warnings
-from ..selecting.explain import explain_json_chunks, explain_text
+from ..selecting.explain import empty_topic_lines, explain_json_chunks, explain_text
 from ..selecting.overrides import OVERRIDES_FILE
 from .delivery_commands import send, send_pending, serve, subscribers
 from .init_command import init
@@ -28,6 +28,7 @@ from .options import (
     echo,
     issue_date,
     next_step,
+    plural,
     report_problems,
 )
 from .state_commands import state
@@ -98,10 +99,12 @@ def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
     placed = issue.placed
     related = sum(len(p.related) for p in placed)
     echo(f"Issue {issue.slug} of {issue.title} ({issue.status}): "
-               f"{len(issue.sections)} topics, {len(placed)} articles, "
-               f"{related} related links.")
+         f"{plural(len(issue.sections), 'topic')}, {plural(len(placed), 'article')}, "
+         f"{plural(related, 'related link')}.")
     for section in issue.sections:
         echo(f"  {section.topic}: {len(section.articles)}")
+    for line in empty_topic_lines(result.selection, config.path.name):
+        echo(line)
     target = config.output / issue.slug
     echo(f"Wrote {target}" if result.written else f"Unchanged: {target}")
     _say_links(other_issues_files(result.written, config, issue))
@@ -201,7 +204,7 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
         echo(f"warning: {warning}", err=True)
     selection = result.selection
     if not as_json:
-        echo(explain_text(selection), nl=False)
+        echo(explain_text(selection, config.path.name), nl=False)
         return
     batch: list[str] = []
     for chunk in explain_json_chunks(selection):  # streamed: 100,000 verdicts are a lot

@@ -214,6 +214,15 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class EmptyTopic:
+    """A configured topic that no article of the window could fill, and the topics of the
+    window's articles, not configured, spelt close to it (a misspelt name in the config)."""
+    name: str
+    near: tuple[tuple[str, int], ...] = ()  # (an article topic as written, how many have it)
+
+
+@dataclass(frozen=True)
 class Selection:
     issue: Issue
     verdicts: tuple[Verdict, ...]
+    empty_topics: tuple[EmptyTopic, ...] = ()  # configured topics without a section

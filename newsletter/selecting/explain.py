@@ -76,7 +76,7 @@ def explain_json_chunks(selection: Selection) -> Iterator[str]:
     yield "\n  ]\n}\n"
 
 
-def explain_text(selection: Selection) -> str:
+def explain_text(selection: Selection, config_name: str = "the configuration") -> str:
     issue = selection.issue
     window = issue.window
     fmt = "%Y-%m-%d %H:%M"
@@ -86,6 +86,9 @@ def explain_text(selection: Selection) -> str:
         f"{window.timezone.key} (end excluded)",
         f"{len(selection.verdicts)} article files",
     ]
+    if selection.empty_topics:
+        lines += ["", f"Configured topics with nothing placed ({len(selection.empty_topics)})",
+                  *empty_topic_lines(selection, config_name)]
     for status, heading in GROUPS:
         group = [v for v in selection.verdicts if v.status == status]
         if status == Status.PLACED:
@@ -103,6 +106,23 @@ def explain_text(selection: Selection) -> str:
             if verdict.title:
                 lines.append(f"      {verdict.title}")
     return "\n".join(lines) + "\n"
+
+
+def empty_topic_lines(selection: Selection, config_name: str) -> list[str]:
+    """A line for each configured topic left without a section, naming the window's
+    unconfigured topics spelt close to it: a topic misspelt in the config (``Canvas app``
+    for the articles' ``Canvas apps``) otherwise just never shows up."""
+    lines = []
+    for empty in selection.empty_topics:
+        line = f"  {empty.name}: 0 (no article in the window to place in it"
+        if empty.near:
+            spelt = " or ".join(f'{count} {"article has" if count == 1 else "articles have"} '
+                                f'"{name}"' for name, count in empty.near)
+            line += (f"; {spelt}: a topic takes only articles with its exact name, case and "
+                     f"spacing aside, so write that name in the topics of {config_name} if it "
+                     "is the one meant")
+        lines.append(line + ")")
+    return lines
 
 
 def _section_order(selection: Selection, topic: str | None) -> int:

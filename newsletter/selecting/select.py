@@ -19,6 +19,7 @@ are exact so that an editor can predict an issue (README, "Selection rules"):
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,7 @@ from ..core.config import Config
 from ..core.models import (
     Article,
     Coverage,
+    EmptyTopic,
     Fold,
     FoldRule,
     Issue,
@@ -249,8 +251,14 @@ def select_issue(
     eligible.sort(key=rank_key)
     topic_names = {topic_key(t.name) for t in config.topics}
     by_topic: dict[str, list[Article]] = {topic_key(t.name): [] for t in config.topics}
+    unconfigured: dict[str, tuple[str, int]] = {}  # topic key -> (as first written, count)
     for article in eligible:
-        keys = {topic_key(t) for t in article.topics} & topic_names
+        keys = {topic_key(t) for t in article.topics}
+        for key, spelt in {topic_key(t): t.strip() for t in reversed(article.topics)}.items():
+            if key not in topic_names:  # for a configured topic spelt close to it
+                first, count = unconfigured.get(key, (spelt, 0))
+                unconfigured[key] = (first, count + 1)
+        keys &= topic_names
         if not keys:
             topics = ", ".join(article.topics) or "none"
             verdicts[article.path] = _verdict(article, Status.NO_TOPIC,
@@ -341,7 +349,16 @@ def select_issue(
                        for t in config.topics if t.name in sections),
     )
     ordered = tuple(sorted(verdicts.values(), key=lambda v: v.path))
-    return Selection(issue, ordered)
+    empty = tuple(EmptyTopic(t.name, _near(t.name, unconfigured))
+                  for t in config.topics if t.name not in sections)
+    return Selection(issue, ordered, empty)
+
+
+def _near(name: str, unconfigured: dict[str, tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """The unconfigured topics of the window's articles spelt close to a configured topic's
+    ``name`` (``Canvas apps`` for ``Canvas app``)."""
+    close = difflib.get_close_matches(topic_key(name), unconfigured, n=3, cutoff=0.8)
+    return tuple(unconfigured[key] for key in close)
 
 
 def _verdict(article: Article, status: str, reason: str, **details) -> Verdict:

@@ -1,0 +1,29 @@
+"""What a newcomer runs into in the first hour: each test reproduces one trap as a user
+meets it (through the command line), and says what the fix made of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import run, write_article, write_config
+
+
+def test_build_names_a_configured_topic_with_nothing_placed_and_its_near_spelling(
+        project: Path) -> None:
+    # The config says "Canvas app", the articles "Canvas apps": the topic used to vanish
+    # from every issue without a word.
+    write_config(project, topics=["AI", "Canvas app", "Robotics"])
+    articles = project / "articles"
+    write_article(articles, "one", topics=["AI", "Canvas apps"])
+    write_article(articles, "two", topics=["Canvas Apps"], webUrl="https://two.example/")
+    result = run(project, "build", "2021-02-22")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "Issue 2021-02-22 of AI Weekly (draft): 1 topic, 1 article, 0 related links." in lines
+    assert "  Robotics: 0 (no article in the window to place in it)" in lines
+    canvas = next(line for line in lines if line.startswith("  Canvas app: 0"))
+    assert '2 articles have "Canvas apps"' in canvas
+    assert "topics of newsletter.yaml" in canvas
+    explained = run(project, "explain", "2021-02-22").stdout
+    assert "Configured topics with nothing placed (2)" in explained
+    assert '2 articles have "Canvas apps"' in explained
