@@ -400,12 +400,18 @@ def test_duplicate_topic_names_casefolded(tmp_path: Path, topics: list, message:
     assert config_errors(path) == [message]
 
 
-@pytest.mark.parametrize("name", ["no-such-folder", "articles.txt"])
-def test_corpus_must_be_a_folder(tmp_path: Path, name: str):
+def test_corpus_must_be_a_folder(tmp_path: Path):
     (tmp_path / "articles.txt").write_text("not a folder")
-    path = write_config(tmp_path, corpus=name)
+    path = write_config(tmp_path, corpus="no-such-folder")
     assert config_errors(path) == [
-        f'corpus: folder "{name}" not found (looked in {(tmp_path / name).resolve()})',
+        f'corpus: folder "no-such-folder" not found (looked in '
+        f'{(tmp_path / "no-such-folder").resolve()})',
+    ]
+    path = write_config(tmp_path, corpus="articles.txt")
+    assert config_errors(path) == [
+        f'corpus: "articles.txt" is a file, not a folder (looked in '
+        f'{(tmp_path / "articles.txt").resolve()}); give the folder that holds the article '
+        'files, e.g. corpus: "."',
     ]
 
 
@@ -580,8 +586,9 @@ def test_an_output_folder_inside_the_corpus_is_refused(tmp_path: Path):
     project.mkdir()
     write_config(project, corpus=".", output="issues")
     write_article(project, "a", body="Text.")
-    expected = ('output: "issues" is inside the corpus ("."); give the articles a folder of '
-                'their own, e.g. corpus: "articles"')
+    expected = ('output: "issues" is inside the corpus ("."), where every build would read '
+                'its own files back as articles; give the articles a folder of their own, '
+                'e.g. corpus: "articles"')
     assert config_errors(project / "newsletter.yaml") == [expected]
     for args in (("check",), ("build", "--date", "2021-02-22")):
         result = run(project, *args)

@@ -27,3 +27,31 @@ def test_build_names_a_configured_topic_with_nothing_placed_and_its_near_spellin
     explained = run(project, "explain", "2021-02-22").stdout
     assert "Configured topics with nothing placed (2)" in explained
     assert '2 articles have "Canvas apps"' in explained
+
+
+def test_a_corpus_folder_mistyped_is_named_with_the_folder_meant(project: Path) -> None:
+    write_config(project, corpus="artciles")
+    result = run(project, "check")
+    assert result.exit_code == 1
+    assert (f'corpus: folder "artciles" not found (looked in {project.resolve()}/artciles); '
+            'did you mean "articles"?') in result.stderr
+
+
+def test_a_corpus_naming_an_article_file_says_it_is_a_file(project: Path) -> None:
+    write_article(project / "articles", "one")
+    write_config(project, corpus="articles/one.md")
+    result = run(project, "build", "2021-02-22")
+    assert result.exit_code == 1
+    assert ('corpus: "articles/one.md" is a file, not a folder' in result.stderr
+            and 'e.g. corpus: "articles"' in result.stderr), result.stderr
+
+
+def test_an_output_inside_the_corpus_folder_is_told_to_move_out_not_to_stay(
+        project: Path) -> None:
+    # It used to advise corpus: "articles", the value already there.
+    write_config(project, output="articles/out")
+    result = run(project, "check")
+    assert result.exit_code == 1
+    assert ('output: "articles/out" is inside the corpus ("articles"), where every build '
+            'would read its own files back as articles; put the output beside the corpus '
+            'instead, e.g. output: "issues"') in result.stderr

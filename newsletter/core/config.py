@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from .checks import Report, integer, mapping, positive_number, string
 from .errors import ConfigError
+from .folders import check_folders
 from .headers import HeaderError, addr_spec, header_problem, mailbox
 from .safeyaml import load_yaml_file
 from .same_story import check_same_story
@@ -269,17 +270,7 @@ def validate(data: Any, path: Path) -> Config:
     timezone_name = string(report, data, "timezone", "UTC")
     timezone = None if timezone_name is None else check_timezone(report, timezone_name)
 
-    corpus_name = string(report, data, "corpus", "articles")
-    corpus = (folder / corpus_name).resolve() if corpus_name else None
-    if corpus is not None and not corpus.is_dir():
-        report.errors.append(f'corpus: folder "{corpus_name}" not found (looked in {corpus})')
-    output_name = string(report, data, "output", "issues")
-    output = (folder / output_name).resolve() if output_name else None
-    if output is not None and output.exists() and not output.is_dir():
-        report.errors.append(f'output: "{output_name}" exists and is not a folder')
-    if corpus and output and output.is_relative_to(corpus):  # builds would read their issues
-        report.errors.append(f'output: "{output_name}" is inside the corpus ("{corpus_name}"); '
-                             'give the articles a folder of their own, e.g. corpus: "articles"')
+    corpus, output = check_folders(report, data, folder)
 
     window_days = integer(report, "window_days", data.get("window_days", 7), minimum=1)
     if window_days is not None and window_days > MAX_WINDOW_DAYS:

@@ -1,0 +1,61 @@
+"""``corpus:`` and ``output:``, the two folders of a newsletter, resolved against the
+config file's folder and checked together: each message names the key and the fix."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+from .checks import Report, string
+
+
+def check_folders(report: Report, data: dict, folder: Path) -> tuple[Path | None, Path | None]:
+    """The corpus and output folders, absolute; None for one that is not given right."""
+    corpus_name = string(report, data, "corpus", "articles")
+    corpus = (folder / corpus_name).resolve() if corpus_name else None
+    if corpus is not None and corpus_name is not None and not corpus.is_dir():
+        report.errors.append(_no_corpus(corpus_name, corpus))
+    output_name = string(report, data, "output", "issues")
+    output = (folder / output_name).resolve() if output_name else None
+    if output is not None and output.exists() and not output.is_dir():
+        report.errors.append(f'output: "{output_name}" exists and is not a folder')
+    if corpus and output and output.is_relative_to(corpus):  # builds would read their issues
+        if corpus == folder.resolve():  # the articles lie loose beside the config
+            fix = 'give the articles a folder of their own, e.g. corpus: "articles"'
+        else:
+            fix = (f'put the output beside the corpus instead, e.g. output: '
+                   f'"{_beside(corpus, folder)}"')
+        report.errors.append(f'output: "{output_name}" is inside the corpus ("{corpus_name}"), '
+                             f'where every build would read its own files back as articles; '
+                             f'{fix}')
+    return corpus, output
+
+
+def _no_corpus(name: str, corpus: Path) -> str:
+    """Why ``corpus`` is not a folder of articles, and the folder probably meant."""
+    if corpus.exists():
+        return (f'corpus: "{name}" is a file, not a folder (looked in {corpus}); give the '
+                f'folder that holds the article files, e.g. corpus: '
+                f'"{Path(name).parent.as_posix()}"')
+    message = f'corpus: folder "{name}" not found (looked in {corpus})'
+    parent = corpus.parent
+    try:
+        siblings = [entry.name for entry in os.scandir(parent)
+                    if entry.is_dir() and not entry.name.startswith(".")]
+    except OSError:  # the parent is missing too, or unreadable: nothing to suggest
+        return message
+    close = difflib.get_close_matches(corpus.name, siblings, n=1, cutoff=0.7)
+    if close:
+        meant = (Path(name).parent / close[0]).as_posix()
+        message += f'; did you mean "{meant}"?'
+    return message
+
+
+def _beside(corpus: Path, folder: Path) -> str:
+    """``issues`` beside the corpus, written relative to the config's folder when it can be."""
+    target = corpus.parent / "issues"
+    try:
+        return target.relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return str(target)
