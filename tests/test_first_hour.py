@@ -55,3 +55,27 @@ def test_an_output_inside_the_corpus_folder_is_told_to_move_out_not_to_stay(
     assert ('output: "articles/out" is inside the corpus ("articles"), where every build '
             'would read its own files back as articles; put the output beside the corpus '
             'instead, e.g. output: "issues"') in result.stderr
+
+
+def test_subscribers_of_a_topic_renamed_in_the_config_are_named(
+        project: Path, monkeypatch) -> None:
+    # Their issues silently lacked the topic ("chose no topic it has") for ever.
+    monkeypatch.setenv("NEWSLETTER_SECRET", "test-secret-0123456789-abcdefghij")
+    write_config(project, topics=["AI", "Canvas app"])
+    write_article(project / "articles", "one", topics=["AI"])
+    assert run(project, "subscribers", "add", "dave@example.org",
+               "--topics", "Canvas app").exit_code == 0
+    assert run(project, "subscribers", "add", "ada@example.org", "--topics", "AI").exit_code == 0
+    assert run(project, "build", "2021-02-22", "--publish").exit_code == 0
+    warning = ('warning: 1 subscriber(s) chose the topic "Canvas app", which newsletter.yaml '
+               'no longer has (renamed "Canvas apps"?), so no issue sends it to them: '
+               'dave@example.org.')
+    assert warning not in run(project, "subscribers", "list").stderr
+    write_config(project, topics=["AI", "Canvas apps"])
+    listed = run(project, "subscribers", "list")
+    assert listed.exit_code == 0
+    assert warning in listed.stderr
+    assert 'newsletter subscribers add EMAIL --topics "A;B"' in listed.stderr
+    sent = run(project, "send", "2021-02-22", "--outbox", str(project / "outbox"))
+    assert sent.exit_code == 0, sent.output
+    assert warning in sent.stderr

@@ -109,6 +109,7 @@ def subscribers_list(options: Options, as_json: bool) -> None:
     from ..delivery.mailboxes import case_spellings, case_spellings_lines
     from ..delivery.subscribers import (
         HOW_TO_ADD,
+        forgotten_topics_lines,
         list_subscribers,
         subscribers_json,
         subscribers_text,
@@ -120,6 +121,8 @@ def subscribers_list(options: Options, as_json: bool) -> None:
     if not people and not as_json:
         echo(f"No subscribers yet: {HOW_TO_ADD}.", err=True)
     for line in case_spellings_lines(case_spellings(config)):
+        echo(line, err=True)
+    for line in forgotten_topics_lines(people, config):
         echo(line, err=True)
 
 
@@ -165,9 +168,13 @@ def send(options: Options, date: dt.date, to: str | None, outbox: Path | None,
       newsletter send 2021-02-22
     """
     from ..delivery.send import send_issue
+    from ..delivery.subscribers import forgotten_topics_lines, list_subscribers
 
     config, _ = options.load()
     report = send_issue(config, date, to=to, outbox=outbox, log=echo, workers=workers)
+    if to is None:
+        for line in forgotten_topics_lines(list_subscribers(config), config):
+            echo(line, err=True)
     if not report.ok:
         sys.exit(1)
 

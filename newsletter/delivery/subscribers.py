@@ -244,6 +244,29 @@ def list_subscribers(config: Config) -> list[Subscriber]:
     return [subscriber_from_row(tuple(row)) for row in rows]
 
 
+def forgotten_topics_lines(subscribers: Iterable[Subscriber], config: Config) -> list[str]:
+    """A warning for each topic active or pending subscribers chose that the configuration
+    no longer has (renamed or removed since): no issue has a section of it, so it sends them
+    nothing, and those who chose no other topic get nothing at all, without a word."""
+    known = {topic_key(topic.name) for topic in config.topics}
+    forgotten: dict[str, list[str]] = {}
+    for subscriber in subscribers:
+        if subscriber.status in ("active", "pending"):
+            for topic in subscriber.topics:
+                if topic_key(topic) not in known:
+                    forgotten.setdefault(topic, []).append(subscriber.email)
+    lines = []
+    for topic, emails in forgotten.items():
+        who = ", ".join(emails[:3]) + (f" and {len(emails) - 3} more" if len(emails) > 3 else "")
+        hint = difflib.get_close_matches(topic, [t.name for t in config.topics], n=1)
+        renamed = f' (renamed "{hint[0]}"?)' if hint else ""
+        lines.append(f'warning: {len(emails)} subscriber(s) chose the topic "{topic}", which '
+                     f"{config.path.name} no longer has{renamed}, so no issue sends it to them: "
+                     f"{who}. Put the topic back in topics, or give them their topics again: "
+                     'newsletter subscribers add EMAIL --topics "A;B"')
+    return lines
+
+
 def set_status(config: Config, email: str, status: str) -> bool:
     """Mark a subscriber active or unsubscribed; False when the address is not stored."""
     with open_database(config) as db, db.transaction():
