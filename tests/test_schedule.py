@@ -183,7 +183,7 @@ def test_a_miss_within_the_limit_is_made_up_once(tmp_path, builds, caplog):
         assert run_pass(config, now)
     assert builds == [dt.date(2021, 2, 22)]
     assert _status(config) == "published"
-    assert "2021-02-22 built and published" in caplog.text
+    assert "2021-02-22 built and published: 1 topic, 1 article, " in caplog.text
     assert missed_run(config, now) is None
     assert check_due(config, now + dt.timedelta(hours=1)).action == "done"
 

@@ -11,6 +11,7 @@ import click
 
 from .. import __version__
 from ..core.config import DEFAULT_CONFIG_NAME
+from ..core.text import plural
 from ..publishing.build import build_issue, other_issues_files, publish_issue, read_and_select
 from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by, windows_to_keep
 from ..reading.corpus import read_corpus
@@ -28,7 +29,6 @@ from .options import (
     echo,
     issue_date,
     next_step,
-    plural,
     report_problems,
 )
 from .state_commands import state

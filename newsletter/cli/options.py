@@ -132,11 +132,6 @@ def issue_date(value: dt.date | None, config: Config) -> dt.date:
     return value or dt.datetime.now(config.timezone).date()
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 topic``, ``2 topics``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def report_problems(problems: tuple[Problem, ...]) -> None:
     if problems:
         echo(f"warning: skipped {len(problems)} invalid article file(s):", err=True)

@@ -57,3 +57,8 @@ def topic_key(name: str) -> str:
     """What makes two topic names the same topic: case and spacing do not count
     ("machine  learning " is "Machine Learning")."""
     return " ".join(name.split()).casefold()
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 topic``, ``2 topics``: a count the way a person writes it."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

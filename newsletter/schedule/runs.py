@@ -23,6 +23,7 @@ from pathlib import Path
 from ..core.config import Config
 from ..core.errors import NewsletterError
 from ..core.models import IssueStatus
+from ..core.text import plural
 from ..core.timing import schedule_cron, schedule_settings
 from ..delivery import send as delivery
 from ..publishing import build
@@ -255,8 +256,9 @@ def run_issue(config: Config, fire_time: dt.datetime, *, strict: bool = False,
         return
     issue = result.selection.issue
     verb = "built and published" if settings.publish else "built (as a draft)"
-    log.info("issue %s %s: %d topics, %d articles, %d file(s) written in %s", slug, verb,
-             len(issue.sections), len(issue.placed), len(result.written), config.output)
+    log.info("issue %s %s: %s, %s, %d file(s) written in %s", slug, verb,
+             plural(len(issue.sections), "topic"), plural(len(issue.placed), "article"),
+             len(result.written), config.output)
     if settings.send:
         guard(f"sending issue {slug}")
         _send(config, issue_date)
