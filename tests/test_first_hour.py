@@ -118,3 +118,18 @@ def test_the_preview_fits_a_phone_the_table_scrolling_on_its_own(tmp_path: Path)
                 browser.close()
     finally:
         server.close()
+
+
+def test_an_empty_issue_names_the_command_that_builds_the_newest_article(
+        project: Path) -> None:
+    # A real corpus is years old: `newsletter build` (today) had nothing and said only
+    # the newest article's date, leaving the issue date that holds it to be worked out.
+    write_config(project, timezone="America/New_York")
+    write_article(project / "articles", "late", title="Late at night",
+                  publishedDateTime=dt.datetime(2021, 2, 18, 3, 0, tzinfo=dt.UTC))
+    result = run(project, "build")
+    assert result.exit_code == 0, result.output
+    assert ("the newest article in the corpus is dated 2021-02-17: `newsletter build --date "
+            "2021-02-18` makes the issue that holds it.") in result.stdout
+    built = run(project, "build", "--date", "2021-02-18")
+    assert "1 topic, 1 article," in built.stdout, built.output

@@ -144,10 +144,12 @@ def why_empty(result: BuildResult) -> str:
     in_window = [a for a in result.reading.articles if a.published in window]
     if not in_window:
         newest = max((a.published for a in result.reading.articles), default=None)
-        hint = (f"; the newest article in the corpus is dated "
-                f"{newest.astimezone(window.timezone).date().isoformat()}"
-                if newest else "; the corpus has no valid article")
-        return f"no article was published between {span}{hint}"
+        if newest is None:
+            return f"no article was published between {span}; the corpus has no valid article"
+        day = newest.astimezone(window.timezone).date()  # the issue of the day after holds it
+        return (f"no article was published between {span}; the newest article in the corpus "
+                f"is dated {day}: `newsletter build --date {day + dt.timedelta(days=1)}` "
+                "makes the issue that holds it")
     return (f"none of the {len(in_window)} articles published between {span} could be "
             "placed; run `newsletter explain` to see why")
 
