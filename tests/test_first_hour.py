@@ -133,3 +133,25 @@ def test_an_empty_issue_names_the_command_that_builds_the_newest_article(
             "2021-02-18` makes the issue that holds it.") in result.stdout
     built = run(project, "build", "--date", "2021-02-18")
     assert "1 topic, 1 article," in built.stdout, built.output
+
+
+def test_the_config_init_writes_shows_how_to_send_and_uncommented_it_is_valid(
+        tmp_path: Path) -> None:
+    # It said nothing of sending: the first `send` answered with a missing secret and the
+    # smtp settings were to be found in the README.
+    result = run(tmp_path, "init", str(tmp_path / "news"), "--title", "AI Weekly",
+                 "--site-url", "https://news.example.org/ai/", "--timezone", "UTC",
+                 "--topics", "AI")
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "news" / "newsletter.yaml"
+    text = path.read_text("utf-8")
+    assert "NEWSLETTER_SECRET" in text
+    lines = text.splitlines()
+    start = lines.index("# smtp:")
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("#   ")),
+               len(lines))
+    lines[start:end] = [line[2:] for line in lines[start:end]]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    checked = run(tmp_path / "news", "check")
+    assert checked.exit_code == 0, checked.output
+    assert "smtp" not in checked.stderr

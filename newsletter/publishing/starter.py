@@ -101,6 +101,15 @@ email:
 state_dir: "{STATE_DIR}"
 # schedule:
 #   cron: "0 7 * * mon"    # build and publish every Monday at 07:00 (`newsletter schedule`)
+
+# Sending (`newsletter send`, and the signup form of `newsletter serve`): your SMTP server.
+# The secret that signs unsubscribe links goes in the variable NEWSLETTER_SECRET, never here.
+# smtp:
+#   host: "smtp.example.org"
+#   port: 587
+#   security: "starttls"            # none, starttls or ssl
+#   username: "newsletter"
+#   password_env: "SMTP_PASSWORD"   # the variable holding the password
 """
 
 
