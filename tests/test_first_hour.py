@@ -155,3 +155,22 @@ def test_the_config_init_writes_shows_how_to_send_and_uncommented_it_is_valid(
     checked = run(tmp_path / "news", "check")
     assert checked.exit_code == 0, checked.output
     assert "smtp" not in checked.stderr
+
+
+def test_a_subscriber_csv_separated_by_semicolons_or_without_names_says_how_to_fix_it(
+        project: Path, tmp_path: Path) -> None:
+    # A spreadsheet in a European locale saves CSV with ';'; a plain list has no name.
+    for content, hint in (
+            ("email;name;topics\nada@example.org;Ada;AI\n",
+             "the file separates its columns with semicolons: save it as CSV with commas"),
+            ("email\tname\nada@example.org\tAda\n",
+             "the file separates its columns with tabs: save it as CSV with commas"),
+            ("email\nada@example.org\n", "add a name column, which may stay empty: email,name")):
+        path = tmp_path / "people.csv"
+        path.write_text(content, "utf-8")
+        result = run(project, "subscribers", "import", str(path))
+        assert result.exit_code == 1
+        assert "expected the header email,name[,topics]" in result.stderr
+        assert hint in result.stderr, result.stderr
+    path.write_text("email,name\nada@example.org,\n", "utf-8")
+    assert run(project, "subscribers", "import", str(path)).exit_code == 0

@@ -75,7 +75,20 @@ def _read_header(rows: Iterable[list[str]], path: Path) -> list[str]:
     else:
         raise NewsletterError(f"{path}: empty; expected a header line email,name[,topics]")
     raise NewsletterError(f"{path}: line 1: expected the header email,name[,topics] (and "
-                          f"optionally status), got {','.join(header)!r}")
+                          f"optionally status), got {','.join(header)!r}{_header_hint(columns)}")
+
+
+def _header_hint(columns: list[str]) -> str:
+    """What is probably wrong with a header that is not ours: another separator (a
+    spreadsheet set to a European locale writes ';'), or no name column."""
+    if len(columns) == 1:
+        for separator, what in ((";", "semicolons"), ("\t", "tabs")):
+            if separator in columns[0]:
+                return (f"; the file separates its columns with {what}: save it as CSV with "
+                        "commas")
+        if columns == ["email"]:
+            return "; add a name column, which may stay empty: email,name"
+    return ""
 
 
 def parse_csv(text: str, config: Config, path: Path) -> tuple[dict[str, Subscriber],
