@@ -174,3 +174,15 @@ def test_a_subscriber_csv_separated_by_semicolons_or_without_names_says_how_to_f
         assert hint in result.stderr, result.stderr
     path.write_text("email,name\nada@example.org,\n", "utf-8")
     assert run(project, "subscribers", "import", str(path)).exit_code == 0
+
+
+@pytest.mark.parametrize(("given", "meant"), [("New York", "America/New_York"),
+                                             ("paris", "Europe/Paris"),
+                                             ("Europe/Pariss", "Europe/Paris")])
+def test_a_time_zone_written_as_people_say_it_names_the_zone_meant(
+        project: Path, given: str, meant: str) -> None:
+    write_config(project, timezone=given)
+    result = run(project, "check")
+    assert result.exit_code == 1
+    assert (f'timezone: expected an IANA time zone name such as "America/New_York", got '
+            f'"{given}"; did you mean "{meant}"?') in result.stderr, result.stderr

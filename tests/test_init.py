@@ -123,7 +123,7 @@ def test_a_wrong_option_is_refused_before_anything_is_written(tmp_path: Path) ->
         'Error: --site-url: site_url: expected an absolute http(s) URL such as '
         'https://news.example.org/, got "news.example.org"',
         '--timezone: timezone: expected an IANA time zone name such as "America/New_York", '
-        'got "Europe/Pariss"',
+        'got "Europe/Pariss"; did you mean "Europe/Paris"?',
         '--topics: topics[1]: topic "ai" is already listed as topics[0]']
     assert not folder.exists()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.resources
 import importlib.util
 import re
@@ -10,7 +11,7 @@ import zoneinfo
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .checks import Report
 
@@ -40,6 +41,8 @@ def check_timezone(report: Report, name: str) -> ZoneInfo | None:
     except (ZoneInfoNotFoundError, ValueError):
         report.expected("timezone", 'an IANA time zone name such as "America/New_York"',
                         name)
+        if (meant := zone_meant(name)) is not None:
+            report.errors[-1] += f'; did you mean "{meant}"?'
         return None
     if name in LEGACY_ZONES:
         report.warnings.append(f'timezone: "{name}" is a legacy name, not a place, and its '
@@ -51,6 +54,26 @@ def check_timezone(report: Report, name: str) -> ZoneInfo | None:
                                "may lack it (Debian 13 moved such names to its tzdata-legacy "
                                f'package); give "{target}" instead')
     return zone
+
+
+def zone_meant(name: str) -> str | None:
+    """The zone a name that is none probably means: its city spelt with spaces or in
+    another case (``New York``, ``paris``), or a near spelling (``Europe/Pariss``)."""
+    try:
+        zones = sorted(available_timezones())
+    except OSError:  # no tzdata to read: no guess
+        return None
+    wanted = "_".join(name.split()).casefold()
+    for zone in zones:
+        if zone.casefold() == wanted:
+            return zone
+    places = [zone for zone in zones if "/" in zone and not zone.startswith(("Etc/", "US/"))]
+    city = wanted.rsplit("/", 1)[-1]
+    cities = [zone for zone in places if zone.rsplit("/", 1)[1].casefold() == city]
+    close = cities or difflib.get_close_matches(name, places, n=1, cutoff=0.85)
+    if not close:
+        return None
+    return old_name_of(close[0]) or close[0]  # Asia/Calcutta: its own name, Asia/Kolkata
 
 
 def old_name_of(name: str) -> str | None:
