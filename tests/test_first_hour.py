@@ -186,3 +186,35 @@ def test_a_time_zone_written_as_people_say_it_names_the_zone_meant(
     assert result.exit_code == 1
     assert (f'timezone: expected an IANA time zone name such as "America/New_York", got '
             f'"{given}"; did you mean "{meant}"?') in result.stderr, result.stderr
+
+
+def test_a_yaml_mistake_names_the_line_that_made_it_not_only_where_yaml_gave_up(
+        project: Path) -> None:
+    # An unclosed quote is read on into the next lines: the error named line 3 for a
+    # mistake on line 1, and a tab's error did not say it was a tab.
+    config = project / "newsletter.yaml"
+    good = config.read_text("utf-8")
+    config.write_text(good.replace("title: AI Weekly", 'title: "AI Weekly'), "utf-8")
+    result = run(project, "check")
+    assert result.exit_code == 1
+    assert 'line 1 opens a " that it does not close: is its closing quote missing?' in \
+        result.stderr, result.stderr
+    config.write_text(good.replace("- AI", "\t- AI"), "utf-8")
+    result = run(project, "check")
+    assert result.exit_code == 1
+    assert "is indented with a tab: YAML indents with spaces" in result.stderr, result.stderr
+    config.write_text(good, "utf-8")
+    (project / "articles" / "open.md").write_text(
+        '---\ntitle: "Unclosed\nexcerpt: "fine"\npublishedDateTime: 2021-02-17T00:00:00Z\n'
+        "webUrl: https://example.org/open\n---\n", "utf-8")
+    (project / "articles" / "spans.md").write_text(
+        '---\ntitle: "Spans\n  two lines"\npublishedDateTime: 2021-02-17T00:00:00Z\n'
+        "webUrl: https://example.org/spans\ntopics: [AI, b\n---\n", "utf-8")
+    result = run(project, "check")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    opened = next(line for line in lines if line.startswith("open.md:"))
+    assert opened.endswith('line 2 opens a " that it does not close: is its closing quote '
+                           "missing?"), opened
+    spans = next(line for line in lines if line.startswith("spans.md:"))
+    assert "opens a" not in spans, spans  # a quoted value may span lines

@@ -222,6 +222,29 @@ def _escape_fix(text: str, line: int, column: int) -> str:
             f"does not join the two halves: write {chr(code)} itself, or \\U{code:08X}")
 
 
+# A value that opens a double quote and does not close it on its line (``title: "AI``).
+_OPEN_QUOTE = re.compile(r'^\s*(?:-\s+)?(?:[^\s"#\'][^:#]*:\s+)?"(?:[^"\\]|\\.)*$')
+
+
+def _layout_hint(text: str, line: int, first_line: int) -> str:
+    """What a newcomer most often did to get a YAML syntax error at ``line`` (0-based in
+    ``text``): indented with a tab, or left a quote open on an earlier line, which YAML
+    reads on into the next lines, so that it reports a line below the mistake."""
+    lines = text.split("\n")
+    if 0 <= line < len(lines) and "\t" in lines[line][:len(lines[line]) - len(
+            lines[line].lstrip())]:
+        return f"; line {line + first_line} is indented with a tab: YAML indents with spaces"
+    for number in range(min(line, len(lines) - 1), -1, -1):
+        if _OPEN_QUOTE.match(lines[number]):
+            # Still open where the error is (a quoted value may span lines, closed later)?
+            between = "\n".join(lines[number:line]).replace('\\"', "")
+            if between.count('"') % 2:
+                return (f'; line {number + first_line} opens a " that it does not close: '
+                        "is its closing quote missing?")
+            break
+    return ""
+
+
 def _yaml_error(error: yaml.YAMLError, first_line: int, holder: str, text: str = ""
                 ) -> ArticleError:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
@@ -232,6 +255,9 @@ def _yaml_error(error: yaml.YAMLError, first_line: int, holder: str, text: str =
     context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
     if context and context_mark is not None and context_mark.line + first_line != line:
         problem += f" ({context} started on line {context_mark.line + first_line})"
+    if (mark is not None and not isinstance(error, yaml.constructor.ConstructorError)
+            and "tab" not in problem):
+        problem += _layout_hint(text, mark.line, first_line)
     tag = re.search(r"tag '([^']*)'", problem)
     if isinstance(error, yaml.constructor.ConstructorError) and tag:
         short = tag.group(1).replace("tag:yaml.org,2002:", "!!")
