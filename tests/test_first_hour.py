@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,18 @@ def test_a_yaml_mistake_names_the_line_that_made_it_not_only_where_yaml_gave_up(
                            "missing?"), opened
     spans = next(line for line in lines if line.startswith("spans.md:"))
     assert "opens a" not in spans, spans  # a quoted value may span lines
+
+
+def test_the_preview_names_a_configured_topic_with_nothing_placed(tmp_path: Path) -> None:
+    write_config(tmp_path, topics=["AI", "Canvas app"])
+    write_article(tmp_path / "articles", "one", topics=["AI", "Canvas apps"])
+    server = PreviewServer(tmp_path / "newsletter.yaml", port=0,
+                           default_date=dt.date(2021, 2, 22)).start()
+    try:
+        with urllib.request.urlopen(server.draft_url(dt.date(2021, 2, 22)), timeout=10) as page:
+            body = page.read().decode("utf-8")
+    finally:
+        server.close()
+    banner = body[body.index('id="empty-topics"'):].split("</div>", 1)[0]
+    assert "Canvas app: 0 (no article in the window to place in it; 1 article has " \
+           "&#34;Canvas apps&#34;" in banner, banner

@@ -11,7 +11,7 @@ from ...core.config import Config
 from ...core.models import Selection, Status, Verdict
 from ...rendering.mail import GMAIL_CLIP_BYTES
 from ...rendering.templating import environment
-from ...selecting.explain import GROUPS
+from ...selecting.explain import GROUPS, empty_topic_lines
 from ...selecting.overrides import OVERRIDES_FILE
 from .drafts import Draft
 from .listing import Listing
@@ -96,8 +96,11 @@ def _render(template: str, **context: Any) -> bytes:
 def draft_page(draft: Draft, config: Config) -> bytes:
     rows, outside = explain_rows(draft.selection, config, draft.unread)
     overrides = display_path(config, config.output / draft.slug / OVERRIDES_FILE)
+    empty_topics = [line.strip() for line in empty_topic_lines(draft.selection,
+                                                               config.path.name)]
     return _render("preview_draft.html.j2", draft=draft, config=config, rows=rows,
                    outside=outside, overrides=overrides, clip_bytes=GMAIL_CLIP_BYTES,
+                   empty_topics=empty_topics,
                    html_kb=f"{draft.html_bytes / 1024:.1f}",
                    clip_kb=f"{GMAIL_CLIP_BYTES / 1024:.0f}",
                    clip_percent=round(100 * draft.html_bytes / GMAIL_CLIP_BYTES),
