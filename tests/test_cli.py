@@ -173,7 +173,7 @@ def test_explain_accounts_for_every_file(small: Path) -> None:
     assert text.exit_code == 0, text.output
     for expected in ("alpha: placed in AI at #1", "beta: placed in AI at #2",
                      "gamma: same story as alpha", "old: published outside the window",
-                     "robots: none of its topics (Robotics) is configured",
+                     "robots: none of its topics (\"Robotics\") is configured",
                      "weak: quality -5 is below min_quality 0", "broken: invalid: empty file"):
         assert expected in text.stdout
     data = json.loads(run(small, "explain", "--date", "2021-02-22", "--json").stdout)

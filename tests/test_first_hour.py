@@ -234,3 +234,13 @@ def test_the_preview_names_a_configured_topic_with_nothing_placed(tmp_path: Path
     banner = body[body.index('id="empty-topics"'):].split("</div>", 1)[0]
     assert "Canvas app: 0 (no article in the window to place in it; 1 article has " \
            "&#34;Canvas apps&#34;" in banner, banner
+
+
+def test_topics_written_as_one_string_with_commas_are_explained_as_one_topic(
+        project: Path) -> None:
+    # explain said 'none of its topics (AI, Robotics) is configured' of an article whose
+    # front matter reads `topics: AI, Robotics`, and AI is configured: it looked like a bug.
+    write_article(project / "articles", "comma", topics="AI, Robotics")
+    text = run(project, "explain", "2021-02-22").stdout
+    assert ('comma: none of its topics ("AI, Robotics") is configured; "AI, Robotics" is one '
+            "topic: write several as a list, topics: [AI, Robotics]") in text, text

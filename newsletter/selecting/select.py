@@ -260,9 +260,8 @@ def select_issue(
                 unconfigured[key] = (first, count + 1)
         keys &= topic_names
         if not keys:
-            topics = ", ".join(article.topics) or "none"
             verdicts[article.path] = _verdict(article, Status.NO_TOPIC,
-                                            f"none of its topics ({topics}) is configured")
+                                            _no_topic(article.topics, topic_names))
         for key in keys:
             by_topic[key].append(article)
 
@@ -352,6 +351,21 @@ def select_issue(
     empty = tuple(EmptyTopic(t.name, _near(t.name, unconfigured))
                   for t in config.topics if t.name not in sections)
     return Selection(issue, ordered, empty)
+
+
+def _no_topic(topics: Sequence[str], configured: set[str]) -> str:
+    """Why an article has no configured topic; a topic written as ``Portals, Power Apps``
+    (a string, not a list) is one topic, which no configured one matches."""
+    if not topics:
+        return "it has no topics"
+    quoted = ", ".join(f'"{topic}"' for topic in topics)
+    reason = f"none of its topics ({quoted}) is configured"
+    for topic in topics:
+        parts = [part.strip() for part in topic.split(",")]
+        if len(parts) > 1 and any(topic_key(part) in configured for part in parts):
+            return (f'{reason}; "{topic}" is one topic: write several as a list, '
+                    f"topics: [{', '.join(parts)}]")
+    return reason
 
 
 def _near(name: str, unconfigured: dict[str, tuple[str, int]]) -> tuple[tuple[str, int], ...]:
