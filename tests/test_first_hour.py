@@ -244,3 +244,21 @@ def test_topics_written_as_one_string_with_commas_are_explained_as_one_topic(
     text = run(project, "explain", "2021-02-22").stdout
     assert ('comma: none of its topics ("AI, Robotics") is configured; "AI, Robotics" is one '
             "topic: write several as a list, topics: [AI, Robotics]") in text, text
+
+
+def test_topics_separated_by_commas_on_the_command_line_say_to_use_semicolons(
+        tmp_path: Path) -> None:
+    # init --topics "AI, Robotics" wrote one topic named "AI, Robotics"; subscribers add
+    # --topics "AI,Robotics" asked 'did you mean "Robotics"?'.
+    result = run(tmp_path, "init", str(tmp_path / "news"), "--title", "AI Weekly",
+                 "--site-url", "https://news.example.org/ai/", "--timezone", "UTC",
+                 "--topics", "AI, Robotics")
+    assert result.exit_code == 2
+    assert ('--topics: topics[0]: "AI, Robotics" holds a comma, and --topics separates topics '
+            'with ";": --topics "AI;Robotics"') in result.stderr, result.stderr
+    assert not (tmp_path / "news").exists()
+    write_config(tmp_path, topics=["AI", "Robotics"])
+    added = run(tmp_path, "subscribers", "add", "ada@example.org", "--topics", "AI,Robotics")
+    assert added.exit_code != 0
+    assert ('unknown topic "AI,Robotics" (configured: AI, Robotics); topics are separated '
+            'by ";", as in "AI;Robotics"') in added.stderr, added.stderr

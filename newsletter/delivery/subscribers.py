@@ -91,8 +91,12 @@ def parse_topics(raw: str | None, config: Config) -> tuple[str, ...]:
         if not name:
             continue
         if topic_key(name) not in known:
+            pieces = [piece.strip() for piece in name.split(",")]
             hint = difflib.get_close_matches(name, [t.name for t in config.topics], n=1)
             did_you_mean = f'; did you mean "{hint[0]}"?' if hint else ""
+            if len(pieces) > 1 and all(topic_key(piece) in known for piece in pieces):
+                separated = ";".join(pieces)
+                did_you_mean = f'; topics are separated by ";", as in "{separated}"'
             choices = ", ".join(t.name for t in config.topics)
             raise AddressError(f'unknown topic "{name}" (configured: {choices}){did_you_mean}')
         wanted.add(known[topic_key(name)])

@@ -127,8 +127,20 @@ def settings_problems(folder: Path, settings: Settings) -> tuple[list[str], list
     try:
         config = validate(parse_yaml(config_text(settings), first_line=1), path)
     except ConfigError as error:
-        return _given(settings, error.errors), _given(settings, error.warnings, False)
-    return [], _given(settings, list(config.warnings), False)
+        return (_given(settings, error.errors) + _commas(settings),
+                _given(settings, error.warnings, False))
+    return _commas(settings), _given(settings, list(config.warnings), False)
+
+
+def _commas(settings: Settings) -> list[str]:
+    """``--topics "AI, Robotics"`` meant two topics, not one named with a comma."""
+    for index, topic in enumerate(settings.topics):
+        if "," in topic:
+            meant = ";".join(t.strip() for given in settings.topics for t in given.split(","))
+            return [f'--topics: topics[{index}]: "{topic}" holds a comma, and --topics separates '
+                    f'topics with ";": --topics "{meant}" (a topic named with a comma goes '
+                    f"in {DEFAULT_CONFIG_NAME} itself)"]
+    return []
 
 
 def _given(settings: Settings, messages: list[str], derived: bool = True) -> list[str]:
