@@ -4,18 +4,14 @@ meets it (through the command line), and says what the fix made of it."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import urllib.request
 from pathlib import Path
 
 import pytest
+from test_preview import CHROMIUM, preview_page
 
 from conftest import run, write_article, write_config
 from newsletter.web.preview import PreviewServer
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def test_build_names_a_configured_topic_with_nothing_placed_and_its_near_spelling(
@@ -96,27 +92,19 @@ def test_subscribers_of_a_topic_renamed_in_the_config_are_named(
 def test_the_preview_fits_a_phone_the_table_scrolling_on_its_own(tmp_path: Path) -> None:
     # The table of verdicts (ids, the overrides.yaml path) made the whole page scroll
     # sideways on a 375 px phone.
-    sync_api = pytest.importorskip("playwright.sync_api")
     write_config(tmp_path)
     write_article(tmp_path / "articles", "2021-02-17-a-long-article-id-as-real-corpora-have",
                   title="An article")
     server = PreviewServer(tmp_path / "newsletter.yaml", port=0,
                            default_date=dt.date(2021, 2, 22)).start()
     try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            try:
-                page = browser.new_page(viewport={"width": 375, "height": 800})
-                page.route("**/*", lambda route: route.continue_()
-                           if route.request.url.startswith(server.url) else route.abort())
-                for path in ("", "explain"):
-                    page.goto(server.draft_url(dt.date(2021, 2, 22)) + path)
-                    assert page.locator("#explain").is_visible()
-                    overflow = page.evaluate(
-                        "document.documentElement.scrollWidth - window.innerWidth")
-                    assert overflow <= 0, f"the page scrolls sideways: {path or 'draft'}"
-            finally:
-                browser.close()
+        with preview_page(server, 375) as page:
+            for path in ("", "explain"):
+                page.goto(server.draft_url(dt.date(2021, 2, 22)) + path)
+                assert page.locator("#explain").is_visible()
+                overflow = page.evaluate(
+                    "document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"the page scrolls sideways: {path or 'draft'}"
     finally:
         server.close()
 

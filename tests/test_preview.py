@@ -252,33 +252,41 @@ def test_an_empty_issue_says_why(served):
 
 @pytest.mark.skipif(CHROMIUM is None,
                     reason="Chromium not installed: `apt-get install chromium` (.ci/run does)")
-def test_the_page_reloads_itself_when_an_article_changes(served, tmp_path):
+@contextlib.contextmanager
+def preview_page(server: PreviewServer, width: int) -> Iterator:
+    """A page of headless Chromium, ``width`` px wide, that loads only the preview: remote
+    images would wait on a network we lack."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            # Only the preview loads: remote images would wait on a network we lack.
+            page = browser.new_page(viewport={"width": width, "height": 900})
             page.route("**/*", lambda route: route.continue_()
-                       if route.request.url.startswith(served.url) else route.abort())
-            page.goto(served.draft_url(DATE))
-            phone = page.frame_locator('iframe[width="375"]')
-            headline = "link"  # the article's headline in the email
-            sync_api.expect(phone.get_by_role(headline, name="Alpha Robots Learn To Walk",
-                                              exact=True)).to_be_visible()
-            frame = next(f for f in page.frames if f.url.endswith("/email.html"))
-            assert frame.evaluate("document.scripts.length") == 0
-
-            page.evaluate("window.notReloadedYet = true")
-            edit_article(tmp_path, "alpha", title="Alpha Robots Learn To Dance", quality=90)
-            sync_api.expect(phone.get_by_role(headline, name="Alpha Robots Learn To Dance",
-                                              exact=True)).to_be_visible(timeout=15000)
-            assert page.evaluate("window.notReloadedYet") is None  # it reloaded by itself
-            sync_api.expect(page.locator("#subject")).to_have_text(
-                "AI Weekly: February 22, 2021")
-            assert "Learn To Dance" in page.locator("#preheader").inner_text()
+                       if route.request.url.startswith(server.url) else route.abort())
+            yield page
         finally:
             browser.close()
+
+
+def test_the_page_reloads_itself_when_an_article_changes(served, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with preview_page(served, 1400) as page:
+        page.goto(served.draft_url(DATE))
+        phone = page.frame_locator('iframe[width="375"]')
+        headline = "link"  # the article's headline in the email
+        sync_api.expect(phone.get_by_role(headline, name="Alpha Robots Learn To Walk",
+                                          exact=True)).to_be_visible()
+        frame = next(f for f in page.frames if f.url.endswith("/email.html"))
+        assert frame.evaluate("document.scripts.length") == 0
+
+        page.evaluate("window.notReloadedYet = true")
+        edit_article(tmp_path, "alpha", title="Alpha Robots Learn To Dance", quality=90)
+        sync_api.expect(phone.get_by_role(headline, name="Alpha Robots Learn To Dance",
+                                          exact=True)).to_be_visible(timeout=15000)
+        assert page.evaluate("window.notReloadedYet") is None  # it reloaded by itself
+        sync_api.expect(page.locator("#subject")).to_have_text(
+            "AI Weekly: February 22, 2021")
+        assert "Learn To Dance" in page.locator("#preheader").inner_text()
 
 
 def test_explain_table_shows_why_an_article_was_folded(tmp_path):
