@@ -4,6 +4,7 @@ meets it (through the command line), and says what the fix made of it."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import urllib.request
 from pathlib import Path
 
@@ -250,3 +251,26 @@ def test_topics_separated_by_commas_on_the_command_line_say_to_use_semicolons(
     assert added.exit_code != 0
     assert ('unknown topic "AI,Robotics" (configured: AI, Robotics); topics are separated '
             'by ";", as in "AI;Robotics"') in added.stderr, added.stderr
+
+
+def test_a_scheduler_that_will_send_says_at_start_that_the_secret_is_missing(
+        project: Path, monkeypatch, caplog) -> None:
+    # Said only when the first run failed at its send, days after the start maybe, its
+    # issue already published.
+    monkeypatch.delenv("NEWSLETTER_SECRET", raising=False)
+    write_config(project, schedule={"cron": "0 7 1 1 *", "send": True},
+                 smtp={"host": "127.0.0.1", "port": 2525, "security": "none"})
+    with caplog.at_level(logging.INFO, "newsletter"):
+        result = run(project, "schedule", "--once")
+    assert result.exit_code == 0, result.output
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+            and r.getMessage().startswith("schedule.send is true")]
+    assert len(said) == 1, caplog.text
+    assert said[0].startswith("schedule.send is true, but the environment variable "
+                              "NEWSLETTER_SECRET is not set")
+    assert said[0].endswith("until this is fixed and the scheduler restarted")
+    caplog.clear()
+    monkeypatch.setenv("NEWSLETTER_SECRET", "test-secret-0123456789-abcdefghij")
+    with caplog.at_level(logging.INFO, "newsletter"):
+        assert run(project, "schedule", "--once").exit_code == 0
+    assert "schedule.send is true" not in caplog.text

@@ -26,6 +26,8 @@ from ..core.config import Config
 from ..core.errors import NewsletterError
 from ..core.text import terminal_safe
 from ..core.timing import schedule_cron, schedule_settings
+from ..delivery.smtp import smtp_password
+from ..delivery.tokens import read_secret
 from .job import IssueJob, WallClockTrigger, grace
 from .roles import HEALTH_CHECK, SchedulerLeadership, scheduler_lock
 from .runs import Guard, Outcome, run_pass, unguarded, when
@@ -80,6 +82,8 @@ def _active(config: Config, load: Callable[[], Config], stop: threading.Event,
     log.info("scheduler for %s: %r in %s (publish: %s, send: %s, catch_up_hours: %g)",
              config.output, settings.cron, config.timezone.key, settings.publish,
              settings.send, settings.catch_up_hours)
+    if settings.send:
+        _say_if_sending_cannot_start(config)
     guard = leadership.check if leadership is not None else unguarded
     started = clock()
     first = run_pass(config, started, strict=strict, guard=guard)
@@ -91,6 +95,17 @@ def _active(config: Config, load: Callable[[], Config], stop: threading.Event,
     _run_forever(config, load, stop, leadership, watch, guard, strict=strict, clock=clock,
                  first=(first, started))
     return 0
+
+
+def _say_if_sending_cannot_start(config: Config) -> None:
+    """A secret or password missing from the environment fails every run at its send, the
+    first maybe days away: said now, when whoever started the scheduler is looking."""
+    try:
+        read_secret(config)
+        smtp_password(config)
+    except NewsletterError as error:
+        log.warning("schedule.send is true, but %s; every run will publish its issue and fail "
+                    "to send it until this is fixed and the scheduler restarted", error)
 
 
 # APScheduler sleeps until the next fire time on a monotonic timeout, which stops while the
