@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_preview import CHROMIUM, preview_page
 
-from conftest import run, write_article, write_config
+from conftest import PROJECT, run, write_article, write_config
 from newsletter.web.preview import PreviewServer
 
 
@@ -274,3 +274,18 @@ def test_a_scheduler_that_will_send_says_at_start_that_the_secret_is_missing(
     with caplog.at_level(logging.INFO, "newsletter"):
         assert run(project, "schedule", "--once").exit_code == 0
     assert "schedule.send is true" not in caplog.text
+
+
+def test_the_missing_secret_is_said_to_be_made_once_and_kept(project: Path,
+                                                             monkeypatch) -> None:
+    # The fix it offered made a new secret in each shell, and a serve started with another
+    # one than the send answered "Invalid link" to every unsubscribe link mailed.
+    monkeypatch.delenv("NEWSLETTER_SECRET", raising=False)
+    write_article(project / "articles", "one")
+    assert run(project, "build", "2021-02-22", "--publish").exit_code == 0
+    result = run(project, "send", "2021-02-22")
+    assert result.exit_code == 1
+    assert ("a long random string made once and kept, the same for every run and for serve "
+            "(a new one makes the links already mailed invalid)") in result.stderr
+    readme = (PROJECT / "README.md").read_text("utf-8")
+    assert "export NEWSLETTER_SECRET=$(python" not in readme  # a new secret in each shell

@@ -48,8 +48,9 @@ def read_secret(config: Config) -> bytes:
         raise UnsetVariable(
             f"the environment variable {config.secret_env} is not set: it holds the secret "
             "that signs unsubscribe links (secret_env in the configuration names it). Set it "
-            "to a long random string, the same for every run and for serve, e.g. "
-            "python -c 'import secrets; print(secrets.token_urlsafe(32))'", config.secret_env)
+            "to a long random string made once and kept, the same for every run and for "
+            "serve (a new one makes the links already mailed invalid), e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'", config.secret_env)
     if len(value) < MIN_SECRET_LENGTH:
         raise UnsetVariable(f"the environment variable {config.secret_env} holds a secret "
                             f"shorter than {MIN_SECRET_LENGTH} characters; use a long random "
