@@ -307,3 +307,66 @@ def test_pinning_an_article_featured_before_warns_and_strict_refuses(two_topics:
     write_article(two_topics / "articles", "fresh", title="Fresh")
     overrides(two_topics, "pin: [fresh]\n", date="2021-03-01")
     assert "featured" not in run(two_topics, "build", "2021-03-01", "--strict").stderr
+
+
+# -- explain with a broken overrides.yaml ------------------------------------------------------
+
+def test_explain_still_lists_the_ids_when_a_pin_or_exclude_names_nothing(two_topics: Path
+                                                                         ) -> None:
+    """The message of a mistyped pin sends the editor to `newsletter explain` for the ids:
+    explain accounts for every article with the entries that apply, names each one left out
+    after the report (it stays an error: exit 1, and build still refuses the file)."""
+    path = overrides(two_topics, "pin: [robot, btea]\nexclude: [alpah, beta]\n"
+                                 "topic_intros: {Robotix: text}\n")
+    for args in (["explain", "2021-02-22"], ["explain", "2021-02-22", "--json"]):
+        result = run(two_topics, *args)
+        assert result.exit_code == 1, args
+        assert "alpha" in result.stdout and "btea" not in result.stdout
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        assert [line.split(": ", 3)[2] for line in errors] == ["pin[1]", "exclude[0]",
+                                                               "topic_intros"]
+        assert all(f"error: {path}: " in line and line.endswith(
+            "(not applied here; `build`, `publish` and the schedule refuse the file until "
+            "it is fixed)") for line in errors)
+    data = json.loads(run(two_topics, "explain", "2021-02-22", "--json").stdout)
+    status = {a["id"]: (a["status"], a["pinned"]) for a in data["articles"]}
+    assert status == {"robot": ("placed", True), "alpha": ("placed", False),
+                      "beta": ("excluded", False)}
+    assert run(two_topics, "build", "2021-02-22").exit_code == 1
+
+
+def test_several_entries_written_as_one_are_told_to_be_a_list(two_topics: Path) -> None:
+    overrides(two_topics, "pin: alpha, robot\nexclude: 'beta,alpha'\n")
+    result = run(two_topics, "build", "2021-02-22")
+    assert result.exit_code == 1
+    assert ('pin[0]: no valid article has the id or URL "alpha, robot"; it reads as one '
+            "entry: to pin several articles, write a YAML list, `pin: [alpha, robot]`"
+            in result.stderr)
+    assert "to exclude several articles, write a YAML list, `exclude: [beta, alpha]`" \
+        in result.stderr
+    overrides(two_topics, "pin: 'alpha, nothing'\n")  # not all of them articles: no guess
+    assert "YAML list" not in run(two_topics, "build", "2021-02-22").stderr
+
+
+# -- a topic's intro with no section to go under -----------------------------------------------
+
+def test_an_intro_of_a_topic_without_a_section_in_the_issue_warns(two_topics: Path) -> None:
+    """The editor wrote an intro for a topic that has no article in this issue: it would
+    go out nowhere without a word; build, explain and --strict say so."""
+    path = overrides(two_topics, "topic_intros:\n  AI: Two launches.\n  Robotics: Robots.\n",
+                     date="2021-03-01")
+    write_article(two_topics / "articles", "late", title="Late news",
+                  publishedDateTime="2021-02-25T12:00:00Z")
+    result = run(two_topics, "build", "2021-03-01")
+    assert result.exit_code == 0, result.output
+    warning = (f'warning: {path}: topic_intros: "Robotics" has no section in this issue (no '
+               "article is placed under it), so its intro is shown nowhere; pin an article "
+               "of the topic to give it one, or remove the intro")
+    assert result.stderr.splitlines() == [warning]
+    assert run(two_topics, "explain", "2021-03-01").stderr.splitlines() == [warning]
+    strict = run(two_topics, "build", "2021-03-01", "--strict")
+    assert strict.exit_code == 1 and "(an error with --strict)" in strict.stderr
+    overrides(two_topics, "topic_intros:\n  Robotics: Robots.\npin: [robot]\n",
+              date="2021-03-01")
+    pinned = run(two_topics, "build", "2021-03-01", "--strict")
+    assert pinned.exit_code == 0 and "topic_intros" not in pinned.stderr

@@ -17,7 +17,8 @@ from newsletter.core import urls
 from newsletter.core.config import Config, load_config
 from newsletter.core.models import Coverage, Issue, PlacedArticle
 from newsletter.core.urls import _canonical, _normalized
-from newsletter.publishing.build import _pinned_again, render_site_files
+from newsletter.publishing.build import render_site_files
+from newsletter.publishing.editing import pinned_again
 from newsletter.publishing.issuefile import issue_json
 from newsletter.publishing.issues import IssueStore
 from newsletter.rendering.pages import (
@@ -222,4 +223,4 @@ def test_the_articles_published_issues_featured_are_looked_up_once(tmp_path: Pat
         def published(self) -> list[Issue]:
             raise AssertionError("no pin: the published issues are not looked at")
 
-    assert _pinned_again(Overrides(), [], Unread(tmp_path), dt.date(2022, 1, 1)) == ()
+    assert pinned_again(Overrides(), [], Unread(tmp_path), dt.date(2022, 1, 1)) == ()

@@ -242,6 +242,28 @@ def test_a_broken_edit_shows_its_error_and_a_fix_recovers(served, tmp_path):
     assert get(served, f"/draft/{SLUG}/")[0] == 200
 
 
+def test_a_mistyped_pin_shows_the_draft_without_it_and_says_so(served, tmp_path):
+    """The fix of a mistyped pin is an id from the explain table: the page keeps showing
+    the table (and the draft without that entry) under the error, instead of the error
+    alone."""
+    overrides = tmp_path / "issues" / SLUG / "overrides.yaml"
+    with changes_seen(served):
+        overrides.parent.mkdir(parents=True)
+        overrides.write_text("pin: [gamma, gamam]\n", "utf-8")
+    status, _, page = get(served, f"/draft/{SLUG}/")
+    assert status == 200
+    assert ('<div class="banner error" role="alert">'
+            f'{overrides}: pin[1]: no valid article has the id or URL &#34;gamam&#34;') in page
+    assert "(not applied here; `build`, `publish` and the schedule refuse the file until it " \
+           "is fixed)" in page
+    assert "<code>gamma</code>" in page and "pinned in issues/2021-02-22/overrides.yaml" in page
+    assert "Gamma Below The Cut" in get(served, f"/draft/{SLUG}/email.txt")[2]
+    assert run(tmp_path, "build", SLUG).exit_code == 1
+    with changes_seen(served):
+        overrides.write_text("pin: [gamma]\n", "utf-8")
+    assert "banner error" not in get(served, f"/draft/{SLUG}/")[2]
+
+
 def test_an_empty_issue_says_why(served):
     status, _, page = get(served, "/draft/2021-01-04/")
     assert status == 200 and "Nothing to preview: no article was published" in page

@@ -199,20 +199,25 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
       newsletter explain --date 2021-02-22 --json
     """
     config, strict = options.load()
-    result = read_and_select(config, issue_date(date, config), strict=strict)
+    # A mistyped pin or exclude is left out and named: the report lists the ids to choose from.
+    result = read_and_select(config, issue_date(date, config), strict=strict, lenient=True)
     for warning in result.warnings:  # the overrides': unknown keys, a pin featured before
         echo(f"warning: {warning}", err=True)
     selection = result.selection
     if not as_json:
         echo(explain_text(selection, config.path.name), nl=False)
-        return
-    batch: list[str] = []
-    for chunk in explain_json_chunks(selection):  # streamed: 100,000 verdicts are a lot
-        batch.append(chunk)
-        if len(batch) >= 1000:
-            echo("".join(batch), nl=False)
-            batch.clear()
-    echo("".join(batch), nl=False)
+    else:
+        batch: list[str] = []
+        for chunk in explain_json_chunks(selection):  # streamed: 100,000 verdicts are a lot
+            batch.append(chunk)
+            if len(batch) >= 1000:
+                echo("".join(batch), nl=False)
+                batch.clear()
+        echo("".join(batch), nl=False)
+    for problem in result.unapplied:  # after the report, where the editor looks last
+        echo(f"error: {problem}", err=True)
+    if result.unapplied:  # reported, yet the file is broken: as check does, exit 1
+        sys.exit(1)
 
 
 @cli.command(short_help="Serve drafts to the editor's browser, reloading on every change; "

@@ -13,11 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..core.config import Config
-from ..core.errors import NewsletterError, StrictError
-from ..core.models import Article, Issue, IssueStatus, Problem, Selection
-from ..core.text import topic_key
+from ..core.errors import ConfigError, NewsletterError, StrictError
+from ..core.models import Issue, IssueStatus, Problem, Selection
 from ..core.timing import issue_timestamp
-from ..core.urls import canonical_url
 from ..reading.corpus import CorpusReading, read_corpus
 from ..rendering.mail import render_email, size_warning
 from ..rendering.message import sample_message
@@ -30,14 +28,14 @@ from ..rendering.pages import (
 )
 from ..selecting.overrides import (
     OVERRIDES_FILE,
-    Overrides,
     load_overrides,
-    resolve_overrides,
+    resolve_entries,
     unapplied,
 )
 from ..selecting.select import issue_window, select_issue
+from .editing import NOT_APPLIED, pinned_again, unshown_intros, with_intros
 from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
-from .issues import IssueStore, featured_url, neighbours
+from .issues import IssueStore, neighbours
 from .output import remove_files, write_files
 
 
@@ -50,55 +48,29 @@ class BuildResult:
     warnings: tuple[str, ...] = ()
     up_to_date: bool = False  # a published issue the rebuild would not change
     removed_draft: bool = False  # an empty rebuild deleted the draft an earlier build wrote
+    # The overrides' entries left out (read_and_select(lenient=True)), each with its problem.
+    unapplied: tuple[str, ...] = ()
 
     @property
     def problems(self) -> tuple[Problem, ...]:
         return self.reading.problems
 
 
-def _with_intros(issue: Issue, overrides: Overrides) -> Issue:
-    """The editor's intro, each topic's intro under its heading, the subject."""
-    by_topic = {topic_key(topic): text for topic, text in overrides.topic_intros}
-    sections = tuple(replace(s, intro=by_topic.get(topic_key(s.topic), ()))
-                     for s in issue.sections)
-    return replace(issue, intro=overrides.intro, subject=overrides.subject, sections=sections,
-                   intro_in_filtered=overrides.intro_in_filtered)
-
-
-def _pinned_again(overrides: Overrides, pinned: Sequence[Article], store: IssueStore,
-                  issue_date: dt.date) -> tuple[str, ...]:
-    """A warning for each pinned article an earlier published issue featured already."""
-    if not overrides.pin:
-        return ()  # without a pin, no published issue needs to be looked at
-    featured: dict[str, str] = {}
-    for issue in store.published():
-        if issue.date < issue_date:
-            for placed in issue.placed:
-                featured.setdefault(featured_url(placed) or "", issue.slug)
-    warnings = []
-    for index, entry in enumerate(overrides.pin):
-        article = next((a for a in pinned if entry in (a.id, a.url)
-                        or canonical_url(entry) == a.canonical_url), None)
-        if article is not None and article.canonical_url in featured:
-            warnings.append(f'pin[{index}]: "{entry}" was featured in issue '
-                            f"{featured[article.canonical_url]} already; it is placed again")
-    return tuple(warnings)
-
-
 def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False,
-                    overrides: Overrides | None = None, complete: bool = True,
-                    store: IssueStore | None = None,
-                    reading: CorpusReading | None = None) -> BuildResult:
+                    complete: bool = True, store: IssueStore | None = None,
+                    reading: CorpusReading | None = None,
+                    lenient: bool = False) -> BuildResult:
     """Read the corpus and select the issue; writes nothing (``explain`` stops here).
 
     ``complete=False`` lets files outside the window go unvalidated (they cannot change the
     issue), so the verdicts account only for the files read; ``strict`` reads them all.
     ``reading``: the corpus as already read for this issue (the preview keeps it up to date
-    file by file), instead of reading it again."""
+    file by file), instead of reading it again. ``lenient``: a pin or exclude that names no
+    article (a typo) is left out and named in ``unapplied`` instead of stopping everything,
+    so that explain and the preview can still show the ids to choose from."""
     slug = issue_date.isoformat()
     overrides_path = config.output / slug / OVERRIDES_FILE
-    if overrides is None:
-        overrides = load_overrides(overrides_path)
+    overrides = load_overrides(overrides_path)
     warnings = tuple(f"{overrides_path}: {w}" for w in overrides.warnings)
     if strict and warnings:
         raise StrictError("\n".join(f"{w} (an error with --strict)" for w in warnings),
@@ -118,11 +90,13 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
             f"{len(reading.problems)} invalid article file(s) (an error with --strict):\n{listed}",
             tuple(str(config.corpus / p.path) for p in reading.problems))
     window = issue_window(issue_date, config.timezone, config.window_days)
-    pinned, excluded = resolve_overrides(overrides, reading.articles, config, overrides_path,
-                                         window, issue_date)
+    resolved = resolve_entries(overrides, reading.articles, config, window, issue_date)
+    if resolved.errors and not lenient:
+        raise ConfigError(str(overrides_path), list(resolved.errors))
+    pinned, excluded = resolved.pinned, resolved.excluded
     store = store or IssueStore(config.output)
-    again = tuple(f"{overrides_path}: {w}" for w in _pinned_again(overrides, pinned, store,
-                                                                   issue_date))
+    again = tuple(f"{overrides_path}: {w}" for w in pinned_again(overrides, pinned, store,
+                                                                  issue_date))
     if strict and again:
         raise StrictError("\n".join(f"{w} (an error with --strict)" for w in again),
                           (str(overrides_path),))
@@ -133,8 +107,16 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
         already_published=store.featured_before(issue_date),
         pinned=pinned,
     )
-    issue = _with_intros(selection.issue, overrides)
-    return BuildResult(replace(selection, issue=issue), reading, warnings=warnings + again)
+    issue = with_intros(selection.issue, overrides)
+    unshown = tuple(f"{overrides_path}: {w}" for w in unshown_intros(
+        issue, overrides, [topic.name for topic in config.topics]))
+    if strict and unshown:
+        raise StrictError("\n".join(f"{w} (an error with --strict)" for w in unshown),
+                          (str(overrides_path),))
+    return BuildResult(replace(selection, issue=issue), reading,
+                       warnings=warnings + again + unshown,
+                       unapplied=tuple(f"{overrides_path}: {e} ({NOT_APPLIED})"
+                                       for e in resolved.errors))
 
 
 def why_empty(result: BuildResult) -> str:

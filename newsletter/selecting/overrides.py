@@ -159,6 +159,25 @@ def resolve_overrides(overrides: Overrides, articles: Sequence[Article], config:
     of an article in the window; anything else is a typo, as in ``pin``. ``articles`` must
     hold every valid article an entry names and, for an exclude naming no article, those of
     the window (``check`` resolves the drafts' entries as a build does)."""
+    resolved = resolve_entries(overrides, articles, config, window, issue_date)
+    if resolved.errors:
+        raise ConfigError(str(path), list(resolved.errors))
+    return resolved.pinned, resolved.excluded
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What :func:`resolve_entries` makes of the pins and excludes: the entries that apply,
+    and a problem for each one that does not (left out of ``pinned`` and ``excluded``)."""
+    pinned: tuple[Article, ...]
+    excluded: frozenset[str]
+    errors: tuple[str, ...]
+
+
+def resolve_entries(overrides: Overrides, articles: Sequence[Article], config: Config,
+                    window: Window, issue_date: dt.date) -> Resolved:
+    """:func:`resolve_overrides` without raising: ``explain`` and the preview account for
+    the issue with the entries that apply, and say which do not."""
     listing = f"`newsletter explain --date {issue_date.isoformat()}` lists the ids"
     # Indexed only when there is an entry to look up: explain may read a million articles.
     by_id = {a.id: a for a in articles} if overrides.pin or overrides.exclude else {}
@@ -169,8 +188,9 @@ def resolve_overrides(overrides: Overrides, articles: Sequence[Article], config:
         article = find_article(entry, by_id, by_url)
         if article is None:
             errors.append(f'pin[{index}]: no valid article has the id or URL "{entry}"; '
-                          f"{listing} and `newsletter check` the invalid files: fix the "
-                          "entry or remove the pin")
+                          + (_as_list("pin", entry, by_id, by_url) or
+                             f"{listing} and `newsletter check` the invalid files: fix the "
+                             "entry or remove the pin"))
         elif pin_topic(article, config) is None:
             topics = ", ".join(article.topics) or "none"
             errors.append(f'pin[{index}]: "{entry}" has no configured topic (its topics: '
@@ -183,6 +203,7 @@ def resolve_overrides(overrides: Overrides, articles: Sequence[Article], config:
         article = find_article(entry, by_id, by_url)
         if article is not None and article in pinned:
             errors.append(f'exclude[{index}]: "{entry}" is also pinned; keep one of the two')
+            continue
         excluded.add(entry)
         if article is not None:
             excluded |= {article.id, article.canonical_url}
@@ -190,12 +211,22 @@ def resolve_overrides(overrides: Overrides, articles: Sequence[Article], config:
             excluded.add(canonical_url(entry) or entry)  # as related items are compared
         else:
             errors.append(f'exclude[{index}]: no article file and no related coverage in this '
-                          f'issue\'s window has the id or URL "{entry}"; {listing}: fix '
-                          "the entry or remove it")
+                          f'issue\'s window has the id or URL "{entry}"; '
+                          + (_as_list("exclude", entry, by_id, by_url)
+                             or f"{listing}: fix the entry or remove it"))
     errors += _unknown_topics(overrides, config)
-    if errors:
-        raise ConfigError(str(path), errors)
-    return tuple(pinned), frozenset(excluded)
+    return Resolved(tuple(pinned), frozenset(excluded), tuple(errors))
+
+
+def _as_list(key: str, entry: str, by_id: dict[str, Article],
+             by_url: dict[str, Article]) -> str:
+    """The fix for several entries written as one ("a, b"), when each of them names an
+    article: a YAML list. "" otherwise."""
+    parts = [part.strip() for part in entry.split(",")]
+    if len(parts) < 2 or not all(find_article(part, by_id, by_url) for part in parts if part):
+        return ""
+    return (f"it reads as one entry: to {key} several articles, write a YAML list, "
+            f"`{key}: [{', '.join(part for part in parts if part)}]`")
 
 
 def _related_urls(articles: Sequence[Article], window: Window) -> set[str]:

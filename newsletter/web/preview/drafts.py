@@ -47,6 +47,7 @@ class Draft:
     published: bool = False  # this date is published: the draft shows what a rebuild gives
     problems: tuple[Problem, ...] = ()
     warnings: tuple[str, ...] = ()
+    unapplied: tuple[str, ...] = ()  # overrides.yaml's entries that name nothing: left out
     reading: CorpusReading | None = field(default=None, repr=False, compare=False)
     unread: int = 0  # files outside the window that were not read (they cannot matter)
     newest: dt.datetime | None = None  # the newest valid article's date, in any window
@@ -66,13 +67,14 @@ def render_draft(config: Config, issue_date: dt.date, *, strict: bool = False,
     date (see :mod:`.tracking`)."""
     store = IssueStore(config.output)
     result = read_and_select(config, issue_date, strict=strict, complete=strict, store=store,
-                             reading=reading)
+                             reading=reading, lenient=True)
     issue = result.selection.issue
     published = issue_date in store.published_dates()
     common: dict[str, Any] = dict(slug=issue.slug, version=version,
                                   selection=result.selection, published=published,
                                   reading=result.reading,
                                   problems=result.problems, warnings=result.warnings,
+                                  unapplied=result.unapplied,
                                   unread=result.reading.unread,
                                   newest=max((a.published for a in result.reading.articles),
                                              default=None))

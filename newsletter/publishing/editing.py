@@ -1,0 +1,65 @@
+"""The editor's overrides.yaml applied to a selected issue, and what the editor is told
+about it: a pin an earlier issue featured, a topic's intro that shows nowhere, the entries
+that do not apply (``explain`` and the preview go on without them, saying so)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import replace
+
+from ..core.models import Article, Issue
+from ..core.text import topic_key
+from ..core.urls import canonical_url
+from ..selecting.overrides import Overrides
+from .issues import IssueStore, featured_url
+
+# What explain and the preview add to each problem of an entry they leave out.
+NOT_APPLIED = ("not applied here; `build`, `publish` and the schedule refuse the file until "
+               "it is fixed")
+
+
+def with_intros(issue: Issue, overrides: Overrides) -> Issue:
+    """The editor's intro, each topic's intro under its heading, the subject."""
+    by_topic = {topic_key(topic): text for topic, text in overrides.topic_intros}
+    sections = tuple(replace(s, intro=by_topic.get(topic_key(s.topic), ()))
+                     for s in issue.sections)
+    return replace(issue, intro=overrides.intro, subject=overrides.subject, sections=sections,
+                   intro_in_filtered=overrides.intro_in_filtered)
+
+
+def unshown_intros(issue: Issue, overrides: Overrides, topics: Sequence[str]
+                   ) -> tuple[str, ...]:
+    """A warning for each topic intro of a configured topic that has no section in this
+    issue (nothing placed under it): the editor's text would go out nowhere, silently. An
+    empty issue (nothing to build) shows none of them, and says so itself. ``topics``: the
+    configured topic names (an intro of another topic is an error of its own)."""
+    if not issue.sections:
+        return ()
+    present = {topic_key(section.topic) for section in issue.sections}
+    configured = {topic_key(topic) for topic in topics}
+    return tuple(f'topic_intros: "{topic}" has no section in this issue (no article is '
+                 "placed under it), so its intro is shown nowhere; pin an article of the "
+                 "topic to give it one, or remove the intro"
+                 for topic, _text in overrides.topic_intros
+                 if topic_key(topic) in configured and topic_key(topic) not in present)
+
+
+def pinned_again(overrides: Overrides, pinned: Sequence[Article], store: IssueStore,
+                 issue_date: dt.date) -> tuple[str, ...]:
+    """A warning for each pinned article an earlier published issue featured already."""
+    if not overrides.pin:
+        return ()  # without a pin, no published issue needs to be looked at
+    featured: dict[str, str] = {}
+    for issue in store.published():
+        if issue.date < issue_date:
+            for placed in issue.placed:
+                featured.setdefault(featured_url(placed) or "", issue.slug)
+    warnings = []
+    for index, entry in enumerate(overrides.pin):
+        article = next((a for a in pinned if entry in (a.id, a.url)
+                        or canonical_url(entry) == a.canonical_url), None)
+        if article is not None and article.canonical_url in featured:
+            warnings.append(f'pin[{index}]: "{entry}" was featured in issue '
+                            f"{featured[article.canonical_url]} already; it is placed again")
+    return tuple(warnings)
