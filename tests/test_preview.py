@@ -264,6 +264,31 @@ def test_a_mistyped_pin_shows_the_draft_without_it_and_says_so(served, tmp_path)
     assert "banner error" not in get(served, f"/draft/{SLUG}/")[2]
 
 
+def test_an_edit_made_after_the_issue_was_published_is_named_as_not_in_it(served, tmp_path):
+    """The schedule published the issue while the editor was still adjusting it: the
+    preview shows their next edits at once, and must say that the issue out there lacks
+    them, and how to correct it."""
+    overrides = tmp_path / "issues" / SLUG / "overrides.yaml"
+    overrides.parent.mkdir(parents=True)
+    overrides.write_text('intro: "A first intro."\n', "utf-8")
+    with changes_seen(served):
+        assert run(tmp_path, "build", SLUG, "--publish").exit_code == 0
+    page = get(served, f"/draft/{SLUG}/")[2]
+    assert f"Issue {SLUG} is already published" in page and 'id="not-published"' not in page
+    with changes_seen(served):
+        overrides.write_text('intro: "A better intro."\nsubject: "Robots"\npin: [gamma]\n',
+                             "utf-8")
+    page = get(served, f"/draft/{SLUG}/")[2]
+    assert (f"since issue {SLUG} was published, and not in it: intro, subject, pin. To "
+            "correct the published issue (its web page, the archive and the feeds; an email "
+            f"already sent is not sent again): <code>newsletter build --date {SLUG} --force"
+            "</code>") in page
+    assert 'id="subject">Robots<' in page  # the preview shows the edit all the same
+    with changes_seen(served):
+        assert run(tmp_path, "build", SLUG, "--force").exit_code == 0
+    assert 'id="not-published"' not in get(served, f"/draft/{SLUG}/")[2]
+
+
 def test_an_empty_issue_says_why(served):
     status, _, page = get(served, "/draft/2021-01-04/")
     assert status == 200 and "Nothing to preview: no article was published" in page

@@ -26,7 +26,7 @@ from ...publishing.build import read_and_select, render_issue_files, why_empty
 from ...publishing.issues import IssueStore
 from ...reading.corpus import CorpusReading
 from ...rendering.mail import preheader, subject_line
-from ...selecting.overrides import OVERRIDES_FILE
+from ...selecting.overrides import OVERRIDES_FILE, load_overrides, unapplied
 from .tracking import CorpusTracker
 
 log = logging.getLogger("newsletter.preview")
@@ -45,6 +45,7 @@ class Draft:
     size_warning: str | None = None
     empty_reason: str = ""
     published: bool = False  # this date is published: the draft shows what a rebuild gives
+    edits_not_published: tuple[str, ...] = ()  # overrides.yaml's keys the published issue lacks
     problems: tuple[Problem, ...] = ()
     warnings: tuple[str, ...] = ()
     unapplied: tuple[str, ...] = ()  # overrides.yaml's entries that name nothing: left out
@@ -70,8 +71,14 @@ def render_draft(config: Config, issue_date: dt.date, *, strict: bool = False,
                              reading=reading, lenient=True)
     issue = result.selection.issue
     published = issue_date in store.published_dates()
+    stored = store.get(issue_date) if published else None
+    # What the editor changed in overrides.yaml after the issue went out (a scheduled run
+    # published it while they were still at it): the preview shows it, the issue lacks it.
+    edits = tuple(unapplied(stored, load_overrides(config.output / issue.slug
+                                                   / OVERRIDES_FILE))) if stored else ()
     common: dict[str, Any] = dict(slug=issue.slug, version=version,
                                   selection=result.selection, published=published,
+                                  edits_not_published=edits,
                                   reading=result.reading,
                                   problems=result.problems, warnings=result.warnings,
                                   unapplied=result.unapplied,
