@@ -159,3 +159,20 @@ def test_a_correction_before_the_issues_own_time_does_not_date_the_entry_earlier
     assert entry.findtext("atom:published", namespaces=NS) == published_at.isoformat()
     items = json.loads((site / "issues/feed.json").read_bytes())["items"]
     assert items[1]["date_modified"] == items[1]["date_published"]
+
+
+def test_the_command_says_a_correction_is_not_sent_again(site: Path) -> None:
+    """After `build --force` of an issue that is out, the next step is not "send it": the
+    command says what readers see of the correction and that the email is not sent again."""
+    correct_title(site)
+    result = run(site, "build", "--date", FIRST.isoformat(), "--force")
+    assert result.exit_code == 0, result.output
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith(f"Corrected issue {FIRST}, published already: its web page, the "
+                           "archive and the feeds show the correction (updated_at 20")
+    assert last.endswith(f"Its email is not sent again: `newsletter send {FIRST}` sends only "
+                         "to subscribers who have not had it.")
+    again = run(site, "build", "--date", FIRST.isoformat(), "--force")
+    assert again.stdout.splitlines()[-1] == (
+        f"Issue {FIRST} was published already and the rebuild changes nothing.")
+    assert "send it with" not in result.stdout + again.stdout

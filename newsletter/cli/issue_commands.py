@@ -28,6 +28,7 @@ from .options import (
     date_argument,
     echo,
     issue_date,
+    corrected,
     next_step,
     report_problems,
 )
@@ -108,6 +109,9 @@ def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
     target = config.output / issue.slug
     echo(f"Wrote {target}" if result.written else f"Unchanged: {target}")
     _say_links(other_issues_files(result.written, config, issue))
+    if result.was_published:  # out already: no "send it", which would not send it again
+        echo(corrected(issue, result.corrected, len(result.written)))
+        return
     echo(next_step(issue, target, config.output))
 
 

@@ -234,6 +234,21 @@ def next_step(issue: Issue, folder: Path, output: Path) -> str:
             f"{issue.slug}`), then `newsletter publish {issue.slug}`.")
 
 
+def corrected(issue: Issue, changed: bool, written: int) -> str:
+    """What a rebuild of an issue published before it did, to readers and subscribers."""
+    again = (f"Its email is not sent again: `newsletter send {issue.slug}` sends only to "
+             "subscribers who have not had it.")
+    if changed:
+        when = issue.updated_at.isoformat() if issue.updated_at else ""
+        return (f"Corrected issue {issue.slug}, published already: its web page, the archive "
+                f"and the feeds show the correction (updated_at {when}), so feed readers show "
+                f"its entry again. {again}")
+    if written:
+        return (f"Issue {issue.slug} was published already and is unchanged; {written} of its "
+                f"files (or the archive's, the feeds') were written again. {again}")
+    return f"Issue {issue.slug} was published already and the rebuild changes nothing."
+
+
 def summary(command: click.Command) -> str:
     """A command's whole one-line summary: its short_help, else the first sentence of its
     help, never cut short."""

@@ -47,6 +47,9 @@ class BuildResult:
     empty_reason: str = ""  # why nothing was written, when nothing was
     warnings: tuple[str, ...] = ()
     up_to_date: bool = False  # a published issue the rebuild would not change
+    # A published issue rebuilt (--force): corrected when the rebuild changed it.
+    was_published: bool = False
+    corrected: bool = False
     removed_draft: bool = False  # an empty rebuild deleted the draft an earlier build wrote
     # The overrides' entries left out (read_and_select(lenient=True)), each with its problem.
     unapplied: tuple[str, ...] = ()
@@ -348,7 +351,9 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
                               before_writing=before_writing)
     selection = replace(result.selection, issue=issue)
     warnings = result.warnings + ((f"issue {issue.slug}: {warning}",) if warning else ())
-    return replace(result, selection=selection, written=written, warnings=warnings)
+    corrected = was_published and stored is not None and issue.updated_at != stored.updated_at
+    return replace(result, selection=selection, written=written, warnings=warnings,
+                   was_published=was_published, corrected=corrected)
 
 
 def publish_issue(config: Config, issue_date: dt.date, *,
