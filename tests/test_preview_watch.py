@@ -129,11 +129,27 @@ def test_the_sample_opens_its_latest_draft_with_articles_not_the_empty_next_one(
     upcoming = next_issue_date(config, now)
     assert upcoming == dt.date(2026, 12, 7)
     newest = max(a.published for a in read_corpus(config.corpus).articles)
-    assert listing.default == issue_holding(config, newest)  # 2021-03-01 for the sample
-    assert listing.default > dt.date(2021, 2, 22)  # after the published issues
+    assert listing.default == issue_holding(config, newest) == dt.date(2021, 3, 8)
     assert not cache.draft(listing.default).empty_reason
-    assert [(d.date, d.note) for d in listing.others] == [(upcoming, "nothing in it")]
+    # and the issue after the latest published one, the next an editor would make
+    assert [(d.date, d.note) for d in listing.others] == [(upcoming, "nothing in it"),
+                                                          (dt.date(2021, 3, 1), "")]
     assert listing.published == (dt.date(2021, 2, 22), dt.date(2021, 2, 15))
+
+
+def test_an_issue_published_before_its_run_is_no_draft(tmp_path):
+    """Published by hand on the morning of its scheduled run (or without a schedule, today's
+    issue published): the next scheduled issue is the one after it, and the published one is
+    listed as published only."""
+    config_path = _project(tmp_path)
+    config = load_config(config_path)
+    today = dt.date(2021, 2, 22)
+    assert run(tmp_path, "build", today.isoformat(), "--publish").exit_code == 0
+    listing = list_drafts(config, dt.datetime(2021, 2, 22, 9, tzinfo=dt.UTC),
+                          DraftCache(config_path).draft)
+    assert today not in [d.date for d in listing.drafts]
+    assert listing.published == (today,)
+    assert dt.date(2021, 2, 23) in [d.date for d in listing.drafts]
 
 
 def test_a_started_issue_folder_is_listed_and_a_fixed_date_wins(tmp_path):

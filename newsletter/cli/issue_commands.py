@@ -25,10 +25,10 @@ from .options import (
     STRICT_HELP,
     Group,
     Options,
+    corrected,
     date_argument,
     echo,
     issue_date,
-    corrected,
     next_step,
     report_problems,
 )
@@ -227,8 +227,9 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
 @cli.command(short_help="Serve drafts to the editor's browser, reloading on every change; "
                         "writes and publishes nothing.")
 @date_argument("The issue to open. Default: the latest draft with articles in it (the "
-               "next scheduled issue, an issue folder you started, or the issue holding the "
-               "newest article).")
+               "next scheduled issue not published yet, an issue folder you started, the "
+               "issue after the latest published one, or the issue holding the newest "
+               "article).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="The address to listen on; anything but loopback shows drafts to others.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),

@@ -72,13 +72,32 @@ def issue_holding(config: Config, moment: dt.datetime) -> dt.date:
     return next_issue_date(config, next_midnight)
 
 
+def issue_after(config: Config, date: dt.date) -> dt.date:
+    """The first scheduled issue dated after ``date`` (the next day without a schedule)."""
+    midnight = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(0),
+                                   tzinfo=config.timezone)
+    return next_issue_date(config, midnight)
+
+
 def list_drafts(config: Config, now: dt.datetime, draft: Callable[[dt.date], Draft],
                 fixed: dt.date | None = None) -> Listing:
     """The drafts on offer and the one to open: ``fixed`` when given, else the latest one
-    with articles (the next scheduled issue when none has any). ``draft`` renders one."""
+    with articles (the next scheduled issue when none has any). ``draft`` renders one.
+
+    The next scheduled issue is the first one not published yet (today's, published by hand
+    before its run, is no draft any more); the issue after the latest published one is
+    offered too: the one an editor working through a backlog does next."""
     published = set(IssueStore(config.output).published_dates())
     upcoming = next_issue_date(config, now)
+    for _ in range(len(published)):
+        if upcoming not in published:
+            break
+        upcoming = issue_after(config, upcoming)
     candidates = {upcoming} | started_drafts(config, published)
+    if published:
+        following = issue_after(config, max(published))
+        if following < upcoming and following not in published:
+            candidates.add(following)
     if fixed is not None:
         candidates.add(fixed)
     notes: dict[dt.date, str] = {}
