@@ -370,3 +370,28 @@ def test_an_issue_folder_dated_outside_the_issue_dates_is_not_listed(served, tmp
         (tmp_path / "issues" / name / "overrides.yaml").write_text("exclude: []\n")
     status, _, body = get(served, "/")
     assert status == 200 and "0001-01-01" not in body and "9999-12-31" not in body
+
+
+@pytest.mark.skipif(CHROMIUM is None,
+                    reason="Chromium not installed: `apt-get install chromium` (.ci/run does)")
+@pytest.mark.parametrize("width", [320, 375, 1280])
+def test_on_a_phone_the_page_fits_its_width_and_the_hints_are_on_screen(tmp_path, width):
+    """An editor on a phone reads the explain table: the page does not scroll sideways
+    (the email frames scroll in their own box) and every hint of what to write in
+    overrides.yaml is within the screen, however long the article's id."""
+    config = _project(tmp_path)
+    write_article(tmp_path / "articles", "2021-02-19-a-rather-long-id-as-feeds-write-them",
+                  title="A Long Identifier", quality=5)
+    (tmp_path / "issues" / SLUG).mkdir(parents=True)
+    (tmp_path / "issues" / SLUG / "overrides.yaml").write_text("pin: [gamam]\n", "utf-8")
+    with PreviewServer(config, port=0, default_date=DATE) as server, \
+            preview_page(server, width) as page:
+        page.goto(server.draft_url(DATE))
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        hints = page.locator("#explain td.hint")
+        assert hints.count() == 4  # alpha, beta, gamma and the long one
+        for index in range(hints.count()):
+            box = hints.nth(index).bounding_box()
+            assert box is not None and box["x"] + box["width"] <= width, index
+        banner = page.locator(".banner.error").bounding_box()
+        assert banner is not None and banner["x"] + banner["width"] <= width
