@@ -75,6 +75,23 @@ def test_empty_window_writes_nothing_and_names_newest_article(small: Path) -> No
     assert not (small / "issues").exists()
 
 
+def test_explain_of_an_empty_issue_ends_saying_where_the_articles_are(small: Path) -> None:
+    """A date far from the corpus: every file is "outside the window", and the report ends
+    with the newest article's date, as build says, so the editor knows where to look."""
+    result = run(small, "explain", "1999-01-04")
+    assert result.exit_code == 0
+    assert result.stdout.endswith(
+        "\nNothing to build: no article was published between 1998-12-28 00:00 UTC and "
+        "1999-01-04 00:00 UTC; the newest article in the corpus is dated 2021-02-17: "
+        "`newsletter build --date 2021-02-18` makes the issue that holds it.\n")
+    (small / "issues" / "2021-02-22").mkdir(parents=True)
+    (small / "issues" / "2021-02-22" / "overrides.yaml").write_text(
+        "exclude: [alpha, beta, gamma]\n", "utf-8")
+    excluded = run(small, "explain", "2021-02-22").stdout
+    assert excluded.endswith("could be placed; the report above says why.\n")
+    assert "Nothing to build" not in run(small, "explain", "2021-02-22", "--json").stdout
+
+
 def test_published_issue_needs_force(small: Path) -> None:
     assert run(small, "build", "--date", "2021-02-22").exit_code == 0
     path = small / "issues/2021-02-22/issue.json"

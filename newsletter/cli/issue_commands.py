@@ -12,7 +12,13 @@ import click
 from .. import __version__
 from ..core.config import DEFAULT_CONFIG_NAME
 from ..core.text import plural
-from ..publishing.build import build_issue, other_issues_files, publish_issue, read_and_select
+from ..publishing.build import (
+    build_issue,
+    other_issues_files,
+    publish_issue,
+    read_and_select,
+    why_empty,
+)
 from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by, windows_to_keep
 from ..reading.corpus import read_corpus
 from ..rendering.check import template_problems as check_templates
@@ -210,6 +216,8 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
     selection = result.selection
     if not as_json:
         echo(explain_text(selection, config.path.name), nl=False)
+        if not selection.issue.sections:  # a date far off: where the articles are
+            echo(f"\nNothing to build: {why_empty(result, explained=True)}.")
     else:
         batch: list[str] = []
         for chunk in explain_json_chunks(selection):  # streamed: 100,000 verdicts are a lot

@@ -122,7 +122,8 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
                                        for e in resolved.errors))
 
 
-def why_empty(result: BuildResult) -> str:
+def why_empty(result: BuildResult, *, explained: bool = False) -> str:
+    """Why the issue has nothing in it (``explained``: said below explain's report)."""
     window = result.selection.issue.window
     fmt = "%Y-%m-%d %H:%M %Z"
     span = f"{window.start.strftime(fmt)} and {window.end.strftime(fmt)}"
@@ -135,8 +136,9 @@ def why_empty(result: BuildResult) -> str:
         return (f"no article was published between {span}; the newest article in the corpus "
                 f"is dated {day}: `newsletter build --date {day + dt.timedelta(days=1)}` "
                 "makes the issue that holds it")
+    why = "the report above says why" if explained else "run `newsletter explain` to see why"
     return (f"none of the {len(in_window)} articles published between {span} could be "
-            "placed; run `newsletter explain` to see why")
+            f"placed; {why}")
 
 
 # -- rendering: everything in memory, nothing written ---------------------------------------
