@@ -177,13 +177,28 @@ def test_publishing_a_draft_built_before_overrides_changed_is_refused(two_topics
     refused = run(two_topics, "publish", "2021-02-22")
     assert refused.exit_code == 1
     key = edit.split(":", 1)[0]
-    assert f"{path}: changed since issue 2021-02-22 was built ({key} not in the draft)" \
-        in refused.stderr
+    assert f"{path}: changed since issue 2021-02-22 was built (the draft's {key} not as " \
+           "the file says now)" in refused.stderr
     assert "`newsletter build 2021-02-22`" in refused.stderr
     assert not (two_topics / "issues" / "feed.xml").exists()
     assert run(two_topics, "build", "2021-02-22").exit_code == 0
     published = run(two_topics, "publish", "2021-02-22")
     assert published.exit_code == 0, published.output
+
+
+@pytest.mark.parametrize("before", ["intro: Hello", "subject: Special"])
+def test_publishing_a_draft_whose_intro_was_taken_out_since_is_refused(two_topics: Path,
+                                                                       before: str) -> None:
+    """The editor emptied overrides.yaml after the build: the draft still has the intro,
+    and the refusal says the draft's intro is not the file's, not that it is missing."""
+    path = overrides(two_topics, before + "\n")
+    assert run(two_topics, "build", "2021-02-22").exit_code == 0
+    path.write_text("", "utf-8")
+    refused = run(two_topics, "publish", "2021-02-22")
+    assert refused.exit_code == 1
+    key = before.split(":", 1)[0]
+    assert f"(the draft's {key} not as the file says now)" in refused.stderr
+    assert "not in the draft" not in refused.stderr
 
 
 def test_an_empty_rebuild_leaves_a_published_issue_as_it_is(two_topics: Path) -> None:

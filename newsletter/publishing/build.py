@@ -374,8 +374,9 @@ def publish_issue(config: Config, issue_date: dt.date, *,
         built, load_overrides(overrides_path))
     if stale:
         raise NewsletterError(
-            f"{overrides_path}: changed since issue {slug} was built ({', '.join(stale)} "
-            f"not in the draft), so the draft is not what the editor asked for: rebuild it "
+            f"{overrides_path}: changed since issue {slug} was built (the draft's "
+            f"{', '.join(stale)} not as the file says now), so the draft is not what the "
+            f"editor asked for: rebuild it "
             f"with `newsletter build {slug}`, look at it, then publish it")
     issue = _published(built, built, config)
     written, _warning = _write(config, issue, store, strict=False,
