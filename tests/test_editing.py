@@ -201,6 +201,29 @@ def test_publishing_a_draft_whose_intro_was_taken_out_since_is_refused(two_topic
     assert "not in the draft" not in refused.stderr
 
 
+@pytest.mark.parametrize("before, after, key", [
+    ("exclude: [alpha]", "", "exclude"),  # the editor wants alpha back
+    ("pin: [robot]", "", "pin"),  # robot was placed anyway: the pin only moved it
+    ("pin: [beta, alpha]", "pin: [alpha, beta]", "pin"),  # the order of the pinned
+    ("pin: [beta]\nexclude: [alpha]", "pin: [beta]\nexclude: []", "exclude"),
+])
+def test_publishing_a_draft_whose_pin_or_exclude_was_taken_out_since_is_refused(
+        two_topics: Path, before: str, after: str, key: str) -> None:
+    """A pin or exclude taken out (or pins reordered) after the build: every article of
+    the file is still as the draft has it, yet the draft is not what the editor asked for.
+    The draft's issue.json records the entries it was built with; a published one does not."""
+    path = overrides(two_topics, before + "\n")
+    assert run(two_topics, "build", "2021-02-22").exit_code == 0
+    path.write_text(after + "\n", "utf-8")
+    refused = run(two_topics, "publish", "2021-02-22")
+    assert refused.exit_code == 1
+    assert f"(the draft's {key} not as the file says now)" in refused.stderr
+    assert run(two_topics, "build", "2021-02-22").exit_code == 0
+    assert run(two_topics, "publish", "2021-02-22").exit_code == 0
+    issue = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())
+    assert "pin" not in issue and "exclude" not in issue
+
+
 def test_an_empty_rebuild_leaves_a_published_issue_as_it_is(two_topics: Path) -> None:
     assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
     folder = two_topics / "issues" / "2021-02-22"

@@ -165,7 +165,10 @@ exclude: [w1-a0]
     assert sections["Robotics"][0] == "old-robot"
     # w1-a2 ranks third in AI; pinned, it comes first; w1-a0 is excluded.
     assert sections["AI"][:2] == ["w1-a2", "w1-a1"]
-    assert "w1-a0" not in json.dumps(data)
+    assert "w1-a0" not in json.dumps(data["sections"])
+    # the draft records the entries it was built with, for publish to compare
+    assert (data["pin"], data["exclude"]) == (["old-robot", "https://news.example/w1-a2"],
+                                              ["w1-a0"])
     html = (site / "issues/2021-02-22/email.html").read_text("utf-8")
     assert "Second &lt;b&gt;paragraph&lt;/b&gt;." in html
     eml = (site / "issues/2021-02-22/email.eml").read_bytes()

@@ -154,6 +154,10 @@ class Issue:
     # When a forced rebuild last changed the published issue (a correction): feeds give it as
     # the entry's modification date so that readers show the corrected issue again.
     updated_at: dt.datetime | None = None
+    # A draft's pin and exclude entries of overrides.yaml as its build applied them: publish
+    # finds an entry taken out since (an article the editor wants back). Not published.
+    pins: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
 
     @property
     def placed(self) -> tuple[PlacedArticle, ...]:

@@ -271,6 +271,7 @@ def _published(issue: Issue, stored: Issue | None, config: Config,
     issue published before timestamps were stored: the schedule's, as then) and the time
     of its last correction; ``corrected_at`` replaces that time when ``issue`` differs from
     the published ``stored`` (a rebuild that changes nothing must not move it)."""
+    issue = replace(issue, pins=(), excludes=())  # a draft's record, not the issue's
     if stored is None or stored.status != IssueStatus.PUBLISHED:
         return replace(issue, status=IssueStatus.PUBLISHED,
                        published_at=issue_timestamp(config, issue.date))

@@ -20,12 +20,14 @@ NOT_APPLIED = ("not applied here; `build`, `publish` and the schedule refuse the
 
 
 def with_intros(issue: Issue, overrides: Overrides) -> Issue:
-    """The editor's intro, each topic's intro under its heading, the subject."""
+    """The editor's intro, each topic's intro under its heading, the subject; the pins and
+    excludes applied (a draft's issue.json keeps them for publish to compare)."""
     by_topic = {topic_key(topic): text for topic, text in overrides.topic_intros}
     sections = tuple(replace(s, intro=by_topic.get(topic_key(s.topic), ()))
                      for s in issue.sections)
     return replace(issue, intro=overrides.intro, subject=overrides.subject, sections=sections,
-                   intro_in_filtered=overrides.intro_in_filtered)
+                   intro_in_filtered=overrides.intro_in_filtered, pins=overrides.pin,
+                   excludes=overrides.exclude)
 
 
 def unshown_intros(issue: Issue, overrides: Overrides, topics: Sequence[str]

@@ -46,6 +46,9 @@ def issue_to_dict(issue: Issue) -> dict[str, Any]:
     }
     if issue.intro_in_filtered:
         data["intro_in_filtered"] = True
+    if issue.status == IssueStatus.DRAFT:  # for publish to compare; a published issue: none
+        data.update({key: list(entries) for key, entries in
+                     (("pin", issue.pins), ("exclude", issue.excludes)) if entries})
     return data
 
 
@@ -82,6 +85,13 @@ def _instant(data: dict[str, Any], key: str) -> dt.datetime | None:
     return instant
 
 
+def _entries(data: dict[str, Any], key: str) -> tuple[str, ...]:
+    entries = data.get(key) or []
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise ValueError(f"{key} is not a list of article ids or URLs")
+    return tuple(entries)
+
+
 def issue_from_dict(data: dict[str, Any], path: Path | str = ISSUE_FILE) -> Issue:
     """The :class:`Issue` an ``issue.json`` describes (what publishing renders from)."""
     try:
@@ -99,7 +109,8 @@ def issue_from_dict(data: dict[str, Any], path: Path | str = ISSUE_FILE) -> Issu
                      intro=tuple(data.get("intro") or ()), subject=data.get("subject"),
                      intro_in_filtered=data.get("intro_in_filtered") is True,
                      published_at=_instant(data, "published_at"),
-                     updated_at=_instant(data, "updated_at"))
+                     updated_at=_instant(data, "updated_at"),
+                     pins=_entries(data, "pin"), excludes=_entries(data, "exclude"))
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         raise DamagedIssueError(
             path, f"not a valid issue file ({type(error).__name__}: {error})",
