@@ -323,6 +323,20 @@ def test_an_intro_for_an_unknown_topic_is_an_error(two_topics: Path) -> None:
         result.stderr
 
 
+def test_an_intro_kept_under_a_topics_old_name_suggests_the_new_one(two_topics: Path) -> None:
+    """The config renamed a topic ("Robotics" to "Robots") after the editor wrote its intro:
+    the error names the configured topic it most likely means; nothing close, no guess."""
+    write_config(two_topics, topics=["AI", "Robots"])
+    (two_topics / "articles" / "robot.md").unlink()
+    overrides(two_topics, "topic_intros: {Robotics: text}\n")
+    result = run(two_topics, "build", "2021-02-22")
+    assert result.exit_code == 1
+    assert ('topic_intros: "Robotics" is not a configured topic (the topics: AI, Robots); '
+            'did you mean "Robots"?') in result.stderr
+    overrides(two_topics, "topic_intros: {Space: text}\n")
+    assert "did you mean" not in run(two_topics, "build", "2021-02-22").stderr
+
+
 # -- pinning what an earlier issue featured ---------------------------------------------------
 
 def test_pinning_an_article_featured_before_warns_and_strict_refuses(two_topics: Path) -> None:

@@ -18,6 +18,7 @@ Validated like the config: every problem reported at once, unknown keys warn.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -238,7 +239,16 @@ def _unknown_topics(overrides: Overrides, config: Config) -> list[str]:
     known = {topic_key(t.name) for t in config.topics}
     names = ", ".join(t.name for t in config.topics)
     return [f'topic_intros: "{topic}" is not a configured topic (the topics: {names})'
+            + _renamed(topic, config)
             for topic, _ in overrides.topic_intros if topic_key(topic) not in known]
+
+
+def _renamed(topic: str, config: Config) -> str:
+    """A configured topic spelt like ``topic`` (renamed in the config, or a typo), as a
+    suggestion; "" when none is close."""
+    names = {topic_key(t.name): t.name for t in config.topics}
+    close = difflib.get_close_matches(topic_key(topic), list(names), n=1, cutoff=0.6)
+    return f'; did you mean "{names[close[0]]}"?' if close else ""
 
 
 def unapplied(issue: Issue, overrides: Overrides) -> list[str]:
