@@ -176,3 +176,31 @@ def test_the_command_says_a_correction_is_not_sent_again(site: Path) -> None:
     assert again.stdout.splitlines()[-1] == (
         f"Issue {FIRST} was published already and the rebuild changes nothing.")
     assert "send it with" not in result.stdout + again.stdout
+
+
+def test_publishing_again_after_editing_a_published_issues_overrides_says_it_applies_nothing(
+        site: Path) -> None:
+    """A typo fixed in the intro of an issue that is out, then `publish`: the issue out
+    there keeps the typo, and the command must say so and how to correct it, not only
+    "published"."""
+    path = site / "issues" / SECOND.isoformat() / "overrides.yaml"
+    text = path.read_text("utf-8")
+    path.write_text(text.replace("Three stories", "Three big stories"), "utf-8")
+    before = tree(site / "issues")
+    result = run(site, "publish", SECOND.isoformat())
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"Issue {SECOND} was published already: 0 file(s)")
+    assert (f"warning: {path}: changed since issue {SECOND} was published (intro not in it); "
+            "publishing again does not apply it: `newsletter build --date "
+            f"{SECOND} --force` corrects the published issue (its email is not sent again)"
+            ) in result.stderr
+    assert tree(site / "issues") == before
+    refused = run(site, "build", SECOND.isoformat())
+    assert refused.exit_code == 1 and "pass --force to correct it" in refused.stderr
+    assert run(site, "build", SECOND.isoformat(), "--force").exit_code == 0
+    assert "Three big stories" in stored(site, SECOND)["intro"][0]
+    assert "warning" not in run(site, "publish", SECOND.isoformat()).stderr
+    path.write_text("intro: [\n", "utf-8")  # mid-edit: the publish stands, the file is named
+    broken = run(site, "publish", SECOND.isoformat())
+    assert broken.exit_code == 0, broken.output
+    assert broken.stderr.startswith(f"warning: {path}: 1 problem")

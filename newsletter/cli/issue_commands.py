@@ -11,6 +11,8 @@ import click
 
 from .. import __version__
 from ..core.config import DEFAULT_CONFIG_NAME
+from ..core.errors import NewsletterError
+from ..core.models import IssueStatus
 from ..core.text import plural
 from ..publishing.build import (
     build_issue,
@@ -20,6 +22,8 @@ from ..publishing.build import (
     why_empty,
 )
 from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by, windows_to_keep
+from ..publishing.editing import edits_since_published
+from ..publishing.issues import IssueStore
 from ..reading.corpus import read_corpus
 from ..rendering.check import template_problems as check_templates
 from ..rendering.check import template_warnings
@@ -132,10 +136,25 @@ def publish(options: Options, date: dt.date) -> None:
       newsletter publish 2021-02-22
     """
     config, _ = options.load()
+    already = IssueStore(config.output).status(date) == IssueStatus.PUBLISHED
     issue, written = publish_issue(config, date)
-    echo(f"Published issue {issue.slug}: {len(written)} file(s) written in "
-               f"{config.output}.")
+    if already:
+        echo(f"Issue {issue.slug} was published already: {len(written)} file(s) brought up "
+             f"to date in {config.output}.")
+    else:
+        echo(f"Published issue {issue.slug}: {len(written)} file(s) written in "
+             f"{config.output}.")
     _say_links(other_issues_files(written, config, issue))
+    try:
+        edits = edits_since_published(config, issue) if already else ()
+    except NewsletterError as error:  # published all the same: the file is the editor's
+        edits = ()
+        echo(f"warning: {error}", err=True)
+    if edits:  # publishing again applies nothing: say so, or the fix seems to be out
+        echo(f"warning: {config.output / issue.slug / OVERRIDES_FILE}: changed since issue "
+             f"{issue.slug} was published ({', '.join(edits)} not in it); publishing again "
+             f"does not apply it: `newsletter build --date {issue.slug} --force` corrects "
+             "the published issue (its email is not sent again)", err=True)
 
 
 def _say_links(pages: list[str]) -> None:

@@ -346,7 +346,8 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
         if changed:
             raise NewsletterError(
                 f"issue {issue.slug} is already published and rebuilding it would change "
-                f"{', '.join(changed)}: pass --force to rebuild it anyway")
+                f"{', '.join(changed)}: pass --force to correct it (its page, the archive "
+                "and the feeds show the correction, dated; its email is not sent again)")
         if not publish:
             selection = replace(result.selection, issue=issue)
             return replace(result, selection=selection, up_to_date=True)

@@ -8,10 +8,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ..core.models import Article, Issue
+from ..core.config import Config
+from ..core.models import Article, Issue, IssueStatus
 from ..core.text import topic_key
 from ..core.urls import canonical_url
-from ..selecting.overrides import Overrides
+from ..selecting.overrides import OVERRIDES_FILE, Overrides, load_overrides, unapplied
 from .issues import IssueStore, featured_url
 
 # What explain and the preview add to each problem of an entry they leave out.
@@ -65,3 +66,12 @@ def pinned_again(overrides: Overrides, pinned: Sequence[Article], store: IssueSt
             warnings.append(f'pin[{index}]: "{entry}" was featured in issue '
                             f"{featured[article.canonical_url]} already; it is placed again")
     return tuple(warnings)
+
+
+def edits_since_published(config: Config, issue: Issue) -> tuple[str, ...]:
+    """The keys of the issue's overrides.yaml that the published ``issue`` does not reflect:
+    edited after it went out (the schedule published it while the editor was at it, or a
+    typo fixed since). Only a rebuild with --force brings them in; () for a draft."""
+    if issue.status != IssueStatus.PUBLISHED:
+        return ()
+    return tuple(unapplied(issue, load_overrides(config.output / issue.slug / OVERRIDES_FILE)))

@@ -23,10 +23,11 @@ from ...core.config import Config, load_config
 from ...core.errors import NewsletterError
 from ...core.models import Problem, Selection
 from ...publishing.build import read_and_select, render_issue_files, why_empty
+from ...publishing.editing import edits_since_published
 from ...publishing.issues import IssueStore
 from ...reading.corpus import CorpusReading
 from ...rendering.mail import preheader, subject_line
-from ...selecting.overrides import OVERRIDES_FILE, load_overrides, unapplied
+from ...selecting.overrides import OVERRIDES_FILE
 from .tracking import CorpusTracker
 
 log = logging.getLogger("newsletter.preview")
@@ -74,8 +75,7 @@ def render_draft(config: Config, issue_date: dt.date, *, strict: bool = False,
     stored = store.get(issue_date) if published else None
     # What the editor changed in overrides.yaml after the issue went out (a scheduled run
     # published it while they were still at it): the preview shows it, the issue lacks it.
-    edits = tuple(unapplied(stored, load_overrides(config.output / issue.slug
-                                                   / OVERRIDES_FILE))) if stored else ()
+    edits = edits_since_published(config, stored) if stored else ()
     common: dict[str, Any] = dict(slug=issue.slug, version=version,
                                   selection=result.selection, published=published,
                                   edits_not_published=edits,
