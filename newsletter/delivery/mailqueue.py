@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from ..core.config import Config
 from ..core.errors import NewsletterError
 from ..rendering.mail import render_notice
-from ..rendering.message import mailbox, notice_message
+from ..rendering.message import MessageError, mailbox, notice_message
 from ..state.database import open_database
 from .refusals import stops_sending
 from .signups import latest_issue_url, purge
@@ -139,7 +139,13 @@ def send_pending(config: Config, *, secret: bytes | None = None, log: Log = prin
             row = _claim(config, at)
             if row is None:
                 break
-            message = build_notice(config, secret, row.kind, row.email, at)
+            try:
+                message = build_notice(config, secret, row.kind, row.email, at)
+            except MessageError as error:  # stored by an older version that let it in
+                _finish(config, row, "failed", str(error))
+                report.failed.append(row.email)
+                log(f"{row.kind} email to {row.email} not sent: {error}")
+                continue
             if message is None:
                 _finish(config, row, "dropped")
                 report.dropped.append(row.email)

@@ -28,7 +28,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from ..core.config import Config
 from ..core.errors import NewsletterError
-from ..core.headers import header_problem
+from ..core.headers import MAX_LOCAL, HeaderError, addr_spec, header_problem
 from ..core.text import topic_key
 from ..state.database import Database, now, open_database
 
@@ -48,7 +48,15 @@ def normalize_address(raw: str) -> str:
         valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise AddressError(str(error)) from None
-    return f"{valid.local_part}@{valid.ascii_domain.lower()}"
+    if len(valid.local_part) > MAX_LOCAL:  # email-validator lets it pass; SMTP does not
+        raise AddressError(f"The part before the @-sign is {len(valid.local_part)} characters "
+                           f"long; mail servers take at most {MAX_LOCAL}.")
+    address = f"{valid.local_part}@{valid.ascii_domain.lower()}"
+    try:  # what a message's To header and the SMTP envelope can carry, checked now
+        addr_spec(address)  # rather than when the first email to it cannot be built
+    except HeaderError:
+        raise AddressError("A message cannot be sent to this address.") from None
+    return address
 
 
 def mailbox_key(address: str) -> str:

@@ -178,9 +178,9 @@ class SignupPages:
                 "This form is too old or incomplete. Please submit it again."), **again)
         try:
             address = normalize_address(email)
-        except AddressError:
-            return self._form(start_response, HTTPStatus.BAD_REQUEST, error=(
-                "That does not look like an email address. Please check it."), **again)
+        except AddressError as problem:
+            return self._form(start_response, HTTPStatus.BAD_REQUEST,
+                              error=address_advice(problem), **again)
         if name_problem:
             return self._form(start_response, HTTPStatus.BAD_REQUEST, error=name_problem,
                               **again)
@@ -303,6 +303,14 @@ class SignupPages:
             ("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
             *PAGE_HEADERS, ("Content-Security-Policy", csp), *(extra or [])])
         return [body]
+
+
+def address_advice(problem: AddressError) -> str:
+    """What is wrong with the address typed, and what to do: email-validator's own words
+    ("The part after the @-sign is not valid. It should have a period.")."""
+    reason = str(problem).strip() or "That is not an email address."
+    reason = reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
+    return f"{reason} Please correct the address, or use another one."
 
 
 def _hours(value: float) -> str:

@@ -1,0 +1,69 @@
+"""A reader at the front door, over real HTTP against ``newsletter serve`` with a real SMTP
+server: what the signup form says about an address it cannot use, and that an address it
+takes is one a message can be sent to."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from pathlib import Path
+
+import pytest
+import test_deliver
+from test_deliver import FAST, Recorder, smtp_server
+from test_serve import serving
+from test_signup import Reader, configure, queue, statuses, wait_for
+
+from newsletter.delivery.mailqueue import send_pending
+from newsletter.delivery.signups import record_signup
+from newsletter.delivery.tokens import read_secret
+
+# Fixtures shared with test_deliver.py (pytest finds them by name here).
+secret = test_deliver.secret
+site = test_deliver.site
+
+LONG_LOCAL = "a" * 65 + "@example.org"  # RFC 5321: at most 64 characters before the @
+
+
+@pytest.mark.parametrize(("address", "says"), [
+    (LONG_LOCAL, "The part before the @-sign is 65 characters long; mail servers take at "
+                 "most 64."),
+    ("josé@example.org", "Internationalized characters before the @-sign are not supported"),
+    ("ada@example", "The part after the @-sign is not valid. It should have a period."),
+    ("ada@example.org, bo@example.org", "The part after the @-sign contains invalid "
+                                        "characters"),
+])
+def test_an_address_the_form_cannot_use_is_named_with_what_to_do(site: Path, tmp_path: Path,
+                                                                 address: str, says: str
+                                                                 ) -> None:
+    """The form says what is wrong with the address and what to do, rather than "does not
+    look like an email address" for an address its owner knows works; an address no message
+    can carry (65 characters before the @) is refused there, not taken with "check your
+    inbox" and then never written to."""
+    config = configure(site, tmp_path, 1)
+    with serving(config) as http_port:
+        status, _, page = Reader(http_port).subscribe(address)
+    text = html.unescape(page.decode())
+    assert status == 400 and says in text, text
+    assert "Please correct the address, or use another one." in text
+    assert statuses(config) == {} and queue(config) == []
+
+
+def test_a_queued_email_that_cannot_be_built_fails_and_the_others_go(site: Path,
+                                                                    tmp_path: Path) -> None:
+    """A confirmation to an address an older version let in is given up with its reason, as
+    a refused one is, instead of failing the queue's whole pass again every ten minutes."""
+    recorder = Recorder()
+    with smtp_server(recorder) as smtp_port:
+        config = configure(site, tmp_path, smtp_port)
+        now = dt.datetime.now(dt.UTC)
+        for address in (LONG_LOCAL, "bo@example.org"):
+            record_signup(config, read_secret(config), address=address, name="", topics=(),
+                          client="192.0.2.1", at=now)
+        lines: list[str] = []
+        report = send_pending(config, log=lines.append, retry=FAST)
+        wait_for(recorder, 1)
+    assert report.failed == [LONG_LOCAL] and report.sent == ["bo@example.org"]
+    assert queue(config) == [("confirm", LONG_LOCAL, "failed"),
+                             ("confirm", "bo@example.org", "sent")]
+    assert any(line.startswith(f"confirm email to {LONG_LOCAL} not sent: ") for line in lines)
