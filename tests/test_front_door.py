@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import sqlite3
 from pathlib import Path
 
 import pytest
 import test_deliver
-from test_deliver import FAST, Recorder, smtp_server
+from test_deliver import FAST, ISSUE, Recorder, add_people, parse, smtp_server
 from test_serve import serving
-from test_signup import Reader, configure, queue, statuses, wait_for
+from test_signup import Reader, configure, link, queue, statuses, wait_for
 
 from newsletter.delivery.mailqueue import send_pending
+from newsletter.delivery.send import send_issue
 from newsletter.delivery.signups import record_signup
+from newsletter.delivery.subscribers import list_subscribers
 from newsletter.delivery.tokens import read_secret
+from newsletter.state.database import state_path
 
 # Fixtures shared with test_deliver.py (pytest finds them by name here).
 secret = test_deliver.secret
@@ -67,3 +71,35 @@ def test_a_queued_email_that_cannot_be_built_fails_and_the_others_go(site: Path,
     assert queue(config) == [("confirm", LONG_LOCAL, "failed"),
                              ("confirm", "bo@example.org", "sent")]
     assert any(line.startswith(f"confirm email to {LONG_LOCAL} not sent: ") for line in lines)
+
+
+def test_a_reader_who_left_is_not_told_their_choices_are_saved(site: Path, tmp_path: Path
+                                                               ) -> None:
+    """The preferences link of an issue, opened after unsubscribing (or after bouncing),
+    says the address receives nothing and how to come back, with no Save button; a Save
+    from a page opened before leaving answers "Nothing was saved", never "Saved. The next
+    issue follows these choices" for issues that will not come."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port)
+        add_people(config, tmp_path, ["ada@example.org,Ada,", "bo@example.org,Bo,"])
+        assert send_issue(config, ISSUE, log=lambda line: None, retry=FAST).sent
+        messages = {to: parse(raw) for to, raw in recorder.messages}
+    ada, bo = (link(messages[f"{who}@example.org"], "preferences") for who in ("ada", "bo"))
+    with sqlite3.connect(state_path(config)) as db:
+        db.execute("UPDATE subscribers SET status = 'bounced' WHERE email = 'bo@example.org'")
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        assert reader.post(ada, [("action", "unsubscribe")])[0] == 200
+        status, _, page = reader.get(ada)
+        text = html.unescape(page.decode())
+        assert status == 200 and "ada@example.org is unsubscribed" in text
+        assert 'href="/ai/subscribe"' in text and 'value="save"' not in text
+        status, _, page = reader.post(ada, [("topics", "AI"), ("action", "save")])
+        text = html.unescape(page.decode())
+        assert status == 409 and "Nothing was saved" in text and "Saved." not in text
+        status, _, page = reader.get(bo)
+        text = html.unescape(page.decode())
+        assert status == 200 and "Emails to bo@example.org came back undelivered" in text
+    assert statuses(config) == {"ada@example.org": "unsubscribed", "bo@example.org": "bounced"}
+    assert [s.topics for s in list_subscribers(config)] == [(), ()]

@@ -263,6 +263,10 @@ class SignupPages:
             chosen = form.get("topics", [])
             if choice != ["save"] or any(t not in self.topics for t in chosen):
                 return self._message(start_response, HTTPStatus.BAD_REQUEST, "invalid")
+            if found.subscriber.status != "active":  # a page opened before leaving, say:
+                return self._page(  # "Saved" would promise issues that never come
+                    start_response, HTTPStatus.CONFLICT, "public_preferences.html.j2",
+                    "preferences", subscriber=found.subscriber, saved=False, unsaved=True)
             topics = () if set(chosen) == set(self.topics) else tuple(
                 t for t in self.topics if t in chosen)
             try:
@@ -275,7 +279,7 @@ class SignupPages:
         assert found is not None
         return self._page(start_response, HTTPStatus.OK, "public_preferences.html.j2",
                           "preferences", subscriber=found.subscriber, action=action,
-                          topics=self.topics, saved=saved)
+                          topics=self.topics, saved=saved, unsaved=False)
 
     # -- answers --------------------------------------------------------------------------------
 
