@@ -10,7 +10,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import test_browser
 import test_deliver
+from test_accessibility import EMAIL_RULES, VIEWS, violations
+from test_browser import CHROMIUM
 from test_deliver import FAST, ISSUE, Recorder, add_people, parse, smtp_server
 from test_serve import serving
 from test_signup import Reader, configure, link, queue, statuses, wait_for
@@ -20,9 +23,11 @@ from newsletter.delivery.send import send_issue
 from newsletter.delivery.signups import record_signup
 from newsletter.delivery.subscribers import list_subscribers
 from newsletter.delivery.tokens import read_secret
+from newsletter.rendering.mail import render_notice
 from newsletter.state.database import state_path
 
-# Fixtures shared with test_deliver.py (pytest finds them by name here).
+# Fixtures shared with test_deliver.py and test_browser.py (pytest finds them by name here).
+browser = test_browser.browser
 secret = test_deliver.secret
 site = test_deliver.site
 
@@ -103,3 +108,25 @@ def test_a_reader_who_left_is_not_told_their_choices_are_saved(site: Path, tmp_p
         assert status == 200 and "Emails to bo@example.org came back undelivered" in text
     assert statuses(config) == {"ada@example.org": "unsubscribed", "bo@example.org": "bounced"}
     assert [s.topics for s in list_subscribers(config)] == [(), ()]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed: `apt-get install "
+                                             "chromium` (.ci/run does)")
+@pytest.mark.parametrize("width, scheme", VIEWS)
+def test_the_confirmation_and_welcome_emails_pass_axe(browser, site: Path, tmp_path: Path,
+                                                      width: int, scheme: str) -> None:
+    """In a mail app's dark mode the confirmation's button keeps its white text on its blue
+    (the links' light blue on it was 3.3:1, under the 4.5:1 text needs)."""
+    config = configure(site, tmp_path, 1)
+    found = {}
+    for kind in ("confirm", "welcome"):
+        rendered = render_notice(config, kind, "ada@example.org",
+                                 confirm_url="https://news.example.org/ai/confirm?token=c.x",
+                                 preferences_url="https://news.example.org/ai/preferences",
+                                 latest_url="https://news.example.org/ai/2021-02-22/")
+        page = browser.new_page(viewport={"width": width, "height": 800})
+        page.emulate_media(color_scheme=scheme)
+        page.set_content(rendered.html)
+        found[kind] = violations(page, EMAIL_RULES)
+        page.close()
+    assert found == {"confirm": [], "welcome": []}
