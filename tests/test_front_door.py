@@ -130,3 +130,32 @@ def test_the_confirmation_and_welcome_emails_pass_axe(browser, site: Path, tmp_p
         found[kind] = violations(page, EMAIL_RULES)
         page.close()
     assert found == {"confirm": [], "welcome": []}
+
+
+def test_a_name_with_a_pasted_tab_is_saved_and_a_wrong_name_is_named(site: Path,
+                                                                     tmp_path: Path) -> None:
+    """A tab pasted into the name (from a spreadsheet) is a space, on both forms; a name
+    that cannot go into a mail header is named on the reader's own page, with what to do,
+    never answered "Invalid link" as if the link from their email were broken."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port)
+        add_people(config, tmp_path, ["ada@example.org,Ada,"])
+        assert send_issue(config, ISSUE, log=lambda line: None, retry=FAST).sent
+        preferences = link(parse(recorder.messages[0][1]), "preferences")
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        status, _, page = reader.post(preferences, [("name", "Ada\tLovelace"),
+                                                    ("action", "save")])
+        assert status == 200 and b"Saved." in page
+        status, _, page = reader.post(preferences, [("name", "Ada =?utf-8?q?x?="),
+                                                    ("action", "save")])
+        text = html.unescape(page.decode())
+        assert status == 400 and "Invalid link" not in text, text
+        assert 'The name holds "=?" and "?=" around text' in text and 'value="save"' in text
+        status, _, page = reader.post(preferences, [("name", "Ada\x07"), ("action", "save")])
+        text = html.unescape(page.decode())
+        assert status == 400 and "control character U+0007. Please type it again" in text
+        assert reader.subscribe("bo@example.org", name="Bo\tBaggins")[0] == 200
+    assert {s.email: s.name for s in list_subscribers(config)} == {
+        "ada@example.org": "Ada Lovelace", "bo@example.org": "Bo Baggins"}

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, quote
 from markupsafe import Markup
 
 from ..core.config import Config
+from ..core.headers import header_problem
 from ..delivery.signups import (
     Confirmed,
     Outcome,
@@ -166,10 +167,7 @@ class SignupPages:
         if first.get("website", "").strip():  # the honeypot: a bot; say nothing, do nothing
             return self._inbox(start_response)
         email, raw_name = first.get("email", "").strip()[:320], first.get("name", "")
-        try:
-            name, name_problem = clean_name(raw_name), ""
-        except AddressError:  # line breaks or an encoded word: a header injection attempt
-            name, name_problem = "", "Please write the name as plain text."
+        name, name_problem = form_name(raw_name)
         chosen = tuple(t for t in form.get("topics", []) if t in self.topics)
         again: dict[str, Any] = {"email": email, "name": name, "chosen": chosen}
         now = self.clock()
@@ -266,20 +264,23 @@ class SignupPages:
             if found.subscriber.status != "active":  # a page opened before leaving, say:
                 return self._page(  # "Saved" would promise issues that never come
                     start_response, HTTPStatus.CONFLICT, "public_preferences.html.j2",
-                    "preferences", subscriber=found.subscriber, saved=False, unsaved=True)
+                    "preferences", subscriber=found.subscriber, saved=False, unsaved=True,
+                    error="")
             topics = () if set(chosen) == set(self.topics) else tuple(
                 t for t in self.topics if t in chosen)
-            try:
-                name = clean_name(form.get("name", [""])[0])
-            except AddressError:
-                return self._message(start_response, HTTPStatus.BAD_REQUEST, "invalid")
+            name, name_problem = form_name(form.get("name", [""])[0])
+            if name_problem:  # the link is good: the reader's own page, saying what to fix
+                return self._page(
+                    start_response, HTTPStatus.BAD_REQUEST, "public_preferences.html.j2",
+                    "preferences", subscriber=found.subscriber, action=action,
+                    topics=self.topics, saved=False, unsaved=False, error=name_problem)
             save_preferences(self.config, checked.key, name, topics, now)
             found = reader(self.config, checked.key)
             saved = True
         assert found is not None
         return self._page(start_response, HTTPStatus.OK, "public_preferences.html.j2",
                           "preferences", subscriber=found.subscriber, action=action,
-                          topics=self.topics, saved=saved, unsaved=False)
+                          topics=self.topics, saved=saved, unsaved=False, error="")
 
     # -- answers --------------------------------------------------------------------------------
 
@@ -307,6 +308,21 @@ class SignupPages:
             ("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
             *PAGE_HEADERS, ("Content-Security-Policy", csp), *(extra or [])])
         return [body]
+
+
+def form_name(raw: str) -> tuple[str, str]:
+    """The name typed in a form, and what is wrong with it ("" when nothing). Whitespace a
+    paste brings (a tab, a line break) is a space; what would still go into the To header as
+    something else (an encoded word, another control character) is refused, saying how."""
+    folded = " ".join(raw.split())
+    try:
+        return clean_name(folded), ""
+    except AddressError:
+        problem = header_problem(folded) or ""
+        if "encoded word" in problem:
+            return "", ('The name holds "=?" and "?=" around text, which mail programs read '
+                        "as code. Please write it as plain text.")
+        return "", f"The name {problem}. Please type it again as plain text."
 
 
 def address_advice(problem: AddressError) -> str:
