@@ -159,3 +159,18 @@ def test_a_name_with_a_pasted_tab_is_saved_and_a_wrong_name_is_named(site: Path,
         assert reader.subscribe("bo@example.org", name="Bo\tBaggins")[0] == 200
     assert {s.email: s.name for s in list_subscribers(config)} == {
         "ada@example.org": "Ada Lovelace", "bo@example.org": "Bo Baggins"}
+
+
+def test_a_reader_over_the_hourly_limit_is_told_when_to_come_back(site: Path,
+                                                                   tmp_path: Path) -> None:
+    """The 429 page says when to try again (the hour its Retry-After says) and that nothing
+    was recorded, instead of "Try again later"."""
+    config = configure(site, tmp_path, 1, per_ip_per_hour=1)
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        assert reader.subscribe("ada@example.org")[0] == 200
+        status, headers, page = reader.subscribe("bo@example.org")
+    text = " ".join(html.unescape(page.decode()).split())
+    assert status == 429 and headers["Retry-After"] == "3600"
+    assert "Please try again in an hour: nothing was recorded." in text
+    assert set(statuses(config)) == {"ada@example.org"}
