@@ -14,15 +14,15 @@ import test_browser
 import test_deliver
 from test_accessibility import EMAIL_RULES, VIEWS, violations
 from test_browser import CHROMIUM
-from test_deliver import FAST, ISSUE, Recorder, add_people, parse, smtp_server
+from test_deliver import FAST, ISSUE, SECRET, Recorder, add_people, parse, smtp_server
 from test_serve import serving
 from test_signup import Reader, configure, link, queue, statuses, wait_for
 
 from newsletter.delivery.mailqueue import send_pending
 from newsletter.delivery.send import send_issue
-from newsletter.delivery.signups import record_signup
+from newsletter.delivery.signups import key_of, record_signup
 from newsletter.delivery.subscribers import list_subscribers
-from newsletter.delivery.tokens import read_secret
+from newsletter.delivery.tokens import make_token, read_secret
 from newsletter.rendering.mail import render_notice
 from newsletter.state.database import state_path
 
@@ -174,3 +174,23 @@ def test_a_reader_over_the_hourly_limit_is_told_when_to_come_back(site: Path,
     assert status == 429 and headers["Retry-After"] == "3600"
     assert "Please try again in an hour: nothing was recorded." in text
     assert set(statuses(config)) == {"ada@example.org"}
+
+
+def test_the_unsubscribed_page_shows_the_way_back(site: Path, tmp_path: Path) -> None:
+    """After the email's unsubscribe link (or a mail client's one-click POST), the page
+    offers the signup form to a reader who clicked by mistake; without signups, it does not
+    point at a page that answers 404."""
+    for enabled in (True, False):
+        (tmp_path / str(enabled)).mkdir()
+        config = configure(site, tmp_path / str(enabled), 1, enabled=enabled)
+        add_people(config, tmp_path / str(enabled), ["ada@example.org,Ada,"])
+        token = make_token(SECRET.encode(), "unsubscribe",
+                           key_of(config, "ada@example.org") or "")
+        with serving(config) as http_port:
+            reader = Reader(http_port)
+            status, _, done = reader.post(f"/ai/unsubscribe?token={token}",
+                                          [("List-Unsubscribe", "One-Click")])
+            again = reader.get(f"/ai/unsubscribe?token={token}")[2]
+        for page in (done, again):
+            assert (b'<a href="/ai/subscribe">Subscribe again</a>' in page) is enabled
+        assert statuses(config) == {"ada@example.org": "unsubscribed"}
