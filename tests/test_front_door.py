@@ -194,3 +194,29 @@ def test_the_unsubscribed_page_shows_the_way_back(site: Path, tmp_path: Path) ->
         for page in (done, again):
             assert (b'<a href="/ai/subscribe">Subscribe again</a>' in page) is enabled
         assert statuses(config) == {"ada@example.org": "unsubscribed"}
+
+
+def test_a_subscriber_who_signs_up_again_hears_back(site: Path, tmp_path: Path) -> None:
+    """The form answers every address alike ("check your inbox"); a subscriber who uses it
+    again (their issues went to spam, or they want to change topics) is sent the welcome
+    email again with their preferences link, instead of nothing after being told to check
+    their inbox. Within the mailbox's limits: a second try in the hour sends nothing."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port)
+        add_people(config, tmp_path, ["ada@example.org,Ada,AI"])
+        with serving(config, send_mail=True) as http_port:
+            reader = Reader(http_port)
+            first = reader.subscribe("ADA@example.org")
+            [welcome] = wait_for(recorder, 1)
+            second = reader.subscribe("ada@example.org")
+            assert first[0] == second[0] == 200 and first[2] == second[2]
+            assert b"Check your inbox" in first[2]
+            preferences = link(welcome, "preferences")
+            status, _, page = reader.get(preferences)
+    assert welcome["To"] == "ada@example.org" and welcome["Subject"] == "Welcome to AI Weekly"
+    assert status == 200 and b"ada@example.org" in page
+    assert len(recorder.messages) == 1 and queue(config) == [
+        ("welcome", "ada@example.org", "sent")]
+    [ada] = list_subscribers(config)
+    assert (ada.status, ada.name, ada.topics) == ("active", "Ada", ("AI",))

@@ -78,8 +78,8 @@ def quiet(line: str) -> None:
 def test_the_form_takes_another_spelling_as_the_subscriber_and_says_nothing(
         site: Path, tmp_path: Path) -> None:
     """Signed up and confirmed as Ada@Example.ORG, the reader signs up again as
-    ada@example.org: the answer is the one a new address gets, nothing is queued, and the
-    issue reaches the mailbox once."""
+    ada@example.org: the answer is the one a new address gets, the welcome email goes again
+    to the spelling stored, and the issue reaches the mailbox once."""
     recorder = Recorder()
     with smtp_server(recorder) as smtp_port:
         config = load_config(project(site, tmp_path, smtp_port))
@@ -93,10 +93,10 @@ def test_the_form_takes_another_spelling_as_the_subscriber_and_says_nothing(
             again = reader.subscribe("ada@example.org")
             new = reader.subscribe("new@example.org")
             assert (again[0], again[2]) == (new[0], new[2])
-            wait_for(recorder, 3)  # new@'s confirmation
+            wait_for(recorder, 4)  # Ada@'s welcome again, new@'s confirmation
             time.sleep(0.3)
         assert [address for address, _ in recorder.messages] == [
-            "Ada@example.org", "Ada@example.org", "new@example.org"]
+            "Ada@example.org", "Ada@example.org", "Ada@example.org", "new@example.org"]
         assert statuses(config) == {"Ada@example.org": "active", "new@example.org": "pending"}
         recorder.messages.clear()
         report = send_issue(config, ISSUE, log=quiet, retry=FAST)

@@ -369,11 +369,13 @@ def test_answers_for_new_pending_active_and_unsubscribed_are_byte_identical(
     assert len({(status, body) for status, _, body in answers}) == 1
     assert len({tuple(sorted((k, v) for k, v in headers.items() if k != "Date"))
                 for _, headers, _ in answers}) == 1
-    # the active one is untouched and gets nothing; the one who left must confirm again
+    # the active one is untouched and sent the welcome again (their preferences link);
+    # the one who left must confirm again
     assert statuses(config)["active@example.org"] == "active"
     assert statuses(config)["gone@example.org"] == "pending"
-    assert [email for _, email, _ in queue(config)] == [
-        "pending@example.org", "new@example.org", "gone@example.org"]
+    assert [(kind, email) for kind, email, _ in queue(config)] == [
+        ("confirm", "pending@example.org"), ("confirm", "new@example.org"),
+        ("welcome", "active@example.org"), ("confirm", "gone@example.org")]
 
 
 def test_bodies_and_content_types_the_forms_refuse(site: Path, tmp_path: Path) -> None:

@@ -4,12 +4,13 @@ The web pages call these; each is one transaction in the state database (SQLite 
 PostgreSQL), so the limits hold across processes and restarts:
 
 * a signup (``record_signup``) counts against its client's hourly allowance first; then an
-  active address is left alone, and any other becomes (or stays) **pending** with a
-  confirmation email queued, at most one per mailbox per ``subscribe.resend_minutes`` and
-  three per day, whatever is POSTed (a mailbox: the address with case and a ``+tag`` set
-  aside, :func:`mailbox_key`; the email goes to the address as typed, or as stored when the
-  address is another spelling of a subscriber's, case aside: it is that subscriber,
-  ``mailboxes.py``, and the page answers alike);
+  active address is left as it is and sent the welcome email again (its preferences link),
+  and any other becomes (or stays) **pending** with a confirmation email queued, at most one
+  email per mailbox per ``subscribe.resend_minutes`` and three per day, whatever is POSTed
+  (a mailbox: the address with case and a ``+tag`` set aside, :func:`mailbox_key`; the
+  email goes to the address as typed, or as stored when the address is another spelling of
+  a subscriber's, case aside: it is that subscriber, ``mailboxes.py``, and the page answers
+  alike);
 * confirming makes a pending subscriber **active** (and queues the welcome email);
 * a pending signup not confirmed within ``subscribe.confirm_hours`` expires: ``purge``
   deletes it, or, for an address that had been subscribed before, puts it back to
@@ -41,8 +42,8 @@ HIT_WINDOW = dt.timedelta(hours=1)
 
 
 class Outcome(Enum):
-    QUEUED = "queued"  # a confirmation email is on its way
-    NOTHING = "nothing"  # already active, or the address's own limit is reached
+    QUEUED = "queued"  # a confirmation email, or to an active address the welcome, is queued
+    NOTHING = "nothing"  # the address's own limit is reached
     LIMITED = "limited"  # the client's hourly allowance is used up: 429
 
 
@@ -81,8 +82,6 @@ def record_signup(config: Config, secret: bytes, *, address: str, name: str,
         db.run("signup_hits.insert", (who, stamp))
         _purge(db, config, at)
         row = db.run("subscriber.of_mailbox", (address, address)).fetchone()
-        if row is not None and row[3] == "active":
-            return Outcome.NOTHING  # nothing changes, nothing is sent
         if row is not None:  # the mailbox's subscriber, under the spelling it is stored as
             address = row[0]
         mailbox = mailbox_key(address)
@@ -91,6 +90,11 @@ def record_signup(config: Config, secret: bytes, *, address: str, name: str,
         resend_after = iso(at - dt.timedelta(minutes=settings.resend_minutes))
         if count >= CONFIRMS_PER_DAY or (last is not None and last > resend_after):
             return Outcome.NOTHING
+        if row is not None and row[3] == "active":
+            # Nothing changes; the reader, told "check your inbox", gets the welcome email
+            # again, with their preferences link, rather than nothing at all.
+            db.run("mail_queue.insert", ("welcome", address, mailbox, stamp, stamp))
+            return Outcome.QUEUED
         topics_text = ";".join(topics)
         if row is None:
             if not db.run("subscriber.insert_pending",

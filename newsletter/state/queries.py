@@ -153,9 +153,9 @@ STATEMENTS: dict[str, str] = {
         "INSERT INTO signup_hits (client, at) VALUES (?, ?)",
     "signup_hits.purge":
         "DELETE FROM signup_hits WHERE at <= ?",
-    "mail_queue.recent_confirms":  # to any spelling of one mailbox
+    "mail_queue.recent_confirms":  # to any spelling of one mailbox, what a signup queues
         "SELECT count(*), max(created_at) FROM mail_queue WHERE mailbox = ? "
-        "AND kind = 'confirm' AND created_at > ?",
+        "AND kind IN ('confirm', 'welcome') AND created_at > ?",
     "mail_queue.insert":
         "INSERT INTO mail_queue (kind, email, mailbox, created_at, due_at) "
         "VALUES (?, ?, ?, ?, ?)",
