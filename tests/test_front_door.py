@@ -14,7 +14,7 @@ import test_browser
 import test_deliver
 from test_accessibility import EMAIL_RULES, VIEWS, violations
 from test_browser import CHROMIUM
-from test_deliver import FAST, ISSUE, SECRET, Recorder, add_people, parse, smtp_server
+from test_deliver import FAST, ISSUE, SECRET, Recorder, add_people, parse, parts, smtp_server
 from test_serve import serving
 from test_signup import Reader, configure, link, queue, statuses, wait_for
 
@@ -220,3 +220,31 @@ def test_a_subscriber_who_signs_up_again_hears_back(site: Path, tmp_path: Path) 
         ("welcome", "ada@example.org", "sent")]
     [ada] = list_subscribers(config)
     assert (ada.status, ada.name, ada.topics) == ("active", "Ada", ("AI",))
+
+
+def test_an_address_at_a_unicode_domain_reads_as_its_owner_typed_it(site: Path,
+                                                                    tmp_path: Path) -> None:
+    """Signed up as ada@bücher.example, the reader reads that address in the confirmation,
+    the welcome, the preferences page and (as a hint) the unsubscribe page, not the
+    ada@xn--bcher-kva.example mail servers are given (which reads like someone else's)."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port)
+        with serving(config, send_mail=True) as http_port:
+            reader = Reader(http_port)
+            assert reader.subscribe("ada@bücher.example")[0] == 200
+            [confirmation] = wait_for(recorder, 1)
+            assert reader.post(link(confirmation, "confirm"), [])[0] == 200
+            welcome = wait_for(recorder, 2)[1]
+            pages = [reader.get(link(welcome, "preferences"))[2]]
+            token = make_token(SECRET.encode(), "unsubscribe",
+                               key_of(config, "ada@xn--bcher-kva.example") or "")
+            pages.append(reader.get(f"/ai/unsubscribe?token={token}")[2])
+    assert [to for to, _ in recorder.messages] == ["ada@xn--bcher-kva.example"] * 2
+    for message in (confirmation, welcome):
+        assert message["To"] == "ada@xn--bcher-kva.example"
+        for part in parts(message):
+            assert "ada@bücher.example" in part and "xn--" not in part, part
+    preferences, unsubscribe = (html.unescape(page.decode()) for page in pages)
+    assert "ada@bücher.example" in preferences and "xn--" not in preferences
+    assert "a…@bücher.example" in unsubscribe and "xn--" not in unsubscribe

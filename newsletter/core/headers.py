@@ -162,6 +162,26 @@ def ascii_domain(domain: str) -> str:
     return domain.lower()
 
 
+def readable_address(address: str) -> str:
+    """``ada@xn--bcher-kva.example`` as its owner typed it, ``ada@bücher.example``: for
+    reading (pages, an email's text); headers and the SMTP envelope keep the ASCII form."""
+    local, at, domain = address.rpartition("@")
+    if not at or "xn--" not in domain.lower():
+        return address
+    try:
+        import idna  # email-validator's dependency, as in ascii_domain
+
+        return f"{local}@{idna.decode(domain)}"
+    except (ImportError, idna.IDNAError, UnicodeError):
+        return address  # not punycode after all: as stored
+
+
+def masked(address: str) -> str:
+    """``ada@example.org`` as ``a…@example.org``, the domain readable."""
+    local, at, domain = readable_address(address).rpartition("@")
+    return f"{local[:1]}…{at}{domain}" if at else f"{address[:1]}…"
+
+
 def addr_spec(address: str) -> str:
     """``local@domain`` as a header and the SMTP envelope may carry it: a plain ASCII local
     part (no quoting, no spaces, no line breaks) and an ASCII (IDNA) domain."""

@@ -19,6 +19,7 @@ import mjml
 from markupsafe import Markup, escape
 
 from ..core.config import Config
+from ..core.headers import readable_address
 from ..core.models import Issue
 from ..core.text import clean_text
 from .cards import card_maker
@@ -287,7 +288,8 @@ def render_notice(config: Config, kind: str, address: str, *, confirm_url: str =
     preheader = (f"One click to start receiving {one_line(config.title)}." if kind == "confirm"
                  else "Your subscription is confirmed.")
     context = {
-        "kind": kind, "config": config, "address": address, "subject": subject,
+        "kind": kind, "config": config, "address": readable_address(address),
+        "subject": subject,
         "preheader": preheader, "hours": int(hours) if hours == int(hours) else hours,
         "confirm_url": confirm_url, "preferences_url": preferences_url,
         "latest_url": latest_url, "palette": palette or palette_for(config),

@@ -38,6 +38,7 @@ from wsgiref.simple_server import WSGIServer
 
 from ..core.config import Config
 from ..core.errors import NewsletterError
+from ..core.headers import masked
 from ..delivery.mailqueue import QueueSender
 from ..delivery.signups import leaving, unsubscribe
 from ..delivery.tokens import Checked, check_token, read_secret
@@ -327,12 +328,6 @@ class Site:
         if not self.config.subscribe.enabled:
             return self.signup.missing(start_response)
         return self.signup.handle(environ, start_response, match.group(0), method)
-
-
-def masked(address: str) -> str:
-    """``ada@example.org`` as ``a…@example.org``."""
-    local, at, domain = address.rpartition("@")
-    return f"{local[:1]}…{at}{domain}" if at else f"{address[:1]}…"
 
 
 def _one_click(environ: dict[str, Any]) -> bool:

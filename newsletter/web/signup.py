@@ -33,10 +33,11 @@ from urllib.parse import parse_qs, quote
 from markupsafe import Markup
 
 from ..core.config import Config
-from ..core.headers import header_problem
+from ..core.headers import header_problem, readable_address
 from ..delivery.signups import (
     Confirmed,
     Outcome,
+    Reader,
     confirm,
     latest_issue_url,
     reader,
@@ -262,25 +263,28 @@ class SignupPages:
             if choice != ["save"] or any(t not in self.topics for t in chosen):
                 return self._message(start_response, HTTPStatus.BAD_REQUEST, "invalid")
             if found.subscriber.status != "active":  # a page opened before leaving, say:
-                return self._page(  # "Saved" would promise issues that never come
-                    start_response, HTTPStatus.CONFLICT, "public_preferences.html.j2",
-                    "preferences", subscriber=found.subscriber, saved=False, unsaved=True,
-                    error="")
+                return self._settings(  # "Saved" would promise issues that never come
+                    start_response, HTTPStatus.CONFLICT, found, action, unsaved=True)
             topics = () if set(chosen) == set(self.topics) else tuple(
                 t for t in self.topics if t in chosen)
             name, name_problem = form_name(form.get("name", [""])[0])
             if name_problem:  # the link is good: the reader's own page, saying what to fix
-                return self._page(
-                    start_response, HTTPStatus.BAD_REQUEST, "public_preferences.html.j2",
-                    "preferences", subscriber=found.subscriber, action=action,
-                    topics=self.topics, saved=False, unsaved=False, error=name_problem)
+                return self._settings(start_response, HTTPStatus.BAD_REQUEST, found, action,
+                                      error=name_problem)
             save_preferences(self.config, checked.key, name, topics, now)
             found = reader(self.config, checked.key)
             saved = True
         assert found is not None
-        return self._page(start_response, HTTPStatus.OK, "public_preferences.html.j2",
-                          "preferences", subscriber=found.subscriber, action=action,
-                          topics=self.topics, saved=saved, unsaved=False, error="")
+        return self._settings(start_response, HTTPStatus.OK, found, action, saved=saved)
+
+    def _settings(self, start_response: StartResponse, status: HTTPStatus, found: Reader,
+                  action: str, *, saved: bool = False, unsaved: bool = False, error: str = ""
+                  ) -> Iterable[bytes]:
+        """The preferences page; the address as its owner reads it (a domain in Unicode)."""
+        return self._page(start_response, status, "public_preferences.html.j2", "preferences",
+                          subscriber=found.subscriber, action=action, topics=self.topics,
+                          address=readable_address(found.subscriber.email), saved=saved,
+                          unsaved=unsaved, error=error)
 
     # -- answers --------------------------------------------------------------------------------
 
