@@ -248,3 +248,24 @@ def test_an_address_at_a_unicode_domain_reads_as_its_owner_typed_it(site: Path,
     preferences, unsubscribe = (html.unescape(page.decode()) for page in pages)
     assert "ada@bücher.example" in preferences and "xn--" not in preferences
     assert "a…@bücher.example" in unsubscribe and "xn--" not in unsubscribe
+
+
+def test_choices_changed_before_confirming_are_the_ones_confirmed(site: Path,
+                                                                 tmp_path: Path) -> None:
+    """Back to the form after "check your inbox", another topic ticked, Subscribe again:
+    no second email within the hour, and the link of the first confirms the choices made
+    last, instead of the first ones kept without a word."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port)
+        with serving(config, send_mail=True) as http_port:
+            reader = Reader(http_port)
+            assert reader.subscribe("ada@example.org", topics=("AI",))[0] == 200
+            [confirmation] = wait_for(recorder, 1)
+            assert reader.subscribe("ada@example.org", topics=("Robotics",), name="Ada")[0] \
+                == 200
+            assert reader.post(link(confirmation, "confirm"), [])[0] == 200
+            wait_for(recorder, 2)  # the welcome
+    [ada] = list_subscribers(config)
+    assert (ada.status, ada.name, ada.topics) == ("active", "Ada", ("Robotics",))
+    assert [kind for kind, _, _ in queue(config)] == ["confirm", "welcome"]

@@ -88,14 +88,17 @@ def record_signup(config: Config, secret: bytes, *, address: str, name: str,
         count, last = db.run("mail_queue.recent_confirms",
                              (mailbox, iso(at - dt.timedelta(days=1)))).fetchone()
         resend_after = iso(at - dt.timedelta(minutes=settings.resend_minutes))
+        topics_text = ";".join(topics)
         if count >= CONFIRMS_PER_DAY or (last is not None and last > resend_after):
+            # No second email; a reader who went back to the form and changed their choices
+            # before confirming confirms those, not the first ones.
+            db.run("subscriber.pending_choices", (name, topics_text, stamp, address))
             return Outcome.NOTHING
         if row is not None and row[3] == "active":
             # Nothing changes; the reader, told "check your inbox", gets the welcome email
             # again, with their preferences link, rather than nothing at all.
             db.run("mail_queue.insert", ("welcome", address, mailbox, stamp, stamp))
             return Outcome.QUEUED
-        topics_text = ";".join(topics)
         if row is None:
             if not db.run("subscriber.insert_pending",
                           (address, name, topics_text, stamp, new_key(), stamp, stamp)

@@ -111,6 +111,9 @@ STATEMENTS: dict[str, str] = {
     "subscriber.make_pending":  # an address that left or bounced signs up again
         "UPDATE subscribers SET name = ?, topics = ?, status = 'pending', requested_at = ?, "
         "updated = ? WHERE email = ?",
+    "subscriber.pending_choices":  # a signup again before confirming: its latest choices
+        "UPDATE subscribers SET name = ?, topics = ?, updated = ? WHERE email = ? "
+        "AND status = 'pending'",
     "subscriber.confirm":
         "UPDATE subscribers SET status = 'active', confirmed_at = ?, requested_at = NULL, "
         "updated = ? WHERE token_key = ?",
