@@ -269,3 +269,58 @@ def test_choices_changed_before_confirming_are_the_ones_confirmed(site: Path,
     [ada] = list_subscribers(config)
     assert (ada.status, ada.name, ada.topics) == ("active", "Ada", ("Robotics",))
     assert [kind for kind, _, _ in queue(config)] == ["confirm", "welcome"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed: `apt-get install "
+                                             "chromium` (.ci/run does)")
+def test_back_and_reload_after_each_form_show_its_page_again(browser, site: Path,
+                                                             tmp_path: Path) -> None:
+    """Subscribe, confirm, save preferences, leave: each POST sends the browser on to a GET
+    of its page (303), so the back button or a reload (a phone reopening the tab after the
+    mail app) shows that page again, instead of Chromium's "Confirm Form Resubmission"
+    (ERR_CACHE_MISS, as the pages are never cached) or the same POST a second time."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port)
+        with serving(config, send_mail=True) as http_port:
+            base = f"http://127.0.0.1:{http_port}"
+            page = browser.new_page(viewport={"width": 375, "height": 800})
+
+            def away_and_back(heading: str) -> None:
+                page.get_by_role("link", name="All issues").first.click()
+                page.wait_for_url(f"{base}/ai/")
+                page.go_back()
+                page.get_by_role("heading", name=heading).wait_for()
+                page.reload()
+                page.get_by_role("heading", name=heading).wait_for()
+
+            page.goto(f"{base}/ai/subscribe")
+            page.get_by_label("Email address").fill("ada@example.org")
+            page.get_by_role("button", name="Subscribe").click()
+            page.get_by_role("heading", name="Check your inbox").wait_for()
+            away_and_back("Check your inbox")
+
+            [confirmation] = wait_for(recorder, 1)
+            page.goto(base + link(confirmation, "confirm"))
+            page.get_by_role("heading", name="Thank you").wait_for()
+            away_and_back("Thank you")
+
+            welcome = wait_for(recorder, 2)[1]
+            page.goto(base + link(welcome, "preferences"))
+            page.get_by_label("Robotics").uncheck()
+            page.get_by_role("button", name="Save").click()
+            page.get_by_text("Saved.").wait_for()
+            away_and_back("Your preferences")
+            assert page.get_by_text("Saved.").is_visible()
+
+            page.get_by_role("button", name="Unsubscribe from everything").click()
+            page.get_by_role("heading", name="You are unsubscribed").wait_for()
+            away_and_back("You are unsubscribed")
+            page.close()
+            posts = [Reader(http_port).subscribe(f"{who}@example.org", follow=False)
+                     for who in ("ada", "bo")]
+    assert [(status, headers["Location"], body) for status, headers, body in posts] == [
+        (303, "/ai/subscribe?sent", b"")] * 2
+    ada = {s.email: s for s in list_subscribers(config)}["ada@example.org"]
+    assert ada.status == "unsubscribed" and ada.topics == ("AI", "Chips")
+    assert [to for to, _ in recorder.messages][:2] == ["ada@example.org"] * 2  # nothing twice

@@ -61,14 +61,20 @@ class Client:
         self.port = port
 
     def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+                headers: dict[str, str] | None = None, *, follow: bool = True
+                ) -> tuple[int, dict[str, str], bytes]:
+        """One request; a 303 (a form's POST done) is followed with a GET, as browsers do,
+        unless ``follow`` is false."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
             connection.request(method, path, body=body, headers=headers or {})
             response = connection.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
+            answer = response.status, dict(response.getheaders()), response.read()
         finally:
             connection.close()
+        if follow and answer[0] == 303:
+            return self.request("GET", answer[1]["Location"])
+        return answer
 
     def get(self, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
         return self.request("GET", path, headers={k.replace("_", "-"): v

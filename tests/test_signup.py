@@ -70,17 +70,19 @@ class Reader(Client):
         assert match
         return match.group(1).decode()
 
-    def post(self, path: str, fields: list[tuple[str, str]], kind: str = FORM,
-             **headers: str) -> tuple[int, dict[str, str], bytes]:
+    def post(self, path: str, fields: list[tuple[str, str]], kind: str = FORM, *,
+             follow: bool = True, **headers: str) -> tuple[int, dict[str, str], bytes]:
         return self.request("POST", path, body=urlencode(fields).encode(),
                             headers={"Content-Type": kind, **{k.replace("_", "-"): v
-                                                              for k, v in headers.items()}})
+                                                              for k, v in headers.items()}},
+                            follow=follow)
 
     def subscribe(self, email: str, *, topics: tuple[str, ...] = (), name: str = "",
-                  token: str | None = None, **headers: str) -> tuple[int, dict[str, str], bytes]:
+                  token: str | None = None, follow: bool = True, **headers: str
+                  ) -> tuple[int, dict[str, str], bytes]:
         fields = [("email", email), ("name", name), ("form_token", token or self.form_token()),
                   ("website", "")] + [("topics", t) for t in topics]
-        return self.post("/ai/subscribe", fields, **headers)
+        return self.post("/ai/subscribe", fields, follow=follow, **headers)
 
 
 @pytest.fixture

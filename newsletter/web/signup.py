@@ -4,15 +4,21 @@ Served under the path of ``site_url`` when ``subscribe.enabled`` (else those pat
 site's 404 page, :meth:`SignupPages.missing`). What each page promises, and why:
 
 * ``subscribe``: GET shows the form with a fresh signed, time-stamped form token. POST
-  answers the very same "check your inbox" page (200) whether the address is new, pending,
-  active or unsubscribed, whether a confirmation was queued or a limit held it back, and
-  when the honeypot is filled: the form never tells who is subscribed. Only an invalid
-  address, a missing, forged or stale form token, or a topic that is not configured gets
-  the form back (400); a client over its hourly allowance gets 429.
+  answers the very same redirect (303) to the "check your inbox" page (``subscribe?sent``)
+  whether the address is new, pending, active or unsubscribed, whether a confirmation was
+  queued or a limit held it back, and when the honeypot is filled: the form never tells who
+  is subscribed. Only an invalid address, a missing, forged or stale form token, or a topic
+  that is not configured gets the form back (400); a client over its hourly allowance gets
+  429.
 * ``confirm?token=``: GET changes nothing (mail scanners fetch every link) and shows one
-  button, which a one-line inline script presses for a reader's browser; POST confirms.
-* ``preferences?token=``: GET shows name and topics; POST saves them (``action=save``) or
-  unsubscribes (``action=unsubscribe``).
+  button, which a one-line inline script presses for a reader's browser; POST confirms and
+  sends the browser back to the GET, which then says "Thank you".
+* ``preferences?token=``: GET shows name and topics; POST saves them (``action=save``, then
+  ``&saved``: "Saved.") or unsubscribes (``action=unsubscribe``, then ``&left``).
+
+A POST that did what it was asked answers 303 to a GET of its page, so that the back
+button, a reload or a phone reopening the tab shows the page again rather than "Confirm
+Form Resubmission".
 
 A token made for another purpose answers 400, an expired one 410 with a way to sign up
 again. Bodies over 16 KB are refused (413) and only url-encoded forms are read (415). Pages
@@ -49,7 +55,7 @@ from ..delivery.subscribers import AddressError, clean_name, normalize_address
 from ..delivery.tokens import check_form_token, check_token, form_token
 from ..rendering.palette import Palette, palette_for
 from ..rendering.templating import environment_for
-from .routing import StartResponse, plain
+from .routing import StartResponse, plain, redirect
 
 Clock = Callable[[], dt.datetime]
 ROUTES = ("subscribe", "confirm", "preferences")
@@ -141,12 +147,14 @@ class SignupPages:
         try:
             form = read_form(environ) if method == "POST" else {}
             if route == "subscribe":
+                if method != "POST" and "sent" in query:
+                    return self._inbox(start_response)
                 return self._subscribe(environ, start_response, method, form)
             token = query.get("token", [])
             token_value = token[0] if len(token) == 1 else None
             if route == "confirm":
                 return self._confirm(start_response, method, token_value)
-            return self._preferences(start_response, method, token_value, form)
+            return self._preferences(start_response, method, token_value, form, query)
         except _Refused as refused:
             return plain(start_response, refused.status)
 
@@ -166,7 +174,7 @@ class SignupPages:
             return self._form(start_response, HTTPStatus.OK)
         first = {key: values[0] if values else "" for key, values in form.items()}
         if first.get("website", "").strip():  # the honeypot: a bot; say nothing, do nothing
-            return self._inbox(start_response)
+            return self._sent(start_response)
         email, raw_name = first.get("email", "").strip()[:320], first.get("name", "")
         name, name_problem = form_name(raw_name)
         chosen = tuple(t for t in form.get("topics", []) if t in self.topics)
@@ -197,7 +205,13 @@ class SignupPages:
                               extra=[("Retry-After", "3600")])
         if outcome is Outcome.QUEUED:
             self.wake()
-        return self._inbox(start_response)
+        return self._sent(start_response)
+
+    def _sent(self, start_response: StartResponse) -> Iterable[bytes]:
+        """After a POST, the browser is sent on to a GET of the page (303): going back to it,
+        reloading it or a phone reopening the tab shows it again, instead of "Confirm Form
+        Resubmission" (ERR_CACHE_MISS: the page is never cached) or a second POST."""
+        return redirect(start_response, f"{self.prefix}subscribe?sent", HTTPStatus.SEE_OTHER)
 
     def _inbox(self, start_response: StartResponse) -> Iterable[bytes]:
         """The same bytes whatever happened (see the module docstring)."""
@@ -222,21 +236,20 @@ class SignupPages:
             return self._message(start_response, HTTPStatus.BAD_REQUEST, "invalid")
         if checked.expired:
             return self._message(start_response, HTTPStatus.GONE, "expired")
+        action = f"{self.prefix}confirm?token={quote(token or '', safe='')}"
         if method == "POST":
             result = confirm(self.config, checked.key, now)
             if result is Confirmed.EXPIRED:
                 return self._message(start_response, HTTPStatus.GONE, "expired")
             if result is Confirmed.CONFIRMED:
                 self.wake()
-            return self._message(start_response, HTTPStatus.OK, "thanks",
-                                 latest=latest_issue_url(self.config))
+            return redirect(start_response, action, HTTPStatus.SEE_OTHER)  # "Thank you"
         found = reader(self.config, checked.key)
         if found is not None and found.subscriber.status == "active":
             return self._message(start_response, HTTPStatus.OK, "thanks",
                                  latest=latest_issue_url(self.config))
         if found is None or found.subscriber.status != "pending":
             return self._message(start_response, HTTPStatus.GONE, "expired")
-        action = f"{self.prefix}confirm?token={quote(token or '', safe='')}"
         return self._page(start_response, HTTPStatus.OK, "public_confirm.html.j2", "confirm",
                           action=action, script=Markup(CONFIRM_SCRIPT),  # a constant
                           csp=f"{_CSP}; script-src {script_hash(CONFIRM_SCRIPT)}")
@@ -244,7 +257,8 @@ class SignupPages:
     # -- preferences ----------------------------------------------------------------------------
 
     def _preferences(self, start_response: StartResponse, method: str, token: str | None,
-                     form: dict[str, list[str]]) -> Iterable[bytes]:
+                     form: dict[str, list[str]], query: dict[str, list[str]]
+                     ) -> Iterable[bytes]:
         checked = check_token(self.secret, token, "preferences")
         if checked is None or checked.key is None:
             return self._message(start_response, HTTPStatus.BAD_REQUEST, "invalid")
@@ -252,30 +266,30 @@ class SignupPages:
         if found is None or found.subscriber.status == "pending":
             return self._message(start_response, HTTPStatus.GONE, "expired")
         action = f"{self.prefix}preferences?token={quote(token or '', safe='')}"
-        saved = False
-        if method == "POST":
-            now = self.clock()
-            choice = form.get("action", [""])
-            if choice == ["unsubscribe"]:
-                unsubscribe(self.config, now, key=checked.key)
+        if method != "POST":  # after a POST (303): "left" and "saved" say what it did
+            if "left" in query and found.subscriber.status != "active":
                 return self._message(start_response, HTTPStatus.OK, "unsubscribed")
-            chosen = form.get("topics", [])
-            if choice != ["save"] or any(t not in self.topics for t in chosen):
-                return self._message(start_response, HTTPStatus.BAD_REQUEST, "invalid")
-            if found.subscriber.status != "active":  # a page opened before leaving, say:
-                return self._settings(  # "Saved" would promise issues that never come
-                    start_response, HTTPStatus.CONFLICT, found, action, unsaved=True)
-            topics = () if set(chosen) == set(self.topics) else tuple(
-                t for t in self.topics if t in chosen)
-            name, name_problem = form_name(form.get("name", [""])[0])
-            if name_problem:  # the link is good: the reader's own page, saying what to fix
-                return self._settings(start_response, HTTPStatus.BAD_REQUEST, found, action,
-                                      error=name_problem)
-            save_preferences(self.config, checked.key, name, topics, now)
-            found = reader(self.config, checked.key)
-            saved = True
-        assert found is not None
-        return self._settings(start_response, HTTPStatus.OK, found, action, saved=saved)
+            saved = "saved" in query and found.subscriber.status == "active"
+            return self._settings(start_response, HTTPStatus.OK, found, action, saved=saved)
+        now = self.clock()
+        choice = form.get("action", [""])
+        if choice == ["unsubscribe"]:
+            unsubscribe(self.config, now, key=checked.key)
+            return redirect(start_response, f"{action}&left", HTTPStatus.SEE_OTHER)
+        chosen = form.get("topics", [])
+        if choice != ["save"] or any(t not in self.topics for t in chosen):
+            return self._message(start_response, HTTPStatus.BAD_REQUEST, "invalid")
+        if found.subscriber.status != "active":  # a page opened before leaving, say:
+            return self._settings(  # "Saved" would promise issues that never come
+                start_response, HTTPStatus.CONFLICT, found, action, unsaved=True)
+        topics = () if set(chosen) == set(self.topics) else tuple(
+            t for t in self.topics if t in chosen)
+        name, name_problem = form_name(form.get("name", [""])[0])
+        if name_problem:  # the link is good: the reader's own page, saying what to fix
+            return self._settings(start_response, HTTPStatus.BAD_REQUEST, found, action,
+                                  error=name_problem)
+        save_preferences(self.config, checked.key, name, topics, now)
+        return redirect(start_response, f"{action}&saved", HTTPStatus.SEE_OTHER)
 
     def _settings(self, start_response: StartResponse, status: HTTPStatus, found: Reader,
                   action: str, *, saved: bool = False, unsaved: bool = False, error: str = ""
