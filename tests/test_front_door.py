@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 import sqlite3
 from pathlib import Path
 
@@ -324,3 +325,31 @@ def test_back_and_reload_after_each_form_show_its_page_again(browser, site: Path
     ada = {s.email: s for s in list_subscribers(config)}["ada@example.org"]
     assert ada.status == "unsubscribed" and ada.topics == ("AI", "Chips")
     assert [to for to, _ in recorder.messages][:2] == ["ada@example.org"] * 2  # nothing twice
+
+
+def test_the_welcome_email_carries_the_lists_unsubscribe_headers(site: Path,
+                                                                  tmp_path: Path) -> None:
+    """The welcome is the list's first message to a new subscriber: it carries List-Id,
+    List-Unsubscribe (the link, the mailto) and List-Unsubscribe-Post as an issue does, so
+    a mail app offers its own unsubscribe button from the first message on, and a one-click
+    POST to its link unsubscribes; the confirmation, sent before anyone subscribed, has
+    none of them."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port)
+        with serving(config, send_mail=True) as http_port:
+            reader = Reader(http_port)
+            assert reader.subscribe("ada@example.org")[0] == 200
+            [confirmation] = wait_for(recorder, 1)
+            assert reader.post(link(confirmation, "confirm"), [])[0] == 200
+            welcome = wait_for(recorder, 2)[1]
+            links = re.findall(r"<([^>]+)>", welcome["List-Unsubscribe"])
+            assert links[1:] == ["mailto:leave@news.example.org?subject=unsubscribe"]
+            one_click = links[0].removeprefix("https://news.example.org")
+            assert one_click.startswith("/ai/unsubscribe?token=u.")
+            assert reader.one_click(one_click)[0] == 200
+    assert welcome["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert welcome["List-Id"] == "AI Weekly <ai.news.example.org>"
+    for name in ("List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"):
+        assert confirmation[name] is None
+    assert statuses(config) == {"ada@example.org": "unsubscribed"}

@@ -111,6 +111,7 @@ def build_notice(config: Config, secret: bytes, kind: str, address: str, at: dt.
         token = make_token(secret, "confirm", key, issued)
         rendered = render_notice(config, kind, address,
                                  confirm_url=f"{config.site_url}confirm?token={token}")
+        unsubscribe_url = ""
     else:
         if status != "active":
             return None
@@ -118,9 +119,12 @@ def build_notice(config: Config, secret: bytes, kind: str, address: str, at: dt.
         rendered = render_notice(config, kind, address,
                                  preferences_url=f"{config.site_url}preferences?token={token}",
                                  latest_url=latest_issue_url(config))
+        unsubscribe_url = (f"{config.site_url}unsubscribe?token="
+                           f"{make_token(secret, 'unsubscribe', key)}")
     host = urlsplit(config.site_url).hostname or "localhost"
     return notice_message(config, address, rendered, date=at,
-                          message_id=email.utils.make_msgid(kind, domain=host))
+                          message_id=email.utils.make_msgid(kind, domain=host),
+                          unsubscribe_url=unsubscribe_url)
 
 
 def send_pending(config: Config, *, secret: bytes | None = None, log: Log = print,

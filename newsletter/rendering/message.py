@@ -200,10 +200,12 @@ def sample_message(config: Config, issue: Issue, rendered: RenderedEmail) -> byt
 
 
 def notice_message(config: Config, address: str, rendered: RenderedEmail, *,
-                   date: dt.datetime, message_id: str) -> bytes:
+                   date: dt.datetime, message_id: str, unsubscribe_url: str = "") -> bytes:
     """A one-off message (confirmation, welcome) to ``address``, the bare address in
     ``To:``: text, then HTML, quoted-printable, CRLF, 7-bit. ``date`` and ``message_id``
-    come from the caller, so the same inputs give the same bytes."""
+    come from the caller, so the same inputs give the same bytes. With ``unsubscribe_url``
+    (the welcome: a subscriber's first message of the list), the list's headers as an
+    issue carries them, so that mail apps offer their own unsubscribe button."""
     digest = hashlib.sha256(f"{message_id}\x00{rendered.text}".encode()).hexdigest()
     boundary = f"=_newsletter_{digest[:32]}"
     try:
@@ -219,6 +221,15 @@ def notice_message(config: Config, address: str, rendered: RenderedEmail, *,
     ]
     if config.email.reply_to:
         lines.append(_address_header("Reply-To", config.email.reply_to, "email.reply_to"))
+    if unsubscribe_url:
+        lines.append(headers.angle("List-Id", config.title, _list_id(config)))
+        mailto = config.email.unsubscribe_mailto
+        links = [unsubscribe_url, *([f"mailto:{mailbox(mailto)[1]}?subject=unsubscribe"]
+                                    if mailto else [])]
+        lines.append(("List-Unsubscribe: " + ",\r\n ".join(f"<{link}>" for link in links)
+                      + "\r\n").encode("ascii"))
+        if config.email.one_click_unsubscribe and one_click(config.site_url):
+            lines.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
     lines += [
         b"Auto-Submitted: auto-generated\r\n",  # RFC 3834: no auto-replies to this
         b"MIME-Version: 1.0\r\n",
