@@ -353,3 +353,26 @@ def test_the_welcome_email_carries_the_lists_unsubscribe_headers(site: Path,
     for name in ("List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"):
         assert confirmation[name] is None
     assert statuses(config) == {"ada@example.org": "unsubscribed"}
+
+
+def test_a_reader_signed_up_again_is_asked_to_confirm_not_told_the_link_expired(
+        site: Path, tmp_path: Path) -> None:
+    """Unsubscribed, then signed up again: until they confirm, the preferences link of
+    their earlier emails says the new subscription waits for its confirmation (409), not
+    "This link is too old to use. Sign up again", which they just did."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port)
+        add_people(config, tmp_path, ["ada@example.org,Ada,"])
+        assert send_issue(config, ISSUE, log=lambda line: None, retry=FAST).sent
+        preferences = link(parse(recorder.messages[0][1]), "preferences")
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        assert reader.post(preferences, [("action", "unsubscribe")])[0] == 200
+        assert reader.subscribe("ada@example.org")[0] == 200
+        status, _, page = reader.get(preferences)
+    text = " ".join(html.unescape(page.decode()).split())
+    assert status == 409 and "too old" not in text
+    assert "Confirm your subscription first" in text
+    assert "waits for its confirmation: open the link in the email we sent" in text
+    assert statuses(config) == {"ada@example.org": "pending"}

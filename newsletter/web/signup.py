@@ -76,6 +76,7 @@ HEADINGS = {
     "thanks": "Thank you", "preferences": "Your preferences", "unsubscribed":
     "You are unsubscribed", "invalid": "Invalid link", "expired": "This link has expired",
     "limited": "Too many requests", "missing": "Page not found",
+    "waiting": "Confirm your subscription first",
 }
 
 
@@ -263,8 +264,10 @@ class SignupPages:
         if checked is None or checked.key is None:
             return self._message(start_response, HTTPStatus.BAD_REQUEST, "invalid")
         found = reader(self.config, checked.key)
-        if found is None or found.subscriber.status == "pending":
+        if found is None:
             return self._message(start_response, HTTPStatus.GONE, "expired")
+        if found.subscriber.status == "pending":  # left, then signed up again: not "expired"
+            return self._message(start_response, HTTPStatus.CONFLICT, "waiting")
         action = f"{self.prefix}preferences?token={quote(token or '', safe='')}"
         if method != "POST":  # after a POST (303): "left" and "saved" say what it did
             if "left" in query and found.subscriber.status != "active":
