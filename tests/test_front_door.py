@@ -8,17 +8,20 @@ import datetime as dt
 import html
 import re
 import sqlite3
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 import test_browser
 import test_deliver
+import test_signup
 from test_accessibility import EMAIL_RULES, VIEWS, violations
 from test_browser import CHROMIUM
 from test_deliver import FAST, ISSUE, SECRET, Recorder, add_people, parse, parts, smtp_server
 from test_serve import serving
 from test_signup import Reader, configure, link, queue, statuses, wait_for
 
+from newsletter.core.config import Config
 from newsletter.delivery.mailqueue import send_pending
 from newsletter.delivery.send import send_issue
 from newsletter.delivery.signups import key_of, record_signup
@@ -31,8 +34,29 @@ from newsletter.state.database import state_path
 browser = test_browser.browser
 secret = test_deliver.secret
 site = test_deliver.site
+world = test_signup.world
 
 LONG_LOCAL = "a" * 65 + "@example.org"  # RFC 5321: at most 64 characters before the @
+
+
+def confirmed(reader: Reader, recorder: Recorder, address: str
+              ) -> tuple[EmailMessage, EmailMessage]:
+    """Signed up through the form and confirmed: the confirmation and the welcome."""
+    assert reader.subscribe(address)[0] == 200
+    [confirmation] = wait_for(recorder, 1)
+    assert reader.post(link(confirmation, "confirm"), [])[0] == 200
+    return confirmation, wait_for(recorder, 2)[1]
+
+
+def issue_sent(site: Path, folder: Path, people: list[str]
+               ) -> tuple[Config, dict[str, EmailMessage]]:
+    """Subscribers imported (CSV rows) and sent the issue: the config, each one's message."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, folder, port)
+        add_people(config, folder, people)
+        assert send_issue(config, ISSUE, log=lambda line: None, retry=FAST).sent
+    return config, {to: parse(raw) for to, raw in recorder.messages}
 
 
 @pytest.mark.parametrize(("address", "says"), [
@@ -85,12 +109,7 @@ def test_a_reader_who_left_is_not_told_their_choices_are_saved(site: Path, tmp_p
     says the address receives nothing and how to come back, with no Save button; a Save
     from a page opened before leaving answers "Nothing was saved", never "Saved. The next
     issue follows these choices" for issues that will not come."""
-    recorder = Recorder()
-    with smtp_server(recorder) as port:
-        config = configure(site, tmp_path, port)
-        add_people(config, tmp_path, ["ada@example.org,Ada,", "bo@example.org,Bo,"])
-        assert send_issue(config, ISSUE, log=lambda line: None, retry=FAST).sent
-        messages = {to: parse(raw) for to, raw in recorder.messages}
+    config, messages = issue_sent(site, tmp_path, ["ada@example.org,Ada,", "bo@example.org,Bo,"])
     ada, bo = (link(messages[f"{who}@example.org"], "preferences") for who in ("ada", "bo"))
     with sqlite3.connect(state_path(config)) as db:
         db.execute("UPDATE subscribers SET status = 'bounced' WHERE email = 'bo@example.org'")
@@ -138,12 +157,8 @@ def test_a_name_with_a_pasted_tab_is_saved_and_a_wrong_name_is_named(site: Path,
     """A tab pasted into the name (from a spreadsheet) is a space, on both forms; a name
     that cannot go into a mail header is named on the reader's own page, with what to do,
     never answered "Invalid link" as if the link from their email were broken."""
-    recorder = Recorder()
-    with smtp_server(recorder) as port:
-        config = configure(site, tmp_path, port)
-        add_people(config, tmp_path, ["ada@example.org,Ada,"])
-        assert send_issue(config, ISSUE, log=lambda line: None, retry=FAST).sent
-        preferences = link(parse(recorder.messages[0][1]), "preferences")
+    config, messages = issue_sent(site, tmp_path, ["ada@example.org,Ada,"])
+    preferences = link(messages["ada@example.org"], "preferences")
     with serving(config) as http_port:
         reader = Reader(http_port)
         status, _, page = reader.post(preferences, [("name", "Ada\tLovelace"),
@@ -223,24 +238,16 @@ def test_a_subscriber_who_signs_up_again_hears_back(site: Path, tmp_path: Path) 
     assert (ada.status, ada.name, ada.topics) == ("active", "Ada", ("AI",))
 
 
-def test_an_address_at_a_unicode_domain_reads_as_its_owner_typed_it(site: Path,
-                                                                    tmp_path: Path) -> None:
+def test_an_address_at_a_unicode_domain_reads_as_its_owner_typed_it(world) -> None:
     """Signed up as ada@bücher.example, the reader reads that address in the confirmation,
     the welcome, the preferences page and (as a hint) the unsubscribe page, not the
     ada@xn--bcher-kva.example mail servers are given (which reads like someone else's)."""
-    recorder = Recorder()
-    with smtp_server(recorder) as port:
-        config = configure(site, tmp_path, port)
-        with serving(config, send_mail=True) as http_port:
-            reader = Reader(http_port)
-            assert reader.subscribe("ada@bücher.example")[0] == 200
-            [confirmation] = wait_for(recorder, 1)
-            assert reader.post(link(confirmation, "confirm"), [])[0] == 200
-            welcome = wait_for(recorder, 2)[1]
-            pages = [reader.get(link(welcome, "preferences"))[2]]
-            token = make_token(SECRET.encode(), "unsubscribe",
-                               key_of(config, "ada@xn--bcher-kva.example") or "")
-            pages.append(reader.get(f"/ai/unsubscribe?token={token}")[2])
+    config, reader, recorder = world
+    confirmation, welcome = confirmed(reader, recorder, "ada@bücher.example")
+    pages = [reader.get(link(welcome, "preferences"))[2]]
+    token = make_token(SECRET.encode(), "unsubscribe",
+                       key_of(config, "ada@xn--bcher-kva.example") or "")
+    pages.append(reader.get(f"/ai/unsubscribe?token={token}")[2])
     assert [to for to, _ in recorder.messages] == ["ada@xn--bcher-kva.example"] * 2
     for message in (confirmation, welcome):
         assert message["To"] == "ada@xn--bcher-kva.example"
@@ -327,27 +334,19 @@ def test_back_and_reload_after_each_form_show_its_page_again(browser, site: Path
     assert [to for to, _ in recorder.messages][:2] == ["ada@example.org"] * 2  # nothing twice
 
 
-def test_the_welcome_email_carries_the_lists_unsubscribe_headers(site: Path,
-                                                                  tmp_path: Path) -> None:
+def test_the_welcome_email_carries_the_lists_unsubscribe_headers(world) -> None:
     """The welcome is the list's first message to a new subscriber: it carries List-Id,
     List-Unsubscribe (the link, the mailto) and List-Unsubscribe-Post as an issue does, so
     a mail app offers its own unsubscribe button from the first message on, and a one-click
     POST to its link unsubscribes; the confirmation, sent before anyone subscribed, has
     none of them."""
-    recorder = Recorder()
-    with smtp_server(recorder) as port:
-        config = configure(site, tmp_path, port)
-        with serving(config, send_mail=True) as http_port:
-            reader = Reader(http_port)
-            assert reader.subscribe("ada@example.org")[0] == 200
-            [confirmation] = wait_for(recorder, 1)
-            assert reader.post(link(confirmation, "confirm"), [])[0] == 200
-            welcome = wait_for(recorder, 2)[1]
-            links = re.findall(r"<([^>]+)>", welcome["List-Unsubscribe"])
-            assert links[1:] == ["mailto:leave@news.example.org?subject=unsubscribe"]
-            one_click = links[0].removeprefix("https://news.example.org")
-            assert one_click.startswith("/ai/unsubscribe?token=u.")
-            assert reader.one_click(one_click)[0] == 200
+    config, reader, recorder = world
+    confirmation, welcome = confirmed(reader, recorder, "ada@example.org")
+    links = re.findall(r"<([^>]+)>", welcome["List-Unsubscribe"])
+    assert links[1:] == ["mailto:leave@news.example.org?subject=unsubscribe"]
+    one_click = links[0].removeprefix("https://news.example.org")
+    assert one_click.startswith("/ai/unsubscribe?token=u.")
+    assert reader.one_click(one_click)[0] == 200
     assert welcome["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert welcome["List-Id"] == "AI Weekly <ai.news.example.org>"
     for name in ("List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"):
@@ -360,12 +359,8 @@ def test_a_reader_signed_up_again_is_asked_to_confirm_not_told_the_link_expired(
     """Unsubscribed, then signed up again: until they confirm, the preferences link of
     their earlier emails says the new subscription waits for its confirmation (409), not
     "This link is too old to use. Sign up again", which they just did."""
-    recorder = Recorder()
-    with smtp_server(recorder) as port:
-        config = configure(site, tmp_path, port)
-        add_people(config, tmp_path, ["ada@example.org,Ada,"])
-        assert send_issue(config, ISSUE, log=lambda line: None, retry=FAST).sent
-        preferences = link(parse(recorder.messages[0][1]), "preferences")
+    config, messages = issue_sent(site, tmp_path, ["ada@example.org,Ada,"])
+    preferences = link(messages["ada@example.org"], "preferences")
     with serving(config) as http_port:
         reader = Reader(http_port)
         assert reader.post(preferences, [("action", "unsubscribe")])[0] == 200
