@@ -1,7 +1,8 @@
 """Every SQL statement the state is read and written with, each under a name.
 
 One place, so that a reviewer sees all the SQL at once and a change of schema is checked
-against every statement that touches the table. Statements are written once, with ``?``
+against every statement that touches the table (those of the signup form's rate limit and
+mail queue are in ``signup_queries.py``, merged in here). Statements are written once, with ``?``
 placeholders, in the SQL that SQLite and PostgreSQL both read (``ON CONFLICT ... DO
 UPDATE``, ``excluded``, ``RETURNING``); where the dialects differ, ``DIALECT_STATEMENTS``
 gives each engine its own text under the same name. For PostgreSQL the placeholders become
@@ -16,6 +17,7 @@ from __future__ import annotations
 import functools
 
 from .schema import DIALECTS, POSTGRESQL, SQLITE
+from .signup_queries import SIGNUP_STATEMENTS
 
 # A mailbox is one subscriber (schema.py, version 6): the spellings of an address equal once
 # lower-cased. For an issue, the spelling ``s`` of a mailbox is sent it unless another is
@@ -111,9 +113,6 @@ STATEMENTS: dict[str, str] = {
     "subscriber.make_pending":  # an address that left or bounced signs up again
         "UPDATE subscribers SET name = ?, topics = ?, status = 'pending', requested_at = ?, "
         "updated = ? WHERE email = ?",
-    "subscriber.pending_choices":  # a signup again before confirming: its latest choices
-        "UPDATE subscribers SET name = ?, topics = ?, updated = ? WHERE email = ? "
-        "AND status = 'pending'",
     "subscriber.confirm":
         "UPDATE subscribers SET status = 'active', confirmed_at = ?, requested_at = NULL, "
         "updated = ? WHERE token_key = ?",
@@ -149,39 +148,7 @@ STATEMENTS: dict[str, str] = {
     "subscribers.expire_pending":  # had been a subscriber before: stays out
         "UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL "
         "WHERE status = 'pending' AND requested_at < ?",
-    # -- the signup rate limit and the mail queue -------------------------------------------
-    "signup_hits.count":
-        "SELECT count(*) FROM signup_hits WHERE client = ? AND at > ?",
-    "signup_hits.insert":
-        "INSERT INTO signup_hits (client, at) VALUES (?, ?)",
-    "signup_hits.purge":
-        "DELETE FROM signup_hits WHERE at <= ?",
-    "mail_queue.recent_confirms":  # to any spelling of one mailbox, what a signup queues
-        "SELECT count(*), max(created_at) FROM mail_queue WHERE mailbox = ? "
-        "AND kind IN ('confirm', 'welcome') AND created_at > ?",
-    "mail_queue.insert":
-        "INSERT INTO mail_queue (kind, email, mailbox, created_at, due_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-    "mail_queue.drop_confirms":
-        "UPDATE mail_queue SET status = 'dropped' WHERE email = ? AND kind = 'confirm' "
-        "AND status = 'queued'",
-    "mail_queue.drop_expired":
-        "UPDATE mail_queue SET status = 'dropped' WHERE status = 'queued' AND email IN "
-        "(SELECT email FROM subscribers WHERE status = 'pending' AND requested_at < ?)",
-    "mail_queue.purge":
-        "DELETE FROM mail_queue WHERE status != 'queued' AND created_at < ?",
-    "mail_queue.next_due":
-        "SELECT id, kind, email, attempts FROM mail_queue WHERE status = 'queued' "
-        "AND due_at <= ? ORDER BY due_at, id LIMIT 1",
-    "mail_queue.lease":  # taken: pushed ahead so that no other sender takes it meanwhile
-        "UPDATE mail_queue SET due_at = ?, attempts = attempts + 1 WHERE id = ? "
-        "AND status = 'queued' AND due_at <= ?",
-    "mail_queue.retry_at":
-        "UPDATE mail_queue SET due_at = ?, detail = ? WHERE id = ?",
-    "mail_queue.finish":
-        "UPDATE mail_queue SET status = ?, detail = ? WHERE id = ?",
-    "mail_queue.all":
-        "SELECT kind, email, status FROM mail_queue ORDER BY id",
+    **SIGNUP_STATEMENTS,  # the signup rate limit and the mail queue: signup_queries.py
     # -- the send ledger --------------------------------------------------------------------
     "deliveries.addresses":
         "SELECT email FROM deliveries WHERE issue = ?",
