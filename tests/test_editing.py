@@ -422,3 +422,28 @@ def test_an_intro_of_a_topic_without_a_section_in_the_issue_warns(two_topics: Pa
               date="2021-03-01")
     pinned = run(two_topics, "build", "2021-03-01", "--strict")
     assert pinned.exit_code == 0 and "topic_intros" not in pinned.stderr
+
+
+def test_a_pin_by_url_names_the_article_in_the_window_when_files_share_it(two_topics: Path
+                                                                          ) -> None:
+    """A story published again under the same URL (a January file and a February one): a
+    pin or exclude by that URL names the one in this issue's window, the one the editor saw
+    in the explain table, not whichever file the walk read last (a real corpus has such
+    pairs: powerapps' 000_2587... and 000_c1da...)."""
+    articles = two_topics / "articles"
+    url = "https://news.example/portal-walkthrough/"
+    write_article(articles, "b-february", title="Walkthrough, updated", quality=1, webUrl=url)
+    write_article(articles, "z-january", title="Walkthrough", quality=1, webUrl=url,
+                  publishedDateTime="2021-01-14T10:30:00Z")
+    overrides(two_topics, 'pin: ["https://news.example/portal-walkthrough?utm_source=x"]\n')
+    result = run(two_topics, "build", "2021-02-22")
+    assert result.exit_code == 0, result.output
+    issue = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())
+    assert issue["sections"][0]["articles"][0]["id"] == "b-february"
+    assert "b-february: pinned by the editor" in run(two_topics, "explain", "2021-02-22").stdout
+    # outside every window of theirs, the newest of them
+    overrides(two_topics, f'pin: ["{url}"]\n', date="2021-04-05")
+    later = run(two_topics, "build", "2021-04-05")
+    assert later.exit_code == 0, later.output
+    issue = json.loads((two_topics / "issues" / "2021-04-05" / "issue.json").read_text())
+    assert [a["id"] for s in issue["sections"] for a in s["articles"]] == ["b-february"]

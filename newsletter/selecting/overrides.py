@@ -182,7 +182,7 @@ def resolve_entries(overrides: Overrides, articles: Sequence[Article], config: C
     listing = f"`newsletter explain --date {issue_date.isoformat()}` lists the ids"
     # Indexed only when there is an entry to look up: explain may read a million articles.
     by_id = {a.id: a for a in articles} if overrides.pin or overrides.exclude else {}
-    by_url = {a.canonical_url: a for a in articles} if by_id else {}
+    by_url = _by_url(articles, window) if by_id else {}
     errors: list[str] = []
     pinned: list[Article] = []
     for index, entry in enumerate(overrides.pin):
@@ -217,6 +217,21 @@ def resolve_entries(overrides: Overrides, articles: Sequence[Article], config: C
                              or f"{listing}: fix the entry or remove it"))
     errors += _unknown_topics(overrides, config)
     return Resolved(tuple(pinned), frozenset(excluded), tuple(errors))
+
+
+def _by_url(articles: Sequence[Article], window: Window) -> dict[str, Article]:
+    """The article each canonical URL names. A URL several files share (a story published
+    again, a feed's repeat) names the one in the issue's window, the newest of them or,
+    with none in it, the newest: the one the editor saw in this issue's explain table."""
+    chosen: dict[str, Article] = {}
+    for article in articles:
+        if not article.canonical_url:  # what explain keeps of a file outside the window
+            continue
+        held = chosen.get(article.canonical_url)
+        if held is None or ((article.published in window, article.published)
+                            > (held.published in window, held.published)):
+            chosen[article.canonical_url] = article
+    return chosen
 
 
 def _as_list(key: str, entry: str, by_id: dict[str, Article],
