@@ -511,7 +511,8 @@ def test_a_key_given_twice_in_overrides_is_an_error(project: Path):
     overrides.write_text("pin: [alpha]\nintro: Hello\npin: []\n", encoding="utf-8")
     result = run(project, "build", "2021-02-22")
     assert result.exit_code == 1
-    assert (f"{overrides}: 1 problem in the configuration:\n  line 3: pin: given twice "
+    # the editor's file, not the configuration: the message says which
+    assert (f"{overrides}: 1 problem in the issue's overrides:\n  line 3: pin: given twice "
             "(first on line 1)") in result.stderr
     assert not (overrides.parent / "issue.json").exists()
 

@@ -54,6 +54,7 @@ def test_a_mistyped_exclude_is_an_error_like_a_mistyped_pin(two_topics: Path) ->
         assert 'exclude[0]: no article file and no related coverage in this issue\'s window ' \
                'has the id or URL "alpah"' in result.stderr
         assert 'pin[0]: no valid article has the id or URL "btea"' in result.stderr
+    assert "2 problems in the issue's overrides:" in run(two_topics, "build", "2021-02-22").stderr
     assert not (two_topics / "issues" / "2021-02-22" / "issue.json").exists()
 
 

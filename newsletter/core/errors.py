@@ -10,14 +10,21 @@ class NewsletterError(Exception):
 
 
 class ConfigError(NewsletterError):
-    def __init__(self, path: str, errors: list[str], warnings: list[str] | None = None) -> None:
+    """The problems of a settings file: the configuration, or (``what``) an issue's
+    overrides, which its message must not call the configuration."""
+
+    def __init__(self, path: str, errors: list[str], warnings: list[str] | None = None, *,
+                 what: str = "the configuration") -> None:
         self.path = path
         self.errors = errors
         self.warnings = warnings or []
         lines = "\n".join(f"  {e}" for e in errors)
         lines += "".join(f"\n  warning: {w}" for w in self.warnings)
         noun = "problem" if len(errors) == 1 else "problems"
-        super().__init__(f"{path}: {len(errors)} {noun} in the configuration:\n{lines}")
+        super().__init__(f"{path}: {len(errors)} {noun} in {what}:\n{lines}")
+
+
+OVERRIDES = "the issue's overrides"  # ConfigError's ``what`` for an overrides.yaml
 
 
 class ArticleError(ValueError):

@@ -316,11 +316,12 @@ def parse_yaml(text: str, *, first_line: int = 2, holder: str = "article files",
         loader.dispose()
 
 
-def load_yaml_file(path: Path, text: str, *, holder: str) -> Any:
+def load_yaml_file(path: Path, text: str, *, holder: str,
+                   what: str = "the configuration") -> Any:
     """A whole YAML settings file (the configuration, an issue's overrides) through the one
     safe loader; a refusal or syntax error is a :class:`ConfigError` naming the line."""
     try:
         return parse_yaml(text, first_line=1, holder=holder, unique_keys=True)
     except ArticleError as error:
         where = f"line {error.line}: " if error.line is not None else ""
-        raise ConfigError(str(path), [where + error.message]) from None
+        raise ConfigError(str(path), [where + error.message], what=what) from None

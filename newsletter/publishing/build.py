@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..core.config import Config
-from ..core.errors import ConfigError, NewsletterError, StrictError
+from ..core.errors import OVERRIDES, ConfigError, NewsletterError, StrictError
 from ..core.models import Issue, IssueStatus, Problem, Selection
 from ..core.timing import issue_timestamp
 from ..reading.corpus import CorpusReading, read_corpus
@@ -95,7 +95,7 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
     window = issue_window(issue_date, config.timezone, config.window_days)
     resolved = resolve_entries(overrides, reading.articles, config, window, issue_date)
     if resolved.errors and not lenient:
-        raise ConfigError(str(overrides_path), list(resolved.errors))
+        raise ConfigError(str(overrides_path), list(resolved.errors), what=OVERRIDES)
     pinned, excluded = resolved.pinned, resolved.excluded
     store = store or IssueStore(config.output)
     again = tuple(f"{overrides_path}: {w}" for w in pinned_again(overrides, pinned, store,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.config import Config, check_subject
-from ..core.errors import ConfigError
+from ..core.errors import OVERRIDES, ConfigError
 from ..core.models import Article, Issue, IssueStatus, Window
 from ..core.safeyaml import load_yaml_file
 from ..core.text import clean_text, describe, topic_key
@@ -73,7 +73,7 @@ def parse_overrides(data: Any, path: Path) -> Overrides:
         return Overrides()
     if not isinstance(data, dict):
         raise ConfigError(str(path), [f"the file holds {describe(data)}, expected a mapping "
-                                      "with intro, subject, pin or exclude"])
+                                      "with intro, subject, pin or exclude"], what=OVERRIDES)
     errors: list[str] = []
     warnings = [f"{key}: unknown key, ignored (known: {', '.join(KEYS)})"
                 for key in data if key not in KEYS]
@@ -97,7 +97,7 @@ def parse_overrides(data: Any, path: Path) -> Overrides:
     pin = _entries(data.get("pin"), "pin", errors)
     exclude = _entries(data.get("exclude"), "exclude", errors)
     if errors:
-        raise ConfigError(str(path), errors, warnings)
+        raise ConfigError(str(path), errors, warnings, what=OVERRIDES)
     return Overrides(intro, subject, pin, exclude, tuple(warnings), topic_intros,
                      intro_in_filtered)
 
@@ -139,8 +139,9 @@ def load_overrides(path: Path) -> Overrides:
     except FileNotFoundError:
         return Overrides()
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(str(path), [f"cannot be read: {error}"]) from None
-    return parse_overrides(load_yaml_file(path, text, holder="overrides files"), path)
+        raise ConfigError(str(path), [f"cannot be read: {error}"], what=OVERRIDES) from None
+    return parse_overrides(load_yaml_file(path, text, holder="overrides files",
+                                          what=OVERRIDES), path)
 
 
 def find_article(entry: str, articles: dict[str, Article],
@@ -162,7 +163,7 @@ def resolve_overrides(overrides: Overrides, articles: Sequence[Article], config:
     the window (``check`` resolves the drafts' entries as a build does)."""
     resolved = resolve_entries(overrides, articles, config, window, issue_date)
     if resolved.errors:
-        raise ConfigError(str(path), list(resolved.errors))
+        raise ConfigError(str(path), list(resolved.errors), what=OVERRIDES)
     return resolved.pinned, resolved.excluded
 
 
