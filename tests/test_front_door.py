@@ -21,7 +21,7 @@ from test_deliver import FAST, ISSUE, SECRET, Recorder, add_people, parse, parts
 from test_serve import serving
 from test_signup import Reader, configure, link, queue, statuses, wait_for
 
-from newsletter.core.config import Config
+from newsletter.core.config import Config, load_config
 from newsletter.delivery.mailqueue import send_pending
 from newsletter.delivery.send import send_issue
 from newsletter.delivery.signups import key_of, record_signup
@@ -371,3 +371,27 @@ def test_a_reader_signed_up_again_is_asked_to_confirm_not_told_the_link_expired(
     assert "Confirm your subscription first" in text
     assert "waits for its confirmation: open the link in the email we sent" in text
     assert statuses(config) == {"ada@example.org": "pending"}
+
+
+def test_the_front_doors_english_pages_say_they_are_english(site: Path, tmp_path: Path) -> None:
+    """With ``language: de`` the issues and the archive are German (``lang="de"``), but the
+    form, its answers, the unsubscribe page, the 404 and the confirmation email are written
+    in English by the tool: they say ``lang="en"``, so a screen reader reads them with an
+    English voice instead of reading English words with German rules."""
+    import yaml
+
+    config = configure(site, tmp_path, 1)
+    data = yaml.safe_load(config.path.read_text("utf-8"))
+    config.path.write_text(yaml.safe_dump({**data, "language": "de"}), "utf-8")
+    config = load_config(config.path)
+    add_people(config, tmp_path, ["ada@example.org,Ada,"])
+    token = make_token(SECRET.encode(), "unsubscribe", key_of(config, "ada@example.org") or "")
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        pages = {path: reader.get(path)[2] for path in (
+            "/ai/subscribe", "/ai/subscribe?sent", "/ai/no-such-page",
+            f"/ai/unsubscribe?token={token}", "/ai/confirm?token=forged")}
+    assert {path: b'<html lang="en">' in page for path, page in pages.items()} == {
+        path: True for path in pages}
+    notice = render_notice(config, "confirm", "ada@example.org", confirm_url="https://x/")
+    assert '<html lang="en"' in notice.html

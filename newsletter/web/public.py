@@ -268,7 +268,8 @@ class Site:
                    "invalid": "Invalid link", "busy": "Please try again"}[state]
         body = environment_for(self.config).get_template(PAGE_TEMPLATE).render(
             config=self.config, state=state, heading=heading, address=address,
-            action=action, home=self.prefix, palette=self.palette).encode("utf-8")
+            action=action, home=self.prefix, palette=self.palette,
+            page_language="en").encode("utf-8")  # its words are English, as signup.py's
         retry = [("Retry-After", "60")] if status == HTTPStatus.SERVICE_UNAVAILABLE else []
         start_response(f"{status.value} {status.phrase}", [
             ("Content-Type", "text/html; charset=utf-8"),

@@ -323,7 +323,9 @@ class SignupPages:
             "page_title": f"{heading} · {self.config.title}", "description": "",
             "canonical": f"{self.config.site_url}{page if page in ROUTES else ''}",
             "hours": _hours(self.config.subscribe.confirm_hours), "latest": "",
-            "palette": self.palette, **context}
+            "palette": self.palette,
+            "page_language": "en",  # these pages' words are English whatever config.language
+            **context}
         body = environment_for(self.config).get_template(template).render(values).encode("utf-8")
         start_response(f"{status.value} {status.phrase}", [
             ("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
