@@ -395,3 +395,17 @@ def test_the_front_doors_english_pages_say_they_are_english(site: Path, tmp_path
         path: True for path in pages}
     notice = render_notice(config, "confirm", "ada@example.org", confirm_url="https://x/")
     assert '<html lang="en"' in notice.html
+
+
+def test_a_name_the_form_refuses_comes_back_to_be_corrected(site: Path, tmp_path: Path
+                                                             ) -> None:
+    """The form refusing a name gives it back in its field, with the address and topics,
+    for the reader to correct, instead of an empty field."""
+    config = configure(site, tmp_path, 1)
+    with serving(config) as http_port:
+        status, _, page = Reader(http_port).subscribe(
+            "ada@example.org", name="Ada =?utf-8?q?x?=", topics=("AI",))
+    text = html.unescape(page.decode())
+    assert status == 400 and 'The name holds "=?" and "?="' in text
+    assert 'value="Ada =?utf-8?q?x?="' in text and 'value="ada@example.org"' in text
+    assert 'value="AI" checked' in text and statuses(config) == {}

@@ -179,7 +179,8 @@ class SignupPages:
         email, raw_name = first.get("email", "").strip()[:320], first.get("name", "")
         name, name_problem = form_name(raw_name)
         chosen = tuple(t for t in form.get("topics", []) if t in self.topics)
-        again: dict[str, Any] = {"email": email, "name": name, "chosen": chosen}
+        again: dict[str, Any] = {"email": email, "name": name or " ".join(raw_name.split()),
+                                 "chosen": chosen}  # a name refused comes back to be fixed
         now = self.clock()
         if not check_form_token(self.secret, first.get("form_token"), now.timestamp()):
             return self._form(start_response, HTTPStatus.BAD_REQUEST, error=(
