@@ -324,6 +324,16 @@ def test_an_intro_for_an_unknown_topic_is_an_error(two_topics: Path) -> None:
         result.stderr
 
 
+def test_check_names_the_line_of_the_unknown_topics_own_intro(two_topics: Path) -> None:
+    """Under a topic_intros block of several topics, the line is the unknown topic's own,
+    not the key's: a long intro above it would leave the editor searching."""
+    path = overrides(two_topics, "topic_intros:\n  AI: |\n    Two launches.\n\n    Both big.\n"
+                                 '  "Robotix": "A robot."\npin: []\n')
+    checked = run(two_topics, "check")
+    assert checked.exit_code == 1
+    assert f'{path}:6: topic_intros: "Robotix" is not a configured topic' in checked.stderr
+
+
 def test_an_intro_kept_under_a_topics_old_name_suggests_the_new_one(two_topics: Path) -> None:
     """The config renamed a topic ("Robotics" to "Robots") after the editor wrote its intro:
     the error names the configured topic it most likely means; nothing close, no guess."""

@@ -32,6 +32,7 @@ _LINE = re.compile(r"line (\d+): ")
 # A problem starts with the key it is about: "intro: ...", "pin[0]: ...", "topic_intros.AI: "
 _KEY = re.compile(r"([A-Za-z_][\w-]*)(?=[\[.:])")
 _ENTRY = re.compile(r"(pin|exclude)\[(\d+)\]: ")
+_TOPIC = re.compile(r'topic_intros: "([^"]*)" ')
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,30 @@ def _problem(path: Path, message: str, lines: dict[str, int],
         text = getattr(overrides, key)[index]
         line = _entry_line(path, lines.get(key), text)
         return OverridesProblem(path, line, message, warning)
+    topic = _TOPIC.match(message)
+    if topic:  # the line of the topic's own intro, under topic_intros
+        line = _topic_line(path, lines.get("topic_intros"), topic[1])
+        return OverridesProblem(path, line, message, warning)
     key = _KEY.match(message)
     return OverridesProblem(path, lines.get(key[1]) if key else None, message, warning)
+
+
+def _topic_line(path: Path, key_line: int | None, topic: str) -> int | None:
+    """The line of ``topic``'s intro in the block mapping under topic_intros (starting on
+    ``key_line``); the key's own line in a flow mapping ``{AI: ...}`` or when not found."""
+    if key_line is None:
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()[key_line - 1:]
+    except (OSError, UnicodeDecodeError):
+        return key_line
+    for number, line in enumerate(lines[1:], start=key_line + 1):
+        if line[:1] not in ("", " ", "\t", "#"):
+            break  # the next top-level key: the mapping has ended
+        name = line.strip().split(":", 1)[0].strip().strip("'\"")
+        if line[:1] in (" ", "\t") and ":" in line and name == topic:
+            return number
+    return key_line
 
 
 def _entry_line(path: Path, key_line: int | None, entry: str) -> int | None:
