@@ -346,6 +346,12 @@ def test_an_intro_kept_under_a_topics_old_name_suggests_the_new_one(two_topics: 
             'did you mean "Robots"?') in result.stderr
     overrides(two_topics, "topic_intros: {Space: text}\n")
     assert "did you mean" not in run(two_topics, "build", "2021-02-22").stderr
+    write_article(two_topics / "articles", "robot", title="Robot walks", topics=["Robotics"])
+    overrides(two_topics, "pin: [robot]\n")  # an article still under the old name
+    assert ('pin[0]: "robot" has no configured topic (its topics: Robotics), so there is no '
+            'section to pin it in; its topic "Robotics" is spelt like the configured "Robots" '
+            "(renamed in the config?): change one or the other") in run(
+                two_topics, "build", "2021-02-22").stderr
 
 
 # -- pinning what an earlier issue featured ---------------------------------------------------

@@ -195,8 +195,12 @@ def resolve_entries(overrides: Overrides, articles: Sequence[Article], config: C
                              "entry or remove the pin"))
         elif pin_topic(article, config) is None:
             topics = ", ".join(article.topics) or "none"
+            close = next(((t, n) for t, n in ((t, _close_topic(t, config))
+                                              for t in article.topics) if n), None)
+            hint = (f'; its topic "{close[0]}" is spelt like the configured "{close[1]}" '
+                    "(renamed in the config?): change one or the other" if close else "")
             errors.append(f'pin[{index}]: "{entry}" has no configured topic (its topics: '
-                          f"{topics}), so there is no section to pin it in")
+                          f"{topics}), so there is no section to pin it in{hint}")
         else:
             pinned.append(article)
     excluded: set[str] = set()
@@ -262,9 +266,14 @@ def _unknown_topics(overrides: Overrides, config: Config) -> list[str]:
 def _renamed(topic: str, config: Config) -> str:
     """A configured topic spelt like ``topic`` (renamed in the config, or a typo), as a
     suggestion; "" when none is close."""
+    close = _close_topic(topic, config)
+    return f'; did you mean "{close}"?' if close else ""
+
+
+def _close_topic(topic: str, config: Config) -> str | None:
     names = {topic_key(t.name): t.name for t in config.topics}
     close = difflib.get_close_matches(topic_key(topic), list(names), n=1, cutoff=0.6)
-    return f'; did you mean "{names[close[0]]}"?' if close else ""
+    return names[close[0]] if close else None
 
 
 def unapplied(issue: Issue, overrides: Overrides) -> list[str]:
