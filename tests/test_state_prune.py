@@ -190,6 +190,58 @@ def test_an_issue_in_flight_is_kept_until_its_send_finishes(site: Path, tmp_path
     assert len(recorder.messages) == delivered
 
 
+@both
+def test_an_old_issue_with_a_recipient_left_is_kept_and_still_reaches_them(
+        site: Path, tmp_path: Path) -> None:
+    """A send long ago that the server kept deferring for one reader (451 until the retries
+    ran out) left that reader to be sent, with no message in flight: the issue is kept, and
+    the send run once the server takes mail again reaches them, and only them."""
+    people = [f"r{i:02d}@example.org" for i in range(6)]
+    recorder = Recorder(temporary={people[3]: 1000})
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        add_people(config, tmp_path, [f"{p},," for p in people])
+        first = send_issue(config, ISSUE, log=lambda line: None, retry=test_deliver.FAST)
+        assert first.failed == [people[3]] and len(first.sent) == 5
+        age(config)
+        assert rows(config, "claims") == 1 and rows(config, "attempts") == 0
+
+        kept = run(tmp_path, "state", "prune")
+        assert kept.exit_code == 0, kept.output
+        assert ("  kept 2021-02-22: 1 recipient(s) still to be sent: finish it (newsletter "
+                "send 2021-02-22)") in kept.output, kept.output
+        assert "Nothing to prune." in kept.output
+        assert rows(config, "deliveries") == 5 and rows(config, "pruned_issues") == 0
+
+        recorder.temporary.clear()
+        before = len(recorder.messages)
+        again = run(tmp_path, "send", ISSUE.isoformat())
+    assert again.exit_code == 0, again.output
+    assert [address for address, _ in recorder.messages[before:]] == [people[3]]
+
+
+@both
+def test_an_issue_nobody_received_is_not_recorded_and_its_first_send_goes(
+        site: Path, tmp_path: Path) -> None:
+    """An issue whose only trace is a reader whose message could not be built, removed
+    since: nothing was delivered, so nothing is pruned, and recording it would forbid the
+    issue's first real send."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        state_sql(config, "INSERT INTO failures (issue, email, reason, subscriber_updated, at) "
+                          "VALUES (?, ?, ?, ?, ?)", ISSUE.isoformat(), "gone@example.org",
+                  "the message cannot be built", LONG_AGO, LONG_AGO)
+        kept = run(tmp_path, "state", "prune")
+        assert kept.exit_code == 0, kept.output
+        assert "  kept 2021-02-22: nothing delivered" in kept.output, kept.output
+        assert rows(config, "pruned_issues") == 0
+        add_people(config, tmp_path, ["ada@example.org,,"])
+        sent = run(tmp_path, "send", ISSUE.isoformat())
+    assert sent.exit_code == 0, sent.output
+    assert [address for address, _ in recorder.messages] == ["ada@example.org"]
+
+
 @pytest.mark.parametrize("target", ["sqlite", "postgresql"])
 def test_state_copy_carries_the_pruned_record(site: Path, tmp_path: Path, target: str,
                                               request: pytest.FixtureRequest) -> None:
