@@ -168,7 +168,10 @@ def test_a_subscriber_csv_separated_by_semicolons_or_without_names_says_how_to_f
 
 @pytest.mark.parametrize(("given", "meant"), [("New York", "America/New_York"),
                                              ("paris", "Europe/Paris"),
-                                             ("Europe/Pariss", "Europe/Paris")])
+                                             ("Europe/Pariss", "Europe/Paris"),
+                                             ("utc", "UTC"),
+                                             # the old name of a city: its zone's own name
+                                             ("Calcutta", "Asia/Kolkata")])
 def test_a_time_zone_written_as_people_say_it_names_the_zone_meant(
         project: Path, given: str, meant: str) -> None:
     write_config(project, timezone=given)
@@ -176,6 +179,18 @@ def test_a_time_zone_written_as_people_say_it_names_the_zone_meant(
     assert result.exit_code == 1
     assert (f'timezone: expected an IANA time zone name such as "America/New_York", got '
             f'"{given}"; did you mean "{meant}"?') in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("given", ["Mars/Olympus", "Europe/Springfield", "GMT+5"])
+def test_a_time_zone_like_no_place_gets_no_guess(project: Path, given: str) -> None:
+    # Not Europe/Simferopol for a made-up city; not Etc/GMT+5 for "GMT+5": that zone is
+    # five hours behind UTC, not ahead.
+    write_config(project, timezone=given)
+    result = run(project, "check")
+    assert result.exit_code == 1
+    assert (f'timezone: expected an IANA time zone name such as "America/New_York", got '
+            f'"{given}"') in result.stderr, result.stderr
+    assert "did you mean" not in result.stderr, result.stderr
 
 
 def test_a_yaml_mistake_names_the_line_that_made_it_not_only_where_yaml_gave_up(
