@@ -204,6 +204,24 @@ def test_a_yaml_mistake_names_the_line_that_made_it_not_only_where_yaml_gave_up(
     assert result.exit_code == 1
     assert 'line 1 opens a " that it does not close: is its closing quote missing?' in \
         result.stderr, result.stderr
+    # The next value's quote left open too: YAML closes the first string there and gives up
+    # on that line, which opens a quote of its own; the first unclosed quote is the one named.
+    config.write_text(good.replace("title: AI Weekly", 'title: "AI Weekly').replace(
+        "site_url: https://news.example.org/ai/", 'site_url: "https://news.example.org/ai/'),
+        "utf-8")
+    result = run(project, "check")
+    assert result.exit_code == 1
+    assert 'line 1 opens a " that it does not close: is its closing quote missing?' in \
+        result.stderr, result.stderr
+    # A quote escaped inside the value is not its closing one.
+    config.write_text(good.replace("title: AI Weekly", 'title: "AI \\"Weekly'), "utf-8")
+    result = run(project, "check")
+    assert 'line 1 opens a " that it does not close' in result.stderr, result.stderr
+    # A tab inside a value is not an indentation.
+    config.write_text(good.replace("title: AI Weekly", "title: AI\tWeekly: news"), "utf-8")
+    result = run(project, "check")
+    assert result.exit_code == 1 and "YAML syntax error" in result.stderr, result.stderr
+    assert "tab" not in result.stderr, result.stderr
     config.write_text(good.replace("- AI", "\t- AI"), "utf-8")
     result = run(project, "check")
     assert result.exit_code == 1

@@ -234,7 +234,9 @@ def _layout_hint(text: str, line: int, first_line: int) -> str:
     if 0 <= line < len(lines) and "\t" in lines[line][:len(lines[line]) - len(
             lines[line].lstrip())]:
         return f"; line {line + first_line} is indented with a tab: YAML indents with spaces"
-    for number in range(min(line, len(lines) - 1), -1, -1):
+    # From the line above the error: a quote the error's own line opens is not what YAML
+    # read on from (``b: "x`` after ``a: "y``: the quote of b closes a's string there).
+    for number in range(min(line - 1, len(lines) - 1), -1, -1):
         if _OPEN_QUOTE.match(lines[number]):
             # Still open where the error is (a quoted value may span lines, closed later)?
             between = "\n".join(lines[number:line]).replace('\\"', "")
