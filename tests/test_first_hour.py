@@ -12,6 +12,8 @@ import pytest
 from test_preview import CHROMIUM, preview_page
 
 from conftest import PROJECT, run, write_article, write_config
+from newsletter.core.config import load_config
+from newsletter.delivery.subscribers import set_status
 from newsletter.web.preview import PreviewServer
 
 
@@ -42,6 +44,37 @@ def test_a_corpus_folder_mistyped_is_named_with_the_folder_meant(project: Path) 
     assert result.exit_code == 1
     assert (f'corpus: folder "artciles" not found (looked in {project.resolve()}/artciles); '
             'did you mean "articles"?') in result.stderr
+
+
+@pytest.mark.parametrize(("corpus", "meant"), [
+    ("content/artciles", "content/articles"),  # the folder meant, where it is
+    ("posts", None),  # no folder spelt like it: "issues" is not offered
+    ("notes", None),  # notes.txt beside it is a file, not a corpus
+])
+def test_a_corpus_folder_is_guessed_only_among_folders_spelt_close_to_it(
+        project: Path, corpus: str, meant: str | None) -> None:
+    (project / "content" / "articles").mkdir(parents=True)
+    (project / "issues").mkdir(exist_ok=True)
+    (project / "notes.txt").write_text("notes\n", "utf-8")
+    write_config(project, corpus=corpus)
+    result = run(project, "check")
+    assert result.exit_code == 1
+    assert f'corpus: folder "{corpus}" not found' in result.stderr, result.stderr
+    if meant is None:
+        assert "did you mean" not in result.stderr, result.stderr
+    else:
+        assert f'did you mean "{meant}"?' in result.stderr, result.stderr
+
+
+def test_a_configured_topic_is_offered_only_spellings_close_to_it(project: Path) -> None:
+    write_config(project, topics=["AI", "Canvas app", "Robotics"])
+    articles = project / "articles"
+    write_article(articles, "one", topics=["AI", "Canvas apps", "Rockets"])
+    write_article(articles, "two", topics=["Canvas ap"], webUrl="https://two.example/")
+    lines = run(project, "build", "2021-02-22").stdout.splitlines()
+    assert "  Robotics: 0 (no article in the window to place in it)" in lines, lines
+    canvas = next(line for line in lines if line.startswith("  Canvas app: 0"))
+    assert '1 article has "Canvas apps" or 1 article has "Canvas ap"' in canvas, canvas
 
 
 def test_a_corpus_naming_an_article_file_says_it_is_a_file(project: Path) -> None:
@@ -86,6 +119,10 @@ def test_subscribers_of_a_topic_renamed_in_the_config_are_named(
     sent = run(project, "send", "2021-02-22", "--outbox", str(project / "outbox"))
     assert sent.exit_code == 0, sent.output
     assert warning in sent.stderr
+    # One who unsubscribed is not named: no issue is sent to them anyway.
+    assert set_status(load_config(project / "newsletter.yaml"), "dave@example.org",
+                      "unsubscribed")
+    assert "Canvas app" not in run(project, "subscribers", "list").stderr
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed: `apt-get install "
@@ -284,6 +321,11 @@ def test_topics_separated_by_commas_on_the_command_line_say_to_use_semicolons(
     assert added.exit_code != 0
     assert ('unknown topic "AI,Robotics" (configured: AI, Robotics); topics are separated '
             'by ";", as in "AI;Robotics"') in added.stderr, added.stderr
+    # With a topic not configured among them, the separator is not the mistake.
+    unknown = run(tmp_path, "subscribers", "add", "ada@example.org", "--topics", "AI,Robots")
+    assert unknown.exit_code != 0
+    assert 'unknown topic "AI,Robots"' in unknown.stderr and '";"' not in unknown.stderr, \
+        unknown.stderr
 
 
 def test_a_scheduler_that_will_send_says_at_start_that_the_secret_is_missing(
