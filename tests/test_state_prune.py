@@ -194,8 +194,9 @@ def test_an_issue_in_flight_is_kept_until_its_send_finishes(site: Path, tmp_path
 def test_an_old_issue_with_a_recipient_left_is_kept_and_still_reaches_them(
         site: Path, tmp_path: Path) -> None:
     """A send long ago that the server kept deferring for one reader (451 until the retries
-    ran out) left that reader to be sent, with no message in flight: the issue is kept, and
-    the send run once the server takes mail again reaches them, and only them."""
+    ran out) left that reader to be sent, with no message in flight: the issue is kept, in
+    full while the next issue's ledger is pruned, and the send run once the server takes
+    mail again reaches that reader, and only them."""
     people = [f"r{i:02d}@example.org" for i in range(6)]
     recorder = Recorder(temporary={people[3]: 1000})
     with smtp_server(recorder) as port:
@@ -203,17 +204,26 @@ def test_an_old_issue_with_a_recipient_left_is_kept_and_still_reaches_them(
         add_people(config, tmp_path, [f"{p},," for p in people])
         first = send_issue(config, ISSUE, log=lambda line: None, retry=test_deliver.FAST)
         assert first.failed == [people[3]] and len(first.sent) == 5
+        recorder.temporary.clear()
+        assert len(send_issue(config, NEXT_ISSUE, log=lambda line: None).sent) == 6
         age(config)
+        state_sql(config, "INSERT INTO failures (issue, email, reason, subscriber_updated, at) "
+                          "VALUES (?, ?, ?, ?, ?)", NEXT_ISSUE.isoformat(), "gone@example.org",
+                  "the message cannot be built", LONG_AGO, LONG_AGO)
+        age(config, NEXT_ISSUE)  # sent in full long ago: pruned, the other issue's rows kept
         assert rows(config, "claims") == 1 and rows(config, "attempts") == 0
 
         kept = run(tmp_path, "state", "prune")
         assert kept.exit_code == 0, kept.output
         assert ("  kept 2021-02-22: 1 recipient(s) still to be sent: finish it (newsletter "
                 "send 2021-02-22)") in kept.output, kept.output
-        assert "Nothing to prune." in kept.output
-        assert rows(config, "deliveries") == 5 and rows(config, "pruned_issues") == 0
+        assert "  2021-03-01: 6 sent, 0 bounced, 1 failed; 7 row(s)" in kept.output
+        assert "Pruned 1 issue(s), 7 row(s)" in kept.output, kept.output
+        assert rows(config, "deliveries") == 5 and rows(config, "deliveries", NEXT_ISSUE) == 0
+        assert rows(config, "failures", NEXT_ISSUE) == 0
+        assert "kept 2021-03-01" not in run(tmp_path, "state", "prune").output
+        assert state_sql(config, "SELECT issue FROM pruned_issues") == [("2021-03-01",)]
 
-        recorder.temporary.clear()
         before = len(recorder.messages)
         again = run(tmp_path, "send", ISSUE.isoformat())
     assert again.exit_code == 0, again.output
