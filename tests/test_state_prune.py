@@ -374,3 +374,45 @@ def test_a_send_preparing_during_a_prune_waits_and_refuses(postgres_url: str,
         assert outcome == []  # waiting for the prune
     sender.join(10)
     assert len(outcome) == 1 and isinstance(outcome[0], IssuePruned)
+
+
+@pytest.mark.parametrize("state_backend", ["postgresql"], indirect=True)
+def test_a_send_preparing_before_a_prune_keeps_its_issue(state_backend: StateBackend,
+                                                         site: Path, tmp_path: Path) -> None:
+    """PostgreSQL: a send that is preparing an old issue (a newcomer to send it to) when a
+    prune looks at the ledger is not seen by that look; the prune waits for the send's
+    preparation, reads the issue again and keeps it, and the newcomer gets the issue, the
+    others not again."""
+    import threading
+    import time
+
+    from newsletter.state.prune import refuse_pruned
+
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = sent_and_aged(site, tmp_path, port, ["a@example.org", "b@example.org"])
+        assert run(tmp_path, "subscribers", "add", "new@example.org").exit_code == 0
+        said: list[str] = []
+        reports = []
+
+        def prune() -> None:
+            reports.append(prune_ledger(location(config), now=dt.datetime.now(dt.UTC),
+                                        log=said.append))
+
+        with open_database(config) as sending:
+            with sending.transaction():  # what a send does first, not yet committed
+                refuse_pruned(sending, ISSUE.isoformat())
+                sending.run("claims.fill", (ISSUE.isoformat(),))
+                pruning = threading.Thread(target=prune)
+                pruning.start()
+                time.sleep(1)
+                assert reports == []  # waiting for the send's preparation
+            pruning.join(30)
+        assert len(reports) == 1 and reports[0].pruned == [], said
+        assert any(line.startswith("  kept 2021-02-22: 1 recipient(s) still to be sent")
+                   and "(changed since it was looked at)" in line for line in said), said
+        assert rows(config, "deliveries") == 2 and rows(config, "pruned_issues") == 0
+        before = len(recorder.messages)
+        sent = run(tmp_path, "send", ISSUE.isoformat())
+    assert sent.exit_code == 0, sent.output
+    assert [address for address, _ in recorder.messages[before:]] == ["new@example.org"]
