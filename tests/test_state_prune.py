@@ -42,6 +42,7 @@ site = test_deliver.site
 
 both = pytest.mark.usefixtures("state_backend")
 LONG_AGO = "2021-03-01T12:00:00+00:00"
+FIRST = "2021-02-22T07:00:00+00:00"
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 LEDGER_TABLES = ("deliveries", "attempts", "claims", "failures", "send_pace", "pruned_issues")
 
@@ -292,8 +293,9 @@ def test_a_state_of_the_previous_schema_gains_the_record_and_prunes(
         state_backend: StateBackend, tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path))
     with state_of_version(config, LATEST - 1) as db, db.transaction():
-        for i in range(3):
-            db.run("delivery.record", ("2021-02-22", f"m{i}@example.org", "sent", "", LONG_AGO))
+        for i in range(3):  # the first delivered a week before the others
+            db.run("delivery.record", ("2021-02-22", f"m{i}@example.org", "sent", "",
+                                       FIRST if i == 0 else LONG_AGO))
         db.run("delivery.record", ("2021-03-01", "m0@example.org", "sent", "",
                                    dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
     with open_database(config) as db:  # migrated on opening
@@ -305,6 +307,7 @@ def test_a_state_of_the_previous_schema_gains_the_record_and_prunes(
     with open_database(config) as db:
         record = pruned_issue(db, "2021-02-22")
         assert record is not None and (record.sent, record.bounced) == (3, 0)
+        assert (record.first_at, record.last_at) == (FIRST, LONG_AGO)
         assert db.raw.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 1
 
 
