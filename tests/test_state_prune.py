@@ -419,3 +419,26 @@ def test_a_send_preparing_before_a_prune_keeps_its_issue(state_backend: StateBac
         sent = run(tmp_path, "send", ISSUE.isoformat())
     assert sent.exit_code == 0, sent.output
     assert [address for address, _ in recorder.messages[before:]] == ["new@example.org"]
+
+
+@both
+def test_vacuum_gives_the_space_back(state_backend: StateBackend, tmp_path: Path) -> None:
+    """--vacuum after the prune: SQLite rewrites the file, which shrinks; PostgreSQL
+    VACUUMs the ledger's tables. Each says what it did."""
+    config = load_config(write_config(tmp_path))
+    state_sql(config, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                      "WHERE i < 5000) INSERT INTO deliveries (issue, email, status, at) "
+                      "SELECT '2021-02-22', 'reader' || i || '@example.org', 'sent', ? FROM n",
+              LONG_AGO)
+    path = config.state_dir / "newsletter.sqlite3"
+    before = path.stat().st_size if state_backend.name == "sqlite" else 0
+    result = run(tmp_path, "state", "prune", "--vacuum")
+    assert result.exit_code == 0, result.output
+    assert "Pruned 1 issue(s), 5,000 row(s)" in result.output, result.output
+    if state_backend.name == "sqlite":
+        assert f"VACUUM {path} ..." in result.output
+        assert "VACUUM: the file went from " in result.output, result.output
+        assert path.stat().st_size < before / 2, (before, path.stat().st_size)
+    else:
+        assert "VACUUM (ANALYZE) deliveries, failures, send_pace ..." in result.output
+        assert "VACUUM: the space is free for new rows" in result.output, result.output
