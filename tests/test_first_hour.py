@@ -75,6 +75,14 @@ def test_a_configured_topic_is_offered_only_spellings_close_to_it(project: Path)
     assert "  Robotics: 0 (no article in the window to place in it)" in lines, lines
     canvas = next(line for line in lines if line.startswith("  Canvas app: 0"))
     assert '1 article has "Canvas apps" or 1 article has "Canvas ap"' in canvas, canvas
+    # A case apart is no spelling apart; a topic configured is not offered as one to add.
+    write_config(project, topics=["GPU", "Canvas app", "Canvas apps"])
+    write_article(articles, "three", topics=["GPUs"], webUrl="https://three.example/")
+    lines = run(project, "build", "2021-02-22").stdout.splitlines()
+    gpu = next(line for line in lines if line.startswith("  GPU: 0"))
+    assert '1 article has "GPUs"' in gpu, gpu
+    canvas = next(line for line in lines if line.startswith("  Canvas app: 0"))
+    assert '"Canvas apps"' not in canvas and '"Canvas ap"' in canvas, canvas
 
 
 def test_a_corpus_naming_an_article_file_says_it_is_a_file(project: Path) -> None:
@@ -250,6 +258,10 @@ def test_a_yaml_mistake_names_the_line_that_made_it_not_only_where_yaml_gave_up(
     assert result.exit_code == 1
     assert 'line 1 opens a " that it does not close: is its closing quote missing?' in \
         result.stderr, result.stderr
+    # A list item's quote left open as well.
+    config.write_text(good.replace("- AI", '- "AI'), "utf-8")
+    result = run(project, "check")
+    assert 'opens a " that it does not close' in result.stderr, result.stderr
     # A quote escaped inside the value is not its closing one.
     config.write_text(good.replace("title: AI Weekly", 'title: "AI \\"Weekly'), "utf-8")
     result = run(project, "check")
