@@ -131,6 +131,20 @@ def test_refusals_of_the_address_still_bounce(site: Path, tmp_path: Path) -> Non
     assert statuses(config)["kept@example.org"] == "active"
 
 
+@both
+def test_addresses_that_bounce_in_a_row_do_not_stop_the_run(site: Path, tmp_path: Path) -> None:
+    """An old list imported: seven dead addresses one after the other bounce, each, and the
+    run goes on to the others; only refusals of the message or the sender stop a run."""
+    dead = [f"d{n}@example.org" for n in range(REFUSED_IN_A_ROW + 2)]
+    refusing = Refusing(rcpt={a: "550 5.1.1 User unknown" for a in dead})
+    with smtp_server(refusing) as port:
+        config = configured(site, tmp_path, port)
+        add_people(config, tmp_path, [f"{a},," for a in (*dead, "fine@example.org")])
+        report = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
+    assert sorted(report.bounced) == dead and report.sent == ["fine@example.org"]
+    assert report.failed == [] and not report.refused
+
+
 class RefusingAll(Recorder):
     """A relay that lost its authorization: every message refused after DATA, a little
     slowly (so that the senders of several processes have messages in flight together)."""
