@@ -4,16 +4,21 @@ pinning an article an earlier issue featured warns (an error with --strict)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import json
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from conftest import write_article, write_config
 from newsletter.cli import cli
+from newsletter.core.config import load_config
+from newsletter.web.preview.drafts import Draft, render_draft
+from newsletter.web.preview.view import draft_page
 
 SECRET = {"NEWSLETTER_SECRET": "a test secret of enough length for the tokens"}
 
@@ -212,7 +217,7 @@ def test_publishing_a_draft_whose_pin_or_exclude_was_taken_out_since_is_refused(
         two_topics: Path, before: str, after: str, key: str) -> None:
     """A pin or exclude taken out (or pins reordered) after the build: every article of
     the file is still as the draft has it, yet the draft is not what the editor asked for.
-    The draft's issue.json records the entries it was built with; a published one does not."""
+    The draft's issue.json records the entries it was built with; the published one too."""
     path = overrides(two_topics, before + "\n")
     assert run(two_topics, "build", "2021-02-22").exit_code == 0
     path.write_text(after + "\n", "utf-8")
@@ -222,7 +227,9 @@ def test_publishing_a_draft_whose_pin_or_exclude_was_taken_out_since_is_refused(
     assert run(two_topics, "build", "2021-02-22").exit_code == 0
     assert run(two_topics, "publish", "2021-02-22").exit_code == 0
     issue = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())
-    assert "pin" not in issue and "exclude" not in issue
+    entries = yaml.safe_load(after) or {}
+    assert (issue["pin"], issue["exclude"]) == (entries.get("pin", []),
+                                                entries.get("exclude", []))
 
 
 def test_an_empty_rebuild_leaves_a_published_issue_as_it_is(two_topics: Path) -> None:
@@ -464,3 +471,93 @@ def test_a_pin_by_url_names_the_article_in_the_window_when_files_share_it(two_to
     assert later.exit_code == 0, later.output
     issue = json.loads((two_topics / "issues" / "2021-04-05" / "issue.json").read_text())
     assert [a["id"] for s in issue["sections"] for a in s["articles"]] == ["b-february"]
+
+
+# -- what a published issue records of its pins and excludes -------------------------------
+
+def _preview(folder: Path) -> tuple[Draft, str]:
+    config = load_config(folder / "newsletter.yaml")
+    draft = render_draft(config, dt.date(2021, 2, 22))
+    return draft, draft_page(draft, config).decode("utf-8")
+
+
+def test_a_published_issue_records_its_pins_and_excludes_and_names_one_taken_out(
+        two_topics: Path) -> None:
+    """The published issue.json keeps the entries it was built with: explain and the preview
+    name them, and a pin or exclude taken out after publishing is named as not in it."""
+    path = overrides(two_topics, 'pin: [beta]\nexclude: ["https://other.example/take"]\n')
+    assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
+    issue = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())
+    assert (issue["pin"], issue["exclude"]) == (["beta"], ["https://other.example/take"])
+    applied = "with pin: [beta]; exclude: [https://other.example/take]"
+    explained = run(two_topics, "explain", "2021-02-22")
+    assert f"\n3 article files\nPublished {applied}\n\n" in explained.stdout
+    assert "changed since" not in explained.stdout
+    data = json.loads(run(two_topics, "explain", "2021-02-22", "--json").stdout)
+    assert data["published_with"] == {"pin": ["beta"], "exclude": ["https://other.example/take"]}
+    draft, page = _preview(two_topics)
+    assert draft.published_with == applied and draft.edits_not_published == ()
+    assert f'<span id="published-with">{applied}</span>' in page
+
+    path.write_text("", "utf-8")  # the editor takes both out after the issue went out
+    published = run(two_topics, "publish", "2021-02-22")
+    assert "(pin, exclude not in it)" in published.stderr
+    explained = run(two_topics, "explain", "2021-02-22")
+    assert (f"Published {applied}\n  overrides.yaml changed since (pin, exclude): this report "
+            "is what rebuilding it gives; `newsletter build --date 2021-02-22 --force` "
+            "corrects the published issue\n") in explained.stdout
+    draft, page = _preview(two_topics)
+    assert draft.edits_not_published == ("pin", "exclude")
+    assert "and not in it: pin, exclude." in page
+    assert run(two_topics, "build", "2021-02-22", "--force").exit_code == 0
+    issue = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())
+    assert (issue["pin"], issue["exclude"], "updated_at" in issue) == ([], [], True)
+    assert "Published with no pin or exclude\n" in run(two_topics, "explain", "2021-02-22").stdout
+    assert _preview(two_topics)[0].edits_not_published == ()
+
+
+def test_an_issue_published_without_the_record_loads_and_rebuilds_byte_for_byte(
+        two_topics: Path) -> None:
+    """An issue.json written before published issues kept their pins and excludes: it
+    loads, a rebuild leaves it as it is (with or without --force), explain and the preview say
+    there is no record, and a pin still in overrides.yaml is not taken for an edit since."""
+    overrides(two_topics, "pin: [beta]\n")
+    assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
+    path = two_topics / "issues" / "2021-02-22" / "issue.json"
+    data = json.loads(path.read_text("utf-8"))
+    del data["pin"], data["exclude"]
+    old = (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    path.write_bytes(old)
+    rebuilt = run(two_topics, "build", "2021-02-22")
+    assert "a rebuild gives the same files: nothing to do" in rebuilt.stdout, rebuilt.output
+    forced = run(two_topics, "build", "2021-02-22", "--force")
+    assert "published already and the rebuild changes nothing" in forced.stdout, forced.output
+    assert path.read_bytes() == old
+    assert "not in it" not in run(two_topics, "publish", "2021-02-22").stderr
+    assert path.read_bytes() == old
+    none = "by a version that kept no record of its pins and excludes"
+    explained = run(two_topics, "explain", "2021-02-22")
+    assert f"Published {none}\n\n" in explained.stdout
+    assert json.loads(run(two_topics, "explain", "2021-02-22", "--json").stdout
+                      )["published_with"] == {"pin": None, "exclude": None}
+    draft, page = _preview(two_topics)
+    assert (draft.published_with, draft.edits_not_published) == (none, ())
+    overrides(two_topics, "")  # a correction: the pin taken out moves beta back
+    assert "Corrected issue" in run(two_topics, "build", "2021-02-22", "--force").stdout
+    data = json.loads(path.read_text("utf-8"))
+    assert (data["pin"], data["exclude"]) == ([], [])
+
+
+def test_a_forced_rebuild_that_changes_only_the_record_is_no_correction(two_topics: Path
+                                                                       ) -> None:
+    """alpha is first anyway: its pin taken out changes nothing readers see, so the record
+    follows and updated_at does not (feed readers are not told of a correction)."""
+    overrides(two_topics, "pin: [alpha]\n")
+    assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
+    overrides(two_topics, "")
+    refused = run(two_topics, "build", "2021-02-22")
+    assert refused.exit_code == 1 and "would change 2021-02-22/issue.json: pass" in refused.stderr
+    forced = run(two_topics, "build", "2021-02-22", "--force")
+    assert "published already and is unchanged" in forced.stdout, forced.output
+    data = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())
+    assert (data["pin"], "updated_at" in data) == ([], False)

@@ -22,7 +22,7 @@ from ..publishing.build import (
     why_empty,
 )
 from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by, windows_to_keep
-from ..publishing.editing import edits_since_published
+from ..publishing.editing import edits_since_published, published_lines
 from ..publishing.issues import IssueStore
 from ..reading.corpus import read_corpus
 from ..rendering.check import template_problems as check_templates
@@ -229,17 +229,22 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
     """
     config, strict = options.load()
     # A mistyped pin or exclude is left out and named: the report lists the ids to choose from.
-    result = read_and_select(config, issue_date(date, config), strict=strict, lenient=True)
+    store = IssueStore(config.output)
+    day = issue_date(date, config)
+    result = read_and_select(config, day, strict=strict, lenient=True, store=store)
     for warning in result.warnings:  # the overrides': unknown keys, a pin featured before
         echo(f"warning: {warning}", err=True)
     selection = result.selection
+    stored = store.get(day)
+    published = stored if stored is not None and stored.status == IssueStatus.PUBLISHED else None
     if not as_json:
-        echo(explain_text(selection, config.path.name), nl=False)
+        notes = published_lines(config, published) if published else []
+        echo(explain_text(selection, config.path.name, notes), nl=False)
         if not selection.issue.sections:  # a date far off: where the articles are
             echo(f"\nNothing to build: {why_empty(result, explained=True)}.")
     else:
         batch: list[str] = []
-        for chunk in explain_json_chunks(selection):  # streamed: 100,000 verdicts are a lot
+        for chunk in explain_json_chunks(selection, published):  # streamed: 100,000 verdicts
             batch.append(chunk)
             if len(batch) >= 1000:
                 echo("".join(batch), nl=False)

@@ -154,10 +154,12 @@ class Issue:
     # When a forced rebuild last changed the published issue (a correction): feeds give it as
     # the entry's modification date so that readers show the corrected issue again.
     updated_at: dt.datetime | None = None
-    # A draft's pin and exclude entries of overrides.yaml as its build applied them: publish
-    # finds an entry taken out since (an article the editor wants back). Not published.
-    pins: tuple[str, ...] = ()
-    excludes: tuple[str, ...] = ()
+    # The pin and exclude entries of overrides.yaml as the build applied them: publish finds
+    # an entry taken out since (an article the editor wants back), and explain and the
+    # preview of a published issue say what shaped it. None: a published issue.json written
+    # before issues kept them (no record, which is not the same as no entries).
+    pins: tuple[str, ...] | None = ()
+    excludes: tuple[str, ...] | None = ()
 
     @property
     def placed(self) -> tuple[PlacedArticle, ...]:

@@ -270,18 +270,21 @@ def _published(issue: Issue, stored: Issue | None, config: Config,
     """``issue`` published, with the timestamp it was first published with (none for an
     issue published before timestamps were stored: the schedule's, as then) and the time
     of its last correction; ``corrected_at`` replaces that time when ``issue`` differs from
-    the published ``stored`` (a rebuild that changes nothing must not move it)."""
-    issue = replace(issue, pins=(), excludes=())  # a draft's record, not the issue's
+    the published ``stored`` (a rebuild that changes nothing must not move it). The pin and
+    exclude entries the build applied are kept as the issue's record; readers never see
+    them, so they alone are no correction, and an issue published before issues kept them
+    keeps none until a correction."""
     if stored is None or stored.status != IssueStatus.PUBLISHED:
         return replace(issue, status=IssueStatus.PUBLISHED,
                        published_at=issue_timestamp(config, issue.date))
     issue = replace(issue, status=IssueStatus.PUBLISHED, published_at=stored.published_at,
                     updated_at=stored.updated_at)
-    if corrected_at is not None and issue_json(issue) != issue_json(stored):
+    as_stored = replace(issue, pins=stored.pins, excludes=stored.excludes)
+    if corrected_at is not None and issue_json(as_stored) != issue_json(stored):
         # In the issue's timezone, as published_at; to the second, as feeds give it.
         when = corrected_at.astimezone(config.timezone).replace(microsecond=0)
-        issue = replace(issue, updated_at=when)
-    return issue
+        return replace(issue, updated_at=when)
+    return as_stored if stored.pins is None or stored.excludes is None else issue
 
 
 def _replaced(damaged: DamagedIssueError, issue_date: dt.date, *, published: bool) -> str:

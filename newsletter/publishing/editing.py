@@ -75,3 +75,29 @@ def edits_since_published(config: Config, issue: Issue) -> tuple[str, ...]:
     if issue.status != IssueStatus.PUBLISHED:
         return ()
     return tuple(unapplied(issue, load_overrides(config.output / issue.slug / OVERRIDES_FILE)))
+
+
+def published_with(issue: Issue) -> str:
+    """What shaped a published issue of the editor's pins and excludes, as explain and the
+    preview say it ("" for a draft): the entries its issue.json records."""
+    if issue.status != IssueStatus.PUBLISHED:
+        return ""
+    if issue.pins is None or issue.excludes is None:
+        return "by a version that kept no record of its pins and excludes"
+    entries = [f"{key}: [{', '.join(values)}]"
+               for key, values in (("pin", issue.pins), ("exclude", issue.excludes)) if values]
+    return f"with {'; '.join(entries)}" if entries else "with no pin or exclude"
+
+
+def published_lines(config: Config, issue: Issue) -> list[str]:
+    """explain's lines about a published issue: what it was built with, and the edits of
+    overrides.yaml it lacks (the report is what rebuilding it would give)."""
+    if issue.status != IssueStatus.PUBLISHED:
+        return []
+    lines = [f"Published {published_with(issue)}"]
+    edits = edits_since_published(config, issue)
+    if edits:
+        lines.append(f"  {OVERRIDES_FILE} changed since ({', '.join(edits)}): this report is "
+                     f"what rebuilding it gives; `newsletter build --date {issue.slug} "
+                     "--force` corrects the published issue")
+    return lines

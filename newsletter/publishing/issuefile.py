@@ -46,9 +46,13 @@ def issue_to_dict(issue: Issue) -> dict[str, Any]:
     }
     if issue.intro_in_filtered:
         data["intro_in_filtered"] = True
-    if issue.status == IssueStatus.DRAFT:  # for publish to compare; a published issue: none
-        data.update({key: list(entries) for key, entries in
-                     (("pin", issue.pins), ("exclude", issue.excludes)) if entries})
+    # The entries the build applied: a draft's when it has any (for publish to compare), a
+    # published issue's always, as a record (none is not the same as no record: an issue
+    # published before issues kept one has none, and keeps none when rebuilt unchanged).
+    published = issue.status == IssueStatus.PUBLISHED
+    data.update({key: list(entries) for key, entries in
+                 (("pin", issue.pins), ("exclude", issue.excludes))
+                 if entries or (published and entries is not None)})
     return data
 
 
@@ -85,7 +89,10 @@ def _instant(data: dict[str, Any], key: str) -> dt.datetime | None:
     return instant
 
 
-def _entries(data: dict[str, Any], key: str) -> tuple[str, ...]:
+def _entries(data: dict[str, Any], key: str) -> tuple[str, ...] | None:
+    """A pin or exclude record; None for a published issue without one (an older file)."""
+    if key not in data and data.get("status") == IssueStatus.PUBLISHED:
+        return None
     entries = data.get(key) or []
     if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
         raise ValueError(f"{key} is not a list of article ids or URLs")

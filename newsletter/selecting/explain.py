@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..core.codec import utc_instant
-from ..core.models import Fold, Selection, Status, Verdict
+from ..core.models import Fold, Issue, Selection, Status, Verdict
 
 # The order an editor reads the report in: what is in, what nearly was, what never could be.
 GROUPS = (
@@ -49,22 +49,29 @@ def fold_to_dict(fold: Fold | None) -> dict[str, Any] | None:
     return {"rule": fold.rule, "score": fold.score, "terms": list(fold.terms)}
 
 
-def explain_json(selection: Selection) -> str:
-    return "".join(explain_json_chunks(selection))
+def explain_json(selection: Selection, published: Issue | None = None) -> str:
+    return "".join(explain_json_chunks(selection, published))
 
 
-def explain_json_chunks(selection: Selection) -> Iterator[str]:
+def explain_json_chunks(selection: Selection, published: Issue | None = None
+                        ) -> Iterator[str]:
     """The JSON report in pieces, one article at a time, exactly as ``json.dumps(report,
-    indent=2)`` writes it: printing 100,000 verdicts never holds the whole text in memory."""
+    indent=2)`` writes it: printing 100,000 verdicts never holds the whole text in memory.
+    ``published``: the issue as published, when it is (its pin and exclude entries, null
+    when its issue.json kept no record of them)."""
     issue = selection.issue
     counts = Counter(v.status for v in selection.verdicts)  # one pass over a million
-    head = {
+    head: dict[str, Any] = {
         "slug": issue.slug,
         "window": {"start": issue.window.start.isoformat(), "end": issue.window.end.isoformat(),
                    "timezone": issue.window.timezone.key},
         "counts": {status: counts[status] for status, _ in GROUPS},
-        "articles": [],
     }
+    if published is not None:
+        head["published_with"] = {
+            key: None if entries is None else list(entries)
+            for key, entries in (("pin", published.pins), ("exclude", published.excludes))}
+    head["articles"] = []
     text = json.dumps(head, indent=2, ensure_ascii=False)
     if not selection.verdicts:
         yield text + "\n"
@@ -76,7 +83,9 @@ def explain_json_chunks(selection: Selection) -> Iterator[str]:
     yield "\n  ]\n}\n"
 
 
-def explain_text(selection: Selection, config_name: str = "the configuration") -> str:
+def explain_text(selection: Selection, config_name: str = "the configuration",
+                 notes: Sequence[str] = ()) -> str:
+    """The report; ``notes``: lines about the issue under its heading (a published issue's)."""
     issue = selection.issue
     window = issue.window
     fmt = "%Y-%m-%d %H:%M"
@@ -85,6 +94,7 @@ def explain_text(selection: Selection, config_name: str = "the configuration") -
         f"Window: {window.start.strftime(fmt)} to {window.end.strftime(fmt)} "
         f"{window.timezone.key} (end excluded)",
         f"{len(selection.verdicts)} article files",
+        *notes,
     ]
     if selection.empty_topics:
         lines += ["", f"Configured topics with nothing placed ({len(selection.empty_topics)})",

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..core.config import Config, check_subject
 from ..core.errors import OVERRIDES, ConfigError
-from ..core.models import Article, Issue, IssueStatus, Window
+from ..core.models import Article, Issue, Window
 from ..core.safeyaml import load_yaml_file
 from ..core.text import clean_text, describe, topic_key
 from ..core.urls import canonical_url
@@ -294,16 +294,16 @@ def unapplied(issue: Issue, overrides: Overrides) -> list[str]:
     placed = issue.placed
     names = {name for p in placed for name in (p.article.id, p.article.canonical_url)}
     # A pin also orders (the pinned first, in the file's order), and one taken out gives
-    # the rules back the article's place: a draft's entries must be those it was built with
-    # (a published issue keeps no record of them).
-    draft = issue.status == IssueStatus.DRAFT
+    # the rules back the article's place: the entries must be those the issue was built
+    # with (a published issue.json older than that record keeps none: None).
+    pins, excludes = issue.pins, issue.excludes
     if (any(entry not in names and canonical_url(entry) not in names for entry in overrides.pin)
-            or draft and _entries_key(issue.pins) != _entries_key(overrides.pin)):
+            or pins is not None and _entries_key(pins) != _entries_key(overrides.pin)):
         keys.append("pin")
     excluded = set(overrides.exclude) | {canonical_url(entry) for entry in overrides.exclude}
     shown = names | {item.canonical_url for p in placed for item in p.related}
-    if excluded & shown or draft and (set(_entries_key(issue.excludes))
-                                      != set(_entries_key(overrides.exclude))):
+    if excluded & shown or excludes is not None and (set(_entries_key(excludes))
+                                                     != set(_entries_key(overrides.exclude))):
         keys.append("exclude")
     return keys
 

@@ -23,7 +23,7 @@ from ...core.config import Config, load_config
 from ...core.errors import NewsletterError
 from ...core.models import Problem, Selection
 from ...publishing.build import read_and_select, render_issue_files, why_empty
-from ...publishing.editing import edits_since_published
+from ...publishing.editing import edits_since_published, published_with
 from ...publishing.issues import IssueStore
 from ...reading.corpus import CorpusReading
 from ...rendering.mail import preheader, subject_line
@@ -47,6 +47,7 @@ class Draft:
     empty_reason: str = ""
     published: bool = False  # this date is published: the draft shows what a rebuild gives
     edits_not_published: tuple[str, ...] = ()  # overrides.yaml's keys the published issue lacks
+    published_with: str = ""  # the pin and exclude entries the published issue was built with
     problems: tuple[Problem, ...] = ()
     warnings: tuple[str, ...] = ()
     unapplied: tuple[str, ...] = ()  # overrides.yaml's entries that name nothing: left out
@@ -79,6 +80,7 @@ def render_draft(config: Config, issue_date: dt.date, *, strict: bool = False,
     common: dict[str, Any] = dict(slug=issue.slug, version=version,
                                   selection=result.selection, published=published,
                                   edits_not_published=edits,
+                                  published_with=published_with(stored) if stored else "",
                                   reading=result.reading,
                                   problems=result.problems, warnings=result.warnings,
                                   unapplied=result.unapplied,
