@@ -97,8 +97,10 @@ def test_a_date_beyond_the_calendars_reach_is_a_usage_error(one: Path, text: str
                 "1000-01-01 to 9989-12-31") in said
 
 
+# No article is dated before the year 1000 (UTC), so the first issue to hold one is the next
+# day's; 1000-01-01 itself builds nothing and says which issue holds the article.
 @pytest.mark.parametrize(("timezone", "cron", "date", "published"), [
-    ("Asia/Tokyo", "0 0 * * *", dt.date(1000, 1, 1), dt.datetime(999, 12, 31, 12)),
+    ("Asia/Tokyo", "0 0 * * *", dt.date(1000, 1, 2), dt.datetime(1000, 1, 1, 12)),
     ("Etc/GMT+12", "59 23 * * *", dt.date(9989, 12, 31), dt.datetime(9989, 12, 30, 12)),
     ("America/New_York", "0 7 29 2 *", dt.date(9989, 12, 31),
      dt.datetime(9989, 12, 30, 12)),
@@ -110,6 +112,12 @@ def test_the_first_and_last_issue_dates_build_and_publish(
                  schedule={"cron": cron})
     write_article(project / "articles", "edge", publishedDateTime=published.replace(
         tzinfo=dt.UTC).isoformat())
+    if date.year == 1000:
+        first = invoke(project, "build", "1000-01-01", "--publish")
+        assert first.exit_code == 0, first.output
+        assert "no article was published between 0899-12-31 00:00 LMT and 1000-01-01 00:00 " \
+               "LMT; the newest article in the corpus is dated 1000-01-01: `newsletter build " \
+               "--date 1000-01-02` makes the issue that holds it" in first.stdout, first.stdout
     built = invoke(project, "build", date.isoformat(), "--publish")
     assert built.exit_code == 0, built.output
     assert "1 article," in built.stdout

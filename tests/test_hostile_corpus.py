@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from conftest import PROJECT, article_fields, article_text, run, write_config
 from newsletter.core.config import load_config
 from newsletter.web.preview.drafts import render_draft
+from newsletter.web.preview.view import draft_page
 
 DATE = "2021-02-22"  # window [2021-02-15, 2021-02-22) UTC
 EMPTY_DATE = "2031-01-06"  # nothing in its window: the build names the newest article
@@ -182,6 +183,36 @@ def test_an_unreadable_folder_is_a_problem_without_root_powers(folder):
 def test_a_date_at_the_ends_of_the_calendar_is_a_problem(folder, when):
     raw(folder, "far.md", head(publishedDateTime=when))
     assert_reported(folder, "far.md", "publishedDateTime", 3)
+
+
+@pytest.mark.parametrize("when", ["0999-12-28T10:00:00Z", '"0999-01-01"',
+                                  '"1000-01-01T00:30:00+01:00"', "0100-06-01"])
+def test_a_date_before_the_year_1000_is_refused_naming_the_file_and_key(folder, when):
+    """No news is that old, and no issue can hold it (issue dates start at 1000-01-01): the
+    file is refused, rather than shown as "999-12-28" or suggested as an issue to build
+    that --date refuses."""
+    raw(folder, "old.md", head(publishedDateTime=when))
+    assert_reported(folder, "old.md", "publishedDateTime", 3)
+    check = run(folder, "check").output
+    assert "is before the year 1000 (in UTC), older than any news and any issue (issue " \
+           "dates start at 1000-01-01); give the real publication time" in check, check
+
+
+def test_the_first_issues_window_and_articles_are_written_with_four_digit_years(folder):
+    """The issue of 1000-01-01 reaches back into the year 999, and an article of its first
+    hours in UTC is still in 999 in New York: explain and the preview write 0999, as
+    isoformat does, never strftime's 999-12-25."""
+    write_config(folder, timezone="America/New_York")
+    empty = run(folder, "build", "1000-01-01").output
+    assert "no article was published between 0999-12-25 00:00 LMT and 1000-01-01 00:00 " \
+           "LMT; the newest article in the corpus is dated 2021-02-17" in empty, empty
+    raw(folder, "first.md", head(publishedDateTime="1000-01-01T02:00:00Z"))
+    explained = run(folder, "explain", "1000-01-01").output
+    assert "Window: 0999-12-25 00:00 to 1000-01-01 00:00 America/New_York" in explained
+    assert "quality 5, 0999-12-31 21:03 LMT" in explained, explained
+    config = load_config(folder / "newsletter.yaml")
+    draft = render_draft(config, dt.date(1000, 1, 1))
+    assert ">0999-12-31 21:03 LMT<" in draft_page(draft, config).decode("utf-8")
 
 
 def test_symlinks_are_followed_only_inside_the_corpus(folder, tmp_path):

@@ -65,6 +65,13 @@ LAST_ISSUE_DATE = dt.date(9989, 12, 31)
 assert FIRST_ISSUE_DATE - dt.timedelta(days=MAX_WINDOW_DAYS + 1) > dt.date.min
 
 
+def minute_text(moment: dt.datetime, *, zone: bool = False) -> str:
+    """``YYYY-MM-DD HH:MM`` (and the zone's abbreviation): the year always in four digits,
+    which strftime's ``%Y`` does not give before the year 1000 (an issue of 1000-01-01
+    reaches back into 999, written "999-12-25")."""
+    return f"{moment.date().isoformat()} {moment:%H:%M}" + (f" {moment:%Z}" if zone else "")
+
+
 def parse_issue_date(text: str) -> dt.date:
     """``YYYY-MM-DD`` as a date; a ValueError says in words what is wrong, e.g.
     "2021-02-30 is not a date: February 2021 has 28 days; use YYYY-MM-DD"."""

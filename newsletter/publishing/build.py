@@ -15,7 +15,7 @@ from pathlib import Path
 from ..core.config import Config
 from ..core.errors import OVERRIDES, ConfigError, NewsletterError, StrictError
 from ..core.models import Issue, IssueStatus, Problem, Selection
-from ..core.timing import issue_timestamp
+from ..core.timing import issue_timestamp, minute_text
 from ..reading.corpus import CorpusReading, read_corpus
 from ..rendering.mail import render_email, size_warning
 from ..rendering.message import sample_message
@@ -125,8 +125,7 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
 def why_empty(result: BuildResult, *, explained: bool = False) -> str:
     """Why the issue has nothing in it (``explained``: said below explain's report)."""
     window = result.selection.issue.window
-    fmt = "%Y-%m-%d %H:%M %Z"
-    span = f"{window.start.strftime(fmt)} and {window.end.strftime(fmt)}"
+    span = f"{minute_text(window.start, zone=True)} and {minute_text(window.end, zone=True)}"
     in_window = [a for a in result.reading.articles if a.published in window]
     if not in_window:
         newest = max((a.published for a in result.reading.articles), default=None)

@@ -13,6 +13,7 @@ from ..core.errors import ArticleError
 from ..core.models import Article, Image, Number, Provider, RelatedItem
 from ..core.safeyaml import parse_yaml
 from ..core.text import clean_text, describe
+from ..core.timing import FIRST_ISSUE_DATE
 from ..core.urls import canonical_url, domain_of, normalize_url
 from .frontmatter import split_front_matter
 
@@ -47,8 +48,9 @@ def parse_number(value: Any, key: str, default: Number) -> Number:
     return number
 
 
-# Instants this close to the ends of the calendar cannot be shown in every time zone.
-EARLIEST = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+# No news article is older than the first issue date; instants this close to the end of
+# the calendar cannot be shown in every time zone.
+EARLIEST = dt.datetime.combine(FIRST_ISSUE_DATE, dt.time(0), tzinfo=dt.UTC)
 LATEST = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 
 
@@ -72,9 +74,14 @@ def parse_instant(value: Any, key: str) -> dt.datetime:
         )
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=dt.UTC)
-    if not EARLIEST <= instant < LATEST:
+    if instant < EARLIEST:
         raise ArticleError(
-            f"{key}: {describe(value)} is too close to the ends of the calendar (years 1 and "
+            f"{key}: {describe(value)} is before the year 1000 (in UTC), older than any "
+            f"news and any issue (issue dates start at {FIRST_ISSUE_DATE.isoformat()}); "
+            "give the real publication time", key=key)
+    if instant >= LATEST:
+        raise ArticleError(
+            f"{key}: {describe(value)} is too close to the end of the calendar (the year "
             "9999) to be shown in every time zone; give the real publication time", key=key)
     return instant
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..core.codec import utc_instant
 from ..core.models import Fold, Issue, Selection, Status, Verdict
+from ..core.timing import minute_text
 
 # The order an editor reads the report in: what is in, what nearly was, what never could be.
 GROUPS = (
@@ -88,10 +89,9 @@ def explain_text(selection: Selection, config_name: str = "the configuration",
     """The report; ``notes``: lines about the issue under its heading (a published issue's)."""
     issue = selection.issue
     window = issue.window
-    fmt = "%Y-%m-%d %H:%M"
     lines = [
         f"{issue.title}, issue {issue.slug}",
-        f"Window: {window.start.strftime(fmt)} to {window.end.strftime(fmt)} "
+        f"Window: {minute_text(window.start)} to {minute_text(window.end)} "
         f"{window.timezone.key} (end excluded)",
         f"{len(selection.verdicts)} article files",
         *notes,
@@ -109,7 +109,7 @@ def explain_text(selection: Selection, config_name: str = "the configuration",
             continue
         lines += ["", f"{heading} ({len(group)})"]
         for verdict in group:
-            when = (verdict.published.astimezone(window.timezone).strftime(f"{fmt} %Z")
+            when = (minute_text(verdict.published.astimezone(window.timezone), zone=True)
                     if verdict.published else "")
             detail = f"  quality {verdict.quality}, {when}" if verdict.published else ""
             lines.append(f"  {verdict.id}: {verdict.reason}{detail}")

@@ -9,6 +9,7 @@ from typing import Any
 
 from ...core.config import Config
 from ...core.models import Selection, Status, Verdict
+from ...core.timing import minute_text
 from ...rendering.mail import GMAIL_CLIP_BYTES
 from ...rendering.templating import environment
 from ...selecting.explain import GROUPS, empty_topic_lines
@@ -82,7 +83,7 @@ def explain_rows(selection: Selection, config: Config, unread: int = 0
             "topic": _topic_of(verdict) or "",
             "heading": headings.get(verdict.status, verdict.status), "reason": verdict.reason,
             "quality": "" if verdict.quality is None else verdict.quality,
-            "published": (verdict.published.astimezone(timezone).strftime("%Y-%m-%d %H:%M %Z")
+            "published": (minute_text(verdict.published.astimezone(timezone), zone=True)
                           if verdict.published else ""),
             "hint": override_hint(verdict, overrides),
         })
