@@ -61,6 +61,20 @@ def check_page(page, name: str) -> None:
     page.set_viewport_size({"width": width, "height": 800})
 
 
+def site_layout(page) -> dict[str, object]:
+    """What a reader sees around a public page's own words: the site's navigation and footer
+    (their links), and the heading's and the page's look."""
+    return page.evaluate("""() => {
+        const links = (selector) => [...document.querySelectorAll(selector + " a")]
+            .map((a) => [a.textContent.trim(), a.getAttribute("href")]);
+        const look = (element) => { const style = getComputedStyle(element);
+            return [style.fontFamily, style.fontSize, style.color, style.backgroundColor]; };
+        return {nav: links("nav.site-nav"), footer: links("footer.site-footer"),
+                heading: look(document.querySelector("main h1")), body: look(document.body),
+                main: document.querySelector("main").getBoundingClientRect().width};
+    }""")
+
+
 def wait_for_mail(recorder: Recorder, address: str, count: int = 1, timeout: float = 20):
     deadline = time.monotonic() + timeout
     while recorder.count()[address] < count:
@@ -198,11 +212,15 @@ def test_the_unsubscribe_page_fits_a_phone_whatever_the_domain(browser, tmp_path
     with serving(config) as port:
         context = browser.new_context(viewport={"width": 375, "height": 800})
         page = context.new_page()
+        assert page.goto(f"http://127.0.0.1:{port}/ai/subscribe").ok
+        subscribe_layout = site_layout(page)
         assert page.goto(f"http://127.0.0.1:{port}/ai/unsubscribe?token={token}").ok
         page.get_by_text("a…@students.").wait_for()
         check_page(page, "unsubscribe")
+        assert site_layout(page) == subscribe_layout, "the unsubscribe page"
         page.get_by_role("button", name="Unsubscribe").click()
         page.get_by_role("heading", name="You are unsubscribed").wait_for()
         check_page(page, "unsubscribe-done")
+        assert site_layout(page) == subscribe_layout, "the page after unsubscribing"
         context.close()
     assert statuses(config)[address] == "unsubscribed"

@@ -44,7 +44,6 @@ from ..delivery.signups import leaving, unsubscribe
 from ..delivery.tokens import Checked, check_token, read_secret
 from ..rendering.pages import unique_slugs
 from ..rendering.palette import Palette, palette_for
-from ..rendering.templating import environment_for
 from .routing import Route, StartResponse, find_route, plain, redirect, route
 from .server import DEFAULT_TIMEOUT, base_url, serve_wsgi
 from .signup import ROUTES as SIGNUP_ROUTES
@@ -65,13 +64,6 @@ _TYPES = {
 }
 _BY_NAME = {"atom.xml": "application/atom+xml; charset=utf-8",
             "feed.json": "application/feed+json"}
-_PAGE_HEADERS = [
-    ("Cache-Control", "no-store"),
-    ("Referrer-Policy", "no-referrer"),  # the token is in the URL
-    ("X-Robots-Tag", "noindex"),
-    ("Content-Security-Policy",
-     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"),
-]
 
 
 def content_type(path: Path) -> str:
@@ -262,19 +254,12 @@ class Site:
 
     # -- unsubscribe --------------------------------------------------------------------------
 
-    def _page(self, start_response: StartResponse, status: HTTPStatus, state: str, *,
+    def _page(self, start_response: StartResponse, status: HTTPStatus, page: str, *,
               address: str = "", action: str = "") -> Iterable[bytes]:
-        heading = {"confirm": "Unsubscribe", "done": "You are unsubscribed",
-                   "invalid": "Invalid link", "busy": "Please try again"}[state]
-        body = environment_for(self.config).get_template(PAGE_TEMPLATE).render(
-            config=self.config, state=state, heading=heading, address=address,
-            action=action, home=self.prefix, palette=self.palette,
-            page_language="en").encode("utf-8")  # its words are English, as signup.py's
+        """The unsubscribe page, in the look of the other public pages (signup.py)."""
         retry = [("Retry-After", "60")] if status == HTTPStatus.SERVICE_UNAVAILABLE else []
-        start_response(f"{status.value} {status.phrase}", [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", str(len(body))), *_PAGE_HEADERS, *retry])
-        return [body]
+        return self.signup.page(start_response, status, PAGE_TEMPLATE, page, extra=retry,
+                                address=address, action=action)
 
     def _unsubscribe(self, environ: dict[str, Any], start_response: StartResponse,
                      method: str, match: re.Match[str] | None = None) -> Iterable[bytes]:
@@ -311,18 +296,19 @@ class Site:
             # A reader who left and follows the link of an older issue is told so, not
             # asked again as if still subscribed.
             if gone:
-                return self._page(start_response, HTTPStatus.OK, "done", address=address)
-            return self._page(start_response, HTTPStatus.OK, "confirm", address=address,
+                return self._page(start_response, HTTPStatus.OK, "unsubscribed",
+                                  address=address)
+            return self._page(start_response, HTTPStatus.OK, "unsubscribe", address=address,
                               action=action)
         if not _one_click(environ):
             # The link is good, the body is not RFC 8058's: nothing is done, and the page
             # asks with its own button rather than call a reader's good link invalid.
-            return self._page(start_response, HTTPStatus.BAD_REQUEST, "confirm",
+            return self._page(start_response, HTTPStatus.BAD_REQUEST, "unsubscribe",
                               address=address, action=action)
         # an unknown subscriber (removed since): nothing to do
         unsubscribe(self.config, dt.datetime.now(dt.UTC), key=checked.key,
                     address=None if checked.key is not None else address)
-        return self._page(start_response, HTTPStatus.OK, "done", address=address)
+        return self._page(start_response, HTTPStatus.OK, "unsubscribed", address=address)
 
     def _signup(self, environ: dict[str, Any], start_response: StartResponse, method: str,
                 match: re.Match[str]) -> Iterable[bytes]:

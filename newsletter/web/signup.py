@@ -77,6 +77,7 @@ HEADINGS = {
     "You are unsubscribed", "invalid": "Invalid link", "expired": "This link has expired",
     "limited": "Too many requests", "missing": "Page not found",
     "waiting": "Confirm your subscription first",
+    "unsubscribe": "Unsubscribe", "busy": "Please try again",  # serve's unsubscribe page
 }
 
 
@@ -165,9 +166,9 @@ class SignupPages:
               email: str = "", name: str = "", chosen: tuple[str, ...] = ()
               ) -> Iterable[bytes]:
         token = form_token(self.secret, self.clock().timestamp())
-        return self._page(start_response, status, "public_subscribe.html.j2", "subscribe",
-                          form_token=token, error=error, email=email, name=name,
-                          chosen=chosen, topics=self.topics)
+        return self.page(start_response, status, "public_subscribe.html.j2", "subscribe",
+                         form_token=token, error=error, email=email, name=name,
+                         chosen=chosen, topics=self.topics)
 
     def _subscribe(self, environ: dict[str, Any], start_response: StartResponse, method: str,
                    form: dict[str, list[str]]) -> Iterable[bytes]:
@@ -202,9 +203,9 @@ class SignupPages:
                                 topics=topics, at=now, client=client_address(
                                     environ, self.config.subscribe.trust_proxy))
         if outcome is Outcome.LIMITED:
-            return self._page(start_response, HTTPStatus.TOO_MANY_REQUESTS,
-                              "public_message.html.j2", "limited",
-                              extra=[("Retry-After", "3600")])
+            return self.page(start_response, HTTPStatus.TOO_MANY_REQUESTS,
+                             "public_message.html.j2", "limited",
+                             extra=[("Retry-After", "3600")])
         if outcome is Outcome.QUEUED:
             self.wake()
         return self._sent(start_response)
@@ -223,8 +224,8 @@ class SignupPages:
     @cached_property
     def _inbox_page(self) -> tuple[list[tuple[str, str]], bytes]:
         captured: list[list[tuple[str, str]]] = []
-        body = b"".join(self._page(lambda status, headers: captured.append(headers),
-                                   HTTPStatus.OK, "public_message.html.j2", "inbox"))
+        body = b"".join(self.page(lambda status, headers: captured.append(headers),
+                                  HTTPStatus.OK, "public_message.html.j2", "inbox"))
         return captured[0], body
 
     # -- confirm --------------------------------------------------------------------------------
@@ -252,9 +253,9 @@ class SignupPages:
                                  latest=latest_issue_url(self.config))
         if found is None or found.subscriber.status != "pending":
             return self._message(start_response, HTTPStatus.GONE, "expired")
-        return self._page(start_response, HTTPStatus.OK, "public_confirm.html.j2", "confirm",
-                          action=action, script=Markup(CONFIRM_SCRIPT),  # a constant
-                          csp=f"{_CSP}; script-src {script_hash(CONFIRM_SCRIPT)}")
+        return self.page(start_response, HTTPStatus.OK, "public_confirm.html.j2", "confirm",
+                         action=action, script=Markup(CONFIRM_SCRIPT),  # a constant
+                         csp=f"{_CSP}; script-src {script_hash(CONFIRM_SCRIPT)}")
 
     # -- preferences ----------------------------------------------------------------------------
 
@@ -299,10 +300,10 @@ class SignupPages:
                   action: str, *, saved: bool = False, unsaved: bool = False, error: str = ""
                   ) -> Iterable[bytes]:
         """The preferences page; the address as its owner reads it (a domain in Unicode)."""
-        return self._page(start_response, status, "public_preferences.html.j2", "preferences",
-                          subscriber=found.subscriber, action=action, topics=self.topics,
-                          address=readable_address(found.subscriber.email), saved=saved,
-                          unsaved=unsaved, error=error)
+        return self.page(start_response, status, "public_preferences.html.j2", "preferences",
+                         subscriber=found.subscriber, action=action, topics=self.topics,
+                         address=readable_address(found.subscriber.email), saved=saved,
+                         unsaved=unsaved, error=error)
 
     # -- answers --------------------------------------------------------------------------------
 
@@ -313,16 +314,17 @@ class SignupPages:
 
     def _message(self, start_response: StartResponse, status: HTTPStatus, page: str,
                  **context: Any) -> Iterable[bytes]:
-        return self._page(start_response, status, "public_message.html.j2", page, **context)
+        return self.page(start_response, status, "public_message.html.j2", page, **context)
 
-    def _page(self, start_response: StartResponse, status: HTTPStatus, template: str,
-              page: str, *, csp: str = _CSP, extra: list[tuple[str, str]] | None = None,
-              **context: Any) -> Iterable[bytes]:
+    def page(self, start_response: StartResponse, status: HTTPStatus, template: str,
+             page: str, *, csp: str = _CSP, extra: list[tuple[str, str]] | None = None,
+             **context: Any) -> Iterable[bytes]:
         heading = HEADINGS[page]
         values = {
             "config": self.config, "root": self.prefix, "page": page, "heading": heading,
             "page_title": f"{heading} · {self.config.title}", "description": "",
-            "canonical": f"{self.config.site_url}{page if page in ROUTES else ''}",
+            "canonical": f"{self.config.site_url}"
+                         f"{page if page in (*ROUTES, 'unsubscribe') else ''}",
             "hours": _hours(self.config.subscribe.confirm_hours), "latest": "",
             "palette": self.palette,
             "page_language": "en",  # these pages' words are English whatever config.language
