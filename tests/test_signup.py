@@ -475,6 +475,35 @@ def test_preferences_save_and_unsubscribe(site: Path, tmp_path: Path) -> None:
         assert statuses(config) == {"ada@example.org": "unsubscribed"}
 
 
+def checked_topics(page: bytes) -> list[str]:
+    return re.findall(r'name="topics" value="([^"]*)" checked', page.decode())
+
+
+def test_a_refused_name_keeps_the_topics_just_chosen(site: Path, tmp_path: Path) -> None:
+    """The reader unticks topics and types a name the page refuses: the page comes back with
+    their topics and name to correct, not the saved ones (which would undo the change when they
+    fix the name and save), and nothing is saved."""
+    config = configure(site, tmp_path, 1)
+    add_people(config, tmp_path, ["ada@example.org,Ada,"])
+    key = key_of(config, "ada@example.org") or ""
+    preferences = f"/ai/preferences?token={make_token(SECRET.encode(), 'preferences', key)}"
+    bad_name = "Ada =?utf-8?q?L?="
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        status, _, page = reader.get(preferences)
+        saved = checked_topics(page)
+        assert status == 200 and len(saved) == 3, saved
+        status, _, page = reader.post(preferences, [("name", bad_name), ("topics", saved[0]),
+                                                    ("action", "save")])
+        assert status == 400 and b'role="alert"' in page
+        assert checked_topics(page) == [saved[0]], page.decode()
+        assert f'value="{bad_name}"'.encode() in page
+        status, _, page = reader.post(preferences, [("name", bad_name), ("action", "save")])
+        assert status == 400 and checked_topics(page) == []  # none ticked: as sent
+    [ada] = list_subscribers(config)
+    assert (ada.name, ada.topics) == ("Ada", ()), ada
+
+
 def test_earlier_unsubscribe_links_still_work(site: Path, tmp_path: Path) -> None:
     from newsletter.delivery.tokens import legacy_unsubscribe_token
 

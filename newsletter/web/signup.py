@@ -289,21 +289,30 @@ class SignupPages:
                 start_response, HTTPStatus.CONFLICT, found, action, unsaved=True)
         topics = () if set(chosen) == set(self.topics) else tuple(
             t for t in self.topics if t in chosen)
-        name, name_problem = form_name(form.get("name", [""])[0])
-        if name_problem:  # the link is good: the reader's own page, saying what to fix
+        raw_name = form.get("name", [""])[0]
+        name, name_problem = form_name(raw_name)
+        if name_problem:  # the link is good: the reader's own page, saying what to fix, with
+            # the name and topics just chosen, not the saved ones
             return self._settings(start_response, HTTPStatus.BAD_REQUEST, found, action,
-                                  error=name_problem)
+                                  error=name_problem, name=" ".join(raw_name.split()),
+                                  chosen=tuple(chosen))
         save_preferences(self.config, checked.key, name, topics, now)
         return redirect(start_response, f"{action}&saved", HTTPStatus.SEE_OTHER)
 
     def _settings(self, start_response: StartResponse, status: HTTPStatus, found: Reader,
-                  action: str, *, saved: bool = False, unsaved: bool = False, error: str = ""
+                  action: str, *, saved: bool = False, unsaved: bool = False, error: str = "",
+                  name: str | None = None, chosen: tuple[str, ...] | None = None
                   ) -> Iterable[bytes]:
-        """The preferences page; the address as its owner reads it (a domain in Unicode)."""
+        """The preferences page; the address as its owner reads it (a domain in Unicode); the
+        form holds the saved ``name`` and topics unless given (``chosen``: those ticked)."""
+        subscriber = found.subscriber
+        if chosen is None:
+            chosen = tuple(subscriber.topics) or self.topics  # none saved: every topic
         return self.page(start_response, status, "public_preferences.html.j2", "preferences",
-                         subscriber=found.subscriber, action=action, topics=self.topics,
-                         address=readable_address(found.subscriber.email), saved=saved,
-                         unsaved=unsaved, error=error)
+                         subscriber=subscriber, action=action, topics=self.topics,
+                         address=readable_address(subscriber.email), saved=saved,
+                         unsaved=unsaved, error=error, chosen=chosen,
+                         name=subscriber.name if name is None else name)
 
     # -- answers --------------------------------------------------------------------------------
 
