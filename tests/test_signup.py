@@ -504,6 +504,38 @@ def test_a_refused_name_keeps_the_topics_just_chosen(site: Path, tmp_path: Path)
     assert (ada.name, ada.topics) == ("Ada", ()), ada
 
 
+def title(page: bytes) -> str:
+    match = re.search(rb"<title>(.*?)</title>", page)
+    assert match, page.decode()
+    return match.group(1).decode()
+
+
+def test_a_page_showing_a_form_error_says_so_in_its_title(site: Path, tmp_path: Path) -> None:
+    """A screen reader announces the title first: after a refused form, the signup,
+    preferences and unsubscribe pages say "Error:" there, before the page's own title; the
+    same pages without an error do not."""
+    config = configure(site, tmp_path, 1)
+    add_people(config, tmp_path, ["ada@example.org,Ada,"])
+    key = key_of(config, "ada@example.org") or ""
+    secret = SECRET.encode()
+    preferences = f"/ai/preferences?token={make_token(secret, 'preferences', key)}"
+    leave = f"/ai/unsubscribe?token={make_token(secret, 'unsubscribe', key)}"
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        pages = {
+            "Subscribe": (reader.get("/ai/subscribe"),
+                          reader.subscribe("not an address")),
+            "Your preferences": (reader.get(preferences), reader.post(
+                preferences, [("name", "=?utf-8?q?x?="), ("action", "save")])),
+            "Unsubscribe": (reader.get(leave), reader.post(leave, [("List-Unsubscribe", "")])),
+        }
+        for heading, (fine, refused) in pages.items():
+            assert fine[0] == 200 and title(fine[2]) == f"{heading} · AI Weekly", heading
+            assert refused[0] == 400 and b'role="alert"' in refused[2], heading
+            assert title(refused[2]) == f"Error: {heading} · AI Weekly", heading
+    assert statuses(config) == {"ada@example.org": "active"}
+
+
 def test_earlier_unsubscribe_links_still_work(site: Path, tmp_path: Path) -> None:
     from newsletter.delivery.tokens import legacy_unsubscribe_token
 

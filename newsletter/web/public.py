@@ -255,11 +255,11 @@ class Site:
     # -- unsubscribe --------------------------------------------------------------------------
 
     def _page(self, start_response: StartResponse, status: HTTPStatus, page: str, *,
-              address: str = "", action: str = "") -> Iterable[bytes]:
+              address: str = "", action: str = "", error: str = "") -> Iterable[bytes]:
         """The unsubscribe page, in the look of the other public pages (signup.py)."""
         retry = [("Retry-After", "60")] if status == HTTPStatus.SERVICE_UNAVAILABLE else []
         return self.signup.page(start_response, status, PAGE_TEMPLATE, page, extra=retry,
-                                address=address, action=action)
+                                address=address, action=action, error=error)
 
     def _unsubscribe(self, environ: dict[str, Any], start_response: StartResponse,
                      method: str, match: re.Match[str] | None = None) -> Iterable[bytes]:
@@ -278,7 +278,9 @@ class Site:
             # A one-click client may try again; a 500 would read as "done" to some, or as
             # final to others. Nothing was changed.
             sys.stderr.write(f"unsubscribe: {error}\n")
-            return self._page(start_response, HTTPStatus.SERVICE_UNAVAILABLE, "busy")
+            return self._page(start_response, HTTPStatus.SERVICE_UNAVAILABLE, "busy", error=(
+                "Your request could not be recorded just now, and nothing was changed. "
+                "Please try again in a minute."))
 
     def _unsubscribe_checked(self, environ: dict[str, Any], start_response: StartResponse,
                              method: str, token: str, checked: Checked) -> Iterable[bytes]:
@@ -304,7 +306,9 @@ class Site:
             # The link is good, the body is not RFC 8058's: nothing is done, and the page
             # asks with its own button rather than call a reader's good link invalid.
             return self._page(start_response, HTTPStatus.BAD_REQUEST, "unsubscribe",
-                              address=address, action=action)
+                              address=address, action=action, error=(
+                                  "That request was incomplete, so nothing was changed. "
+                                  "Press the button to unsubscribe."))
         # an unknown subscriber (removed since): nothing to do
         unsubscribe(self.config, dt.datetime.now(dt.UTC), key=checked.key,
                     address=None if checked.key is not None else address)

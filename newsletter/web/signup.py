@@ -286,7 +286,8 @@ class SignupPages:
             return self._message(start_response, HTTPStatus.BAD_REQUEST, "invalid")
         if found.subscriber.status != "active":  # a page opened before leaving, say:
             return self._settings(  # "Saved" would promise issues that never come
-                start_response, HTTPStatus.CONFLICT, found, action, unsaved=True)
+                start_response, HTTPStatus.CONFLICT, found, action, error=(
+                    f"Nothing was saved: this address no longer receives {self.config.title}."))
         topics = () if set(chosen) == set(self.topics) else tuple(
             t for t in self.topics if t in chosen)
         raw_name = form.get("name", [""])[0]
@@ -300,7 +301,7 @@ class SignupPages:
         return redirect(start_response, f"{action}&saved", HTTPStatus.SEE_OTHER)
 
     def _settings(self, start_response: StartResponse, status: HTTPStatus, found: Reader,
-                  action: str, *, saved: bool = False, unsaved: bool = False, error: str = "",
+                  action: str, *, saved: bool = False, error: str = "",
                   name: str | None = None, chosen: tuple[str, ...] | None = None
                   ) -> Iterable[bytes]:
         """The preferences page; the address as its owner reads it (a domain in Unicode); the
@@ -311,7 +312,7 @@ class SignupPages:
         return self.page(start_response, status, "public_preferences.html.j2", "preferences",
                          subscriber=subscriber, action=action, topics=self.topics,
                          address=readable_address(subscriber.email), saved=saved,
-                         unsaved=unsaved, error=error, chosen=chosen,
+                         error=error, chosen=chosen,
                          name=subscriber.name if name is None else name)
 
     # -- answers --------------------------------------------------------------------------------
@@ -331,7 +332,9 @@ class SignupPages:
         heading = HEADINGS[page]
         values = {
             "config": self.config, "root": self.prefix, "page": page, "heading": heading,
-            "page_title": f"{heading} · {self.config.title}", "description": "",
+            # a screen reader says the title first: a page showing an error starts with it
+            "page_title": f"{'Error: ' if context.get('error') else ''}{heading} · "
+                          f"{self.config.title}", "description": "",
             "canonical": f"{self.config.site_url}"
                          f"{page if page in (*ROUTES, 'unsubscribe') else ''}",
             "hours": _hours(self.config.subscribe.confirm_hours), "latest": "",
