@@ -13,7 +13,9 @@ what follows from each:
   (a content filter, a relay's policy), not each subscriber: the run stops, and that lasts.
   In a row in the run, whichever of its senders and worker processes had them (:class:`Streak`).
 - :class:`~.smtp.Fatal`, the server refusing the session (a 5xx greeting; the login, 535;
-  the sender, a 5xx to MAIL FROM; TLS): the run stops, and that lasts.
+  the sender, a 5xx to MAIL FROM; TLS): the run stops, and that lasts. It is the answer
+  every sender would get, so a run of several asks once before they start
+  (:func:`~.smtp.refused_session`), and one met later stops them all, as refusals in a row do.
 - :class:`~.smtp.Failed`, the retries for 4xx replies and dropped connections ran out:
   failed, and tried again by the next run; when the server is unreachable the run stops,
   which passes.
@@ -86,7 +88,8 @@ class Streak:
         self.issue = issue
 
     def stopped(self, db: Database) -> bool:
-        """Whether the run was stopped by refusals in a row, seen by any of its senders."""
+        """Whether the run was stopped (refusals in a row, a refused login or sender), seen
+        by any of its senders."""
         row = db.run("send_run.stopped", (self.run,)).fetchone()
         return row is not None and bool(row[0])
 
@@ -94,7 +97,9 @@ class Streak:
         """:func:`verdict`, and the refusal that completes the streak stops the run (said
         once, by the sender that saw it). Called in the transaction recording the outcome."""
         judged = verdict(error)
-        if error is None:
+        if judged.lasts:  # a refused login or sender: every sender of the run stops
+            db.run("send_run.halt", (self.run, self.issue, judged.stop))
+        elif error is None:
             db.run("send_run.accepted", (self.run,))
         elif isinstance(error, Refused):
             in_a_row, stopped = db.run("send_run.refused", (self.run, self.issue)).fetchone()

@@ -55,7 +55,7 @@ from ..state.schema import SQLITE
 from .editions import edition_for, sections_for
 from .leases import release_dead_here
 from .mailboxes import subscriber_key
-from .senders import WorkerSpec, in_flight_line, run_worker
+from .senders import WorkerOutcome, WorkerSpec, in_flight_line, run_worker
 from .signups import key_of
 from .smtp import (
     DEFAULT_RETRY,
@@ -67,6 +67,7 @@ from .smtp import (
     Retry,
     deliver_one,
     envelope_sender,
+    refused_session,
     smtp_password,
 )
 from .subscribers import HOW_TO_ADD, AddressError, normalize_address, stored_topics
@@ -299,10 +300,16 @@ def _send(config: Config, issue: Issue, secret: bytes, password: str | None, log
         log(f"Sending issue {slug} to {len(pending)} subscriber(s) over {spread} to "
             f"{config.smtp.host}:{config.smtp.port}.")
         spec = WorkerSpec(config, issue, run, secret, password, retry, frozenset(in_flight))
-        if processes > 1:
+        # A refused login or sender is the answer every sender would get: asked once.
+        refused = (refused_session(config, password) if processes * connections > 1
+                   else None)
+        lost: list[str] = []
+        if refused is not None:
+            outcome = WorkerOutcome(fatal=[refused], refused=[refused])
+        elif processes > 1:
             outcome, lost = run_processes(spec, processes, log)
         else:
-            outcome, lost = run_worker(spec, log), []
+            outcome = run_worker(spec, log)
         report.in_flight_unknown += outcome.in_flight
         report.unbuildable = outcome.unbuildable
         report.refused = outcome.refused[0] if outcome.refused else None
@@ -322,7 +329,7 @@ def _read_back(config: Config, report: SendReport, run: str, fatal: list[str],
     """The run's outcome from the ledger: complete even when a worker process died."""
     slug = report.issue
     with open_database(config) as db:
-        # Refusals in a row stopped the run even when the worker that saw the last was lost.
+        # A refusal stopped the run even when the worker that saw it was lost.
         stopped = (db.run("send_run.stopped", (run,)).fetchone() or ("",))[0]
         if stopped and not report.refused:
             fatal, report.refused = [stopped, *fatal], stopped

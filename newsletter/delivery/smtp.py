@@ -212,9 +212,8 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
                 last, replied = smtplib.SMTPResponseException(code, reply), True
             except smtplib.SMTPSenderRefused as error:
                 if error.smtp_code >= 500:
-                    raise Fatal(f"the server refused the sender {sender}: "
-                                 f"{_reply(error.smtp_code, error.smtp_error)}; check "
-                                 "email.from") from None
+                    raise Fatal(_sender_refused(sender, error.smtp_code, error.smtp_error)
+                                ) from None
                 last, replied = error, True
             except smtplib.SMTPResponseException as error:  # DATA refused, among others
                 if error.smtp_code >= 500:
@@ -239,6 +238,32 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
                           uncertain=uncertain, fatal=True)
         sleep(delay)
         delay *= 2
+
+
+def _sender_refused(sender: str, code: int, reply: object) -> str:
+    return f"the server refused the sender {sender}: {_reply(code, reply)}; check email.from"
+
+
+def refused_session(config: Config, password: str | None) -> str | None:
+    """Why the server refuses this client's session (the login, 535; the sender, a 5xx to
+    MAIL FROM), asked once before a run starts its senders, as it would refuse each of them
+    alike. None when it takes both, or cannot tell now (unreachable, busy): the senders'
+    own retries deal with that."""
+    connection = Connection(config, password)
+    sender = envelope_sender(config)
+    try:
+        smtp = connection.open()
+        code, reply = smtp.mail(sender)
+        if code >= 500:
+            return _sender_refused(sender, code, reply)
+        smtp.rset()
+    except Fatal as error:
+        return str(error)
+    except (smtplib.SMTPException, OSError, ValueError):
+        pass
+    finally:
+        connection.close()
+    return None
 
 
 def _describe(error: BaseException) -> str:

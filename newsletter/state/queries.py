@@ -295,6 +295,9 @@ STATEMENTS: dict[str, str] = {
         "UPDATE send_runs SET refused_in_a_row = 0 WHERE run = ? AND refused_in_a_row > 0",
     "send_run.stop":
         "UPDATE send_runs SET stopped = ? WHERE run = ? AND stopped = ''",
+    "send_run.halt":  # (run, issue, why): the server refuses the session, every sender stops
+        "INSERT INTO send_runs (run, issue, stopped) VALUES (?, ?, ?) ON CONFLICT (run) "
+        "DO UPDATE SET stopped = excluded.stopped WHERE send_runs.stopped = ''",
     "send_run.stopped":
         "SELECT stopped FROM send_runs WHERE run = ?",
     "send_run.end":
