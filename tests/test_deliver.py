@@ -401,12 +401,14 @@ def in_flight_named(output: str) -> set[str]:
     return named
 
 
-def start_send(config_path: Path, *args: str, **streams) -> subprocess.Popen:
-    """``newsletter send`` for the test issue, as a real process (to be killed)."""
+def start_send(config_path: Path, *args: str, issue: dt.date = ISSUE,
+               **streams) -> subprocess.Popen:
+    """``newsletter send`` for the test issue (or ``issue``), as a real process (to be
+    killed)."""
     env = {**os.environ, "NEWSLETTER_SECRET": SECRET,
            "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.Popen([sys.executable, "-m", "newsletter", "--config", str(config_path),
-                             "send", ISSUE.isoformat(), *args], env=env, **streams)
+                             "send", issue.isoformat(), *args], env=env, **streams)
 
 
 def kill_when_held(sender: subprocess.Popen, recorder: Recorder, count: int = 2) -> None:

@@ -5,14 +5,19 @@ starts, and a refusal one worker meets later stops the others too, whatever thei
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
 import test_deliver
 from aiosmtpd.controller import Controller
 from test_deliver import (
+    ISSUE,
+    NEXT_ISSUE,
     Recorder,
     add_people,
     both,
@@ -23,7 +28,7 @@ from test_deliver import (
     start_send,
 )
 
-from conftest import write_config
+from conftest import run, state_sql, write_config
 from newsletter.core.config import load_config
 from newsletter.delivery.subscribers import list_subscribers
 
@@ -183,3 +188,74 @@ def test_a_sender_refused_by_one_worker_stops_the_other_workers(site: Path,
     assert len(failed) == 1 and "daily sending quota exceeded" in failed[0], output
     assert f"{sent} sent, 0 bounced, {len(PEOPLE) - sent} failed, 0 skipped" in output, output
     assert f"Stopped: {len(PEOPLE) - sent - 1} message(s) not attempted." in output, output
+
+
+# -- the marks of runs that did not end ---------------------------------------------------------
+
+class FirstRefusedThenHeld(Recorder):
+    """Each connection's first message refused after DATA (so its run counts a refusal, in
+    its mark), the ones after it taken and, while ``release`` is not set, their reply held."""
+
+    def __init__(self) -> None:
+        super().__init__(hold_after=0)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if not getattr(session, "refused_one", False):
+            session.refused_one = True
+            return "554 5.7.1 Message content rejected"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def marks(config_path: Path) -> list[str]:
+    return sorted(row[0] for row in state_sql(load_config(config_path),
+                                              "SELECT issue FROM send_runs"))
+
+
+def held_send(config_path: Path, relay: FirstRefusedThenHeld, issue: dt.date
+              ) -> subprocess.Popen:
+    """``newsletter send issue``, a real process, once it counted a refusal and waits for
+    the reply to its next message."""
+    already = len(relay.held)
+    sender = start_send(config_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                        issue=issue)
+    deadline = time.monotonic() + 30
+    while len(relay.held) == already:
+        assert sender.poll() is None, sender.communicate()[0].decode()
+        assert time.monotonic() < deadline, "the send never reached the server"
+        time.sleep(0.01)
+    return sender
+
+
+@both
+def test_a_killed_runs_mark_is_cleared_by_the_next_send_and_by_state_prune(
+        site: Path, tmp_path: Path) -> None:
+    """A run killed (SIGKILL) or interrupted (Ctrl-C) leaves its mark in the state; nothing
+    reads it but its own run, but nothing else deleted it either: one per such run, for
+    ever. ``state prune`` and the next send of the issue clear the marks of runs no longer
+    alive, and leave a live run's alone."""
+    relay = FirstRefusedThenHeld()
+    with smtp_server(relay) as port:
+        config_path = project(site, tmp_path, port)
+        add_people(load_config(config_path), tmp_path, [f"{a},," for a in PEOPLE[:6]])
+        live = held_send(config_path, relay, NEXT_ISSUE)
+        killed = held_send(config_path, relay, ISSUE)
+        killed.kill()
+        killed.wait()
+        assert marks(config_path) == [ISSUE.isoformat(), NEXT_ISSUE.isoformat()]
+        pruned = run(tmp_path, "state", "prune")
+        assert pruned.exit_code == 0, pruned.output
+        assert marks(config_path) == [NEXT_ISSUE.isoformat()], pruned.output
+        assert "Cleared the marks of 1 send run(s) that did not end" in pruned.output
+        relay.release.set()  # the live run finishes and clears its own
+        assert live.wait(timeout=60) == 1
+        assert marks(config_path) == []
+
+        relay.release.clear()
+        interrupted = held_send(config_path, relay, ISSUE)
+        interrupted.send_signal(signal.SIGINT)
+        assert interrupted.wait(timeout=30) == 130
+        assert marks(config_path) == [ISSUE.isoformat()]
+        relay.release.set()
+        again = run(tmp_path, "send", ISSUE.isoformat())
+    assert again.exit_code == 1 and "1 failed" in again.output, again.output  # the refused
+    assert marks(config_path) == []

@@ -112,6 +112,7 @@ def state_prune(options: Options, days: int, dry_run: bool, vacuum: bool) -> Non
     """
     import datetime as dt
 
+    from ..delivery.runmarks import clear_dead_runs
     from ..state.location import location
     from ..state.prune import prune_ledger
 
@@ -120,3 +121,7 @@ def state_prune(options: Options, days: int, dry_run: bool, vacuum: bool) -> Non
                           dry_run=dry_run, vacuum=vacuum and not dry_run, log=echo)
     for line in report.lines():
         echo(line)
+    cleared = 0 if dry_run else clear_dead_runs(config)
+    if cleared:
+        echo(f"Cleared the marks of {cleared} send run(s) that did not end (killed or "
+             "interrupted).")

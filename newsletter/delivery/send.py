@@ -35,7 +35,6 @@ import contextlib
 import datetime as dt
 import email.utils
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +54,7 @@ from ..state.schema import SQLITE
 from .editions import edition_for, sections_for
 from .leases import release_dead_here
 from .mailboxes import subscriber_key
+from .runmarks import live_run, send_lock
 from .senders import WorkerOutcome, WorkerSpec, in_flight_line, run_worker
 from .signups import key_of
 from .smtp import (
@@ -193,8 +193,8 @@ def send_issue(config: Config, issue_date: dt.date, *, to: str | None = None,
     if outbox is not None:
         return _write_outbox_run(config, issue, secret, outbox, log)
     password = smtp_password(config)
-    with _exclusive(config, issue.slug):
-        return _send(config, issue, secret, password, log, retry or DEFAULT_RETRY,
+    with _exclusive(config, issue.slug), live_run(config, issue.slug) as run:
+        return _send(config, issue, run, secret, password, log, retry or DEFAULT_RETRY,
                      max(1, workers))
 
 
@@ -208,7 +208,7 @@ def _exclusive(config: Config, slug: str) -> Iterator[None]:
         yield
         return
     private_folder(config.state_dir, keep_open=config.open_folders)
-    path = config.state_dir / f"send-{slug}.lock"
+    path = send_lock(config, slug)
     with exclusive(path, lambda holder: NewsletterError(
             f"issue {slug} is being sent by another process right now (it holds {path}); "
             "wait for it to finish")):
@@ -262,11 +262,10 @@ def _recipients(db: Database, issue: Issue, run: str) -> _Recipients:
     return found
 
 
-def _send(config: Config, issue: Issue, secret: bytes, password: str | None, log: Log,
-          retry: Retry, workers: int) -> SendReport:
+def _send(config: Config, issue: Issue, run: str, secret: bytes, password: str | None,
+          log: Log, retry: Retry, workers: int) -> SendReport:
     report = SendReport(issue.slug)
     slug = issue.slug
-    run = uuid.uuid4().hex
     with open_database(config) as db:
         found = _recipients(db, issue, run)
         skipped, no_topics, pending, in_flight = (found.received, found.no_topics,

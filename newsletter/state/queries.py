@@ -302,6 +302,10 @@ STATEMENTS: dict[str, str] = {
         "SELECT stopped FROM send_runs WHERE run = ?",
     "send_run.end":
         "DELETE FROM send_runs WHERE run = ?",
+    "send_runs.issues":
+        "SELECT DISTINCT issue FROM send_runs ORDER BY issue",
+    "send_runs.clear_issue":  # no run of the issue is alive (its send lock says so)
+        "DELETE FROM send_runs WHERE issue = ?",
     # -- the schedule's runs ----------------------------------------------------------------
     "runs.last":
         "SELECT max(fire_time) FROM schedule_runs WHERE newsletter = ?",
@@ -325,6 +329,14 @@ DIALECT_STATEMENTS: dict[str, dict[str, str]] = {
         "issue.lock_to_send": "SELECT pg_advisory_xact_lock_shared(?, hashtext(?))",
         "ledger.bytes":
             "SELECT pg_total_relation_size('deliveries') + pg_total_relation_size('failures')",
+        # PostgreSQL only: a send run is alive while it holds its lock (runmarks.py)
+        "send_run.live": "SELECT pg_advisory_lock(?, hashtext(?))",
+        "send_runs.clear_dead":
+            "DELETE FROM send_runs r WHERE NOT EXISTS (SELECT 1 FROM pg_locks l "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = ? "
+            "AND l.objid::bigint = (hashtext(r.run)::bigint & 4294967295) "
+            "AND l.objsubid = 2 "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
         # PostgreSQL only: one scheduler among many (leadership.py)
         "leader.try": "SELECT pg_try_advisory_lock(?)",
         "leader.holder":
