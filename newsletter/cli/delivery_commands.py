@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .options import Group, Options, date_argument, echo
+from .options import Group, Options, date_argument, echo, write_stdout
 
 
 @click.group(cls=Group)
@@ -127,19 +127,27 @@ def subscribers_list(options: Options, as_json: bool) -> None:
 
 
 @subscribers.command("export")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE when it exists.")
 @click.pass_obj
-def subscribers_export(options: Options, file: Path) -> None:
-    """Write every subscriber to a CSV file (email,name,topics,status) that import reads.
+def subscribers_export(options: Options, file: Path, force: bool) -> None:
+    """Write every subscriber to a CSV file (email,name,topics,status) that import reads;
+    "-" writes it to standard output. A FILE that exists is left alone unless --force.
 
     \b
-    Example:
+    Examples:
       newsletter subscribers export people.csv
+      newsletter subscribers export - | gzip > people.csv.gz
     """
-    from ..delivery.subscriber_csv import export_csv
+    from ..delivery.subscriber_csv import export_csv, export_text
 
     config, _ = options.load()
-    count = export_csv(config, file)
+    if str(file) == "-":
+        data, count = export_text(config)
+        write_stdout(data)
+        echo(f"Exported {count} subscriber(s) to standard output.", err=True)
+        return
+    count = export_csv(config, file, force=force)
     echo(f"Exported {count} subscriber(s) to {file}.")
 
 

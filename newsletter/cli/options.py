@@ -43,6 +43,19 @@ def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
         raise OutputClosed(err) from error
 
 
+def write_stdout(data: bytes) -> None:
+    """Data for a pipe or a file (``export -``) as it is: escaped only for a terminal, as
+    :func:`echo` escapes. A closed stdout is :class:`OutputClosed`."""
+    stream = click.get_binary_stream("stdout")
+    if stream.isatty():
+        data = terminal_safe(data.decode("utf-8").replace("\r\n", "\n")).encode("utf-8")
+    try:
+        stream.write(data)
+        stream.flush()
+    except BrokenPipeError as error:
+        raise OutputClosed(False) from error
+
+
 def _discard_output(err: bool) -> None:
     """Point the closed stream at /dev/null: what is still buffered in it would otherwise
     fail again when Python flushes it on exit, with a message about it."""

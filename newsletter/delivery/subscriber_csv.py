@@ -161,9 +161,9 @@ def import_csv(config: Config, path: Path) -> ImportReport:
     return report
 
 
-def export_csv(config: Config, path: Path) -> int:
+def export_text(config: Config) -> tuple[bytes, int]:
     """Every subscriber, unsubscribed ones included (with their status, so that importing
-    the file elsewhere keeps them unsubscribed); written atomically. Pending signups are
+    the file elsewhere keeps them unsubscribed), as CSV; and how many. Pending signups are
     left out: they have not confirmed."""
     subscribers = [s for s in list_subscribers(config) if s.status != "pending"]
     buffer = io.StringIO(newline="")
@@ -172,8 +172,18 @@ def export_csv(config: Config, path: Path) -> int:
     for s in subscribers:
         writer.writerow([spreadsheet_safe(cell) for cell in
                          (s.email, s.name, topics_text(s.topics), s.status)])
+    return buffer.getvalue().encode("utf-8"), len(subscribers)
+
+
+def export_csv(config: Config, path: Path, *, force: bool = False) -> int:
+    """:func:`export_text` written atomically to ``path``; a file already there (a list of
+    one's own, an earlier export) is refused unless ``force``."""
+    if not force and (path.exists() or path.is_symlink()):
+        raise NewsletterError(f"{path} exists already, and nothing was written: give "
+                              "another file name, or --force to replace it")
+    data, count = export_text(config)
     try:
-        write_atomic(path.absolute(), buffer.getvalue().encode("utf-8"))
+        write_atomic(path.absolute(), data)
     except OSError as error:
         raise NewsletterError(f"{path}: cannot be written ({error})") from None
-    return len(subscribers)
+    return count
