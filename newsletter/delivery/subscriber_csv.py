@@ -13,9 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..core.config import Config
 from ..core.errors import NewsletterError
@@ -63,18 +63,26 @@ def from_spreadsheet_safe(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and _FORMULA.match(cell) else cell
 
 
-def _read_header(rows: Iterable[list[str]], path: Path) -> list[str]:
-    for header in rows:
-        if not any(cell.strip() for cell in header):
-            continue
-        columns = [cell.strip().lower() for cell in header]
-        if columns[:2] == ["email", "name"] and columns[2:] in ([], ["topics"],
-                                                                ["topics", "status"]):
-            return columns
-        break
-    else:
-        raise NewsletterError(f"{path}: empty; expected a header line email,name[,topics]")
-    raise NewsletterError(f"{path}: line 1: expected the header email,name[,topics] (and "
+def _read_header(reader: Any, path: Path) -> list[str]:
+    """The columns of the first line that is not blank, which must be our header; one that
+    is not is refused naming its line in the file (blank lines before it counted)."""
+    while True:
+        line = reader.line_num + 1  # where the next record starts
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise NewsletterError(f"{path}: empty; expected a header line email,name[,topics]"
+                                  ) from None
+        except csv.Error as error:
+            raise NewsletterError(f"{path}: line {line}: not valid CSV ({error})") from None
+        # A byte order mark starts a file, or where another began in files put together.
+        columns = [cell.replace("\ufeff", "").strip().lower() for cell in header]
+        if any(columns):
+            break
+    if columns[:2] == ["email", "name"] and columns[2:] in ([], ["topics"],
+                                                            ["topics", "status"]):
+        return columns
+    raise NewsletterError(f"{path}: line {line}: expected the header email,name[,topics] (and "
                           f"optionally status), got {','.join(header)!r}{_header_hint(columns)}")
 
 
