@@ -288,3 +288,49 @@ def test_init_quotes_a_title_that_an_address_cannot_hold_as_it_is(tmp_path: Path
     message = BytesParser(policy=policy.default).parsebytes(
         next((tmp_path / "issues").glob("*/email.eml")).read_bytes())
     assert message["From"].addresses[0].display_name == title
+
+
+@pytest.mark.parametrize("answer", ['"AI;Robotics"', "'AI;Robotics'", '"AI";"Robotics"',
+                                    " 'AI' ; 'Robotics' ", "“AI;Robotics”"])
+def test_topics_typed_as_the_example_shows_them_lose_their_quotes(tmp_path: Path, monkeypatch,
+                                                                  answer: str) -> None:
+    """The prompt's example once read (e.g. "AI;Robotics"): typed as shown, the quotes went
+    into the topics ('"AI' and 'Robotics"'), which no article's topic matches, and check
+    said nothing of it."""
+    monkeypatch.setattr(init_command, "interactive", lambda: True)
+    folder = tmp_path / "asked"
+    result = init(str(folder), "--title", "Given", "--site-url", "https://my.example/",
+                  "--timezone", "UTC", input=f"{answer}\n")
+    assert result.exit_code == 0, result.output
+    assert '(e.g. AI;Robotics)' in result.output  # the example without quotes to copy
+    data = yaml.safe_load((folder / "newsletter.yaml").read_text("utf-8"))
+    assert data["topics"] == ["AI", "Robotics"]
+    (article,) = (folder / "articles").iterdir()
+    front = article.read_text("utf-8").removeprefix("---\n").split("\n---\n")[0]
+    assert yaml.safe_load(front)["topics"] == ["AI"]
+
+    monkeypatch.setattr(init_command, "interactive", lambda: False)
+    given = init(str(tmp_path / "given"), "--topics", answer)  # the option, quoted twice
+    assert given.exit_code == 0, given.output
+    data = yaml.safe_load((tmp_path / "given" / "newsletter.yaml").read_text("utf-8"))
+    assert data["topics"] == ["AI", "Robotics"]
+
+
+def test_a_quote_inside_a_topic_stays(tmp_path: Path) -> None:
+    result = init(str(tmp_path / "x"), "--topics", "Rock 'n' Roll;\"Quoted\" news")
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load((tmp_path / "x" / "newsletter.yaml").read_text("utf-8"))
+    assert data["topics"] == ["Rock 'n' Roll", '"Quoted" news']
+
+
+def test_commas_at_the_prompt_are_answered_for_the_prompt(tmp_path: Path, monkeypatch) -> None:
+    """Told at the prompt, not about an option the user did not type."""
+    monkeypatch.setattr(init_command, "interactive", lambda: True)
+    result = init(str(tmp_path / "asked"), "--title", "Given", "--site-url",
+                  "https://my.example/", "--timezone", "UTC", input="AI, Robotics\nAI;Robotics\n")
+    assert result.exit_code == 0, result.output
+    assert ('Error: topics[0]: "AI, Robotics" holds a comma, and topics are separated by ";": '
+            "AI;Robotics") in result.output
+    assert "--topics" not in result.output
+    data = yaml.safe_load((tmp_path / "asked" / "newsletter.yaml").read_text("utf-8"))
+    assert data["topics"] == ["AI", "Robotics"]

@@ -38,7 +38,7 @@ def _ask(label: str, folder: Path, field: str) -> str | None:
                              site_url=value if field == "site_url" else None,
                              timezone=value if field == "timezone" else None,
                              topics=_split(value) if field == "topics" else ())
-            problems, warnings = settings_problems(folder, given)
+            problems, warnings = settings_problems(folder, given, asked=True)
             if problems:
                 raise click.UsageError(problems[0].split(": ", 1)[1])
             for warning in warnings:
@@ -49,8 +49,29 @@ def _ask(label: str, folder: Path, field: str) -> str | None:
                         value_proc=check)
 
 
+# Quotes a topic or the whole answer may come in, typed as an example shows them or as a
+# shell needs them, or as a word processor curls them.
+_QUOTES = (('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u2018", "\u2019"),
+           ("\u00ab", "\u00bb"))
+
+
+def _unquoted(text: str) -> str:
+    """``text`` without one pair of quotes around it, unless such a quote is inside too
+    (``"AI";"Robotics"`` is two quoted topics, not one)."""
+    text = text.strip()
+    for opening, closing in _QUOTES:
+        inside = text[1:-1]
+        if (len(text) >= 2 and text[0] == opening and text[-1] == closing
+                and opening not in inside and closing not in inside):
+            return inside.strip()
+    return text
+
+
 def _split(topics: str | None) -> tuple[str, ...]:
-    return tuple(t.strip() for t in (topics or "").split(";") if t.strip())
+    """The topics of ``--topics`` or of the answer: separated by ";", blank ones dropped,
+    quotes around them or around them all taken off."""
+    parts = (_unquoted(topic) for topic in _unquoted(topics or "").split(";"))
+    return tuple(topic for topic in parts if topic)
 
 
 @click.command()
@@ -98,7 +119,7 @@ def init(folder: Path, title: str | None, site_url: str | None, timezone: str | 
         site_url = site_url or _ask("Where it is published (https://...)", folder, "site_url")
         timezone = timezone or _ask("Its time zone (e.g. America/New_York)", folder,
                                     "timezone")
-        topics = topics or _ask('Its topics, separated by ; (e.g. "AI;Robotics")', folder,
+        topics = topics or _ask("Its topics, separated by ; (e.g. AI;Robotics)", folder,
                                 "topics")
     settings = Settings(title or None, site_url or None, timezone or None, _split(topics))
     try:

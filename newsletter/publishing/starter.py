@@ -118,28 +118,31 @@ OPTIONS = {"title": "--title", "site_url": "--site-url", "timezone": "--timezone
            "topics": "--topics", "email": "--title"}
 
 
-def settings_problems(folder: Path, settings: Settings) -> tuple[list[str], list[str]]:
+def settings_problems(folder: Path, settings: Settings, *, asked: bool = False
+                      ) -> tuple[list[str], list[str]]:
     """What validating the configuration `init` would write says of the values it was
     given, as (errors, warnings), each after its option (``--timezone: timezone: expected an
     IANA time zone ...``): a typo is refused before anything is written, not left in the file
-    for `check`, and a value `check` would warn about is warned about now."""
+    for `check`, and a value `check` would warn about is warned about now. ``asked``: the
+    value is an answer to `init`'s question, not an option, which a hint must not name."""
     path = (folder / DEFAULT_CONFIG_NAME).absolute()
     try:
         config = validate(parse_yaml(config_text(settings), first_line=1), path)
     except ConfigError as error:
-        return (_given(settings, error.errors) + _commas(settings),
+        return (_given(settings, error.errors) + _commas(settings, asked),
                 _given(settings, error.warnings, False))
-    return _commas(settings), _given(settings, list(config.warnings), False)
+    return _commas(settings, asked), _given(settings, list(config.warnings), False)
 
 
-def _commas(settings: Settings) -> list[str]:
+def _commas(settings: Settings, asked: bool = False) -> list[str]:
     """``--topics "AI, Robotics"`` meant two topics, not one named with a comma."""
     for index, topic in enumerate(settings.topics):
         if "," in topic:
             meant = ";".join(t.strip() for given in settings.topics for t in given.split(","))
-            return [f'--topics: topics[{index}]: "{topic}" holds a comma, and --topics separates '
-                    f'topics with ";": --topics "{meant}" (a topic named with a comma goes '
-                    f"in {DEFAULT_CONFIG_NAME} itself)"]
+            fix = (f'topics are separated by ";": {meant}' if asked else
+                   f'--topics separates topics with ";": --topics "{meant}"')
+            return [f'--topics: topics[{index}]: "{topic}" holds a comma, and {fix} (a topic '
+                    f"named with a comma goes in {DEFAULT_CONFIG_NAME} itself)"]
     return []
 
 
