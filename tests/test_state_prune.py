@@ -444,3 +444,72 @@ def test_vacuum_gives_the_space_back(state_backend: StateBackend, tmp_path: Path
     else:
         assert "VACUUM (ANALYZE) deliveries, failures, send_pace ..." in result.output
         assert "VACUUM: the space is free for new rows" in result.output, result.output
+
+
+def test_the_cutoff_is_exactly_the_days_given(tmp_path: Path) -> None:
+    """An issue whose last activity is a second older than ``--older-than`` days is pruned;
+    one exactly that old, or a second younger, is kept. ``--older-than 1d``, the shortest
+    allowed, prunes yesterday's issue and keeps today's."""
+    config = load_config(write_config(tmp_path))
+    now = dt.datetime(2021, 6, 1, 12, tzinfo=dt.UTC)  # 90 days before: 2021-03-03 12:00
+    for issue, at in (("2021-03-01", "2021-03-03T11:59:59+00:00"),
+                      ("2021-03-02", "2021-03-03T12:00:00+00:00"),
+                      ("2021-03-03", "2021-03-03T12:00:01+00:00")):
+        state_sql(config, "INSERT INTO deliveries (issue, email, status, at) "
+                          "VALUES (?, 'a@example.org', 'sent', ?)", issue, at)
+    report = prune_ledger(location(config), now=now, log=lambda _: None)
+    assert [entry.issue for entry in report.pruned] == ["2021-03-01"]
+    assert [entry.issue for entry in report.recent] == ["2021-03-02", "2021-03-03"]
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    config = load_config(write_config(fresh))
+    stamp = dt.datetime.now(dt.UTC)
+    for issue, hours in (("2021-05-01", 25), ("2021-05-02", 23)):
+        state_sql(config, "INSERT INTO deliveries (issue, email, status, at) "
+                          "VALUES (?, 'a@example.org', 'sent', ?)", issue,
+                  (stamp - dt.timedelta(hours=hours)).isoformat(timespec="seconds"))
+    day = run(fresh, "state", "prune", "--older-than", "1d")
+    assert day.exit_code == 0, day.output
+    assert "  2021-05-01: 1 sent, 0 bounced, 0 failed; 1 row(s)" in day.output, day.output
+    assert "Pruned 1 issue(s), 1 row(s)" in day.output
+    assert "kept 1 issue(s) with activity in the last 1 days (2021-05-02 to 2021-05-02)" \
+        in day.output
+
+
+@pytest.mark.parametrize("state_backend", ["postgresql"], indirect=True)
+def test_an_issue_delivered_to_while_the_prune_looked_is_kept(state_backend: StateBackend,
+                                                              tmp_path: Path) -> None:
+    """PostgreSQL: a send of an old issue that records a delivery while a prune is looking
+    at the ledger (its claims already done) makes the issue recent again: the prune, which
+    waited for it, reads the issue again and keeps it, rows and all."""
+    import threading
+    import time
+
+    from newsletter.state.prune import refuse_pruned
+
+    config = load_config(write_config(tmp_path))
+    state_sql(config, "INSERT INTO deliveries (issue, email, status, at) "
+                      "VALUES ('2021-02-22', 'a@example.org', 'sent', ?)", LONG_AGO)
+    said: list[str] = []
+    reports = []
+
+    def prune() -> None:
+        reports.append(prune_ledger(location(config), now=dt.datetime.now(dt.UTC),
+                                    log=said.append))
+
+    with open_database(config) as sending:
+        with sending.transaction():
+            refuse_pruned(sending, "2021-02-22")
+            sending.run("delivery.record", ("2021-02-22", "new@example.org", "sent", "",
+                                            dt.datetime.now(dt.UTC).isoformat(
+                                                timespec="seconds")))
+            pruning = threading.Thread(target=prune)
+            pruning.start()
+            time.sleep(1)
+            assert reports == []  # waiting for the send
+        pruning.join(30)
+    assert len(reports) == 1 and reports[0].pruned == [], said
+    assert any(line.startswith(f"  kept 2021-02-22: last activity {TODAY}")
+               and "(changed since it was looked at)" in line for line in said), said
+    assert rows(config, "deliveries") == 2 and rows(config, "pruned_issues") == 0
