@@ -2,7 +2,9 @@
 error; the unsubscribe page, reached by a link that every message's headers carry, shows only
 enough of the address for its owner to know it, and asks to try again (503) when the state is
 locked; importing an address still waiting for its confirmation keeps that signup alive; the
-hourly limit counts an IPv6 client by its /64."""
+hourly limit counts an IPv6 client by its /64; the form typed with a subscriber's address
+changes none of their choices and welcomes them again within the limits; choices changed
+before confirming are the ones confirmed."""
 
 from __future__ import annotations
 
@@ -113,3 +115,46 @@ def test_a_one_click_unsubscribe_while_the_state_is_locked_asks_to_try_again(
                                       [("List-Unsubscribe", "One-Click")])
         assert status == 200
     assert [s.status for s in list_subscribers(config)] == ["unsubscribed"]
+
+
+def test_posts_for_an_active_address_queue_one_welcome_and_change_nothing(
+        site: Path, tmp_path: Path) -> None:
+    """Anyone may type a subscriber's address into the form: the subscriber gets their
+    welcome again (once within the resend interval, three times a day at most, like a
+    confirmation), and neither their name nor their topics change."""
+    from test_signup import age, queue
+
+    config = configure(site, tmp_path, 1, per_ip_per_hour=100, resend_minutes=1)
+    add_people(config, tmp_path, ["ada@example.org,Ada,AI"])
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        token = reader.form_token()
+        for _ in range(10):
+            assert reader.subscribe("ada@example.org", name="Mallory", topics=("Robotics",),
+                                    token=token)[0] == 200
+        assert queue(config) == [("welcome", "ada@example.org", "queued")]
+        for _ in range(4):
+            age(config, minutes=2)  # the resend interval has passed
+            assert reader.subscribe("ada@example.org", name="Mallory")[0] == 200
+    assert [kind for kind, _, _ in queue(config)] == ["welcome"] * 3
+    [ada] = list_subscribers(config)
+    assert (ada.name, ada.topics, ada.status) == ("Ada", ("AI",), "active")
+
+
+def test_choices_changed_before_confirming_are_the_ones_confirmed(site: Path,
+                                                                  tmp_path: Path) -> None:
+    """A reader who goes back to the form and changes name and topics before confirming
+    (no second email within the resend interval) is subscribed with the new ones."""
+    config = configure(site, tmp_path, 1)
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        assert reader.subscribe("bea@example.org", name="Bea", topics=("AI",))[0] == 200
+        assert reader.subscribe("bea@example.org", name="Bea Brown",
+                                topics=("Robotics",))[0] == 200
+        [bea] = list_subscribers(config)
+        assert (bea.name, bea.topics, bea.status) == ("Bea Brown", ("Robotics",), "pending")
+        assert confirm(config, key_of(config, "bea@example.org") or "",
+                       dt.datetime.now(dt.UTC)) is Confirmed.CONFIRMED
+    [bea] = list_subscribers(config)
+    assert (bea.name, bea.topics, bea.status) == ("Bea Brown", ("Robotics",), "active")
+
