@@ -4,7 +4,8 @@ enough of the address for its owner to know it, and asks to try again (503) when
 locked; importing an address still waiting for its confirmation keeps that signup alive; the
 hourly limit counts an IPv6 client by its /64; the form typed with a subscriber's address
 changes none of their choices and welcomes them again within the limits; choices changed
-before confirming are the ones confirmed."""
+before confirming are the ones confirmed; the mail queue sends in order, keeps a welcome
+through days of a dead server and gives a confirmation up after its rounds."""
 
 from __future__ import annotations
 
@@ -158,3 +159,46 @@ def test_choices_changed_before_confirming_are_the_ones_confirmed(site: Path,
     [bea] = list_subscribers(config)
     assert (bea.name, bea.topics, bea.status) == ("Bea Brown", ("Robotics",), "active")
 
+
+
+def test_the_queue_sends_in_order_and_keeps_a_welcome_through_days_of_a_dead_server(
+        site: Path, tmp_path: Path) -> None:
+    """The confirmation emails go out in the order the readers signed up; a welcome the
+    SMTP server could not take for three days still goes when it can; a confirmation is
+    given up after MAX_ATTEMPTS rounds, not retried for ever."""
+    from test_deliver import FAST, Recorder, free_port, smtp_server
+    from test_signup import age, queue
+
+    from newsletter.delivery.mailqueue import MAX_ATTEMPTS, send_pending
+
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = configure(site, tmp_path, port, per_ip_per_hour=100)
+        add_people(config, tmp_path, ["ada@example.org,Ada,"])
+        with serving(config) as http_port:
+            reader = Reader(http_port)
+            for address in ("c@example.org", "a@example.org", "b@example.org"):
+                assert reader.subscribe(address)[0] == 200
+        send_pending(config, log=lambda line: None, retry=FAST)
+        assert [address for address, _ in recorder.messages] == [
+            "c@example.org", "a@example.org", "b@example.org"]
+
+        with serving(config) as http_port:
+            assert Reader(http_port).subscribe("ada@example.org")[0] == 200
+        age(config, minutes=3 * 24 * 60)  # the server could not take it for three days
+        report = send_pending(config, log=lambda line: None, retry=FAST)
+    assert report.sent == ["ada@example.org"], report
+    assert recorder.messages[-1][0] == "ada@example.org"
+
+    (tmp_path / "dead").mkdir()
+    dead = configure(site, tmp_path / "dead", free_port())
+    with serving(dead) as http_port:
+        assert Reader(http_port).subscribe("dan@example.org")[0] == 200
+    for round_ in range(1, MAX_ATTEMPTS + 1):
+        with sqlite3.connect(state_path(dead)) as db:  # the retry is due
+            db.execute("UPDATE mail_queue SET due_at = '2000-01-01T00:00:00+00:00'")
+        report = send_pending(dead, log=lambda line: None, retry=FAST)
+        given_up = round_ == MAX_ATTEMPTS
+        assert (report.failed, report.retrying) == (
+            (["dan@example.org"], []) if given_up else ([], ["dan@example.org"])), round_
+    assert queue(dead) == [("confirm", "dan@example.org", "failed")]
