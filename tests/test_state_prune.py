@@ -513,3 +513,34 @@ def test_an_issue_delivered_to_while_the_prune_looked_is_kept(state_backend: Sta
     assert any(line.startswith(f"  kept 2021-02-22: last activity {TODAY}")
                and "(changed since it was looked at)" in line for line in said), said
     assert rows(config, "deliveries") == 2 and rows(config, "pruned_issues") == 0
+
+
+def test_what_counts_as_delivered_and_as_activity(tmp_path: Path) -> None:
+    """An issue every reader of which bounced was delivered (the server answered for each):
+    pruned, its pace row (a send with a rate) with it. A subscriber's message that could not
+    be built yesterday is activity: the issue is recent. A message in flight from a sender
+    of before claims (an attempt alone) keeps the issue however old."""
+    config = load_config(write_config(tmp_path))
+    yesterday = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat(timespec="seconds")
+    state_sql(config, "INSERT INTO deliveries (issue, email, status, at) VALUES "
+                      "('2021-01-04', 'a@example.org', 'bounced', ?), "
+                      "('2021-01-11', 'a@example.org', 'sent', ?), "
+                      "('2021-01-18', 'a@example.org', 'sent', ?)", LONG_AGO, LONG_AGO, LONG_AGO)
+    state_sql(config, "INSERT INTO failures (issue, email, reason, subscriber_updated, at) "
+                      "VALUES ('2021-01-11', 'b@example.org', 'cannot be built', ?, ?)",
+              yesterday, yesterday)
+    state_sql(config, "INSERT INTO attempts (issue, email, at) "
+                      "VALUES ('2021-01-18', 'b@example.org', ?)", LONG_AGO)
+    state_sql(config, "INSERT INTO send_pace (issue, next_slot) VALUES ('2021-01-04', 0)")
+    for dry_run in (True, False):
+        report = prune_ledger(location(config), now=dt.datetime.now(dt.UTC), dry_run=dry_run,
+                              log=lambda _: None)
+        assert [(entry.issue, entry.rows) for entry in report.pruned] == [("2021-01-04", 2)]
+        assert [entry.issue for entry in report.recent] == ["2021-01-11"]
+        assert [(entry.issue, why) for entry, why in report.kept] == [
+            ("2021-01-18", "1 message(s) in flight: finish it (newsletter send 2021-01-18), "
+                           "or let its running send finish")]
+    with open_database(config) as db:
+        record = pruned_issue(db, "2021-01-04")
+    assert record is not None and (record.sent, record.bounced) == (0, 1)
+    assert state_sql(config, "SELECT issue FROM send_pace") == []
