@@ -544,3 +544,26 @@ def test_what_counts_as_delivered_and_as_activity(tmp_path: Path) -> None:
         record = pruned_issue(db, "2021-01-04")
     assert record is not None and (record.sent, record.bounced) == (0, 1)
     assert state_sql(config, "SELECT issue FROM send_pace") == []
+
+
+def test_the_size_told_is_the_ledgers_share_of_the_rows_pruned(tmp_path: Path) -> None:
+    """The size said to be freed is the ledger's size times the share of its rows pruned
+    (delivered, bounced and failed rows alike): the whole ledger when every row goes, about
+    half of it when half of them do."""
+    config = load_config(write_config(tmp_path))
+    state_sql(config, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                      "WHERE i < 400) INSERT INTO deliveries (issue, email, status, at) "
+                      "SELECT CASE WHEN i % 2 THEN '2021-02-22' ELSE '2021-03-01' END, "
+                      "'reader' || i || '@example.org', CASE WHEN i % 4 < 2 THEN 'sent' "
+                      "ELSE 'bounced' END, ? FROM n", LONG_AGO)
+    report = prune_ledger(location(config), now=dt.datetime.now(dt.UTC), dry_run=True,
+                          log=lambda _: None)
+    assert report.ledger_rows == 400 and report.ledger_bytes
+    assert report.estimate(400) == report.ledger_bytes
+    assert report.estimate(200) == report.ledger_bytes // 2
+    whole = run(tmp_path, "state", "prune", "--dry-run")
+    import re
+
+    told = re.search(r"Would prune 2 issue\(s\), 400 row\(s\), about (.+?) of the ledger's "
+                     r"(.+?)\. Dry run", whole.output)
+    assert told is not None and told[1] == told[2], whole.output
