@@ -288,10 +288,12 @@ def test_one_client_gets_twenty_signups_an_hour_then_429(site: Path, tmp_path: P
 
 
 @contextmanager
-def behind_a_proxy(site: Path, tmp_path: Path) -> Iterator[Callable[[list[str]], list[int]]]:
-    """A site behind a trusted proxy, two signups an hour per client: a function posting one
-    signup (a new address each) per X-Forwarded-For value given, and returning the codes."""
-    config = configure(site, tmp_path, 1, per_ip_per_hour=2, trust_proxy=True)
+def behind_a_proxy(site: Path, tmp_path: Path, trust_proxy: bool = True
+                   ) -> Iterator[Callable[[list[str]], list[int]]]:
+    """A site behind a trusted proxy (or not), two signups an hour per client: a function
+    posting one signup (a new address each) per X-Forwarded-For value given, and returning
+    the codes."""
+    config = configure(site, tmp_path, 1, per_ip_per_hour=2, trust_proxy=trust_proxy)
     with serving(config) as http_port:
         reader = Reader(http_port)
         token = reader.form_token()
@@ -306,6 +308,11 @@ def test_the_limit_follows_the_proxys_last_hop_only_when_trusted(site: Path,
         # a client forging the first hops is still counted by the hop the proxy added
         assert signups_from([f"10.0.0.{i}, 192.0.2.7" for i in range(4)]) == [200, 200, 429, 429]
         assert signups_from(["192.0.2.8"]) == [200]
+    untrusted = tmp_path / "untrusted"
+    untrusted.mkdir()
+    with behind_a_proxy(site, untrusted, trust_proxy=False) as signups_from:
+        # without a proxy to trust, whatever X-Forwarded-For says, the client is its address
+        assert signups_from(["192.0.2.7", "192.0.2.8", "192.0.2.9"]) == [200, 200, 429]
 
 
 def test_the_honeypot_sends_nothing_and_stores_nothing(site: Path, tmp_path: Path) -> None:
