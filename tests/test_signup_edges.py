@@ -5,7 +5,8 @@ locked; importing an address still waiting for its confirmation keeps that signu
 hourly limit counts an IPv6 client by its /64; the form typed with a subscriber's address
 changes none of their choices and welcomes them again within the limits; choices changed
 before confirming are the ones confirmed; the mail queue sends in order, keeps a welcome
-through days of a dead server and gives a confirmation up after its rounds."""
+through days of a dead server and gives a confirmation up after its rounds; ticking every
+topic is every topic."""
 
 from __future__ import annotations
 
@@ -202,3 +203,24 @@ def test_the_queue_sends_in_order_and_keeps_a_welcome_through_days_of_a_dead_ser
         assert (report.failed, report.retrying) == (
             (["dan@example.org"], []) if given_up else ([], ["dan@example.org"])), round_
     assert queue(dead) == [("confirm", "dan@example.org", "failed")]
+
+
+def test_choosing_every_topic_is_every_topic_a_later_one_included(site: Path,
+                                                                  tmp_path: Path) -> None:
+    """Ticking every topic, on the form or on the preferences page, is stored as every
+    topic (not as today's list): a topic the editor adds later reaches that reader too."""
+    config = configure(site, tmp_path, 1)
+    every = ("AI", "Robotics", "Chips")
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        assert reader.subscribe("bea@example.org", topics=every)[0] == 200
+        [bea] = list_subscribers(config)
+        assert (bea.topics, bea.status) == ((), "pending")
+        add_people(config, tmp_path, ["ada@example.org,Ada,AI"])
+        token = make_token(SECRET.encode(), "preferences", key_of(config, "ada@example.org"))
+        path = f"/ai/preferences?token={token}"
+        status, _, _ = reader.post(path, [("action", "save"), ("name", "Ada")]
+                                   + [("topics", topic) for topic in every], follow=False)
+        assert status == 303
+    topics = {s.email: s.topics for s in list_subscribers(config)}
+    assert topics == {"ada@example.org": (), "bea@example.org": ()}
