@@ -33,7 +33,7 @@ from newsletter.delivery.signups import unsubscribe
 from newsletter.delivery.subscribers import list_subscribers
 from newsletter.delivery.tokens import read_secret
 from newsletter.state.database import location, location_from_url, open_database, open_location
-from newsletter.state.prune import IssuePruned, prune_ledger, pruned_issue
+from newsletter.state.prune import IssuePruned, PruneReport, prune_ledger, pruned_issue
 from newsletter.state.schema import MIGRATIONS
 
 # Fixtures shared with test_deliver.py (pytest finds them by name here).
@@ -381,6 +381,36 @@ def test_a_send_preparing_during_a_prune_waits_and_refuses(postgres_url: str,
     assert len(outcome) == 1 and isinstance(outcome[0], IssuePruned)
 
 
+def prune_during_a_send(config: Config, statement: str, params: tuple
+                        ) -> tuple[PruneReport, list[str]]:
+    """A prune started while a send of 2021-02-22 has checked the issue and run
+    ``statement``, not yet committed: the prune waits for it (PostgreSQL's lock of the
+    issue), then reads the issue again. Its report, and what it said."""
+    import threading
+    import time
+
+    from newsletter.state.prune import refuse_pruned
+
+    said: list[str] = []
+    reports: list[PruneReport] = []
+
+    def prune() -> None:
+        reports.append(prune_ledger(location(config), now=dt.datetime.now(dt.UTC),
+                                    log=said.append))
+
+    with open_database(config) as sending:
+        with sending.transaction():
+            refuse_pruned(sending, "2021-02-22")
+            sending.run(statement, params)
+            pruning = threading.Thread(target=prune)
+            pruning.start()
+            time.sleep(1)
+            assert reports == []  # waiting for the send
+        pruning.join(30)
+    assert len(reports) == 1, said
+    return reports[0], said
+
+
 @pytest.mark.parametrize("state_backend", ["postgresql"], indirect=True)
 def test_a_send_preparing_before_a_prune_keeps_its_issue(state_backend: StateBackend,
                                                          site: Path, tmp_path: Path) -> None:
@@ -388,32 +418,13 @@ def test_a_send_preparing_before_a_prune_keeps_its_issue(state_backend: StateBac
     prune looks at the ledger is not seen by that look; the prune waits for the send's
     preparation, reads the issue again and keeps it, and the newcomer gets the issue, the
     others not again."""
-    import threading
-    import time
-
-    from newsletter.state.prune import refuse_pruned
-
     recorder = Recorder()
     with smtp_server(recorder) as port:
         config = sent_and_aged(site, tmp_path, port, ["a@example.org", "b@example.org"])
         assert run(tmp_path, "subscribers", "add", "new@example.org").exit_code == 0
-        said: list[str] = []
-        reports = []
-
-        def prune() -> None:
-            reports.append(prune_ledger(location(config), now=dt.datetime.now(dt.UTC),
-                                        log=said.append))
-
-        with open_database(config) as sending:
-            with sending.transaction():  # what a send does first, not yet committed
-                refuse_pruned(sending, ISSUE.isoformat())
-                sending.run("claims.fill", (ISSUE.isoformat(),))
-                pruning = threading.Thread(target=prune)
-                pruning.start()
-                time.sleep(1)
-                assert reports == []  # waiting for the send's preparation
-            pruning.join(30)
-        assert len(reports) == 1 and reports[0].pruned == [], said
+        # what a send does first, not yet committed
+        report, said = prune_during_a_send(config, "claims.fill", (ISSUE.isoformat(),))
+        assert report.pruned == [], said
         assert any(line.startswith("  kept 2021-02-22: 1 recipient(s) still to be sent")
                    and "(changed since it was looked at)" in line for line in said), said
         assert rows(config, "deliveries") == 2 and rows(config, "pruned_issues") == 0
@@ -483,33 +494,13 @@ def test_an_issue_delivered_to_while_the_prune_looked_is_kept(state_backend: Sta
     """PostgreSQL: a send of an old issue that records a delivery while a prune is looking
     at the ledger (its claims already done) makes the issue recent again: the prune, which
     waited for it, reads the issue again and keeps it, rows and all."""
-    import threading
-    import time
-
-    from newsletter.state.prune import refuse_pruned
-
     config = load_config(write_config(tmp_path))
     state_sql(config, "INSERT INTO deliveries (issue, email, status, at) "
                       "VALUES ('2021-02-22', 'a@example.org', 'sent', ?)", LONG_AGO)
-    said: list[str] = []
-    reports = []
-
-    def prune() -> None:
-        reports.append(prune_ledger(location(config), now=dt.datetime.now(dt.UTC),
-                                    log=said.append))
-
-    with open_database(config) as sending:
-        with sending.transaction():
-            refuse_pruned(sending, "2021-02-22")
-            sending.run("delivery.record", ("2021-02-22", "new@example.org", "sent", "",
-                                            dt.datetime.now(dt.UTC).isoformat(
-                                                timespec="seconds")))
-            pruning = threading.Thread(target=prune)
-            pruning.start()
-            time.sleep(1)
-            assert reports == []  # waiting for the send
-        pruning.join(30)
-    assert len(reports) == 1 and reports[0].pruned == [], said
+    report, said = prune_during_a_send(config, "delivery.record", (
+        "2021-02-22", "new@example.org", "sent", "",
+        dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
+    assert report.pruned == [], said
     assert any(line.startswith(f"  kept 2021-02-22: last activity {TODAY}")
                and "(changed since it was looked at)" in line for line in said), said
     assert rows(config, "deliveries") == 2 and rows(config, "pruned_issues") == 0
