@@ -561,3 +561,23 @@ def test_a_forced_rebuild_that_changes_only_the_record_is_no_correction(two_topi
     assert "published already and is unchanged" in forced.stdout, forced.output
     data = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())
     assert (data["pin"], "updated_at" in data) == ([], False)
+
+
+def test_only_an_earlier_issue_featuring_a_pin_warns_whatever_the_urls_spelling(
+        two_topics: Path) -> None:
+    """The warning looks at issues published before the one built: not a later one, not
+    the issue itself rebuilt; a pin by URL is matched whatever the URL's spelling."""
+    overrides(two_topics, "pin: [beta]\n", date="2021-03-01")
+    assert run(two_topics, "build", "2021-03-01", "--publish").exit_code == 0
+    by_url = "pin: ['https://news.example/beta']\n"
+    overrides(two_topics, by_url, date="2021-02-22")
+    earlier = run(two_topics, "build", "2021-02-22", "--strict")
+    assert earlier.exit_code == 0 and "featured" not in earlier.stderr, earlier.output
+    overrides(two_topics, by_url, date="2021-03-01")
+    again = run(two_topics, "build", "2021-03-01", "--force", "--strict")
+    assert again.exit_code == 0 and "featured" not in again.stderr, again.output
+    path = overrides(two_topics, "pin: ['HTTPS://News.Example/beta']\n", date="2021-03-08")
+    later = run(two_topics, "build", "2021-03-08")
+    assert later.exit_code == 0, later.output
+    assert (f'warning: {path}: pin[0]: "HTTPS://News.Example/beta" was featured in issue '
+            "2021-03-01 already; it is placed again") in later.stderr, later.stderr
