@@ -25,6 +25,7 @@ from test_deliver import (
     start_send,
 )
 
+from conftest import state_sql
 from newsletter.core.config import load_config
 from newsletter.delivery.refusals import REFUSED_IN_A_ROW, Streak
 from newsletter.delivery.send import send_issue
@@ -112,6 +113,7 @@ def test_a_server_refusing_every_message_stops_the_run_and_bounces_nobody(
     assert any("refused 5 messages in a row" in line and "nobody was marked bounced" in line
                for line in lines), lines
     assert "Stopped: 7 message(s) not attempted." in lines
+    assert state_sql(config, "SELECT run FROM send_runs") == []  # the run's count ends with it
 
 
 @both
@@ -197,8 +199,9 @@ def test_five_refusals_in_a_row_stop_the_run_of_every_worker_process(site: Path,
 def test_the_refusals_in_a_row_are_the_runs_and_any_message_taken_ends_them(
         site: Path, tmp_path: Path) -> None:
     """Two senders (two connections to the state, as two worker processes have) count one
-    streak: four refusals by one, a message taken by the other, then four more refusals do
-    not stop the run; a fifth in a row does, once, and every sender of the run sees it."""
+    streak: a refusal by one and a message taken by the other, four refusals by one, a
+    message taken by the other, then four more refusals do not stop the run; a fifth in a
+    row does, once, and every sender of the run sees it."""
     config = configured(site, tmp_path)
     one, other = open_database(config), open_database(config)
     first, second = Streak("run-1", "2021-02-22"), Streak("run-1", "2021-02-22")
@@ -208,6 +211,8 @@ def test_the_refusals_in_a_row_are_the_runs_and_any_message_taken_ends_them(
             with db.transaction():
                 return streak.judge(db, error)
 
+        assert judged(one, first, refused).stop is None  # one refusal, then one taken
+        assert judged(other, second, None).stop is None
         assert [judged(one, first, refused).stop for _ in range(4)] == [None] * 4
         assert judged(other, second, None).stop is None
         for n in range(4):
