@@ -274,7 +274,13 @@ def test_a_yaml_mistake_names_the_line_that_made_it_not_only_where_yaml_gave_up(
     config.write_text(good.replace("- AI", "\t- AI"), "utf-8")
     result = run(project, "check")
     assert result.exit_code == 1
-    assert "is indented with a tab: YAML indents with spaces" in result.stderr, result.stderr
+    tabbed = good.split("\n").index("- AI") + 1
+    assert f"line {tabbed} is indented with a tab: YAML indents with spaces" in \
+        result.stderr, result.stderr
+    config.write_text("\t" + good, "utf-8")  # the very first line
+    result = run(project, "check")
+    assert "line 1 is indented with a tab: YAML indents with spaces" in result.stderr, \
+        result.stderr
     config.write_text(good, "utf-8")
     (project / "articles" / "open.md").write_text(
         '---\ntitle: "Unclosed\nexcerpt: "fine"\npublishedDateTime: 2021-02-17T00:00:00Z\n'
