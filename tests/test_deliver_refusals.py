@@ -226,3 +226,23 @@ def test_the_refusals_in_a_row_are_the_runs_and_any_message_taken_ends_them(
     finally:
         one.close()
         other.close()
+
+
+def test_a_message_whose_connection_always_dropped_is_named_by_the_next_run(
+        site: Path, tmp_path: Path) -> None:
+    """The server took the message and the line went dead before its reply, at every try:
+    only the server knows whether the reader has it. The run stops, and the next one names
+    that reader as possibly delivered already and sends it again."""
+    from test_deliver import in_flight_named
+
+    recorder = Recorder(drop={"cut@example.org": FAST.attempts})
+    with smtp_server(recorder) as port:
+        config = configured(site, tmp_path, port)
+        add_people(config, tmp_path, ["cut@example.org,,"])
+        first = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
+        assert first.failed == ["cut@example.org"] and first.sent == []
+        lines: list[str] = []
+        second = send_issue(config, ISSUE, log=lines.append, retry=FAST)
+    assert second.sent == ["cut@example.org"], lines
+    assert in_flight_named("\n".join(lines)) == {"cut@example.org"}, lines
+    assert recorder.count() == {"cut@example.org": FAST.attempts + 1}
