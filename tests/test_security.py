@@ -750,3 +750,21 @@ def test_non_ascii_site_and_mailto_hosts_are_idna_encoded(tmp_path: Path) -> Non
     assert load_config(tmp_path / "newsletter.yaml").site_url == \
         "https://xn--bcher-kva.example/ai/"
 
+
+
+def test_a_message_that_cannot_be_built_in_a_worker_process_is_not_offered_a_retry(
+        site: Path, tmp_path: Path) -> None:
+    """``--workers 2``: the subscriber whose message cannot be built is named by the worker
+    process that tried, and the run does not say that sending again would retry it."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        _send_project(site, tmp_path, port)
+        for person in ("ada@example.org", "bob@example.org"):
+            assert run(tmp_path, "subscribers", "add", person).exit_code == 0
+        _insert_rows(tmp_path, [("bad\r\nBcc: victim@evil.example", "Bad")])
+        first = run(tmp_path, "send", ISSUE.isoformat(), "--workers", "2")
+    assert first.exit_code == 1
+    assert "over 2 worker process(es)" in first.output, first.output
+    assert "2 sent, 0 bounced, 1 failed" in first.output, first.output
+    assert "Run the same command again" not in first.output, first.output
+    assert sorted(a for a, _ in recorder.messages) == ["ada@example.org", "bob@example.org"]
