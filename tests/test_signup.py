@@ -393,6 +393,11 @@ def test_bodies_and_content_types_the_forms_refuse(site: Path, tmp_path: Path) -
         reader = Reader(http_port)
         big = [("email", "a@example.org"), ("name", "x" * 17_000)]
         assert reader.post("/ai/subscribe", big)[0] == 413
+        prefix = "email=a%40example.org&name="  # 16 KB exactly is read, a byte more is not
+        for size, status in ((16 * 1024, 400), (16 * 1024 + 1, 413)):
+            body = (prefix + "x" * (size - len(prefix))).encode()
+            assert reader.request("POST", "/ai/subscribe", body=body,
+                                  headers={"Content-Type": FORM})[0] == status, size
         assert reader.post("/ai/subscribe", [("email", "a@example.org")],
                            kind="application/json")[0] == 415
         assert reader.post("/ai/subscribe", [("email", "a@example.org")],
