@@ -404,14 +404,19 @@ def test_a_stored_hostile_name_is_written_as_literal_text(site: Path, tmp_path: 
     assert display_name(received["eve@example.org"], "To") == ENCODED_NAME
 
 
+def _two_readers_and_one_unbuildable(site: Path, tmp_path: Path, port: int) -> None:
+    """Ada and Bob, and a row an older version let in whose message cannot be built."""
+    _send_project(site, tmp_path, port)
+    for person in ("ada@example.org", "bob@example.org"):
+        assert run(tmp_path, "subscribers", "add", person).exit_code == 0
+    _insert_rows(tmp_path, [("bad\r\nBcc: victim@evil.example", "Bad")])
+
+
 def test_a_message_that_cannot_be_built_fails_for_that_subscriber_only(
         site: Path, tmp_path: Path) -> None:
     recorder = Recorder()
     with smtp_server(recorder) as port:
-        _send_project(site, tmp_path, port)
-        for person in ("ada@example.org", "bob@example.org"):
-            assert run(tmp_path, "subscribers", "add", person).exit_code == 0
-        _insert_rows(tmp_path, [("bad\r\nBcc: victim@evil.example", "Bad")])
+        _two_readers_and_one_unbuildable(site, tmp_path, port)
         first = run(tmp_path, "send", ISSUE.isoformat())
         assert first.exit_code == 1
         assert sorted(a for a, _ in recorder.messages) == ["ada@example.org",
@@ -758,10 +763,7 @@ def test_a_message_that_cannot_be_built_in_a_worker_process_is_not_offered_a_ret
     process that tried, and the run does not say that sending again would retry it."""
     recorder = Recorder()
     with smtp_server(recorder) as port:
-        _send_project(site, tmp_path, port)
-        for person in ("ada@example.org", "bob@example.org"):
-            assert run(tmp_path, "subscribers", "add", person).exit_code == 0
-        _insert_rows(tmp_path, [("bad\r\nBcc: victim@evil.example", "Bad")])
+        _two_readers_and_one_unbuildable(site, tmp_path, port)
         first = run(tmp_path, "send", ISSUE.isoformat(), "--workers", "2")
     assert first.exit_code == 1
     assert "over 2 worker process(es)" in first.output, first.output
