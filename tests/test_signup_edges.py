@@ -228,3 +228,28 @@ def test_choosing_every_topic_is_every_topic_a_later_one_included(site: Path,
         assert status == 303
     topics = {s.email: s.topics for s in list_subscribers(config)}
     assert topics == {"ada@example.org": (), "bea@example.org": ()}
+
+
+def test_the_pages_of_a_reader_who_left_or_came_back_say_where_they_stand(
+        site: Path, tmp_path: Path) -> None:
+    """The confirmation link of a reader who has left since says it has expired, not
+    "Thank you"; the "you are unsubscribed" address (``&left``) opened while subscribed
+    (again, or never gone) shows the reader's preferences, not that they left."""
+    from newsletter.delivery.signups import unsubscribe
+
+    config = configure(site, tmp_path, 1)
+    add_people(config, tmp_path, ["ada@example.org,Ada,"])
+    key = key_of(config, "ada@example.org") or ""
+    now = dt.datetime.now(dt.UTC)
+    confirming = make_token(SECRET.encode(), "confirm", key, int(now.timestamp()))
+    confirm_link = f"/ai/confirm?token={confirming}"
+    left_link = f"/ai/preferences?token={make_token(SECRET.encode(), 'preferences', key)}&left"
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        status, _, page = reader.get(left_link)
+        assert status == 200 and b"Your preferences" in page, page
+        unsubscribe(config, now, key=key)
+        status, _, page = reader.get(confirm_link)
+        assert status == 410 and b"This link has expired" in page, page
+        status, _, page = reader.get(left_link)
+        assert status == 200 and b"You are unsubscribed" in page, page
