@@ -33,7 +33,13 @@ from newsletter.delivery.signups import unsubscribe
 from newsletter.delivery.subscribers import list_subscribers
 from newsletter.delivery.tokens import read_secret
 from newsletter.state.database import location, location_from_url, open_database, open_location
-from newsletter.state.prune import IssuePruned, PruneReport, prune_ledger, pruned_issue
+from newsletter.state.prune import (
+    IssuePruned,
+    PruneReport,
+    prune_ledger,
+    pruned_issue,
+    refuse_pruned,
+)
 from newsletter.state.schema import MIGRATIONS
 
 # Fixtures shared with test_deliver.py (pytest finds them by name here).
@@ -558,3 +564,24 @@ def test_the_size_told_is_the_ledgers_share_of_the_rows_pruned(tmp_path: Path) -
     told = re.search(r"Would prune 2 issue\(s\), 400 row\(s\), about (.+?) of the ledger's "
                      r"(.+?)\. Dry run", whole.output)
     assert told is not None and told[1] == told[2], whole.output
+
+
+def test_vacuum_runs_after_an_earlier_prune_and_the_refusal_names_the_last_delivery(
+        tmp_path: Path) -> None:
+    """``--vacuum`` with nothing left to prune (an earlier prune did not vacuum) still gives
+    the space back and says so. A send of the pruned issue names its last delivery, not its
+    first."""
+    config = load_config(write_config(tmp_path))
+    state_sql(config, "INSERT INTO deliveries (issue, email, status, at) VALUES "
+                      "('2021-02-22', 'a@example.org', 'sent', ?), "
+                      "('2021-02-22', 'b@example.org', 'sent', ?)", FIRST, LONG_AGO)
+    assert run(tmp_path, "state", "prune").exit_code == 0
+    path = config.state_dir / "newsletter.sqlite3"
+    later = run(tmp_path, "state", "prune", "--vacuum")
+    assert later.exit_code == 0, later.output
+    assert "Nothing to prune." in later.output
+    assert f"VACUUM {path} ..." in later.output and "VACUUM: the file went from " in \
+        later.output, later.output
+    with open_database(config) as db, pytest.raises(IssuePruned) as refused:
+        refuse_pruned(db, "2021-02-22")
+    assert "(2 sent, 0 bounced, the last on 2021-03-01)" in str(refused.value), refused.value
