@@ -85,6 +85,30 @@ def test_a_configured_topic_is_offered_only_spellings_close_to_it(project: Path)
     assert '"Canvas apps"' not in canvas and '"Canvas ap"' in canvas, canvas
 
 
+def test_check_names_a_configured_topic_no_article_of_the_corpus_has(project: Path) -> None:
+    # "Robotcs" (a typo) and "Quantum" match no article at all: check said all was fine, and
+    # the topics only showed up empty issue after issue. The line is build's, the corpus's.
+    write_config(project, topics=["AI", "Robotcs", "Quantum"])
+    articles = project / "articles"
+    write_article(articles, "one", topics=["AI", "Robotics"])
+    write_article(articles, "two", topics=["Robotics"], webUrl="https://two.example/",
+                  publishedDateTime="2020-06-01T10:00:00Z")
+    result = run(project, "check")
+    assert result.exit_code == 0, result.output  # no error: the corpus may yet grow
+    lines = result.stdout.splitlines()
+    assert "Configured topics no article in the corpus has (2):" in lines, lines
+    robotcs = next(line for line in lines if line.startswith("  Robotcs: 0"))
+    assert robotcs.startswith("  Robotcs: 0 (no article in the corpus to place in it; "
+                              '2 articles have "Robotics": '), robotcs
+    assert "  Quantum: 0 (no article in the corpus to place in it)" in lines, lines
+    assert not any(line.startswith("  AI:") for line in lines), lines
+    again = run(project, "check", "--strict")  # the topics read from the cache this time
+    assert again.exit_code == 0 and robotcs in again.stdout.splitlines(), again.output
+    write_config(project, topics=["AI", "Robotics"])
+    result = run(project, "check")
+    assert result.exit_code == 0 and "Configured topics" not in result.output, result.output
+
+
 def test_a_corpus_naming_an_article_file_says_it_is_a_file(project: Path) -> None:
     write_article(project / "articles", "one")
     write_config(project, corpus="articles/one.md")

@@ -13,7 +13,7 @@ from .. import __version__
 from ..core.config import DEFAULT_CONFIG_NAME
 from ..core.errors import NewsletterError
 from ..core.models import IssueStatus
-from ..core.text import plural
+from ..core.text import plural, topic_key
 from ..publishing.build import (
     build_issue,
     other_issues_files,
@@ -25,6 +25,7 @@ from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by, w
 from ..publishing.editing import edits_since_published, published_lines
 from ..publishing.issues import IssueStore
 from ..reading.corpus import read_corpus
+from ..reading.topics import TopicTally
 from ..rendering.check import template_problems as check_templates
 from ..rendering.check import template_warnings
 from ..selecting.explain import empty_topic_lines, explain_json_chunks, explain_text
@@ -114,7 +115,7 @@ def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
          f"{plural(related, 'related link')}.")
     for section in issue.sections:
         echo(f"  {section.topic}: {len(section.articles)}")
-    for line in empty_topic_lines(result.selection, config.path.name):
+    for line in empty_topic_lines(result.selection.empty_topics, config.path.name):
         echo(line)
     target = config.output / issue.slug
     echo(f"Wrote {target}" if result.written else f"Unchanged: {target}")
@@ -176,16 +177,24 @@ def check(options: Options, strict: bool) -> None:
     """
     config, strict = options.load(strict)
     drafts_found = find_drafts(config.output)
-    # Only the articles the drafts' pins and excludes may name are kept, to resolve them.
+    # Only the articles the drafts' pins and excludes may name are kept, to resolve them;
+    # the topics of all are tallied, for a configured topic that no article has.
+    tally = TopicTally(t.name for t in config.topics)
     reading = read_corpus(config.corpus, cache_dir=config.state_dir,
                           keep_open=config.open_folders, keep_articles=False,
                           wanted=wanted_by(drafts_found),
-                          keep_within=windows_to_keep(config, drafts_found))
+                          keep_within=windows_to_keep(config, drafts_found), tally=tally)
     for problem in reading.problems:
         echo(f"{problem}", err=True)
     echo(f"Checked {config.path.name} and {reading.file_count} article files in "
          f"{config.corpus}: {reading.valid_count} valid, "
          f"{len(reading.problems)} invalid.")
+    empty = tally.empty_topics(t.name for t in config.topics
+                               if topic_key(t.name) in tally.missing)
+    if empty:  # said as build says it of an issue's window: no error, the corpus may grow
+        echo(f"Configured topics no article in the corpus has ({len(empty)}):")
+        for line in empty_topic_lines(empty, config.path.name, where="the corpus"):
+            echo(line)
     # -- templates: the overrides in `templates:` rendered once with a sample issue
     template_problems = check_templates(config)
     for line in template_problems:

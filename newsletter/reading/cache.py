@@ -35,6 +35,7 @@ from ..core.codec import decode_article, decode_problem, encode_article, encode_
 from ..core.models import Article, Problem
 from ..core.private import private_file, private_folder
 from .compact import CompactBuilder, Known, Stamp
+from .reads import NO_DATE
 from .sqlitefile import BUSY_WAIT_SECONDS, give_back_free_pages, is_busy, is_corrupt, note, shown
 from .tablefiles import TableFiles
 
@@ -374,3 +375,10 @@ def decode(kind: int, payload: str) -> Article | Problem:
     return decode_article(payload) if kind == KIND_ARTICLE else decode_problem(payload)
 
 
+def known_row(known: Known, row: int, relative: str, kind: int, payload: str, *,
+              url: bool) -> Entry:
+    published = known.published[row]
+    """The cache's row of a file as the compact table ``known`` holds it at ``row``."""
+    return Entry(relative, *known.stamp(row), known.flags[row] & 1, kind,
+                 None if published == NO_DATE else published,
+                 known.canonical(row) if url else None, payload)

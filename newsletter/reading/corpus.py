@@ -30,6 +30,7 @@ from . import files
 from .compact import CompactBuilder, Known, differing_rows, encode_changes, later_rows
 from .plan import Plan, Progress, make_plan, wanted_names
 from .reads import NO_DATE, FreshRows, Unread
+from .topics import TopicTally, tally_rows
 from .walk import Walked, article_id, unreadable_corpus, walk_corpus, walked_file
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -65,8 +66,8 @@ _SUFFIX = operator.itemgetter(slice(-3, None))  # ".md" or "txt"
 def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | None = None,
                 wanted: Iterable[str] = (), progress: bool | None = None,
                 brief_outside: Window | None = None, keep_articles: bool = True,
-                keep_open: tuple[Path, ...] = (), keep_within: Iterable[Window] = ()
-                ) -> CorpusReading:
+                keep_open: tuple[Path, ...] = (), keep_within: Iterable[Window] = (),
+                tally: TopicTally | None = None) -> CorpusReading:
     """See :func:`_read_corpus`; the cyclic garbage collector is paused meanwhile, as the
     hundreds of thousands of small objects it would scan over and over hold no cycles, and
     what was read is then moved out of its reach for good (``gc.freeze``): it lives as long
@@ -77,7 +78,7 @@ def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | N
         return _read_corpus(root, cache_dir=cache_dir, window=window, wanted=wanted,
                             progress=progress, brief_outside=brief_outside,
                             keep_articles=keep_articles, keep_open=keep_open,
-                            keep_within=keep_within)
+                            keep_within=keep_within, tally=tally)
     finally:
         gc.freeze()
         if collecting:
@@ -87,7 +88,7 @@ def read_corpus(root: Path, *, cache_dir: Path | None = None, window: Window | N
 def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
                  wanted: Iterable[str], progress: bool | None, brief_outside: Window | None,
                  keep_articles: bool, keep_open: tuple[Path, ...],
-                 keep_within: Iterable[Window]) -> CorpusReading:
+                 keep_within: Iterable[Window], tally: TopicTally | None) -> CorpusReading:
     """Read every article file below ``root``; the first file to claim an id keeps it.
 
     With ``cache_dir``, what each file read as is kept there (``cache.py``; the folder made
@@ -102,7 +103,9 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     published outside that window (and not wanted) is kept as a brief (:func:`brief`: what
     explain reports of it); with ``keep_articles=False`` valid articles are only counted,
     but for those ``wanted`` names and those published within ``keep_within`` (check
-    resolves the drafts' pins and excludes with them).
+    resolves the drafts' pins and excludes with them). With ``tally``, the topics of the
+    valid articles are added to it (check's configured topics no article has), but for
+    the rows of the cache counted unread once every configured topic has been seen.
     """
     # A file changed this close to now could change again within its timestamp's tick.
     settled_before_ns = time.time_ns() - corpus_cache.RACY_MARGIN_NS
@@ -124,6 +127,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     to_read = array.array("q")  # files to read (an array: a million on a cold build)
     to_fetch: dict[str, int] = {}  # cached rows to decode: relative path -> index
     counted = 0
+    untallied = array.array("q")  # valid rows counted unread, for the tally
     # Without keep_articles, the articles an editor's pin or exclude names are kept all the
     # same (a handful), and those of keep_within's windows (a week's each): looked for only
     # when there is one.
@@ -147,24 +151,28 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             if row.kind == corpus_cache.KIND_PROBLEM:
                 return decode_problem(row.payload)
             if not keep_articles:
-                if (keep_ids or keep_urls or spans) and named(
-                        article := decode_article(row.payload)):
+                article = decode_article(row.payload)
+                if tally is not None:
+                    tally.add(article.topics)
+                if named(article):
                     return article
                 counted += 1
                 return None
-            if brief_outside is not None and not _wanted(wanted_plan, row.path,
-                                                         row.published_us, row.canonical):
+            if brief_outside is not None and wanted_plan.may_skip(
+                    article_id(row.path), row.published_us, row.canonical):
                 return decode_brief(row.payload, row.path)
             return decode_article(row.payload)
         if isinstance(result, Problem):
             return result
+        if tally is not None:
+            tally.add(result.topics)
         if not keep_articles:
             if named(result):
                 return result
             counted += 1
             return None
-        if brief_outside is not None and not _wanted(
-                wanted_plan, result.path, corpus_cache.microseconds(result.published),
+        if brief_outside is not None and wanted_plan.may_skip(
+                article_id(result.path), corpus_cache.microseconds(result.published),
                 result.canonical_url):
             return brief(result)
         return result
@@ -236,6 +244,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
             to_fetch[relative] = index  # check: decoded only when a pin or exclude may name it
         else:
             counted += 1
+            if tally is not None:
+                untallied.append(index)
 
     writer = cache.writer() if cache is not None and cache.usable else None
     fresh = FreshRows(len(found))  # rows written: the compact table needs them
@@ -268,8 +278,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
                 if kind == corpus_cache.KIND_PROBLEM:
                     slots[index] = decode_problem(payload)
                 else:  # the walk's path: a brief keeps it, not a second copy per file
-                    slots[index] = keep(None, known_row(known, same[index], paths[index], kind,
-                                                        payload, url=urls))
+                    slots[index] = keep(None, corpus_cache.known_row(
+                        known, same[index], paths[index], kind, payload, url=urls))
             except (ValueError, TypeError, KeyError):
                 continue
             del to_fetch[relative]
@@ -312,6 +322,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         if isinstance(read[4], Article):
             newest = corpus_cache.microseconds(read[4].published)
 
+    if tally is not None and cache is not None:
+        tally_rows(cache, found, untallied, tally)
     if writer is not None:
         compact = changes = None
         if fresh or vanished or not listed:
@@ -369,20 +381,6 @@ def read_article_file(root: Path, relative: str) -> Article | Problem | None:
     if not isinstance(found, os.stat_result):
         return found
     return files.read_file(relative, str(root / relative), found.st_size, None)[4]
-
-
-def known_row(known: Known, row: int, relative: str, kind: int, payload: str, *,
-              url: bool) -> corpus_cache.Entry:
-    published = known.published[row]
-    return corpus_cache.Entry(relative, *known.stamp(row), known.flags[row] & 1, kind,
-                              None if published == NO_DATE else published,
-                              known.canonical(row) if url else None, payload)
-
-
-def _wanted(plan: Plan, relative: str, published_us: int | None, canonical: str | None
-            ) -> bool:
-    """Whether a valid article must be kept whole: in the plan's window, or wanted."""
-    return not plan.may_skip(article_id(relative), published_us, canonical)
 
 
 def brief(article: Article) -> Article:

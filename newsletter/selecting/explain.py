@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ..core.codec import utc_instant
-from ..core.models import Fold, Issue, Selection, Status, Verdict
+from ..core.models import EmptyTopic, Fold, Issue, Selection, Status, Verdict
 from ..core.timing import minute_text
 
 # The order an editor reads the report in: what is in, what nearly was, what never could be.
@@ -98,7 +98,7 @@ def explain_text(selection: Selection, config_name: str = "the configuration",
     ]
     if selection.empty_topics:
         lines += ["", f"Configured topics with nothing placed ({len(selection.empty_topics)})",
-                  *empty_topic_lines(selection, config_name)]
+                  *empty_topic_lines(selection.empty_topics, config_name)]
     for status, heading in GROUPS:
         group = [v for v in selection.verdicts if v.status == status]
         if status == Status.PLACED:
@@ -118,13 +118,15 @@ def explain_text(selection: Selection, config_name: str = "the configuration",
     return "\n".join(lines) + "\n"
 
 
-def empty_topic_lines(selection: Selection, config_name: str) -> list[str]:
-    """A line for each configured topic left without a section, naming the window's
-    unconfigured topics spelt close to it: a topic misspelt in the config (``Canvas app``
-    for the articles' ``Canvas apps``) otherwise just never shows up."""
+def empty_topic_lines(empty_topics: Iterable[EmptyTopic], config_name: str,
+                      where: str = "the window") -> list[str]:
+    """A line for each configured topic left without a section (no article in ``where``
+    has it: an issue's window, or the corpus for check), naming the unconfigured topics
+    spelt close to it: a topic misspelt in the config (``Canvas app`` for the articles'
+    ``Canvas apps``) otherwise just never shows up."""
     lines = []
-    for empty in selection.empty_topics:
-        line = f"  {empty.name}: 0 (no article in the window to place in it"
+    for empty in empty_topics:
+        line = f"  {empty.name}: 0 (no article in {where} to place in it"
         if empty.near:
             spelt = " or ".join(f'{count} {"article has" if count == 1 else "articles have"} '
                                 f'"{name}"' for name, count in empty.near)

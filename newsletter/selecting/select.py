@@ -19,7 +19,6 @@ are exact so that an editor can predict an issue (README, "Selection rules"):
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -30,7 +29,6 @@ from ..core.config import Config
 from ..core.models import (
     Article,
     Coverage,
-    EmptyTopic,
     Fold,
     FoldRule,
     Issue,
@@ -44,6 +42,7 @@ from ..core.models import (
 )
 from ..core.text import topic_key
 from ..core.urls import is_http_url
+from ..reading.topics import TopicTally
 from ..reading.walk import article_id
 from .same_story import StoryIndex, StoryVectors
 
@@ -251,13 +250,10 @@ def select_issue(
     eligible.sort(key=rank_key)
     topic_names = {topic_key(t.name) for t in config.topics}
     by_topic: dict[str, list[Article]] = {topic_key(t.name): [] for t in config.topics}
-    unconfigured: dict[str, tuple[str, int]] = {}  # topic key -> (as first written, count)
+    tally = TopicTally(t.name for t in config.topics)  # for a configured topic left empty
     for article in eligible:
         keys = {topic_key(t) for t in article.topics}
-        for key, spelt in {topic_key(t): t.strip() for t in reversed(article.topics)}.items():
-            if key not in topic_names:  # for a configured topic spelt close to it
-                first, count = unconfigured.get(key, (spelt, 0))
-                unconfigured[key] = (first, count + 1)
+        tally.add(article.topics)
         keys &= topic_names
         if not keys:
             verdicts[article.path] = _verdict(article, Status.NO_TOPIC,
@@ -348,8 +344,7 @@ def select_issue(
                        for t in config.topics if t.name in sections),
     )
     ordered = tuple(sorted(verdicts.values(), key=lambda v: v.path))
-    empty = tuple(EmptyTopic(t.name, _near(t.name, unconfigured))
-                  for t in config.topics if t.name not in sections)
+    empty = tally.empty_topics(t.name for t in config.topics if t.name not in sections)
     return Selection(issue, ordered, empty)
 
 
@@ -366,13 +361,6 @@ def _no_topic(topics: Sequence[str], configured: set[str]) -> str:
             return (f'{reason}; "{topic}" is one topic: write several as a list, '
                     f"topics: [{', '.join(parts)}]")
     return reason
-
-
-def _near(name: str, unconfigured: dict[str, tuple[str, int]]) -> tuple[tuple[str, int], ...]:
-    """The unconfigured topics of the window's articles spelt close to a configured topic's
-    ``name`` (``Canvas apps`` for ``Canvas app``)."""
-    close = difflib.get_close_matches(topic_key(name), unconfigured, n=3, cutoff=0.8)
-    return tuple(unconfigured[key] for key in close)
 
 
 def _verdict(article: Article, status: str, reason: str, **details) -> Verdict:

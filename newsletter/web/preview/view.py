@@ -97,7 +97,7 @@ def _render(template: str, **context: Any) -> bytes:
 def draft_page(draft: Draft, config: Config) -> bytes:
     rows, outside = explain_rows(draft.selection, config, draft.unread)
     overrides = display_path(config, config.output / draft.slug / OVERRIDES_FILE)
-    empty_topics = [line.strip() for line in empty_topic_lines(draft.selection,
+    empty_topics = [line.strip() for line in empty_topic_lines(draft.selection.empty_topics,
                                                                config.path.name)]
     return _render("preview_draft.html.j2", draft=draft, config=config, rows=rows,
                    outside=outside, overrides=overrides, clip_bytes=GMAIL_CLIP_BYTES,
