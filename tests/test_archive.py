@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 from conftest import make_article, make_issue
 from newsletter.core.config import Config
 from newsletter.core.models import Coverage, Image, Issue, PlacedArticle, Provider
+from newsletter.rendering.feeds import render_feeds
 from newsletter.rendering.mail import issue_web_url as issue_url
 from newsletter.rendering.mail import preheader as issue_summary
 from newsletter.rendering.pages import render_archive, render_issue_page, topic_slug
@@ -314,6 +315,26 @@ def test_archive_lists_published_issues_newest_first(published: list[Issue], con
     assert "AI Weekly" in page.text_of("h1")[0]
     topic_feeds = [a["href"] for a in page.find("a") if a["href"].startswith("topics/")]
     assert topic_feeds == [f"topics/{topic_slug(t.name)}.xml" for t in config.topics]
+
+
+def test_a_topic_no_published_issue_featured_has_no_feed_nor_link(config: Config) -> None:
+    """A feed with no entry is a dead end for a reader who follows it: a configured topic
+    gets its feed, and its link in the archive, with the first issue that features it."""
+    ai = make_issue(config, dt.date(2021, 2, 15), {"AI": [PlacedArticle(make_article("a"))]})
+    feeds = render_feeds([ai], config)
+    assert {name for name in feeds if name.startswith("topics/")} == {"topics/ai.xml"}
+    links = [a["href"] for a in Page(render_archive([ai], config)).find("a")
+             if a["href"].startswith("topics/")]
+    assert links == ["topics/ai.xml"]
+    robotics = make_issue(config, dt.date(2021, 2, 22),
+                          {"Robotics": [PlacedArticle(make_article("r"))]})
+    feeds = render_feeds([ai, robotics], config)
+    assert {name for name in feeds if name.startswith("topics/")} == {
+        "topics/ai.xml", "topics/robotics.xml"}
+    links = [a["href"] for a in Page(render_archive([ai, robotics], config)).find("a")
+             if a["href"].startswith("topics/")]
+    assert links == [f"topics/{topic_slug(t.name)}.xml" for t in config.topics
+                     if t.name in ("AI", "Robotics")]  # in the config's order
 
 
 def test_empty_archive_says_so(config: Config) -> None:

@@ -149,6 +149,9 @@ def test_every_topic_feed_the_archive_links_is_served(tmp_path: Path) -> None:
             "laboratories and industry around the world")
     write_config(tmp_path, topics=["AI", long])
     write_article(tmp_path / "articles", "one", topics=[long])
+    write_article(tmp_path / "articles", "two", "Kitchen robots learn to cook pasta.",
+                  topics=["AI"], title="Robots cook dinner", webUrl="https://two.example/",
+                  excerpt="Kitchen robots.")  # (a topic without articles has no feed)
     assert run(tmp_path, "build", "--date", "2021-02-22", "--publish").exit_code == 0
     links = [a["href"] for a in Page((tmp_path / "issues/index.html").read_bytes()).find("a")
              if a.get("href", "").startswith("topics/")]

@@ -23,7 +23,7 @@ from ..core.text import clean_text, topic_key
 from ..core.timing import issue_time, issue_timestamp
 from .cards import card_maker
 from .mail import issue_web_url, preheader
-from .pages import IMAGE_MAX_WIDTH, issue_heading, newest_first, unique_slugs
+from .pages import IMAGE_MAX_WIDTH, issue_heading, newest_first, topic_feeds
 from .templating import environment_for, http_url
 
 GENERATOR = "newsletter"  # no version: upgrading the tool must not change the feeds' bytes
@@ -219,7 +219,7 @@ def _topic_feed(issues: Sequence[Issue], topic: TopicConfig, slug: str, config: 
 def render_feeds(published: Sequence[Issue], config: Config) -> dict[str, bytes]:
     """The feeds of the published issues (given in any order), by path below the output
     folder: ``feed.xml``, ``atom.xml``, ``feed.json`` and ``topics/<topic_slug>.xml`` for
-    every configured topic (an empty but valid feed for a topic never featured)."""
+    every configured topic a published issue featured (:func:`topic_feeds`)."""
     newest = newest_first(published)
     issues = newest[: config.feed_max_entries]
     updated = _updated(issues, config)
@@ -229,8 +229,7 @@ def render_feeds(published: Sequence[Issue], config: Config) -> dict[str, bytes]
         "atom.xml": _issue_feed("atom", entries, config, updated),
         "feed.json": _json_feed(entries, config),
     }
-    slugs = unique_slugs(topic.name for topic in config.topics)
-    for topic, slug in zip(config.topics, slugs, strict=True):
+    for topic, slug in topic_feeds(newest, config):
         files[f"topics/{slug}.xml"] = _topic_feed(_featuring(newest, topic, config), topic,
                                                   slug, config)
     return files

@@ -10,9 +10,9 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from ..core.config import Config
+from ..core.config import Config, TopicConfig
 from ..core.models import Issue
-from ..core.text import clean_text
+from ..core.text import clean_text, topic_key
 from .cards import card_maker
 from .mail import issue_web_url, preheader
 from .palette import Palette, palette_for
@@ -98,11 +98,22 @@ def archive_years(published: Iterable[Issue]) -> list[tuple[int, int]]:
     return sorted(counts.items(), reverse=True)
 
 
-def _archive(config: Config, palette: Palette | None, **context: object) -> bytes:
-    topics = [t.name for t in config.topics]
+def topic_feeds(published: Iterable[Issue], config: Config) -> list[tuple[TopicConfig, str]]:
+    """The configured topics that a published issue featured, each with the slug of its feed
+    (``topics/<slug>.xml``), in the config's order. A topic never featured has no feed: a
+    reader would follow a feed that links to nothing. The slugs are made from every
+    configured topic, so a topic featured at last does not move another's feed."""
+    featured = {topic_key(section.topic) for issue in published for section in issue.sections}
+    slugs = unique_slugs(topic.name for topic in config.topics)
+    return [(topic, slug) for topic, slug in zip(config.topics, slugs, strict=True)
+            if topic_key(topic.name) in featured]
+
+
+def _archive(config: Config, palette: Palette | None, published: Iterable[Issue],
+             **context: object) -> bytes:
     return _render(
         "archive.html.j2", config,
-        topic_feeds=list(zip(topics, unique_slugs(topics), strict=True)),
+        topic_feeds=[(topic.name, slug) for topic, slug in topic_feeds(published, config)],
         article_count=_article_count, palette=palette or palette_for(config), **context)
 
 
@@ -113,7 +124,7 @@ def render_archive(published: Sequence[Issue], config: Config,
     issues = newest_first(published)
     front = issues[:ARCHIVE_FRONT_ISSUES]
     return _archive(
-        config, palette, issues=front, total=len(issues), years=archive_years(issues),
+        config, palette, published, issues=front, total=len(issues), years=archive_years(issues),
         groups=[{"id": "", "name": "", "issues": front}] if front else [], heading="h2",
         year=None, root="",
         page_title=f"{config.title}: all issues",
@@ -132,7 +143,7 @@ def render_archive_year(year: int, published: Sequence[Issue], config: Config,
     for issue in issues:
         months.setdefault(issue.date.month, []).append(issue)
     return _archive(
-        config, palette, issues=issues, year=year, root="../", years=[], heading="h3",
+        config, palette, published, issues=issues, year=year, root="../", years=[], heading="h3",
         groups=[{"id": f"{year}-{month:02d}", "name": f"{in_month[0].date:%B}",
                  "issues": in_month} for month, in_month in months.items()],
         previous_year=max((y for y in years if y < year), default=None),
