@@ -137,6 +137,37 @@ def test_check_resolves_the_drafts_pins_and_excludes_as_the_build_does(two_topic
     assert run(two_topics, "build", "2021-02-22").exit_code == 0
 
 
+def test_every_problem_of_an_overrides_file_in_one_run_each_with_its_line(
+        two_topics: Path) -> None:
+    """A wrong value and a mistyped pin in the same file: both were there, but check and
+    build named the value only, and the pin once the value was fixed."""
+    path = overrides(two_topics, 'intro: "Hello"\nintro_in_filtered: maybe\nsubject: ""\n'
+                                 "pin: [btea]\nexclude: [alpah]\n"
+                                 'topic_intros:\n  Robotix: "x"\n')
+    expected = [
+        (2, 'intro_in_filtered: expected true or false, got "maybe"'),
+        (3, 'subject: expected a non-empty line of text, got ""'),
+        (4, 'pin[0]: no valid article has the id or URL "btea"'),
+        (5, "exclude[0]: no article file and no related coverage in this issue's window "
+            'has the id or URL "alpah"'),
+        (7, 'topic_intros: "Robotix" is not a configured topic'),
+    ]
+    checked = run(two_topics, "check")
+    assert checked.exit_code == 1
+    assert "1 draft(s) in" in checked.stdout and "5 problem(s)" in checked.stdout
+    for line, message in expected:
+        assert f"{path}:{line}: {message}" in checked.stderr, checked.stderr
+    built = run(two_topics, "build", "2021-02-22")
+    assert built.exit_code == 1
+    assert f"{path}: 5 problems in the issue's overrides:" in built.stderr, built.stderr
+    for line, message in expected:
+        assert f"  line {line}: {message}" in built.stderr, built.stderr
+    explained = run(two_topics, "explain", "2021-02-22")  # the ids to choose from, and all
+    assert explained.exit_code == 1 and "alpha" in explained.stdout
+    for line, message in expected:
+        assert f"error: {path}:{line}: {message}" in explained.stderr, explained.stderr
+
+
 def test_a_problem_names_the_line_of_its_own_entry_not_one_that_contains_it(
         two_topics: Path) -> None:
     """An entry's line is found by the whole list item: "alph" is not the line of "alpha",
@@ -399,9 +430,9 @@ def test_explain_still_lists_the_ids_when_a_pin_or_exclude_names_nothing(two_top
         assert result.exit_code == 1, args
         assert "alpha" in result.stdout and "btea" not in result.stdout
         errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-        assert [line.split(": ", 3)[2] for line in errors] == ["pin[1]", "exclude[0]",
-                                                               "topic_intros"]
-        assert all(f"error: {path}: " in line and line.endswith(
+        assert [line.split(": ", 3)[1:3] for line in errors] == [
+            [f"{path}:1", "pin[1]"], [f"{path}:2", "exclude[0]"], [f"{path}:3", "topic_intros"]]
+        assert all(line.startswith(f"error: {path}:") and line.endswith(
             "(not applied here; `build`, `publish` and the schedule refuse the file until "
             "it is fixed)") for line in errors)
     data = json.loads(run(two_topics, "explain", "2021-02-22", "--json").stdout)

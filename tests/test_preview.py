@@ -253,7 +253,7 @@ def test_a_mistyped_pin_shows_the_draft_without_it_and_says_so(served, tmp_path)
     status, _, page = get(served, f"/draft/{SLUG}/")
     assert status == 200
     assert ('<div class="banner error" role="alert">'
-            f'{overrides}: pin[1]: no valid article has the id or URL &#34;gamam&#34;') in page
+            f'{overrides}:1: pin[1]: no valid article has the id or URL &#34;gamam&#34;') in page
     assert "(not applied here; `build`, `publish` and the schedule refuse the file until it " \
            "is fixed)" in page
     assert "<code>gamma</code>" in page and "pinned in issues/2021-02-22/overrides.yaml" in page

@@ -33,6 +33,7 @@ from ..selecting.overrides import (
     unapplied,
 )
 from ..selecting.select import issue_window, select_issue
+from .drafts import numbered
 from .editing import NOT_APPLIED, pinned_again, unshown_intros, with_intros
 from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
 from .issues import IssueStore, neighbours
@@ -73,7 +74,7 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
     so that explain and the preview can still show the ids to choose from."""
     slug = issue_date.isoformat()
     overrides_path = config.output / slug / OVERRIDES_FILE
-    overrides = load_overrides(overrides_path)
+    overrides = load_overrides(overrides_path, partial=True)  # refused below, with the pins
     warnings = tuple(f"{overrides_path}: {w}" for w in overrides.warnings)
     if strict and warnings:
         raise StrictError("\n".join(f"{w} (an error with --strict)" for w in warnings),
@@ -94,8 +95,10 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
             tuple(str(config.corpus / p.path) for p in reading.problems))
     window = issue_window(issue_date, config.timezone, config.window_days)
     resolved = resolve_entries(overrides, reading.articles, config, window, issue_date)
-    if resolved.errors and not lenient:
-        raise ConfigError(str(overrides_path), list(resolved.errors), what=OVERRIDES)
+    errors = numbered(overrides_path, overrides, resolved.errors)
+    if errors and not lenient:
+        raise ConfigError(str(overrides_path), [f"line {e.line}: {e.message}" if e.line
+                                                else e.message for e in errors], what=OVERRIDES)
     pinned, excluded = resolved.pinned, resolved.excluded
     store = store or IssueStore(config.output)
     again = tuple(f"{overrides_path}: {w}" for w in pinned_again(overrides, pinned, store,
@@ -118,8 +121,7 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
                           (str(overrides_path),))
     return BuildResult(replace(selection, issue=issue), reading,
                        warnings=warnings + again + unshown,
-                       unapplied=tuple(f"{overrides_path}: {e} ({NOT_APPLIED})"
-                                       for e in resolved.errors))
+                       unapplied=tuple(f"{e} ({NOT_APPLIED})" for e in errors))
 
 
 def why_empty(result: BuildResult, *, explained: bool = False) -> str:

@@ -18,12 +18,7 @@ from ..core.config import Config
 from ..core.errors import ConfigError, NewsletterError
 from ..core.models import Article, Window
 from ..core.urls import canonical_url
-from ..selecting.overrides import (
-    OVERRIDES_FILE,
-    Overrides,
-    load_overrides,
-    resolve_overrides,
-)
+from ..selecting.overrides import OVERRIDES_FILE, Overrides, load_overrides, resolve_entries
 from ..selecting.select import issue_window
 from .issues import IssueStore
 
@@ -114,12 +109,17 @@ def check_draft_overrides(config: Config, drafts: Sequence[Draft],
 def _unresolved(config: Config, draft: Draft, overrides: Overrides,
                 named: Sequence[Article]) -> list[OverridesProblem]:
     window = issue_window(draft.date, config.timezone, config.window_days)
-    try:
-        resolve_overrides(overrides, named, config, draft.path, window, draft.date)
-    except ConfigError as error:
-        lines = _key_lines(draft.path)
-        return [_problem(draft.path, message, lines, overrides) for message in error.errors]
-    return []
+    errors = resolve_entries(overrides, named, config, window, draft.date).errors
+    lines = _key_lines(draft.path) if errors else {}
+    return [_problem(draft.path, message, lines, overrides) for message in errors]
+
+
+def numbered(path: Path, overrides: Overrides, errors: Sequence[str]
+             ) -> list[OverridesProblem]:
+    """``errors`` of the file ``path`` (every problem it has, as :func:`resolve_entries`
+    gives them), each with its line, as check names them."""
+    lines = _key_lines(path) if errors else {}
+    return [_problem(path, message, lines, overrides) for message in errors]
 
 
 def _is_issue_folder(folder: Path) -> bool:
@@ -130,8 +130,8 @@ def _is_issue_folder(folder: Path) -> bool:
 
 
 def _problems(path: Path) -> tuple[Overrides | None, list[OverridesProblem]]:
-    try:
-        overrides = load_overrides(path)
+    try:  # the values' problems come with the pins' (check_draft_overrides)
+        overrides = load_overrides(path, partial=True)
     except ConfigError as error:
         lines = _key_lines(path)
         return None, [

@@ -49,6 +49,9 @@ class Overrides:
     # Whether an edition of only some topics (a subscriber's choice) shows ``intro``, which
     # talks about the whole issue; the intros of its own topics it always shows.
     intro_in_filtered: bool = False
+    # What is wrong with the file's values, each left out above: reported with the problems
+    # of its pins and excludes, so that an editor sees every problem of the file at once.
+    errors: tuple[str, ...] = ()
 
 
 def _entries(value: Any, key: str, errors: list[str]) -> tuple[str, ...]:
@@ -94,12 +97,11 @@ def parse_overrides(data: Any, path: Path) -> Overrides:
             problem = check_subject(subject)
             if problem:
                 errors.append(f"subject: {problem}")
+                subject = None
     pin = _entries(data.get("pin"), "pin", errors)
     exclude = _entries(data.get("exclude"), "exclude", errors)
-    if errors:
-        raise ConfigError(str(path), errors, warnings, what=OVERRIDES)
     return Overrides(intro, subject, pin, exclude, tuple(warnings), topic_intros,
-                     intro_in_filtered)
+                     intro_in_filtered, tuple(errors))
 
 
 def _paragraphs(value: Any, key: str, errors: list[str]) -> tuple[str, ...]:
@@ -132,16 +134,23 @@ def _topic_intros(value: Any, errors: list[str]
     return tuple(intros)
 
 
-def load_overrides(path: Path) -> Overrides:
-    """The overrides in ``path``, or none when the file does not exist."""
+def load_overrides(path: Path, *, partial: bool = False) -> Overrides:
+    """The overrides in ``path``, or none when the file does not exist. A value that is
+    wrong raises, unless ``partial``: then it is left out and named in ``errors``, for the
+    caller to report with the problems of the pins and excludes (a file that is no YAML
+    mapping raises all the same)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Overrides()
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(str(path), [f"cannot be read: {error}"], what=OVERRIDES) from None
-    return parse_overrides(load_yaml_file(path, text, holder="overrides files",
-                                          what=OVERRIDES), path)
+    overrides = parse_overrides(load_yaml_file(path, text, holder="overrides files",
+                                               what=OVERRIDES), path)
+    if overrides.errors and not partial:
+        raise ConfigError(str(path), list(overrides.errors), list(overrides.warnings),
+                          what=OVERRIDES)
+    return overrides
 
 
 def find_article(entry: str, articles: dict[str, Article],
@@ -153,24 +162,11 @@ def find_article(entry: str, articles: dict[str, Article],
     return by_url.get(url) if url else None
 
 
-def resolve_overrides(overrides: Overrides, articles: Sequence[Article], config: Config,
-                      path: Path, window: Window, issue_date: dt.date
-                      ) -> tuple[tuple[Article, ...], frozenset[str]]:
-    """Pinned articles (in order) and excluded ids/URLs; every bad entry reported at once.
-    An excluded entry names an article file, or another outlet's coverage (a related item)
-    of an article in the window; anything else is a typo, as in ``pin``. ``articles`` must
-    hold every valid article an entry names and, for an exclude naming no article, those of
-    the window (``check`` resolves the drafts' entries as a build does)."""
-    resolved = resolve_entries(overrides, articles, config, window, issue_date)
-    if resolved.errors:
-        raise ConfigError(str(path), list(resolved.errors), what=OVERRIDES)
-    return resolved.pinned, resolved.excluded
-
-
 @dataclass(frozen=True)
 class Resolved:
     """What :func:`resolve_entries` makes of the pins and excludes: the entries that apply,
-    and a problem for each one that does not (left out of ``pinned`` and ``excluded``)."""
+    and a problem for each one that does not (left out of ``pinned`` and ``excluded``),
+    after those of the file's values (``Overrides.errors``): every problem of the file."""
     pinned: tuple[Article, ...]
     excluded: frozenset[str]
     errors: tuple[str, ...]
@@ -178,13 +174,19 @@ class Resolved:
 
 def resolve_entries(overrides: Overrides, articles: Sequence[Article], config: Config,
                     window: Window, issue_date: dt.date) -> Resolved:
-    """:func:`resolve_overrides` without raising: ``explain`` and the preview account for
-    the issue with the entries that apply, and say which do not."""
+    """Pinned articles (in order) and excluded ids/URLs, and every problem of the file:
+    its values' (``overrides.errors``), each entry that names no article, each intro of a
+    topic not configured. An excluded entry names an article file, or another outlet's
+    coverage (a related item) of an article in the window; anything else is a typo, as in
+    ``pin``. ``articles`` must hold every valid article an entry names and, for an exclude
+    naming no article, those of the window (``check`` resolves the drafts' entries as a
+    build does). Nothing raises: ``explain`` and the preview account for the issue with the
+    entries that apply, and say which do not."""
     listing = f"`newsletter explain --date {issue_date.isoformat()}` lists the ids"
     # Indexed only when there is an entry to look up: explain may read a million articles.
     by_id = {a.id: a for a in articles} if overrides.pin or overrides.exclude else {}
     by_url = _by_url(articles, window) if by_id else {}
-    errors: list[str] = []
+    errors = list(overrides.errors)
     pinned: list[Article] = []
     for index, entry in enumerate(overrides.pin):
         article = find_article(entry, by_id, by_url)
