@@ -377,8 +377,8 @@ def decode(kind: int, payload: str) -> Article | Problem:
 
 def known_row(known: Known, row: int, relative: str, kind: int, payload: str, *,
               url: bool) -> Entry:
-    published = known.published[row]
     """The cache's row of a file as the compact table ``known`` holds it at ``row``."""
+    published = known.published[row]
     return Entry(relative, *known.stamp(row), known.flags[row] & 1, kind,
                  None if published == NO_DATE else published,
                  known.canonical(row) if url else None, payload)
