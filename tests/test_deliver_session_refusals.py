@@ -37,7 +37,6 @@ secret = test_deliver.secret
 site = test_deliver.site
 
 PEOPLE = [f"s{n:02d}@example.org" for n in range(30)]
-WRONG_LOGIN = "535 5.7.8 Authentication credentials invalid"
 QUOTA = "550 5.7.1 Sender address rejected: daily sending quota exceeded"
 
 
