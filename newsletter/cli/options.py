@@ -46,7 +46,7 @@ def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
 def write_stdout(data: bytes) -> None:
     """Data for a pipe or a file (``export -``) as it is: escaped only for a terminal, as
     :func:`echo` escapes. A closed stdout is :class:`OutputClosed`."""
-    stream = click.get_binary_stream("stdout")
+    stream = sys.stdout.buffer  # click 8.5 deprecates get_binary_stream
     if stream.isatty():
         data = terminal_safe(data.decode("utf-8").replace("\r\n", "\n")).encode("utf-8")
     try:
