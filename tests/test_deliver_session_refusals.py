@@ -90,6 +90,9 @@ def test_a_refused_login_is_tried_once_whatever_the_workers(site: Path, tmp_path
     assert "error: the SMTP server" in output and "failed: " not in output, output
     assert f"Stopped: {len(PEOPLE)} message(s) not attempted." in output, output
     assert f"0 sent, 0 bounced, {len(PEOPLE)} failed, 0 skipped" in output
+    # Sending again as it is would be refused the same way: the run says to correct first.
+    assert "to retry the failed ones" not in output, output
+    assert "until what the server refused is corrected" in output, output
     assert recorder.messages == []
     nobody_touched(config_path)
 

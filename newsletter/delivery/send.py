@@ -317,7 +317,11 @@ def _send(config: Config, issue: Issue, run: str, secret: bytes, password: str |
         report.failed = [address for address, _, _ in found.unbuildable]
     report.unbuildable += [address for address, _, _ in found.unbuildable]
     log(report.summary())
-    if len(report.failed) > len(report.unbuildable):
+    if report.refused:  # sending again meets the same refusal until a person acts
+        log("Sending again is refused the same way until what the server refused is "
+            "corrected (above); then run the same command: those already sent are not sent "
+            "twice.")
+    elif len(report.failed) > len(report.unbuildable):
         log("Run the same command again to retry the failed ones; those already sent are "
             "not sent twice.")
     return report
