@@ -1,6 +1,6 @@
 """Benchmark publishing one more issue after years of issues.
 
-    python benchmarks/bench_archive.py --issues 10 1000 3000 [--workdir /tmp/nl-archive]
+    python benchmarks/bench_archive.py --issues 10 1000 3000 [--workdir DIR]
 
 For each size N it writes a project from the sample (its config and articles) whose output
 folder already holds N published daily issues before 2021-03-01, each with 20 articles, 3
@@ -18,15 +18,21 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# The processes started below run this checkout's code, not whichever copy is installed
+# (from a git worktree, the installed one is another checkout).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 from newsletter.core.config import load_config  # noqa: E402
 from newsletter.core.models import (  # noqa: E402
@@ -118,14 +124,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--issues", type=int, nargs="+", default=[10, 1000, 3000])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/newsletter-bench-archive"))
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the projects are written (default: a new temporary folder)")
     options = parser.parse_args()
+    # A folder of its own by default: two runs at once must not write over each other.
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="newsletter-bench-archive-"))
     rows = []
     for count in sorted(options.issues):
-        project = make_project(options.workdir / f"issues-{count}", count)
-        runs = [publish_once(project, options.workdir / "scratch")
+        project = make_project(workdir / f"issues-{count}", count)
+        runs = [publish_once(project, workdir / "scratch")
                 for _ in range(options.repeat)]
-        output = options.workdir / "scratch" / "issues"
+        output = workdir / "scratch" / "issues"
         years = sorted((output / "archive").glob("*.html"), key=lambda p: p.stat().st_size)
         rows.append((count, statistics.median(s for s, _ in runs), runs[-1][1],
                      (output / "index.html").stat().st_size,
@@ -139,7 +148,12 @@ def main() -> None:
     for count, seconds, *_rest in rows[1:]:
         print(f"ratio: publish after {count:,} issues / after {smallest[0]:,}: "
               f"{seconds / smallest[1]:.2f}")
-    shutil.rmtree(options.workdir, ignore_errors=True)
+    # Only what this run wrote: a --workdir given may hold other things.
+    for count in options.issues:
+        shutil.rmtree(workdir / f"issues-{count}", ignore_errors=True)
+    shutil.rmtree(workdir / "scratch", ignore_errors=True)
+    if options.workdir is None:
+        workdir.rmdir()
 
 
 if __name__ == "__main__":

@@ -45,6 +45,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parent.parent
+# The processes started below run this checkout's code, not whichever copy is installed
+# (from a git worktree, the installed one is another checkout).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+
 TOPICS = [
     "AI", "Computer Vision", "Robotics", "Machine Learning", "Natural Language Processing",
     "Quantum Computing", "Cybersecurity", "Cloud", "Semiconductors", "Data Science",
@@ -76,7 +82,7 @@ WINDOW_EVERY = 0
 
 def load_texts(folders: list[Path]) -> list[tuple[str, str]]:
     """The titles and excerpts of the article files below ``folders``, in path order."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(ROOT))
     from newsletter.reading.corpus import read_corpus
 
     texts = []
@@ -525,7 +531,7 @@ def main() -> None:
     options.keep = options.keep or options.reuse
     REAL_TEXTS[:] = load_texts(options.texts) if options.texts else []
     workdir = options.workdir.resolve()
-    repository = Path(__file__).resolve().parent.parent
+    repository = ROOT
     if workdir == repository or repository in workdir.parents:
         raise SystemExit("--workdir must be outside the repository")
     workdir.mkdir(parents=True, exist_ok=True)

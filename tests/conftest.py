@@ -139,6 +139,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "comparing against it; review the diff with git.")
 
 
+def decoy_environment(folder: Path) -> dict[str, str]:
+    """The environment with a decoy ``newsletter`` package first on PYTHONPATH, which stops
+    any process that imports it: a script run with it must start its processes on this
+    checkout's code, as it must from a git worktree, where the installed copy is another."""
+    decoy = folder / "decoy" / "newsletter"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text(
+        "raise SystemExit('a process ran the decoy newsletter package, not this checkout')\n")
+    return {**os.environ, "PYTHONPATH": str(decoy.parent)}
+
+
 def run(folder: Path, *args: str) -> Result:
     """``newsletter --config <folder>/newsletter.yaml ARGS`` through click's runner."""
     return CliRunner().invoke(cli, ["--config", str(folder / "newsletter.yaml"), *args])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT, sample_site
+from conftest import PROJECT, decoy_environment, sample_site
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = PROJECT / "test-artifacts"
@@ -101,11 +101,13 @@ def test_hostile_articles_render_inert(browser, tmp_path: Path) -> None:
 def test_the_readme_screenshots_script_runs(tmp_path: Path) -> None:
     """docs/screenshots.py still works (it remakes the README's pictures after a template
     change): four PNGs at the widths the README promises, of a page, not an empty frame."""
+    out = tmp_path / "pictures"
     done = subprocess.run([sys.executable, str(PROJECT / "docs" / "screenshots.py"),
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+                           "--out", str(out)], capture_output=True, text=True, timeout=300,
+                          env=decoy_environment(tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     sizes = {}
-    for png in sorted(tmp_path.glob("*.png")):
+    for png in sorted(out.glob("*.png")):
         data = png.read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000, png.name
         sizes[png.name] = struct.unpack(">II", data[16:24])
