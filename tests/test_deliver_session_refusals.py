@@ -110,25 +110,36 @@ class RefusingSender(Recorder):
         return self.reply
 
 
+SEND_AGAIN = "Run the same command again to retry the failed ones"
+CORRECT_FIRST = "until what the server refused is corrected"
+
+
 @both
-def test_a_refused_sender_is_tried_once_whatever_the_workers(site: Path,
-                                                             tmp_path: Path) -> None:
-    refusing = RefusingSender("553 5.7.1 Sender address rejected: not owned by user")
+@pytest.mark.parametrize("reply, lasts", [
+    ("553 5.7.1 Sender address rejected: not owned by user", True),
+    (QUOTA, False),
+])
+def test_a_refused_sender_is_tried_once_whatever_the_workers(site: Path, tmp_path: Path,
+                                                             reply: str, lasts: bool) -> None:
+    """Asked once for the whole run; a sender the server does not take must be corrected
+    before sending again, while a sender over its quota is sent again as it is, later."""
+    refusing = RefusingSender(reply)
     with smtp_server(refusing) as port:
         config_path = project(site, tmp_path, port, concurrency=2)
         add_people(load_config(config_path), tmp_path, [f"{a},," for a in PEOPLE])
         status, output = send_with_workers(config_path, 3)
     assert status == 1, output
     assert refusing.mail_from == 1, (refusing.mail_from, output)
-    assert output.count("refused the sender newsletter@news.example.org: 553") == 1, output
+    assert output.count(f"refused the sender newsletter@news.example.org: {reply}") == 1, output
     assert "failed: " not in output, output
     assert f"Stopped: {len(PEOPLE)} message(s) not attempted." in output, output
+    assert (CORRECT_FIRST in output) == lasts and (SEND_AGAIN in output) != lasts, output
     nobody_touched(config_path)
 
 
 class QuotaRunsOut(Recorder):
     """A relay whose sending quota runs out mid-run: the first ``quota`` MAIL FROMs are
-    taken, every one after them is refused (a 5xx: it lasts).
+    taken, every one after them is refused (a 5xx, which passes with time: the quota).
 
     So that the refusal reaches one sender while every other one has a message in flight,
     the replies to the last ``held`` messages before the quota ran out wait (each holds a
@@ -174,7 +185,8 @@ def test_a_sender_refused_by_one_worker_stops_the_other_workers(site: Path,
                                                                 tmp_path: Path) -> None:
     """The quota runs out with three worker processes sending: the one that meets the
     refusal stops the run for the other two, which send nothing more and are not refused
-    in turn (each stopped only at its own refusal: three refusals)."""
+    in turn (each stopped only at its own refusal: three refusals). A quota passes: the run
+    says to send again, not to correct something first."""
     workers = 3
     relay = QuotaRunsOut(quota=9, held=workers - 1)
     with smtp_server(relay) as port:
@@ -190,6 +202,7 @@ def test_a_sender_refused_by_one_worker_stops_the_other_workers(site: Path,
     assert len(failed) == 1 and "daily sending quota exceeded" in failed[0], output
     assert f"{sent} sent, 0 bounced, {len(PEOPLE) - sent} failed, 0 skipped" in output, output
     assert f"Stopped: {len(PEOPLE) - sent - 1} message(s) not attempted." in output, output
+    assert SEND_AGAIN in output and CORRECT_FIRST not in output, output
 
 
 # -- the marks of runs that did not end ---------------------------------------------------------
@@ -261,3 +274,31 @@ def test_a_killed_runs_mark_is_cleared_by_the_next_send_and_by_state_prune(
         again = run(tmp_path, "send", ISSUE.isoformat())
     assert again.exit_code == 1 and "1 failed" in again.output, again.output  # the refused
     assert marks(config_path) == []
+
+
+# -- which refusals of the session pass ------------------------------------------------------------
+
+@pytest.mark.parametrize("code, reply, greeting, passes", [
+    # a sender over its quota or rate, in the words of real relays: tried again later
+    (550, "5.7.0 quota exceeded for sender", False, True),
+    (554, "5.7.1 too many messages / rate limit", False, True),
+    (550, "5.4.5 Daily user sending limit exceeded.", False, True),
+    (554, "Throttling failure: Daily message quota exceeded.", False, True),
+    (554, "5.2.2 mailbox full; STOREDRV.Submission.Exception:SubmissionQuotaExceededException",
+     False, True),
+    # a sender refused, a login required, a message too big: a person must act
+    (553, "5.7.1 Sender address rejected: not owned by user", False, False),
+    (550, "5.7.1 Sender not allowed: account suspended", False, False),
+    (530, "5.7.0 Authentication required", False, False),
+    (552, "5.3.4 Message size exceeds fixed limit", False, False),
+    (552, "Message size exceeded the limit", False, False),
+    # the greeting: 554 is "no SMTP service here" for now; 521, a host that takes no mail
+    (554, "5.7.1 Service unavailable; client blocked using zen.spamhaus.org", True, True),
+    (554, "No SMTP service here", True, True),
+    (521, "5.3.2 This host does not accept mail", True, False),
+])
+def test_which_refusals_of_the_session_pass_with_time(code: int, reply: str, greeting: bool,
+                                                      passes: bool) -> None:
+    from newsletter.delivery.smtp import passes_with_time
+
+    assert passes_with_time(code, reply, greeting=greeting) == passes

@@ -351,17 +351,31 @@ def _greeting(reply: bytes) -> Iterator[int]:
         listener.close()
 
 
-def test_a_server_refusing_the_session_at_its_greeting_is_a_lasting_failure(tmp_path, caplog):
-    """554 at the greeting ("no SMTP service here" for this machine) fails the run for good,
-    naming the reply; 421 (busy for now) is tried again on the timer, and the log says the
-    server answered 421."""
-    with _greeting(b"554 5.7.1 No SMTP service for you\r\n") as port:
+def test_a_554_greeting_passes_and_a_521_greeting_lasts(tmp_path, caplog):
+    """554 at the greeting ("no SMTP service here", RFC 5321: for this machine, for now: a
+    blocklist the server consults, its load) fails the run, which is tried again on the
+    timer, as a 421 (busy) is, with a log naming the reply; nobody is sent anything or
+    bounced. 521 ("this host does not accept mail", RFC 7504) fails it for good: smtp.host
+    names a server that takes no mail, and only a person can change that."""
+    with _greeting(b"554 5.7.1 Service unavailable; client blocked using a DNSBL\r\n") as port:
+        config = _sending(tmp_path / "blocked", port)
+        with caplog.at_level(logging.INFO, "newsletter"):
+            outcome = run_pass(config, FIRE + dt.timedelta(minutes=1))
+    assert not outcome and outcome.lasting is None, caplog.text
+    assert (f"error: the SMTP server 127.0.0.1:{port} refused the session: 554 5.7.1 Service "
+            "unavailable; client blocked using a DNSBL: no service for this machine for now "
+            "(a blocklist the server consults, or its load), which usually passes; tried "
+            "again later") in caplog.text
+    assert state_sql(config, "SELECT count(*) FROM deliveries") == [(0,)]
+    assert state_sql(config, "SELECT DISTINCT status FROM subscribers") == [("active",)]
+    caplog.clear()
+    with _greeting(b"521 5.3.2 This host does not accept mail\r\n") as port:
         config = _sending(tmp_path / "refused", port)
         with caplog.at_level(logging.INFO, "newsletter"):
             outcome = run_pass(config, FIRE + dt.timedelta(minutes=1))
     assert not outcome and outcome.lasting is not None, caplog.text
-    assert (f"the SMTP server 127.0.0.1:{port} refused the session: 554 5.7.1 No SMTP service "
-            "for you") in outcome.lasting.cause
+    assert (f"the SMTP server 127.0.0.1:{port} refused the session: 521 5.3.2 This host does "
+            "not accept mail; check smtp.host and smtp.port") in outcome.lasting.cause
     caplog.clear()
     with _greeting(b"421 4.3.2 Busy, try later\r\n") as port:
         config = _sending(tmp_path / "busy", port)
@@ -372,6 +386,53 @@ def test_a_server_refusing_the_session_at_its_greeting_is_a_lasting_failure(tmp_
             "times (last: 421 4.3.2 Busy, try later): a busy server or one of its services "
             "down; tried again later, and if it lasts, ask the server's operator"
             ) in caplog.text
+
+
+class QuotaRunsOut(Recorder):
+    """Takes the first ``take`` messages, then answers MAIL FROM with the sender's quota run
+    out (a 5xx) until ``reset`` is set, as a relay's daily quota does until the next day."""
+
+    def __init__(self, take: int, reply: str) -> None:
+        super().__init__()
+        self.take = take
+        self.reply = reply
+        self.reset = threading.Event()
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        if not self.reset.is_set() and len(self.messages) >= self.take:
+            return self.reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+
+@pytest.mark.parametrize("reply", ["550 5.7.0 Quota exceeded for sender",
+                                   "554 5.7.1 Too many messages, rate limit reached"])
+def test_a_sender_quota_run_out_midway_passes_and_the_retry_sends_each_once(tmp_path, caplog,
+                                                                           reply):
+    """The relay takes two messages, then refuses the sender for its quota or rate (a 5xx to
+    MAIL FROM): the run fails for a reason that passes, and is tried again on the timer
+    (not left waiting for a person, as a sender refused for good is). Once the quota is
+    reset, the run tried again sends to the third subscriber only: each has it once."""
+    relay = QuotaRunsOut(take=2, reply=reply)
+    port = free_port()
+    controller = Controller(relay, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = _sending(tmp_path, port)
+        with caplog.at_level(logging.INFO, "newsletter"):
+            outcome = run_pass(config, FIRE + dt.timedelta(minutes=1))
+        assert not outcome and outcome.lasting is None, caplog.text
+        assert (f"the server refused the sender newsletter@news.example.org: {reply}: a "
+                "sending quota or rate limit, which passes with time") in caplog.text
+        assert "check email.from" not in caplog.text
+        relay.reset.set()
+        assert run_pass(config, FIRE + dt.timedelta(minutes=2)), caplog.text
+    finally:
+        controller.stop()
+    assert relay.count() == Counter({address: 1 for address in PEOPLE})
+    assert state_sql(config, "SELECT count(*) FROM deliveries WHERE status = 'sent'") == [(3,)]
+    assert state_sql(config, "SELECT DISTINCT status FROM subscribers") == [("active",)]
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -16,6 +16,10 @@ what follows from each:
   the sender, a 5xx to MAIL FROM; TLS): the run stops, and that lasts. It is the answer
   every sender would get, so a run of several asks once before they start
   (:func:`~.smtp.refused_session`), and one met later stops them all, as refusals in a row do.
+- :class:`~.smtp.TurnedAway`, such a refusal for now: a 554 greeting ("no SMTP service
+  here": a blocklist the server consults, its load) or a sender over its quota or rate at
+  MAIL FROM. The run stops alike, every sender with it, but that passes: asking again later
+  is what may succeed, with nothing for a person to correct.
 - :class:`~.smtp.Failed`, the retries for 4xx replies and dropped connections ran out:
   failed, and tried again by the next run; when the server is unreachable the run stops,
   which passes.
@@ -30,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..state.database import Database
-from .smtp import Failed, Fatal, Permanent, Refused
+from .smtp import Failed, Fatal, Permanent, Refused, TurnedAway
 
 # What delivering one message raises, each judged below.
 DELIVERY_ERRORS = (Permanent, Refused, Fatal, Failed)
@@ -67,6 +71,8 @@ def verdict(error: Exception | None) -> Verdict:
         return Verdict("bounced", str(error))
     if isinstance(error, Refused):
         return Verdict("", f"the server refused the message: {error}")
+    if isinstance(error, TurnedAway):  # for now: a 554 greeting, a sender's quota
+        return Verdict("", str(error), stop=str(error))
     if isinstance(error, Fatal):  # a refused login or sender lasts
         return Verdict("", str(error), stop=str(error), lasts=True)
     if isinstance(error, Failed):  # an unreachable server passes
@@ -88,8 +94,8 @@ class Streak:
         self.issue = issue
 
     def stopped(self, db: Database) -> bool:
-        """Whether the run was stopped (refusals in a row, a refused login or sender), seen
-        by any of its senders."""
+        """Whether the run was stopped (refusals in a row, a refused session: its greeting,
+        login or sender), seen by any of its senders."""
         row = db.run("send_run.stopped", (self.run,)).fetchone()
         return row is not None and bool(row[0])
 
@@ -97,7 +103,7 @@ class Streak:
         """:func:`verdict`, and the refusal that completes the streak stops the run (said
         once, by the sender that saw it). Called in the transaction recording the outcome."""
         judged = verdict(error)
-        if judged.lasts:  # a refused login or sender: every sender of the run stops
+        if isinstance(error, Fatal):  # the session refused: every sender of the run stops
             db.run("send_run.halt", (self.run, self.issue, judged.stop))
         elif error is None:
             db.run("send_run.accepted", (self.run,))

@@ -54,6 +54,7 @@ from ..state.schema import SQLITE
 from .editions import edition_for, sections_for
 from .leases import release_dead_here
 from .mailboxes import subscriber_key
+from .refusals import verdict
 from .runmarks import live_run, send_lock
 from .senders import WorkerOutcome, WorkerSpec, in_flight_line, run_worker
 from .signups import key_of
@@ -299,12 +300,15 @@ def _send(config: Config, issue: Issue, run: str, secret: bytes, password: str |
         log(f"Sending issue {slug} to {len(pending)} subscriber(s) over {spread} to "
             f"{config.smtp.host}:{config.smtp.port}.")
         spec = WorkerSpec(config, issue, run, secret, password, retry, frozenset(in_flight))
-        # A refused login or sender is the answer every sender would get: asked once.
+        # A refused greeting, login or sender is the answer every sender would get: asked
+        # once. Whether it lasts is judged as for one met while sending.
         refused = (refused_session(config, password) if processes * connections > 1
                    else None)
         lost: list[str] = []
         if refused is not None:
-            outcome = WorkerOutcome(fatal=[refused], refused=[refused])
+            judged = verdict(refused)
+            outcome = WorkerOutcome(fatal=[str(refused)],
+                                    refused=[str(refused)] if judged.lasts else [])
         elif processes > 1:
             outcome, lost = run_processes(spec, processes, log)
         else:
@@ -332,9 +336,10 @@ def _read_back(config: Config, report: SendReport, run: str, fatal: list[str],
     """The run's outcome from the ledger: complete even when a worker process died."""
     slug = report.issue
     with open_database(config) as db:
-        # A refusal stopped the run even when the worker that saw it was lost.
+        # A refusal stopped the run even when the worker that saw it was lost (a worker
+        # that reported it said whether it lasts; one lost, it is taken to last).
         stopped = (db.run("send_run.stopped", (run,)).fetchone() or ("",))[0]
-        if stopped and not report.refused:
+        if stopped and stopped not in fatal and not report.refused:
             fatal, report.refused = [stopped, *fatal], stopped
         with db.transaction():
             db.run("send_run.end", (run,))

@@ -71,6 +71,33 @@ class Fatal(Exception):
     stops."""
 
 
+class TurnedAway(Fatal):
+    """A server refusing this client's session for now, with a 5xx that passes with time: a
+    554 greeting ("no SMTP service here", RFC 5321 3.1: a blocklist it consults, an overload)
+    or a sender's quota or rate limit at MAIL FROM. Every other message would be refused
+    alike, so the run stops, as for any :class:`Fatal`; but a later run may be taken."""
+
+
+# A 5xx to MAIL FROM (or at the greeting) that is a limit of the sender, not a refusal of it:
+# a quota, a rate, too many messages. Servers say so in words rather than codes (many reply
+# "550 5.7.1" both to a sender not allowed and to one over its quota), except 5.4.5 (a
+# sending limit, congestion) and 5.7.28 (a flood). A size limit (5.3.4, "size") is the
+# message's, and lasts.
+_LIMIT = re.compile(r"quota|rate.?limit|too many|throttl|(send|sending|daily|hourly) limit|"
+                    r"limit (exceeded|reached)|(exceeded|reached) (the |your |its )?\w* ?limit|"
+                    r"try (again )?later|\b5\.4\.5\b|\b5\.7\.28\b", re.IGNORECASE)
+_SIZE = re.compile(r"\b5\.3\.4\b|\bsize\b", re.IGNORECASE)
+
+
+def passes_with_time(code: int, reply: object, *, greeting: bool = False) -> bool:
+    """Whether a 5xx refusing the session (the greeting, or MAIL FROM) says a limit that
+    passes: a quota or a rate of the sender, or, at the greeting, 554 itself."""
+    text = _text(reply)
+    if greeting and code == 554:
+        return True
+    return bool(_LIMIT.search(text)) and not _SIZE.search(text)
+
+
 def smtp_password(config: Config) -> str | None:
     settings = config.smtp
     if not settings.username:
@@ -118,9 +145,15 @@ class Connection:
         except smtplib.SMTPConnectError as error:
             if error.smtp_code < 500:
                 raise  # 421, busy for now: tried again as a dropped connection
-            raise Fatal(f"the SMTP server {s.host}:{s.port} refused the session: "
-                        f"{_reply(error.smtp_code, error.smtp_error)}; check smtp.host and "
-                        "smtp.port, or the server's rules for this machine") from None
+            said = (f"the SMTP server {s.host}:{s.port} refused the session: "
+                    f"{_reply(error.smtp_code, error.smtp_error)}")
+            if passes_with_time(error.smtp_code, error.smtp_error, greeting=True):
+                raise TurnedAway(f"{said}: no service for this machine for now (a blocklist "
+                                 "the server consults, or its load), which usually passes; "
+                                 "tried again later, and if it lasts, ask the server's "
+                                 "operator, or check smtp.host and smtp.port") from None
+            raise Fatal(f"{said}; check smtp.host and smtp.port, or the server's rules for "
+                        "this machine") from None
         except smtplib.SMTPAuthenticationError as error:
             if error.smtp_code < 500:
                 # 454, a temporary authentication failure (the server's password store did
@@ -185,7 +218,8 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
     Returns whether an earlier try dropped in mid-transaction (the server may then hold the
     message twice: SMTP cannot tell). Raises :class:`Permanent` for a 5xx refusing the
     address, :class:`Refused` for a 5xx refusing the message, :class:`Fatal` for a settings
-    problem, :class:`Failed` when the retries for 4xx replies
+    problem (:class:`TurnedAway` for a refusal of the session that passes with time: a 554
+    greeting, a sender's quota), :class:`Failed` when the retries for 4xx replies
     and dropped connections ran out.
     """
     started = time.monotonic()
@@ -212,8 +246,8 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
                 last, replied = smtplib.SMTPResponseException(code, reply), True
             except smtplib.SMTPSenderRefused as error:
                 if error.smtp_code >= 500:
-                    raise Fatal(_sender_refused(sender, error.smtp_code, error.smtp_error)
-                                ) from None
+                    raise _sender_refused(sender, error.smtp_code, error.smtp_error
+                                          ) from None
                 last, replied = error, True
             except smtplib.SMTPResponseException as error:  # DATA refused, among others
                 if error.smtp_code >= 500:
@@ -240,15 +274,22 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
         delay *= 2
 
 
-def _sender_refused(sender: str, code: int, reply: object) -> str:
-    return f"the server refused the sender {sender}: {_reply(code, reply)}; check email.from"
+def _sender_refused(sender: str, code: int, reply: object) -> Fatal:
+    """A 5xx to MAIL FROM: the sender refused (:class:`Fatal`), or over its quota or rate
+    for now (:class:`TurnedAway`)."""
+    said = f"the server refused the sender {sender}: {_reply(code, reply)}"
+    if passes_with_time(code, reply):
+        return TurnedAway(f"{said}: a sending quota or rate limit, which passes with time; "
+                          "tried again later, and if it lasts, see the server's limits for "
+                          "this sender")
+    return Fatal(f"{said}; check email.from")
 
 
-def refused_session(config: Config, password: str | None) -> str | None:
-    """Why the server refuses this client's session (the login, 535; the sender, a 5xx to
-    MAIL FROM), asked once before a run starts its senders, as it would refuse each of them
-    alike. None when it takes both, or cannot tell now (unreachable, busy): the senders'
-    own retries deal with that."""
+def refused_session(config: Config, password: str | None) -> Fatal | None:
+    """Why the server refuses this client's session (its greeting; the login, 535; the
+    sender, a 5xx to MAIL FROM), asked once before a run starts its senders, as it would
+    refuse each of them alike. None when it takes both, or cannot tell now (unreachable,
+    busy): the senders' own retries deal with that."""
     connection = Connection(config, password)
     sender = envelope_sender(config)
     try:
@@ -258,7 +299,7 @@ def refused_session(config: Config, password: str | None) -> str | None:
             return _sender_refused(sender, code, reply)
         smtp.rset()
     except Fatal as error:
-        return str(error)
+        return error
     except (smtplib.SMTPException, OSError, ValueError):
         pass
     finally:
