@@ -122,6 +122,48 @@ def test_add_merges_and_resubscribes_import_never_does(folder: Path) -> None:
     assert listing(folder)[0]["status"] == "active"
 
 
+def test_rows_giving_one_subscriber_two_statuses_are_named_and_nobody_is_resubscribed(
+        folder: Path) -> None:
+    """A file that says Ada left and that she is active (under another case of her address,
+    one subscriber) names both lines and what to do, and imports her as having left, even
+    where she was active: the file cannot say which is true, and an import never
+    re-subscribes. The same for one address written alike on both lines; a row without a
+    status says nothing of it, and rows that agree are a plain duplicate."""
+    assert run(folder, "subscribers", "add", "ada@example.org").exit_code == 0
+    path = write_csv(folder, (
+        "email,name,topics,status\n"
+        "Ada@example.org,Ada,,unsubscribed\n"               # line 2
+        "bob@example.org,,,active\n"
+        "ada@example.org,,AI,active\n"                      # line 4: Ada again, another case
+        "cy@example.org,,,active\n"                         # line 5
+        "cy@example.org,,,bounced\n"                        # line 6
+        "dee@example.org,,,unsubscribed\n"
+        "dee@example.org,Dee,,\n"                           # no status: no conflict
+        "bob@example.org,Bob,,active\n"))                   # agrees: a duplicate
+    result = run(folder, "subscribers", "import", str(path))
+    assert result.exit_code == 1, result.output
+    said = result.output.splitlines()
+    assert said[0] == "Imported 4 subscriber(s) from " + str(path) + ": 1 updated, 3 added."
+    assert said[1] == ("Ada@example.org: merged into ada@example.org, the same mailbox (they "
+                       "differ only in case)")
+    assert said[2:] == [
+        f"{path}: lines 2 and 4: one subscriber (the addresses differ only in case) given "
+        "different statuses: Ada@example.org unsubscribed on line 2, ada@example.org active "
+        "on line 4. Imported as unsubscribed: a row says they left, and an import never "
+        "re-subscribes someone who left; correct the file to give them one status, and if "
+        "they asked to come back: newsletter subscribers add ada@example.org",
+        f"{path}: lines 5 and 6: one subscriber given different statuses: cy@example.org "
+        "active on line 5, cy@example.org bounced on line 6. Imported as bounced: a row says "
+        "they left, and an import never re-subscribes someone who left; correct the file to "
+        "give them one status, and if they asked to come back: newsletter subscribers add "
+        "cy@example.org",
+        "2 subscriber(s) given different statuses by the file, imported as having left "
+        "(above)."]
+    assert {p["email"]: p["status"] for p in listing(folder)} == {
+        "ada@example.org": "unsubscribed", "bob@example.org": "active",
+        "cy@example.org": "bounced", "dee@example.org": "unsubscribed"}
+
+
 def test_add_refuses_a_bad_address_or_topic(folder: Path) -> None:
     result = run(folder, "subscribers", "add", "nobody")
     assert result.exit_code == 1 and "'nobody':" in result.output

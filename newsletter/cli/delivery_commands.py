@@ -31,7 +31,9 @@ def subscribers_import(options: Options, file: Path) -> None:
     """Import a CSV file with the header email,name[,topics] (topics separated by ";").
 
     Bad rows are reported with their line number and skipped (exit status 1); the good rows
-    go in, in one transaction. Duplicates merge; an address that unsubscribed stays so.
+    go in, in one transaction. Duplicates merge; an address that unsubscribed stays so. Rows
+    giving one subscriber different statuses are named with their lines (exit status 1),
+    and the subscriber goes in as having left.
 
     \b
     Example:
@@ -48,9 +50,15 @@ def subscribers_import(options: Options, file: Path) -> None:
                + (f": {outcomes}." if outcomes else "."))
     for line in report.spellings:
         echo(line)
+    for conflict in report.conflicts:
+        echo(f"{file}: {conflict}", err=True)
     if report.problems:
         echo(f"{len(report.problems)} bad row(s) skipped; fix them and import again "
                    "(the rows already in merge).", err=True)
+    if report.conflicts:
+        echo(f"{len(report.conflicts)} subscriber(s) given different statuses by the file, "
+             "imported as having left (above).", err=True)
+    if report.problems or report.conflicts:
         sys.exit(1)
 
 

@@ -3,9 +3,12 @@
 A file has a header line ``email,name[,topics[,status]]``. Import checks every row before
 anything is written, reports each bad one by its line, and merges the good ones in one
 transaction, as ``add`` merges one (:func:`~.subscribers.merge_subscriber`), except that an
-import never re-subscribes an address that left. Export writes every subscriber but pending
-signups, with their status, so that importing the file elsewhere keeps who left gone. Cells a
-spreadsheet would run as formulas are written escaped and read back as they were.
+import never re-subscribes an address that left. Rows of one file naming one subscriber (an
+address in any case) merge too; when they give it different statuses, the one that sends
+least stands and the rows are named, as the file says two things of one reader. Export
+writes every subscriber but pending signups, with their status, so that importing the file
+elsewhere keeps who left gone. Cells a spreadsheet would run as formulas are written escaped
+and read back as they were.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class ImportReport:
     outcomes: dict[str, int] = field(default_factory=dict)  # added, updated, ... -> count
     problems: list[str] = field(default_factory=list)  # "line 7: ..." per bad row
     spellings: list[str] = field(default_factory=list)  # merged into another spelling
+    conflicts: list[str] = field(default_factory=list)  # "lines 2 and 9: ..." per subscriber
 
     @property
     def imported(self) -> int:
@@ -99,13 +103,41 @@ def _header_hint(columns: list[str]) -> str:
     return ""
 
 
+# Of the statuses rows of one file give one subscriber, the one that stands: an import never
+# re-subscribes who left, so a leaving status wins over active (and unsubscribed, which the
+# reader chose, over bounced).
+_PRECEDENCE = ("unsubscribed", "bounced", "active")
+
+
+Said = dict[str, tuple[int, str]]  # a status -> the first line giving it, the address there
+
+
+def _conflict(said: Said, kept: str, stored: str) -> str:
+    """The problem of one subscriber whom rows of the file give different statuses, imported
+    as ``kept`` under the address ``stored``."""
+    rows = sorted((line, address, status) for status, (line, address) in said.items())
+    lines = [str(line) for line, _, _ in rows]
+    spelt = ", ".join(f"{address} {status} on line {line}" for line, address, status in rows)
+    case = (" (the addresses differ only in case)"
+            if len({address for _, address, _ in rows}) > 1 else "")
+    why = ("a row says they left, and an import never re-subscribes someone who left"
+           if "active" in said else "the unsubscribe they chose stands over a bounce")
+    return (f"lines {', '.join(lines[:-1])} and {lines[-1]}: one subscriber{case} given "
+            f"different statuses: {spelt}. Imported as {kept}: {why}; correct the file to "
+            "give them one status, and if they asked to come back: newsletter subscribers "
+            f"add {stored}")
+
+
 def parse_csv(text: str, config: Config, path: Path) -> tuple[dict[str, Subscriber],
-                                                                list[str]]:
-    """The good rows (duplicates merged, in file order) and one problem per bad row."""
+                                                                list[str], dict[str, Said]]:
+    """The good rows (duplicates merged, in file order), one problem per bad row, and the
+    statuses of each subscriber whom rows give different ones, by the key of ``good`` (a
+    blank status cell gives none)."""
     reader = csv.reader(io.StringIO(text, newline=""))
     columns = _read_header(reader, path)
     good: dict[str, Subscriber] = {}
     problems: list[str] = []
+    said: dict[str, Said] = {}
     while True:
         line = reader.line_num + 1
         try:
@@ -139,16 +171,19 @@ def parse_csv(text: str, config: Config, path: Path) -> tuple[dict[str, Subscrib
             problems.append(f"line {line}: {address}: {error}")
             continue
         new = Subscriber(address, name, topics, status)
-        old = good.get(subscriber_key(address))  # the file's first spelling is kept
+        key = subscriber_key(address)
+        if (cells.get("status") or "").strip():
+            said.setdefault(key, {}).setdefault(status, (line, address))
+        old = good.get(key)  # the file's first spelling is kept
         if old is not None:  # a duplicate within the file: merge (a blank cell gives nothing)
             union = set(old.topics) | set(topics)
             merged_topics = (tuple(t.name for t in config.topics if t.name in union)
                              if old.topics and topics else old.topics or topics)
-            merged_status = next(s for s in ("unsubscribed", "bounced", "active")
-                                 if s in (old.status, status))
+            merged_status = next(s for s in _PRECEDENCE if s in (old.status, status))
             new = Subscriber(old.email, new.name or old.name, merged_topics, merged_status)
-        good[subscriber_key(address)] = new
-    return good, problems
+        good[key] = new
+    return good, problems, {key: statuses for key, statuses in said.items()
+                            if len(statuses) > 1}
 
 
 def import_csv(config: Config, path: Path) -> ImportReport:
@@ -157,11 +192,13 @@ def import_csv(config: Config, path: Path) -> ImportReport:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise NewsletterError(f"{path}: cannot be read ({error})") from None
-    good, problems = parse_csv(text, config, path)
+    good, problems, conflicts = parse_csv(text, config, path)
     report = ImportReport(problems=problems)
     with open_database(config) as db, db.transaction():
-        for subscriber in good.values():
+        for key, subscriber in good.items():
             address, outcome = merge_subscriber(db, subscriber, reactivate=False)
+            if key in conflicts:
+                report.conflicts.append(_conflict(conflicts[key], subscriber.status, address))
             report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
             if address != subscriber.email:
                 report.spellings.append(f"{subscriber.email}: merged into {address}, the "
