@@ -473,6 +473,43 @@ def test_list_names_the_spellings_and_how_to_keep_one(site: Path, tmp_path: Path
     assert "warning" not in run(tmp_path, "subscribers", "list").output
 
 
+@both
+def test_check_names_the_spellings_and_how_to_keep_one(site: Path, tmp_path: Path) -> None:
+    """``newsletter check``, run after an upgrade or a config change, names a mailbox an
+    older version stored under two spellings as ``subscribers list`` does: who is sent its
+    issues (once: the mailbox is one subscriber) and the command that keeps one spelling.
+    A warning, not an error: the send already treats them as one."""
+    config = configured(site, tmp_path)
+    older_state(config, [("Ada@example.org", "active"), ("ada@example.org", "active"),
+                         ("bob@example.org", "active")])
+    checked = run(tmp_path, "check")
+    assert checked.exit_code == 0, checked.output
+    assert [line for line in checked.output.splitlines() if "warning" in line] == [
+        "warning: Ada@example.org, ada@example.org are one mailbox (they differ only in "
+        "case): it is sent each issue once, to Ada@example.org, and unsubscribing through any "
+        "one's link stops them all. To keep one spelling: newsletter subscribers remove "
+        "ada@example.org (the links in the emails a removed spelling was sent still "
+        "unsubscribe the mailbox)"]
+    assert run(tmp_path, "subscribers", "remove", "ada@example.org").exit_code == 0
+    assert "warning" not in run(tmp_path, "check").output
+
+
+def test_check_creates_no_state_and_says_when_it_cannot_read_one(site: Path,
+                                                                 tmp_path: Path) -> None:
+    """Without a state yet, check reads none and creates none; a state it cannot read (a
+    newer version's) is said in one warning, and the other checks stand."""
+    config = configured(site, tmp_path)
+    database = config.state_dir / "newsletter.sqlite3"
+    checked = run(tmp_path, "check")
+    assert checked.exit_code == 0 and "warning" not in checked.output, checked.output
+    assert not database.exists()
+    state_sql(config, "PRAGMA user_version = 99")
+    checked = run(tmp_path, "check")
+    assert checked.exit_code == 0, checked.output
+    assert (f"warning: the subscribers in {database} were not checked: {database}: written by "
+            "a newer version of newsletter (schema 99") in checked.output
+
+
 def test_state_copy_carries_the_spellings_over(state_backend: StateBackend, site: Path,
                                                 tmp_path: Path) -> None:
     """An older SQLite state with two spellings of a mailbox, copied: the target holds both,

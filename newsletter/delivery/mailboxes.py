@@ -14,7 +14,7 @@ send gives the mailbox each issue once (``claims.fill`` picks the spelling, and
 :func:`subscriber_for_send` checks again right before a message goes out), unsubscribing
 through any spelling's link stops them all (also through the link of a spelling removed
 since: its key is kept with the mailbox until the last spelling goes), and ``subscribers
-list`` names them.
+list`` and ``check`` name them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.config import Config
+from ..core.errors import NewsletterError
 from ..state.database import Database, open_database
+from ..state.location import location
+from ..state.schema import SQLITE
 
 
 def subscriber_key(address: str) -> str:
@@ -73,3 +76,17 @@ def case_spellings_lines(groups: list[list[tuple[str, str]]]) -> list[str]:
             + " (the links in the emails a removed spelling was sent still unsubscribe the "
             "mailbox)")
     return lines
+
+
+def stored_spellings_lines(config: Config) -> list[str]:
+    """For ``check``: :func:`case_spellings_lines` of the state as it stands; none without a
+    state yet (``check`` creates none), and one warning when it cannot be read (the other
+    checks stand without it)."""
+    where = location(config)
+    if where.dialect == SQLITE and not (where.path is not None and where.path.exists()):
+        return []
+    try:
+        groups = case_spellings(config)
+    except NewsletterError as error:
+        return [f"warning: the subscribers in {where} were not checked: {error}"]
+    return case_spellings_lines(groups)
