@@ -198,6 +198,33 @@ def test_a_date_before_the_year_1000_is_refused_naming_the_file_and_key(folder, 
            "dates start at 1000-01-01); give the real publication time" in check, check
 
 
+@pytest.mark.parametrize("when", ["9989-12-30T10:00:00Z", '"9989-12-31T00:00:00+14:00"',
+                                  "9995-06-01T12:00:00Z", '"9999-12-30"'])
+def test_an_article_later_than_the_last_issue_is_refused_naming_the_file_and_key(folder, when):
+    """The last issue date is 9989-12-31, whose window ends at 00:00 that day (in UTC+14,
+    9989-12-30 10:00 UTC): a later article would be named by build with a `build --date`
+    that --date refuses, so the file is refused as one before the year 1000 is."""
+    raw(folder, "late.md", head(publishedDateTime=when))
+    assert_reported(folder, "late.md", "publishedDateTime", 3)
+    check = run(folder, "check").output
+    assert "is later than the last issue can hold (issue dates end at 9989-12-31, and its " \
+           "window ends at 00:00 that day: 9989-12-30 10:00 UTC in the easternmost time " \
+           "zone); give the real publication time" in " ".join(check.split()), check
+
+
+@pytest.mark.parametrize("timezone", ["Pacific/Kiritimati", "UTC", "Etc/GMT+12"])
+def test_the_latest_article_accepted_is_named_with_a_build_that_holds_it(folder, timezone):
+    """The build an empty issue suggests for the newest article is one --date accepts and
+    that places it, in the easternmost zone and the westernmost."""
+    write_config(folder, timezone=timezone)
+    raw(folder, "late.md", head(publishedDateTime="9989-12-30T09:59:59Z"))
+    empty = " ".join(run(folder, "build", EMPTY_DATE).output.split())
+    suggested = empty.split("`newsletter build --date ")[1].split("`")[0]
+    assert suggested <= "9989-12-31", empty
+    built = run(folder, "build", suggested)
+    assert built.exit_code == 0 and "1 article," in built.output, built.output
+
+
 def test_the_first_issues_window_and_articles_are_written_with_four_digit_years(folder):
     """The issue of 1000-01-01 reaches back into the year 999, and an article of its first
     hours in UTC is still in 999 in New York: explain and the preview write 0999, as

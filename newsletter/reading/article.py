@@ -13,7 +13,7 @@ from ..core.errors import ArticleError
 from ..core.models import Article, Image, Number, Provider, RelatedItem
 from ..core.safeyaml import parse_yaml
 from ..core.text import clean_text, describe
-from ..core.timing import FIRST_ISSUE_DATE
+from ..core.timing import FIRST_ISSUE_DATE, LAST_ISSUE_DATE, minute_text
 from ..core.urls import canonical_url, domain_of, normalize_url
 from .frontmatter import split_front_matter
 
@@ -48,10 +48,13 @@ def parse_number(value: Any, key: str, default: Number) -> Number:
     return number
 
 
-# No news article is older than the first issue date; instants this close to the end of
-# the calendar cannot be shown in every time zone.
+# No news article is older than the first issue date, nor newer than the last issue can
+# hold: the window of the issue of LAST_ISSUE_DATE ends at 00:00 that day in the config's
+# zone, at the earliest (UTC+14) on the instant below. A later article would be named by
+# build and explain with a `build --date` that --date refuses.
 EARLIEST = dt.datetime.combine(FIRST_ISSUE_DATE, dt.time(0), tzinfo=dt.UTC)
-LATEST = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+EASTERNMOST = dt.timezone(dt.timedelta(hours=14))  # Pacific/Kiritimati, Etc/GMT-14
+LATEST = dt.datetime.combine(LAST_ISSUE_DATE, dt.time(0), tzinfo=EASTERNMOST)
 
 
 def parse_instant(value: Any, key: str) -> dt.datetime:
@@ -81,8 +84,10 @@ def parse_instant(value: Any, key: str) -> dt.datetime:
             "give the real publication time", key=key)
     if instant >= LATEST:
         raise ArticleError(
-            f"{key}: {describe(value)} is too close to the end of the calendar (the year "
-            "9999) to be shown in every time zone; give the real publication time", key=key)
+            f"{key}: {describe(value)} is later than the last issue can hold (issue dates "
+            f"end at {LAST_ISSUE_DATE.isoformat()}, and its window ends at 00:00 that day: "
+            f"{minute_text(LATEST.astimezone(dt.UTC))} UTC in the easternmost time zone); "
+            "give the real publication time", key=key)
     return instant
 
 
