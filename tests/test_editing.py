@@ -581,17 +581,36 @@ def test_an_issue_published_without_the_record_loads_and_rebuilds_byte_for_byte(
 
 def test_a_forced_rebuild_that_changes_only_the_record_is_no_correction(two_topics: Path
                                                                        ) -> None:
-    """alpha is first anyway: its pin taken out changes nothing readers see, so the record
-    follows and updated_at does not (feed readers are not told of a correction)."""
+    """alpha is first anyway: its pin taken out changes nothing readers see. A plain build
+    says that only the record differs and what --force does, offering no correction and
+    writing nothing; with --force the record follows and updated_at does not (feed readers
+    are not told of a correction)."""
     overrides(two_topics, "pin: [alpha]\n")
     assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
+    path = two_topics / "issues" / "2021-02-22" / "issue.json"
+    published = path.read_bytes()
     overrides(two_topics, "")
-    refused = run(two_topics, "build", "2021-02-22")
-    assert refused.exit_code == 1 and "would change 2021-02-22/issue.json: pass" in refused.stderr
+    plain = run(two_topics, "build", "2021-02-22")
+    said = " ".join(plain.stdout.split())
+    assert plain.exit_code == 0 and "pass --force" not in plain.output, plain.output
+    assert ("Issue 2021-02-22 is published and a rebuild gives the same email, pages and "
+            "feeds; only the record of the overrides in its issue.json differs (published "
+            "with pin: [alpha]; overrides.yaml now gives no pin or exclude), as they place "
+            "nothing differently: nothing to correct. `newsletter build --date 2021-02-22 "
+            "--force` updates the record, dating no correction.") in said, plain.output
+    republished = run(two_topics, "build", "2021-02-22", "--publish")
+    assert republished.exit_code == 0, republished.output
+    assert ("Issue 2021-02-22: only the record of the overrides in its issue.json differs"
+            in " ".join(republished.stdout.split())), republished.output
+    assert path.read_bytes() == published
     forced = run(two_topics, "build", "2021-02-22", "--force")
     assert "published already and is unchanged" in forced.stdout, forced.output
     data = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())
     assert (data["pin"], "updated_at" in data) == ([], False)
+    overrides(two_topics, "pin: [beta]\n")  # beta moves up: readers would see a correction
+    moved = run(two_topics, "build", "2021-02-22")
+    assert moved.exit_code == 1 and "pass --force to correct it" in moved.stderr, moved.output
+    assert "only the record" not in moved.output
 
 
 def test_only_an_earlier_issue_featuring_a_pin_warns_whatever_the_urls_spelling(

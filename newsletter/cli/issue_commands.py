@@ -104,6 +104,10 @@ def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
             echo(f"Deleted the draft an earlier build wrote in {folder}{kept}: it held "
                  "articles this issue no longer has, and must not be published.")
         return
+    if result.up_to_date and result.record_only:
+        echo(f"Issue {issue.slug} is published and a rebuild gives the same email, pages and "
+             f"feeds; {result.record_only}.")
+        return
     if result.up_to_date:
         echo(f"Issue {issue.slug} is published and a rebuild gives the same files: "
                    "nothing to do.")
@@ -122,6 +126,8 @@ def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
     _say_links(other_issues_files(result.written, config, issue))
     if result.was_published:  # out already: no "send it", which would not send it again
         echo(corrected(issue, result.corrected, len(result.written)))
+        if result.record_only:
+            echo(f"Issue {issue.slug}: {result.record_only}.")
         return
     echo(next_step(issue, target, config.output))
 

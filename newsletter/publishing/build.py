@@ -34,7 +34,7 @@ from ..selecting.overrides import (
 )
 from ..selecting.select import issue_window, select_issue
 from .drafts import numbered
-from .editing import NOT_APPLIED, pinned_again, unshown_intros, with_intros
+from .editing import NOT_APPLIED, pinned_again, record_only, unshown_intros, with_intros
 from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
 from .issues import IssueStore, neighbours
 from .output import remove_files, write_files
@@ -52,6 +52,7 @@ class BuildResult:
     was_published: bool = False
     corrected: bool = False
     removed_draft: bool = False  # an empty rebuild deleted the draft an earlier build wrote
+    record_only: str = ""  # what differs, when only the overrides a published issue records do
     # The overrides' entries left out (read_and_select(lenient=True)), each with its problem.
     unapplied: tuple[str, ...] = ()
 
@@ -338,6 +339,7 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
         was_published = store.damaged.published
         result = replace(result, warnings=result.warnings + (_replaced(
             store.damaged, issue_date, published=was_published or publish),))
+    record = ""  # the published issue is rebuilt the same but for its record of overrides
     if was_published or publish:
         corrected_at = (now or dt.datetime.now(dt.UTC)) if force else None
         issue = _published(issue, stored, config, corrected_at)
@@ -347,6 +349,10 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
         files, _warning = render_issue_files(issue, config,
                                              sorted([*others, issue], key=lambda i: i.date))
         changed = [name for name, data in files.items() if _differs(config.output / name, data)]
+        if stored is not None and changed == [f"{issue.slug}/{ISSUE_FILE}"]:
+            kept = replace(issue, pins=stored.pins, excludes=stored.excludes)
+            if not _differs(config.output / changed[0], issue_json(kept)):  # only the record
+                record, issue, changed = record_only(stored, issue), kept, []
         if changed:
             raise NewsletterError(
                 f"issue {issue.slug} is already published and rebuilding it would change "
@@ -354,14 +360,14 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
                 "and the feeds show the correction, dated; its email is not sent again)")
         if not publish:
             selection = replace(result.selection, issue=issue)
-            return replace(result, selection=selection, up_to_date=True)
+            return replace(result, selection=selection, up_to_date=True, record_only=record)
     written, warning = _write(config, issue, store, strict=strict,
                               before_writing=before_writing)
     selection = replace(result.selection, issue=issue)
     warnings = result.warnings + ((f"issue {issue.slug}: {warning}",) if warning else ())
     corrected = was_published and stored is not None and issue.updated_at != stored.updated_at
     return replace(result, selection=selection, written=written, warnings=warnings,
-                   was_published=was_published, corrected=corrected)
+                   was_published=was_published, corrected=corrected, record_only=record)
 
 
 def publish_issue(config: Config, issue_date: dt.date, *,

@@ -101,3 +101,15 @@ def published_lines(config: Config, issue: Issue) -> list[str]:
                      f"what rebuilding it gives; `newsletter build --date {issue.slug} "
                      "--force` corrects the published issue")
     return lines
+
+
+def record_only(stored: Issue, rebuilt: Issue) -> str:
+    """What build says of a published issue whose rebuild differs from it only in the pins
+    and excludes its issue.json records (entries edited since that place nothing
+    differently): readers would see nothing new, so there is no correction to offer."""
+    now = published_with(rebuilt).removeprefix("with ")
+    return (f"only the record of the overrides in its issue.json differs (published "
+            f"{published_with(stored)}; {OVERRIDES_FILE} now gives {now}), as they place "
+            "nothing differently: nothing to correct. "
+            f"`newsletter build --date {stored.slug} --force` updates the record, dating no "
+            "correction")
