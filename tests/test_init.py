@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import pty
 import subprocess
 import sys
 from email import policy
@@ -114,6 +115,51 @@ def test_init_asks_on_a_terminal_only(tmp_path: Path, monkeypatch) -> None:
     assert "(Enter: fill in later)" not in quiet.output
 
 
+def test_answers_piped_to_init_are_not_read_and_it_says_so(tmp_path: Path) -> None:
+    """`printf ... | newsletter init`: no terminal, so nothing is asked and the answers are
+    not read (as in a script); one line on stderr says so, which values are placeholders,
+    and how to give them. Every value given: nothing to say."""
+    env = {k: v for k, v in os.environ.items() if k != "NEWSLETTER_CONFIG"}
+    command = [sys.executable, "-m", "newsletter", "init"]
+    piped = subprocess.run([*command, "piped", "--title", "AI Weekly"], cwd=tmp_path, env=env,
+                           input="https://my.example/\nUTC\nAI\n", capture_output=True,
+                           text=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == (
+        "note: standard input is not a terminal, so nothing was asked and nothing was read "
+        "from it: site_url, timezone, topics are <fill in: ...> placeholders in "
+        "piped/newsletter.yaml; fill them in there (`newsletter check` lists them); in a "
+        "script, give them to `newsletter init` as options: --site-url ... --timezone ... "
+        '--topics "A;B"\n')
+    data = yaml.safe_load((tmp_path / "piped" / "newsletter.yaml").read_text("utf-8"))
+    assert (data["title"], data["site_url"][:9]) == ("AI Weekly", "<fill in:")
+    given = subprocess.run([*command, "given", "--title", "AI Weekly", "--site-url",
+                            "https://my.example/", "--timezone", "UTC", "--topics", "AI"],
+                           cwd=tmp_path, env=env, input="ignored\n", capture_output=True,
+                           text=True, timeout=120)
+    assert (given.returncode, given.stderr) == (0, "")
+
+
+def test_init_with_a_terminal_for_input_only_neither_asks_nor_reads_it(tmp_path: Path) -> None:
+    """Standard input a terminal but the output piped (`newsletter init | tee log`): nothing
+    is asked, the terminal is not read (the command does not wait for it), and the note
+    names standard output."""
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NEWSLETTER_CONFIG"}
+    try:
+        made = subprocess.run([sys.executable, "-m", "newsletter", "init", "tty"],
+                              cwd=tmp_path, env=env, stdin=follower, capture_output=True,
+                              text=True, timeout=120)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert made.returncode == 0, made.stderr
+    assert made.stderr.startswith("note: standard output is not a terminal, so nothing was "
+                                  "asked and nothing was read from it: title, site_url, "
+                                  "timezone, topics are"), made.stderr
+    assert "(Enter: fill in later)" not in made.stdout
+
+
 def test_a_wrong_option_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     folder = tmp_path / "typo"
     result = init(str(folder), "--title", "AI Weekly", "--timezone", "Europe/Pariss",
@@ -135,7 +181,8 @@ def test_the_machine_s_own_timezone_is_refused_and_a_legacy_one_warned(tmp_path:
     assert ('Error: --timezone: timezone: "localtime" is the time zone of whichever machine '
             "runs the command") in refused.stderr
     assert not (tmp_path / "local").exists()
-    warned = init(str(tmp_path / "est"), "--timezone", "EST", "--title", "AI Weekly")
+    rest = ("--title", "AI Weekly", "--site-url", "https://my.example/", "--topics", "AI")
+    warned = init(str(tmp_path / "est"), "--timezone", "EST", *rest)
     assert warned.exit_code == 0, warned.output
     assert warned.stderr.splitlines() == [
         'warning: --timezone: timezone: "EST" is a legacy name, not a place, and its rules '
@@ -144,7 +191,7 @@ def test_the_machine_s_own_timezone_is_refused_and_a_legacy_one_warned(tmp_path:
     data = yaml.safe_load((tmp_path / "est" / "newsletter.yaml").read_text("utf-8"))
     assert data["timezone"] == "EST"
     if Path("/usr/share/zoneinfo/tzdata.zi").is_file():  # the links' data (Debian: tzdata)
-        linked = init(str(tmp_path / "us"), "--timezone", "US/Eastern", "--title", "AI Weekly")
+        linked = init(str(tmp_path / "us"), "--timezone", "US/Eastern", *rest)
         assert linked.exit_code == 0, linked.output
         assert linked.stderr.splitlines() == [
             'warning: --timezone: timezone: "US/Eastern" is an old name tzdata keeps for '

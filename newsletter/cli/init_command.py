@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from ..core.config import DEFAULT_CONFIG_NAME
 from ..core.errors import NewsletterError
 from ..publishing.starter import (
     TEMPLATES_DIR,
@@ -114,7 +115,8 @@ def init(folder: Path, title: str | None, site_url: str | None, timezone: str | 
         raise click.UsageError("\n".join(problems))
     for warning in warnings:
         echo(f"warning: {warning}", err=True)
-    if interactive():
+    asking = interactive()
+    if asking:
         title = title or _ask("The newsletter's name", folder, "title")
         site_url = site_url or _ask("Where it is published (https://...)", folder, "site_url")
         timezone = timezone or _ask("Its time zone (e.g. America/New_York)", folder,
@@ -135,6 +137,29 @@ def init(folder: Path, title: str | None, site_url: str | None, timezone: str | 
     echo("  newsletter check      # says what is left to fill in")
     echo("  newsletter build      # today's issue, from the example article")
     echo("  newsletter preview    # look at it in your browser")
+    if not asking and (left := not_given(settings)):
+        echo(unasked(folder, left), err=True)
+
+
+def not_given(settings: Settings) -> list[str]:
+    """The options of the settings `init` wrote as placeholders."""
+    given = {"--title": settings.title, "--site-url": settings.site_url,
+             "--timezone": settings.timezone, "--topics": settings.topics}
+    return [option for option, value in given.items() if not value]
+
+
+def unasked(folder: Path, options: list[str]) -> str:
+    """Why nothing was asked, so that answers piped in (``printf ... | newsletter init``),
+    which are never read, are not taken for given: which values are placeholders, and how to
+    give them."""
+    terminal = "standard input" if not sys.stdin.isatty() else "standard output"
+    keys = ", ".join(option.removeprefix("--").replace("-", "_") for option in options)
+    flags = " ".join(f'{option} "A;B"' if option == "--topics" else f"{option} ..."
+                     for option in options)
+    return (f"note: {terminal} is not a terminal, so nothing was asked and nothing was read "
+            f"from it: {keys} are <fill in: ...> placeholders in "
+            f"{folder / DEFAULT_CONFIG_NAME}; fill them in there (`newsletter check` lists "
+            f"them); in a script, give them to `newsletter init` as options: {flags}")
 
 
 def cannot_write(folder: Path, error: OSError) -> NewsletterError:
