@@ -370,6 +370,48 @@ def test_a_quote_inside_a_topic_stays(tmp_path: Path) -> None:
     assert data["topics"] == ["Rock 'n' Roll", '"Quoted" news']
 
 
+@pytest.mark.parametrize(("topics", "shown", "mark", "meant"), [
+    ('"climate;tech', "'\"climate'", '"', '"climate;tech"'),
+    ("it's \"new", "'it's \"new'", '"', "\"it's new\""),
+    ("AI;climate\"", "'climate\"'", '"', '"AI;climate"'),
+    ("'climate;tech", "\"'climate\"", "'", '"climate;tech"'),
+    ("\u201cclimate;\u2018tech", '"\u201cclimate"', "\u201c", '"climate;tech"'),
+])
+def test_an_unbalanced_quote_in_a_topic_is_refused_naming_it_and_the_fix(
+        tmp_path: Path, topics: str, shown: str, mark: str, meant: str) -> None:
+    """A quote opened and not closed (or closed and not opened) would stay in the topic's
+    name, which no article spells so: refused like a comma, before anything is written,
+    with the topics to give instead. An apostrophe inside a word is no quote."""
+    folder = tmp_path / "x"
+    result = init(str(folder), "--topics", topics)
+    assert result.exit_code == 2, result.output
+    index = 1 if topics.startswith("AI;") else 0
+    assert (f"Error: --topics: topics[{index}]: {shown} has an unbalanced quote ({mark}), "
+            f"which would stay in the topic's name; give --topics {meant} (a topic named "
+            "with a lone quote goes in newsletter.yaml itself)") in result.stderr, result.stderr
+    assert not folder.exists()
+
+
+def test_apostrophes_in_topics_are_no_unbalanced_quotes(tmp_path: Path) -> None:
+    result = init(str(tmp_path / "x"), "--topics", "It's AI;it\u2019s;Rock 'n' roll")
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load((tmp_path / "x" / "newsletter.yaml").read_text("utf-8"))
+    assert data["topics"] == ["It's AI", "it\u2019s", "Rock 'n' roll"]
+
+
+def test_an_unbalanced_quote_at_the_prompt_is_asked_again(tmp_path: Path, monkeypatch
+                                                          ) -> None:
+    monkeypatch.setattr(init_command, "interactive", lambda: True)
+    result = init(str(tmp_path / "asked"), "--title", "Given", "--site-url",
+                  "https://my.example/", "--timezone", "UTC", input='"climate;tech\nclimate\n')
+    assert result.exit_code == 0, result.output
+    assert ("Error: topics[0]: '\"climate' has an unbalanced quote (\"), which would stay in "
+            "the topic's name; type climate;tech (") in result.output, result.output
+    assert "--topics" not in result.output
+    data = yaml.safe_load((tmp_path / "asked" / "newsletter.yaml").read_text("utf-8"))
+    assert data["topics"] == ["climate"]
+
+
 def test_commas_at_the_prompt_are_answered_for_the_prompt(tmp_path: Path, monkeypatch) -> None:
     """Told at the prompt, not about an option the user did not type."""
     monkeypatch.setattr(init_command, "interactive", lambda: True)

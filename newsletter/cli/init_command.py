@@ -15,6 +15,7 @@ import click
 from ..core.config import DEFAULT_CONFIG_NAME
 from ..core.errors import NewsletterError
 from ..publishing.starter import (
+    QUOTES,
     TEMPLATES_DIR,
     Settings,
     copy_templates,
@@ -50,17 +51,11 @@ def _ask(label: str, folder: Path, field: str) -> str | None:
                         value_proc=check)
 
 
-# Quotes a topic or the whole answer may come in, typed as an example shows them or as a
-# shell needs them, or as a word processor curls them.
-_QUOTES = (('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u2018", "\u2019"),
-           ("\u00ab", "\u00bb"))
-
-
 def _unquoted(text: str) -> str:
     """``text`` without one pair of quotes around it, unless such a quote is inside too
     (``"AI";"Robotics"`` is two quoted topics, not one)."""
     text = text.strip()
-    for opening, closing in _QUOTES:
+    for opening, closing in QUOTES:
         inside = text[1:-1]
         if (len(text) >= 2 and text[0] == opening and text[-1] == closing
                 and opening not in inside and closing not in inside):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,9 +130,67 @@ def settings_problems(folder: Path, settings: Settings, *, asked: bool = False
     try:
         config = validate(parse_yaml(config_text(settings), first_line=1), path)
     except ConfigError as error:
-        return (_given(settings, error.errors) + _commas(settings, asked),
+        return (_given(settings, error.errors) + _topics(settings, asked),
                 _given(settings, error.warnings, False))
-    return _commas(settings, asked), _given(settings, list(config.warnings), False)
+    return _topics(settings, asked), _given(settings, list(config.warnings), False)
+
+
+def _topics(settings: Settings, asked: bool) -> list[str]:
+    """What `check` accepts but no article would name: a topic holding a comma or a lone
+    quote, each said once (the first of each kind)."""
+    return _commas(settings, asked) + _quotes(settings, asked)
+
+
+# Quotes a topic or the whole answer may come in, typed as an example shows them or as a
+# shell needs them, or as a word processor curls them. `init` takes a pair around a topic
+# off; the closing single quotes are apostrophes too (it's, it’s).
+QUOTES = (('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u2018", "\u2019"),
+          ("\u00ab", "\u00bb"))
+APOSTROPHES = ("'", "\u2019")
+
+
+def unbalanced_quote(topic: str) -> tuple[str, str] | None:
+    """The pair of quotes of which ``topic`` holds one that the other does not balance
+    (``"climate``, ``it's "new``, ``'climate``), None when there is none. An apostrophe
+    (it's, rock 'n' roll) counts only when it is the topic's single one, at its start or end."""
+    for opening, closing in QUOTES:
+        marks = [index for index, char in enumerate(topic) if char in (opening, closing)]
+        if closing in APOSTROPHES:
+            lone = len(marks) == 1 and marks[0] in (0, len(topic) - 1)
+        else:
+            lone = (len(marks) % 2 == 1 if opening == closing
+                    else topic.count(opening) != topic.count(closing))
+        if lone:
+            return opening, closing
+    return None
+
+
+def _without_lone_quotes(topic: str) -> str:
+    while (pair := unbalanced_quote(topic)) is not None:
+        topic = "".join(char for char in topic if char not in pair).strip()
+    return topic
+
+
+def _option_value(value: str) -> str:
+    """``value`` quoted for a shell, as the README's examples quote --topics."""
+    return f'"{value}"' if '"' not in value else shlex.quote(value)
+
+
+def _quotes(settings: Settings, asked: bool = False) -> list[str]:
+    """``--topics '"climate;tech'``: a quote opened and never closed (or closed and never
+    opened) would stay in the topic's name, which no article spells so."""
+    for index, topic in enumerate(settings.topics):
+        if (pair := unbalanced_quote(topic)) is None:
+            continue
+        meant = ";".join(t for t in map(_without_lone_quotes, settings.topics) if t)
+        fix = (("leave it out" if asked else "leave --topics out") if not meant
+               else f"type {meant}" if asked else f"give --topics {_option_value(meant)}")
+        shown = f'"{topic}"' if '"' not in topic else f"'{topic}'"
+        mark = pair[0] if pair[0] in topic else pair[1]
+        return [f"--topics: topics[{index}]: {shown} has an unbalanced quote ({mark}), which "
+                f"would stay in the topic's name; {fix} (a topic named with a lone quote goes "
+                f"in {DEFAULT_CONFIG_NAME} itself)"]
+    return []
 
 
 def _commas(settings: Settings, asked: bool = False) -> list[str]:
