@@ -582,9 +582,9 @@ def test_an_issue_published_without_the_record_loads_and_rebuilds_byte_for_byte(
 def test_a_forced_rebuild_that_changes_only_the_record_is_no_correction(two_topics: Path
                                                                        ) -> None:
     """alpha is first anyway: its pin taken out changes nothing readers see. A plain build
-    says that only the record differs and what --force does, offering no correction and
-    writing nothing; with --force the record follows and updated_at does not (feed readers
-    are not told of a correction)."""
+    and explain say that only the record differs and what --force does, offering no
+    correction (build writes nothing); with --force the record follows and updated_at does
+    not (feed readers are not told of a correction)."""
     overrides(two_topics, "pin: [alpha]\n")
     assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
     path = two_topics / "issues" / "2021-02-22" / "issue.json"
@@ -603,6 +603,10 @@ def test_a_forced_rebuild_that_changes_only_the_record_is_no_correction(two_topi
     assert ("Issue 2021-02-22: only the record of the overrides in its issue.json differs"
             in " ".join(republished.stdout.split())), republished.output
     assert path.read_bytes() == published
+    explained = run(two_topics, "explain", "2021-02-22").stdout
+    assert ("Published with pin: [alpha]\n  overrides.yaml changed since (pin), placing nothing "
+            "differently: rebuilding it gives the same issue; `newsletter build --date "
+            "2021-02-22 --force` updates the record, dating no correction\n") in explained
     forced = run(two_topics, "build", "2021-02-22", "--force")
     assert "published already and is unchanged" in forced.stdout, forced.output
     data = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())

@@ -259,7 +259,7 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
     stored = store.get(day)
     published = stored if stored is not None and stored.status == IssueStatus.PUBLISHED else None
     if not as_json:
-        notes = published_lines(config, published) if published else []
+        notes = published_lines(config, published, selection.issue) if published else []
         echo(explain_text(selection, config.path.name, notes), nl=False)
         if not selection.issue.sections:  # a date far off: where the articles are
             echo(f"\nNothing to build: {why_empty(result, explained=True)}.")

@@ -13,6 +13,7 @@ from ..core.models import Article, Issue, IssueStatus
 from ..core.text import topic_key
 from ..core.urls import canonical_url
 from ..selecting.overrides import OVERRIDES_FILE, Overrides, load_overrides, unapplied
+from .issuefile import issue_json
 from .issues import IssueStore, featured_url
 
 # What explain and the preview add to each problem of an entry they leave out.
@@ -89,18 +90,32 @@ def published_with(issue: Issue) -> str:
     return f"with {'; '.join(entries)}" if entries else "with no pin or exclude"
 
 
-def published_lines(config: Config, issue: Issue) -> list[str]:
+def published_lines(config: Config, issue: Issue, rebuilt: Issue | None = None) -> list[str]:
     """explain's lines about a published issue: what it was built with, and the edits of
-    overrides.yaml it lacks (the report is what rebuilding it would give)."""
+    overrides.yaml it lacks (the report is what rebuilding it would give: ``rebuilt``, when
+    given, says whether that is a correction or only a new record)."""
     if issue.status != IssueStatus.PUBLISHED:
         return []
     lines = [f"Published {published_with(issue)}"]
     edits = edits_since_published(config, issue)
-    if edits:
+    if edits and rebuilt is not None and only_the_record_differs(rebuilt, issue):
+        lines.append(f"  {OVERRIDES_FILE} changed since ({', '.join(edits)}), placing nothing "
+                     "differently: rebuilding it gives the same issue; `newsletter build "
+                     f"--date {issue.slug} --force` updates the record, dating no correction")
+    elif edits:
         lines.append(f"  {OVERRIDES_FILE} changed since ({', '.join(edits)}): this report is "
                      f"what rebuilding it gives; `newsletter build --date {issue.slug} "
                      "--force` corrects the published issue")
     return lines
+
+
+def only_the_record_differs(rebuilt: Issue, published: Issue) -> bool:
+    """Whether ``rebuilt`` (the issue selected again) is the ``published`` one but for the
+    pins and excludes it records: edits of overrides.yaml that place nothing differently."""
+    same = replace(rebuilt, status=published.status, published_at=published.published_at,
+                   updated_at=published.updated_at, pins=published.pins,
+                   excludes=published.excludes)
+    return issue_json(same) == issue_json(published)
 
 
 def record_only(stored: Issue, rebuilt: Issue) -> str:
