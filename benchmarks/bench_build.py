@@ -10,7 +10,8 @@ For each size it generates (deterministically) a corpus shaped like the seed art
 ~5.5 KB files, 0-11 related items, 30 topics, dates over 3 years so that a weekly window
 holds about 0.6% of the files. Then it times, each as a fresh process: a cold build (no
 cache), a warm build with no change, warm builds after 1% of the files changed, were added,
-were deleted, `newsletter check` (every file parsed, then again with everything cached),
+were deleted, `newsletter check` (every file parsed, then again with everything cached, then with a
+configured topic that no article has),
 `explain --json`, a warm build after `check`, warm builds with and without the similar-text
 rule of same-story folding (`same_story.content`), and the baselines: read every file's bytes, a
 scandir+stat walk, CSafeLoader over every front matter, and the script a user would write
@@ -207,9 +208,13 @@ def write_corpus(folder: Path, count: int, marker: Path, kind: dict) -> None:
     marker.write_text(json.dumps(kind))
 
 
+EMPTY_TOPIC = "Underwater Basket Weaving"  # a topic no generated article has
+
+
 def write_config(folder: Path) -> Path:
     """The benchmarks' newsletter.yaml: the corpus in articles/, the 30 topics; beside it
-    exact-rules.yaml, the same without the similar-text rule, to measure what it costs."""
+    exact-rules.yaml, the same without the similar-text rule, to measure what it costs, and
+    empty-topic.yaml, the same with one more topic that no article has (check names it)."""
     settings = {
         "title": "Bench Weekly", "site_url": "https://bench.example/", "timezone": "UTC",
         "corpus": "articles", "output": "issues", "window_days": 7,
@@ -218,6 +223,8 @@ def write_config(folder: Path) -> Path:
     }
     (folder / "exact-rules.yaml").write_text(json.dumps(
         {**settings, "same_story": {"content": False}}, indent=1))
+    (folder / "empty-topic.yaml").write_text(json.dumps(
+        {**settings, "topics": [*settings["topics"], {"name": EMPTY_TOPIC}]}, indent=1))
     config = folder / "newsletter.yaml"
     config.write_text(json.dumps(settings, indent=1))
     return config
@@ -400,6 +407,9 @@ def measure(count: int, workdir: Path, options: argparse.Namespace
         step("check (first)", check, runs=repeat,
              before=lambda run: run and forget_cache())
         step("check (again)", check, runs=repeat)
+        step("check, a topic no article has", [
+            sys.executable, "-m", "newsletter", "--config", str(folder / "empty-topic.yaml"),
+            "check"], runs=repeat)
         step("explain --json", [*newsletter, "explain", "--json", "--date", ISSUE_DATE],
              runs=repeat)
         step("warm build after check", build, runs=repeat)
@@ -460,6 +470,8 @@ def targets(count: int, r: dict[str, tuple[float, float]], cores: int
              seconds["warm build after check"], 2 * seconds["baseline stat"] + 0.25, "s"),
             ("check, all cached <= 3 x warm build", seconds["check (again)"],
              3 * seconds["warm build"], "s"),
+            ("check with a topic no article has <= 1.25 x check, all cached",
+             seconds["check, a topic no article has"], 1.25 * seconds["check (again)"], "s"),
             (f"check, every file parsed <= 1.2 x CSafeLoader / {cores} cores",
              seconds["check (first)"], 1.2 * seconds["baseline csafeloader"] / cores, "s"),
             (f"check peak <= {1000 if million else 300} MB",

@@ -36,6 +36,7 @@ def test_bench_build_runs(tmp_path: Path) -> None:
     out = run_benchmark(tmp_path, "benchmarks/bench_build.py", "--articles", "300",
                         "--skip-slow-baselines", "--repeat", "1", "--workdir", str(tmp_path))
     assert "cold build" in out and "explain --json" in out and "| met |" in out
+    assert "| check with a topic no article has <= 1.25 x check, all cached |" in out
 
 
 def test_bench_preview_runs(tmp_path: Path) -> None:

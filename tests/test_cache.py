@@ -23,9 +23,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import PROJECT, make_config
+from conftest import PROJECT, make_config, run, write_article, write_config
 from newsletter.core.codec import decode_article, encode_article
-from newsletter.core.config import Config
+from newsletter.core.config import Config, load_config
 from newsletter.core.errors import NewsletterError
 from newsletter.core.models import Article, Image, Provider, RelatedItem
 from newsletter.core.safeyaml import parse_yaml
@@ -37,6 +37,7 @@ from newsletter.reading import compact, corpus, files
 from newsletter.reading.article import parse_instant
 from newsletter.reading.frontmatter import scan_front_matter
 from newsletter.reading.tablefiles import TableFiles
+from newsletter.reading.topics import TopicTally
 from newsletter.selecting.explain import explain_json
 from newsletter.selecting.select import issue_window
 
@@ -226,6 +227,13 @@ def assert_lazily_decoded_equals_parsed(config: Config) -> None:
     assert (counted.articles, counted.problems) == ((), plain.problems)
     assert counted.valid_count == len(plain.articles)
     assert counted.file_count == plain.file_count
+
+    def tallied(**cache: Path) -> tuple:  # "Quantum" is in no article: every row counts
+        tally = TopicTally(["AI", "Robotics", "Quantum"])
+        corpus.read_corpus(config.corpus, keep_articles=False, tally=tally, **cache)
+        return tally.missing, tally.unconfigured
+
+    assert tallied(cache_dir=config.state_dir) == tallied()
 
 
 # -- the cheap scan ---------------------------------------------------------------------------
@@ -639,3 +647,58 @@ def test_only_a_complete_reading_validates_files_outside_the_window(tmp_path, se
     # Once validated (and cached), builds report it too.
     assert [p.path for p in read_and_select(config, DATE, complete=False).problems] == [
         "old.md"]
+
+
+def test_check_names_a_topic_no_article_has_from_the_table_as_the_corpus_changes(
+        tmp_path, settled, monkeypatch):
+    """check names a configured topic that no article has from the topics the compact
+    table keeps (reading no payload: it used to read every cached article's, once per
+    check), and stays right as the cache is updated: an article edited to gain the topic
+    (its row in the changes file), losing it again, a new article with it (the table
+    written whole)."""
+    write_config(tmp_path, topics=["AI", "Robotics"])
+    articles = tmp_path / "articles"
+    for number in range(30):  # most outside the window: a build leaves them unparsed
+        write_article(articles, f"a{number:02d}", topics=["AI", "Robotcs"][:1 + number % 2],
+                      publishedDateTime=dt.datetime(2021, 1, 1 + number, tzinfo=dt.UTC))
+    settle()
+    assert run(tmp_path, "build", "2021-02-22").exit_code == 0  # the cache built without it
+    fetched: list[int] = []
+    original = corpus_cache.CorpusCache.payloads
+
+    def payloads(self, paths, stamp):
+        fetched.append(len(paths))
+        return original(self, paths, stamp)
+
+    monkeypatch.setattr(corpus_cache.CorpusCache, "payloads", payloads)
+
+    def check(reads: list[str] | None = None) -> list[str]:
+        with counting_reads() as read:
+            result = run(tmp_path, "check")
+        assert result.exit_code == 0, result.output
+        if reads is not None:
+            assert sorted(read) == reads
+        return [line for line in result.stdout.splitlines()
+                if line.startswith(("Configured topics", "  "))]
+
+    named = check()  # the files the build left unparsed read now
+    assert named[0] == "Configured topics no article in the corpus has (1):", named
+    assert named[1].startswith("  Robotics: 0 (no article in the corpus to place in it; "
+                               '15 articles have "Robotcs"'), named
+    assert len(named) == 2 and check(reads=[]) == named and fetched == []
+    write_article(articles, "a04", topics=["AI", "Robotics"],
+                  publishedDateTime=dt.datetime(2021, 1, 5, tzinfo=dt.UTC))
+    settle()
+    assert check(reads=["a04.md"]) == [] and check(reads=[]) == []
+    tables = corpus_cache.CorpusCache(_cache_file(load_config(tmp_path / "newsletter.yaml"))
+                                      ).tables
+    assert tables.changes_path.exists()  # the edit went to the changes file
+    write_article(articles, "a04", topics=["AI"],
+                  publishedDateTime=dt.datetime(2021, 1, 5, tzinfo=dt.UTC))
+    settle()
+    assert check(reads=["a04.md"]) == named and check(reads=[]) == named
+    write_article(articles, "new", topics=["Robotics"])
+    settle()
+    assert check(reads=["new.md"]) == [] and check(reads=[]) == []
+    assert not tables.changes_path.exists()  # the table written whole
+    assert fetched == []

@@ -60,11 +60,6 @@ def decode_article(payload: str) -> Article:
     )
 
 
-def decode_topics(payload: str) -> list[str]:
-    """The topics of ``decode_article(payload)``, without building the rest."""
-    return json.loads(payload)[12]
-
-
 def encode_problem(problem: Problem) -> str:
     return json.dumps([problem.path, problem.message, problem.line])
 

@@ -42,7 +42,7 @@ from .tablefiles import TableFiles
 # Bump when the schema or the payload encoding changes; the sources of the modules that decide
 # what a file reads as are hashed in too (see _fingerprint), so a new validation rule or model
 # field can never be served stale rows.
-FORMAT = 2
+FORMAT = 3
 # Files whose mtime or ctime is this close to the start of the run that read them are read
 # again next time. 2 s covers the coarsest common timestamp granularity (FAT, some SMB).
 RACY_MARGIN_NS = 2_000_000_000

@@ -14,12 +14,15 @@ from typing import BinaryIO
 from .reads import NO_DATE, FreshRows
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ino, ctime_ns
+URLS, TOPICS = 0, 1  # the table's texts, one per row each (see Known)
 
 
 class Known:
     """What the last reading decided for each file, in columns: the paths, one array per
-    number (size, mtime_ns, ino, ctime_ns, flags, published_us) and the canonical URLs,
-    decoded only when an editor names files by URL.
+    number (size, mtime_ns, ino, ctime_ns, flags, published_us), and two texts per row,
+    each decoded only when asked for: the canonical URLs (when an editor names files by
+    URL) and the topics of the valid articles (:func:`reads.joined_topics`; when check
+    looks for a configured topic that no article has, without a payload read per row).
 
     A warm build decides from this alone, with no SQL row per file and no payload: an
     article is decoded only when it is in the window or wanted. It is kept in a file of its
@@ -30,18 +33,18 @@ class Known:
     are in the order of the walk that wrote them, so that the next walk of an unchanged
     folder equals the table column for column and is compared at C speed."""
 
-    def __init__(self, columns: list[array.array], canonicals: bytes, *,
-                 paths: list[str] | None = None, stored_paths: bytes = b"") -> None:
+    def __init__(self, columns: list[array.array], texts: tuple[bytes, bytes] = (b"", b""),
+                 *, paths: list[str] | None = None, stored_paths: bytes = b"") -> None:
         self.count = len(columns[0])
         self._paths = paths  # decoded from ``stored_paths`` when first asked for
         self.stored_paths = stored_paths if paths is None else None  # as encoded in the file
         self._index: dict[str, int] | None = None
         self.sizes, self.mtimes, self.inos, self.ctimes, self.flags, self.published = columns
-        self._canonicals = canonicals
-        self._canonical: list[str] | None = None
+        self._stored_texts = texts  # as encoded in the file: "\0" between rows
+        self._texts: list[list[str] | None] = [None, None]
         self.table = ""  # the name of the table file it was decoded from (changes name it)
-        # Rows the changes file (:meth:`apply_changes`) replaced, with their canonical URLs.
-        self.changed: dict[int, str] = {}
+        # Rows the changes file (:meth:`apply_changes`) replaced, with their two texts.
+        self.changed: dict[int, tuple[str, str]] = {}
 
     @property
     def paths(self) -> list[str]:
@@ -109,14 +112,14 @@ class Known:
     def columns(self) -> tuple[array.array, ...]:
         return self.sizes, self.mtimes, self.inos, self.ctimes, self.flags, self.published
 
-    @property
-    def stored_canonicals(self) -> bytes | None:
-        # Changed rows may hold other URLs than the table file: then the list is encoded.
-        return self._canonicals if self.stored_paths is not None and not self.changed else None
+    def stored_text(self, part: int) -> bytes | None:
+        # Changed rows may hold other texts than the table file: then the list is encoded.
+        return (self._stored_texts[part] if self.stored_paths is not None and not self.changed
+                else None)
 
     @classmethod
     def empty(cls) -> Known:
-        return cls([array.array("q") for _ in range(6)], b"", paths=[])
+        return cls([array.array("q") for _ in range(6)], paths=[])
 
     @classmethod
     def read(cls, handle: BinaryIO, fingerprint: str) -> Known:
@@ -138,7 +141,7 @@ class Known:
         start = handle.tell()
         end = handle.seek(0, os.SEEK_END)
         handle.seek(start)
-        if len(sizes) != 3 or min(sizes) < 0 or sizes[1] % 48 or sum(sizes) != end - start:
+        if len(sizes) != 4 or min(sizes) < 0 or sizes[1] % 48 or sum(sizes) != end - start:
             raise ValueError("truncated or damaged")
         count = sizes[1] // 48
         stored_paths = handle.read(sizes[0])
@@ -151,14 +154,19 @@ class Known:
             column.frombytes(part[:len(part) // 8 * 8])
             columns.append(column)
         canonicals = handle.read(sizes[2])
-        crc = zlib.crc32(canonicals, crc)
-        if (len(stored_paths) != sizes[0] or len(canonicals) != sizes[2] or handle.read(1)
+        topics = handle.read(sizes[3])
+        crc = zlib.crc32(topics, zlib.crc32(canonicals, crc))
+        if (len(stored_paths) != sizes[0] or len(canonicals) != sizes[2]
+                or len(topics) != sizes[3] or handle.read(1)
                 or any(len(column) != count for column in columns)
                 or f"{crc:08x}" != checksum):
             raise ValueError("truncated or damaged")
-        if (stored_paths.count(b"\0") + 1 if sizes[0] else 0) != count:
-            raise ValueError("paths and columns of different lengths")
-        known = cls(columns, canonicals, stored_paths=stored_paths)
+        # A text per row in each part (an empty one too: a row without a URL or topics).
+        if ((stored_paths.count(b"\0") + 1 if stored_paths else 0) != count or any(
+                (text.count(b"\0") + 1 if count else len(text)) != count
+                for text in (canonicals, topics))):
+            raise ValueError("paths, texts and columns of different lengths")
+        known = cls(columns, (canonicals, topics), stored_paths=stored_paths)
         known.table = table
         return known
 
@@ -178,29 +186,34 @@ class Known:
             raise ValueError("truncated or damaged")
         numbers = array.array("q")
         numbers.frombytes(body[:56 * count])
-        urls = bytes(body[56 * count:]).decode("utf-8").split("\0") if count else []
+        texts = bytes(body[56 * count:]).decode("utf-8").split("\0") if count else []
         rows = numbers[:count]
-        if len(urls) != count or any(not 0 <= row < self.count for row in rows):
+        if len(texts) != 2 * count or any(not 0 <= row < self.count for row in rows):
             raise ValueError("rows out of place")
         for number, column in enumerate(self.columns, start=1):
             for row, value in zip(rows, numbers[count * number:count * (number + 1)],
                                   strict=True):
                 column[row] = value
-        self.changed = dict(zip(rows, urls, strict=True))
+        self.changed = dict(zip(rows, zip(texts[:count], texts[count:], strict=True),
+                                strict=True))
+
+    def texts(self, part: int) -> list[str]:
+        """Every row's text ``part`` (:data:`URLS` or :data:`TOPICS`; "" for none),
+        decoded when first asked for."""
+        decoded = self._texts[part]
+        if decoded is None:  # as many as rows (checked by read)
+            decoded = self._stored_texts[part].decode("utf-8").split("\0") if self.count else []
+            for changed, texts in self.changed.items():
+                decoded[changed] = texts[part]
+            self._texts[part] = decoded
+        return decoded
 
     def canonical(self, row: int) -> str | None:
-        if self._canonical is None:
-            self._canonical = self._canonicals.decode("utf-8").split("\0")
-            if len(self._canonical) != self.count:  # damaged: every file is read
-                self._canonical = [""] * self.count
-            for changed, url in self.changed.items():
-                self._canonical[changed] = url
-        return self._canonical[row] or None
+        return self.texts(URLS)[row] or None
 
     def canonical_list(self) -> list[str]:
         """Every row's canonical URL ("" for none), decoded."""
-        self.canonical(0) if self.count else None
-        return self._canonical or []
+        return self.texts(URLS)
 
     def stamp(self, row: int) -> Stamp:
         return self.sizes[row], self.mtimes[row], self.inos[row], self.ctimes[row]
@@ -210,15 +223,15 @@ class CompactBuilder:
     """The next compact table: the rows a reading kept, in the order of its walk."""
 
     def __init__(self, paths: list[str], columns: list[array.array],
-                 canonicals: list[str], *, stored_paths: bytes | None = None,
-                 stored_canonicals: bytes | None = None) -> None:
+                 texts: list[list[str]], *, stored_paths: bytes | None = None,
+                 stored_texts: tuple[bytes | None, bytes | None] = (None, None)) -> None:
         self.paths = paths
         self.columns = columns
-        self.canonicals = canonicals
+        self.texts = texts  # canonical URLs, topics
         # The parts as the table read had them encoded, when they did not change: written
         # as they are (at scale, encoding them again costs more than writing them).
         self.stored_paths = stored_paths
-        self.stored_canonicals = stored_canonicals
+        self.stored_texts = stored_texts
 
     @classmethod
     def from_walk(cls, known: Known, paths: list[str], same: array.array,
@@ -228,51 +241,55 @@ class CompactBuilder:
         with neither (an id claimed twice) is left out. Rows are copied column by column at
         C speed: a build after an edit copies 100,000 of them, a cold one none.
         ``same_paths``: whether ``known.lists(paths)`` (the caller knows)."""
-        stored = known.canonical_list() if known.count else []
+        stored = [known.texts(URLS), known.texts(TOPICS)] if known.count else [[], []]
         dropped = same.count(-1) - len(fresh)  # files with no row, kept or read
         patch = len(fresh) > 0
         if patch and len(fresh) == len(paths):  # every file was read
-            columns, canonicals = fresh.whole()
+            columns, texts = fresh.whole()
             patch = False
         elif same_paths:  # then every row is where it was (same[i] is i or -1)
             columns = [array.array("q", source) for source in known.columns]
-            canonicals = list(stored)
+            texts = [list(text) for text in stored]
         elif known.count:
             rows = array.array("q", map(max, same, repeat(0)))  # 0: a placeholder for now
             columns = [array.array("q", map(source.__getitem__, rows))
                        for source in known.columns]
-            canonicals = list(map(stored.__getitem__, rows))
+            texts = [list(map(text.__getitem__, rows)) for text in stored]
         else:
             columns = [array.array("q", bytes(8 * len(paths))) for _ in range(6)]
-            canonicals = [""] * len(paths)
+            texts = [[""] * len(paths), [""] * len(paths)]
         if patch:
+            urls, topics = texts
             for index in fresh.indexes():
                 row = fresh.row(index)
                 for column, value in zip(columns, row[:6], strict=True):
                     column[index] = value
-                canonicals[index] = row[6]
+                urls[index], topics[index] = row[6:]
         if dropped:
             keep = [i for i, row in enumerate(same) if row >= 0 or i in fresh]
             paths = list(map(paths.__getitem__, keep))
             columns = [array.array("q", map(column.__getitem__, keep)) for column in columns]
-            canonicals = list(map(canonicals.__getitem__, keep))
+            texts = [list(map(text.__getitem__, keep)) for text in texts]
         same_paths = same_paths and len(paths) == known.count
-        return cls(paths, columns, canonicals,
+        unchanged = [known.stored_text(part) if texts[part] == stored[part] else None
+                     for part in (URLS, TOPICS)]
+        return cls(paths, columns, texts,
                    stored_paths=known.stored_paths if same_paths else None,
-                   stored_canonicals=known.stored_canonicals if canonicals == stored else None)
+                   stored_texts=(unchanged[URLS], unchanged[TOPICS]))
 
     def encode(self, fingerprint: str) -> list[bytes | memoryview]:
         """The table as one file: a line naming the format, the version of newsletter that
-        wrote it, the table, the lengths of its three parts and their CRC-32, then the parts
-        (paths, the six columns, canonical URLs). A torn or damaged file fails the check and
-        is built again: the file is a cache, so it is written without waiting for the disk."""
+        wrote it, the table, the lengths of its four parts and their CRC-32, then the parts
+        (paths, the six columns, canonical URLs, topics). A torn or damaged file fails the
+        check and is built again: the file is a cache, so it is written without waiting for
+        the disk."""
         numbers: list[bytes | memoryview] = [memoryview(column).cast("B")  # not copied
                                              for column in self.columns]
         parts: list[list[bytes] | list[bytes | memoryview]] = [
             [self.stored_paths] if self.stored_paths is not None else _joined(self.paths),
             numbers,
-            [self.stored_canonicals] if self.stored_canonicals is not None
-            else _joined(self.canonicals)]
+            *([stored] if stored is not None else _joined(texts)
+              for stored, texts in zip(self.stored_texts, self.texts, strict=True))]
         checksum = 0
         for part in parts:
             for piece in part:
@@ -317,12 +334,13 @@ def encode_changes(known: Known, fresh: FreshRows, fingerprint: str
         return None
     marks = fresh.marks
     values = [fresh.row(row) if marks[row] else
-              (*(column[row] for column in known.columns), known.changed[row]) for row in rows]
+              (*(column[row] for column in known.columns), *known.changed[row])
+              for row in rows]
     numbers = array.array("q", rows)
     for number in range(6):
         numbers.extend([value[number] for value in values])
-    urls = [value[6] for value in values]
-    body = numbers.tobytes() + "\0".join(urls).encode("utf-8")
+    texts = [value[6] for value in values] + [value[7] for value in values]
+    body = numbers.tobytes() + "\0".join(texts).encode("utf-8")
     header = (f"{_CHANGES_MAGIC} {fingerprint} {known.table} {len(rows)} "
               f"{zlib.crc32(body):08x}\n")
     return [header.encode(), body]

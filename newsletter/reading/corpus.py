@@ -104,8 +104,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     explain reports of it); with ``keep_articles=False`` valid articles are only counted,
     but for those ``wanted`` names and those published within ``keep_within`` (check
     resolves the drafts' pins and excludes with them). With ``tally``, the topics of the
-    valid articles are added to it (check's configured topics no article has), but for
-    the rows of the cache counted unread once every configured topic has been seen.
+    valid articles are added to it (check's configured topics no article has): those of
+    the rows counted unread are taken from the compact table, not from their payloads.
     """
     # A file changed this close to now could change again within its timestamp's tick.
     settled_before_ns = time.time_ns() - corpus_cache.RACY_MARGIN_NS
@@ -127,7 +127,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
     to_read = array.array("q")  # files to read (an array: a million on a cold build)
     to_fetch: dict[str, int] = {}  # cached rows to decode: relative path -> index
     counted = 0
-    untallied = array.array("q")  # valid rows counted unread, for the tally
+    untallied = array.array("q")  # the table's rows of valid articles counted unread
     # Without keep_articles, the articles an editor's pin or exclude names are kept all the
     # same (a handful), and those of keep_within's windows (a week's each): looked for only
     # when there is one.
@@ -245,14 +245,14 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         else:
             counted += 1
             if tally is not None:
-                untallied.append(index)
+                untallied.append(at)
 
     writer = cache.writer() if cache is not None and cache.usable else None
     fresh = FreshRows(len(found))  # rows written: the compact table needs them
 
     def record(index: int, read: files.FileRead, row: corpus_cache.Entry | None = None
                ) -> None:
-        kind, published, canonical, payload, result = read
+        kind, published, canonical, payload, result, topics = read
         if kind == corpus_cache.KIND_DEFERRED:
             skipped.add(published, index, kind)  # type: ignore[arg-type]  # deferred: has a date
         else:
@@ -265,7 +265,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
                                          canonical, payload)
             if row.payload is not None:  # a deferred file's row is all in the compact table
                 writer.add(row)
-            fresh.add(index, *row[1:9])
+            fresh.add(index, *row[1:9], topics)
 
     # A row's canonical URL matters only to an editor's pin or exclude naming a URL: without
     # one, the table's URLs (a million strings at scale) are not decoded for the rows.
@@ -322,8 +322,8 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         if isinstance(read[4], Article):
             newest = corpus_cache.microseconds(read[4].published)
 
-    if tally is not None and cache is not None:
-        tally_rows(cache, found, untallied, tally)
+    if tally is not None:
+        tally_rows(known, untallied, tally)
     if writer is not None:
         compact = changes = None
         if fresh or vanished or not listed:

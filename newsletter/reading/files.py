@@ -16,6 +16,7 @@ from . import cache as corpus_cache
 from .article import parse_article
 from .frontmatter import scan_front_matter
 from .plan import Plan, Progress
+from .reads import joined_topics
 from .walk import Walked, article_id
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -59,9 +60,10 @@ def _read_bytes(path: str, size: int) -> bytes:
         os.close(descriptor)
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
-# What reading one file gave: (kind, published_us, canonical URL, cache payload, result).
-# ``result`` is None for a deferred file, and in worker processes (the payload travels).
-FileRead = tuple[int, int | None, str | None, str | None, Article | Problem | None]
+# What reading one file gave: (kind, published_us, canonical URL, cache payload, result,
+# topics). ``result`` is None for a deferred file, and in worker processes (the payload
+# travels); ``topics`` is a valid article's (:func:`reads.joined_topics`), "" for the rest.
+FileRead = tuple[int, int | None, str | None, str | None, Article | Problem | None, str]
 
 
 def read_file(relative: str, path: str, size: int, plan: Plan | None, *,
@@ -78,7 +80,7 @@ def read_file(relative: str, path: str, size: int, plan: Plan | None, *,
             published, url = scan_front_matter(text, url=bool(plan.wanted_canonical))
             canonical = canonical_url(url) if url is not None else None
             if plan.may_skip(article_id(relative), published, canonical):
-                return corpus_cache.KIND_DEFERRED, published, canonical, None, None
+                return corpus_cache.KIND_DEFERRED, published, canonical, None, None, ""
         result = parse_article(text, id=article_id(relative), path=relative)
     except ArticleError as error:
         result = Problem(relative, error.message, error.line)
@@ -94,8 +96,8 @@ def read_file(relative: str, path: str, size: int, plan: Plan | None, *,
         kind = corpus_cache.KIND_UNREADABLE
     if isinstance(result, Article):
         return (kind, corpus_cache.microseconds(result.published), result.canonical_url,
-                payload, result if keep else None)
-    return kind, None, None, payload, result if keep else None
+                payload, result if keep else None, joined_topics(result.topics))
+    return kind, None, None, payload, result if keep else None, ""
 
 
 PARALLEL_MIN_FILES = 2000  # fewer files than this are read in this process
@@ -105,15 +107,15 @@ _CHUNK_FILES = 400
 
 
 def _read_chunk(chunk: list[tuple[str, str, corpus_cache.Stamp]], plan: Plan,
-                settled_before_ns: int) -> list[corpus_cache.Entry]:
-    """A worker's share, as cache rows: payloads travel back, not objects, so pickling
-    stays cheap, and the parent has little left to do per file."""
+                settled_before_ns: int) -> list[tuple[corpus_cache.Entry, str]]:
+    """A worker's share, as cache rows with their topics: payloads travel back, not
+    objects, so pickling stays cheap, and the parent has little left to do per file."""
     rows = []
     for relative, path, stamp in chunk:
-        kind, published, canonical, payload, _ = read_file(relative, path, stamp[0], plan,
-                                                            encode=True, keep=False)
-        rows.append(corpus_cache.entry(relative, stamp, settled_before_ns, kind, published,
-                                       canonical, payload))
+        kind, published, canonical, payload, _, topics = read_file(
+            relative, path, stamp[0], plan, encode=True, keep=False)
+        rows.append((corpus_cache.entry(relative, stamp, settled_before_ns, kind, published,
+                                        canonical, payload), topics))
     return rows
 
 
@@ -137,9 +139,9 @@ def read_many(root: str, found: Walked, indexes: Sequence[int], plan: Plan, enco
             or sys.platform == "win32"):
         for index in indexes:
             relative, stamp = found[index]
-            kind, published, canonical, payload, result = read_file(
+            kind, published, canonical, payload, result, topics = read_file(
                 relative, os.path.join(root, relative), stamp[0], plan, encode=encode)
-            yield index, (kind, published, canonical, payload, keep(result, None)), None
+            yield index, (kind, published, canonical, payload, keep(result, None), topics), None
             progress.advance()
         return
     import multiprocessing
@@ -166,9 +168,10 @@ def read_many(root: str, found: Walked, indexes: Sequence[int], plan: Plan, enco
 
 def _collect(done: tuple[list[int], Any], keep: Keep, progress: Progress) -> Iterator[Done]:
     chunk, future = done
-    for index, row in zip(chunk, future.result(), strict=True):
+    for index, (row, topics) in zip(chunk, future.result(), strict=True):
         result = keep(None, row) if row.payload is not None else None
-        yield index, (row.kind, row.published_us, row.canonical, row.payload, result), row
+        yield index, (row.kind, row.published_us, row.canonical, row.payload, result,
+                      topics), row
     progress.advance(len(chunk))
 
 

@@ -5,15 +5,14 @@ and by check for the whole corpus."""
 
 from __future__ import annotations
 
-import contextlib
+import collections
 import difflib
 from collections.abc import Iterable, Sequence
 
-from ..core.codec import decode_topics
 from ..core.models import EmptyTopic
 from ..core.text import topic_key
-from .cache import CorpusCache
-from .walk import Walked
+from .compact import TOPICS, Known
+from .reads import split_topics
 
 
 class TopicTally:
@@ -26,13 +25,14 @@ class TopicTally:
         self.missing = set(self.configured)
         self.unconfigured: dict[str, tuple[str, int]] = {}  # key -> (as first spelt, count)
 
-    def add(self, topics: Sequence[str]) -> None:
+    def add(self, topics: Sequence[str], articles: int = 1) -> None:
+        """The topics of one article, or of as many ``articles`` as have these."""
         for key, spelt in {topic_key(t): t.strip() for t in reversed(topics)}.items():
             if key in self.configured:
                 self.missing.discard(key)
             else:
                 first, count = self.unconfigured.get(key, (spelt, 0))
-                self.unconfigured[key] = (first, count + 1)
+                self.unconfigured[key] = (first, count + articles)
 
     def empty_topics(self, names: Iterable[str]) -> tuple[EmptyTopic, ...]:
         """The configured topics ``names`` (left empty), each with the unconfigured topics
@@ -42,16 +42,14 @@ class TopicTally:
                 topic_key(name), self.unconfigured, n=3, cutoff=0.8))) for name in names)
 
 
-def tally_rows(cache: CorpusCache, found: Walked, rows: Sequence[int], tally: TopicTally,
-               chunk: int = 2_000) -> None:
-    """Add the topics of the valid articles cached for the ``rows`` of ``found`` to
-    ``tally``, a chunk at a time, until every configured topic has been seen: a corpus has
-    them all within its first chunks as a rule, so check stays as quick as it was; a
-    configured topic no article has reads every row, once (the fix is to the config)."""
-    for start in range(0, len(rows), chunk):
-        if not tally.missing:
-            return
-        stamps = {found[index][0]: found.stamp(index) for index in rows[start:start + chunk]}
-        for _relative, _kind, payload in cache.payloads(list(stamps), stamps.__getitem__):
-            with contextlib.suppress(ValueError, TypeError, KeyError, IndexError):
-                tally.add(decode_topics(payload))
+def tally_rows(known: Known, rows: Sequence[int], tally: TopicTally) -> None:
+    """Add the topics the compact table holds for its ``rows`` (valid articles) to
+    ``tally``: the table is what a reading loads anyway, so a configured topic that no
+    article has costs check no read of a payload. Each set of topics is added once, with
+    the count of the rows that have it, in the order of their first row (a topic's first
+    spelling is the one of its first article)."""
+    if not rows or not tally.missing:  # every configured topic seen: the counts are not said
+        return
+    texts = known.texts(TOPICS)
+    for text, count in collections.Counter(map(texts.__getitem__, rows)).items():
+        tally.add(split_topics(text), count)
