@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from newsletter.core import config, same_story, schedule_config, signups, site_url, theme
+from newsletter.core import config, same_story, schedule_config, signups, site_url, theme, words
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -28,6 +28,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "schedule": schedule_config.SCHEDULE_KEYS,
     "subscribe": signups.SUBSCRIBE_KEYS,
     "theme": theme.THEME_KEYS,
+    "words": words.WORDS_KEYS,
 }
 
 

@@ -32,6 +32,7 @@ from .signups import check_subscribe
 from .site_url import ONE_CLICK_KEY, check_site_url, one_click_choice
 from .text import describe, topic_key
 from .theme import check_templates, check_theme, report_placeholders
+from .words import check_words
 from .zones import check_timezone
 
 DEFAULT_CONFIG_NAME = "newsletter.yaml"
@@ -44,6 +45,7 @@ TOP_LEVEL_KEYS = (
     "topics", "related", "same_story", "language", "email", "feeds", "schedule", "smtp",
     "state_dir", "secret_env", "state_url", "state_password_env", "subscribe",
     "theme", "templates",  # theme.py
+    "words",  # words.py
 )
 EMAIL_KEYS = ("from", "reply_to", "postal_address", "subject", "unsubscribe_mailto")
 SMTP_KEYS = ("host", "port", "security", "username", "password_env", "concurrency",
@@ -321,6 +323,7 @@ def validate(data: Any, path: Path) -> Config:
     state_url, state_password_env = _state_url(report, data)
     theme = check_theme(report, data.get("theme"))
     templates = check_templates(report, data, folder)
+    words = check_words(report, data.get("words"))
     report_placeholders(report, data)  # what `newsletter init` left to fill in
 
     if report.errors:
@@ -339,7 +342,7 @@ def validate(data: Any, path: Path) -> Config:
         secret_env=secret_env,  # type: ignore[arg-type]  # set, see above
         state_url=state_url, state_password_env=state_password_env,
         theme=theme, templates=templates,
-        subscribe=subscribe,
+        subscribe=subscribe, words=words,
         warnings=tuple(report.warnings),
     )
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from .words import ENGLISH, Words
+
 DEFAULT_MAX_ARTICLES = 5
 DEFAULT_SUBJECT = "{title}: {date}"
 # The similar-text threshold the labelled evaluation picked (benchmarks/bench_same_story.py).
@@ -100,6 +102,7 @@ class Config:
     theme: ThemeSettings = ThemeSettings()
     templates: Path | None = None  # the editor's template overrides (absolute once loaded)
     subscribe: SubscribeSettings = SubscribeSettings()
+    words: Words = ENGLISH  # the words readers see (``words:``), English by default
     warnings: tuple[str, ...] = ()
 
     @property

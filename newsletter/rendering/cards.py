@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from ..core.models import Image, PlacedArticle
+from ..core.words import ENGLISH, Words
 from .templating import http_url, https_url, long_date, shorten
 
 
@@ -82,9 +83,9 @@ class Card:
 
 
 def card(placed: PlacedArticle, timezone: ZoneInfo, image_width: int,
-         fills_column: bool = False) -> Card:
-    """The card of ``placed`` with dates in ``timezone`` and its image at most
-    ``image_width`` px wide (see :attr:`ImageBox.fills_column`)."""
+         fills_column: bool = False, words: Words = ENGLISH) -> Card:
+    """The card of ``placed`` with dates in ``timezone`` (said in ``words``) and its image at
+    most ``image_width`` px wide (see :attr:`ImageBox.fills_column`)."""
     article = placed.article
     published = article.published.astimezone(timezone)
     return Card(
@@ -92,7 +93,7 @@ def card(placed: PlacedArticle, timezone: ZoneInfo, image_width: int,
         url=http_url(article.url),
         outlet=outlet(article.provider.name, article.domain),
         published=published,
-        date=long_date(published),
+        date=long_date(published, words),
         video=article.type == "video",
         excerpt=shorten(article.excerpt),
         image=image_box(article.image, image_width, fills_column),
@@ -102,7 +103,7 @@ def card(placed: PlacedArticle, timezone: ZoneInfo, image_width: int,
     )
 
 
-def card_maker(timezone: ZoneInfo, image_width: int, *, fills_column: bool = False
-               ) -> Callable[[PlacedArticle], Card]:
+def card_maker(timezone: ZoneInfo, image_width: int, *, fills_column: bool = False,
+               words: Words = ENGLISH) -> Callable[[PlacedArticle], Card]:
     """The templates' ``card`` function for one rendering."""
-    return lambda placed: card(placed, timezone, image_width, fills_column)
+    return lambda placed: card(placed, timezone, image_width, fills_column, words)

@@ -56,8 +56,8 @@ class _IssueEntry:
 def _content_html(issue: Issue, config: Config) -> str:
     template = environment_for(config).get_template("feed_content.html.j2")
     return clean_text(template.render(
-        issue=issue, web_url=issue_web_url(config, issue),
-        card=card_maker(config.timezone, IMAGE_MAX_WIDTH),
+        issue=issue, config=config, web_url=issue_web_url(config, issue),
+        card=card_maker(config.timezone, IMAGE_MAX_WIDTH, words=config.words),
     ).strip())
 
 
@@ -69,8 +69,8 @@ def _issue_entry(issue: Issue, config: Config) -> _IssueEntry:
     corrected = max(issue.updated_at, timestamp) if issue.updated_at else None
     return _IssueEntry(
         id=url, url=url,
-        title=clean_text(issue_heading(issue)),
-        summary=clean_text(preheader(issue)),
+        title=clean_text(issue_heading(issue, config.words)),
+        summary=clean_text(preheader(issue, config.words)),
         content_html=_content_html(issue, config),
         timestamp=timestamp,
         topics=tuple(clean_text(section.topic) for section in issue.sections),
@@ -122,7 +122,7 @@ def _issue_feed(kind: str, entries: Sequence[_IssueEntry], config: Config,
     rss = kind == "rss"
     fg = _generator(
         config, title=config.title,
-        subtitle=f"Every issue of {config.title}: the week's best articles, by topic.",
+        subtitle=config.words.say("feed_description", title=config.title),
         self_url=config.site_url + ("feed.xml" if rss else "atom.xml"),
         self_type="application/rss+xml" if rss else "application/atom+xml",
         updated=updated,
@@ -137,8 +137,7 @@ def _json_feed(entries: Sequence[_IssueEntry], config: Config) -> bytes:
         "title": clean_text(config.title),
         "home_page_url": config.site_url,
         "feed_url": config.site_url + "feed.json",
-        "description": clean_text(
-            f"Every issue of {config.title}: the week's best articles, by topic."),
+        "description": clean_text(config.words.say("feed_description", title=config.title)),
         "language": config.language,
         "authors": [{"name": clean_text(config.title)}],
         "items": [
@@ -192,12 +191,13 @@ def _topic_feed(issues: Sequence[Issue], topic: TopicConfig, slug: str, config: 
     updated = _updated(issues, config)
     fg = _generator(
         config, title=f"{config.title}: {topic.name}",
-        subtitle=f"The articles {config.title} featured under {topic.name}.",
+        subtitle=config.words.say("topic_feed_description", title=config.title,
+                                  topic=topic.name),
         self_url=f"{config.site_url}topics/{slug}.xml", self_type="application/rss+xml",
         updated=updated,
     )
     summary = environment_for(config).get_template("feed_topic_summary.html.j2")
-    card = card_maker(config.timezone, IMAGE_MAX_WIDTH)
+    card = card_maker(config.timezone, IMAGE_MAX_WIDTH, words=config.words)
     for placed in _topic_articles(issues, topic):
         article = placed.article
         entry = fg.add_entry(order="append")
@@ -210,7 +210,7 @@ def _topic_feed(issues: Sequence[Issue], topic: TopicConfig, slug: str, config: 
         published = article.published.astimezone(dt.UTC)
         entry.published(published)
         entry.updated(published)
-        text = clean_text(summary.render(card=card(placed)).strip())
+        text = clean_text(summary.render(config=config, card=card(placed)).strip())
         if text:
             entry.summary(text, type="html")
     return fg.rss_str(pretty=True)

@@ -22,6 +22,7 @@ from ..core.config import Config
 from ..core.headers import readable_address
 from ..core.models import Issue
 from ..core.text import clean_text
+from ..core.words import ENGLISH, Words
 from .cards import card_maker
 from .palette import Palette, palette_for
 from .templating import environment_for, long_date, one_line, shorten, text_environment_for
@@ -89,17 +90,18 @@ def subject_line(config: Config, issue: Issue) -> str:
     template = issue.subject if issue.subject and issue.subject.strip() else config.email.subject
     subject = (template
                .replace("{title}", issue.title)
-               .replace("{date}", long_date(issue.date))
+               .replace("{date}", long_date(issue.date, config.words))
                .replace("{slug}", issue.slug))
     return one_line(subject)
 
 
-def preheader(issue: Issue) -> str:
-    """The inbox preview line: the issue's top headlines."""
+def preheader(issue: Issue, words: Words = ENGLISH) -> str:
+    """The inbox preview line: the issue's top headlines (else its title and date, said in
+    ``words``)."""
     titles = [one_line(p.article.title) for p in issue.placed[:PREHEADER_HEADLINES]]
     titles = [t for t in titles if t]
     if not titles:
-        return shorten(f"{issue.title}: {long_date(issue.date)}", PREHEADER_LENGTH)
+        return shorten(f"{issue.title}: {long_date(issue.date, words)}", PREHEADER_LENGTH)
     return shorten(" · ".join(titles), PREHEADER_LENGTH)
 
 
@@ -145,16 +147,17 @@ def _context(issue: Issue, config: Config, palette: Palette, marks: dict[str, st
     return {
         "issue": issue,
         "config": config,
-        "date": long_date(issue.date),
+        "date": long_date(issue.date, config.words),
         "web_url": issue_web_url(config, issue),
         "unsubscribe_url": unsubscribe_url(config, marks["unsubscribe"]),
         "preferences_url": preferences_url(config, marks["preferences"]),
-        "preheader": preheader(issue),
+        "preheader": preheader(issue, config.words),
         "palette": palette,
         "width": EMAIL_WIDTH,
         "gutter": GUTTER,
         "image_width": IMAGE_WIDTH,
-        "card": card_maker(config.timezone, IMAGE_WIDTH, fills_column=True),
+        "card": card_maker(config.timezone, IMAGE_WIDTH, fills_column=True,
+                           words=config.words),
         "attribute": _attribute,
     }
 

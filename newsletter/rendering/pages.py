@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ..core.config import Config, TopicConfig
 from ..core.models import Issue
 from ..core.text import clean_text, topic_key
+from ..core.words import ENGLISH, Words
 from .cards import card_maker
 from .mail import issue_web_url, preheader
 from .palette import Palette, palette_for
@@ -44,18 +45,21 @@ def unique_slugs(names: Iterable[str]) -> list[str]:
     return slugs
 
 
-def issue_heading(issue: Issue) -> str:
+def issue_heading(issue: Issue, words: Words = ENGLISH) -> str:
     """"AI Weekly: February 22, 2021": a feed entry's title and a page's <title>."""
-    return f"{issue.title}: {long_date(issue.date)}"
+    return f"{issue.title}: {long_date(issue.date, words)}"
 
 
 def newest_first(issues: Iterable[Issue]) -> list[Issue]:
     return sorted(issues, key=lambda issue: (issue.date, issue.slug), reverse=True)
 
 
-def _article_count(issue: Issue) -> str:
-    count = len(issue.placed)
-    return f"{count} article" if count == 1 else f"{count} articles"
+def _article_counter(words: Words) -> Callable[[Issue], str]:
+    """The archive's "3 articles" of an issue."""
+    def article_count(issue: Issue) -> str:
+        count = len(issue.placed)
+        return words.say("articles_one" if count == 1 else "articles_many", count=count)
+    return article_count
 
 
 def _render(template: str, config: Config, **context: object) -> bytes:
@@ -71,10 +75,11 @@ def render_issue_page(issue: Issue, config: Config, *, previous: Issue | None,
     return _render(
         "issue.html.j2", config,
         issue=issue, previous=previous, next=next, root="../",
-        page_title=issue_heading(issue), description=preheader(issue),
+        page_title=issue_heading(issue, config.words),
+        description=preheader(issue, config.words),
         canonical=issue_web_url(config, issue),
         anchors=unique_slugs(section.topic for section in issue.sections),
-        card=card_maker(config.timezone, IMAGE_MAX_WIDTH),
+        card=card_maker(config.timezone, IMAGE_MAX_WIDTH, words=config.words),
         palette=palette or palette_for(config),
     )
 
@@ -114,7 +119,8 @@ def _archive(config: Config, palette: Palette | None, published: Iterable[Issue]
     return _render(
         "archive.html.j2", config,
         topic_feeds=[(topic.name, slug) for topic, slug in topic_feeds(published, config)],
-        article_count=_article_count, palette=palette or palette_for(config), **context)
+        article_count=_article_counter(config.words), palette=palette or palette_for(config),
+        **context)
 
 
 def render_archive(published: Sequence[Issue], config: Config,
@@ -127,8 +133,8 @@ def render_archive(published: Sequence[Issue], config: Config,
         config, palette, published, issues=front, total=len(issues), years=archive_years(issues),
         groups=[{"id": "", "name": "", "issues": front}] if front else [], heading="h2",
         year=None, root="",
-        page_title=f"{config.title}: all issues",
-        description=f"Every issue of {config.title}, newest first.",
+        page_title=config.words.say("archive_title", title=config.title),
+        description=config.words.say("archive_description", title=config.title),
         canonical=config.site_url)
 
 
@@ -144,10 +150,10 @@ def render_archive_year(year: int, published: Sequence[Issue], config: Config,
         months.setdefault(issue.date.month, []).append(issue)
     return _archive(
         config, palette, published, issues=issues, year=year, root="../", years=[], heading="h3",
-        groups=[{"id": f"{year}-{month:02d}", "name": f"{in_month[0].date:%B}",
+        groups=[{"id": f"{year}-{month:02d}", "name": config.words.months[month - 1],
                  "issues": in_month} for month, in_month in months.items()],
         previous_year=max((y for y in years if y < year), default=None),
         next_year=min((y for y in years if y > year), default=None),
-        page_title=f"{config.title}: the issues of {year}",
-        description=f"Every issue of {config.title} published in {year}, newest first.",
+        page_title=config.words.say("year_title", title=config.title, year=year),
+        description=config.words.say("year_description", title=config.title, year=year),
         canonical=config.site_url + archive_path(year))

@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 
 from ..core.config import Config
 from ..core.urls import normalize_url
+from ..core.words import ENGLISH, Words, fill
 
 
 def _templates_folder() -> Path:
@@ -93,9 +94,35 @@ def indent_lines(text: str, width: int) -> str:
     return Markup(indented) if isinstance(text, Markup) else indented
 
 
-def long_date(value: dt.date | dt.datetime) -> str:
-    """"February 22, 2021", independent of the machine's locale."""
-    return f"{value:%B} {value.day}, {value.year}"
+def long_date(value: dt.date | dt.datetime, words: Words = ENGLISH) -> str:
+    """"February 22, 2021" (in ``words``' months and format), whatever the machine's locale."""
+    return words.date(value)
+
+
+def _words(context: jinja2.runtime.Context) -> Words:
+    """The words of a rendering: its config's (``words:``), but the English ones on a page
+    that says it is English whatever the config's language (``page_language``: the signup
+    and unsubscribe pages), so that its words and its lang agree."""
+    config = context["config"]
+    language = context.get("page_language", config.language)
+    return config.words if language == config.language else ENGLISH
+
+
+@jinja2.pass_context
+def say(context: jinja2.runtime.Context, key: str, **values: object) -> str:
+    """The templates' one way to the words readers see: ``say("all_issues_of",
+    title=config.title)``. The phrase is operator text, escaped where the output is markup;
+    a value given as markup (a link the template built) is kept as it is."""
+    phrase = _words(context).by_key[key]
+    if not context.eval_ctx.autoescape:
+        return fill(phrase, values)
+    return Markup(fill(str(escape(phrase)), values, lambda value: str(escape(value))))
+
+
+@jinja2.pass_context
+def date_filter(context: jinja2.runtime.Context, value: dt.date | dt.datetime) -> str:
+    """``|long_date`` in a template: in the rendering's words."""
+    return long_date(value, _words(context))
 
 
 def template_folders(config: Config) -> tuple[Path, ...]:
@@ -193,10 +220,10 @@ def environment(folders: Path | tuple[Path, ...] = (TEMPLATES,)) -> jinja2.Envir
         bytecode_cache=_compiled("markup"),
     )
     env.filters.update(http_url=http_url, https_url=https_url, shorten=shorten,
-                       long_date=long_date, indent_lines=indent_lines)
+                       long_date=date_filter, indent_lines=indent_lines)
     # the macros (macros.j2) escape attribute values with ``attribute``: plain HTML escaping,
     # unless a rendering passes a stricter one (the email's MJML does)
-    env.globals.update(attribute=escape, one_line=one_line, direction=direction)
+    env.globals.update(attribute=escape, one_line=one_line, direction=direction, say=say)
     return env
 
 

@@ -95,7 +95,7 @@ def render_draft(config: Config, issue_date: dt.date, *, strict: bool = False,
         raise NewsletterError(f"issue {issue.slug}: {warning} (an error with --strict)")
     prefix = f"{issue.slug}/"
     return Draft(files={k.removeprefix(prefix): v for k, v in files.items()},
-                 subject=subject_line(config, issue), preheader=preheader(issue),
+                 subject=subject_line(config, issue), preheader=preheader(issue, config.words),
                  size_warning=warning, **common)
 
 
