@@ -581,10 +581,10 @@ def test_an_issue_published_without_the_record_loads_and_rebuilds_byte_for_byte(
 
 def test_a_forced_rebuild_that_changes_only_the_record_is_no_correction(two_topics: Path
                                                                        ) -> None:
-    """alpha is first anyway: its pin taken out changes nothing readers see. A plain build
-    and explain say that only the record differs and what --force does, offering no
-    correction (build writes nothing); with --force the record follows and updated_at does
-    not (feed readers are not told of a correction)."""
+    """alpha is first anyway: its pin taken out changes nothing readers see. A plain build,
+    explain, publish and the preview say that only the record differs and what --force does,
+    offering no correction (build and publish write nothing); with --force the record
+    follows and updated_at does not (feed readers are not told of a correction)."""
     overrides(two_topics, "pin: [alpha]\n")
     assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
     path = two_topics / "issues" / "2021-02-22" / "issue.json"
@@ -607,6 +607,28 @@ def test_a_forced_rebuild_that_changes_only_the_record_is_no_correction(two_topi
     assert ("Published with pin: [alpha]\n  overrides.yaml changed since (pin), placing nothing "
             "differently: rebuilding it gives the same issue; `newsletter build --date "
             "2021-02-22 --force` updates the record, dating no correction\n") in explained
+    published_again = run(two_topics, "publish", "2021-02-22")
+    assert published_again.exit_code == 0, published_again.output
+    assert "corrects" not in published_again.output and published_again.stderr == ""
+    assert ("Issue 2021-02-22: only the record of the overrides in its issue.json differs "
+            "(published with pin: [alpha]; overrides.yaml now gives no pin or exclude), as "
+            "they place nothing differently: nothing to correct. `newsletter build --date "
+            "2021-02-22 --force` updates the record, dating no correction."
+            ) in " ".join(published_again.stdout.split()), published_again.output
+    assert path.read_bytes() == published
+    draft, page = _preview(two_topics)
+    assert draft.edits_not_published == ("pin",)
+    assert ('<div class="banner" id="placing-nothing">overrides.yaml changed since (pin), '
+            "placing nothing differently: rebuilding it gives the same issue; `newsletter "
+            "build --date 2021-02-22 --force` updates the record, dating no correction.</div>"
+            ) in page
+    assert 'id="not-published"' not in page and "corrects" not in page
+    overrides(two_topics, "pin: [alpah]\n")  # a typo build refuses: no rebuild to compare
+    for said in (run(two_topics, "explain", "2021-02-22").stdout, _preview(two_topics)[1],
+                 run(two_topics, "publish", "2021-02-22").stderr):
+        assert "placing nothing" not in said and "only the record" not in said, said
+        assert "corrects the published issue" in said or 'id="not-published"' in said, said
+    overrides(two_topics, "")
     forced = run(two_topics, "build", "2021-02-22", "--force")
     assert "published already and is unchanged" in forced.stdout, forced.output
     data = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())
@@ -615,6 +637,12 @@ def test_a_forced_rebuild_that_changes_only_the_record_is_no_correction(two_topi
     moved = run(two_topics, "build", "2021-02-22")
     assert moved.exit_code == 1 and "pass --force to correct it" in moved.stderr, moved.output
     assert "only the record" not in moved.output
+    published_again = run(two_topics, "publish", "2021-02-22")
+    assert "only the record" not in published_again.output
+    assert ("(pin not in it); publishing again does not apply it: `newsletter build --date "
+            "2021-02-22 --force` corrects the published issue") in published_again.stderr
+    draft, page = _preview(two_topics)
+    assert 'id="not-published"' in page and 'id="placing-nothing"' not in page
 
 
 def test_only_an_earlier_issue_featuring_a_pin_warns_whatever_the_urls_spelling(

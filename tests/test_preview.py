@@ -289,6 +289,34 @@ def test_an_edit_made_after_the_issue_was_published_is_named_as_not_in_it(served
     assert 'id="not-published"' not in get(served, f"/draft/{SLUG}/")[2]
 
 
+def test_an_edit_after_publishing_that_places_nothing_differently_is_no_correction(
+        served, tmp_path):
+    """alpha is first anyway: the pin taken out after the issue went out changes nothing
+    readers see, so the page says what explain says (the same issue; --force only updates
+    the record) instead of offering to correct it; a pin that moves beta up is a correction
+    again."""
+    overrides = tmp_path / "issues" / SLUG / "overrides.yaml"
+    overrides.parent.mkdir(parents=True)
+    overrides.write_text("pin: [alpha]\n", "utf-8")
+    with changes_seen(served):
+        assert run(tmp_path, "build", SLUG, "--publish").exit_code == 0
+    with changes_seen(served):
+        overrides.write_text("", "utf-8")
+    page = get(served, f"/draft/{SLUG}/")[2]
+    assert ('<div class="banner" id="placing-nothing">overrides.yaml changed since (pin), '
+            "placing nothing differently: rebuilding it gives the same issue; `newsletter "
+            f"build --date {SLUG} --force` updates the record, dating no correction.</div>"
+            ) in page
+    assert 'id="not-published"' not in page and "To correct the published issue" not in page
+    explained = run(tmp_path, "explain", SLUG).stdout  # the same words, from the same place
+    assert "overrides.yaml changed since (pin), placing nothing differently" in explained
+    with changes_seen(served):
+        overrides.write_text("pin: [gamma]\n", "utf-8")  # gamma, below the cut, goes in
+    page = get(served, f"/draft/{SLUG}/")[2]
+    assert 'id="not-published"' in page and 'id="placing-nothing"' not in page
+    assert "and not in it: pin. To correct the published issue" in page
+
+
 def test_an_empty_issue_says_why(served):
     status, _, page = get(served, "/draft/2021-01-04/")
     assert status == 200 and "Nothing to preview: no article was published" in page

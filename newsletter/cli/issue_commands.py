@@ -12,7 +12,7 @@ import click
 from .. import __version__
 from ..core.config import DEFAULT_CONFIG_NAME
 from ..core.errors import NewsletterError
-from ..core.models import IssueStatus
+from ..core.models import Issue, IssueStatus
 from ..core.text import plural, topic_key
 from ..publishing.build import (
     build_issue,
@@ -22,7 +22,12 @@ from ..publishing.build import (
     why_empty,
 )
 from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by, windows_to_keep
-from ..publishing.editing import edits_since_published, published_lines
+from ..publishing.editing import (
+    edits_since_published,
+    only_the_record_differs,
+    published_lines,
+    record_only,
+)
 from ..publishing.issues import IssueStore
 from ..reading.corpus import read_corpus
 from ..reading.topics import TopicTally
@@ -152,12 +157,18 @@ def publish(options: Options, date: dt.date) -> None:
         echo(f"Published issue {issue.slug}: {len(written)} file(s) written in "
              f"{config.output}.")
     _say_links(other_issues_files(written, config, issue))
+    edits: tuple[str, ...] = ()
+    rebuilt: Issue | None = None
     try:
         edits = edits_since_published(config, issue) if already else ()
+        if edits:  # selected again, as build would: a correction, or only a new record?
+            again = read_and_select(config, date, complete=False, lenient=True)
+            rebuilt = None if again.unapplied else again.selection.issue
     except NewsletterError as error:  # published all the same: the file is the editor's
-        edits = ()
         echo(f"warning: {error}", err=True)
-    if edits:  # publishing again applies nothing: say so, or the fix seems to be out
+    if rebuilt is not None and only_the_record_differs(rebuilt, issue):
+        echo(f"Issue {issue.slug}: {record_only(issue, rebuilt)}.")
+    elif edits:  # publishing again applies nothing: say so, or the fix seems to be out
         echo(f"warning: {config.output / issue.slug / OVERRIDES_FILE}: changed since issue "
              f"{issue.slug} was published ({', '.join(edits)} not in it); publishing again "
              f"does not apply it: `newsletter build --date {issue.slug} --force` corrects "
@@ -259,7 +270,8 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
     stored = store.get(day)
     published = stored if stored is not None and stored.status == IssueStatus.PUBLISHED else None
     if not as_json:
-        notes = published_lines(config, published, selection.issue) if published else []
+        rebuilt = None if result.unapplied else selection.issue  # as build would select it
+        notes = published_lines(config, published, rebuilt) if published else []
         echo(explain_text(selection, config.path.name, notes), nl=False)
         if not selection.issue.sections:  # a date far off: where the articles are
             echo(f"\nNothing to build: {why_empty(result, explained=True)}.")

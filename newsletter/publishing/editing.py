@@ -85,9 +85,14 @@ def published_with(issue: Issue) -> str:
         return ""
     if issue.pins is None or issue.excludes is None:
         return "by a version that kept no record of its pins and excludes"
+    return f"with {_entries(issue)}"
+
+
+def _entries(issue: Issue) -> str:
+    """The pin and exclude entries an issue was selected with, as the editor wrote them."""
     entries = [f"{key}: [{', '.join(values)}]"
                for key, values in (("pin", issue.pins), ("exclude", issue.excludes)) if values]
-    return f"with {'; '.join(entries)}" if entries else "with no pin or exclude"
+    return "; ".join(entries) if entries else "no pin or exclude"
 
 
 def published_lines(config: Config, issue: Issue, rebuilt: Issue | None = None) -> list[str]:
@@ -98,15 +103,27 @@ def published_lines(config: Config, issue: Issue, rebuilt: Issue | None = None) 
         return []
     lines = [f"Published {published_with(issue)}"]
     edits = edits_since_published(config, issue)
-    if edits and rebuilt is not None and only_the_record_differs(rebuilt, issue):
-        lines.append(f"  {OVERRIDES_FILE} changed since ({', '.join(edits)}), placing nothing "
-                     "differently: rebuilding it gives the same issue; `newsletter build "
-                     f"--date {issue.slug} --force` updates the record, dating no correction")
+    same = placing_nothing(issue, edits, rebuilt)
+    if same:
+        lines.append(f"  {same}")
     elif edits:
         lines.append(f"  {OVERRIDES_FILE} changed since ({', '.join(edits)}): this report is "
                      f"what rebuilding it gives; `newsletter build --date {issue.slug} "
                      "--force` corrects the published issue")
     return lines
+
+
+def placing_nothing(published: Issue, edits: Sequence[str], rebuilt: Issue | None) -> str:
+    """What explain and the preview say of ``edits`` (the keys of overrides.yaml changed
+    since ``published`` went out) when ``rebuilt``, the issue selected again as build would
+    select it, is the same issue: --force would only update the record. "" when the edits
+    are a correction, or there are none, or no ``rebuilt`` tells (None: an entry that build
+    refuses was left out to select it)."""
+    if not edits or rebuilt is None or not only_the_record_differs(rebuilt, published):
+        return ""
+    return (f"{OVERRIDES_FILE} changed since ({', '.join(edits)}), placing nothing "
+            "differently: rebuilding it gives the same issue; `newsletter build --date "
+            f"{published.slug} --force` updates the record, dating no correction")
 
 
 def only_the_record_differs(rebuilt: Issue, published: Issue) -> bool:
@@ -119,12 +136,11 @@ def only_the_record_differs(rebuilt: Issue, published: Issue) -> bool:
 
 
 def record_only(stored: Issue, rebuilt: Issue) -> str:
-    """What build says of a published issue whose rebuild differs from it only in the pins
-    and excludes its issue.json records (entries edited since that place nothing
+    """What build and publish say of a published issue whose rebuild differs from it only
+    in the pins and excludes its issue.json records (entries edited since that place nothing
     differently): readers would see nothing new, so there is no correction to offer."""
-    now = published_with(rebuilt).removeprefix("with ")
     return (f"only the record of the overrides in its issue.json differs (published "
-            f"{published_with(stored)}; {OVERRIDES_FILE} now gives {now}), as they place "
-            "nothing differently: nothing to correct. "
+            f"{published_with(stored)}; {OVERRIDES_FILE} now gives {_entries(rebuilt)}), as "
+            "they place nothing differently: nothing to correct. "
             f"`newsletter build --date {stored.slug} --force` updates the record, dating no "
             "correction")

@@ -23,7 +23,7 @@ from ...core.config import Config, load_config
 from ...core.errors import NewsletterError
 from ...core.models import Problem, Selection
 from ...publishing.build import read_and_select, render_issue_files, why_empty
-from ...publishing.editing import edits_since_published, published_with
+from ...publishing.editing import edits_since_published, placing_nothing, published_with
 from ...publishing.issues import IssueStore
 from ...reading.corpus import CorpusReading
 from ...rendering.mail import preheader, subject_line
@@ -47,6 +47,7 @@ class Draft:
     empty_reason: str = ""
     published: bool = False  # this date is published: the draft shows what a rebuild gives
     edits_not_published: tuple[str, ...] = ()  # overrides.yaml's keys the published issue lacks
+    edits_placing_nothing: str = ""  # what explain says when those place nothing differently
     published_with: str = ""  # the pin and exclude entries the published issue was built with
     problems: tuple[Problem, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -77,9 +78,11 @@ def render_draft(config: Config, issue_date: dt.date, *, strict: bool = False,
     # What the editor changed in overrides.yaml after the issue went out (a scheduled run
     # published it while they were still at it): the preview shows it, the issue lacks it.
     edits = edits_since_published(config, stored) if stored else ()
+    # ... or only a new record of them, when they place nothing differently (as explain says)
+    same = placing_nothing(stored, edits, None if result.unapplied else issue) if stored else ""
     common: dict[str, Any] = dict(slug=issue.slug, version=version,
                                   selection=result.selection, published=published,
-                                  edits_not_published=edits,
+                                  edits_not_published=edits, edits_placing_nothing=same,
                                   published_with=published_with(stored) if stored else "",
                                   reading=result.reading,
                                   problems=result.problems, warnings=result.warnings,
