@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from conftest import StateBackend, run, state_sql, write_config
-from newsletter.core.config import load_config
+from newsletter.core.config import Config, load_config
 from newsletter.core.errors import NewsletterError
 from newsletter.delivery.subscribers import AddressError, normalize_address
+from newsletter.state.database import open_location, schema_version
+from newsletter.state.location import location
 
 
 @pytest.fixture
@@ -191,6 +193,51 @@ def test_remove(folder: Path) -> None:
     assert listing(folder) == []
     again = run(folder, "subscribers", "remove", "a@example.org")
     assert again.exit_code == 1 and "not a subscriber" in again.output
+
+
+def test_check_names_subscribers_of_a_topic_no_longer_configured(folder: Path) -> None:
+    """``check``, run after the config lost a topic (renamed here), names the active or
+    pending subscribers who chose it, as ``subscribers list`` and ``send`` do and in their
+    words, with the fix: a warning, as no issue is wrong for it (exit 0). Without a state
+    yet it creates none; a state it cannot read is said once, for every check of it."""
+    config = load_config(folder / "newsletter.yaml")
+    checked = run(folder, "check")
+    assert checked.exit_code == 0 and "warning" not in checked.output, checked.output
+    assert not state_created(config)
+    for address, topics in (("ada@example.org", "AI;Computer Vision"),
+                            ("grace@example.org", "Computer Vision"),
+                            ("alan@example.org", "Robotics"),
+                            ("bob@example.org", "Computer Vision")):
+        assert run(folder, "subscribers", "add", address, "--topics", topics).exit_code == 0
+    state_sql(config, "UPDATE subscribers SET status = 'unsubscribed' WHERE email LIKE 'bob%'")
+    assert "warning" not in run(folder, "check").output
+    write_config(folder, topics=["AI", "Robotics", "Computer Visions"])
+    warning = ('warning: 2 subscriber(s) chose the topic "Computer Vision", which '
+               'newsletter.yaml no longer has (renamed "Computer Visions"?), so no issue sends '
+               "it to them: ada@example.org, grace@example.org. Put the topic back in topics, "
+               'or give them their topics again: newsletter subscribers add EMAIL --topics "A;B"')
+    assert run(folder, "subscribers", "list").stderr.splitlines() == [warning]
+    checked = run(folder, "check")
+    assert checked.exit_code == 0, checked.output
+    assert [line for line in checked.stderr.splitlines() if "warning" in line] == [warning]
+    state_sql(config, "PRAGMA user_version = 99" if config.state_url is None else
+              "INSERT INTO newsletter_schema (version, applied) VALUES (99, 't')")
+    checked = run(folder, "check")
+    assert checked.exit_code == 0, checked.output
+    said = [line for line in checked.stderr.splitlines() if "subscribers" in line]
+    assert len(said) == 1 and said[0].startswith(
+        f"warning: the subscribers in {location(config)} were not checked: "), said
+    assert "written by a newer version of newsletter (schema 99" in said[0]
+
+
+def state_created(config: Config) -> bool:
+    """Whether ``config``'s state exists (its SQLite file, its PostgreSQL tables), looked at
+    without creating it."""
+    where = location(config)
+    if where.path is not None:
+        return where.path.exists()
+    with open_location(where, migrate=False) as db:
+        return schema_version(db) > 0
 
 
 def test_export_then_import_elsewhere_gives_the_same_list(folder: Path, tmp_path_factory

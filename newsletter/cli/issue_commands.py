@@ -187,7 +187,8 @@ def _say_links(pages: list[str]) -> None:
 def check(options: Options, strict: bool) -> None:
     """Validate the configuration, every article file and the overrides.yaml of every
     draft; exit 1 if any is invalid. Also names the subscribers stored under several
-    spellings of one address (by an older version), and how to keep one.
+    spellings of one address (by an older version), and how to keep one, and those who
+    chose a topic the configuration no longer has, and what to do.
 
     \b
     Example:
@@ -234,10 +235,11 @@ def check(options: Options, strict: bool) -> None:
         echo(f"Checked the {OVERRIDES_FILE} of {drafts.checked} draft(s) in {config.output}: "
              + (f"{len(draft_errors)} problem(s); fix them before the issue is built or "
                 "published." if draft_errors else "fine."))
-    # -- the subscribers: a mailbox an older version stored under several spellings
-    from ..delivery.mailboxes import stored_spellings_lines
+    # -- the subscribers: a mailbox an older version stored under several spellings, and
+    # topics they chose that the configuration no longer has (removed or renamed since)
+    from ..delivery.subscribers import stored_subscribers_lines
 
-    for line in stored_spellings_lines(config):
+    for line in stored_subscribers_lines(config):
         echo(line, err=True)
     if reading.problems or template_problems or draft_errors:
         sys.exit(1)

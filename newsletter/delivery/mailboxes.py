@@ -22,10 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.config import Config
-from ..core.errors import NewsletterError
 from ..state.database import Database, open_database
-from ..state.location import location
-from ..state.schema import SQLITE
 
 
 def subscriber_key(address: str) -> str:
@@ -77,16 +74,3 @@ def case_spellings_lines(groups: list[list[tuple[str, str]]]) -> list[str]:
             "mailbox)")
     return lines
 
-
-def stored_spellings_lines(config: Config) -> list[str]:
-    """For ``check``: :func:`case_spellings_lines` of the state as it stands; none without a
-    state yet (``check`` creates none), and one warning when it cannot be read (the other
-    checks stand without it)."""
-    where = location(config)
-    if where.dialect == SQLITE and not (where.path is not None and where.path.exists()):
-        return []
-    try:
-        groups = case_spellings(config)
-    except NewsletterError as error:
-        return [f"warning: the subscribers in {where} were not checked: {error}"]
-    return case_spellings_lines(groups)

@@ -30,7 +30,9 @@ from ..core.config import Config
 from ..core.errors import NewsletterError
 from ..core.headers import MAX_LOCAL, HeaderError, addr_spec, header_problem
 from ..core.text import topic_key
-from ..state.database import Database, now, open_database
+from ..state.database import Database, now, open_database, state_exists
+from ..state.location import location
+from .mailboxes import case_spellings, case_spellings_lines
 
 MAX_NAME = 200
 
@@ -260,7 +262,7 @@ def forgotten_topics_lines(subscribers: Iterable[Subscriber], config: Config) ->
     """A warning for each topic active or pending subscribers chose that the configuration
     no longer has (renamed or removed since): no issue has a section of it, so it sends them
     nothing, and those who chose no other topic get nothing at all, without a word."""
-    known = {topic_key(topic.name) for topic in config.topics}
+    known = _configured(config)
     forgotten: dict[str, list[str]] = {}
     for subscriber in subscribers:
         if subscriber.status in ("active", "pending"):
@@ -277,6 +279,32 @@ def forgotten_topics_lines(subscribers: Iterable[Subscriber], config: Config) ->
                      f"{who}. Put the topic back in topics, or give them their topics again: "
                      'newsletter subscribers add EMAIL --topics "A;B"')
     return lines
+
+
+def _configured(config: Config) -> set[str]:
+    return {topic_key(topic.name) for topic in config.topics}
+
+
+def stored_subscribers_lines(config: Config) -> list[str]:
+    """For ``check``: the warnings ``subscribers list`` gives of the state as it stands (a
+    mailbox stored under several spellings, a chosen topic the configuration no longer
+    has); none without a state yet (``check`` creates none), and one warning when it cannot
+    be read (the other checks stand without it)."""
+    where = location(config)
+    try:
+        if not state_exists(where):
+            return []
+        spellings = case_spellings(config)
+        with open_database(config) as db:
+            chosen = [row[0] for row in db.run("subscribers.chosen_topics")]
+        known = _configured(config)
+        # Every subscriber is read (a second at 100,000) only when one of them is named.
+        gone = any(topic_key(topic) not in known for text in chosen
+                   for topic in stored_topics(text))
+        people = list_subscribers(config) if gone else []
+    except NewsletterError as error:
+        return [f"warning: the subscribers in {where} were not checked: {error}"]
+    return case_spellings_lines(spellings) + forgotten_topics_lines(people, config)
 
 
 def set_status(config: Config, email: str, status: str) -> bool:

@@ -225,6 +225,16 @@ def _migrate_postgresql(db: Database) -> None:
                            (migration.version, now()))
 
 
+def state_exists(where: Location) -> bool:
+    """Whether the state at ``where`` was created: its SQLite file exists, its PostgreSQL
+    database holds the schema. A command that only looks at the state (``check``) looks
+    first, so as to create none."""
+    if where.dialect == SQLITE:
+        return where.path is not None and where.path.exists()
+    with open_location(where, migrate=False) as db:
+        return postgresql_version(db) > 0
+
+
 def schema_version(db: Database) -> int:
     if db.dialect == SQLITE:
         return int(db.raw.execute("PRAGMA user_version").fetchone()[0])

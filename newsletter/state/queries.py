@@ -81,6 +81,9 @@ STATEMENTS: dict[str, str] = {
     "subscribers.listed":  # all but the pending signups that expired unconfirmed
         "SELECT email, name, topics, status, source, confirmed_at FROM subscribers "
         "WHERE NOT (status = 'pending' AND requested_at < ?) ORDER BY email",
+    "subscribers.chosen_topics":  # each choice of topics someone sent issues may hold
+        "SELECT DISTINCT topics FROM subscribers WHERE status IN ('active', 'pending') "
+        "AND topics <> ''",
     "subscribers.active_keys":  # with the key their links name
         "SELECT email, name, topics, token_key FROM subscribers WHERE status = 'active' "
         "ORDER BY id",
