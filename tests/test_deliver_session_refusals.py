@@ -286,12 +286,26 @@ def test_a_killed_runs_mark_is_cleared_by_the_next_send_and_by_state_prune(
     (554, "Throttling failure: Daily message quota exceeded.", False, True),
     (554, "5.2.2 mailbox full; STOREDRV.Submission.Exception:SubmissionQuotaExceededException",
      False, True),
+    # each of the ways a limit is worded, on its own
+    (550, "5.7.1 Message rejected: sender is rate-limited", False, True),
+    (550, "5.7.1 Too many messages from this sender", False, True),
+    (554, "5.7.0 Sender throttled by policy", False, True),
+    (550, "5.7.1 Hourly limit of messages hit for this account", False, True),
+    (550, "5.7.1 Message limit reached for this sender", False, True),
+    (550, "5.7.1 You have exceeded your message limit", False, True),
+    (550, "5.7.1 Sender temporarily blocked, please try again later", False, True),
+    (550, "5.4.5 Sending suspended for this account for now", False, True),
+    (550, "5.7.28 Our system has detected an unusual rate of unsolicited mail originating "
+     "from your IP address", False, True),
     # a sender refused, a login required, a message too big: a person must act
     (553, "5.7.1 Sender address rejected: not owned by user", False, False),
     (550, "5.7.1 Sender not allowed: account suspended", False, False),
     (530, "5.7.0 Authentication required", False, False),
     (552, "5.3.4 Message size exceeds fixed limit", False, False),
     (552, "Message size exceeded the limit", False, False),
+    (552, "5.3.4 Message too big; limit exceeded", False, False),
+    # 554 is "no service for now" only at the greeting: to MAIL FROM, a sender refused
+    (554, "5.7.1 Sender address rejected: Access denied", False, False),
     # the greeting: 554 is "no SMTP service here" for now; 521, a host that takes no mail
     (554, "5.7.1 Service unavailable; client blocked using zen.spamhaus.org", True, True),
     (554, "No SMTP service here", True, True),
