@@ -166,6 +166,37 @@ def test_rows_giving_one_subscriber_two_statuses_are_named_and_nobody_is_resubsc
         "cy@example.org": "bounced", "dee@example.org": "unsubscribed"}
 
 
+def test_a_bounce_and_an_unsubscribe_in_one_file_keep_the_unsubscribe_and_name_each_first_line(
+        folder: Path) -> None:
+    """Rows saying one reader bounced and unsubscribed: the unsubscribe (their own choice)
+    stands, and the problem names the first line giving each status, as many lines as there
+    are statuses (a status repeated further down adds no line)."""
+    path = write_csv(folder, (
+        "email,name,topics,status\n"
+        "eve@example.org,,,bounced\n"                       # line 2
+        "eve@example.org,,,unsubscribed\n"                  # line 3
+        "eve@example.org,,,bounced\n"                       # line 4: said on line 2 already
+        "fay@example.org,,,active\n"                        # line 5
+        "fay@example.org,,,bounced\n"                       # line 6
+        "fay@example.org,,,unsubscribed\n"))                # line 7
+    result = run(folder, "subscribers", "import", str(path))
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines()[1:] == [
+        f"{path}: lines 2 and 3: one subscriber given different statuses: eve@example.org "
+        "bounced on line 2, eve@example.org unsubscribed on line 3. Imported as unsubscribed: "
+        "the unsubscribe they chose stands over a bounce; correct the file to give them one "
+        "status, and if they asked to come back: newsletter subscribers add eve@example.org",
+        f"{path}: lines 5, 6 and 7: one subscriber given different statuses: fay@example.org "
+        "active on line 5, fay@example.org bounced on line 6, fay@example.org unsubscribed on "
+        "line 7. Imported as unsubscribed: a row says they left, and an import never "
+        "re-subscribes someone who left; correct the file to give them one status, and if "
+        "they asked to come back: newsletter subscribers add fay@example.org",
+        "2 subscriber(s) given different statuses by the file, imported as having left "
+        "(above)."]
+    assert {p["email"]: p["status"] for p in listing(folder)} == {
+        "eve@example.org": "unsubscribed", "fay@example.org": "unsubscribed"}
+
+
 def test_add_refuses_a_bad_address_or_topic(folder: Path) -> None:
     result = run(folder, "subscribers", "add", "nobody")
     assert result.exit_code == 1 and "'nobody':" in result.output
