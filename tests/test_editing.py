@@ -645,6 +645,34 @@ def test_a_forced_rebuild_that_changes_only_the_record_is_no_correction(two_topi
     assert 'id="not-published"' in page and 'id="placing-nothing"' not in page
 
 
+def test_a_record_edit_beside_another_change_is_a_correction_to_force(two_topics: Path
+                                                                     ) -> None:
+    """The pin taken out places nothing differently, but something else changed with it: a
+    postal address every email shows, or a score issue.json keeps. The build does not take
+    that for the record alone: it names what would change and asks for --force."""
+    overrides(two_topics, "pin: [alpha]\n")
+    assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
+    overrides(two_topics, "")
+    write_config(two_topics, topics=["AI", "Robotics"],
+                 email={"from": "AI Weekly <newsletter@news.example.org>",
+                        "postal_address": "200 Other Street, Springfield"})
+    moved = run(two_topics, "build", "2021-02-22")
+    assert moved.exit_code == 1, moved.output
+    assert ("rebuilding it would change 2021-02-22/issue.json, 2021-02-22/email.mjml, "
+            "2021-02-22/email.html, 2021-02-22/email.txt, 2021-02-22/email.eml: pass --force"
+            in moved.stderr), moved.output
+    assert "only the record" not in moved.output
+    write_config(two_topics, topics=["AI", "Robotics"])
+    write_article(two_topics / "articles", "alpha", title="Alpha launches", quality=95,
+                  related=[{"title": "Other take", "webUrl": "https://other.example/take",
+                            "provider": {"name": "Other", "domain": "other.example"}}])
+    scored = run(two_topics, "build", "2021-02-22")
+    assert scored.exit_code == 1, scored.output
+    assert ("rebuilding it would change 2021-02-22/issue.json: pass --force"
+            in scored.stderr), scored.output
+    assert "only the record" not in scored.output
+
+
 def test_only_an_earlier_issue_featuring_a_pin_warns_whatever_the_urls_spelling(
         two_topics: Path) -> None:
     """The warning looks at issues published before the one built: not a later one, not
