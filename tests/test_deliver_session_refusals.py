@@ -5,8 +5,10 @@ starts, and a refusal one worker meets later stops the others too, whatever thei
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -134,6 +136,43 @@ def test_a_refused_sender_is_tried_once_whatever_the_workers(site: Path, tmp_pat
     assert "failed: " not in output, output
     assert f"Stopped: {len(PEOPLE)} message(s) not attempted." in output, output
     assert (CORRECT_FIRST in output) == lasts and (SEND_AGAIN in output) != lasts, output
+    nobody_touched(config_path)
+
+
+@both
+def test_a_554_greeting_is_met_once_whatever_the_workers(site: Path, tmp_path: Path) -> None:
+    """A server answering every connection with 554 (no service for this machine, for now):
+    ``--workers 3`` with two connections each connects once, not six times, names the
+    reply once and nobody as failed one by one, and, as it passes, says to send again."""
+    reply = "554 5.7.1 Service unavailable; client blocked using a DNSBL"
+    listener = socket.create_server(("127.0.0.1", 0))
+    connections: list[object] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            while True:
+                client, peer = listener.accept()
+                connections.append(peer)
+                with client:
+                    client.settimeout(5)
+                    client.sendall(reply.encode() + b"\r\n")
+                    with contextlib.suppress(OSError):
+                        client.recv(65536)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        config_path = project(site, tmp_path, listener.getsockname()[1], concurrency=2)
+        add_people(load_config(config_path), tmp_path, [f"{a},," for a in PEOPLE])
+        status, output = send_with_workers(config_path, 3)
+    finally:
+        listener.close()
+    assert status == 1, output
+    assert len(connections) == 1, (connections, output)
+    assert output.count(f"refused the session: {reply}: no service for this machine for "
+                        "now") == 1, output
+    assert "failed: " not in output, output
+    assert f"Stopped: {len(PEOPLE)} message(s) not attempted." in output, output
+    assert SEND_AGAIN in output and CORRECT_FIRST not in output, output
     nobody_touched(config_path)
 
 
