@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
 import signal
 import socket
 import subprocess
@@ -250,6 +251,73 @@ def test_a_sender_refused_by_one_worker_stops_the_other_workers(site: Path, tmp_
     assert f"{sent} sent, 0 bounced, {len(PEOPLE) - sent} failed, 0 skipped" in output, output
     assert f"Stopped: {len(PEOPLE) - sent - 1} message(s) not attempted." in output, output
     assert (CORRECT_FIRST in output) == lasts and (SEND_AGAIN in output) != lasts, output
+
+
+class RefusedWhileTheOthersWait(Recorder):
+    """Four senders: the replies to the first three messages held (until ``release``), the
+    fourth sender refused for good once the other three wait (the run's own check of the
+    sender, the first MAIL FROM, is taken)."""
+
+    REPLY = "553 5.7.1 Sender address rejected: not owned by user"
+
+    def __init__(self) -> None:
+        super().__init__(hold_after=0)
+        self.mails = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: N802
+        self.mails += 1
+        if self.mails == 5:
+            for _ in range(3000):  # at most 30 s
+                if len(self.held) >= 3:
+                    break
+                await asyncio.sleep(0.01)
+            return self.REPLY
+        envelope.mail_from = address
+        return "250 OK"
+
+
+def _worker_processes(parent: int) -> list[int]:
+    """The PIDs of the worker processes ``parent`` started (not its resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+            if int(fields[1]) == parent and b"spawn_main" in command:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_refusal_that_lasts_is_said_even_when_the_worker_that_met_it_was_killed(
+        site: Path, tmp_path: Path) -> None:
+    """Both worker processes killed after one met a sender refused for good (the others
+    waiting for replies): what they recorded in the state still stops the run for that
+    reason, named, and the run says to correct the sender before sending again."""
+    relay = RefusedWhileTheOthersWait()
+    with smtp_server(relay) as port:
+        config_path = project(site, tmp_path, port, concurrency=2)
+        config = load_config(config_path)
+        add_people(config, tmp_path, [f"{a},," for a in PEOPLE])
+        sender = start_send(config_path, "--workers", "2", stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while not any(row[0] for row in state_sql(config, "SELECT stopped FROM send_runs")):
+                assert sender.poll() is None, sender.communicate()[0].decode()
+                assert time.monotonic() < deadline, "the refusal was never recorded"
+                time.sleep(0.02)
+            workers = _worker_processes(sender.pid)
+            assert len(workers) == 2, workers
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+        finally:
+            relay.release.set()
+            output = sender.communicate(timeout=120)[0].decode()
+    assert sender.returncode == 1, output
+    assert output.count("warning: worker") == 2, output
+    assert ("error: the server refused the sender newsletter@news.example.org: "
+            f"{RefusedWhileTheOthersWait.REPLY}; check email.from") in output, output
+    assert CORRECT_FIRST in output and SEND_AGAIN not in output, output
 
 
 # -- the marks of runs that did not end ---------------------------------------------------------
