@@ -108,6 +108,7 @@ def test_init_asks_on_a_terminal_only(tmp_path: Path, monkeypatch) -> None:
     assert (data["title"], data["site_url"], data["topics"]) == ("Given", "https://my.example/",
                                                                  ["A", "B"])
     assert data["timezone"].startswith("<fill in:")  # Enter: filled in later
+    assert "nothing was asked" not in result.output  # it was, and the answer was Enter
 
     monkeypatch.setattr(init_command, "interactive", lambda: False)
     quiet = init(str(tmp_path / "quiet"), input="ignored\n")
@@ -392,6 +393,27 @@ def test_an_unbalanced_quote_in_a_topic_is_refused_naming_it_and_the_fix(
     assert not folder.exists()
 
 
+@pytest.mark.parametrize(("topics", "index", "shown", "mark", "meant"), [
+    ("AI;tech'", 1, "\"tech'\"", "'", '"AI;tech"'),  # a lone one at the end, as at the start
+    ("climate\u201d;tech", 0, '"climate\u201d"', "\u201d", '"climate;tech"'),  # closed only
+    ("\u00abclimate;tech", 0, '"\u00abclimate"', "\u00ab", '"climate;tech"'),
+    ('" climate;tech', 0, "'\" climate'", '"', '"climate;tech"'),  # no space left in
+    # a balanced quote in another topic stays, and the shell is given it to keep
+    ('The "AI" Act;"climate', 1, "'\"climate'", '"', "'The \"AI\" Act;climate'"),
+])
+def test_each_kind_of_lone_quote_is_named_with_the_topics_to_give(
+        tmp_path: Path, topics: str, index: int, shown: str, mark: str, meant: str) -> None:
+    """The quote named is the one the topic holds (a closing one, a guillemet), and the
+    topics to give instead are the ones meant, quoted as a shell keeps them."""
+    folder = tmp_path / "x"
+    result = init(str(folder), "--topics", topics)
+    assert result.exit_code == 2, result.output
+    assert (f"Error: --topics: topics[{index}]: {shown} has an unbalanced quote ({mark}), "
+            f"which would stay in the topic's name; give --topics {meant} (a topic named "
+            "with a lone quote goes in newsletter.yaml itself)") in result.stderr, result.stderr
+    assert not folder.exists()
+
+
 def test_apostrophes_in_topics_are_no_unbalanced_quotes(tmp_path: Path) -> None:
     result = init(str(tmp_path / "x"), "--topics", "It's AI;it\u2019s;Rock 'n' roll")
     assert result.exit_code == 0, result.output
@@ -410,6 +432,11 @@ def test_an_unbalanced_quote_at_the_prompt_is_asked_again(tmp_path: Path, monkey
     assert "--topics" not in result.output
     data = yaml.safe_load((tmp_path / "asked" / "newsletter.yaml").read_text("utf-8"))
     assert data["topics"] == ["climate"]
+    lone = init(str(tmp_path / "lone"), "--title", "Given", "--site-url",
+                "https://my.example/", "--timezone", "UTC", input='"\nclimate\n')
+    assert lone.exit_code == 0, lone.output
+    assert "has an unbalanced quote (\"), which would stay in the topic's name; leave it out (" \
+        in lone.output, lone.output
 
 
 def test_commas_at_the_prompt_are_answered_for_the_prompt(tmp_path: Path, monkeypatch) -> None:
