@@ -50,6 +50,16 @@ def send_with_workers(config_path: Path, workers: int) -> tuple[int, str]:
     return sender.returncode, output
 
 
+def refused_once(status: int, output: str, tries: int, said: str) -> None:
+    """The run asked the server once (``tries``) and said ``said`` once, named nobody as
+    failed one by one, and attempted no message."""
+    assert status == 1, output
+    assert tries == 1, (tries, output)
+    assert output.count(said) == 1, output
+    assert "failed: " not in output, output
+    assert f"Stopped: {len(PEOPLE)} message(s) not attempted." in output, output
+
+
 def nobody_touched(config_path: Path) -> None:
     config = load_config(config_path)
     assert {s.status for s in list_subscribers(config)} == {"active"}
@@ -87,11 +97,8 @@ def test_a_refused_login_is_tried_once_whatever_the_workers(site: Path, tmp_path
         status, output = send_with_workers(config_path, 3)
     finally:
         controller.stop()
-    assert status == 1, output
-    assert len(refused_sessions) == 1, (refused_sessions, output)
-    assert output.count("refused the login of newsletter: 535") == 1, output
-    assert "error: the SMTP server" in output and "failed: " not in output, output
-    assert f"Stopped: {len(PEOPLE)} message(s) not attempted." in output, output
+    refused_once(status, output, len(refused_sessions), "refused the login of newsletter: 535")
+    assert "error: the SMTP server" in output, output
     assert f"0 sent, 0 bounced, {len(PEOPLE)} failed, 0 skipped" in output
     # Sending again as it is would be refused the same way: the run says to correct first.
     assert "to retry the failed ones" not in output, output
@@ -131,11 +138,8 @@ def test_a_refused_sender_is_tried_once_whatever_the_workers(site: Path, tmp_pat
         config_path = project(site, tmp_path, port, concurrency=2)
         add_people(load_config(config_path), tmp_path, [f"{a},," for a in PEOPLE])
         status, output = send_with_workers(config_path, 3)
-    assert status == 1, output
-    assert refusing.mail_from == 1, (refusing.mail_from, output)
-    assert output.count(f"refused the sender newsletter@news.example.org: {reply}") == 1, output
-    assert "failed: " not in output, output
-    assert f"Stopped: {len(PEOPLE)} message(s) not attempted." in output, output
+    refused_once(status, output, refusing.mail_from,
+                 f"refused the sender newsletter@news.example.org: {reply}")
     assert (CORRECT_FIRST in output) == lasts and (SEND_AGAIN in output) != lasts, output
     nobody_touched(config_path)
 
@@ -167,12 +171,8 @@ def test_a_554_greeting_is_met_once_whatever_the_workers(site: Path, tmp_path: P
         status, output = send_with_workers(config_path, 3)
     finally:
         listener.close()
-    assert status == 1, output
-    assert len(connections) == 1, (connections, output)
-    assert output.count(f"refused the session: {reply}: no service for this machine for "
-                        "now") == 1, output
-    assert "failed: " not in output, output
-    assert f"Stopped: {len(PEOPLE)} message(s) not attempted." in output, output
+    refused_once(status, output, len(connections),
+                 f"refused the session: {reply}: no service for this machine for now")
     assert SEND_AGAIN in output and CORRECT_FIRST not in output, output
     nobody_touched(config_path)
 
