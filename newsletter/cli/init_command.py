@@ -151,8 +151,8 @@ def unasked(folder: Path, options: list[str]) -> str:
     keys = ", ".join(option.removeprefix("--").replace("-", "_") for option in options)
     flags = " ".join(f'{option} "A;B"' if option == "--topics" else f"{option} ..."
                      for option in options)
-    return (f"note: {terminal} is not a terminal, so nothing was asked and nothing was read "
-            f"from it: {keys} are <fill in: ...> placeholders in "
+    return (f"note: {terminal} is not a terminal, so nothing was asked and standard input "
+            f"was not read: {keys} are <fill in: ...> placeholders in "
             f"{folder / DEFAULT_CONFIG_NAME}; fill them in there (`newsletter check` lists "
             f"them); in a script, give them to `newsletter init` as options: {flags}")
 

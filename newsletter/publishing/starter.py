@@ -152,11 +152,14 @@ APOSTROPHES = ("'", "\u2019")
 def unbalanced_quote(topic: str) -> tuple[str, str] | None:
     """The pair of quotes of which ``topic`` holds one that the other does not balance
     (``"climate``, ``it's "new``, ``'climate``), None when there is none. An apostrophe
-    (it's, rock 'n' roll) counts only when it is the topic's single one, at its start or end."""
+    counts only when it is the topic's single one and opens it before a letter: inside a word
+    (it's, rock 'n' roll), closing a possessive (Investors') or eliding digits ('90s) it is
+    part of the name."""
     for opening, closing in QUOTES:
         marks = [index for index, char in enumerate(topic) if char in (opening, closing)]
         if closing in APOSTROPHES:
-            lone = len(marks) == 1 and marks[0] in (0, len(topic) - 1)
+            lone = (len(marks) == 1 and marks[0] == 0
+                    and not topic[1:2].isdigit())
         else:
             lone = (len(marks) % 2 == 1 if opening == closing
                     else topic.count(opening) != topic.count(closing))
