@@ -157,7 +157,8 @@ def parse_csv(text: str, config: Config, path: Path) -> tuple[dict[str, Subscrib
         try:
             address = normalize_address(cells.get("email", ""))
             topics = parse_topics(cells.get("topics"), config)
-            status = (cells.get("status") or "active").strip().lower()
+            # A cell of spaces is as blank as an empty one: no status given, active.
+            status = (cells.get("status") or "").strip().lower() or "active"
             if status not in STATUSES:
                 raise AddressError('status: expected active, unsubscribed or bounced, got '
                                    f'"{status}"')
