@@ -28,7 +28,8 @@ def subscribers() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_obj
 def subscribers_import(options: Options, file: Path) -> None:
-    """Import a CSV file with the header email,name[,topics] (topics separated by ";").
+    """Import a CSV file with the header email,name[,topics[,status]] (topics separated by
+    ";"; status active, unsubscribed or bounced, blank for active, as export writes it).
 
     Bad rows are reported with their line number and skipped (exit status 1); the good rows
     go in, in one transaction. Duplicates merge; an address that unsubscribed stays so. Rows
