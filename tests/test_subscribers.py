@@ -199,13 +199,17 @@ def test_a_bounce_and_an_unsubscribe_in_one_file_keep_the_unsubscribe_and_name_e
 
 def test_a_status_cell_of_spaces_is_no_status(folder: Path) -> None:
     """Spaces left in the status column (a spreadsheet's padding) say no more than an empty
-    cell: the row is imported as active, as with no status, not refused as a bad status."""
+    cell: the row is imported as active, as with no status, not refused as a bad status; and
+    beside a row that gives a status, it gives none to contradict it."""
     path = write_csv(folder, "email,name,topics,status\ngus@example.org,Gus,,   \n"
-                             "hal@example.org,Hal,,\n")
+                             "hal@example.org,Hal,,\n"
+                             "ivy@example.org,Ivy,,unsubscribed\nivy@example.org,,,   \n")
     result = run(folder, "subscribers", "import", str(path))
     assert result.exit_code == 0, result.output
+    assert "different statuses" not in result.output, result.output
     assert {p["email"]: p["status"] for p in listing(folder)} == {
-        "gus@example.org": "active", "hal@example.org": "active"}
+        "gus@example.org": "active", "hal@example.org": "active",
+        "ivy@example.org": "unsubscribed"}
 
 
 def test_add_refuses_a_bad_address_or_topic(folder: Path) -> None:
