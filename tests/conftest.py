@@ -133,6 +133,28 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+# -- sending: the secret that signs readers' links, the published site a send reads -------
+
+SECRET = "test-secret-0123456789-abcdefghij"
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NEWSLETTER_SECRET set to ``SECRET`` for the test: what sends and the public pages
+    sign and check readers' links with. A module that needs it says so with
+    ``pytestmark = pytest.mark.usefixtures("secret")``."""
+    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The published site of sending_support.build_site, built once per test module (a
+    module may define its own ``site``)."""
+    from sending_support import build_site  # it imports this module: not at the top
+
+    return build_site(tmp_path_factory.mktemp("site"))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
                      help="Rebuild the reference sample site in tests/golden/ instead of "
@@ -274,6 +296,10 @@ def state_backend(request: pytest.FixtureRequest) -> Iterator[StateBackend]:
         yield StateBackend(request.param, url)
     finally:
         _STATE_URL[0] = None
+
+
+# Every test so marked keeps its state in SQLite, then in PostgreSQL.
+both = pytest.mark.usefixtures("state_backend")
 
 
 def state_sql(config: Config, sql: str, *params: Any) -> list[tuple[Any, ...]]:

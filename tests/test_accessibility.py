@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 import test_browser
 from test_browser import CHROMIUM, open_page
-from test_deliver import SECRET
 from test_serve import serving
 
-from conftest import run
+from conftest import SECRET, run
 from newsletter.core.config import load_config
 from newsletter.delivery.signups import key_of
 from newsletter.delivery.tokens import make_token

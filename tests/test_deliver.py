@@ -4,24 +4,14 @@ mid-run and resumed; test copies and the outbox."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
-import email
-import email.policy
-import email.utils
-import os
 import random
 import re
 import signal
-import socket
 import subprocess
-import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -30,7 +20,7 @@ from aiosmtpd.controller import Controller
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import PROJECT, run, state_sql, write_article, write_config
+from conftest import SECRET, both, run, write_config
 from newsletter.core.config import Config, load_config
 from newsletter.core.errors import NewsletterError
 from newsletter.core.models import Issue
@@ -38,7 +28,6 @@ from newsletter.delivery.editions import sections_for
 from newsletter.delivery.send import load_published_issue, send_issue
 from newsletter.delivery.signups import key_of
 from newsletter.delivery.smtp import Retry
-from newsletter.delivery.subscriber_csv import import_csv
 from newsletter.delivery.subscribers import list_subscribers
 from newsletter.delivery.tokens import check_token, legacy_unsubscribe_token, read_secret
 from newsletter.rendering.mail import (
@@ -48,182 +37,37 @@ from newsletter.rendering.mail import (
     render_email,
 )
 from newsletter.rendering.message import build_template
+from sending_support import (
+    DRAFT,
+    ISSUE,
+    NEXT_ISSUE,
+    TOPICS,
+    add_people,
+    configured,
+    in_flight_named,
+    kill_when_held,
+    ledger,
+    project,
+    start_send,
+)
+from smtp_support import (
+    FAST,
+    Recorder,
+    free_port,
+    key_in,
+    parse,
+    parts,
+    smtp_server,
+    token_of,
+)
 
-SECRET = "test-secret-0123456789-abcdefghij"
-ISSUE = dt.date(2021, 2, 22)
-NEXT_ISSUE = dt.date(2021, 3, 1)
-DRAFT = dt.date(2021, 3, 8)
-FAST = Retry(attempts=4, first_delay=0.01, max_total=5)
-TOPICS = ["AI", "Robotics", "Chips"]  # Chips: configured, but no article has it
-
-
-# -- a real SMTP server ------------------------------------------------------------------------
-
-class Recorder:
-    """An aiosmtpd handler that keeps every accepted message, and can misbehave on cue:
-    ``reject`` answers 550 at RCPT; ``temporary`` answers 451 at DATA so many times per
-    address; from ``hold_after`` messages on, DATA keeps the message but holds back the
-    reply until ``release`` is set; ``drop`` keeps the message and closes the connection
-    instead of replying, so many times per address."""
-
-    def __init__(self, *, reject: set[str] | None = None,
-                 temporary: dict[str, int] | None = None, hold_after: int | None = None,
-                 delay: float = 0.0, drop: dict[str, int] | None = None) -> None:
-        self.messages: list[tuple[str, bytes]] = []
-        self.rcpt_calls: Counter[str] = Counter()
-        self.data_calls: Counter[str] = Counter()
-        self.reject = reject or set()
-        self.temporary = dict(temporary or {})
-        self.hold_after = hold_after
-        self.delay = delay
-        self.held: list[str] = []
-        self.release = threading.Event()
-        self.drop = dict(drop or {})
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        self.rcpt_calls[address] += 1
-        if address in self.reject:
-            return "550 5.1.1 No such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        (address,) = envelope.rcpt_tos
-        self.data_calls[address] += 1
-        if self.temporary.get(address, 0) > 0:
-            self.temporary[address] -= 1
-            return "451 4.3.0 Try again later"
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        hold = self.hold_after is not None and len(self.messages) >= self.hold_after
-        self.messages.append((address, envelope.content))
-        if self.drop.get(address, 0) > 0:  # kept, then the line goes dead before the reply
-            self.drop[address] -= 1
-            server.transport.close()
-            return None
-        if hold:  # taken, but the client does not hear so (yet)
-            self.held.append(address)
-            while not self.release.is_set():
-                await asyncio.sleep(0.005)
-        return "250 2.0.0 OK: queued"
-
-    def count(self) -> Counter[str]:
-        return Counter(address for address, _ in self.messages)
-
-    def parsed(self) -> dict[str, EmailMessage]:
-        return {address: parse(raw) for address, raw in self.messages}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def smtp_server(recorder: Recorder) -> Iterator[int]:
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port
-    finally:
-        recorder.release.set()
-        controller.stop()
-
-
-def parse(raw: bytes) -> EmailMessage:
-    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
-
-
-def parts(message: EmailMessage) -> tuple[str, str]:
-    """The decoded text and HTML parts, with \\n line ends."""
-    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    return text.replace("\r\n", "\n"), html.replace("\r\n", "\n")
-
-
-def token_of(message: EmailMessage) -> str:
-    match = re.search(r"<https://[^>]*unsubscribe\?token=([^>]+)>", message["List-Unsubscribe"])
-    assert match, message["List-Unsubscribe"]
-    return match.group(1)
+pytestmark = pytest.mark.usefixtures("secret")  # sends sign their readers' links
 
 
 def preferences_token_of(message: EmailMessage) -> str:
     match = re.search(r"/preferences\?token=([A-Za-z0-9_.-]+)", parts(message)[0])
     assert match, "no preferences link in the text part"
     return match.group(1)
-
-
-def key_in(secret: bytes, token: str, purpose: str = "unsubscribe") -> str | None:
-    checked = check_token(secret, token, purpose)
-    return checked.key if checked else None
-
-
-# -- a published site, built once per module ----------------------------------------------------
-
-def build_site(folder: Path) -> Path:
-    """Two published issues (2021-02-22 and 2021-03-01, topics AI and Robotics) and a draft
-    (2021-03-08), built with ``newsletter build --publish`` like a user would."""
-    write_config(folder, topics=TOPICS)
-    articles = folder / "articles"
-    for day, date in (("17", ISSUE), ("25", NEXT_ISSUE), ("03", DRAFT)):
-        month = 3 if day == "03" else 2
-        when = dt.datetime(2021, month, int(day), 12, tzinfo=dt.UTC)
-        for i in range(3):
-            write_article(articles, f"{date}-ai-{i}", topics=["AI"], publishedDateTime=when,
-                          title=f"AI story {i} of {date}")
-        for i in range(2):
-            write_article(articles, f"{date}-robot-{i}", topics=["Robotics"],
-                          publishedDateTime=when, title=f"Robot Zoë {i} — of {date}")
-    for date in (ISSUE, NEXT_ISSUE):
-        result = run(folder, "build", "--date", date.isoformat(), "--publish")
-        assert result.exit_code == 0, result.output
-    result = run(folder, "build", "--date", DRAFT.isoformat())
-    assert result.exit_code == 0, result.output
-    return folder
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_site(tmp_path_factory.mktemp("site"))
-
-
-def project(site: Path, folder: Path, port: int = 1, concurrency: int = 1) -> Path:
-    """A config in ``folder`` for the shared site, its own state and the given SMTP port."""
-    return write_config(
-        folder, topics=TOPICS, corpus=str(site / "articles"), output=str(site / "issues"),
-        state_dir=str(folder / "state"),
-        smtp={"host": "127.0.0.1", "port": port, "concurrency": concurrency},
-        email={"from": "AI Weekly <newsletter@news.example.org>",
-               "reply_to": "editor@news.example.org",
-               "postal_address": "100 Example Street, Springfield",
-               "unsubscribe_mailto": "leave@news.example.org"})
-
-
-def configured(site: Path, folder: Path, port: int = 1, concurrency: int = 1) -> Config:
-    return load_config(project(site, folder, port, concurrency))
-
-
-def add_people(config: Config, folder: Path, rows: list[str]) -> None:
-    csv = folder / "people.csv"
-    csv.write_text("email,name,topics\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    report = import_csv(config, csv)
-    assert not report.problems, report.problems
-
-
-def ledger(config: Config) -> list[tuple[str, str, str]]:
-    return [tuple(row) for row in state_sql(  # type: ignore[misc]
-        config, "SELECT issue, email, status FROM deliveries ORDER BY email")]
-
-
-@pytest.fixture(autouse=True)
-def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
-
-
-# Every test that keeps state runs against SQLite and against PostgreSQL.
-both = pytest.mark.usefixtures("state_backend")
 
 
 # -- the acceptance tests -----------------------------------------------------------------------
@@ -393,38 +237,6 @@ def test_an_unreachable_server_stops_the_run_and_exits_1(site: Path, tmp_path: P
     assert any("unreachable" in line and "smtp.host" in line for line in lines)
     assert "0 sent, 0 bounced, 5 failed, 0 skipped" in result.output
     assert ledger(config) == []
-
-
-def in_flight_named(output: str) -> set[str]:
-    """Every address a run named as in flight when an earlier sender stopped."""
-    named: set[str] = set()
-    for line in output.splitlines():
-        if "in flight" in line and "sent again: " in line:
-            named |= set(line.split("sent again: ", 1)[1].split(", "))
-    return named
-
-
-def start_send(config_path: Path, *args: str, issue: dt.date = ISSUE,
-               **streams) -> subprocess.Popen:
-    """``newsletter send`` for the test issue (or ``issue``), as a real process (to be
-    killed)."""
-    env = {**os.environ, "NEWSLETTER_SECRET": SECRET,
-           "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.Popen([sys.executable, "-m", "newsletter", "--config", str(config_path),
-                             "send", issue.isoformat(), *args], env=env, **streams)
-
-
-def kill_when_held(sender: subprocess.Popen, recorder: Recorder, count: int = 2) -> None:
-    """SIGKILL ``sender`` once ``count`` messages wait for the server's reply to DATA."""
-    try:
-        deadline = time.monotonic() + 30
-        while len(recorder.held) < count and sender.poll() is None:
-            assert time.monotonic() < deadline, "the sender never reached the server"
-            time.sleep(0.01)
-        assert sender.poll() is None, sender.communicate()[0].decode()
-    finally:
-        sender.send_signal(signal.SIGKILL)
-        sender.wait()
 
 
 @both

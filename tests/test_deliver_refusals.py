@@ -11,31 +11,27 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-import test_deliver
-from test_deliver import (
-    FAST,
-    ISSUE,
-    Recorder,
-    add_people,
-    both,
-    configured,
-    ledger,
-    project,
-    smtp_server,
-    start_send,
-)
+import pytest
 
-from conftest import state_sql
+from conftest import both, state_sql
 from newsletter.core.config import load_config
 from newsletter.delivery.refusals import REFUSED_IN_A_ROW, Streak
 from newsletter.delivery.send import send_issue
 from newsletter.delivery.smtp import Refused
 from newsletter.delivery.subscribers import list_subscribers
 from newsletter.state.database import open_database
+from sending_support import (
+    ISSUE,
+    add_people,
+    configured,
+    in_flight_named,
+    ledger,
+    project,
+    start_send,
+)
+from smtp_support import FAST, Recorder, smtp_server
 
-# Fixtures shared with test_deliver.py (pytest finds them by name here).
-secret = test_deliver.secret
-site = test_deliver.site
+pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 
 
 class Refusing(Recorder):
@@ -233,8 +229,6 @@ def test_a_message_whose_connection_always_dropped_is_named_by_the_next_run(
     """The server took the message and the line went dead before its reply, at every try:
     only the server knows whether the reader has it. The run stops, and the next one names
     that reader as possibly delivered already and sends it again."""
-    from test_deliver import in_flight_named
-
     recorder = Recorder(drop={"cut@example.org": FAST.attempts})
     with smtp_server(recorder) as port:
         config = configured(site, tmp_path, port)

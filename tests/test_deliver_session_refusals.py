@@ -16,28 +16,15 @@ import time
 from pathlib import Path
 
 import pytest
-import test_deliver
 from aiosmtpd.controller import Controller
-from test_deliver import (
-    ISSUE,
-    NEXT_ISSUE,
-    Recorder,
-    add_people,
-    both,
-    free_port,
-    ledger,
-    project,
-    smtp_server,
-    start_send,
-)
 
-from conftest import run, state_sql, write_config
+from conftest import both, run, state_sql, write_config
 from newsletter.core.config import load_config
 from newsletter.delivery.subscribers import list_subscribers
+from sending_support import ISSUE, NEXT_ISSUE, TOPICS, add_people, ledger, project, start_send
+from smtp_support import Recorder, free_port, smtp_server
 
-# Fixtures shared with test_deliver.py (pytest finds them by name here).
-secret = test_deliver.secret
-site = test_deliver.site
+pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 
 PEOPLE = [f"s{n:02d}@example.org" for n in range(30)]
 QUOTA = "550 5.7.1 Sender address rejected: daily sending quota exceeded"
@@ -89,7 +76,7 @@ def test_a_refused_login_is_tried_once_whatever_the_workers(site: Path, tmp_path
     monkeypatch.setenv("SMTP_PASSWORD", "wrong")
     try:
         config_path = write_config(
-            tmp_path, topics=test_deliver.TOPICS, corpus=str(site / "articles"),
+            tmp_path, topics=TOPICS, corpus=str(site / "articles"),
             output=str(site / "issues"), state_dir=str(tmp_path / "state"),
             smtp={"host": "127.0.0.1", "port": port, "concurrency": 2,
                   "username": "newsletter", "password_env": "SMTP_PASSWORD"})

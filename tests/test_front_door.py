@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 import test_browser
-import test_deliver
 import test_signup
 from test_accessibility import EMAIL_RULES, VIEWS, violations
 from test_browser import CHROMIUM
-from test_deliver import FAST, ISSUE, SECRET, Recorder, add_people, parse, parts, smtp_server
 from test_serve import serving
 from test_signup import Reader, configure, link, queue, statuses, wait_for
 
+from conftest import SECRET
 from newsletter.core.config import Config, load_config
 from newsletter.delivery.mailqueue import send_pending
 from newsletter.delivery.send import send_issue
@@ -29,12 +28,14 @@ from newsletter.delivery.subscribers import list_subscribers
 from newsletter.delivery.tokens import make_token, read_secret
 from newsletter.rendering.mail import render_notice
 from newsletter.state.database import state_path
+from sending_support import ISSUE, add_people
+from smtp_support import FAST, Recorder, parse, parts, smtp_server
 
-# Fixtures shared with test_deliver.py and test_browser.py (pytest finds them by name here).
+# Fixtures shared with test_browser.py and test_signup.py (pytest finds them by name here).
 browser = test_browser.browser
-secret = test_deliver.secret
-site = test_deliver.site
 world = test_signup.world
+
+pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 
 LONG_LOCAL = "a" * 65 + "@example.org"  # RFC 5321: at most 64 characters before the @
 

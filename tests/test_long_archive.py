@@ -10,9 +10,8 @@ import time
 import weakref
 from pathlib import Path
 
-from test_archive import Page
-
 from conftest import make_article, make_issue, run, sample_site
+from html_page import Page
 from newsletter.core import urls
 from newsletter.core.config import Config, load_config
 from newsletter.core.models import Coverage, Issue, PlacedArticle

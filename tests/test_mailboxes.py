@@ -16,37 +16,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_deliver
-from test_deliver import (
-    FAST,
-    ISSUE,
-    NEXT_ISSUE,
-    SECRET,
-    Recorder,
-    add_people,
-    configured,
-    in_flight_named,
-    kill_when_held,
-    parse,
-    project,
-    smtp_server,
-    start_send,
-)
 from test_serve import Client, serving
 from test_signup import Reader, age, link, statuses, wait_for
 from test_state_copy import target_of, target_sql
 
-from conftest import StateBackend, run, state_of_version, state_sql, write_config
+from conftest import SECRET, StateBackend, both, run, state_of_version, state_sql, write_config
 from newsletter.core.config import Config, load_config
 from newsletter.delivery.mailboxes import subscriber_for_send
 from newsletter.delivery.send import send_issue
 from newsletter.delivery.signups import key_of, record_signup, save_preferences, unsubscribe
 from newsletter.delivery.subscribers import list_subscribers
 from newsletter.state.database import now, open_database
+from sending_support import (
+    ISSUE,
+    NEXT_ISSUE,
+    add_people,
+    configured,
+    in_flight_named,
+    kill_when_held,
+    project,
+    start_send,
+)
+from smtp_support import FAST, Recorder, parse, smtp_server
 
-secret = test_deliver.secret
-site = test_deliver.site
-both = pytest.mark.usefixtures("state_backend")
+pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 SLUG = ISSUE.isoformat()
 
 

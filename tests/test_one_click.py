@@ -9,18 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_deliver
-from test_deliver import FAST, ISSUE, TOPICS, Recorder, add_people, parse, smtp_server
 
 from conftest import run, write_config
 from newsletter.core.config import load_config
 from newsletter.core.errors import ConfigError
 from newsletter.core.text import describe
 from newsletter.delivery.send import send_issue
+from sending_support import ISSUE, TOPICS, add_people
+from smtp_support import FAST, Recorder, parse, smtp_server
 
-# Fixtures shared with test_deliver.py (pytest finds them by name here).
-secret = test_deliver.secret
-site = test_deliver.site
+pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 
 
 def _config(site: Path, folder: Path, site_url: str, port: int = 1,

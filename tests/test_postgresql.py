@@ -15,29 +15,19 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import test_deliver
+import pytest
 import yaml
-from test_deliver import (
-    ISSUE,
-    SECRET,
-    Recorder,
-    add_people,
-    in_flight_named,
-    project,
-    smtp_server,
-    token_of,
-)
 
-from conftest import PROJECT, run, state_sql, write_article, write_config
+from conftest import PROJECT, SECRET, run, state_sql, write_article, write_config
 from newsletter.core.config import Config, load_config
 from newsletter.delivery.signups import key_of
 from newsletter.delivery.tokens import make_token, read_secret
 from newsletter.state.schema import TABLES
 from newsletter.web.public import Site
+from sending_support import ISSUE, add_people, in_flight_named, project
+from smtp_support import Recorder, parse, smtp_server, token_of
 
-# Fixtures shared with test_deliver.py (pytest finds them by name here).
-secret = test_deliver.secret
-site = test_deliver.site
+pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 
 
 def on_postgresql(config_path: Path, url: str, **smtp: object) -> Path:
@@ -293,8 +283,6 @@ def test_state_copy_keeps_everything_and_a_send_resumes_on_postgresql(
 
 
 def token_of_message(recorder: Recorder, address: str) -> str:
-    from test_deliver import parse
-
     return token_of(parse(dict(recorder.messages)[address]))
 
 

@@ -25,10 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_deliver
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from test_deliver import Recorder, add_people, free_port
 from test_schedule import FIRE, _scheduled, _status
 from test_schedule_faults import ShiftedClock, _serve
 
@@ -43,8 +41,9 @@ from newsletter.rendering.templating import TEMPLATES
 from newsletter.schedule.failures import SendFailed, lasting
 from newsletter.schedule.runs import check_due, run_pass
 from newsletter.state.database import open_database
+from sending_support import add_people
+from smtp_support import Recorder, free_port
 
-secret = test_deliver.secret  # the fixture, found by name: runs sign their readers' links
 pytestmark = pytest.mark.usefixtures("secret")
 
 PEOPLE = ["ada@example.org", "bob@example.org", "cy@example.org"]

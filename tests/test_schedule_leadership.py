@@ -14,8 +14,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import test_deliver
-from test_deliver import Recorder, add_people, parts, smtp_server
 from test_postgresql import people, start, wait_for
 
 from conftest import state_sql, write_article, write_config
@@ -23,8 +21,9 @@ from newsletter.core.config import load_config
 from newsletter.publishing import build
 from newsletter.schedule import loop
 from newsletter.state.leadership import LeadershipLost
+from sending_support import add_people
+from smtp_support import Recorder, parts, smtp_server
 
-secret = test_deliver.secret  # the fixture, found by name: runs sign their readers' links
 pytestmark = pytest.mark.usefixtures("secret")
 
 

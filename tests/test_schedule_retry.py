@@ -10,13 +10,9 @@ import datetime as dt
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import test_deliver
-from aiosmtpd.controller import Controller
-from test_deliver import Recorder, add_people, free_port, smtp_server
 from test_schedule import FIRE, _status
 from test_schedule_faults import ShiftedClock, _serve
 
@@ -25,8 +21,9 @@ from newsletter.core.config import Config
 from newsletter.delivery import send as deliver
 from newsletter.delivery.smtp import Retry
 from newsletter.schedule.runs import check_due
+from sending_support import add_people
+from smtp_support import Recorder, free_port, smtp_server, smtp_server_on
 
-secret = test_deliver.secret  # the fixture, found by name: runs sign their readers' links
 pytestmark = pytest.mark.usefixtures("secret")
 
 PEOPLE = ["ada@example.org", "bob@example.org", "cy@example.org"]
@@ -110,17 +107,6 @@ def test_a_run_failed_while_the_smtp_server_was_down_is_retried_and_sends_once(
     assert recorder.count() == Counter({address: 1 for address in PEOPLE})
     assert _status(config) == "published"
     assert check_due(config, clock()).action == "done"
-
-
-@contextlib.contextmanager
-def smtp_server_on(recorder: Recorder, port: int) -> Iterator[int]:
-    """An aiosmtpd server on ``port``, the one the configuration names."""
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
 
 
 def test_a_run_failed_halfway_through_the_send_resumes_it_and_sends_each_once(

@@ -14,12 +14,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import test_deliver
-from test_deliver import Recorder, add_people, free_port
 from test_postgresql import start, wait_for
 from test_schedule_faults import ShiftedClock, _serve
 from test_schedule_leadership import end_leadership
-from test_schedule_retry import smtp_server_on
 
 from conftest import state_sql, write_article, write_config
 from newsletter.core.config import Config, load_config
@@ -27,8 +24,9 @@ from newsletter.delivery import send as deliver
 from newsletter.delivery.smtp import Retry
 from newsletter.schedule import job
 from newsletter.state.leadership import LeadershipLost
+from sending_support import add_people
+from smtp_support import Recorder, free_port, smtp_server_on
 
-secret = test_deliver.secret  # the fixture, found by name: runs sign their readers' links
 pytestmark = pytest.mark.usefixtures("secret")
 
 PEOPLE = ["ada@example.org", "bob@example.org", "cy@example.org"]

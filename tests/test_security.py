@@ -25,23 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import test_deliver
 import yaml
 from click.testing import CliRunner
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from test_deliver import (
-    ISSUE,
-    SECRET,
-    Recorder,
-    add_people,
-    build_site,
-    parse,
-    project,
-    smtp_server,
-)
 
-from conftest import PROJECT, run, write_article, write_config
+from conftest import PROJECT, SECRET, run, write_article, write_config
 from newsletter.cli import cli
 from newsletter.core import headers
 from newsletter.core.config import load_config
@@ -50,9 +39,10 @@ from newsletter.core.site_url import MAX_SITE_URL
 from newsletter.delivery.send import load_published_issue, send_issue
 from newsletter.rendering.mail import RenderedEmail, render_notice
 from newsletter.rendering.message import build_template, notice_message
+from sending_support import ISSUE, add_people, build_site, project
+from smtp_support import Recorder, parse, smtp_server
 
-# Fixtures shared with test_deliver.py (pytest finds them by name here).
-secret = test_deliver.secret
+pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 
 DRAFT_SLUG = "2021-03-08"
 

@@ -9,16 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import test_deliver
-from test_deliver import add_people, project
 from test_postgresql import on_postgresql
 
 from newsletter.core.config import load_config
 from newsletter.core.errors import NewsletterError
 from newsletter.state import postgresql
 from newsletter.state.database import Database, open_database
+from sending_support import add_people, project
 
-site = test_deliver.site  # the fixture, found by name
 SLUG = "2021-03-08"
 LEASE = 1.0
 

@@ -14,29 +14,17 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import pytest
-import test_deliver
-from test_archive import Page
-from test_deliver import (
-    FAST,
-    ISSUE,
-    NEXT_ISSUE,
-    Recorder,
-    add_people,
-    configured,
-    parse,
-    smtp_server,
-    token_of,
-)
 
 from conftest import run, write_article, write_config
+from html_page import Page
 from newsletter.core.config import Config, load_config
 from newsletter.delivery.send import send_issue
 from newsletter.delivery.tokens import make_token
 from newsletter.web.public import make_server
+from sending_support import ISSUE, NEXT_ISSUE, add_people, configured
+from smtp_support import FAST, Recorder, parse, smtp_server, token_of
 
-# Fixtures shared with test_deliver.py (pytest finds them by name here).
-secret = test_deliver.secret
-site = test_deliver.site
+pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 
 
 @contextmanager

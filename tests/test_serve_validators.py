@@ -14,15 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import test_deliver
-from test_deliver import TOPICS
 from test_serve import Client, serving
 
 from conftest import run, write_article, write_config
 from newsletter.core.config import load_config
+from sending_support import TOPICS
 
-secret = test_deliver.secret
-site = test_deliver.site
 pytestmark = pytest.mark.usefixtures("secret")
 
 

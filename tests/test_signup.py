@@ -18,22 +18,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-import test_deliver
-from test_deliver import (
-    FAST,
-    ISSUE,
-    NEXT_ISSUE,
-    SECRET,
-    Recorder,
-    add_people,
-    parse,
-    parts,
-    project,
-    smtp_server,
-)
 from test_serve import Client, serving
 
-from conftest import run, write_config
+from conftest import SECRET, run, write_config
 from newsletter.core.config import Config, load_config
 from newsletter.delivery.mailqueue import send_pending
 from newsletter.delivery.send import send_issue
@@ -41,10 +28,10 @@ from newsletter.delivery.signups import key_of
 from newsletter.delivery.subscribers import list_subscribers
 from newsletter.delivery.tokens import make_token
 from newsletter.state.database import state_path
+from sending_support import ISSUE, NEXT_ISSUE, add_people, project
+from smtp_support import FAST, Recorder, free_port, parse, parts, smtp_server
 
-# Fixtures shared with test_deliver.py (pytest finds them by name here).
-secret = test_deliver.secret
-site = test_deliver.site
+pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -645,8 +632,6 @@ def test_a_bounced_subscriber_gets_nothing_until_they_sign_up_again(site: Path,
 
 def test_the_queue_waits_out_a_dead_smtp_server(site: Path, tmp_path: Path) -> None:
     """The POST answers at once with the server down; the email goes out once it is up."""
-    from test_deliver import free_port
-
     port = free_port()
     config = configure(site, tmp_path, port)
     with serving(config) as http_port:

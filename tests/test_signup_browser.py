@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import test_browser
 from test_browser import ARTIFACTS, CHROMIUM
-from test_deliver import SECRET, Recorder, parse, parts, smtp_server
 from test_signup import serving, statuses
 
-from conftest import run, write_article, write_config
+from conftest import SECRET, run, write_article, write_config
 from newsletter.core.config import Config, load_config
 from newsletter.delivery.signups import key_of
 from newsletter.delivery.tokens import make_token
+from smtp_support import Recorder, parse, parts, smtp_server
 
 # Fixtures shared with test_browser.py (pytest finds them by name here).
 browser = test_browser.browser

@@ -16,21 +16,20 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-import test_deliver
-from test_deliver import SECRET, add_people
 from test_serve import serving
 from test_signup import FORM, Reader, behind_a_proxy, configure
 
+from conftest import SECRET
 from newsletter.delivery.mailqueue import build_notice
 from newsletter.delivery.signups import Confirmed, confirm, key_of, record_signup
 from newsletter.delivery.subscribers import list_subscribers
 from newsletter.delivery.tokens import make_token, read_secret
 from newsletter.state import sqlite as sqlite_state
 from newsletter.state.database import state_path
+from sending_support import add_people
+from smtp_support import FAST, Recorder, free_port, smtp_server
 
-# Fixtures shared with test_deliver.py (pytest finds them by name here).
-secret = test_deliver.secret
-site = test_deliver.site
+pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 
 
 def test_a_form_with_too_many_fields_is_refused_and_the_site_goes_on(site: Path,
@@ -168,7 +167,6 @@ def test_the_queue_sends_in_order_and_keeps_a_welcome_through_days_of_a_dead_ser
     SMTP server could not take for three days still goes when it can; with the server
     unreachable, a round stops at the first email, and that confirmation is given up after
     MAX_ATTEMPTS rounds, not retried for ever."""
-    from test_deliver import FAST, Recorder, free_port, smtp_server
     from test_signup import age, queue
 
     from newsletter.delivery.mailqueue import MAX_ATTEMPTS, send_pending

@@ -10,23 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import test_deliver
-from test_deliver import (
-    ISSUE,
-    NEXT_ISSUE,
-    Recorder,
-    add_people,
-    configured,
-    key_in,
-    kill_when_held,
-    parse,
-    project,
-    smtp_server,
-    start_send,
-    token_of,
-)
 
-from conftest import StateBackend, run, state_of_version, state_sql, write_config
+from conftest import StateBackend, both, run, state_of_version, state_sql, write_config
 from newsletter.core.config import Config, load_config
 from newsletter.delivery.send import send_issue
 from newsletter.delivery.signups import unsubscribe
@@ -41,12 +26,19 @@ from newsletter.state.prune import (
     refuse_pruned,
 )
 from newsletter.state.schema import MIGRATIONS
+from sending_support import (
+    ISSUE,
+    NEXT_ISSUE,
+    add_people,
+    configured,
+    kill_when_held,
+    project,
+    start_send,
+)
+from smtp_support import FAST, Recorder, key_in, parse, smtp_server, token_of
 
-# Fixtures shared with test_deliver.py (pytest finds them by name here).
-secret = test_deliver.secret
-site = test_deliver.site
+pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 
-both = pytest.mark.usefixtures("state_backend")
 LONG_AGO = "2021-03-01T12:00:00+00:00"
 FIRST = "2021-02-22T07:00:00+00:00"
 # The schema a state had before its ledger could be pruned (pruned_issues came with the next).
@@ -211,7 +203,7 @@ def test_an_old_issue_with_a_recipient_left_is_kept_and_still_reaches_them(
     with smtp_server(recorder) as port:
         config = configured(site, tmp_path, port)
         add_people(config, tmp_path, [f"{p},," for p in people])
-        first = send_issue(config, ISSUE, log=lambda line: None, retry=test_deliver.FAST)
+        first = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
         assert first.failed == [people[3]] and len(first.sent) == 5
         recorder.temporary.clear()
         assert len(send_issue(config, NEXT_ISSUE, log=lambda line: None).sent) == 6

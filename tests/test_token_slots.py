@@ -7,16 +7,12 @@ from __future__ import annotations
 import dataclasses
 import re
 
-import test_deliver
-from test_deliver import ISSUE, configured, parse, parts
-
 from newsletter.core.models import Image
 from newsletter.delivery.send import load_published_issue
 from newsletter.rendering.mail import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, render_email
 from newsletter.rendering.message import build_template
-
-# Fixtures shared with test_deliver.py (pytest finds them by name here).
-site = test_deliver.site
+from sending_support import ISSUE, configured
+from smtp_support import parse, parts
 
 UNSUBSCRIBE = "u.key0.mac0unsubscribe"
 PREFERENCES = "p.key0.mac0preferences"

@@ -15,12 +15,12 @@ from urllib.parse import urlencode
 
 import pytest
 import yaml
-from test_deliver import SECRET, Recorder, free_port, parse, parts, smtp_server
 from test_serve import Client
 from test_signup import statuses
 from test_signup_browser import DATES, sections, three_topic_site
 
-from conftest import PROJECT, run
+from conftest import PROJECT, SECRET, run
+from smtp_support import Recorder, free_port, parse, parts, smtp_server
 
 pytest.importorskip("waitress", reason="waitress is a test dependency: pip install -e '.[test]'")
 
