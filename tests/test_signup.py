@@ -535,6 +535,31 @@ def test_a_page_showing_a_form_error_says_so_in_its_title(site: Path, tmp_path: 
     assert statuses(config) == {"ada@example.org": "active"}
 
 
+def test_a_page_refusing_a_link_says_error_in_its_title_as_a_refused_form_does(
+        site: Path, tmp_path: Path) -> None:
+    """A screen reader announces the title first: an invalid link (confirm, preferences,
+    unsubscribe), an expired one and a page not found say "Error:" there too, as a refused
+    form's page does, not only in the page's heading."""
+    config = configure(site, tmp_path, 1)
+    add_people(config, tmp_path, ["ada@example.org,Ada,"])
+    key = key_of(config, "ada@example.org") or ""
+    old = make_token(SECRET.encode(), "confirm", key, issued=1)
+    refusals = {
+        "/ai/confirm?token=forged": (400, "Invalid link"),
+        "/ai/preferences?token=forged": (400, "Invalid link"),
+        "/ai/unsubscribe?token=forged": (400, "Invalid link"),
+        f"/ai/confirm?token={old}": (410, "This link has expired"),
+        "/ai/no-such-page": (404, "Page not found"),
+    }
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        for path, (code, heading) in refusals.items():
+            status, _, page = reader.get(path)
+            assert status == code, path
+            assert f"<h1>{heading}</h1>".encode() in page, page.decode()
+            assert title(page) == f"Error: {heading} · AI Weekly", path
+
+
 def test_earlier_unsubscribe_links_still_work(site: Path, tmp_path: Path) -> None:
     from newsletter.delivery.tokens import legacy_unsubscribe_token
 

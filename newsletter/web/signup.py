@@ -332,9 +332,10 @@ class SignupPages:
         heading = HEADINGS[page]
         values = {
             "config": self.config, "root": self.prefix, "page": page, "heading": heading,
-            # a screen reader says the title first: a page showing an error starts with it
-            "page_title": f"{'Error: ' if context.get('error') else ''}{heading} · "
-                          f"{self.config.title}", "description": "",
+            # a screen reader says the title first: a page showing an error starts with it,
+            # a refused form's as much as a refused link's (invalid, expired) or a 404
+            "page_title": f"{'Error: ' if context.get('error') or status >= 400 else ''}"
+                          f"{heading} · {self.config.title}", "description": "",
             "canonical": f"{self.config.site_url}"
                          f"{page if page in (*ROUTES, 'unsubscribe') else ''}",
             "hours": _hours(self.config.subscribe.confirm_hours), "latest": "",
