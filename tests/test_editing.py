@@ -117,7 +117,8 @@ def test_check_resolves_the_drafts_pins_and_excludes_as_the_build_does(two_topic
         f'{path}:5: pin[2]: "space" has no configured topic (its topics: Space), so there '
         "is no section to pin it in",
         f'{path}:6: exclude[0]: no article file and no related coverage in this issue\'s '
-        f'window has the id or URL "alpah"; {explain}: fix the entry or remove it',
+        f'window has the id or URL "alpah" (did you mean "alpha"?); {explain}: fix the entry '
+        "or remove it",
         f'{path}:6: exclude[1]: "alpha" is also pinned; keep one of the two',
         f'{path}:7: topic_intros: "Spaec" is not a configured topic (the topics: AI, Robotics)',
     ]
@@ -627,7 +628,8 @@ def test_a_forced_rebuild_that_changes_only_the_record_is_no_correction(two_topi
     for said in (run(two_topics, "explain", "2021-02-22").stdout, _preview(two_topics)[1],
                  run(two_topics, "publish", "2021-02-22").stderr):
         assert "placing nothing" not in said and "only the record" not in said, said
-        assert "corrects the published issue" in said or 'id="not-published"' in said, said
+        assert ("corrects the published issue" in said or 'id="not-published"' in said
+                or '"alpah" (did you mean "alpha"?)' in said), said
     overrides(two_topics, "")
     forced = run(two_topics, "build", "2021-02-22", "--force")
     assert "published already and is unchanged" in forced.stdout, forced.output
@@ -671,6 +673,86 @@ def test_a_record_edit_beside_another_change_is_a_correction_to_force(two_topics
     assert ("rebuilding it would change 2021-02-22/issue.json: pass --force"
             in scored.stderr), scored.output
     assert "only the record" not in scored.output
+
+
+def test_a_mistyped_entry_is_named_with_the_id_meant_by_publish_as_by_build_and_explain(
+        two_topics: Path) -> None:
+    """publish of an issue already out, meeting a typo in its overrides.yaml, named no typo:
+    it said the edit was not in the issue and that `build --force` corrects it, which
+    refuses the file. It names each entry as build, explain and check do, with the id of
+    the window's article it is spelt like."""
+    overrides(two_topics, "pin: [beta]\n")
+    assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
+    path = overrides(two_topics, "pin: [alpah]\nexclude: [robto]\n")
+    problems = [
+        f'{path}:1: pin[0]: no valid article has the id or URL "alpah" (did you mean '
+        '"alpha"?); `newsletter explain --date 2021-02-22` lists the ids',
+        f"{path}:2: exclude[0]: no article file and no related coverage in this issue's "
+        'window has the id or URL "robto" (did you mean "robot"?); `newsletter explain',
+    ]
+    published = run(two_topics, "publish", "2021-02-22")
+    assert published.exit_code == 0, published.output
+    said = published.stderr
+    for problem in problems:
+        assert f"warning: {problem}" in said, said
+    assert said.count("publishing again does not apply the file, and `newsletter build "
+                      "--date 2021-02-22 --force` refuses it until it is fixed") == 2, said
+    assert "corrects the published issue" not in said, said
+    forced = run(two_topics, "build", "2021-02-22", "--force")
+    assert forced.exit_code == 1, forced.output
+    explained = run(two_topics, "explain", "2021-02-22")
+    assert explained.exit_code == 1, explained.output
+    for problem in problems:
+        assert problem.replace(f"{path}:", "line ", 1) in forced.stderr, forced.stderr
+        assert f"error: {problem}" in explained.stderr, explained.stderr
+    overrides(two_topics, "pin: [alpah]\n", date="2021-02-23")  # a draft's: check names it
+    checked = run(two_topics, "check")
+    assert checked.exit_code == 1
+    assert '"alpah" (did you mean "alpha"?)' in checked.stderr, checked.stderr
+
+
+@pytest.mark.parametrize("change", ["theme", "template"])
+def test_a_record_edit_beside_a_template_or_theme_change_is_no_same_issue(
+        two_topics: Path, change: str) -> None:
+    """The pin taken out places nothing differently, but the theme's footer, or the
+    project's own copy of a template, changed since the issue went out: rebuilding it
+    changes what readers see, as build says in asking for --force, so explain and the
+    preview do not call it the same issue either. Its page links to the issues published
+    before and after it (a draft between them is no link)."""
+    overrides(two_topics, "pin: [alpha]\n")
+    assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
+    write_article(two_topics / "articles", "earlier", publishedDateTime="2021-02-10T12:00:00Z")
+    write_article(two_topics / "articles", "later", publishedDateTime="2021-02-25T12:00:00Z")
+    for date, publish in (("2021-02-15", True), ("2021-02-28", False), ("2021-03-01", True)):
+        built = run(two_topics, "build", date, *(["--publish"] if publish else []))
+        assert built.exit_code == 0, built.output
+    page = (two_topics / "issues" / "2021-02-22" / "index.html").read_text("utf-8")
+    assert "2021-02-15/" in page and "2021-03-01/" in page and "2021-02-28/" not in page
+    overrides(two_topics, "")
+    said = run(two_topics, "explain", "2021-02-22").stdout  # nothing else changed yet
+    assert "placing nothing differently: rebuilding it gives the same issue" in said, said
+    if change == "theme":
+        write_config(two_topics, topics=["AI", "Robotics"],
+                     theme={"footer": "Made in Springfield by the AI Weekly team."})
+        changed = "2021-02-22/email.mjml, 2021-02-22/email.html, 2021-02-22/email.txt"
+    else:
+        packaged = (Path(__file__).parent.parent / "templates" / "email.txt.j2").read_text()
+        (two_topics / "templates").mkdir()
+        (two_topics / "templates" / "email.txt.j2").write_text(packaged + "\nThanks!\n")
+        write_config(two_topics, topics=["AI", "Robotics"], templates="templates")
+        changed = "2021-02-22/email.txt"
+    built = run(two_topics, "build", "2021-02-22")
+    assert built.exit_code == 1 and "pass --force" in built.stderr, built.output
+    assert changed in built.stderr, built.stderr
+    explained = run(two_topics, "explain", "2021-02-22").stdout
+    assert "same issue" not in explained and "placing nothing" not in explained, explained
+    assert ("Published with pin: [alpha]\n  overrides.yaml changed since (pin): this report "
+            "is what rebuilding it gives; `newsletter build --date 2021-02-22 --force` "
+            "corrects the published issue\n") in explained, explained
+    draft, page = _preview(two_topics)
+    assert draft.edits_not_published == ("pin",) and draft.edits_placing_nothing == ""
+    assert 'id="placing-nothing"' not in page and "same issue" not in page
+    assert 'id="not-published"' in page
 
 
 def test_only_an_earlier_issue_featuring_a_pin_warns_whatever_the_urls_spelling(

@@ -23,9 +23,10 @@ from ..publishing.build import (
 )
 from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by, windows_to_keep
 from ..publishing.editing import (
+    NOT_APPLIED,
     edits_since_published,
-    only_the_record_differs,
     published_lines,
+    rebuilds_the_same,
     record_only,
 )
 from ..publishing.issues import IssueStore
@@ -159,16 +160,21 @@ def publish(options: Options, date: dt.date) -> None:
     _say_links(other_issues_files(written, config, issue))
     edits: tuple[str, ...] = ()
     rebuilt: Issue | None = None
+    refused: tuple[str, ...] = ()  # the problems of the entries build refuses (a typo)
     try:
         edits = edits_since_published(config, issue) if already else ()
         if edits:  # selected again, as build would: a correction, or only a new record?
             again = read_and_select(config, date, complete=False, lenient=True)
-            rebuilt = None if again.unapplied else again.selection.issue
+            refused = again.unapplied
+            rebuilt = None if refused else again.selection.issue
     except NewsletterError as error:  # published all the same: the file is the editor's
         echo(f"warning: {error}", err=True)
-    if rebuilt is not None and only_the_record_differs(rebuilt, issue):
+    for problem in refused:  # named as build and explain name them, with the id meant
+        echo(f"warning: {problem} (publishing again does not apply the file, and `newsletter "
+             f"build --date {issue.slug} --force` refuses it until it is fixed)", err=True)
+    if rebuilt is not None and rebuilds_the_same(config, issue, rebuilt):
         echo(f"Issue {issue.slug}: {record_only(issue, rebuilt)}.")
-    elif edits:  # publishing again applies nothing: say so, or the fix seems to be out
+    elif edits and not refused:  # publishing again applies nothing: say so, or the fix seems out
         echo(f"warning: {config.output / issue.slug / OVERRIDES_FILE}: changed since issue "
              f"{issue.slug} was published ({', '.join(edits)} not in it); publishing again "
              f"does not apply it: `newsletter build --date {issue.slug} --force` corrects "
@@ -286,7 +292,7 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
                 batch.clear()
         echo("".join(batch), nl=False)
     for problem in result.unapplied:  # after the report, where the editor looks last
-        echo(f"error: {problem}", err=True)
+        echo(f"error: {problem} ({NOT_APPLIED})", err=True)
     if result.unapplied:  # reported, yet the file is broken: as check does, exit 1
         sys.exit(1)
 

@@ -17,8 +17,6 @@ from ..core.errors import OVERRIDES, ConfigError, NewsletterError, StrictError
 from ..core.models import Issue, IssueStatus, Problem, Selection
 from ..core.timing import issue_timestamp, minute_text
 from ..reading.corpus import CorpusReading, read_corpus
-from ..rendering.mail import render_email, size_warning
-from ..rendering.message import sample_message
 from ..rendering.pages import (
     archive_path,
     archive_years,
@@ -34,10 +32,11 @@ from ..selecting.overrides import (
 )
 from ..selecting.select import issue_window, select_issue
 from .drafts import numbered
-from .editing import NOT_APPLIED, pinned_again, record_only, unshown_intros, with_intros
+from .editing import pinned_again, record_only, unshown_intros, with_intros
 from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
-from .issues import IssueStore, neighbours
+from .issues import IssueStore
 from .output import remove_files, write_files
+from .rendered import changed_files, differs, render_issue_files
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,8 @@ class BuildResult:
     corrected: bool = False
     removed_draft: bool = False  # an empty rebuild deleted the draft an earlier build wrote
     record_only: str = ""  # what differs, when only the overrides a published issue records do
-    # The overrides' entries left out (read_and_select(lenient=True)), each with its problem.
+    # The problems of the overrides' entries left out (read_and_select(lenient=True)), as
+    # check names them: explain and the preview add NOT_APPLIED, publish what it does not do.
     unapplied: tuple[str, ...] = ()
 
     @property
@@ -122,7 +122,7 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
                           (str(overrides_path),))
     return BuildResult(replace(selection, issue=issue), reading,
                        warnings=warnings + again + unshown,
-                       unapplied=tuple(f"{e} ({NOT_APPLIED})" for e in errors))
+                       unapplied=tuple(str(e) for e in errors))
 
 
 def why_empty(result: BuildResult, *, explained: bool = False) -> str:
@@ -144,24 +144,6 @@ def why_empty(result: BuildResult, *, explained: bool = False) -> str:
 
 
 # -- rendering: everything in memory, nothing written ---------------------------------------
-
-def render_issue_files(issue: Issue, config: Config, published: Sequence[Issue]
-                       ) -> tuple[dict[str, bytes], str | None]:
-    """The files of ``<output>/<slug>/`` and the email-size warning, if any."""
-    email = render_email(issue, config)
-    previous, following = neighbours(issue, published)
-    folder = issue.slug
-    files = {
-        f"{folder}/{ISSUE_FILE}": issue_json(issue),
-        f"{folder}/email.mjml": email.mjml.encode("utf-8"),
-        f"{folder}/email.html": email.html.encode("utf-8"),
-        f"{folder}/email.txt": email.text.encode("utf-8"),
-        f"{folder}/email.eml": sample_message(config, issue, email),
-        f"{folder}/index.html": render_issue_page(issue, config, previous=previous,
-                                                  next=following),
-    }
-    return files, size_warning(email)
-
 
 def _neighbour_slugs(published: Sequence[Issue]) -> dict[str, tuple[str | None, str | None]]:
     """Where the previous and next links of each issue's page lead, for every issue of
@@ -260,13 +242,6 @@ def other_issues_files(written: Sequence[Path], config: Config, issue: Issue) ->
             if len(path.parts) == 2 and path.parts[0] != issue.slug and path.name == "index.html"]
 
 
-def _differs(path: Path, data: bytes) -> bool:
-    try:
-        return path.read_bytes() != data
-    except OSError:
-        return True
-
-
 def _published(issue: Issue, stored: Issue | None, config: Config,
                corrected_at: dt.datetime | None = None) -> Issue:
     """``issue`` published, with the timestamp it was first published with (none for an
@@ -346,12 +321,10 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
     if was_published and not force:
         # Compare everything the rebuild would write: a template change counts too.
         others = [p for p in store.published() if p.slug != issue.slug]
-        files, _warning = render_issue_files(issue, config,
-                                             sorted([*others, issue], key=lambda i: i.date))
-        changed = [name for name, data in files.items() if _differs(config.output / name, data)]
+        changed = changed_files(config, issue, others)
         if stored is not None and changed == [f"{issue.slug}/{ISSUE_FILE}"]:
             kept = replace(issue, pins=stored.pins, excludes=stored.excludes)
-            if not _differs(config.output / changed[0], issue_json(kept)):  # only the record
+            if not differs(config.output / changed[0], issue_json(kept)):  # only the record
                 record, issue, changed = record_only(stored, issue), kept, []
         if changed:
             raise NewsletterError(

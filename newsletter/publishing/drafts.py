@@ -3,8 +3,8 @@ up in ``newsletter check``, not when the issue is built or, worse, at the schedu
 
 A pin or exclude is resolved against the corpus as the build resolves it. ``check`` reads the
 corpus once for every draft, keeping only the articles their entries name (:func:`wanted_by`)
-and, for a draft excluding a URL (another outlet's coverage, maybe), its window's articles
-(:func:`windows_to_keep`)."""
+and, for a draft that pins or excludes, its window's articles (:func:`windows_to_keep`): an
+excluded URL may name another outlet's coverage, a mistyped id is spelt like one of them."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from pathlib import Path
 from ..core.config import Config
 from ..core.errors import ConfigError, NewsletterError
 from ..core.models import Article, Window
-from ..core.urls import canonical_url
 from ..selecting.overrides import OVERRIDES_FILE, Overrides, load_overrides, resolve_entries
 from ..selecting.select import issue_window
 from .issues import IssueStore
@@ -86,11 +85,13 @@ def wanted_by(drafts: Sequence[Draft]) -> tuple[str, ...]:
 
 
 def windows_to_keep(config: Config, drafts: Sequence[Draft]) -> tuple[Window, ...]:
-    """The windows of the drafts that exclude a URL: it may name no article file but another
-    outlet's coverage of an article in the window, which only the window's articles tell."""
+    """The windows of the drafts that pin or exclude: an excluded URL may name no article
+    file but another outlet's coverage of an article in the window, which only the window's
+    articles tell, and an entry naming nothing (a typo) is told the id it is spelt like
+    among them, as the build tells it."""
     return tuple(issue_window(draft.date, config.timezone, config.window_days)
                  for draft in drafts if draft.overrides
-                 and any(canonical_url(entry) for entry in draft.overrides.exclude))
+                 and (draft.overrides.pin or draft.overrides.exclude))
 
 
 def check_draft_overrides(config: Config, drafts: Sequence[Draft],

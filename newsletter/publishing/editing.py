@@ -15,6 +15,7 @@ from ..core.urls import canonical_url
 from ..selecting.overrides import OVERRIDES_FILE, Overrides, load_overrides, unapplied
 from .issuefile import issue_json
 from .issues import IssueStore, featured_url
+from .rendered import changed_files
 
 # What explain and the preview add to each problem of an entry they leave out.
 NOT_APPLIED = ("not applied here; `build`, `publish` and the schedule refuse the file until "
@@ -103,7 +104,7 @@ def published_lines(config: Config, issue: Issue, rebuilt: Issue | None = None) 
         return []
     lines = [f"Published {published_with(issue)}"]
     edits = edits_since_published(config, issue)
-    same = placing_nothing(issue, edits, rebuilt)
+    same = placing_nothing(config, issue, edits, rebuilt)
     if same:
         lines.append(f"  {same}")
     elif edits:
@@ -113,26 +114,33 @@ def published_lines(config: Config, issue: Issue, rebuilt: Issue | None = None) 
     return lines
 
 
-def placing_nothing(published: Issue, edits: Sequence[str], rebuilt: Issue | None) -> str:
+def placing_nothing(config: Config, published: Issue, edits: Sequence[str],
+                    rebuilt: Issue | None) -> str:
     """What explain and the preview say of ``edits`` (the keys of overrides.yaml changed
     since ``published`` went out) when ``rebuilt``, the issue selected again as build would
     select it, is the same issue: --force would only update the record. "" when the edits
     are a correction, or there are none, or no ``rebuilt`` tells (None: an entry that build
     refuses was left out to select it)."""
-    if not edits or rebuilt is None or not only_the_record_differs(rebuilt, published):
+    if not edits or rebuilt is None or not rebuilds_the_same(config, published, rebuilt):
         return ""
     return (f"{OVERRIDES_FILE} changed since ({', '.join(edits)}), placing nothing "
             "differently: rebuilding it gives the same issue; `newsletter build --date "
             f"{published.slug} --force` updates the record, dating no correction")
 
 
-def only_the_record_differs(rebuilt: Issue, published: Issue) -> bool:
-    """Whether ``rebuilt`` (the issue selected again) is the ``published`` one but for the
-    pins and excludes it records: edits of overrides.yaml that place nothing differently."""
+def rebuilds_the_same(config: Config, published: Issue, rebuilt: Issue) -> bool:
+    """Whether rebuilding the ``published`` issue gives the same issue, as ``build`` judges
+    it: ``rebuilt`` (the issue selected again) is the published one but for the pins and
+    excludes it records (edits of overrides.yaml that place nothing differently), and every
+    file of its folder renders as it is on disk: a template, theme or config changed since
+    would change what readers see, and build would ask for --force to correct it."""
     same = replace(rebuilt, status=published.status, published_at=published.published_at,
                    updated_at=published.updated_at, pins=published.pins,
                    excludes=published.excludes)
-    return issue_json(same) == issue_json(published)
+    if issue_json(same) != issue_json(published):  # the selection differs: nothing to render
+        return False
+    others = IssueStore(config.output).published_around(published.date)  # its page's links
+    return not changed_files(config, same, others)
 
 
 def record_only(stored: Issue, rebuilt: Issue) -> str:

@@ -70,6 +70,21 @@ class IssueStore:
         issues = (self.get(date) for date in self.dates())
         return [i for i in issues if i is not None and i.status == IssueStatus.PUBLISHED]
 
+    def published_around(self, issue_date: dt.date) -> list[Issue]:
+        """The published issues just before and just after ``issue_date`` (at most two):
+        those the previous and next links of its page name, read without every other
+        ``issue.json`` of a long archive."""
+        dates = self.dates()
+        found = []
+        for side in ([d for d in reversed(dates) if d < issue_date],
+                     [d for d in dates if d > issue_date]):
+            issues = (self.get(date) for date in side)
+            nearest = next((i for i in issues if i is not None
+                            and i.status == IssueStatus.PUBLISHED), None)
+            if nearest is not None:
+                found.append(nearest)
+        return found
+
     def published_dates(self) -> list[dt.date]:
         return [issue.date for issue in self.published()]
 

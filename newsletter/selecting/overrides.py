@@ -191,7 +191,8 @@ def resolve_entries(overrides: Overrides, articles: Sequence[Article], config: C
     for index, entry in enumerate(overrides.pin):
         article = find_article(entry, by_id, by_url)
         if article is None:
-            errors.append(f'pin[{index}]: no valid article has the id or URL "{entry}"; '
+            errors.append(f'pin[{index}]: no valid article has the id or URL "{entry}"'
+                          + _meant(entry, articles, window) + "; "
                           + (_as_list("pin", entry, by_id, by_url) or
                              f"{listing} and `newsletter check` the invalid files: fix the "
                              "entry or remove the pin"))
@@ -219,7 +220,8 @@ def resolve_entries(overrides: Overrides, articles: Sequence[Article], config: C
             excluded.add(canonical_url(entry) or entry)  # as related items are compared
         else:
             errors.append(f'exclude[{index}]: no article file and no related coverage in this '
-                          f'issue\'s window has the id or URL "{entry}"; '
+                          f'issue\'s window has the id or URL "{entry}"'
+                          + _meant(entry, articles, window) + "; "
                           + (_as_list("exclude", entry, by_id, by_url)
                              or f"{listing}: fix the entry or remove it"))
     errors += _unknown_topics(overrides, config)
@@ -239,6 +241,15 @@ def _by_url(articles: Sequence[Article], window: Window) -> dict[str, Article]:
                             > (held.published in window, held.published)):
             chosen[article.canonical_url] = article
     return chosen
+
+
+def _meant(entry: str, articles: Sequence[Article], window: Window) -> str:
+    """The id of an article in the issue's window spelt like ``entry`` (a typo), as a
+    suggestion: those are the ids `explain` lists and `build` reads; "" when none is close.
+    Looked for only once an entry names nothing."""
+    ids = [a.id for a in articles if a.published in window]
+    close = difflib.get_close_matches(entry, ids, n=1, cutoff=0.8)
+    return f' (did you mean "{close[0]}"?)' if close else ""
 
 
 def _as_list(key: str, entry: str, by_id: dict[str, Article],

@@ -2,7 +2,7 @@
 of changes.
 
 A draft is :func:`newsletter.publishing.build.read_and_select` and
-:func:`newsletter.publishing.build.render_issue_files` without the writing: previewing never
+:func:`newsletter.publishing.rendered.render_issue_files` without the writing: previewing never
 writes to the output folder and never publishes. The cache holds the latest configuration
 and one draft per date; the watcher calls :meth:`DraftCache.changed` when a file changes,
 which empties it and moves the version token on; the next request renders again.
@@ -22,9 +22,15 @@ from typing import Any
 from ...core.config import Config, load_config
 from ...core.errors import NewsletterError
 from ...core.models import Problem, Selection
-from ...publishing.build import read_and_select, render_issue_files, why_empty
-from ...publishing.editing import edits_since_published, placing_nothing, published_with
+from ...publishing.build import read_and_select, why_empty
+from ...publishing.editing import (
+    NOT_APPLIED,
+    edits_since_published,
+    placing_nothing,
+    published_with,
+)
 from ...publishing.issues import IssueStore
+from ...publishing.rendered import render_issue_files
 from ...reading.corpus import CorpusReading
 from ...rendering.mail import preheader, subject_line
 from ...selecting.overrides import OVERRIDES_FILE
@@ -79,14 +85,16 @@ def render_draft(config: Config, issue_date: dt.date, *, strict: bool = False,
     # published it while they were still at it): the preview shows it, the issue lacks it.
     edits = edits_since_published(config, stored) if stored else ()
     # ... or only a new record of them, when they place nothing differently (as explain says)
-    same = placing_nothing(stored, edits, None if result.unapplied else issue) if stored else ""
+    same = (placing_nothing(config, stored, edits, None if result.unapplied else issue)
+            if stored else "")
     common: dict[str, Any] = dict(slug=issue.slug, version=version,
                                   selection=result.selection, published=published,
                                   edits_not_published=edits, edits_placing_nothing=same,
                                   published_with=published_with(stored) if stored else "",
                                   reading=result.reading,
                                   problems=result.problems, warnings=result.warnings,
-                                  unapplied=result.unapplied,
+                                  unapplied=tuple(f"{p} ({NOT_APPLIED})"
+                                                  for p in result.unapplied),
                                   unread=result.reading.unread,
                                   newest=max((a.published for a in result.reading.articles),
                                              default=None))

@@ -1,0 +1,55 @@
+"""One issue's folder rendered in memory, and which of its files on disk a rebuild would
+change: ``build`` refuses to change a published issue without --force by it, and explain,
+the preview and publish say a rebuild gives the same issue only when it finds none.
+
+Rendering is pure (no clock, no I/O), so the same issue and config give the same bytes:
+a file differs only when what readers see of it would (a template, the theme, the config
+or the issue itself changed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..core.config import Config
+from ..core.models import Issue
+from ..rendering.mail import render_email, size_warning
+from ..rendering.message import sample_message
+from ..rendering.pages import render_issue_page
+from .issuefile import ISSUE_FILE, issue_json
+from .issues import neighbours
+
+
+def render_issue_files(issue: Issue, config: Config, published: Sequence[Issue]
+                       ) -> tuple[dict[str, bytes], str | None]:
+    """The files of ``<output>/<slug>/`` and the email-size warning, if any."""
+    email = render_email(issue, config)
+    previous, following = neighbours(issue, published)
+    folder = issue.slug
+    files = {
+        f"{folder}/{ISSUE_FILE}": issue_json(issue),
+        f"{folder}/email.mjml": email.mjml.encode("utf-8"),
+        f"{folder}/email.html": email.html.encode("utf-8"),
+        f"{folder}/email.txt": email.text.encode("utf-8"),
+        f"{folder}/email.eml": sample_message(config, issue, email),
+        f"{folder}/index.html": render_issue_page(issue, config, previous=previous,
+                                                  next=following),
+    }
+    return files, size_warning(email)
+
+
+def differs(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() != data
+    except OSError:
+        return True
+
+
+def changed_files(config: Config, issue: Issue, others: Sequence[Issue]) -> list[str]:
+    """The files of the published ``issue``'s folder (relative to the output folder) that
+    writing it as it is now would change on disk: every file is compared, so a template or
+    theme changed since counts as much as an article. ``others``: the other published
+    issues, or those just before and after it (its page's previous and next links)."""
+    published = sorted([*others, issue], key=lambda i: i.date)
+    files, _warning = render_issue_files(issue, config, published)
+    return [name for name, data in files.items() if differs(config.output / name, data)]
