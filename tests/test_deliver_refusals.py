@@ -114,18 +114,30 @@ def test_a_server_refusing_every_message_stops_the_run_and_bounces_nobody(
 
 @both
 def test_refusals_of_the_address_still_bounce(site: Path, tmp_path: Path) -> None:
+    """And a recipient's own refusal keeps its meaning whatever its words: a full mailbox
+    says "quota" too, and a content filter "spam"; at RCPT (bounced) or after DATA (failed,
+    tried again by the next run), the run goes on to the others."""
     refusing = Refusing(rcpt={"old@example.org": "550 No such user here",
                               "full@example.org": "552 5.2.2 Mailbox full",
                               "gone@example.org": "550 5.1.1 User unknown",
-                              "kept@example.org": "550 5.7.1 Rejected by policy"})
+                              "kept@example.org": "550 5.7.1 Rejected by policy",
+                              "over@example.org": "552 5.2.2 The email account that you "
+                                                  "tried to reach is over quota"},
+                        data={"quota@example.org": "552 5.2.2 Quota exceeded (mailbox for "
+                                                   "user is full)",
+                              "spam@example.org": "550 5.7.1 Message rejected as spam",
+                              "big@example.org": "552 5.3.4 Message size exceeds limit"})
     with smtp_server(refusing) as port:
         config = configured(site, tmp_path, port)
         add_people(config, tmp_path, [f"{a},," for a in (*refusing.rcpt_replies,
+                                                          *refusing.data_replies,
                                                           "fine@example.org")])
         report = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
     assert sorted(report.bounced) == ["full@example.org", "gone@example.org",
-                                      "old@example.org"]
-    assert report.failed == ["kept@example.org"] and report.sent == ["fine@example.org"]
+                                      "old@example.org", "over@example.org"]
+    assert sorted(report.failed) == ["big@example.org", "kept@example.org",
+                                     "quota@example.org", "spam@example.org"]
+    assert report.sent == ["fine@example.org"] and not report.refused
     assert statuses(config)["kept@example.org"] == "active"
 
 
@@ -141,6 +153,52 @@ def test_addresses_that_bounce_in_a_row_do_not_stop_the_run(site: Path, tmp_path
         report = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
     assert sorted(report.bounced) == dead and report.sent == ["fine@example.org"]
     assert report.failed == [] and not report.refused
+
+
+# Refusals that come later in a message but are about the sender or this machine, not the
+# recipient: every message would get them, for now. In the words of real servers.
+LATER_THAT_PASS = [
+    ("DATA", "554 Throttling failure: Maximum sending rate exceeded."),  # Amazon SES
+    ("RCPT", "550 5.4.5 Daily user sending quota exceeded."),  # Gmail
+    ("DATA", "550 5.4.5 Daily user sending quota exceeded."),
+    ("RCPT", "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed "
+             "to process message due to a permanent exception"),  # Office 365
+    ("DATA", "550 5.7.1 Message rejected: rate limit exceeded"),
+    ("RCPT", "550 Too many messages from this sender, try again later"),
+    # Postfix applies DNS blocklists to RCPT TO by default
+    ("RCPT", "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using "
+             "zen.spamhaus.org; https://www.spamhaus.org/query/ip/127.0.0.1"),
+    ("DATA", "550 5.7.1 Service unavailable, Client host [127.0.0.1] blocked using Spamhaus"),
+]
+
+
+@both
+@pytest.mark.parametrize("where, reply", LATER_THAT_PASS)
+def test_a_senders_limit_or_a_blocklist_later_in_a_message_stops_the_run_for_now(
+        site: Path, tmp_path: Path, where: str, reply: str) -> None:
+    """A quota, a rate or a blocklist of this machine met at RCPT TO or after DATA is the
+    answer every message would get: the run stops at the first (not after five in a row),
+    bounces nobody, and says to send again later rather than to correct something first
+    (the scheduler tries it again on its timer), as the same refusal to MAIL FROM does."""
+    everyone = [f"q{n}@example.org" for n in range(8)]
+    replies = {a: reply for a in everyone}
+    refusing = Refusing(**{"rcpt" if where == "RCPT" else "data": replies})
+    lines: list[str] = []
+    with smtp_server(refusing) as port:
+        config = configured(site, tmp_path, port)
+        add_people(config, tmp_path, [f"{a},," for a in everyone])
+        report = send_issue(config, ISSUE, log=lines.append, retry=FAST)
+    refused = sum((refusing.rcpt_calls if where == "RCPT" else refusing.data_calls).values())
+    assert refused == 1, (refused, lines)
+    assert report.refused is None, lines  # passes with time: not waiting for a person
+    assert report.sent == [] and report.bounced == [] and sorted(report.failed) == everyone
+    assert set(statuses(config).values()) == {"active"} and ledger(config) == []
+    assert any(line.startswith("error: the server refused the message to q")
+               and reply in line and "tried again later" in line for line in lines), lines
+    assert "Stopped: 7 message(s) not attempted." in lines, lines
+    assert any("Run the same command again" in line for line in lines), lines
+    assert not any("until what the server refused is corrected" in line for line in lines)
+    assert state_sql(config, "SELECT run FROM send_runs") == []
 
 
 class RefusingAll(Recorder):

@@ -242,14 +242,15 @@ def test_a_sender_refused_by_one_worker_stops_the_other_workers(site: Path, tmp_
 
 class RefusedWhileTheOthersWait(Recorder):
     """Four senders: the replies to the first three messages held (until ``release``), the
-    fourth sender refused for good once the other three wait (the run's own check of the
-    sender, the first MAIL FROM, is taken)."""
+    fourth sender refused with ``reply`` (for good by default) once the other three wait
+    (the run's own check of the sender, the first MAIL FROM, is taken)."""
 
     REPLY = "553 5.7.1 Sender address rejected: not owned by user"
 
-    def __init__(self) -> None:
+    def __init__(self, reply: str = REPLY) -> None:
         super().__init__(hold_after=0)
         self.mails = 0
+        self.reply = reply
 
     async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: N802
         self.mails += 1
@@ -258,7 +259,7 @@ class RefusedWhileTheOthersWait(Recorder):
                 if len(self.held) >= 3:
                     break
                 await asyncio.sleep(0.01)
-            return self.REPLY
+            return self.reply
         envelope.mail_from = address
         return "250 OK"
 
@@ -275,12 +276,17 @@ def _worker_processes(parent: int) -> list[int]:
     return found
 
 
-def test_a_refusal_that_lasts_is_said_even_when_the_worker_that_met_it_was_killed(
-        site: Path, tmp_path: Path) -> None:
-    """Both worker processes killed after one met a sender refused for good (the others
-    waiting for replies): what they recorded in the state still stops the run for that
-    reason, named, and the run says to correct the sender before sending again."""
-    relay = RefusedWhileTheOthersWait()
+@pytest.mark.parametrize("reply, said, lasts", [
+    (RefusedWhileTheOthersWait.REPLY, "; check email.from", True),
+    (QUOTA, ": a sending quota or rate limit, which passes with time", False),
+])
+def test_a_refusal_is_said_as_lasting_or_passing_even_when_the_worker_that_met_it_was_killed(
+        site: Path, tmp_path: Path, reply: str, said: str, lasts: bool) -> None:
+    """Both worker processes killed after one met a refused sender (the others waiting for
+    replies): what they recorded in the state still stops the run for that reason, named,
+    and whether it lasts with it: a sender refused for good must be corrected before
+    sending again, a sender over its quota is sent again as it is, later."""
+    relay = RefusedWhileTheOthersWait(reply)
     with smtp_server(relay) as port:
         config_path = project(site, tmp_path, port, concurrency=2)
         config = load_config(config_path)
@@ -303,8 +309,8 @@ def test_a_refusal_that_lasts_is_said_even_when_the_worker_that_met_it_was_kille
     assert sender.returncode == 1, output
     assert output.count("warning: worker") == 2, output
     assert ("error: the server refused the sender newsletter@news.example.org: "
-            f"{RefusedWhileTheOthersWait.REPLY}; check email.from") in output, output
-    assert CORRECT_FIRST in output and SEND_AGAIN not in output, output
+            f"{reply}{said}") in output, output
+    assert (CORRECT_FIRST in output) == lasts and (SEND_AGAIN in output) != lasts, output
 
 
 # -- the marks of runs that did not end ---------------------------------------------------------
@@ -409,21 +415,43 @@ SENDER_REFUSALS = [  # a sender refused, a login required, a message too big: a 
     # 554 is "no service for now" only at the greeting: to MAIL FROM, a sender refused
     "554 5.7.1 Sender address rejected: Access denied",
 ]
+# A DNS blocklist naming this machine passes wherever it is met (Postfix's wording).
+BLOCKLISTED = ("554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using "
+               "zen.spamhaus.org")
+# Replies to RCPT TO or after DATA: the sender's limits and blocklists pass as they do to MAIL
+# FROM, but a quota may be the recipient's mailbox full, and that is theirs.
+MESSAGE_LIMITS = [*SENDER_LIMITS, BLOCKLISTED,
+                  "554 Throttling failure: Maximum sending rate exceeded.",
+                  "550 5.7.1 Client host 192.0.2.1 is on our block list (S3150)",
+                  "550 5.7.1 Rejected: 192.0.2.1 listed in an RBL"]
+RECIPIENT_REFUSALS = [
+    "552 5.2.2 The email account that you tried to reach is over quota",
+    "552 5.2.2 Quota exceeded (mailbox for user is full)",
+    "554 5.2.2 mailbox full; STOREDRV.Deliver.Exception:QuotaExceededException",
+    "550 Mailbox over quota",
+    "550 5.1.1 No such user",
+    "550 5.7.1 Message rejected as spam by Content Filtering",
+    "554 5.7.1 Message rejected: a link in the body is listed in dbl.spamhaus.org",
+    "554 5.7.1 Service unavailable; Recipient address [example.org] blocked using dbl.example",
+    "552 5.3.4 Message size exceeds fixed limit",
+    "554 5.7.1 <ada@example.org>: Relay access denied",
+]
 # Greetings: 554 is "no SMTP service here" for now; 521, a host that takes no mail.
 GREETINGS_THAT_PASS = ["554 5.7.1 Service unavailable; client blocked using zen.spamhaus.org",
                        "554 No SMTP service here"]
 GREETINGS_THAT_LAST = ["521 5.3.2 This host does not accept mail"]
 
 
-@pytest.mark.parametrize("reply, greeting, passes", [
-    *((reply, False, True) for reply in SENDER_LIMITS),
-    *((reply, False, False) for reply in SENDER_REFUSALS),
-    *((reply, True, True) for reply in GREETINGS_THAT_PASS),
-    *((reply, True, False) for reply in GREETINGS_THAT_LAST),
+@pytest.mark.parametrize("reply, at, passes", [
+    *((reply, "MAIL FROM", True) for reply in [*SENDER_LIMITS, BLOCKLISTED]),
+    *((reply, "MAIL FROM", False) for reply in SENDER_REFUSALS),
+    *((reply, at, True) for reply in MESSAGE_LIMITS for at in ("RCPT TO", "DATA")),
+    *((reply, at, False) for reply in RECIPIENT_REFUSALS for at in ("RCPT TO", "DATA")),
+    *((reply, "greeting", True) for reply in GREETINGS_THAT_PASS),
+    *((reply, "greeting", False) for reply in GREETINGS_THAT_LAST),
 ])
-def test_which_refusals_of_the_session_pass_with_time(reply: str, greeting: bool,
-                                                      passes: bool) -> None:
+def test_which_refusals_pass_with_time(reply: str, at: str, passes: bool) -> None:
     from newsletter.delivery.smtp import passes_with_time
 
     code, text = reply.split(" ", 1)
-    assert passes_with_time(int(code), text, greeting=greeting) == passes
+    assert passes_with_time(int(code), text, at=at) == passes

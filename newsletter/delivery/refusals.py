@@ -7,8 +7,9 @@ what follows from each:
 - accepted: the subscriber has the issue (``sent``).
 - :class:`~.smtp.Permanent`, a 5xx refusing the address (no such mailbox, a disabled one):
   the subscriber is ``bounced`` and sent nothing more until they sign up again.
-- :class:`~.smtp.Refused`, a 5xx refusing this message rather than the address (after DATA,
-  or at RCPT for a reason of policy or relay): failed, and tried again by the next run. But
+- :class:`~.smtp.Refused`, a 5xx refusing this message rather than the address (after DATA:
+  content, size, the recipient's mailbox full; or at RCPT for a reason of policy or relay):
+  failed, and tried again by the next run. But
   :data:`REFUSED_IN_A_ROW` of them in a row are the server refusing the issue or the sender
   (a content filter, a relay's policy), not each subscriber: the run stops, and that lasts.
   In a row in the run, whichever of its senders and worker processes had them (:class:`Streak`).
@@ -16,10 +17,13 @@ what follows from each:
   the sender, a 5xx to MAIL FROM; TLS): the run stops, and that lasts. It is the answer
   every sender would get, so a run of several asks once before they start
   (:func:`~.smtp.refused_session`), and one met later stops them all, as refusals in a row do.
-- :class:`~.smtp.TurnedAway`, such a refusal for now: a 554 greeting ("no SMTP service
-  here": a blocklist the server consults, its load) or a sender over its quota or rate at
-  MAIL FROM. The run stops alike, every sender with it, but that passes: asking again later
-  is what may succeed, with nothing for a person to correct.
+- :class:`~.smtp.TurnedAway`, a refusal of this client for now: a 554 greeting ("no SMTP
+  service here": a blocklist the server consults, its load), or, at MAIL FROM, RCPT TO or
+  after DATA alike, a sender over its quota or rate or a DNS blocklist naming this machine
+  (:func:`~.smtp.passes_with_time`: not counted in a row, as every message would get it).
+  The run stops at once, every sender with it, but that passes: asking again later is what
+  may succeed, with nothing for a person to correct; the state records that it passes, so
+  the run says so even when the worker process that met it was lost.
 - :class:`~.smtp.Failed`, the retries for 4xx replies and dropped connections ran out:
   failed, and tried again by the next run; when the server is unreachable the run stops,
   which passes.
@@ -71,7 +75,7 @@ def verdict(error: Exception | None) -> Verdict:
         return Verdict("bounced", str(error))
     if isinstance(error, Refused):
         return Verdict("", f"the server refused the message: {error}")
-    if isinstance(error, TurnedAway):  # for now: a 554 greeting, a sender's quota
+    if isinstance(error, TurnedAway):  # for now: a 554 greeting, a quota, a blocklist
         return Verdict("", str(error), stop=str(error))
     if isinstance(error, Fatal):  # a refused login or sender lasts
         return Verdict("", str(error), stop=str(error), lasts=True)
@@ -104,7 +108,9 @@ class Streak:
         once, by the sender that saw it). Called in the transaction recording the outcome."""
         judged = verdict(error)
         if isinstance(error, Fatal):  # the session refused: every sender of the run stops
-            db.run("send_run.halt", (self.run, self.issue, judged.stop))
+            # whether that lasts is recorded with it: read back by the run even when the
+            # worker process that met it is lost before it reports
+            db.run("send_run.halt", (self.run, self.issue, judged.stop, int(judged.lasts)))
         elif error is None:
             db.run("send_run.accepted", (self.run,))
         elif isinstance(error, Refused):

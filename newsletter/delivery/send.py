@@ -336,11 +336,12 @@ def _read_back(config: Config, report: SendReport, run: str, fatal: list[str],
     """The run's outcome from the ledger: complete even when a worker process died."""
     slug = report.issue
     with open_database(config) as db:
-        # A refusal stopped the run even when the worker that saw it was lost (a worker
-        # that reported it said whether it lasts; one lost, it is taken to last).
-        stopped = (db.run("send_run.stopped", (run,)).fetchone() or ("",))[0]
+        # A refusal stopped the run even when the worker that saw it was lost: recorded with
+        # whether it lasts, as a worker that reported it would have said.
+        stopped, lasts = db.run("send_run.stopped", (run,)).fetchone() or ("", 0)
         if stopped and stopped not in fatal and not report.refused:
-            fatal, report.refused = [stopped, *fatal], stopped
+            fatal = [stopped, *fatal]
+            report.refused = stopped if lasts else None
         with db.transaction():
             db.run("send_run.end", (run,))
         for address, status in db.run("deliveries.of_run", (slug, run)):

@@ -49,8 +49,9 @@ class Permanent(Exception):
 
 class Refused(Exception):
     """A 5xx refusing this message rather than the address: after DATA (a content or policy
-    filter, a size or quota limit), or at RCPT for a reason of policy or relay. The
-    subscriber stays; the message is tried again by the next run."""
+    filter, a size limit, the recipient's mailbox full), or at RCPT for a reason of policy or
+    relay. The subscriber stays; the message is tried again by the next run. (One saying a
+    limit of the sender or a blocklist naming this machine is a :class:`TurnedAway`.)"""
 
 
 # An enhanced status code (RFC 3463) at the start of a reply: its class 5, its subject.
@@ -72,30 +73,71 @@ class Fatal(Exception):
 
 
 class TurnedAway(Fatal):
-    """A server refusing this client's session for now, with a 5xx that passes with time: a
-    554 greeting ("no SMTP service here", RFC 5321 3.1: a blocklist it consults, an overload)
-    or a sender's quota or rate limit at MAIL FROM. Every other message would be refused
-    alike, so the run stops, as for any :class:`Fatal`; but a later run may be taken."""
+    """A server refusing this client for now, with a 5xx that passes with time: a 554
+    greeting ("no SMTP service here", RFC 5321 3.1: a blocklist it consults, an overload),
+    or, wherever it comes (MAIL FROM, RCPT TO, after DATA), a quota or rate limit of the
+    sender or a DNS blocklist naming this machine (:func:`passes_with_time`). Every other
+    message would be refused alike, so the run stops, as for any :class:`Fatal`; but a later
+    run may be taken."""
 
 
-# A 5xx to MAIL FROM (or at the greeting) that is a limit of the sender, not a refusal of it:
-# a quota, a rate, too many messages. Servers say so in words rather than codes (many reply
-# "550 5.7.1" both to a sender not allowed and to one over its quota), except 5.4.5 (a
-# sending limit, congestion) and 5.7.28 (a flood). A size limit (5.3.4, "size") is the
-# message's, and lasts.
+# A 5xx saying a limit of the sender, not a refusal of it: a quota, a rate, too many
+# messages. Servers say so in words rather than codes (many reply "550 5.7.1" both to a
+# sender not allowed and to one over its quota), except 5.4.5 (a sending limit, congestion)
+# and 5.7.28 (a flood). A size limit (5.3.4, "size") is the message's, and lasts.
 _LIMIT = re.compile(r"quota|rate.?limit|too many|throttl|(send|sending|daily|hourly) limit|"
                     r"limit (exceeded|reached)|(exceeded|reached) (the |your |its )?\w* ?limit|"
                     r"try (again )?later|\b5\.4\.5\b|\b5\.7\.28\b", re.IGNORECASE)
 _SIZE = re.compile(r"\b5\.3\.4\b|\bsize\b", re.IGNORECASE)
+# To RCPT TO or after DATA a quota may be the recipient's: their mailbox full ("552 5.2.2
+# over quota", "mailbox full"), which is theirs, as before; unless the reply names the
+# sender's sending or submission (Exchange's "SubmissionQuotaExceededException", Gmail's
+# "Daily user sending quota exceeded").
+_MAILBOX = re.compile(r"\b5\.2\.2\b|mailbox|inbox|storage|\bfull\b|over (its |the |their )?quota",
+                      re.IGNORECASE)
+_SENDING = re.compile(r"submission|\bsend(ing)? ?quota|\bsending\b", re.IGNORECASE)
+# A DNS blocklist the server consulted about this machine (or the sender's domain): Postfix
+# applies them to RCPT TO by default ("554 5.7.1 Service unavailable; Client host [192.0.2.1]
+# blocked using zen.spamhaus.org"), Exim and Microsoft say "listed", "block list", "RBL".
+# Every message from this machine gets it, and a listing expires or is removed. Not one
+# naming the recipient's domain ("Recipient address [...] blocked using") or a link in the
+# message (a URI blocklist: the content's).
+_BLOCKLIST = re.compile(r"blocked using|\b(dns)?rbl\b|\bdnsbl\b|(black|block) ?list|"
+                        r"\bspamhaus\b|\bspamcop\b", re.IGNORECASE)
+_NOT_THIS_MACHINE = re.compile(r"recipient|\bur[il]s?\b|\blinks?\b|\bbody\b|content",
+                               re.IGNORECASE)
 
 
-def passes_with_time(code: int, reply: object, *, greeting: bool = False) -> bool:
-    """Whether a 5xx refusing the session (the greeting, or MAIL FROM) says a limit that
-    passes: a quota or a rate of the sender, or, at the greeting, 554 itself."""
+def _blocklisted(text: str) -> bool:
+    return bool(_BLOCKLIST.search(text)) and not _NOT_THIS_MACHINE.search(text)
+
+
+def passes_with_time(code: int, reply: object, *, at: str = "MAIL FROM") -> bool:
+    """Whether a 5xx ``at`` the greeting, ``MAIL FROM``, ``RCPT TO`` or ``DATA`` says a refusal
+    of this client that passes with time: a quota or a rate of the sender, a DNS blocklist
+    naming this machine, or, at the greeting, 554 itself. The one place these words are told
+    apart, wherever the reply comes."""
     text = _text(reply)
-    if greeting and code == 554:
+    if at == "greeting" and code == 554:
         return True
-    return bool(_LIMIT.search(text)) and not _SIZE.search(text)
+    if _blocklisted(text):
+        return True
+    if not _LIMIT.search(text) or _SIZE.search(text):
+        return False
+    if at in ("RCPT TO", "DATA") and _MAILBOX.search(text):
+        return bool(_SENDING.search(text))  # the recipient's mailbox, unless the sender's
+    return True
+
+
+def _turned_away(said: str, code: int, reply: object) -> TurnedAway:
+    """A refusal that :func:`passes_with_time`, ``said`` naming what was refused."""
+    if _blocklisted(_text(reply)):
+        return TurnedAway(f"{said}: a blocklist the server consults names this machine or "
+                          "its sender domain, for every message, which usually passes; tried "
+                          "again later, and if it lasts, ask the list named for removal")
+    return TurnedAway(f"{said}: a sending quota or rate limit, which passes with time; "
+                      "tried again later, and if it lasts, see the server's limits for "
+                      "this sender")
 
 
 def smtp_password(config: Config) -> str | None:
@@ -147,7 +189,7 @@ class Connection:
                 raise  # 421, busy for now: tried again as a dropped connection
             said = (f"the SMTP server {s.host}:{s.port} refused the session: "
                     f"{_reply(error.smtp_code, error.smtp_error)}")
-            if passes_with_time(error.smtp_code, error.smtp_error, greeting=True):
+            if passes_with_time(error.smtp_code, error.smtp_error, at="greeting"):
                 raise TurnedAway(f"{said}: no service for this machine for now (a blocklist "
                                  "the server consults, or its load), which usually passes; "
                                  "tried again later, and if it lasts, ask the server's "
@@ -218,9 +260,9 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
     Returns whether an earlier try dropped in mid-transaction (the server may then hold the
     message twice: SMTP cannot tell). Raises :class:`Permanent` for a 5xx refusing the
     address, :class:`Refused` for a 5xx refusing the message, :class:`Fatal` for a settings
-    problem (:class:`TurnedAway` for a refusal of the session that passes with time: a 554
-    greeting, a sender's quota), :class:`Failed` when the retries for 4xx replies
-    and dropped connections ran out.
+    problem (:class:`TurnedAway` for a refusal that passes with time: a 554 greeting, a
+    sender's quota or rate, a blocklist naming this machine, wherever it comes),
+    :class:`Failed` when the retries for 4xx replies and dropped connections ran out.
     """
     started = time.monotonic()
     delay = retry.first_delay
@@ -240,9 +282,7 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
             except smtplib.SMTPRecipientsRefused as error:
                 code, reply = error.recipients.get(address, (450, b"refused"))
                 if code >= 500:
-                    if _refuses_the_address(reply):
-                        raise Permanent(_reply(code, reply)) from None
-                    raise Refused(_reply(code, reply)) from None
+                    raise _message_refused(address, code, reply, "RCPT TO") from None
                 last, replied = smtplib.SMTPResponseException(code, reply), True
             except smtplib.SMTPSenderRefused as error:
                 if error.smtp_code >= 500:
@@ -251,7 +291,8 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
                 last, replied = error, True
             except smtplib.SMTPResponseException as error:  # DATA refused, among others
                 if error.smtp_code >= 500:
-                    raise Refused(_reply(error.smtp_code, error.smtp_error)) from None
+                    raise _message_refused(address, error.smtp_code, error.smtp_error,
+                                           "DATA") from None
                 last, replied = error, True
             except (smtplib.SMTPException, OSError) as error:  # dropped in mid-transaction
                 last, uncertain = error, True
@@ -279,10 +320,20 @@ def _sender_refused(sender: str, code: int, reply: object) -> Fatal:
     for now (:class:`TurnedAway`)."""
     said = f"the server refused the sender {sender}: {_reply(code, reply)}"
     if passes_with_time(code, reply):
-        return TurnedAway(f"{said}: a sending quota or rate limit, which passes with time; "
-                          "tried again later, and if it lasts, see the server's limits for "
-                          "this sender")
+        return _turned_away(said, code, reply)
     return Fatal(f"{said}; check email.from")
+
+
+def _message_refused(address: str, code: int, reply: object, at: str) -> Exception:
+    """A 5xx ``at`` RCPT TO or after DATA: a limit of the sender or a blocklist naming this
+    machine (:class:`TurnedAway`: every message would get it, for now), else a refusal of the
+    address (:class:`Permanent`, at RCPT TO) or of this message (:class:`Refused`)."""
+    if passes_with_time(code, reply, at=at):
+        return _turned_away(f"the server refused the message to {address}: "
+                            f"{_reply(code, reply)}", code, reply)
+    if at == "RCPT TO" and _refuses_the_address(reply):
+        return Permanent(_reply(code, reply))
+    return Refused(_reply(code, reply))
 
 
 def refused_session(config: Config, password: str | None) -> Fatal | None:

@@ -296,13 +296,14 @@ STATEMENTS: dict[str, str] = {
         "RETURNING refused_in_a_row, stopped",
     "send_run.accepted":  # a message taken ends the streak (no write when there is none)
         "UPDATE send_runs SET refused_in_a_row = 0 WHERE run = ? AND refused_in_a_row > 0",
-    "send_run.stop":
-        "UPDATE send_runs SET stopped = ? WHERE run = ? AND stopped = ''",
-    "send_run.halt":  # (run, issue, why): the server refuses the session, every sender stops
-        "INSERT INTO send_runs (run, issue, stopped) VALUES (?, ?, ?) ON CONFLICT (run) "
-        "DO UPDATE SET stopped = excluded.stopped WHERE send_runs.stopped = ''",
-    "send_run.stopped":
-        "SELECT stopped FROM send_runs WHERE run = ?",
+    "send_run.stop":  # refusals in a row: that lasts
+        "UPDATE send_runs SET stopped = ?, lasts = 1 WHERE run = ? AND stopped = ''",
+    "send_run.halt":  # (run, issue, why, lasts): the server refuses us, every sender stops
+        "INSERT INTO send_runs (run, issue, stopped, lasts) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (run) DO UPDATE SET stopped = excluded.stopped, lasts = excluded.lasts "
+        "WHERE send_runs.stopped = ''",
+    "send_run.stopped":  # why, and whether that lasts until a person acts
+        "SELECT stopped, lasts FROM send_runs WHERE run = ?",
     "send_run.end":
         "DELETE FROM send_runs WHERE run = ?",
     "send_runs.issues":

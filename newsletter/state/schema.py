@@ -242,6 +242,14 @@ CREATE TABLE send_runs (
 ){rowid};
 """
 
+# Version 10: whether a send run's stop lasts until a person acts (a refused login, refusals
+# in a row) or passes with time (a sender's quota, a blocklist): the run reads it back even
+# when the worker process that met the refusal was lost before it could say. Rows written
+# before it (and by an older version) read as lasting, as they did.
+_V10_SEND_RUN_LASTS = """
+ALTER TABLE send_runs ADD COLUMN lasts INTEGER NOT NULL DEFAULT 1;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subscribers, the send ledger and in-flight attempts", {
         SQLITE: _V1_SUBSCRIBERS.format(id="INTEGER PRIMARY KEY")
@@ -272,6 +280,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "the refusals in a row of a send run, shared by all its senders",
               {SQLITE: _V9_SEND_RUNS.format(rowid=" WITHOUT ROWID"),
                POSTGRESQL: _V9_SEND_RUNS.format(rowid="")}),
+    Migration(10, "whether a send run's stop lasts or passes with time",
+              _both(_V10_SEND_RUN_LASTS)),
 )
 
 LATEST = MIGRATIONS[-1].version
