@@ -540,7 +540,7 @@ def test_a_published_issue_records_its_pins_and_excludes_and_names_one_taken_out
             "corrects the published issue\n") in explained.stdout
     draft, page = _preview(two_topics)
     assert draft.edits_not_published == ("pin", "exclude")
-    assert "and not in it: pin, exclude." in page
+    assert "and not in it: pin, exclude;" in page
     assert run(two_topics, "build", "2021-02-22", "--force").exit_code == 0
     issue = json.loads((two_topics / "issues" / "2021-02-22" / "issue.json").read_text())
     assert (issue["pin"], issue["exclude"], "updated_at" in issue) == ([], [], True)
@@ -695,9 +695,9 @@ def test_a_mistyped_entry_is_named_with_the_id_meant_by_publish_as_by_build_and_
     said = published.stderr
     for problem in problems:
         assert f"warning: {problem}" in said, said
-    assert said.count("publishing again does not apply the file, and `newsletter build "
-                      "--date 2021-02-22 --force` refuses it until it is fixed") == 2, said
-    assert "corrects the published issue" not in said, said
+    assert ("publishing again does not apply it: fix the 2 entries `build` refuses (each "
+            "named with its problem) first: `newsletter build --date 2021-02-22 --force` "
+            "refuses the file until then") in said, said
     forced = run(two_topics, "build", "2021-02-22", "--force")
     assert forced.exit_code == 1, forced.output
     explained = run(two_topics, "explain", "2021-02-22")
@@ -709,6 +709,70 @@ def test_a_mistyped_entry_is_named_with_the_id_meant_by_publish_as_by_build_and_
     checked = run(two_topics, "check")
     assert checked.exit_code == 1
     assert '"alpah" (did you mean "alpha"?)' in checked.stderr, checked.stderr
+
+
+def test_explain_the_preview_and_publish_say_alike_to_fix_a_refused_entry_before_forcing(
+        two_topics: Path) -> None:
+    """A published issue whose overrides.yaml has a typo: explain and the preview offered
+    `build --force` to correct it, which refuses the file, while publish said to fix it
+    first. All three now say it in the same words: fix the entry, then --force corrects."""
+    overrides(two_topics, "pin: [beta]\n")
+    assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
+    path = overrides(two_topics, "pin: [alpah]\n")
+    fix = ("fix the entry `build` refuses (named with its problem) first: `newsletter build "
+           "--date 2021-02-22 --force` refuses the file until then, and then corrects the "
+           "published issue")
+    problem = (f'{path}:1: pin[0]: no valid article has the id or URL "alpah" (did you mean '
+               '"alpha"?)')
+    explained = run(two_topics, "explain", "2021-02-22")
+    assert f"\n  overrides.yaml changed since (pin): {fix}\n" in explained.stdout, explained.output
+    assert f"error: {problem}" in explained.stderr, explained.stderr
+    published = run(two_topics, "publish", "2021-02-22")
+    assert published.exit_code == 0, published.output
+    assert (f"(pin not in it); publishing again does not apply it: {fix} (its email is not "
+            "sent again)\n") in published.stderr, published.stderr
+    assert f"warning: {problem}" in published.stderr, published.stderr
+    draft, page = _preview(two_topics)
+    assert draft.correcting == fix
+    assert ("and not in it: pin; fix the entry <code>build</code> refuses (named with its "
+            "problem) first: <code>newsletter build --date 2021-02-22 --force</code> refuses "
+            "the file until then, and then corrects the published issue (its web page") in page
+    assert "&#34;alpah&#34; (did you mean &#34;alpha&#34;?)" in page
+    for said in (explained.stdout, published.stderr, page):
+        assert "2021-02-22 --force` corrects" not in said, said
+        assert "2021-02-22 --force</code> corrects" not in said, said
+    forced = run(two_topics, "build", "2021-02-22", "--force")  # as they say: refused ...
+    assert forced.exit_code == 1 and "did you mean" in forced.stderr, forced.output
+    overrides(two_topics, "pin: [alpha]\n")  # ... until the entry is fixed
+    forced = run(two_topics, "build", "2021-02-22", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "changed since" not in run(two_topics, "explain", "2021-02-22").stdout
+
+
+def test_publish_of_a_stale_draft_names_the_entry_build_refuses(two_topics: Path) -> None:
+    """A draft whose overrides.yaml was edited since, with a typo: publish said only that the
+    draft is stale and to rebuild it, and the rebuild then named the typo. publish names
+    it itself, in the line build names it with, so that one edit of the file fixes it."""
+    overrides(two_topics, "pin: [beta]\n")
+    assert run(two_topics, "build", "2021-02-22").exit_code == 0
+    path = overrides(two_topics, "pin: [beta, alpah]\nexclude: [robto]\n")
+    built = run(two_topics, "build", "2021-02-22")
+    assert built.exit_code == 1, built.output
+    lines = [line for line in built.stderr.splitlines() if line.startswith("  line ")]
+    assert len(lines) == 2 and '(did you mean "alpha"?)' in lines[0], built.stderr
+    refused = run(two_topics, "publish", "2021-02-22")
+    assert refused.exit_code == 1, refused.output
+    assert (f"{path}: changed since issue 2021-02-22 was built (the draft's pin, exclude not "
+            "as the file says now), so the draft is not what the editor asked for: fix the "
+            "file (`build` refuses it: 2 problems, below), rebuild it with `newsletter build "
+            "2021-02-22`, look at it, then publish it\n" + "\n".join(lines) + "\n"
+            ) in refused.stderr, refused.stderr
+    overrides(two_topics, "intro: Hello.\npin: [beta]\n")  # stale, and nothing refused
+    refused = run(two_topics, "publish", "2021-02-22")
+    assert refused.exit_code == 1, refused.output
+    assert "(the draft's intro not as the file says now)" in refused.stderr, refused.stderr
+    assert "fix the file" not in refused.stderr and "  line " not in refused.stderr
+    assert json.loads((path.parent / "issue.json").read_text())["status"] == "draft"
 
 
 @pytest.mark.parametrize("change", ["theme", "template"])

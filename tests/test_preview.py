@@ -279,10 +279,10 @@ def test_an_edit_made_after_the_issue_was_published_is_named_as_not_in_it(served
         overrides.write_text('intro: "A better intro."\nsubject: "Robots"\npin: [gamma]\n',
                              "utf-8")
     page = get(served, f"/draft/{SLUG}/")[2]
-    assert (f"since issue {SLUG} was published, and not in it: intro, subject, pin. To "
-            "correct the published issue (its web page, the archive and the feeds; an email "
-            f"already sent is not sent again): <code>newsletter build --date {SLUG} --force"
-            "</code>") in page
+    assert (f"since issue {SLUG} was published, and not in it: intro, subject, pin; "
+            f"<code>newsletter build --date {SLUG} --force</code> corrects the published issue "
+            "(its web page, the archive and the feeds; an email already sent is not sent "
+            "again). Or undo the change.") in page
     assert 'id="subject">Robots<' in page  # the preview shows the edit all the same
     with changes_seen(served):
         assert run(tmp_path, "build", SLUG, "--force").exit_code == 0
@@ -314,7 +314,8 @@ def test_an_edit_after_publishing_that_places_nothing_differently_is_no_correcti
         overrides.write_text("pin: [gamma]\n", "utf-8")  # gamma, below the cut, goes in
     page = get(served, f"/draft/{SLUG}/")[2]
     assert 'id="not-published"' in page and 'id="placing-nothing"' not in page
-    assert "and not in it: pin. To correct the published issue" in page
+    assert (f"and not in it: pin; <code>newsletter build --date {SLUG} --force</code> "
+            "corrects the published issue (its web page") in page
 
 
 def test_an_empty_issue_says_why(served):

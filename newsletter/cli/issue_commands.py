@@ -24,6 +24,7 @@ from ..publishing.build import (
 from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by, windows_to_keep
 from ..publishing.editing import (
     NOT_APPLIED,
+    correcting,
     edits_since_published,
     published_lines,
     rebuilds_the_same,
@@ -169,16 +170,15 @@ def publish(options: Options, date: dt.date) -> None:
             rebuilt = None if refused else again.selection.issue
     except NewsletterError as error:  # published all the same: the file is the editor's
         echo(f"warning: {error}", err=True)
-    for problem in refused:  # named as build and explain name them, with the id meant
-        echo(f"warning: {problem} (publishing again does not apply the file, and `newsletter "
-             f"build --date {issue.slug} --force` refuses it until it is fixed)", err=True)
     if rebuilt is not None and rebuilds_the_same(config, issue, rebuilt):
         echo(f"Issue {issue.slug}: {record_only(issue, rebuilt)}.")
-    elif edits and not refused:  # publishing again applies nothing: say so, or the fix seems out
+    elif edits:  # publishing again applies nothing: say so, or the fix seems out
         echo(f"warning: {config.output / issue.slug / OVERRIDES_FILE}: changed since issue "
              f"{issue.slug} was published ({', '.join(edits)} not in it); publishing again "
-             f"does not apply it: `newsletter build --date {issue.slug} --force` corrects "
-             "the published issue (its email is not sent again)", err=True)
+             f"does not apply it: {correcting(issue.slug, len(refused))} (its email is not "
+             "sent again)", err=True)
+    for problem in refused:  # named as build and explain name them, with the id meant
+        echo(f"warning: {problem}", err=True)
 
 
 def _say_links(pages: list[str]) -> None:
@@ -279,7 +279,8 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
     published = stored if stored is not None and stored.status == IssueStatus.PUBLISHED else None
     if not as_json:
         rebuilt = None if result.unapplied else selection.issue  # as build would select it
-        notes = published_lines(config, published, rebuilt) if published else []
+        notes = (published_lines(config, published, rebuilt, len(result.unapplied))
+                 if published else [])
         echo(explain_text(selection, config.path.name, notes), nl=False)
         if not selection.issue.sections:  # a date far off: where the articles are
             echo(f"\nNothing to build: {why_empty(result, explained=True)}.")

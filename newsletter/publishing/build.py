@@ -343,6 +343,19 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
                    was_published=was_published, corrected=corrected, record_only=record)
 
 
+def _refused(config: Config, issue_date: dt.date, store: IssueStore) -> list[str]:
+    """The problems for which ``build`` would refuse the issue's overrides.yaml (a pin or
+    exclude naming no article), each as build names it: publish of a draft that is stale
+    names them itself, so that rebuilding it is not a step to find them."""
+    try:
+        read_and_select(config, issue_date, complete=False, store=store)
+    except ConfigError as error:
+        return error.errors
+    except NewsletterError:  # the corpus unreadable, say: the draft is stale all the same
+        return []
+    return []
+
+
 def publish_issue(config: Config, issue_date: dt.date, *,
                   before_writing: Callable[[], None] | None = None
                   ) -> tuple[Issue, tuple[Path, ...]]:
@@ -358,11 +371,14 @@ def publish_issue(config: Config, issue_date: dt.date, *,
     stale = [] if built.status == IssueStatus.PUBLISHED else unapplied(
         built, load_overrides(overrides_path))
     if stale:
+        refused = _refused(config, issue_date, store) if {"pin", "exclude"} & set(stale) else []
+        fix = (f"fix the file (`build` refuses it: {len(refused)} "
+               f"{'problem' if len(refused) == 1 else 'problems'}, below), " if refused else "")
         raise NewsletterError(
             f"{overrides_path}: changed since issue {slug} was built (the draft's "
             f"{', '.join(stale)} not as the file says now), so the draft is not what the "
-            f"editor asked for: rebuild it "
-            f"with `newsletter build {slug}`, look at it, then publish it")
+            f"editor asked for: {fix}rebuild it with `newsletter build {slug}`, look at it, "
+            "then publish it" + "".join(f"\n  {problem}" for problem in refused))
     issue = _published(built, built, config)
     written, _warning = _write(config, issue, store, strict=False,
                                before_writing=before_writing)

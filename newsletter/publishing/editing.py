@@ -96,10 +96,12 @@ def _entries(issue: Issue) -> str:
     return "; ".join(entries) if entries else "no pin or exclude"
 
 
-def published_lines(config: Config, issue: Issue, rebuilt: Issue | None = None) -> list[str]:
+def published_lines(config: Config, issue: Issue, rebuilt: Issue | None = None,
+                    refused: int = 0) -> list[str]:
     """explain's lines about a published issue: what it was built with, and the edits of
     overrides.yaml it lacks (the report is what rebuilding it would give: ``rebuilt``, when
-    given, says whether that is a correction or only a new record)."""
+    given, says whether that is a correction or only a new record; ``refused``: how many
+    entries build refuses, which the report leaves out, naming them below)."""
     if issue.status != IssueStatus.PUBLISHED:
         return []
     lines = [f"Published {published_with(issue)}"]
@@ -108,10 +110,24 @@ def published_lines(config: Config, issue: Issue, rebuilt: Issue | None = None) 
     if same:
         lines.append(f"  {same}")
     elif edits:
-        lines.append(f"  {OVERRIDES_FILE} changed since ({', '.join(edits)}): this report is "
-                     f"what rebuilding it gives; `newsletter build --date {issue.slug} "
-                     "--force` corrects the published issue")
+        report = "" if refused else "this report is what rebuilding it gives; "
+        lines.append(f"  {OVERRIDES_FILE} changed since ({', '.join(edits)}): {report}"
+                     f"{correcting(issue.slug, refused)}")
     return lines
+
+
+def correcting(slug: str, refused: int = 0) -> str:
+    """How the published issue ``slug`` gets the edits of its overrides.yaml it lacks, as
+    explain, the preview and publish all say it: `build --force` corrects it, once the
+    ``refused`` entries (how many build refuses: a typo, each named with its problem) are
+    fixed, as --force refuses the file until then."""
+    force = f"`newsletter build --date {slug} --force`"
+    if not refused:
+        return f"{force} corrects the published issue"
+    entries = ("the entry `build` refuses (named with its problem)" if refused == 1 else
+               f"the {refused} entries `build` refuses (each named with its problem)")
+    return (f"fix {entries} first: {force} refuses the file until then, and then corrects "
+            "the published issue")
 
 
 def placing_nothing(config: Config, published: Issue, edits: Sequence[str],

@@ -25,6 +25,7 @@ from ...core.models import Problem, Selection
 from ...publishing.build import read_and_select, why_empty
 from ...publishing.editing import (
     NOT_APPLIED,
+    correcting,
     edits_since_published,
     placing_nothing,
     published_with,
@@ -54,6 +55,7 @@ class Draft:
     published: bool = False  # this date is published: the draft shows what a rebuild gives
     edits_not_published: tuple[str, ...] = ()  # overrides.yaml's keys the published issue lacks
     edits_placing_nothing: str = ""  # what explain says when those place nothing differently
+    correcting: str = ""  # how the published issue gets those edits, as explain and publish say
     published_with: str = ""  # the pin and exclude entries the published issue was built with
     problems: tuple[Problem, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -90,6 +92,8 @@ def render_draft(config: Config, issue_date: dt.date, *, strict: bool = False,
     common: dict[str, Any] = dict(slug=issue.slug, version=version,
                                   selection=result.selection, published=published,
                                   edits_not_published=edits, edits_placing_nothing=same,
+                                  correcting=correcting(issue.slug, len(result.unapplied))
+                                  if edits else "",
                                   published_with=published_with(stored) if stored else "",
                                   reading=result.reading,
                                   problems=result.problems, warnings=result.warnings,

@@ -4,8 +4,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+
+from markupsafe import Markup, escape
 
 from ...core.config import Config
 from ...core.models import Selection, Status, Verdict
@@ -94,6 +97,11 @@ def _render(template: str, **context: Any) -> bytes:
     return environment().get_template(template).render(**context).encode("utf-8")
 
 
+def with_code(text: str) -> Markup:
+    """``text`` escaped, its `commands` set as code: the words explain and publish print."""
+    return Markup(re.sub(r"`([^`]*)`", r"<code>\1</code>", str(escape(text))))
+
+
 def draft_page(draft: Draft, config: Config) -> bytes:
     rows, outside = explain_rows(draft.selection, config, draft.unread)
     overrides = display_path(config, config.output / draft.slug / OVERRIDES_FILE)
@@ -101,7 +109,7 @@ def draft_page(draft: Draft, config: Config) -> bytes:
                                                                config.path.name)]
     return _render("preview_draft.html.j2", draft=draft, config=config, rows=rows,
                    outside=outside, overrides=overrides, clip_bytes=GMAIL_CLIP_BYTES,
-                   empty_topics=empty_topics,
+                   empty_topics=empty_topics, correcting=with_code(draft.correcting),
                    html_kb=f"{draft.html_bytes / 1024:.1f}",
                    clip_kb=f"{GMAIL_CLIP_BYTES / 1024:.0f}",
                    clip_percent=round(100 * draft.html_bytes / GMAIL_CLIP_BYTES),
