@@ -155,6 +155,43 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_site(tmp_path_factory.mktemp("site"))
 
 
+@pytest.fixture
+def world(site: Path, tmp_path: Path) -> Iterator[tuple[Config, Any, Any]]:
+    """serve (with its mail sender) and an SMTP server, for one test: the config, a
+    signup_support.Reader of the site and the smtp_support.Recorder of what was sent."""
+    # They import this module: not at the top.
+    from signup_support import Reader, configure
+    from smtp_support import Recorder, smtp_server
+    from web_support import serving
+
+    recorder = Recorder()
+    with smtp_server(recorder) as smtp_port:
+        config = configure(site, tmp_path, smtp_port)
+        with serving(config, send_mail=True) as http_port:
+            yield config, Reader(http_port), recorder
+
+
+# -- real headless Chromium (browser_support.py) --------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium, started once per test module (skips without Playwright)."""
+    from browser_support import CHROMIUM, FLAGS  # it imports this module: not at the top
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def sample_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample newsletter's published site (``sample_site``), built once per test module:
+    the pages the browser tests open."""
+    return sample_site(tmp_path_factory.mktemp("site"))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
                      help="Rebuild the reference sample site in tests/golden/ instead of "
@@ -312,6 +349,26 @@ def state_sql(config: Config, sql: str, *params: Any) -> list[tuple[Any, ...]]:
             sql = sql.replace("%", "%%").replace("?", "%s")
         cursor = db.raw.execute(sql, params) if params else db.raw.execute(sql)
         return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+
+def target_of(backend: StateBackend, tmp_path: Path) -> str:
+    """Where ``newsletter state copy`` copies to: the backend's database, or a new SQLite
+    file in ``tmp_path``."""
+    return backend.url or str(tmp_path / "target.sqlite3")
+
+
+def target_sql(target: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Run ``sql`` (``?`` placeholders) on the state at ``target`` (a URL or a file) and
+    commit: the rows, if any."""
+    from newsletter.state.database import location_from_url, open_location
+
+    with open_location(location_from_url(target)) as db:
+        if db.dialect == "postgresql":
+            sql = sql.replace("?", "%s")
+        cursor = db.raw.execute(sql, params)
+        rows = [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+        db.raw.commit()
+        return rows
 
 
 def state_of_version(config: Config, version: int) -> Database:

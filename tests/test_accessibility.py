@@ -12,28 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
-import test_browser
-from test_browser import CHROMIUM, open_page
-from test_serve import serving
 
+from browser_support import CHROMIUM, EMAIL_RULES, VIEWS, open_page, violations
 from conftest import SECRET, run
 from newsletter.core.config import load_config
 from newsletter.delivery.signups import key_of
 from newsletter.delivery.tokens import make_token
-
-# Fixtures shared with test_browser.py (pytest finds them by name here).
-browser = test_browser.browser
-site = test_browser.site
+from web_support import serving
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium not installed: `apt-get install chromium` (.ci/run does)")
 
-VIEWS = ((375, "light"), (1024, "dark"))
-
-# A message is shown inside a mail client's own page, which has its main landmark: a <main>
-# in the message would give a webmail page two of them, so the email keeps its content out
-# of landmarks, and the two rules that ask for them do not apply to it.
-EMAIL_RULES = {"landmark-one-main": {"enabled": False}, "region": {"enabled": False}}
 
 # Article images carry no description of their own (front matter gives a URL and a size);
 # the headline right beside one is its text, so the image is decorative (alt="") rather
@@ -44,22 +33,12 @@ ARTICLE_IMAGES = """() => [...document.querySelectorAll('img.img')].map(i => ({
 }))"""
 
 
-def violations(page, rules: dict | None = None) -> list[str]:
-    """axe-core's violations on the page as it stands: rule, impact, how many elements."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    options = {"resultTypes": ["violations"], **({"rules": rules} if rules else {})}
-    found = Axe().run(page, options=options).response["violations"]
-    return [f"{v['id']} ({v['impact']}, {len(v['nodes'])}): "
-            f"{[n['target'] for n in v['nodes']][:3]}" for v in found]
-
-
 @pytest.mark.parametrize("width, scheme", VIEWS)
 @pytest.mark.parametrize("name", ["2021-02-22/email.html", "2021-02-22/index.html",
                                   "index.html"])
-def test_the_issue_and_the_archive_pass_axe(browser, site: Path, name: str, width: int,
+def test_the_issue_and_the_archive_pass_axe(browser, sample_pages: Path, name: str, width: int,
                                             scheme: str) -> None:
-    page, _ = open_page(browser, site / name, width)
+    page, _ = open_page(browser, sample_pages / name, width)
     page.emulate_media(color_scheme=scheme)
     found = violations(page, EMAIL_RULES if name.endswith("email.html") else None)
     images = page.evaluate(ARTICLE_IMAGES)
@@ -69,11 +48,12 @@ def test_the_issue_and_the_archive_pass_axe(browser, site: Path, name: str, widt
     assert all(image == {"alt": "", "headline": "H3"} for image in images), images
 
 
-def test_the_pages_serve_shows_readers_pass_axe(browser, site: Path, monkeypatch) -> None:
+def test_the_pages_serve_shows_readers_pass_axe(browser, sample_pages: Path,
+                                                monkeypatch) -> None:
     """A mistyped address (404), the form answering a wrong address, and the unsubscribe
     page before and after its button."""
     monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
-    folder = site.parent
+    folder = sample_pages.parent
     config = load_config(folder / "newsletter.yaml")
     assert config.subscribe.enabled
     address = f"ada-{time.time_ns()}@example.org"  # the module's site is shared

@@ -5,7 +5,6 @@ Screenshots go to test-artifacts/ (not committed) for a person to look at.
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 import sys
@@ -13,13 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT, decoy_environment, sample_site
+from browser_support import ARTIFACTS, CHROMIUM, open_page
+from conftest import PROJECT, decoy_environment
+from hostile_articles import hostile_site
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = PROJECT / "test-artifacts"
 WIDTHS = (320, 375, 600)
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium not installed: `apt-get install chromium` (.ci/run does)")
@@ -40,36 +37,12 @@ CHECKS = """() => ({
 })"""
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    return sample_site(tmp_path_factory.mktemp("site"))
-
-
-def open_page(browser, path: Path, width: int):
-    page = browser.new_page(viewport={"width": width, "height": 800})
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    # Only the page itself loads: remote images would wait on a network this machine lacks.
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
-               else route.abort())
-    page.goto(path.as_uri())
-    return page, dialogs
-
-
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", ["2021-02-22/email.html", "2021-02-22/index.html",
                                   "index.html", "archive/2021.html"])
-def test_pages_fit_small_screens_safely(browser, site: Path, name: str, width: int) -> None:
-    page, dialogs = open_page(browser, site / name, width)
+def test_pages_fit_small_screens_safely(browser, sample_pages: Path, name: str,
+                                       width: int) -> None:
+    page, dialogs = open_page(browser, sample_pages / name, width)
     result = page.evaluate(CHECKS)
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"{name.replace('/', '_').removesuffix('.html')}-{width}.png"
@@ -83,8 +56,6 @@ def test_pages_fit_small_screens_safely(browser, site: Path, name: str, width: i
 
 
 def test_hostile_articles_render_inert(browser, tmp_path: Path) -> None:
-    from test_hostile import hostile_site
-
     output = hostile_site(tmp_path)
     for name in ("2021-02-22/email.html", "2021-02-22/index.html", "index.html"):
         for width in (320, 600):

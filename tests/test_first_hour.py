@@ -9,8 +9,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_preview import CHROMIUM, preview_page
 
+from browser_support import CHROMIUM, preview_page
 from conftest import PROJECT, run, write_article, write_config
 from newsletter.core.config import load_config
 from newsletter.delivery.subscribers import set_status

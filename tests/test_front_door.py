@@ -12,13 +12,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-import test_browser
-import test_signup
-from test_accessibility import EMAIL_RULES, VIEWS, violations
-from test_browser import CHROMIUM
-from test_serve import serving
-from test_signup import Reader, configure, link, queue, statuses, wait_for
 
+from browser_support import CHROMIUM, EMAIL_RULES, VIEWS, violations
 from conftest import SECRET
 from newsletter.core.config import Config, load_config
 from newsletter.delivery.mailqueue import send_pending
@@ -29,11 +24,9 @@ from newsletter.delivery.tokens import make_token, read_secret
 from newsletter.rendering.mail import render_notice
 from newsletter.state.database import state_path
 from sending_support import ISSUE, add_people
+from signup_support import Reader, configure, link, queue, statuses, wait_for
 from smtp_support import FAST, Recorder, parse, parts, smtp_server
-
-# Fixtures shared with test_browser.py and test_signup.py (pytest finds them by name here).
-browser = test_browser.browser
-world = test_signup.world
+from web_support import serving
 
 pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 

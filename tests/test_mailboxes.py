@@ -16,11 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_serve import Client, serving
-from test_signup import Reader, age, link, statuses, wait_for
-from test_state_copy import target_of, target_sql
 
-from conftest import SECRET, StateBackend, both, run, state_of_version, state_sql, write_config
+from conftest import (
+    SECRET,
+    StateBackend,
+    both,
+    run,
+    state_of_version,
+    state_sql,
+    target_of,
+    target_sql,
+    write_config,
+)
 from newsletter.core.config import Config, load_config
 from newsletter.delivery.mailboxes import subscriber_for_send
 from newsletter.delivery.send import send_issue
@@ -37,7 +44,9 @@ from sending_support import (
     project,
     start_send,
 )
+from signup_support import Reader, age, link, statuses, wait_for
 from smtp_support import FAST, Recorder, parse, smtp_server
+from web_support import Client, serving
 
 pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 SLUG = ISSUE.isoformat()

@@ -9,47 +9,23 @@ import datetime as dt
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import PROJECT, SECRET, run, state_sql, write_article, write_config
+from conftest import run, state_sql, write_article, write_config
 from newsletter.core.config import Config, load_config
 from newsletter.delivery.signups import key_of
 from newsletter.delivery.tokens import make_token, read_secret
 from newsletter.state.schema import TABLES
 from newsletter.web.public import Site
+from postgresql_support import on_postgresql, people, start, wait_for
 from sending_support import ISSUE, add_people, in_flight_named, project
 from smtp_support import Recorder, parse, smtp_server, token_of
 
 pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
-
-
-def on_postgresql(config_path: Path, url: str, **smtp: object) -> Path:
-    """The config at ``config_path`` with its state in PostgreSQL (and SMTP settings)."""
-    data = yaml.safe_load(config_path.read_text("utf-8"))
-    data["state_url"] = url
-    data["smtp"].update(smtp)
-    config_path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
-    return config_path
-
-
-def environment() -> dict[str, str]:
-    return {**os.environ, "NEWSLETTER_SECRET": SECRET,
-            "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-
-
-def start(config_path: Path, log: Path, *args: str) -> subprocess.Popen:
-    """``newsletter ARGS`` as a real process, its output in ``log``."""
-    with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "newsletter", "--config",
-                                 str(config_path), *args], env=environment(), cwd=PROJECT,
-                                stdout=out, stderr=subprocess.STDOUT)
 
 
 def workers_of(pid: int) -> list[int]:
@@ -66,17 +42,6 @@ def workers_of(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in command:
                 found.append(int(entry.name))
     return found
-
-
-def wait_for(condition, what: str, timeout: float = 60) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
-
-
-def people(count: int, prefix: str = "p") -> list[str]:
-    return [f"{prefix}{i:04d}@example.org" for i in range(count)]
 
 
 def assert_exactly_once(counts: Counter[str], everyone: list[str], named: set[str]) -> None:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from test_postgresql import start, wait_for
 
 from conftest import PROJECT, write_config
 from newsletter.core.config import load_config
@@ -27,6 +26,7 @@ from newsletter.schedule.roles import SchedulerLeadership
 from newsletter.state.leadership import LOCK_QUERY_TIMEOUT, Leadership
 from newsletter.state.location import Location
 from newsletter.state.postgresql import connect_postgresql
+from postgresql_support import start, wait_for
 
 ROLE = "schedule https://news.example.org/ai/"
 

@@ -6,22 +6,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import http.client
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from browser_support import CHROMIUM, preview_page
 from conftest import run, write_article, write_config
 from newsletter.rendering.templating import TEMPLATES
 from newsletter.web.preview import PreviewServer
 
 DATE = dt.date(2021, 2, 22)
 SLUG = DATE.isoformat()
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def _project(folder: Path) -> Path:
@@ -325,24 +322,6 @@ def test_an_empty_issue_says_why(served):
 
 
 # -- real Chromium ---------------------------------------------------------------------------
-
-@pytest.mark.skipif(CHROMIUM is None,
-                    reason="Chromium not installed: `apt-get install chromium` (.ci/run does)")
-@contextlib.contextmanager
-def preview_page(server: PreviewServer, width: int) -> Iterator:
-    """A page of headless Chromium, ``width`` px wide, that loads only the preview: remote
-    images would wait on a network we lack."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": 900})
-            page.route("**/*", lambda route: route.continue_()
-                       if route.request.url.startswith(server.url) else route.abort())
-            yield page
-        finally:
-            browser.close()
-
 
 def test_the_page_reloads_itself_when_an_article_changes(served, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 import logging
 import os
 import signal
@@ -19,13 +18,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import newsletter.delivery.send
-from conftest import PROJECT, make_config, run, write_article, write_config
-from newsletter.core.config import Config
+from conftest import PROJECT, both, make_config, run, write_config
 from newsletter.core.cron import WallClockCron, apscheduler_crontab
 from newsletter.core.timing import next_issue_date
 from newsletter.publishing import build as build_module
 from newsletter.schedule.job import WallClockTrigger
 from newsletter.schedule.runs import check_due, last_completed, lock_path, missed_run, run_pass
+from scheduler_support import FIRE, issue_status, scheduled
 
 UTC = dt.UTC
 YEAR = (dt.datetime(2026, 1, 1), dt.datetime(2027, 1, 1))  # both DST changes, either zone
@@ -140,21 +139,6 @@ def test_latest_fire_time_and_next_issue_date(tmp_path):
 
 # -- catch-up with an injected clock -------------------------------------------------------
 
-FIRE = dt.datetime(2021, 2, 22, 7, tzinfo=UTC)  # Monday: the issue 2021-02-22
-
-
-# The tests of runs recorded in the state run against SQLite and against PostgreSQL.
-both = pytest.mark.usefixtures("state_backend")
-
-
-def _scheduled(folder: Path, **schedule) -> Config:
-    """A project with two articles in the window of the issue dated 2021-02-22."""
-    write_article(folder / "articles", "one", quality=80)
-    write_article(folder / "articles", "two", quality=60)
-    return make_config(folder, state_dir="state",
-                       schedule={"cron": "0 7 * * mon", "catch_up_hours": 24, **schedule})
-
-
 @pytest.fixture
 def builds(monkeypatch) -> list[dt.date]:
     """Every build_issue call the scheduler makes, by issue date."""
@@ -169,20 +153,15 @@ def builds(monkeypatch) -> list[dt.date]:
     return calls
 
 
-def _status(config, slug: str = "2021-02-22") -> str | None:
-    path = config.output / slug / "issue.json"
-    return json.loads(path.read_text("utf-8"))["status"] if path.is_file() else None
-
-
 @both
 def test_a_miss_within_the_limit_is_made_up_once(tmp_path, builds, caplog):
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     now = FIRE + dt.timedelta(hours=5)  # the machine was down at 07:00
     assert missed_run(config, now) == FIRE
     with caplog.at_level(logging.INFO, "newsletter"):
         assert run_pass(config, now)
     assert builds == [dt.date(2021, 2, 22)]
-    assert _status(config) == "published"
+    assert issue_status(config) == "published"
     assert "2021-02-22 built and published: 1 topic, 1 article, " in caplog.text
     assert missed_run(config, now) is None
     assert check_due(config, now + dt.timedelta(hours=1)).action == "done"
@@ -190,19 +169,19 @@ def test_a_miss_within_the_limit_is_made_up_once(tmp_path, builds, caplog):
 
 @both
 def test_twice_in_a_row_builds_once(tmp_path, builds, caplog):
-    config = _scheduled(tmp_path, publish=False)  # a draft: only the record of runs says "done"
+    config = scheduled(tmp_path, publish=False)  # a draft: only the record of runs says "done"
     now = FIRE + dt.timedelta(minutes=1)
     with caplog.at_level(logging.INFO, "newsletter"):
         assert run_pass(config, now)
         assert run_pass(config, now + dt.timedelta(seconds=30))
     assert builds == [dt.date(2021, 2, 22)]
-    assert _status(config) == "draft"
+    assert issue_status(config) == "draft"
     assert "is done: nothing to do" in caplog.text
     assert last_completed(config) == FIRE
 
 
 def test_a_miss_beyond_the_limit_is_only_logged(tmp_path, builds, caplog):
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     now = FIRE + dt.timedelta(hours=30)
     assert missed_run(config, now) is None
     with caplog.at_level(logging.INFO, "newsletter"):
@@ -216,7 +195,7 @@ def test_a_miss_beyond_the_limit_is_only_logged(tmp_path, builds, caplog):
 
 @both
 def test_an_issue_already_published_does_nothing_and_succeeds(tmp_path, builds, caplog):
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     assert run(tmp_path, "build", "--date", "2021-02-22", "--publish").exit_code == 0
     before = (config.output / "2021-02-22" / "issue.json").stat().st_mtime_ns
     with caplog.at_level(logging.INFO, "newsletter"):
@@ -228,7 +207,7 @@ def test_an_issue_already_published_does_nothing_and_succeeds(tmp_path, builds, 
 
 @both
 def test_a_failed_run_is_logged_with_its_reason_and_not_recorded(tmp_path, builds, caplog):
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     overrides = config.output / "2021-02-22" / "overrides.yaml"
     overrides.parent.mkdir(parents=True)
     overrides.write_text("pin: [no-such-article]\n", "utf-8")
@@ -240,7 +219,7 @@ def test_a_failed_run_is_logged_with_its_reason_and_not_recorded(tmp_path, build
     assert missed_run(config, FIRE + dt.timedelta(minutes=2)) == FIRE  # retried next start
     overrides.write_text("pin: [one]\n", "utf-8")
     assert run_pass(config, FIRE + dt.timedelta(minutes=2))
-    assert _status(config) == "published"
+    assert issue_status(config) == "published"
 
 
 @both
@@ -272,12 +251,12 @@ class _FakeDelivery:
 @both
 def test_send_calls_delivery_after_publishing_and_a_failed_send_is_retried(
         tmp_path, monkeypatch, caplog):
-    config = _scheduled(tmp_path, send=True)
+    config = scheduled(tmp_path, send=True)
     delivery = _FakeDelivery(monkeypatch)
     delivery.fail = True
     with caplog.at_level(logging.INFO, "newsletter"):
         assert not run_pass(config, FIRE)
-        assert _status(config) == "published"
+        assert issue_status(config) == "published"
         assert "sending through the fake" in caplog.text
         assert "sending issue 2021-02-22 failed for some subscribers" in caplog.text
         delivery.fail = False
@@ -313,7 +292,7 @@ def test_sigterm_during_a_run_lets_it_finish_then_stops(tmp_path, monkeypatch):
     is recorded, then the scheduler exits 0 without waiting for the next fire time."""
     from newsletter.schedule import loop, runs
 
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     real_run = runs.run_issue
     events: list[str] = []
 
@@ -328,7 +307,7 @@ def test_sigterm_during_a_run_lets_it_finish_then_stops(tmp_path, monkeypatch):
     status = loop.run_scheduler(config, clock=lambda: FIRE + dt.timedelta(minutes=1))
     assert status == 0
     assert events == ["finished"]
-    assert _status(config) == "published"
+    assert issue_status(config) == "published"
     assert check_due(config, FIRE + dt.timedelta(minutes=2)).action == "done"
     assert signal.getsignal(signal.SIGTERM) is before  # handlers restored
 

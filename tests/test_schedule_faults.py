@@ -4,50 +4,46 @@ waits, a cron edited while it runs. The clock is injected throughout."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import errno
 import logging
-import os
 import re
 import signal
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import apscheduler.executors.base
-import apscheduler.schedulers.base
 import pytest
-from test_schedule import FIRE, UTC, _scheduled, _status
 
-from conftest import PROJECT, run, write_config
+from conftest import both, run, write_config
 from newsletter.core.config import load_config
 from newsletter.core.cron import WallClockCron
 from newsletter.core.errors import NewsletterError
 from newsletter.publishing import output
-from newsletter.schedule import job, loop, roles
+from newsletter.schedule import loop, roles
 from newsletter.schedule.runs import check_due, lock_path, run_pass
 from newsletter.web.public import Site
-
-both = pytest.mark.usefixtures("state_backend")
-
+from scheduler_support import (
+    FIRE,
+    ShiftedClock,
+    issue_status,
+    run_loop,
+    scheduled,
+    start_scheduler,
+    wait_for_line,
+)
 
 # -- the record of runs --------------------------------------------------------------------
 
 @both
 def test_a_run_made_while_the_clock_was_ahead_does_not_hide_the_real_runs(tmp_path, caplog):
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     ahead = FIRE + dt.timedelta(weeks=522, minutes=5)  # ten years ahead, a Monday 07:05
     assert run_pass(config, ahead)  # nothing to build then, but the run is recorded
     assert check_due(config, ahead).action == "done"
     with caplog.at_level(logging.INFO, "newsletter"):
         assert run_pass(config, FIRE + dt.timedelta(minutes=5))  # the clock put right
-    assert _status(config) == "published"
+    assert issue_status(config) == "published"
     assert "2021-02-22 built and published" in caplog.text
     assert check_due(config, FIRE + dt.timedelta(minutes=6)).action == "done"
 
@@ -57,7 +53,7 @@ def test_a_run_stopped_after_publishing_the_issue_finishes_the_archive_and_feeds
         tmp_path, monkeypatch, caplog):
     """The disk fills up (or the process dies) after the issue's files are written and
     before the archive and the feeds: the next pass writes them, then records the run."""
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     real = output.write_atomic
 
     def disk_full(path, data):
@@ -67,7 +63,7 @@ def test_a_run_stopped_after_publishing_the_issue_finishes_the_archive_and_feeds
 
     monkeypatch.setattr(output, "write_atomic", disk_full)
     assert not run_pass(config, FIRE + dt.timedelta(minutes=5))
-    assert _status(config) == "published"
+    assert issue_status(config) == "published"
     assert not (config.output / "feed.xml").exists()
     monkeypatch.setattr(output, "write_atomic", real)  # space freed
     with caplog.at_level(logging.INFO, "newsletter"):
@@ -107,75 +103,6 @@ def test_check_accepts_a_schedule_that_fires_rarely(tmp_path):
 
 # -- the long-running scheduler and the wall clock -----------------------------------------
 
-class ShiftedClock:
-    """The wall clock as APScheduler and the scheduler see it: the real one moved by an
-    offset that a test changes at will, as a resume from suspend or a clock jump does, while
-    the monotonic clock APScheduler sleeps on knows nothing of it."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, start: dt.datetime) -> None:
-        self.jump(start)
-        clock = self
-
-        class Shifted(dt.datetime):
-            @classmethod
-            def now(cls, tz=None):  # what APScheduler calls for the time (its only use)
-                return dt.datetime.now(tz) + clock.offset
-
-        for module in (apscheduler.schedulers.base, apscheduler.executors.base):
-            monkeypatch.setattr(module, "datetime", Shifted)
-
-    def jump(self, to: dt.datetime) -> None:
-        self.offset = to - dt.datetime.now(UTC)
-
-    def __call__(self) -> dt.datetime:
-        return dt.datetime.now(UTC) + self.offset
-
-
-@contextlib.contextmanager
-def _sigterm_ignored_around() -> Iterator[None]:
-    """The scheduler installs its own handler and puts this one back: a SIGTERM arriving
-    just after it stopped must not end the test run."""
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _serve(monkeypatch, config, clock: ShiftedClock, *, after_start: Callable[[], None],
-           reload=None, passes_wanted: int = 2, limit: float = 20.0,
-           strict: bool = False) -> list[dt.datetime]:
-    """Run the long-running scheduler, as the service does, until it has made
-    ``passes_wanted`` passes (the one at start included) or for ``limit`` seconds; the
-    moments of its passes. ``after_start`` runs once APScheduler waits for the next run."""
-    passes: list[dt.datetime] = []
-    real_pass, real_announce = loop.run_pass, job.IssueJob.announce
-
-    def counted(config, now, **kwargs):
-        ok = real_pass(config, now, **kwargs)
-        passes.append(now)
-        if len(passes) >= passes_wanted:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return ok
-
-    def announce(issue_job):
-        real_announce(issue_job)
-        if len(passes) == 1:  # the call right after APScheduler started
-            after_start()
-
-    monkeypatch.setattr(loop, "run_pass", counted)  # the pass at start
-    monkeypatch.setattr(job, "run_pass", counted)  # the passes of the job
-    monkeypatch.setattr(job.IssueJob, "announce", announce)
-    timeout = threading.Timer(limit, os.kill, (os.getpid(), signal.SIGTERM))
-    with _sigterm_ignored_around():
-        timeout.start()
-        try:
-            assert loop.run_scheduler(config, reload=reload, clock=clock, strict=strict) == 0
-        finally:
-            timeout.cancel()
-    return passes
-
-
 @pytest.mark.parametrize("late, catch_up_hours, logged", [
     (dt.timedelta(minutes=5), 24, "making up the run of 2021-02-22 07:00 UTC"),
     (dt.timedelta(hours=3), 1, "missed the run of 2021-02-22 07:00 UTC (issue 2021-02-22) "
@@ -185,29 +112,29 @@ def test_a_run_due_while_the_machine_slept_is_decided_on_waking(
         tmp_path, monkeypatch, caplog, late, catch_up_hours, logged):
     """Asleep from Sunday to after Monday's 07:00: within the catch-up limit the run is made
     up on waking; beyond it, where APScheduler drops it, the miss is logged as one."""
-    config = _scheduled(tmp_path, catch_up_hours=catch_up_hours)
+    config = scheduled(tmp_path, catch_up_hours=catch_up_hours)
     clock = ShiftedClock(monkeypatch, FIRE - dt.timedelta(days=1))
     monkeypatch.setattr(loop, "WAKE_EVERY", 0.0)  # every second: the test's time is short
     with caplog.at_level(logging.INFO, "newsletter"):
-        passes = _serve(monkeypatch, config, clock,
+        passes = run_loop(monkeypatch, config, clock,
                         after_start=lambda: clock.jump(FIRE + late))
     assert len(passes) == 2, caplog.text
     assert passes[1] - FIRE < late + dt.timedelta(minutes=1)  # at once, not a day later
     assert logged in caplog.text
-    assert _status(config) == ("published" if late < dt.timedelta(hours=1) else None)
+    assert issue_status(config) == ("published" if late < dt.timedelta(hours=1) else None)
 
 
 def test_a_cron_edited_while_the_scheduler_runs_loses_no_issue(tmp_path, monkeypatch, caplog):
     """Monday's run fires on the cron the scheduler started with, after the editor moved the
     issue to Tuesdays: it still builds Monday's issue, and the next run is on Tuesday."""
-    config = _scheduled(tmp_path)  # "0 7 * * mon"
+    config = scheduled(tmp_path)  # "0 7 * * mon"
     edited = replace(config, schedule=replace(config.schedule, cron="0 7 * * tue"))
     clock = ShiftedClock(monkeypatch, FIRE - dt.timedelta(seconds=2))
     with caplog.at_level(logging.INFO, "newsletter"):
-        passes = _serve(monkeypatch, config, clock, reload=lambda: edited,
+        passes = run_loop(monkeypatch, config, clock, reload=lambda: edited,
                         after_start=lambda: None)
     assert len(passes) == 2, caplog.text
-    assert _status(config) == "published"
+    assert issue_status(config) == "published"
     assert "schedule.cron changed from '0 7 * * mon' in UTC to '0 7 * * tue'" in caplog.text
     assert "next run: 2021-02-23 07:00 UTC" in caplog.text
 
@@ -217,7 +144,7 @@ def test_an_edited_cron_fires_on_its_new_time_without_waiting_for_the_old_one(
     """Sunday morning the editor moves the issue from Mondays to Sundays in the file: the
     running scheduler follows the edit at once, and Sunday's issue is built at 07:00 that
     day, not after Monday's run (the old cron's) has read the file."""
-    config = _scheduled(tmp_path)  # "0 7 * * mon"
+    config = scheduled(tmp_path)  # "0 7 * * mon"
     sunday = FIRE - dt.timedelta(days=1)
     clock = ShiftedClock(monkeypatch, sunday - dt.timedelta(seconds=10))
 
@@ -226,11 +153,11 @@ def test_an_edited_cron_fires_on_its_new_time_without_waiting_for_the_old_one(
         config.path.write_text(text.replace("0 7 * * mon", "0 7 * * sun"), "utf-8")
 
     with caplog.at_level(logging.INFO, "newsletter"):
-        passes = _serve(monkeypatch, config, clock, reload=lambda: load_config(config.path),
+        passes = run_loop(monkeypatch, config, clock, reload=lambda: load_config(config.path),
                         after_start=edit, limit=30)
     assert len(passes) == 2, caplog.text
     assert dt.timedelta(0) <= passes[1] - sunday < dt.timedelta(seconds=30), passes
-    assert _status(config, "2021-02-21") == "published"
+    assert issue_status(config, "2021-02-21") == "published"
     assert (f"{config.path} was edited: schedule.cron changed from '0 7 * * mon' in UTC to "
             "'0 7 * * sun' in UTC") in caplog.text
     assert "next run: 2021-02-21 07:00 UTC (issue 2021-02-21)" in caplog.text
@@ -247,7 +174,7 @@ def test_a_run_due_while_the_file_was_invalid_is_made_up_once_the_file_is_fixed(
     """A typo saved in the file just before Monday's 07:00 fails that run; the file saved
     fixed minutes later, the run is made up at once, without a restart; fixed later than
     catch_up_hours, the miss is logged as one and nothing is built."""
-    config = _scheduled(tmp_path, catch_up_hours=catch_up_hours)
+    config = scheduled(tmp_path, catch_up_hours=catch_up_hours)
     good = config.path.read_text("utf-8")
     clock = ShiftedClock(monkeypatch, FIRE - dt.timedelta(seconds=10))
 
@@ -264,7 +191,7 @@ def test_a_run_due_while_the_file_was_invalid_is_made_up_once_the_file_is_fixed(
     logging.getLogger("newsletter.schedule").addHandler(fixer)
     try:
         with caplog.at_level(logging.INFO, "newsletter"):
-            passes = _serve(monkeypatch, config, clock,
+            passes = run_loop(monkeypatch, config, clock,
                             reload=lambda: load_config(config.path), after_start=break_file,
                             limit=30)
     finally:
@@ -274,28 +201,10 @@ def test_a_run_due_while_the_file_was_invalid_is_made_up_once_the_file_is_fixed(
     assert passes[1] - (FIRE + fixed_after) < dt.timedelta(seconds=30), passes
     assert logged in caplog.text
     if fixed_after < dt.timedelta(hours=catch_up_hours):
-        assert _status(config) == "published"
+        assert issue_status(config) == "published"
         assert check_due(config, clock()).action == "done"
     else:
-        assert _status(config) is None
-
-
-def start_scheduler(path: Path, log: Path) -> subprocess.Popen:
-    """A real ``newsletter schedule`` process for the config at ``path``, its output in ``log``."""
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "newsletter", "--config", str(path), "schedule"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT,
-            env={**os.environ, "PYTHONPATH": str(PROJECT)})
-
-
-def _wait_for_line(log: Path, text: str, process: subprocess.Popen, timeout: float = 20) -> str:
-    deadline = time.monotonic() + timeout
-    while text not in log.read_text("utf-8"):
-        assert process.poll() is None, log.read_text("utf-8")
-        assert time.monotonic() < deadline, f"no {text!r} in:\n{log.read_text('utf-8')}"
-        time.sleep(0.05)
-    return log.read_text("utf-8")
+        assert issue_status(config) is None
 
 
 def test_a_running_scheduler_follows_edits_of_its_file_and_keeps_its_schedule_when_invalid(
@@ -315,26 +224,26 @@ def test_a_running_scheduler_follows_edits_of_its_file_and_keeps_its_schedule_wh
     def edit_valid(cron: str) -> str:
         """The file with ``cron``; the next run it gives, as the scheduler logs it."""
         edit(cron)
-        upcoming = WallClockCron(cron, ZoneInfo("UTC")).next_fire_time(dt.datetime.now(UTC))
+        upcoming = WallClockCron(cron, ZoneInfo("UTC")).next_fire_time(dt.datetime.now(dt.UTC))
         return f"next run: {upcoming:%Y-%m-%d %H:%M} UTC"
 
     try:
-        _wait_for_line(log, "next run: ", process)
-        soon, later = (dt.datetime.now(UTC) + dt.timedelta(hours=h) for h in (2, 3))
+        wait_for_line(log, "next run: ", process)
+        soon, later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=h) for h in (2, 3))
         daily = f"{soon.minute} {soon.hour} * * *"  # in two hours, where Monday may be days away
         expected = edit_valid(daily)
         started = time.monotonic()
-        _wait_for_line(log, expected, process)
+        wait_for_line(log, expected, process)
         assert time.monotonic() - started < 15
-        _wait_for_line(log, "was edited: schedule.cron changed from '0 7 * * mon' in UTC to "
+        wait_for_line(log, "was edited: schedule.cron changed from '0 7 * * mon' in UTC to "
                             f"{daily!r} in UTC", process)
         edit("61 7 * * mon")
-        text = _wait_for_line(log, "until the file is fixed", process)
+        text = wait_for_line(log, "until the file is fixed", process)
         assert f"{path}: 1 problem in the configuration" in text
         assert 'schedule.cron: "61 7 * * mon" is not a valid crontab' in text
         assert f"keeps the schedule it had, {daily!r} in UTC" in text
         fixed = f"{later.minute} {later.hour} * * *"
-        text = _wait_for_line(log, edit_valid(fixed), process)
+        text = wait_for_line(log, edit_valid(fixed), process)
         assert f"from {daily!r} in UTC to {fixed!r} in UTC" in text  # the last good one
     finally:
         process.send_signal(signal.SIGTERM)
@@ -349,7 +258,7 @@ def test_one_scheduler_per_output_folder_whatever_the_state_dir(tmp_path):
     """Two configs naming one output folder with state_dirs of their own: the second
     scheduler is refused. The lock lives in the output folder, which stays readable for a
     web server, and the public site does not serve it."""
-    first = _scheduled(tmp_path)
+    first = scheduled(tmp_path)
     second = replace(first, state_dir=tmp_path / "elsewhere")
     refused = r"another scheduler \(PID \d+\) is already running for the output folder"
     with roles.scheduler_lock(first), pytest.raises(NewsletterError, match=refused), \

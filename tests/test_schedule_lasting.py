@@ -12,11 +12,9 @@ import datetime as dt
 import errno
 import logging
 import os
-import shutil
 import signal
 import socket
 import sqlite3
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -27,8 +25,6 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from test_schedule import FIRE, _scheduled, _status
-from test_schedule_faults import ShiftedClock, _serve
 
 from conftest import make_config, state_sql, write_article
 from newsletter.core.config import Config, load_config
@@ -36,11 +32,18 @@ from newsletter.core.errors import NewsletterError
 from newsletter.delivery import send as deliver
 from newsletter.delivery.send import SendReport
 from newsletter.delivery.smtp import Retry
-from newsletter.publishing.output import write_files
 from newsletter.rendering.templating import TEMPLATES
 from newsletter.schedule.failures import SendFailed, lasting
 from newsletter.schedule.runs import check_due, run_pass
 from newsletter.state.database import open_database
+from scheduler_support import (
+    FIRE,
+    ShiftedClock,
+    issue_status,
+    run_loop,
+    scheduled,
+    writing_where_it_may_not,
+)
 from sending_support import add_people
 from smtp_support import Recorder, free_port
 
@@ -90,14 +93,14 @@ def test_a_strict_run_refused_for_an_invalid_article_waits_for_the_article_to_be
     """``schedule --strict`` at Monday's 07:00 with a broken article: the run fails once,
     naming the file and line, the fix and the commands; forty minutes later it has not been
     tried again. The article corrected, the run is made at once."""
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     bad = tmp_path / "articles" / "bad.md"
     bad.write_text("---\ntitle: [\n---\nBody.\n", encoding="utf-8")
     clock = ShiftedClock(monkeypatch, FIRE + dt.timedelta(seconds=5))
     seen: list[logging.LogRecord] = []
     fix = _meanwhile(clock, caplog, seen, lambda: write_article(bad.parent, "bad"))
     with caplog.at_level(logging.INFO, "newsletter"):
-        passes = _serve(monkeypatch, config, clock, after_start=fix, passes_wanted=2,
+        passes = run_loop(monkeypatch, config, clock, after_start=fix, passes_wanted=2,
                         limit=30, strict=True)
     assert len(passes) == 2, caplog.text
     (failure,) = _failures(seen)
@@ -107,7 +110,7 @@ def test_a_strict_run_refused_for_an_invalid_article_waits_for_the_article_to_be
     assert f"{BY_HAND} --strict`" in failure
     assert _retried(seen) == []
     assert f"{bad} changed: trying again the run of 2021-02-22 07:00 UTC" in caplog.text
-    assert _status(config) == "published"
+    assert issue_status(config) == "published"
     assert check_due(config, clock()).action == "done"
 
 
@@ -128,7 +131,7 @@ def test_a_broken_template_override_waits_for_the_template_to_be_fixed(
     seen: list[logging.LogRecord] = []
     fix = _meanwhile(clock, caplog, seen, lambda: page.write_text(packaged, encoding="utf-8"))
     with caplog.at_level(logging.INFO, "newsletter"):
-        passes = _serve(monkeypatch, config, clock, after_start=fix, passes_wanted=2, limit=30)
+        passes = run_loop(monkeypatch, config, clock, after_start=fix, passes_wanted=2, limit=30)
     assert len(passes) == 2, caplog.text
     (failure,) = _failures(seen)
     assert f"{page}:2: TemplateSyntaxError" in failure
@@ -136,14 +139,14 @@ def test_a_broken_template_override_waits_for_the_template_to_be_fixed(
     assert "Traceback" not in caplog.text
     assert _retried(seen) == []
     assert f"{page} changed: trying again the run" in caplog.text
-    assert _status(config) == "published"
+    assert issue_status(config) == "published"
 
 
 def test_a_file_where_the_issue_folder_should_be_waits_for_it_to_be_moved(
         tmp_path, monkeypatch, caplog):
     """A file named like the issue's folder in the output folder: one failure naming it, no
     retry on the timer; the file moved away, the run is made."""
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     config.output.mkdir()
     squatter = config.output / "2021-02-22"
     squatter.write_text("not a folder", encoding="utf-8")
@@ -151,13 +154,13 @@ def test_a_file_where_the_issue_folder_should_be_waits_for_it_to_be_moved(
     seen: list[logging.LogRecord] = []
     fix = _meanwhile(clock, caplog, seen, lambda: squatter.rename(tmp_path / "moved-away"))
     with caplog.at_level(logging.INFO, "newsletter"):
-        passes = _serve(monkeypatch, config, clock, after_start=fix, passes_wanted=2, limit=30)
+        passes = run_loop(monkeypatch, config, clock, after_start=fix, passes_wanted=2, limit=30)
     assert len(passes) == 2, caplog.text
     (failure,) = _failures(seen)
     assert f"{squatter}/overrides.yaml" in failure and "Not a directory" in failure
     assert _retried(seen) == []
     assert f"{squatter} changed: trying again the run" in caplog.text
-    assert _status(config) == "published"
+    assert issue_status(config) == "published"
 
 
 class RefusingSender(Recorder):
@@ -205,7 +208,7 @@ def test_a_send_refused_midway_for_a_lasting_reason_resumes_once_fixed_and_sends
             _saved(config)
 
         with caplog.at_level(logging.INFO, "newsletter"):
-            passes = _serve(monkeypatch, config, clock, passes_wanted=2, limit=30,
+            passes = run_loop(monkeypatch, config, clock, passes_wanted=2, limit=30,
                             after_start=_meanwhile(clock, caplog, seen, fix),
                             reload=lambda: load_config(config.path))
     finally:
@@ -239,7 +242,7 @@ def _failing_once_through(
         seen: list[logging.LogRecord] = []
         stop = _meanwhile(clock, caplog, seen, lambda: os.kill(os.getpid(), signal.SIGTERM))
         with caplog.at_level(logging.INFO, "newsletter"):
-            passes = _serve(monkeypatch, config, clock, after_start=stop, limit=30)
+            passes = run_loop(monkeypatch, config, clock, after_start=stop, limit=30)
     finally:
         controller.stop()
     assert len(passes) == 1, caplog.text
@@ -481,59 +484,12 @@ def test_a_tls_handshake_the_server_drops_passes(tmp_path, caplog):
                for ending in ("EOFError: ", "ZeroReturnError: ")), caplog.text
 
 
-def _as_nobody(work: Callable[[], str], uid: int = 65534) -> str:
-    """``work`` run in a child process as the unprivileged user ``nobody`` (or ``uid``, which
-    may have no name): what it returns, or why it raised."""
-    read, write = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the child process
-        try:
-            os.close(read)
-            os.setgid(uid)
-            os.setuid(uid)
-            try:
-                answer = work()
-            except BaseException as error:  # noqa: BLE001 - reported to the parent
-                answer = f"raised {type(error).__name__}: {error}"
-            os.write(write, answer.encode("utf-8"))
-        finally:
-            os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        answer = pipe.read().decode("utf-8")
-    os.waitpid(child, 0)
-    return answer
-
-
-def _writing_where_it_may_not(config: Config, uid: int = 65534) -> tuple[Path, str]:
-    """An issue's page written by the one writer, as the unprivileged ``uid``, into an output
-    folder it may only read: the folder, and the ``repr`` of the lasting failure the error is
-    (else "passing: ..." or "written")."""
-    home = Path(tempfile.mkdtemp(prefix="newsletter-eacces-"))  # nobody cannot reach tmp_path
-    try:
-        home.chmod(0o755)
-        locked = home / "issues"
-        locked.mkdir(mode=0o555)
-
-        def write() -> str:
-            try:
-                write_files(locked, {"2021-02-22/index.html": b"<p>issue</p>"})
-            except NewsletterError as error:
-                failure = lasting(error, config)
-                return repr(failure) if failure else f"passing: {error}"
-            return "written"
-
-        return locked, _as_nobody(write, uid)
-    finally:
-        shutil.rmtree(home)
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to the user nobody needs root")
 def test_an_output_folder_the_scheduler_may_not_write_in_is_a_lasting_failure(tmp_path):
     """As a non-root user, writing the issue into a folder it may not write in fails with
     EACCES (wrapped by the one writer): a lasting failure, whose fix names the user, and
     whose inputs are the folder, so that a chmod or a chown tries the run again."""
-    locked, answer = _writing_where_it_may_not(_scheduled(tmp_path))
+    locked, answer = writing_where_it_may_not(scheduled(tmp_path))
     assert "[Errno 13] Permission denied" in answer, answer
     assert f"cannot write in {locked}" in answer
     assert "let the user running the scheduler (nobody) write there" in answer
@@ -543,7 +499,7 @@ def test_an_output_folder_the_scheduler_may_not_write_in_is_a_lasting_failure(tm
 def test_passing_failures_are_still_tried_again(tmp_path):
     """What goes away by itself is not lasting: a full disk, the database unreachable (a real
     PostgreSQL connection refused), an SMTP server unreachable or deferring messages."""
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     try:
         try:
             raise OSError(errno.ENOSPC, "No space left on device", str(config.output))

@@ -11,11 +11,10 @@ import signal
 import time
 from pathlib import Path
 
-from test_schedule_faults import _wait_for_line, start_scheduler
-
 from conftest import make_config, write_article, write_config
 from newsletter.schedule.failures import lasting
 from newsletter.schedule.runs import run_pass
+from scheduler_support import start_scheduler, wait_for_line
 
 FAILED = "failed, and trying it again cannot help until this is fixed"
 TITLES = ["Robots learn to fold laundry", "Chip makers race to three nanometres",
@@ -86,7 +85,7 @@ def test_a_template_failing_on_an_article_is_tried_again_once_the_article_is_fix
     log = tmp_path / "schedule.log"
     process = start_scheduler(path, log)
     try:
-        text = _wait_for_line(log, "is tried again as soon as", process)
+        text = wait_for_line(log, "is tried again as soon as", process)
         assert f"{page}:1: UndefinedError: 'None' has no attribute 'url'" in text, text
         assert f"(rendering the article {plain})" in text, text
         assert f"{plain}, " in text and "3 more file(s) it read or " in text, text
@@ -95,8 +94,8 @@ def test_a_template_failing_on_an_article_is_tried_again_once_the_article_is_fix
         assert text.count(FAILED) == 1 and "trying again" not in text, text
         write_article(plain.parent, "plain", quality=70,
                       publishedDateTime=fire - dt.timedelta(days=2), images=[IMAGE])
-        _wait_for_line(log, f"{plain} changed: trying again the run of", process)
-        text = _wait_for_line(log, f"issue {fire.date().isoformat()} built and published",
+        wait_for_line(log, f"{plain} changed: trying again the run of", process)
+        text = wait_for_line(log, f"issue {fire.date().isoformat()} built and published",
                               process)
     finally:
         process.send_signal(signal.SIGTERM)

@@ -12,8 +12,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_schedule import FIRE, _scheduled
-from test_schedule_lasting import _writing_where_it_may_not
 
 from conftest import make_config, write_article
 from newsletter.core.config import Config
@@ -21,6 +19,7 @@ from newsletter.core.errors import NewsletterError
 from newsletter.publishing.output import write_files
 from newsletter.schedule.failures import by_hand, lasting
 from newsletter.schedule.runs import run_pass
+from scheduler_support import FIRE, scheduled, writing_where_it_may_not
 
 READ_ONLY = "the file system is mounted read-only"
 MISPLACED = "a file stands where a folder should be, or a folder where a file should"
@@ -46,7 +45,7 @@ def _wrapped(code: int, path: Path) -> NewsletterError:
 
 
 def test_a_file_where_a_folder_should_be_is_lasting(tmp_path: Path) -> None:
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
     (out / "2021-02-22").write_text("a file", encoding="utf-8")
@@ -69,7 +68,7 @@ def test_a_file_where_a_folder_should_be_is_lasting(tmp_path: Path) -> None:
                                            (errno.EPERM, MAY_NOT.format(user="root"))])
 def test_a_read_only_mount_or_a_forbidden_operation_is_lasting(tmp_path: Path, code: int,
                                                                fix: str) -> None:
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     target = tmp_path / "out" / "index.html"
     found = lasting(_wrapped(code, target), config)
     assert found is not None
@@ -79,7 +78,7 @@ def test_a_read_only_mount_or_a_forbidden_operation_is_lasting(tmp_path: Path, c
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO, errno.ENOENT])
 def test_what_lacks_room_or_fails_for_now_passes(tmp_path: Path, code: int) -> None:
-    assert lasting(_wrapped(code, tmp_path / "out" / "index.html"), _scheduled(tmp_path)) \
+    assert lasting(_wrapped(code, tmp_path / "out" / "index.html"), scheduled(tmp_path)) \
         is None
 
 
@@ -87,7 +86,7 @@ def test_the_cause_is_found_however_the_error_was_raised(tmp_path: Path) -> None
     """Raised inside the handler of an OSError (a context, as a traceback shows it): lasting;
     raised ``from None``, which says the error raised says all: only that error counts; an
     error that is its own cause does not keep the scheduler looking."""
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     refused = OSError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path / "x"))
     for hide in (False, True):
         try:
@@ -112,7 +111,7 @@ def test_the_cause_is_found_however_the_error_was_raised(tmp_path: Path) -> None
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root")
 def test_a_user_without_a_name_is_named_by_its_uid(tmp_path: Path) -> None:
-    _, answer = _writing_where_it_may_not(_scheduled(tmp_path), uid=54321)  # a uid no user has
+    _, answer = writing_where_it_may_not(scheduled(tmp_path), uid=54321)  # a uid no user has
     assert f"fix='{MAY_NOT.format(user='uid 54321')}" in answer, answer
 
 
@@ -131,7 +130,7 @@ def _failed(config: Config, *, strict: bool = False) -> tuple[str, str, tuple[Pa
 
 
 def test_a_strict_run_waits_for_the_corpus_and_the_files_named(tmp_path: Path) -> None:
-    config = _scheduled(tmp_path)
+    config = scheduled(tmp_path)
     bad = config.corpus / "bad.md"
     bad.write_text("---\ntitle: [\n---\nBody.\n", encoding="utf-8")
     cause, _, inputs = _failed(config, strict=True)

@@ -8,34 +8,21 @@ import datetime as dt
 import logging
 import os
 import signal
-import socket
 from collections import Counter
 from pathlib import Path
 
-import psycopg
 import pytest
-from test_postgresql import people, start, wait_for
 
 from conftest import state_sql, write_article, write_config
 from newsletter.core.config import load_config
 from newsletter.publishing import build
 from newsletter.schedule import loop
 from newsletter.state.leadership import LeadershipLost
+from postgresql_support import end_leadership, people, start, wait_for
 from sending_support import add_people
 from smtp_support import Recorder, parts, smtp_server
 
 pytestmark = pytest.mark.usefixtures("secret")
-
-
-def end_leadership(url: str, pid: int) -> None:
-    """What the server does to the session of a machine that froze or vanished (once TCP
-    keepalives give up on it): ends it, and the advisory lock goes with it."""
-    name = f"newsletter schedule {socket.gethostname()} pid {pid}"
-    with psycopg.connect(url, autocommit=True) as connection:
-        ended = connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name = %s", (name,)).fetchall()
-    assert ended == [(True,)], ended
 
 
 def issue_page(folder: Path, slug: str) -> str:

@@ -13,14 +13,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from test_schedule import FIRE, _status
-from test_schedule_faults import ShiftedClock, _serve
 
 from conftest import make_config, state_sql, write_article
 from newsletter.core.config import Config
 from newsletter.delivery import send as deliver
 from newsletter.delivery.smtp import Retry
 from newsletter.schedule.runs import check_due
+from scheduler_support import FIRE, ShiftedClock, issue_status, run_loop
 from sending_support import add_people
 from smtp_support import Recorder, free_port, smtp_server, smtp_server_on
 
@@ -98,14 +97,14 @@ def test_a_run_failed_while_the_smtp_server_was_down_is_retried_and_sends_once(
 
         planned = OnRetryPlanned(clock, start_server)
         with _watching(planned), caplog.at_level(logging.INFO, "newsletter"):
-            passes = _serve(monkeypatch, config, clock, after_start=lambda: None,
+            passes = run_loop(monkeypatch, config, clock, after_start=lambda: None,
                             passes_wanted=3, limit=30)
     assert "is unreachable" in caplog.text
     assert len(passes) == 3, caplog.text
     assert planned.planned == [passes[1].replace(microsecond=0) + dt.timedelta(minutes=1)]
     assert "trying again the run of 2021-02-22 07:00 UTC (retry 1)" in caplog.text
     assert recorder.count() == Counter({address: 1 for address in PEOPLE})
-    assert _status(config) == "published"
+    assert issue_status(config) == "published"
     assert check_due(config, clock()).action == "done"
 
 
@@ -118,7 +117,7 @@ def test_a_run_failed_halfway_through_the_send_resumes_it_and_sends_each_once(
         config = _sending(tmp_path, port, catch_up_hours=24)
         clock = ShiftedClock(monkeypatch, FIRE - dt.timedelta(seconds=2))
         with _watching(OnRetryPlanned(clock)), caplog.at_level(logging.INFO, "newsletter"):
-            passes = _serve(monkeypatch, config, clock, after_start=lambda: None,
+            passes = run_loop(monkeypatch, config, clock, after_start=lambda: None,
                             passes_wanted=3, limit=30)
     assert len(passes) == 3, caplog.text
     assert "failed: bob@example.org" in caplog.text
@@ -136,7 +135,7 @@ def test_a_run_that_keeps_failing_is_given_up_at_the_catch_up_limit(
     clock = ShiftedClock(monkeypatch, FIRE - dt.timedelta(seconds=2))
     planned = OnRetryPlanned(clock)
     with _watching(planned), caplog.at_level(logging.INFO, "newsletter"):
-        passes = _serve(monkeypatch, config, clock, after_start=lambda: None,
+        passes = run_loop(monkeypatch, config, clock, after_start=lambda: None,
                         passes_wanted=8, limit=60)
     assert len(passes) == 8, caplog.text
     waits = [(b - a).total_seconds() / 60 for a, b in zip(passes[1:-1], passes[2:], strict=True)]

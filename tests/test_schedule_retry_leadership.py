@@ -14,9 +14,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from test_postgresql import start, wait_for
-from test_schedule_faults import ShiftedClock, _serve
-from test_schedule_leadership import end_leadership
 
 from conftest import state_sql, write_article, write_config
 from newsletter.core.config import Config, load_config
@@ -24,6 +21,8 @@ from newsletter.delivery import send as deliver
 from newsletter.delivery.smtp import Retry
 from newsletter.schedule import job
 from newsletter.state.leadership import LeadershipLost
+from postgresql_support import end_leadership, start, wait_for
+from scheduler_support import ShiftedClock, run_loop
 from sending_support import add_people
 from smtp_support import Recorder, free_port, smtp_server_on
 
@@ -74,7 +73,7 @@ def test_only_the_active_scheduler_retries_and_a_standby_finds_the_run_done(
             stack.enter_context(smtp_server_on(recorder, port))
 
         with caplog.at_level(logging.INFO, "newsletter"):
-            passes = _serve(monkeypatch, config, ShiftedClock(monkeypatch, dt.datetime.now(
+            passes = run_loop(monkeypatch, config, ShiftedClock(monkeypatch, dt.datetime.now(
                 dt.UTC)), after_start=standby_then_server_up, passes_wanted=2, limit=60)
         assert len(passes) == 2, caplog.text
         wait_for(lambda: "nothing to do" in standby_log.read_text() or
@@ -107,7 +106,7 @@ def test_a_scheduler_that_lost_the_lock_does_not_retry(
             stack.enter_context(smtp_server_on(recorder, port))
 
         with caplog.at_level(logging.INFO, "newsletter"), pytest.raises(LeadershipLost) as lost:
-            _serve(monkeypatch, config, ShiftedClock(monkeypatch, dt.datetime.now(dt.UTC)),
+            run_loop(monkeypatch, config, ShiftedClock(monkeypatch, dt.datetime.now(dt.UTC)),
                    after_start=lose_the_lock_then_server_up, passes_wanted=2, limit=60)
     assert "is tried again at" in caplog.text  # the retry was planned
     assert "trying again the run of" not in caplog.text

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_postgresql import on_postgresql
 
 from newsletter.core.config import load_config
 from newsletter.core.errors import NewsletterError
 from newsletter.state import postgresql
 from newsletter.state.database import Database, open_database
+from postgresql_support import on_postgresql
 from sending_support import add_people, project
 
 SLUG = "2021-03-08"

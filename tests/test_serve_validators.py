@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_serve import Client, serving
 
 from conftest import run, write_article, write_config
 from newsletter.core.config import load_config
 from sending_support import TOPICS
+from web_support import Client, serving
 
 pytestmark = pytest.mark.usefixtures("secret")
 

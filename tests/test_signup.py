@@ -6,119 +6,38 @@ bombing, one client flooding the form, bots, mail scanners, forged or misused li
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
-from test_serve import Client, serving
 
 from conftest import SECRET, run, write_config
-from newsletter.core.config import Config, load_config
+from newsletter.core.config import load_config
 from newsletter.delivery.mailqueue import send_pending
 from newsletter.delivery.send import send_issue
 from newsletter.delivery.signups import key_of
 from newsletter.delivery.subscribers import list_subscribers
 from newsletter.delivery.tokens import make_token
 from newsletter.state.database import state_path
-from sending_support import ISSUE, NEXT_ISSUE, add_people, project
+from sending_support import ISSUE, NEXT_ISSUE, add_people
+from signup_support import (
+    FORM,
+    Reader,
+    age,
+    behind_a_proxy,
+    configure,
+    link,
+    queue,
+    statuses,
+    wait_for,
+)
 from smtp_support import FAST, Recorder, free_port, parse, parts, smtp_server
+from web_support import serving
 
 pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
-
-FORM = "application/x-www-form-urlencoded"
-
-
-def configure(site: Path, folder: Path, port: int, **subscribe: object) -> Config:
-    path = project(site, folder, port)
-    if subscribe:
-        import yaml
-
-        data = yaml.safe_load(path.read_text("utf-8"))
-        data["subscribe"] = subscribe
-        path.write_text(yaml.safe_dump(data), "utf-8")
-    return load_config(path)
-
-
-class Reader(Client):
-    """A browser without JavaScript: GETs the form, POSTs it, follows links from mail."""
-
-    def form_token(self) -> str:
-        status, _, page = self.get("/ai/subscribe")
-        assert status == 200
-        match = re.search(rb'name="form_token" value="([^"]+)"', page)
-        assert match
-        return match.group(1).decode()
-
-    def post(self, path: str, fields: list[tuple[str, str]], kind: str = FORM, *,
-             follow: bool = True, **headers: str) -> tuple[int, dict[str, str], bytes]:
-        return self.request("POST", path, body=urlencode(fields).encode(),
-                            headers={"Content-Type": kind, **{k.replace("_", "-"): v
-                                                              for k, v in headers.items()}},
-                            follow=follow)
-
-    def subscribe(self, email: str, *, topics: tuple[str, ...] = (), name: str = "",
-                  token: str | None = None, follow: bool = True, **headers: str
-                  ) -> tuple[int, dict[str, str], bytes]:
-        fields = [("email", email), ("name", name), ("form_token", token or self.form_token()),
-                  ("website", "")] + [("topics", t) for t in topics]
-        return self.post("/ai/subscribe", fields, follow=follow, **headers)
-
-
-@pytest.fixture
-def world(site: Path, tmp_path: Path) -> Iterator[tuple[Config, Reader, Recorder]]:
-    """serve (with its mail sender) and an SMTP server, for one test."""
-    recorder = Recorder()
-    with smtp_server(recorder) as smtp_port:
-        config = configure(site, tmp_path, smtp_port)
-        with serving(config, send_mail=True) as http_port:
-            yield config, Reader(http_port), recorder
-
-
-def wait_for(recorder: Recorder, count: int, timeout: float = 15) -> list[EmailMessage]:
-    deadline = time.monotonic() + timeout
-    while len(recorder.messages) < count:
-        assert time.monotonic() < deadline, f"{len(recorder.messages)} of {count} emails came"
-        time.sleep(0.02)
-    return [parse(raw) for _, raw in recorder.messages]
-
-
-def link(message: EmailMessage, route: str) -> str:
-    match = re.search(rf"https://news\.example\.org(/ai/{route}\?token=[A-Za-z0-9_.-]+)",
-                      parts(message)[0])
-    assert match, f"no {route} link"
-    return match.group(1)
-
-
-def statuses(config: Config) -> dict[str, str]:
-    return {s.email: s.status for s in list_subscribers(config)}
-
-
-def queue(config: Config) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(state_path(config)) as db:
-        return db.execute("SELECT kind, email, status FROM mail_queue ORDER BY id").fetchall()
-
-
-def age(config: Config, minutes: float) -> None:
-    """Move every recorded time of the queue and the signups back (time passes)."""
-    def earlier(stamp: str | None) -> str | None:
-        if stamp is None:
-            return None
-        return (dt.datetime.fromisoformat(stamp) - dt.timedelta(minutes=minutes)).isoformat()
-
-    with sqlite3.connect(state_path(config)) as db:
-        db.create_function("earlier", 1, earlier)
-        db.execute("UPDATE mail_queue SET created_at = earlier(created_at), "
-                   "due_at = earlier(due_at)")
-        db.execute("UPDATE subscribers SET requested_at = earlier(requested_at)")
-        db.execute("UPDATE signup_hits SET at = earlier(at)")
 
 
 # -- the flow ------------------------------------------------------------------------------------
@@ -272,21 +191,6 @@ def test_one_client_gets_twenty_signups_an_hour_then_429(site: Path, tmp_path: P
         report = send_pending(config, log=lambda line: None, retry=FAST)
     assert len(report.sent) == 20 and len(recorder.messages) == 20
     assert "v20@example.org" not in statuses(config)
-
-
-@contextmanager
-def behind_a_proxy(site: Path, tmp_path: Path, trust_proxy: bool = True
-                   ) -> Iterator[Callable[[list[str]], list[int]]]:
-    """A site behind a trusted proxy (or not), two signups an hour per client: a function
-    posting one signup (a new address each) per X-Forwarded-For value given, and returning
-    the codes."""
-    config = configure(site, tmp_path, 1, per_ip_per_hour=2, trust_proxy=trust_proxy)
-    with serving(config) as http_port:
-        reader = Reader(http_port)
-        token = reader.form_token()
-        numbers = itertools.count()
-        yield lambda hops: [reader.subscribe(f"c{next(numbers)}@example.org", token=token,
-                                             X_Forwarded_For=hop)[0] for hop in hops]
 
 
 def test_the_limit_follows_the_proxys_last_hop_only_when_trusted(site: Path,

@@ -5,44 +5,23 @@ a running ``newsletter serve`` and a real SMTP server: the whole flow of the REA
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import time
 from pathlib import Path
 
 import pytest
-import test_browser
-from test_browser import ARTIFACTS, CHROMIUM
-from test_signup import serving, statuses
 
-from conftest import SECRET, run, write_article, write_config
-from newsletter.core.config import Config, load_config
+from browser_support import ARTIFACTS, CHROMIUM
+from conftest import SECRET, run
 from newsletter.delivery.signups import key_of
 from newsletter.delivery.tokens import make_token
+from sending_support import TOPICS
+from signup_support import DATES, sections, statuses, three_topic_site
 from smtp_support import Recorder, parse, parts, smtp_server
-
-# Fixtures shared with test_browser.py (pytest finds them by name here).
-browser = test_browser.browser
+from web_support import serving
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium not installed: `apt-get install chromium` (.ci/run does)")
-
-TOPICS = ["AI", "Robotics", "Chips"]
-DATES = [dt.date(2021, 2, 22), dt.date(2021, 3, 1), dt.date(2021, 3, 8)]
-
-
-def three_topic_site(folder: Path, smtp_port: int) -> Config:
-    """Three published weekly issues, each with articles under all three topics."""
-    path = write_config(folder, topics=TOPICS, smtp={"host": "127.0.0.1", "port": smtp_port},
-                        state_dir=str(folder / "state"))
-    for date in DATES:
-        when = dt.datetime.combine(date - dt.timedelta(days=3), dt.time(12), dt.UTC)
-        for topic in TOPICS:
-            write_article(folder / "articles", f"{date}-{topic.lower()}", topics=[topic],
-                          publishedDateTime=when, title=f"{topic} story of {date}")
-        result = run(folder, "build", "--date", date.isoformat(), "--publish")
-        assert result.exit_code == 0, result.output
-    return load_config(path)
 
 
 def check_page(page, name: str) -> None:
@@ -94,11 +73,6 @@ def without_scripts(route) -> None:
     response = route.fetch()
     route.fulfill(response=response,
                   body=re.sub(r"<script>.*?</script>", "", response.text(), flags=re.S))
-
-
-def sections(message) -> set[str]:
-    text = parts(message)[0]
-    return {topic for topic in TOPICS if f"{topic} story" in text}
 
 
 def test_a_reader_signs_up_confirms_chooses_topics_and_leaves(browser, tmp_path: Path,

@@ -16,8 +16,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from test_serve import serving
-from test_signup import FORM, Reader, behind_a_proxy, configure
 
 from conftest import SECRET
 from newsletter.delivery.mailqueue import build_notice
@@ -27,7 +25,9 @@ from newsletter.delivery.tokens import make_token, read_secret
 from newsletter.state import sqlite as sqlite_state
 from newsletter.state.database import state_path
 from sending_support import add_people
+from signup_support import FORM, Reader, age, behind_a_proxy, configure, queue
 from smtp_support import FAST, Recorder, free_port, smtp_server
+from web_support import serving
 
 pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
 
@@ -123,8 +123,6 @@ def test_posts_for_an_active_address_queue_one_welcome_and_change_nothing(
     """Anyone may type a subscriber's address into the form: the subscriber gets their
     welcome again (once within the resend interval, three times a day at most, like a
     confirmation), and neither their name nor their topics change."""
-    from test_signup import age, queue
-
     config = configure(site, tmp_path, 1, per_ip_per_hour=100, resend_minutes=1)
     add_people(config, tmp_path, ["ada@example.org,Ada,AI"])
     with serving(config) as http_port:
@@ -167,8 +165,6 @@ def test_the_queue_sends_in_order_and_keeps_a_welcome_through_days_of_a_dead_ser
     SMTP server could not take for three days still goes when it can; with the server
     unreachable, a round stops at the first email, and that confirmation is given up after
     MAX_ATTEMPTS rounds, not retried for ever."""
-    from test_signup import age, queue
-
     from newsletter.delivery.mailqueue import MAX_ATTEMPTS, send_pending
 
     recorder = Recorder()

@@ -7,25 +7,11 @@ import re
 import sqlite3
 from pathlib import Path
 
-from conftest import StateBackend, make_config, run
+from conftest import StateBackend, make_config, run, target_of, target_sql
 from newsletter.state.database import location_from_url, open_location
 
 QUEUE = ("INSERT INTO mail_queue (kind, email, mailbox, created_at, due_at) "
          "VALUES ('confirm', ?, ?, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')")
-
-
-def target_of(backend: StateBackend, tmp_path: Path) -> str:
-    return backend.url or str(tmp_path / "target.sqlite3")
-
-
-def target_sql(target: str, sql: str, *params: object) -> list[tuple[object, ...]]:
-    with open_location(location_from_url(target)) as db:
-        if db.dialect == "postgresql":
-            sql = sql.replace("?", "%s")
-        cursor = db.raw.execute(sql, params)
-        rows = [tuple(r) for r in cursor.fetchall()] if cursor.description else []
-        db.raw.commit()
-        return rows
 
 
 def source_sql(tmp_path: Path, sql: str, *params: object) -> None:

@@ -15,12 +15,11 @@ from urllib.parse import urlencode
 
 import pytest
 import yaml
-from test_serve import Client
-from test_signup import statuses
-from test_signup_browser import DATES, sections, three_topic_site
 
 from conftest import PROJECT, SECRET, run
+from signup_support import DATES, sections, statuses, three_topic_site
 from smtp_support import Recorder, free_port, parse, parts, smtp_server
+from web_support import Client
 
 pytest.importorskip("waitress", reason="waitress is a test dependency: pip install -e '.[test]'")
 
