@@ -18,12 +18,18 @@ what follows from each:
   every sender would get, so a run of several asks once before they start
   (:func:`~.smtp.refused_session`), and one met later stops them all, as refusals in a row do.
 - :class:`~.smtp.TurnedAway`, a refusal of this client for now: a 554 greeting ("no SMTP
-  service here": a blocklist the server consults, its load), or, at MAIL FROM, RCPT TO or
-  after DATA alike, a sender over its quota or rate or a DNS blocklist naming this machine
-  (:func:`~.smtp.passes_with_time`: not counted in a row, as every message would get it).
-  The run stops at once, every sender with it, but that passes: asking again later is what
-  may succeed, with nothing for a person to correct; the state records that it passes, so
-  the run says so even when the worker process that met it was lost.
+  service here": a blocklist the server consults, its load), or a sender over its quota or
+  rate or a DNS blocklist naming this machine (:func:`~.smtp.passes_with_time`) at MAIL
+  FROM. The run stops at once, every sender with it, but that passes: asking again later is
+  what may succeed, with nothing for a person to correct; the state records that it passes,
+  so the run says so even when the worker process that met it was lost.
+- :class:`~.smtp.Limited`, the same words at RCPT TO or after DATA: every message would get
+  them, unless the server says them of one recipient alone ("recipient rate limit
+  exceeded, try again later"), and a run stopping at that recipient each time would never
+  reach those after them. So the run stops, as for a :class:`~.smtp.TurnedAway`, only when
+  a second one comes before the server takes a message (whichever senders had them); the
+  first is failed and counted in a row, as a :class:`~.smtp.Refused` is. Either way the
+  recipient is tried after the others by the next runs (``claim.last``).
 - :class:`~.smtp.Failed`, the retries for 4xx replies and dropped connections ran out:
   failed, and tried again by the next run; when the server is unreachable the run stops,
   which passes.
@@ -38,7 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..state.database import Database
-from .smtp import Failed, Fatal, Permanent, Refused, TurnedAway
+from .smtp import Failed, Fatal, Limited, Permanent, Refused, TurnedAway
 
 # What delivering one message raises, each judged below.
 DELIVERY_ERRORS = (Permanent, Refused, Fatal, Failed)
@@ -91,7 +97,9 @@ class Streak:
     state database (``send_runs``), which they all share. At :data:`REFUSED_IN_A_ROW` the
     run stops, for a reason that lasts, and every sender of the run sees it before its next
     message (:meth:`stopped`): a server refusing everything gets as many refusals as with
-    one sender, plus at most one message in flight per other sender."""
+    one sender, plus at most one message in flight per other sender. A sender's limit met
+    at RCPT TO or after DATA (:class:`~.smtp.Limited`) is counted too, and apart: the
+    second before a message is taken stops the run, for a reason that passes."""
 
     def __init__(self, run: str, issue: str) -> None:
         self.run = run
@@ -107,7 +115,15 @@ class Streak:
         """:func:`verdict`, and the refusal that completes the streak stops the run (said
         once, by the sender that saw it). Called in the transaction recording the outcome."""
         judged = verdict(error)
-        if isinstance(error, Fatal):  # the session refused: every sender of the run stops
+        if isinstance(error, Limited):  # the sender's limit, unless this recipient's alone
+            limits, stopped = db.run("send_run.limited", (self.run, self.issue)).fetchone()
+            if stopped:  # said once, by the sender that stopped the run
+                return Verdict("", str(error))
+            if limits < 2:  # not confirmed (yet): the next message tells
+                return Verdict("", f"{error} (the run goes on unless the next message is "
+                                   "refused alike)")
+            db.run("send_run.halt", (self.run, self.issue, judged.stop, 0))
+        elif isinstance(error, Fatal):  # the session refused: every sender of the run stops
             # whether that lasts is recorded with it: read back by the run even when the
             # worker process that met it is lost before it reports
             db.run("send_run.halt", (self.run, self.issue, judged.stop, int(judged.lasts)))

@@ -42,7 +42,7 @@ from .editions import edition_for
 from .leases import process_name, release_dead_here
 from .mailboxes import subscriber_for_send
 from .refusals import DELIVERY_ERRORS, Streak
-from .smtp import Connection, Retry, deliver_one, envelope_sender
+from .smtp import Connection, Limited, Retry, deliver_one, envelope_sender
 from .subscribers import stored_topics
 from .tokens import link_tokens
 
@@ -202,6 +202,8 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
                 db.run("subscriber.bounced", (now(), address))
             else:
                 db.run("claim.failed", (spec.run, slug, address))
+            if isinstance(refused, Limited):  # perhaps theirs alone: the others go first
+                db.run("claim.last", (slug, slug, address))
             if not judged.uncertain:  # else a later run names it, like one cut by a kill
                 db.run("attempt.delete", (slug, address))
         if judged.stop is not None:

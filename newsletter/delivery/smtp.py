@@ -76,9 +76,16 @@ class TurnedAway(Fatal):
     """A server refusing this client for now, with a 5xx that passes with time: a 554
     greeting ("no SMTP service here", RFC 5321 3.1: a blocklist it consults, an overload),
     or, wherever it comes (MAIL FROM, RCPT TO, after DATA), a quota or rate limit of the
-    sender or a DNS blocklist naming this machine (:func:`passes_with_time`). Every other
-    message would be refused alike, so the run stops, as for any :class:`Fatal`; but a later
-    run may be taken."""
+    sender or a DNS blocklist naming this machine (:func:`passes_with_time`; at RCPT TO or
+    after DATA a :class:`Limited`). Every other message would be refused alike, so the run
+    stops, as for any :class:`Fatal`; but a later run may be taken."""
+
+
+class Limited(TurnedAway):
+    """A :class:`TurnedAway` met at RCPT TO or after DATA: the words of a sender's limit or a
+    blocklist, but said of one message, and a server may say them of one recipient alone
+    ("550 5.7.1 recipient rate limit exceeded, try again later"). The run stops only when
+    the next message is refused alike (:class:`~.refusals.Streak`)."""
 
 
 # A 5xx saying a limit of the sender, not a refusal of it: a quota, a rate, too many
@@ -129,15 +136,15 @@ def passes_with_time(code: int, reply: object, *, at: str = "MAIL FROM") -> bool
     return True
 
 
-def _turned_away(said: str, code: int, reply: object) -> TurnedAway:
+def _turned_away(said: str, code: int, reply: object,
+                 kind: type[TurnedAway] = TurnedAway) -> TurnedAway:
     """A refusal that :func:`passes_with_time`, ``said`` naming what was refused."""
     if _blocklisted(_text(reply)):
-        return TurnedAway(f"{said}: a blocklist the server consults names this machine or "
-                          "its sender domain, for every message, which usually passes; tried "
-                          "again later, and if it lasts, ask the list named for removal")
-    return TurnedAway(f"{said}: a sending quota or rate limit, which passes with time; "
-                      "tried again later, and if it lasts, see the server's limits for "
-                      "this sender")
+        return kind(f"{said}: a blocklist the server consults names this machine or its "
+                    "sender domain, for every message, which usually passes; tried again "
+                    "later, and if it lasts, ask the list named for removal")
+    return kind(f"{said}: a sending quota or rate limit, which passes with time; "
+                "tried again later, and if it lasts, see the server's limits for this sender")
 
 
 def smtp_password(config: Config) -> str | None:
@@ -326,11 +333,12 @@ def _sender_refused(sender: str, code: int, reply: object) -> Fatal:
 
 def _message_refused(address: str, code: int, reply: object, at: str) -> Exception:
     """A 5xx ``at`` RCPT TO or after DATA: a limit of the sender or a blocklist naming this
-    machine (:class:`TurnedAway`: every message would get it, for now), else a refusal of the
-    address (:class:`Permanent`, at RCPT TO) or of this message (:class:`Refused`)."""
+    machine (:class:`Limited`: every message would get it, for now, unless it is this
+    recipient's alone), else a refusal of the address (:class:`Permanent`, at RCPT TO) or of
+    this message (:class:`Refused`)."""
     if passes_with_time(code, reply, at=at):
         return _turned_away(f"the server refused the message to {address}: "
-                            f"{_reply(code, reply)}", code, reply)
+                            f"{_reply(code, reply)}", code, reply, Limited)
     if at == "RCPT TO" and _refuses_the_address(reply):
         return Permanent(_reply(code, reply))
     return Refused(_reply(code, reply))

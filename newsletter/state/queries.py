@@ -283,6 +283,9 @@ STATEMENTS: dict[str, str] = {
     "claim.failed":
         "UPDATE claims SET worker = '', batch = '', lease_until = 0, failed_run = ? "
         "WHERE issue = ? AND email = ?",
+    "claim.last":  # (issue, issue, email): tried after the others by the next runs
+        "UPDATE claims SET position = (SELECT max(position) + 1 FROM claims WHERE issue = ?) "
+        "WHERE issue = ? AND email = ?",
     "claims.failed_in_run":
         "SELECT email FROM claims WHERE issue = ? AND failed_run = ? ORDER BY position",
     "pace.take":  # (issue, interval x3): the moment this message may go, and the clock now
@@ -294,8 +297,14 @@ STATEMENTS: dict[str, str] = {
         "INSERT INTO send_runs (run, issue, refused_in_a_row) VALUES (?, ?, 1) "
         "ON CONFLICT (run) DO UPDATE SET refused_in_a_row = send_runs.refused_in_a_row + 1 "
         "RETURNING refused_in_a_row, stopped",
+    "send_run.limited":  # (run, issue): a sender's limit met, counted in a row as well
+        "INSERT INTO send_runs (run, issue, refused_in_a_row, limits_in_a_row) "
+        "VALUES (?, ?, 1, 1) ON CONFLICT (run) DO UPDATE SET "
+        "refused_in_a_row = send_runs.refused_in_a_row + 1, "
+        "limits_in_a_row = send_runs.limits_in_a_row + 1 RETURNING limits_in_a_row, stopped",
     "send_run.accepted":  # a message taken ends the streak (no write when there is none)
-        "UPDATE send_runs SET refused_in_a_row = 0 WHERE run = ? AND refused_in_a_row > 0",
+        "UPDATE send_runs SET refused_in_a_row = 0, limits_in_a_row = 0 "
+        "WHERE run = ? AND refused_in_a_row > 0",
     "send_run.stop":  # refusals in a row: that lasts
         "UPDATE send_runs SET stopped = ?, lasts = 1 WHERE run = ? AND stopped = ''",
     "send_run.halt":  # (run, issue, why, lasts): the server refuses us, every sender stops

@@ -250,6 +250,13 @@ _V10_SEND_RUN_LASTS = """
 ALTER TABLE send_runs ADD COLUMN lasts INTEGER NOT NULL DEFAULT 1;
 """
 
+# Version 11: the refusals saying a sender's limit (or a blocklist) met at RCPT TO or after
+# DATA since the last message the server took, by any sender of the run: the first may be
+# one recipient's own, a second before a message is taken stops the run (refusals.py).
+_V11_SEND_RUN_LIMITS = """
+ALTER TABLE send_runs ADD COLUMN limits_in_a_row INTEGER NOT NULL DEFAULT 0;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subscribers, the send ledger and in-flight attempts", {
         SQLITE: _V1_SUBSCRIBERS.format(id="INTEGER PRIMARY KEY")
@@ -282,6 +289,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                POSTGRESQL: _V9_SEND_RUNS.format(rowid="")}),
     Migration(10, "whether a send run's stop lasts or passes with time",
               _both(_V10_SEND_RUN_LASTS)),
+    Migration(11, "a sender's limit met at RCPT TO or after DATA, confirmed by the next one",
+              _both(_V11_SEND_RUN_LIMITS)),
 )
 
 LATEST = MIGRATIONS[-1].version
