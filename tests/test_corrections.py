@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 
 import feedparser
 import pytest
+import yaml
 from lxml import etree
 
-from conftest import PROJECT, SAMPLE_DATES, run, sample_site, tree
+from conftest import GOLDEN, PROJECT, SAMPLE_DATES, run, sample_site, tree
 from newsletter.core.config import Config, load_config
 from newsletter.publishing.build import build_issue
 
@@ -204,3 +205,71 @@ def test_publishing_again_after_editing_a_published_issues_overrides_says_it_app
     broken = run(site, "publish", SECOND.isoformat())
     assert broken.exit_code == 0, broken.output
     assert broken.stderr.startswith(f"warning: {path}: 1 problem")
+
+
+EMAIL_FILES = ("email.mjml", "email.html", "email.txt", "email.eml")
+FOOTER = "Written in Springfield by people, with a theme changed since"
+
+
+def add_footer(site: Path) -> None:
+    """A theme changed after the issues went out: every file of theirs would render anew."""
+    path = site / "newsletter.yaml"
+    config = yaml.safe_load(path.read_text("utf-8"))
+    config.setdefault("theme", {})["footer"] = FOOTER
+    path.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
+
+
+def files_of(site: Path, date: dt.date) -> dict[str, bytes]:
+    folder = site / "issues" / date.isoformat()
+    return {name: (folder / name).read_bytes()
+            for name in (*EMAIL_FILES, "index.html", "issue.json")}
+
+
+def test_publishing_an_issue_out_again_after_a_theme_change_leaves_it_as_it_was(
+        site: Path) -> None:
+    """`publish` of an issue already out, after a theme change, brings the archive up to
+    date and leaves the issue as subscribers and readers got it (its email.eml is the
+    record of what was sent): it says that `build --force` corrects it, as build says."""
+    add_footer(site)
+    kept = files_of(site, SECOND)
+    refused = run(site, "build", "--date", SECOND.isoformat())
+    assert refused.exit_code == 1 and f"{SECOND}/email.eml" in refused.stderr
+    result = run(site, "publish", SECOND.isoformat())
+    assert result.exit_code == 0, result.output
+    assert files_of(site, SECOND) == kept  # byte for byte, the email files above all
+    changed = ", ".join(f"{SECOND}/{name}" for name in (*EMAIL_FILES, "index.html"))
+    first, said = result.stdout.splitlines()
+    assert first.startswith(f"Issue {SECOND} was published already: ")
+    assert first.endswith(f"file(s) brought up to date in {site / 'issues'} (the archive and "
+                          "the feeds; the issue stays as it was).")
+    assert said == (
+        f"Issue {SECOND}: it stays as it was, though rebuilding it would change {changed}: "
+        f"`newsletter build --date {SECOND} --force` corrects the published issue (its "
+        "email is not sent again).")
+    assert FOOTER in (site / "issues" / "index.html").read_text("utf-8")  # the archive's page
+    assert "updated_at" not in stored(site, SECOND)
+    again = run(site, "build", "--date", SECOND.isoformat())  # still to correct, as said
+    assert again.exit_code == 1 and "pass --force to correct it" in again.stderr
+    assert run(site, "build", "--date", SECOND.isoformat(), "--force").exit_code == 0
+    assert FOOTER in (site / "issues" / SECOND.isoformat() / "email.txt").read_text("utf-8")
+    assert "rebuilding it" not in run(site, "publish", SECOND.isoformat()).stdout
+
+
+def test_publishing_the_next_issue_after_a_theme_change_rewrites_only_its_neighbours_page(
+        site: Path) -> None:
+    """The one file of an issue out already that publishing another rewrites is its page,
+    for its new link (with the current templates); never its email files."""
+    shutil.rmtree(site / "issues" / SECOND.isoformat())
+    (site / "issues" / SECOND.isoformat()).mkdir()
+    shutil.copy(GOLDEN / SECOND.isoformat() / "overrides.yaml",
+                site / "issues" / SECOND.isoformat() / "overrides.yaml")
+    add_footer(site)
+    assert run(site, "build", "--date", SECOND.isoformat()).exit_code == 0  # a draft
+    kept = files_of(site, FIRST)
+    result = run(site, "publish", SECOND.isoformat())
+    assert result.exit_code == 0, result.output
+    assert f"Updated the previous/next links of {FIRST}/index.html." in result.stdout
+    now = files_of(site, FIRST)
+    assert {name for name in kept if now[name] != kept[name]} == {"index.html"}
+    page = now["index.html"].decode("utf-8")
+    assert FOOTER in page and f'href="../{SECOND}/index.html" rel="next"' in page

@@ -206,6 +206,48 @@ def test_an_issue_already_published_does_nothing_and_succeeds(tmp_path, builds, 
 
 
 @both
+def test_a_run_finishing_an_issue_out_already_leaves_its_email_as_sent(tmp_path, builds, caplog):
+    """The run's issue is published (by hand, say) and the theme changed since: the pass
+    that makes the run brings the archive up to date and leaves the issue's files as they
+    went out, saying how to correct it."""
+    config = scheduled(tmp_path)
+    assert run(tmp_path, "build", "--date", "2021-02-22", "--publish").exit_code == 0
+    folder = config.output / "2021-02-22"
+    names = ("email.mjml", "email.html", "email.txt", "email.eml", "index.html", "issue.json")
+    kept = {name: (folder / name).read_bytes() for name in names}
+    config = make_config(tmp_path, state_dir="state", theme={"footer": "A footer added since"},
+                         schedule={"cron": "0 7 * * mon", "catch_up_hours": 24})
+    with caplog.at_level(logging.INFO, "newsletter"):
+        assert run_pass(config, FIRE + dt.timedelta(minutes=2))
+    assert builds == []
+    assert {name: (folder / name).read_bytes() for name in names} == kept
+    assert "A footer added since" in (config.output / "index.html").read_text("utf-8")
+    assert ("issue 2021-02-22 is already published: it stays as it was, though rebuilding "
+            "it would change 2021-02-22/email.mjml, ") in caplog.text
+    assert ("`newsletter build --date 2021-02-22 --force` corrects the published issue"
+            ) in caplog.text
+    assert check_due(config, FIRE + dt.timedelta(minutes=3)).action == "done"
+
+
+@both
+def test_a_run_finishing_an_issue_out_already_stands_with_an_email_template_broken_since(
+        tmp_path, caplog):
+    """The issue's email is not rendered again, so a copy of its template broken since
+    fails nothing: the run is recorded, and the log says why a rebuild cannot be compared."""
+    config = scheduled(tmp_path)
+    assert run(tmp_path, "build", "--date", "2021-02-22", "--publish").exit_code == 0
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "email.mjml.j2").write_text("{{ issue.nonexistent.x }}\n")
+    config = make_config(tmp_path, state_dir="state", templates="templates",
+                         schedule={"cron": "0 7 * * mon", "catch_up_hours": 24})
+    with caplog.at_level(logging.INFO, "newsletter"):
+        assert run_pass(config, FIRE + dt.timedelta(minutes=2))
+    assert ("issue 2021-02-22 is already published: it stays as it was; whether a rebuild "
+            "would change it is not known, as rendering it fails (") in caplog.text
+    assert check_due(config, FIRE + dt.timedelta(minutes=3)).action == "done"
+
+
+@both
 def test_a_failed_run_is_logged_with_its_reason_and_not_recorded(tmp_path, builds, caplog):
     config = scheduled(tmp_path)
     overrides = config.output / "2021-02-22" / "overrides.yaml"

@@ -74,6 +74,31 @@ def test_a_run_stopped_after_publishing_the_issue_finishes_the_archive_and_feeds
     assert check_due(config, FIRE + dt.timedelta(minutes=21)).action == "done"
 
 
+@both
+def test_a_run_stopped_while_writing_the_issues_email_writes_it_whole_on_the_next_pass(
+        tmp_path, monkeypatch):
+    """The disk fills up at the issue's email.eml: the issue does not read as published yet
+    (its issue.json is written after its email and page), so the next pass makes the run
+    again from the start, rather than keep an issue out already without its email."""
+    config = scheduled(tmp_path)
+    real = output.write_atomic
+
+    def disk_full(path, data):
+        if path.name == "email.eml":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, data)
+
+    monkeypatch.setattr(output, "write_atomic", disk_full)
+    assert not run_pass(config, FIRE + dt.timedelta(minutes=5))
+    assert issue_status(config) != "published"
+    monkeypatch.setattr(output, "write_atomic", real)  # space freed
+    assert run_pass(config, FIRE + dt.timedelta(minutes=20))
+    assert issue_status(config) == "published"
+    eml = (config.output / "2021-02-22" / "email.eml").read_text("utf-8")
+    assert "Story one" in eml
+    assert check_due(config, FIRE + dt.timedelta(minutes=21)).action == "done"
+
+
 # -- configurations the scheduler cannot run: refused by check, naming the key -------------
 
 @pytest.mark.parametrize("settings, message", [

@@ -26,6 +26,7 @@ from ..publishing.editing import (
     NOT_APPLIED,
     correcting,
     edits_since_published,
+    kept_as_it_was,
     published_lines,
     rebuilds_the_same,
     record_only,
@@ -154,7 +155,8 @@ def publish(options: Options, date: dt.date) -> None:
     issue, written = publish_issue(config, date)
     if already:
         echo(f"Issue {issue.slug} was published already: {len(written)} file(s) brought up "
-             f"to date in {config.output}.")
+             f"to date in {config.output} (the archive and the feeds; the issue stays as it "
+             "was).")
     else:
         echo(f"Published issue {issue.slug}: {len(written)} file(s) written in "
              f"{config.output}.")
@@ -177,6 +179,8 @@ def publish(options: Options, date: dt.date) -> None:
              f"{issue.slug} was published ({', '.join(edits)} not in it); publishing again "
              f"does not apply it: {correcting(issue.slug, len(refused))} (its email is not "
              "sent again)", err=True)
+    elif already and (kept := kept_as_it_was(config, issue)):  # a template or theme changed
+        echo(f"Issue {issue.slug}: {kept}.")
     for problem in refused:  # named as build and explain name them, with the id meant
         echo(f"warning: {problem}", err=True)
 

@@ -184,10 +184,11 @@ def render_site_files(published: Sequence[Issue], config: Config,
     """The feeds, the archive (its front page, and the page of every year whose issues are
     not what they were in ``before`` or whose page is not among the ``present`` files), and
     the web page of every published issue whose previous or next issue is not what it was in
-    ``before`` (the issues published until now; None: every page). Another issue's page is
-    never rewritten for anything else: a template or a theme change reaches it only when
-    that issue is rebuilt (``build --force``). What a publish renders is bounded by one
-    year of issues, however many years came before."""
+    ``before`` (the issues published until now; None: every page), with the current
+    templates. No other file of an issue: its email files never, and its page for nothing
+    but its links, so a template or a theme change reaches an issue out already only when it
+    is rebuilt (``build --force``), publishing it again included. What a publish renders is
+    bounded by one year of issues, however many years came before."""
     published = sorted(published, key=lambda i: i.date)
     links = _neighbour_slugs(published)
     links_before = None if before is None else _neighbour_slugs(before)
@@ -210,20 +211,26 @@ def render_site_files(published: Sequence[Issue], config: Config,
 
 
 def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool,
-           before_writing: Callable[[], None] | None = None
+           before_writing: Callable[[], None] | None = None, site_only: bool = False
            ) -> tuple[tuple[Path, ...], str | None]:
-    """Render the issue (and the site, when it is published), then write it all.
+    """Render the issue (and the site, when it is published), then write it all: the
+    issue's issue.json after its other files, so that it reads as published only once its
+    email and page are written (a run stopped before is made again from the start).
 
-    ``before_writing`` may raise to write nothing: called once everything is rendered, it is
-    the last moment for a caller to find out that it must not write any more (a scheduler
-    that is no longer the active one)."""
+    ``site_only``: none of the issue's own files (it is out already, as it was), only what
+    the site needs of it. ``before_writing`` may raise to write nothing: called once
+    everything is rendered, it is the last moment for a caller to find out that it must not
+    write any more (a scheduler that is no longer the active one)."""
     before = store.published()
     others = [p for p in before if p.slug != issue.slug]
     published = sorted(others + ([issue] if issue.status == IssueStatus.PUBLISHED else []),
                        key=lambda i: i.date)
-    files, warning = render_issue_files(issue, config, published)
+    files, warning = ({}, None) if site_only else render_issue_files(issue, config, published)
     if warning and strict:
         raise StrictError(f"issue {issue.slug}: {warning} (an error with --strict)")
+    record = f"{issue.slug}/{ISSUE_FILE}"
+    if record in files:
+        files[record] = files.pop(record)
     if issue.status == IssueStatus.PUBLISHED:
         present = [archive_path(year) for year, _count in archive_years(published)
                    if (config.output / archive_path(year)).is_file()]
@@ -360,7 +367,10 @@ def publish_issue(config: Config, issue_date: dt.date, *,
                   before_writing: Callable[[], None] | None = None
                   ) -> tuple[Issue, tuple[Path, ...]]:
     """Publish the built issue as it stands (what the editor previewed), then regenerate the
-    archive and the feeds from every published issue."""
+    archive and the feeds from every published issue. An issue published already stays as
+    it was (its email files and its page): only the archive and the feeds
+    are brought up to date (:func:`.editing.kept_as_it_was` says what a rebuild would
+    change)."""
     store = IssueStore(config.output)
     built = store.get(issue_date)
     slug = issue_date.isoformat()
@@ -380,6 +390,6 @@ def publish_issue(config: Config, issue_date: dt.date, *,
             f"editor asked for: {fix}rebuild it with `newsletter build {slug}`, look at it, "
             "then publish it" + "".join(f"\n  {problem}" for problem in refused))
     issue = _published(built, built, config)
-    written, _warning = _write(config, issue, store, strict=False,
-                               before_writing=before_writing)
+    written, _warning = _write(config, issue, store, strict=False, before_writing=before_writing,
+                               site_only=built.status == IssueStatus.PUBLISHED)
     return issue, written

@@ -8,7 +8,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import replace
 
+import jinja2
+
 from ..core.config import Config
+from ..core.errors import NewsletterError
 from ..core.models import Article, Issue, IssueStatus
 from ..core.text import topic_key
 from ..core.urls import canonical_url
@@ -128,6 +131,23 @@ def correcting(slug: str, refused: int = 0) -> str:
                f"the {refused} entries `build` refuses (each named with its problem)")
     return (f"fix {entries} first: {force} refuses the file until then, and then corrects "
             "the published issue")
+
+
+def kept_as_it_was(config: Config, issue: Issue) -> str:
+    """What publish (and the schedule's repair of a run) says of the ``issue`` that was
+    published already, which it leaves as it was (its email files and its page): the files
+    a rebuild would change, as build names them (a template, the theme or the config changed
+    since), and how to correct it; "" when there are none."""
+    others = IssueStore(config.output).published_around(issue.date)  # its page's links
+    try:
+        changed = changed_files(config, issue, others)
+    except (NewsletterError, jinja2.TemplateError) as error:  # what is out stands all the same
+        return (f"it stays as it was; whether a rebuild would change it is not known, as "
+                f"rendering it fails ({error}): `newsletter check` names the template")
+    if not changed:
+        return ""
+    return (f"it stays as it was, though rebuilding it would change {', '.join(changed)}: "
+            f"{correcting(issue.slug)} (its email is not sent again)")
 
 
 def placing_nothing(config: Config, published: Issue, edits: Sequence[str],

@@ -1,6 +1,7 @@
 """One issue's folder rendered in memory, and which of its files on disk a rebuild would
-change: ``build`` refuses to change a published issue without --force by it, and explain,
-the preview and publish say a rebuild gives the same issue only when it finds none.
+change: ``build`` refuses to change a published issue without --force by it, explain,
+the preview and publish say a rebuild gives the same issue only when it finds none, and
+publish of an issue out already (which it leaves as it was) names them.
 
 Rendering is pure (no clock, no I/O), so the same issue and config give the same bytes:
 a file differs only when what readers see of it would (a template, the theme, the config

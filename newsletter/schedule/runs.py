@@ -27,6 +27,7 @@ from ..core.text import plural
 from ..core.timing import schedule_cron, schedule_settings
 from ..delivery import send as delivery
 from ..publishing import build
+from ..publishing.editing import kept_as_it_was
 from ..publishing.issues import IssueStore
 from ..state.database import now, open_database
 from ..state.leadership import LeadershipLost
@@ -228,12 +229,15 @@ def run_issue(config: Config, fire_time: dt.datetime, *, strict: bool = False,
     if _issue_status(config, issue_date) == IssueStatus.PUBLISHED:
         # Published, but this run is not recorded: it may have stopped (disk full, killed)
         # after writing the issue and before the archive and feeds, which publishing again
-        # writes (it rewrites only what differs).
-        _issue, written = build.publish_issue(config, issue_date,
-                                              before_writing=before_writing)
+        # writes (only what differs; the issue stays as it was, what subscribers got).
+        issue, written = build.publish_issue(config, issue_date,
+                                             before_writing=before_writing)
         if written:
             log.info("issue %s is already published: brought %d file(s) up to date in %s "
                      "(the archive, the feeds)", slug, len(written), config.output)
+        kept = kept_as_it_was(config, issue)
+        if kept:  # a template or the theme changed since: the editor's to correct, or not
+            log.warning("issue %s is already published: %s", slug, kept)
         if settings.send:  # published, but this run has not sent it yet
             guard(f"sending issue {slug}")
             log.info("issue %s is already published: sending it", slug)
