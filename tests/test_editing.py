@@ -775,6 +775,32 @@ def test_publish_of_a_stale_draft_names_the_entry_build_refuses(two_topics: Path
     assert json.loads((path.parent / "issue.json").read_text())["status"] == "draft"
 
 
+def test_publish_of_a_draft_refuses_an_intro_of_a_mistyped_topic_added_since(
+        two_topics: Path) -> None:
+    """An intro of a topic the config does not have shows in no section, so the draft seemed
+    to lack nothing and publish sent it without the intro, while build refuses the file
+    naming the topic meant: publish refuses it as it refuses a stale pin, naming it alike."""
+    assert run(two_topics, "build", "2021-02-22").exit_code == 0
+    path = overrides(two_topics, "topic_intros:\n  Robotcs: Robots, this week.\n")
+    built = run(two_topics, "build", "2021-02-22")
+    assert built.exit_code == 1, built.output
+    lines = [line for line in built.stderr.splitlines() if line.startswith("  line ")]
+    assert len(lines) == 1 and 'did you mean "Robotics"?' in lines[0], built.stderr
+    refused = run(two_topics, "publish", "2021-02-22")
+    assert refused.exit_code == 1, refused.output
+    assert (f"{path}: changed since issue 2021-02-22 was built (the draft's topic_intros not "
+            "as the file says now), so the draft is not what the editor asked for: fix the "
+            "file (`build` refuses it: 1 problem, below), rebuild it with `newsletter build "
+            f"2021-02-22`, look at it, then publish it\n{lines[0]}\n") in refused.stderr
+    assert json.loads((path.parent / "issue.json").read_text())["status"] == "draft"
+    overrides(two_topics, "topic_intros:\n  Robotics: Robots, this week.\n")
+    assert run(two_topics, "publish", "2021-02-22").exit_code == 1  # stale still: rebuild
+    assert run(two_topics, "build", "2021-02-22").exit_code == 0
+    published = run(two_topics, "publish", "2021-02-22")
+    assert published.exit_code == 0, published.output
+    assert "Robots, this week." in (path.parent / "email.txt").read_text("utf-8")
+
+
 @pytest.mark.parametrize("change", ["theme", "template"])
 def test_a_record_edit_beside_a_template_or_theme_change_is_no_same_issue(
         two_topics: Path, change: str) -> None:

@@ -28,10 +28,9 @@ from ..selecting.overrides import (
     OVERRIDES_FILE,
     load_overrides,
     resolve_entries,
-    unapplied,
 )
 from ..selecting.select import issue_window, select_issue
-from .drafts import numbered
+from .drafts import numbered, stale_keys
 from .editing import pinned_again, record_only, unshown_intros, with_intros
 from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
 from .issues import IssueStore
@@ -213,14 +212,13 @@ def render_site_files(published: Sequence[Issue], config: Config,
 def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool,
            before_writing: Callable[[], None] | None = None, site_only: bool = False
            ) -> tuple[tuple[Path, ...], str | None]:
-    """Render the issue (and the site, when it is published), then write it all: the
-    issue's issue.json after its other files, so that it reads as published only once its
-    email and page are written (a run stopped before is made again from the start).
+    """Render the issue (and the site, when it is published), then write it all, the issue's
+    issue.json after its email and page: it reads as published only once they are written.
 
-    ``site_only``: none of the issue's own files (it is out already, as it was), only what
-    the site needs of it. ``before_writing`` may raise to write nothing: called once
-    everything is rendered, it is the last moment for a caller to find out that it must not
-    write any more (a scheduler that is no longer the active one)."""
+    ``site_only``: none of the issue's own files (it is out already, as it was). Called once
+    everything is rendered, ``before_writing`` may raise to write nothing: the last moment
+    for a caller to find out that it must not write any more (a scheduler no longer the
+    active one)."""
     before = store.published()
     others = [p for p in before if p.slug != issue.slug]
     published = sorted(others + ([issue] if issue.status == IssueStatus.PUBLISHED else []),
@@ -378,10 +376,10 @@ def publish_issue(config: Config, issue_date: dt.date, *,
         raise NewsletterError(f"no issue {slug} in {config.output}: build it "
                               f"first with `newsletter build --date {slug}`")
     overrides_path = config.output / slug / OVERRIDES_FILE
-    stale = [] if built.status == IssueStatus.PUBLISHED else unapplied(
-        built, load_overrides(overrides_path))
+    stale = [] if built.status == IssueStatus.PUBLISHED else stale_keys(config, built)
     if stale:
-        refused = _refused(config, issue_date, store) if {"pin", "exclude"} & set(stale) else []
+        refused = (_refused(config, issue_date, store)
+                   if {"pin", "exclude", "topic_intros"} & set(stale) else [])
         fix = (f"fix the file (`build` refuses it: {len(refused)} "
                f"{'problem' if len(refused) == 1 else 'problems'}, below), " if refused else "")
         raise NewsletterError(

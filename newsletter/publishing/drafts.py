@@ -16,8 +16,15 @@ from pathlib import Path
 
 from ..core.config import Config
 from ..core.errors import ConfigError, NewsletterError
-from ..core.models import Article, Window
-from ..selecting.overrides import OVERRIDES_FILE, Overrides, load_overrides, resolve_entries
+from ..core.models import Article, Issue, Window
+from ..selecting.overrides import (
+    OVERRIDES_FILE,
+    Overrides,
+    load_overrides,
+    resolve_entries,
+    unapplied,
+    unknown_topics,
+)
 from ..selecting.select import issue_window
 from .issues import IssueStore
 
@@ -113,6 +120,18 @@ def _unresolved(config: Config, draft: Draft, overrides: Overrides,
     errors = resolve_entries(overrides, named, config, window, draft.date).errors
     lines = _key_lines(draft.path) if errors else {}
     return [_problem(draft.path, message, lines, overrides) for message in errors]
+
+
+def stale_keys(config: Config, draft: Issue) -> list[str]:
+    """The keys of the ``draft``'s overrides.yaml that it does not reflect (the file edited
+    since the build, so publishing it would send out what the editor took away, or without
+    what they added), an intro of a topic not configured among them: it shows in no
+    section, so that the draft seems to lack nothing, and build refuses the file."""
+    overrides = load_overrides(config.output / draft.slug / OVERRIDES_FILE)
+    stale = unapplied(draft, overrides)
+    if unknown_topics(overrides, config) and "topic_intros" not in stale:
+        stale.append("topic_intros")
+    return stale
 
 
 def numbered(path: Path, overrides: Overrides, errors: Sequence[str]

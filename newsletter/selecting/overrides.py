@@ -224,7 +224,7 @@ def resolve_entries(overrides: Overrides, articles: Sequence[Article], config: C
                           + _meant(entry, articles, window) + "; "
                           + (_as_list("exclude", entry, by_id, by_url)
                              or f"{listing}: fix the entry or remove it"))
-    errors += _unknown_topics(overrides, config)
+    errors += unknown_topics(overrides, config)
     return Resolved(tuple(pinned), frozenset(excluded), tuple(errors))
 
 
@@ -268,7 +268,9 @@ def _related_urls(articles: Sequence[Article], window: Window) -> set[str]:
             for item in a.related if item.canonical_url}
 
 
-def _unknown_topics(overrides: Overrides, config: Config) -> list[str]:
+def unknown_topics(overrides: Overrides, config: Config) -> list[str]:
+    """A problem for each topic intro of a topic the config does not have (a typo, or one
+    renamed since), with the configured topic it is spelt like."""
     known = {topic_key(t.name) for t in config.topics}
     names = ", ".join(t.name for t in config.topics)
     return [f'topic_intros: "{topic}" is not a configured topic (the topics: {names})'
