@@ -801,6 +801,23 @@ def test_publish_of_a_draft_refuses_an_intro_of_a_mistyped_topic_added_since(
     assert "Robots, this week." in (path.parent / "email.txt").read_text("utf-8")
 
 
+def test_publish_warns_of_an_unknown_key_added_since_the_build_as_build_does(
+        two_topics: Path) -> None:
+    """A key overrides.yaml does not know (a typo of `intro`) added after the build: build
+    and explain warn that it is ignored, and publish said nothing of it."""
+    assert run(two_topics, "build", "2021-02-22").exit_code == 0
+    path = overrides(two_topics, "intor: Hello.\n")
+    warning = (f"warning: {path}: intor: unknown key, ignored (known: intro, topic_intros, "
+               "intro_in_filtered, subject, pin, exclude)")
+    assert warning in run(two_topics, "explain", "2021-02-22").stderr
+    published = run(two_topics, "publish", "2021-02-22")
+    assert published.exit_code == 0, published.output
+    assert published.stderr.splitlines() == [warning], published.stderr
+    again = run(two_topics, "publish", "2021-02-22")  # out already: the same warning
+    assert again.exit_code == 0 and again.stderr.splitlines() == [warning], again.output
+    assert warning in run(two_topics, "build", "2021-02-22").stderr
+
+
 @pytest.mark.parametrize("change", ["theme", "template"])
 def test_a_record_edit_beside_a_template_or_theme_change_is_no_same_issue(
         two_topics: Path, change: str) -> None:

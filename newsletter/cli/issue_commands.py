@@ -27,6 +27,7 @@ from ..publishing.editing import (
     correcting,
     edits_since_published,
     kept_as_it_was,
+    overrides_warnings,
     published_lines,
     rebuilds_the_same,
     record_only,
@@ -152,6 +153,8 @@ def publish(options: Options, date: dt.date) -> None:
     """
     config, _ = options.load()
     already = IssueStore(config.output).status(date) == IssueStatus.PUBLISHED
+    for warning in overrides_warnings(config, date):  # as build and explain warn (a key
+        echo(f"warning: {warning}", err=True)  # added since the build, say)
     issue, written = publish_issue(config, date)
     if already:
         echo(f"Issue {issue.slug} was published already: {len(written)} file(s) brought up "

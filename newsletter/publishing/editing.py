@@ -82,6 +82,18 @@ def edits_since_published(config: Config, issue: Issue) -> tuple[str, ...]:
     return tuple(unapplied(issue, load_overrides(config.output / issue.slug / OVERRIDES_FILE)))
 
 
+def overrides_warnings(config: Config, issue_date: dt.date) -> tuple[str, ...]:
+    """The warnings of the issue's overrides.yaml (an unknown key, ignored), each as build
+    and explain give it, for publish to give alike: the key may have been added since the
+    build. () when the file cannot be read, which publish reports itself."""
+    path = config.output / issue_date.isoformat() / OVERRIDES_FILE
+    try:
+        return tuple(f"{path}: {warning}"
+                     for warning in load_overrides(path, partial=True).warnings)
+    except NewsletterError:
+        return ()
+
+
 def published_with(issue: Issue) -> str:
     """What shaped a published issue of the editor's pins and excludes, as explain and the
     preview say it ("" for a draft): the entries its issue.json records."""
