@@ -749,6 +749,24 @@ def test_explain_the_preview_and_publish_say_alike_to_fix_a_refused_entry_before
     assert "changed since" not in run(two_topics, "explain", "2021-02-22").stdout
 
 
+def _publish_refuses_naming_as_build(folder: Path, path: Path, stale: str,
+                                     count: str) -> list[str]:
+    """The lines in which build refuses the overrides.yaml ``path`` of the draft of
+    2021-02-22, once publish has refused the draft naming the keys ``stale``, the ``count``
+    of problems, and those lines."""
+    built = run(folder, "build", "2021-02-22")
+    assert built.exit_code == 1, built.output
+    lines = [line for line in built.stderr.splitlines() if line.startswith("  line ")]
+    refused = run(folder, "publish", "2021-02-22")
+    assert refused.exit_code == 1, refused.output
+    assert (f"{path}: changed since issue 2021-02-22 was built (the draft's {stale} not as "
+            "the file says now), so the draft is not what the editor asked for: fix the file "
+            f"(`build` refuses it: {count}, below), rebuild it with `newsletter build "
+            "2021-02-22`, look at it, then publish it\n" + "\n".join(lines) + "\n"
+            ) in refused.stderr, refused.stderr
+    return lines
+
+
 def test_publish_of_a_stale_draft_names_the_entry_build_refuses(two_topics: Path) -> None:
     """A draft whose overrides.yaml was edited since, with a typo: publish said only that the
     draft is stale and to rebuild it, and the rebuild then named the typo. publish names
@@ -756,17 +774,8 @@ def test_publish_of_a_stale_draft_names_the_entry_build_refuses(two_topics: Path
     overrides(two_topics, "pin: [beta]\n")
     assert run(two_topics, "build", "2021-02-22").exit_code == 0
     path = overrides(two_topics, "pin: [beta, alpah]\nexclude: [robto]\n")
-    built = run(two_topics, "build", "2021-02-22")
-    assert built.exit_code == 1, built.output
-    lines = [line for line in built.stderr.splitlines() if line.startswith("  line ")]
-    assert len(lines) == 2 and '(did you mean "alpha"?)' in lines[0], built.stderr
-    refused = run(two_topics, "publish", "2021-02-22")
-    assert refused.exit_code == 1, refused.output
-    assert (f"{path}: changed since issue 2021-02-22 was built (the draft's pin, exclude not "
-            "as the file says now), so the draft is not what the editor asked for: fix the "
-            "file (`build` refuses it: 2 problems, below), rebuild it with `newsletter build "
-            "2021-02-22`, look at it, then publish it\n" + "\n".join(lines) + "\n"
-            ) in refused.stderr, refused.stderr
+    lines = _publish_refuses_naming_as_build(two_topics, path, "pin, exclude", "2 problems")
+    assert len(lines) == 2 and '(did you mean "alpha"?)' in lines[0], lines
     overrides(two_topics, "intro: Hello.\npin: [beta]\n")  # stale, and nothing refused
     refused = run(two_topics, "publish", "2021-02-22")
     assert refused.exit_code == 1, refused.output
@@ -782,16 +791,8 @@ def test_publish_of_a_draft_refuses_an_intro_of_a_mistyped_topic_added_since(
     naming the topic meant: publish refuses it as it refuses a stale pin, naming it alike."""
     assert run(two_topics, "build", "2021-02-22").exit_code == 0
     path = overrides(two_topics, "topic_intros:\n  Robotcs: Robots, this week.\n")
-    built = run(two_topics, "build", "2021-02-22")
-    assert built.exit_code == 1, built.output
-    lines = [line for line in built.stderr.splitlines() if line.startswith("  line ")]
-    assert len(lines) == 1 and 'did you mean "Robotics"?' in lines[0], built.stderr
-    refused = run(two_topics, "publish", "2021-02-22")
-    assert refused.exit_code == 1, refused.output
-    assert (f"{path}: changed since issue 2021-02-22 was built (the draft's topic_intros not "
-            "as the file says now), so the draft is not what the editor asked for: fix the "
-            "file (`build` refuses it: 1 problem, below), rebuild it with `newsletter build "
-            f"2021-02-22`, look at it, then publish it\n{lines[0]}\n") in refused.stderr
+    lines = _publish_refuses_naming_as_build(two_topics, path, "topic_intros", "1 problem")
+    assert len(lines) == 1 and 'did you mean "Robotics"?' in lines[0], lines
     assert json.loads((path.parent / "issue.json").read_text())["status"] == "draft"
     overrides(two_topics, "topic_intros:\n  Robotics: Robots, this week.\n")
     assert run(two_topics, "publish", "2021-02-22").exit_code == 1  # stale still: rebuild
