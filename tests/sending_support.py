@@ -33,12 +33,20 @@ ISSUE = dt.date(2021, 2, 22)
 NEXT_ISSUE = dt.date(2021, 3, 1)
 DRAFT = dt.date(2021, 3, 8)
 TOPICS = ["AI", "Robotics", "Chips"]  # Chips: configured, but no article has it
+# The email settings the site is published with and sent with (an SMTP server too, which
+# puts a link to the preferences page in the email): a send refuses an issue whose published
+# email is not the one it would send.
+EMAIL = {"from": "AI Weekly <newsletter@news.example.org>",
+         "reply_to": "editor@news.example.org",
+         "postal_address": "100 Example Street, Springfield",
+         "unsubscribe_mailto": "leave@news.example.org"}
 
 
 def build_site(folder: Path) -> Path:
     """Two published issues (2021-02-22 and 2021-03-01, topics AI and Robotics) and a draft
     (2021-03-08), built with ``newsletter build --publish`` like a user would."""
-    write_config(folder, topics=TOPICS)
+    # As the projects sending it say: an issue is sent only as it was published.
+    write_config(folder, topics=TOPICS, email=EMAIL, smtp={"host": "127.0.0.1", "port": 1})
     articles = folder / "articles"
     for day, date in (("17", ISSUE), ("25", NEXT_ISSUE), ("03", DRAFT)):
         month = 3 if day == "03" else 2
@@ -62,11 +70,7 @@ def project(site: Path, folder: Path, port: int = 1, concurrency: int = 1) -> Pa
     return write_config(
         folder, topics=TOPICS, corpus=str(site / "articles"), output=str(site / "issues"),
         state_dir=str(folder / "state"),
-        smtp={"host": "127.0.0.1", "port": port, "concurrency": concurrency},
-        email={"from": "AI Weekly <newsletter@news.example.org>",
-               "reply_to": "editor@news.example.org",
-               "postal_address": "100 Example Street, Springfield",
-               "unsubscribe_mailto": "leave@news.example.org"})
+        smtp={"host": "127.0.0.1", "port": port, "concurrency": concurrency}, email=EMAIL)
 
 
 def configured(site: Path, folder: Path, port: int = 1, concurrency: int = 1) -> Config:

@@ -39,6 +39,7 @@ from newsletter.rendering.mail import (
 from newsletter.rendering.message import build_template
 from sending_support import (
     DRAFT,
+    EMAIL,
     ISSUE,
     NEXT_ISSUE,
     TOPICS,
@@ -420,7 +421,7 @@ def test_rate_per_second_paces_the_connections(site: Path, tmp_path: Path) -> No
     with smtp_server(recorder) as port:
         config = load_config(write_config(
             tmp_path, topics=TOPICS, corpus=str(site / "articles"),
-            output=str(site / "issues"), state_dir=str(tmp_path / "state"),
+            output=str(site / "issues"), state_dir=str(tmp_path / "state"), email=EMAIL,
             smtp={"host": "127.0.0.1", "port": port, "concurrency": 3,
                   "rate_per_second": 20}))
         add_people(config, tmp_path, [f"p{i}@example.org,," for i in range(12)])
@@ -560,7 +561,7 @@ def test_tls_and_login(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     try:
         config = load_config(write_config(
             tmp_path, topics=TOPICS, corpus=str(site / "articles"),
-            output=str(site / "issues"), state_dir=str(tmp_path / "state"),
+            output=str(site / "issues"), state_dir=str(tmp_path / "state"), email=EMAIL,
             smtp={"host": "127.0.0.1", "port": port, "security": security,
                   "username": "newsletter", "password_env": "SMTP_PASSWORD"}))
         add_people(config, tmp_path, ["a@example.org,,", "b@example.org,,"])

@@ -21,7 +21,16 @@ from aiosmtpd.controller import Controller
 from conftest import both, run, state_sql, write_config
 from newsletter.core.config import load_config
 from newsletter.delivery.subscribers import list_subscribers
-from sending_support import ISSUE, NEXT_ISSUE, TOPICS, add_people, ledger, project, start_send
+from sending_support import (
+    EMAIL,
+    ISSUE,
+    NEXT_ISSUE,
+    TOPICS,
+    add_people,
+    ledger,
+    project,
+    start_send,
+)
 from smtp_support import Recorder, free_port, smtp_server
 
 pytestmark = pytest.mark.usefixtures("secret")  # NEWSLETTER_SECRET: readers' links are signed
@@ -77,7 +86,7 @@ def test_a_refused_login_is_tried_once_whatever_the_workers(site: Path, tmp_path
     try:
         config_path = write_config(
             tmp_path, topics=TOPICS, corpus=str(site / "articles"),
-            output=str(site / "issues"), state_dir=str(tmp_path / "state"),
+            output=str(site / "issues"), state_dir=str(tmp_path / "state"), email=EMAIL,
             smtp={"host": "127.0.0.1", "port": port, "concurrency": 2,
                   "username": "newsletter", "password_env": "SMTP_PASSWORD"})
         add_people(load_config(config_path), tmp_path, [f"{a},," for a in PEOPLE])

@@ -5,6 +5,7 @@ an https site_url, or ``email.one_click_unsubscribe: false`` for a site that sta
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,12 @@ def _config(site: Path, folder: Path, site_url: str, port: int = 1,
 def test_one_click_is_offered_only_with_an_https_link_unless_declined(
         site: Path, tmp_path: Path, scheme: str, choice: dict) -> None:
     recorder = Recorder()
+    own = shutil.copytree(site, tmp_path / "site")  # published with this config: sent as such
     with smtp_server(recorder) as port:
-        config = load_config(_config(site, tmp_path, f"{scheme}://news.example.org/ai/", port,
+        config = load_config(_config(own, tmp_path, f"{scheme}://news.example.org/ai/", port,
                                      **choice))
+        published = run(tmp_path, "build", "--date", ISSUE.isoformat(), "--force")
+        assert published.exit_code == 0, published.output
         add_people(config, tmp_path, ["ada@example.org,Ada,"])
         report = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
     assert report.sent == ["ada@example.org"]

@@ -34,7 +34,7 @@ what follows from each:
   failed, and tried again by the next run; when the server is unreachable the run stops,
   which passes.
 
-What lasts is the run's :attr:`~newsletter.delivery.send.SendReport.refused`: sending again
+What lasts is the run's :attr:`~newsletter.delivery.report.SendReport.refused`: sending again
 changes nothing until a person acts, so the scheduler (:mod:`newsletter.schedule.failures`)
 waits for one instead of trying again on its timer. It decides nothing about SMTP itself.
 """

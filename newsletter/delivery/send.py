@@ -44,6 +44,7 @@ from ..core.errors import NewsletterError
 from ..core.locks import exclusive
 from ..core.models import Issue, IssueStatus
 from ..core.private import private_folder
+from ..publishing.editing import unlike_published
 from ..publishing.issues import IssueStore
 from ..publishing.output import safe_path, write_atomic
 from ..rendering.mail import render_email
@@ -55,6 +56,7 @@ from .editions import edition_for, sections_for
 from .leases import release_dead_here
 from .mailboxes import subscriber_key
 from .refusals import verdict
+from .report import SendReport
 from .runmarks import live_run, send_lock
 from .senders import WorkerOutcome, WorkerSpec, in_flight_line, run_worker
 from .signups import key_of
@@ -95,33 +97,6 @@ def load_published_issue(config: Config, issue_date: dt.date) -> Issue:
 
 
 # -- the run ---------------------------------------------------------------------------------
-
-@dataclass
-class SendReport:
-    """What a run did, by address. ``in_flight_unknown``: messages an earlier, interrupted
-    run had handed to the server without seeing the reply; this run sent them again."""
-
-    issue: str
-    sent: list[str] = field(default_factory=list)
-    bounced: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    in_flight_unknown: list[str] = field(default_factory=list)
-    outbox: Path | None = None
-    unbuildable: list[str] = field(default_factory=list)  # also in failed: fix the row
-    # Why the server refused the session (the login, the sender) or the issue, which stopped
-    # the run: sending again changes nothing until a person acts, unlike an unreachable server.
-    refused: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    def summary(self) -> str:
-        verb = f"written to {self.outbox}" if self.outbox else "sent"
-        return (f"Issue {self.issue}: {len(self.sent)} {verb}, {len(self.bounced)} bounced, "
-                f"{len(self.failed)} failed, {len(self.skipped)} skipped.")
-
 
 def _safe_file_name(address: str) -> str:
     return re.sub(r"[^A-Za-z0-9@._+-]", "_", address)
@@ -185,11 +160,22 @@ def send_issue(config: Config, issue_date: dt.date, *, to: str | None = None,
     ``to``: one test copy to that address instead, unrecorded. ``outbox``: write the exact
     messages as ``.eml`` files there instead of connecting, recording nothing. ``workers``:
     sender processes (each with ``smtp.concurrency`` connections); 1 sends from this one.
-    Raises :class:`NewsletterError` for a draft or missing issue, a missing secret or password.
+    Raises :class:`NewsletterError` for a draft or missing issue, a missing secret or password,
+    and :class:`~newsletter.core.errors.NotAsPublished` before sending anything when the
+    issue's email is not the one published (a test copy goes, with a warning).
     """
     issue = load_published_issue(config, issue_date)
+    # Each message is rendered as it is sent: with a template, the theme or the config
+    # changed since the issue was published, its subscribers would get another email than
+    # the published one, and than those sent it before (a run stopped and run again).
+    unlike = unlike_published(config, issue)
     if to is not None:
+        if unlike is not None:  # a test copy of what sending now would give, said so
+            log(f"warning: {unlike.difference}. This test copy is rendered as it would be "
+                f"now; a send to the subscribers is refused until you {unlike.fix}")
         return send_test_copy(config, issue, to, outbox=outbox, log=log, retry=retry)
+    if unlike is not None:
+        raise unlike
     secret = read_secret(config)
     if outbox is not None:
         return _write_outbox_run(config, issue, secret, outbox, log)

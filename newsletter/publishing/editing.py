@@ -11,14 +11,14 @@ from dataclasses import replace
 import jinja2
 
 from ..core.config import Config
-from ..core.errors import NewsletterError
+from ..core.errors import NewsletterError, NotAsPublished
 from ..core.models import Article, Issue, IssueStatus
 from ..core.text import topic_key
 from ..core.urls import canonical_url
 from ..selecting.overrides import OVERRIDES_FILE, Overrides, load_overrides, unapplied
 from .issuefile import issue_json
 from .issues import IssueStore, featured_url
-from .rendered import changed_files
+from .rendered import changed_email_files, changed_files
 
 # What explain and the preview add to each problem of an entry they leave out.
 NOT_APPLIED = ("not applied here; `build`, `publish` and the schedule refuse the file until "
@@ -160,6 +160,25 @@ def kept_as_it_was(config: Config, issue: Issue) -> str:
         return ""
     return (f"it stays as it was, though rebuilding it would change {', '.join(changed)}: "
             f"{correcting(issue.slug)} (its email is not sent again)")
+
+
+def unlike_published(config: Config, issue: Issue) -> NotAsPublished | None:
+    """Why a send of the published ``issue`` must not go out, or None: its email files are
+    not what rendering it now gives, as each subscriber's message is rendered when it is
+    sent. A subscriber's choice of topics and their links' tokens are no difference: the
+    files hold the whole email, which is compared."""
+    changed = changed_email_files(config, issue)
+    if not changed:
+        return None
+    slug = issue.slug
+    return NotAsPublished(
+        f"issue {slug}: its email as published is not what rendering it now gives (a "
+        f"template, the theme or the config changed since it was published): "
+        f"{', '.join(changed)} in {config.output} differ",
+        f"undo the change, or correct the published issue first ({correcting(slug)}; the "
+        "subscribers not sent it yet then get the corrected email, those already sent are "
+        "not sent again)",
+        tuple(config.output / name for name in changed))
 
 
 def placing_nothing(config: Config, published: Issue, edits: Sequence[str],

@@ -1,7 +1,8 @@
 """One issue's folder rendered in memory, and which of its files on disk a rebuild would
 change: ``build`` refuses to change a published issue without --force by it, explain,
 the preview and publish say a rebuild gives the same issue only when it finds none, and
-publish of an issue out already (which it leaves as it was) names them.
+publish of an issue out already (which it leaves as it was) names them; a send refuses
+to go out while its email files are not what rendering the issue now gives.
 
 Rendering is pure (no clock, no I/O), so the same issue and config give the same bytes:
 a file differs only when what readers see of it would (a template, the theme, the config
@@ -14,11 +15,23 @@ from pathlib import Path
 
 from ..core.config import Config
 from ..core.models import Issue
-from ..rendering.mail import render_email, size_warning
+from ..rendering.mail import RenderedEmail, render_email, size_warning
 from ..rendering.message import sample_message
 from ..rendering.pages import render_issue_page
 from .issuefile import ISSUE_FILE, issue_json
 from .issues import neighbours
+
+
+def _email_files(issue: Issue, config: Config, email: RenderedEmail) -> dict[str, bytes]:
+    """The issue's email files: the whole email, as every subscriber of every topic gets it
+    (but for their address and their links' tokens, which email.eml holds placeholders of)."""
+    folder = issue.slug
+    return {
+        f"{folder}/email.mjml": email.mjml.encode("utf-8"),
+        f"{folder}/email.html": email.html.encode("utf-8"),
+        f"{folder}/email.txt": email.text.encode("utf-8"),
+        f"{folder}/email.eml": sample_message(config, issue, email),
+    }
 
 
 def render_issue_files(issue: Issue, config: Config, published: Sequence[Issue]
@@ -29,10 +42,7 @@ def render_issue_files(issue: Issue, config: Config, published: Sequence[Issue]
     folder = issue.slug
     files = {
         f"{folder}/{ISSUE_FILE}": issue_json(issue),
-        f"{folder}/email.mjml": email.mjml.encode("utf-8"),
-        f"{folder}/email.html": email.html.encode("utf-8"),
-        f"{folder}/email.txt": email.text.encode("utf-8"),
-        f"{folder}/email.eml": sample_message(config, issue, email),
+        **_email_files(issue, config, email),
         f"{folder}/index.html": render_issue_page(issue, config, previous=previous,
                                                   next=following),
     }
@@ -54,3 +64,14 @@ def changed_files(config: Config, issue: Issue, others: Sequence[Issue]) -> list
     published = sorted([*others, issue], key=lambda i: i.date)
     files, _warning = render_issue_files(issue, config, published)
     return [name for name, data in files.items() if differs(config.output / name, data)]
+
+
+def changed_email_files(config: Config, issue: Issue) -> list[str]:
+    """The published ``issue``'s email files (relative to the output folder) that are not
+    what rendering its email now gives, which is what a send would send: the email only,
+    not its page (a send renders nothing else). A file the issue was published without (by
+    a version that did not write it) is not compared, unless it has none of them."""
+    files = _email_files(issue, config, render_email(issue, config))
+    kept = {name: data for name, data in files.items() if (config.output / name).is_file()}
+    return [name for name, data in (kept or files).items()
+            if differs(config.output / name, data)]

@@ -19,6 +19,10 @@ Decided from what the run raises, never from the wording of a message:
 - :class:`SendFailed` whose report says the SMTP server refused the session or the issue
   itself (``report.refused``); which of its replies last is decided where the send judges
   them, :mod:`newsletter.delivery.refusals`.
+- :class:`~newsletter.core.errors.NotAsPublished`: the send refused to go out, as the issue's
+  published email is not what rendering it now gives (a template, the theme or the config
+  changed since it was published); its inputs are the published files that differ (which
+  ``build --force`` rewrites) and the templates (the configuration file is watched anyway).
 - :class:`~newsletter.core.errors.UnsetVariable`: an environment variable the configuration
   names (the SMTP password, the secret, the PostgreSQL password) is missing or unusable; a
   running process never sees a variable set after it started, so the fix is a restart.
@@ -51,12 +55,13 @@ from ..core.config import Config
 from ..core.errors import (
     ConfigError,
     NewsletterError,
+    NotAsPublished,
     ReadOnlyState,
     StrictError,
     UnsetVariable,
 )
 from ..core.timing import schedule_settings
-from ..delivery.send import SendReport
+from ..delivery.report import SendReport
 from ..rendering.check import articles_rendered, template_location
 from ..rendering.templating import template_folders
 
@@ -141,6 +146,15 @@ def _template(error: jinja2.TemplateError, config: Config) -> Lasting:
                                *(config.corpus / path for path in articles)))
 
 
+def _templates(config: Config) -> tuple[Path, ...]:
+    """The editor's template folders and the files in them (a template edited in place
+    changes the file, not its folder); not the packaged ones, which change only with an
+    upgrade."""
+    folders = template_folders(config)[:-1]
+    return (*folders, *sorted(path for folder in folders if folder.is_dir()
+                              for path in folder.rglob("*") if path.is_file()))
+
+
 def lasting(error: BaseException, config: Config) -> Lasting | None:
     """Why the run that raised ``error`` cannot succeed until a person acts; None when the
     failure passes (the run is then tried again on the timer)."""
@@ -158,6 +172,9 @@ def lasting(error: BaseException, config: Config) -> Lasting | None:
                            f"{config.path} or on the server (a new password in the "
                            "environment needs a restart of the scheduler); subscribers "
                            "already sent are not sent again")
+        if isinstance(cause, NotAsPublished):
+            return Lasting(f"{cause.difference}: nothing was sent", cause.fix,
+                           (*cause.files, *_templates(config)))
         if isinstance(cause, UnsetVariable):
             return Lasting(str(cause), f"set {cause.name} in the environment the scheduler "
                            "starts in, then restart the scheduler (a running process never "
