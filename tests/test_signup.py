@@ -464,6 +464,24 @@ def test_a_page_refusing_a_link_says_error_in_its_title_as_a_refused_form_does(
             assert title(page) == f"Error: {heading} · AI Weekly", path
 
 
+def test_too_many_signups_and_a_link_awaiting_confirmation_say_error_in_the_title(
+        site: Path, tmp_path: Path) -> None:
+    """A screen reader announces the title first: a client's signup past its hourly limit
+    (429) and the preferences link of a reader whose signup waits for its confirmation (409)
+    say "Error:" there too, as a refused form's or link's page does."""
+    config = configure(site, tmp_path, 1, per_ip_per_hour=1)
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        assert reader.subscribe("ada@example.org")[0] == 200
+        key = key_of(config, "ada@example.org") or ""
+        token = make_token(SECRET.encode(), "preferences", key)
+        waiting = reader.get(f"/ai/preferences?token={token}")
+        limited = reader.subscribe("bob@example.org")
+    assert waiting[0] == 409, waiting
+    assert title(waiting[2]) == "Error: Confirm your subscription first · AI Weekly"
+    assert limited[0] == 429 and title(limited[2]) == "Error: Too many requests · AI Weekly"
+    assert statuses(config) == {"ada@example.org": "pending"}
+
 def test_earlier_unsubscribe_links_still_work(site: Path, tmp_path: Path) -> None:
     from newsletter.delivery.tokens import legacy_unsubscribe_token
 
