@@ -157,7 +157,7 @@ def test_addresses_that_bounce_in_a_row_do_not_stop_the_run(site: Path, tmp_path
 
 # Refusals that come later in a message but are about the sender or this machine, not the
 # recipient: every message would get them, for now. In the words of real servers.
-LATER_THAT_PASS = [
+LIMITS_LATER = [
     ("DATA", "554 Throttling failure: Maximum sending rate exceeded."),  # Amazon SES
     ("RCPT", "550 5.4.5 Daily user sending quota exceeded."),  # Gmail
     ("DATA", "550 5.4.5 Daily user sending quota exceeded."),
@@ -165,17 +165,24 @@ LATER_THAT_PASS = [
              "to process message due to a permanent exception"),  # Office 365
     ("DATA", "550 5.7.1 Message rejected: rate limit exceeded"),
     ("RCPT", "550 Too many messages from this sender, try again later"),
-    # Postfix applies DNS blocklists to RCPT TO by default
+]
+BLOCKLISTS_LATER = [  # Postfix applies DNS blocklists to RCPT TO by default
     ("RCPT", "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using "
              "zen.spamhaus.org; https://www.spamhaus.org/query/ip/127.0.0.1"),
     ("DATA", "550 5.7.1 Service unavailable, Client host [127.0.0.1] blocked using Spamhaus"),
 ]
+# Each with the advice for its kind, once it lasts: a sender's limit is the server's to see,
+# a listing is for the list to lift.
+LATER_THAT_PASS = [
+    *((where, reply, "see the server's limits for this sender") for where, reply in LIMITS_LATER),
+    *((where, reply, "ask the list named for removal") for where, reply in BLOCKLISTS_LATER),
+]
 
 
 @both
-@pytest.mark.parametrize("where, reply", LATER_THAT_PASS)
+@pytest.mark.parametrize("where, reply, advice", LATER_THAT_PASS)
 def test_a_senders_limit_or_a_blocklist_later_in_a_message_stops_the_run_for_now(
-        site: Path, tmp_path: Path, where: str, reply: str) -> None:
+        site: Path, tmp_path: Path, where: str, reply: str, advice: str) -> None:
     """A quota, a rate or a blocklist of this machine met at RCPT TO or after DATA is the
     answer every message would get: the run stops at the second (the first alone may be
     one recipient's own: below), not after five in a row, bounces nobody, and says to send
@@ -195,7 +202,8 @@ def test_a_senders_limit_or_a_blocklist_later_in_a_message_stops_the_run_for_now
     assert report.sent == [] and report.bounced == [] and sorted(report.failed) == everyone
     assert set(statuses(config).values()) == {"active"} and ledger(config) == []
     assert any(line.startswith("error: the server refused the message to q1@")
-               and reply in line and "tried again later" in line for line in lines), lines
+               and reply in line and "tried again later" in line and advice in line
+               for line in lines), lines
     assert "Stopped: 6 message(s) not attempted." in lines, lines
     assert any("Run the same command again" in line for line in lines), lines
     assert not any("until what the server refused is corrected" in line for line in lines)

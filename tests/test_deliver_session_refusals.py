@@ -141,11 +141,13 @@ def test_a_refused_sender_is_tried_once_whatever_the_workers(site: Path, tmp_pat
 
 
 @both
-def test_a_554_greeting_is_met_once_whatever_the_workers(site: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reply", ["554 5.7.1 Service unavailable; client blocked using a DNSBL",
+                                   "554 No SMTP service here"])  # 554 itself, no blocklist
+def test_a_554_greeting_is_met_once_whatever_the_workers(site: Path, tmp_path: Path,
+                                                         reply: str) -> None:
     """A server answering every connection with 554 (no service for this machine, for now):
     ``--workers 3`` with two connections each connects once, not six times, names the
     reply once and nobody as failed one by one, and, as it passes, says to send again."""
-    reply = "554 5.7.1 Service unavailable; client blocked using a DNSBL"
     listener = socket.create_server(("127.0.0.1", 0))
     connections: list[object] = []
 
@@ -273,6 +275,22 @@ class RefusedWhileTheOthersWait(Recorder):
         return "250 OK"
 
 
+class RefusedAfterOneRefusedMessage(RefusedWhileTheOthersWait):
+    """As :class:`RefusedWhileTheOthersWait`, but the first message is refused after DATA
+    for its content first: the run has counted a refusal, in its mark, when the sender is
+    refused."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.content_refused = False
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if not self.content_refused:
+            self.content_refused = True
+            return "554 5.7.1 Message content rejected"
+        return await super().handle_DATA(server, session, envelope)
+
+
 def _worker_processes(parent: int) -> list[int]:
     """The PIDs of the worker processes ``parent`` started (not its resource tracker)."""
     found = []
@@ -285,17 +303,22 @@ def _worker_processes(parent: int) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("reply, said, lasts", [
-    (RefusedWhileTheOthersWait.REPLY, "; check email.from", True),
-    (QUOTA, ": a sending quota or rate limit, which passes with time", False),
+@pytest.mark.parametrize("reply, said, lasts, relay_of", [
+    (RefusedWhileTheOthersWait.REPLY, "; check email.from", True, RefusedWhileTheOthersWait),
+    (QUOTA, ": a sending quota or rate limit, which passes with time", False,
+     RefusedWhileTheOthersWait),
+    (QUOTA, ": a sending quota or rate limit, which passes with time", False,
+     RefusedAfterOneRefusedMessage),
 ])
 def test_a_refusal_is_said_as_lasting_or_passing_even_when_the_worker_that_met_it_was_killed(
-        site: Path, tmp_path: Path, reply: str, said: str, lasts: bool) -> None:
+        site: Path, tmp_path: Path, reply: str, said: str, lasts: bool,
+        relay_of: type[RefusedWhileTheOthersWait]) -> None:
     """Both worker processes killed after one met a refused sender (the others waiting for
     replies): what they recorded in the state still stops the run for that reason, named,
     and whether it lasts with it: a sender refused for good must be corrected before
-    sending again, a sender over its quota is sent again as it is, later."""
-    relay = RefusedWhileTheOthersWait(reply)
+    sending again, a sender over its quota is sent again as it is, later, even when a
+    message refused earlier in the run (for its content) was counted first."""
+    relay = relay_of(reply)
     with smtp_server(relay) as port:
         config_path = project(site, tmp_path, port, concurrency=2)
         config = load_config(config_path)
@@ -427,10 +450,22 @@ SENDER_REFUSALS = [  # a sender refused, a login required, a message too big: a 
 # A DNS blocklist naming this machine passes wherever it is met (Postfix's wording).
 BLOCKLISTED = ("554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using "
                "zen.spamhaus.org")
+BLOCKLISTS = [BLOCKLISTED,  # and each of the ways a blocklist is named, on its own
+              "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using "
+              "b.barracudacentral.org",
+              "550 5.7.1 Connection from 192.0.2.1 rejected by a DNSBL",
+              "550 5.7.1 Your IP address 192.0.2.1 is blacklisted",
+              "550 5.7.1 Rejected: 192.0.2.1 is listed at zen.spamhaus.org",
+              "554 5.7.1 Blocked - see https://www.spamcop.net/bl.shtml?192.0.2.1"]
+# To MAIL FROM a full mailbox is the sender's own (Exchange refuses its submissions): a limit.
+SENDERS_MAILBOX = ["552 5.2.2 Sender mailbox over quota"]
 # Replies to RCPT TO or after DATA: the sender's limits and blocklists pass as they do to MAIL
 # FROM, but a quota may be the recipient's mailbox full, and that is theirs.
-MESSAGE_LIMITS = [*SENDER_LIMITS, BLOCKLISTED,
+MESSAGE_LIMITS = [*SENDER_LIMITS, *BLOCKLISTS,
                   "554 Throttling failure: Maximum sending rate exceeded.",
+                  # a mailbox named, but for the sender's sending: each way, on its own
+                  "550 5.4.5 Daily sending limit reached for this mailbox",
+                  "552 5.2.2 Mailbox has exceeded its send quota",
                   "550 5.7.1 Client host 192.0.2.1 is on our block list (S3150)",
                   "550 5.7.1 Rejected: 192.0.2.1 listed in an RBL"]
 RECIPIENT_REFUSALS = [
@@ -444,6 +479,18 @@ RECIPIENT_REFUSALS = [
     "554 5.7.1 Service unavailable; Recipient address [example.org] blocked using dbl.example",
     "552 5.3.4 Message size exceeds fixed limit",
     "554 5.7.1 <ada@example.org>: Relay access denied",
+    # a recipient's full mailbox, each of the ways it is said on its own
+    "552 5.2.2 Quota exceeded",
+    "552 Requested mail action aborted: mailbox quota exceeded",
+    "552 The recipient's inbox has exceeded its quota",
+    "552 User storage quota exceeded",
+    "552 Account full: quota exceeded",
+    "550 User is over quota",
+    # a blocklist naming the message's links or content, each way on its own
+    "554 5.7.1 Rejected: URL blocked using multi.uribl.com",
+    "554 5.7.1 Rejected: a link in the message is listed in dbl.spamhaus.org",
+    "554 5.7.1 Rejected: the message body names a domain listed in dbl.spamhaus.org",
+    "550 5.7.1 Message content rejected: a domain in it is on a block list",
 ]
 # Greetings: 554 is "no SMTP service here" for now; 521, a host that takes no mail.
 GREETINGS_THAT_PASS = ["554 5.7.1 Service unavailable; client blocked using zen.spamhaus.org",
@@ -452,7 +499,7 @@ GREETINGS_THAT_LAST = ["521 5.3.2 This host does not accept mail"]
 
 
 @pytest.mark.parametrize("reply, at, passes", [
-    *((reply, "MAIL FROM", True) for reply in [*SENDER_LIMITS, BLOCKLISTED]),
+    *((reply, "MAIL FROM", True) for reply in [*SENDER_LIMITS, *BLOCKLISTS, *SENDERS_MAILBOX]),
     *((reply, "MAIL FROM", False) for reply in SENDER_REFUSALS),
     *((reply, at, True) for reply in MESSAGE_LIMITS for at in ("RCPT TO", "DATA")),
     *((reply, at, False) for reply in RECIPIENT_REFUSALS for at in ("RCPT TO", "DATA")),
