@@ -626,7 +626,7 @@ def test_a_forced_rebuild_that_changes_only_the_record_is_no_correction(two_topi
     assert 'id="not-published"' not in page and "corrects" not in page
     overrides(two_topics, "pin: [alpah]\n")  # a typo build refuses: no rebuild to compare
     for said in (run(two_topics, "explain", "2021-02-22").stdout, _preview(two_topics)[1],
-                 run(two_topics, "publish", "2021-02-22").stderr):
+                 run(two_topics, "publish", "2021-02-22").output):
         assert "placing nothing" not in said and "only the record" not in said, said
         assert ("corrects the published issue" in said or 'id="not-published"' in said
                 or '"alpah" (did you mean "alpha"?)' in said), said
@@ -767,6 +767,23 @@ def _publish_refuses_naming_as_build(folder: Path, path: Path, stale: str,
     return lines
 
 
+def test_the_id_meant_is_one_of_the_windows_articles_in_build_as_in_check(two_topics: Path
+                                                                         ) -> None:
+    """The id suggested for a typo is that of an article in the issue's window, the ids
+    explain lists: an article of months before spelt alike is not offered, by build as by
+    check (which reads only the drafts' windows)."""
+    write_article(two_topics / "articles", "gamma", publishedDateTime="2020-11-02T12:00:00Z")
+    overrides(two_topics, "pin: [gamm]\n")
+    built = run(two_topics, "build", "2021-02-22")
+    checked = run(two_topics, "check")
+    assert built.exit_code == 1 and checked.exit_code == 1, (built.output, checked.output)
+    for said in (built.stderr, checked.stderr):
+        assert 'no valid article has the id or URL "gamm"' in said, said
+        assert "did you mean" not in said, said
+    overrides(two_topics, "pin: [alpah]\n")  # one in the window is
+    assert '"alpah" (did you mean "alpha"?)' in run(two_topics, "build", "2021-02-22").stderr
+
+
 def test_publish_of_a_stale_draft_names_the_entry_build_refuses(two_topics: Path) -> None:
     """A draft whose overrides.yaml was edited since, with a typo: publish said only that the
     draft is stale and to rebuild it, and the rebuild then named the typo. publish names
@@ -819,19 +836,21 @@ def test_publish_warns_of_an_unknown_key_added_since_the_build_as_build_does(
     assert warning in run(two_topics, "build", "2021-02-22").stderr
 
 
-@pytest.mark.parametrize("change", ["theme", "template"])
+@pytest.mark.parametrize("change", ["theme", "template", "a file gone"])
 def test_a_record_edit_beside_a_template_or_theme_change_is_no_same_issue(
         two_topics: Path, change: str) -> None:
     """The pin taken out places nothing differently, but the theme's footer, or the
-    project's own copy of a template, changed since the issue went out: rebuilding it
-    changes what readers see, as build says in asking for --force, so explain and the
-    preview do not call it the same issue either. Its page links to the issues published
-    before and after it (a draft between them is no link)."""
+    project's own copy of a template, changed since the issue went out, or one of its files
+    is gone: rebuilding it changes what readers see, as build says in asking for --force,
+    so explain and the preview do not call it the same issue either. Its page links to the
+    issues published just before and after it (a draft between them is no link)."""
     overrides(two_topics, "pin: [alpha]\n")
     assert run(two_topics, "build", "2021-02-22", "--publish").exit_code == 0
+    write_article(two_topics / "articles", "earliest", publishedDateTime="2021-02-03T12:00:00Z")
     write_article(two_topics / "articles", "earlier", publishedDateTime="2021-02-10T12:00:00Z")
     write_article(two_topics / "articles", "later", publishedDateTime="2021-02-25T12:00:00Z")
-    for date, publish in (("2021-02-15", True), ("2021-02-28", False), ("2021-03-01", True)):
+    for date, publish in (("2021-02-08", True), ("2021-02-15", True), ("2021-02-28", False),
+                          ("2021-03-01", True)):
         built = run(two_topics, "build", date, *(["--publish"] if publish else []))
         assert built.exit_code == 0, built.output
     page = (two_topics / "issues" / "2021-02-22" / "index.html").read_text("utf-8")
@@ -843,6 +862,9 @@ def test_a_record_edit_beside_a_template_or_theme_change_is_no_same_issue(
         write_config(two_topics, topics=["AI", "Robotics"],
                      theme={"footer": "Made in Springfield by the AI Weekly team."})
         changed = "2021-02-22/email.mjml, 2021-02-22/email.html, 2021-02-22/email.txt"
+    elif change == "a file gone":
+        (two_topics / "issues" / "2021-02-22" / "email.txt").unlink()
+        changed = "2021-02-22/email.txt"
     else:
         packaged = (Path(__file__).parent.parent / "templates" / "email.txt.j2").read_text()
         (two_topics / "templates").mkdir()
