@@ -268,7 +268,8 @@ def test_empty_config_reports_all_required_keys(tmp_path: Path):
      'newsletter\'s place, e.g. "Europe/Paris" or "America/New_York"'),
     ({"window_days": 0}, "window_days: expected a positive integer, got 0"),
     ({"window_days": -7}, "window_days: expected a positive integer, got -7"),
-    ({"window_days": "7"}, 'window_days: expected a positive integer, got "7"'),
+    ({"window_days": "7"}, 'window_days: expected a positive integer, got "7" in quotes, '
+     "which YAML reads as text: write window_days: 7"),
     ({"window_days": 7.5}, "window_days: expected a positive integer, got 7.5"),
     ({"window_days": True}, "window_days: expected a positive integer, got true"),
     ({"min_quality": "high"}, 'min_quality: expected a number, got "high"'),
@@ -288,7 +289,8 @@ def test_empty_config_reports_all_required_keys(tmp_path: Path):
     ({"related": {"max_per_article": -1}},
      "related.max_per_article: expected an integer >= 0, got -1"),
     ({"related": {"max_per_article": "3"}},
-     'related.max_per_article: expected an integer >= 0, got "3"'),
+     'related.max_per_article: expected an integer >= 0, got "3" in quotes, which YAML reads '
+     "as text: write max_per_article: 3"),
     ({"related": [3]}, "related: expected a mapping such as {max_per_article: 3}, got a list"),
 ])
 def test_single_mistake_message(tmp_path: Path, settings: dict, message: str):

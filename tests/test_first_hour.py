@@ -406,3 +406,42 @@ def test_the_missing_secret_is_said_to_be_made_once_and_kept(project: Path,
             "(a new one makes the links already mailed invalid)") in result.stderr
     readme = (PROJECT / "README.md").read_text("utf-8")
     assert "export NEWSLETTER_SECRET=$(python" not in readme  # a new secret in each shell
+
+
+def test_a_number_or_true_false_written_in_quotes_is_said_to_be_text(project: Path) -> None:
+    # `port: "8025"` got 'smtp.port: expected a positive integer, got "8025"', which reads as
+    # nonsense to whoever typed it: the quotes, which make it text, went unsaid.
+    write_config(project, window_days="7", min_quality="5",
+                 smtp={"host": "127.0.0.1", "port": "8025"},
+                 schedule={"cron": "0 7 * * mon", "send": "yes"},
+                 same_story={"threshold": "0.4"}, email={
+                     "from": "AI Weekly <newsletter@news.example.org>",
+                     "postal_address": "100 Example Street, Springfield",
+                     "one_click_unsubscribe": "false"})
+    result = run(project, "check")
+    assert result.exit_code == 1
+    for line in (
+            'window_days: expected a positive integer, got "7" in quotes, which YAML reads as '
+            "text: write window_days: 7",
+            'min_quality: expected a number, got "5" in quotes, which YAML reads as text: '
+            "write min_quality: 5",
+            'smtp.port: expected a positive integer, got "8025" in quotes, which YAML reads as '
+            "text: write port: 8025",
+            'schedule.send: expected true or false, got "yes" in quotes, which YAML reads as '
+            "text: write send: true",
+            "same_story.threshold: expected a number above 0 and at most 1 (the default is "
+            '0.35), got "0.4" in quotes, which YAML reads as text: write threshold: 0.4',
+            'email.one_click_unsubscribe: expected true or false (false: ',
+    ):
+        assert f"  {line}" in result.stderr, result.stderr
+    assert 'https), got "false" in quotes, which YAML reads as text: write ' \
+           "one_click_unsubscribe: false\n" in result.stderr, result.stderr
+    # A value refused without its quotes as well is told nothing about them.
+    write_config(project, window_days="0", smtp={"host": "127.0.0.1", "port": "smtp"},
+                 same_story={"threshold": "2"})
+    result = run(project, "check")
+    assert result.exit_code == 1
+    assert '  window_days: expected a positive integer, got "0"\n' in result.stderr
+    assert '  smtp.port: expected a positive integer, got "smtp"\n' in result.stderr
+    assert "in quotes" not in result.stderr, result.stderr
+

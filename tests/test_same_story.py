@@ -317,7 +317,8 @@ def test_same_story_mistakes_are_reported_together_with_the_rest(tmp_path: Path)
         load_config(path)
     assert caught.value.errors == [
         "window_days: expected a positive integer, got 0",
-        'same_story.content: expected true or false, got "yes"',
+        'same_story.content: expected true or false, got "yes" in quotes, which YAML reads '
+        "as text: write content: true",
         "same_story.threshold: expected a number above 0 and at most 1 (the default is "
         f"{DEFAULT_SAME_STORY_THRESHOLD}), got 1.5",
     ]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .checks import Report, integer, mapping, positive_number, string
+from .checks import Report, integer, is_number, mapping, positive_number, string
 from .errors import ConfigError
 from .folders import check_folders
 from .headers import HeaderError, addr_spec, header_problem, mailbox
@@ -282,7 +282,7 @@ def validate(data: Any, path: Path) -> Config:
     min_quality = data.get("min_quality", 0)
     if (isinstance(min_quality, bool) or not isinstance(min_quality, int | float)
             or not math.isfinite(min_quality)):
-        report.expected("min_quality", "a number", min_quality)
+        report.expected("min_quality", "a number", min_quality, unquoted=is_number)
     topics = _topics(report, data.get("topics"))
 
     related = data.get("related", {})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .checks import Report, boolean, mapping
+from .checks import Report, boolean, is_number, mapping
 from .settings import DEFAULT_SAME_STORY_THRESHOLD
 
 SAME_STORY_KEYS = ("content", "threshold")
@@ -20,6 +20,7 @@ def check_same_story(report: Report, value: Any) -> tuple[bool, float]:
     if (isinstance(threshold, bool) or not isinstance(threshold, int | float)
             or not math.isfinite(threshold) or not 0 < threshold <= 1):
         report.expected("same_story.threshold", "a number above 0 and at most 1 (the "
-                        f"default is {DEFAULT_SAME_STORY_THRESHOLD})", threshold)
+                        f"default is {DEFAULT_SAME_STORY_THRESHOLD})", threshold,
+                        unquoted=lambda plain: is_number(plain) and 0 < plain <= 1)
         threshold = DEFAULT_SAME_STORY_THRESHOLD
     return content, float(threshold)

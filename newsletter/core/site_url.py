@@ -10,7 +10,7 @@ from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urlsplit
 
-from .checks import Report, string
+from .checks import Report, is_boolean, string
 from .urls import normalize_url
 
 # A header line holds at most 998 characters, the link's token and angle brackets included.
@@ -36,7 +36,8 @@ def one_click_choice(report: Report, email: dict[str, Any]) -> bool:
     if not isinstance(value, bool):
         report.expected(f"email.{ONE_CLICK_KEY}", "true or false (false: send emails without "
                         "one-click unsubscribe, List-Unsubscribe-Post, and no warning of it; "
-                        "true, the default: send it when site_url is https)", value)
+                        "true, the default: send it when site_url is https)", value,
+                        unquoted=is_boolean)
         return True
     return value
 
