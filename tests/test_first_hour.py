@@ -445,3 +445,34 @@ def test_a_number_or_true_false_written_in_quotes_is_said_to_be_text(project: Pa
     assert '  smtp.port: expected a positive integer, got "smtp"\n' in result.stderr
     assert "in quotes" not in result.stderr, result.stderr
 
+
+def test_a_value_holding_a_colon_is_told_to_be_quoted(project: Path) -> None:
+    # `title: Frost: a guide` got 'YAML syntax error: mapping values are not allowed in this
+    # context', naming the line but neither the colon nor the quotes that fix it.
+    config = project / "newsletter.yaml"
+    good = config.read_text("utf-8")
+    config.write_text(good.replace("title: AI Weekly", "title: AI Weekly: the news"), "utf-8")
+    result = run(project, "check")
+    assert result.exit_code == 1
+    assert ('line 1: YAML syntax error: mapping values are not allowed in this context; the '
+            'value of title holds ": ", which YAML reads as another key: put the value in '
+            'quotes, title: "AI Weekly: the news"\n') in result.stderr, result.stderr
+    config.write_text(good, "utf-8")
+    (project / "articles" / "frost.md").write_text(
+        '---\ntitle: Frost: how to "protect" plants  # from the feed\n'
+        "publishedDateTime: 2021-02-17T00:00:00Z\nwebUrl: https://example.org/frost\n---\n",
+        "utf-8")
+    result = run(project, "check")
+    assert result.exit_code == 1
+    assert ('frost.md:2: YAML syntax error: mapping values are not allowed in this context; '
+            'the value of title holds ": ", which YAML reads as another key: put the value in '
+            'quotes, title: "Frost: how to \\"protect\\" plants"\n') in result.stderr, \
+        result.stderr
+    # A key indented too far is another mistake, which quotes do not fix.
+    (project / "articles" / "frost.md").write_text(
+        "---\ntitle: Frost\n  webUrl: https://example.org/frost\n"
+        "publishedDateTime: 2021-02-17T00:00:00Z\n---\n", "utf-8")
+    result = run(project, "check")
+    assert result.exit_code == 1
+    assert "mapping values are not allowed" in result.stderr, result.stderr
+    assert "quotes" not in result.stderr, result.stderr

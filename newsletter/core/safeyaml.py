@@ -247,6 +247,25 @@ def _layout_hint(text: str, line: int, first_line: int) -> str:
     return ""
 
 
+# A key and a plain value (not quoted, not a list or mapping): ``title: Frost: a guide``.
+_PLAIN_VALUE = re.compile(r"""^\s*(?:-\s+)?([^\s"'#{}\[\]&*!|>%@`-][^:#]*?):\s+([^\s"'{\[].*)$""")
+_MAPPING_VALUES = "mapping values are not allowed"
+
+
+def _colon_hint(text: str, line: int, column: int) -> str:
+    """What to write instead of a value holding ": " (``title: Frost: a guide``), which YAML
+    reads as a second key on the line: the value in quotes."""
+    lines = text.split("\n")
+    found = _PLAIN_VALUE.match(lines[line]) if 0 <= line < len(lines) else None
+    if found is None or column <= found.end(1):  # the line's own key: another mistake
+        return ""
+    key, value = found.groups()
+    value = value.split(" #", 1)[0].rstrip()
+    quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return (f'; the value of {key} holds ": ", which YAML reads as another key: put the '
+            f"value in quotes, {key}: {quoted}")
+
+
 def _yaml_error(error: yaml.YAMLError, first_line: int, holder: str, text: str = ""
                 ) -> ArticleError:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
@@ -254,6 +273,8 @@ def _yaml_error(error: yaml.YAMLError, first_line: int, holder: str, text: str =
     problem = getattr(error, "problem", None) or str(error)
     if problem == _BAD_ESCAPE and mark is not None:
         problem += _escape_fix(text, mark.line, mark.column)
+    if problem.startswith(_MAPPING_VALUES) and mark is not None:
+        problem += _colon_hint(text, mark.line, mark.column)
     context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
     if context and context_mark is not None and context_mark.line + first_line != line:
         problem += f" ({context} started on line {context_mark.line + first_line})"
