@@ -456,7 +456,11 @@ BLOCKLISTS = [BLOCKLISTED,  # and each of the ways a blocklist is named, on its 
               "550 5.7.1 Connection from 192.0.2.1 rejected by a DNSBL",
               "550 5.7.1 Your IP address 192.0.2.1 is blacklisted",
               "550 5.7.1 Rejected: 192.0.2.1 is listed at zen.spamhaus.org",
-              "554 5.7.1 Blocked - see https://www.spamcop.net/bl.shtml?192.0.2.1"]
+              "554 5.7.1 Blocked - see https://www.spamcop.net/bl.shtml?192.0.2.1",
+              # plurals: Comcast's wording
+              "554 5.7.1 comcast 192.0.2.1 found on one or more DNSBLs, see "
+              "http://postmaster.comcast.net/smtp-error-codes.php#BL000001",
+              "550 5.7.1 192.0.2.1 is listed on several RBLs"]
 # To MAIL FROM a full mailbox is the sender's own (Exchange refuses its submissions): a limit.
 SENDERS_MAILBOX = ["552 5.2.2 Sender mailbox over quota"]
 # Replies to RCPT TO or after DATA: the sender's limits and blocklists pass as they do to MAIL

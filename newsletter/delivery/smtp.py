@@ -109,7 +109,7 @@ _SENDING = re.compile(r"submission|\bsend(ing)? ?quota|\bsending\b", re.IGNORECA
 # Every message from this machine gets it, and a listing expires or is removed. Not one
 # naming the recipient's domain ("Recipient address [...] blocked using") or a link in the
 # message (a URI blocklist: the content's).
-_BLOCKLIST = re.compile(r"blocked using|\b(dns)?rbl\b|\bdnsbl\b|(black|block) ?list|"
+_BLOCKLIST = re.compile(r"blocked using|\b(dns)?rbls?\b|\bdnsbls?\b|(black|block) ?list|"
                         r"\bspamhaus\b|\bspamcop\b", re.IGNORECASE)
 _NOT_THIS_MACHINE = re.compile(r"recipient|\bur[il]s?\b|\blinks?\b|\bbody\b|content",
                                re.IGNORECASE)
