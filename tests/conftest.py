@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,19 @@ from newsletter.state.database import Database
 # overall time budget).
 settings.register_profile("newsletter", deadline=None)
 settings.load_profile("newsletter")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def interruptible_processes() -> Iterator[None]:
+    """A suite started as a shell script's background job (``pytest &``, some CI runners)
+    starts with SIGINT ignored, and every process it starts inherits that: a ``newsletter``
+    process a test interrupts with SIGINT, as Ctrl-C does, would go on as if nothing came.
+    Handling SIGINT here as Python does by default gives them what a terminal gives (a
+    handled signal is set back to its default in a new program)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+
 
 # Compiled templates go to the user's cache folder (rendering/templating.py): the tests,
 # and the commands they run, keep theirs apart and leave nothing behind.
