@@ -337,7 +337,8 @@ def _read_back(config: Config, report: SendReport, run: str, fatal: list[str],
                 if fatal or lost else [])
     if fatal:
         log(f"error: {fatal[0]}")
-        log(f"Stopped: {len(left)} message(s) not attempted.")
+        log(f"Stopped: {len(left)} message(s) not attempted." if left
+            else "Stopped at the last message: none was left unattempted.")
     elif left:
         log(f"{len(left)} message(s) were left unsent by the workers that stopped.")
     report.failed += [address for address in left if address not in report.failed]
