@@ -68,7 +68,11 @@ def test_a_command_that_needs_a_date_asks_for_it(one: Path, command: str) -> Non
     ("2021-04-31", "2021-04-31 is not a date: April 2021 has 30 days; use YYYY-MM-DD"),
     ("2021-13-01", "2021-13-01 is not a date: there is no month 13"),
     ("22/02/2021", '"22/02/2021" is not a date: use YYYY-MM-DD, e.g. 2021-02-22'),
-    ("2021-2-22", '"2021-2-22" is not a date: use YYYY-MM-DD'),
+    ("2021-2-22", '"2021-2-22" is not a date: use YYYY-MM-DD, e.g. 2021-02-22 '
+                  "(did you mean 2021-02-22?)"),
+    ("2026-12-2", '"2026-12-2" is not a date: use YYYY-MM-DD, e.g. 2021-02-22 '
+                  "(did you mean 2026-12-02?)"),
+    ("2021-2-30", '"2021-2-30" is not a date: use YYYY-MM-DD, e.g. 2021-02-22'),
 ])
 def test_a_bad_date_says_what_is_wrong(one: Path, text: str, expected: str) -> None:
     with pytest.raises(ValueError) as raised:
@@ -78,6 +82,13 @@ def test_a_bad_date_says_what_is_wrong(one: Path, text: str, expected: str) -> N
         result = invoke(one, *args)
         assert result.exit_code == 2
         assert expected in " ".join(result.stderr.split()), args
+
+
+def test_only_a_real_date_written_without_its_zeros_gets_a_guess() -> None:
+    for text in ("2021-2-30", "2021-13-1", "21-2-2", "2021-002-01"):
+        with pytest.raises(ValueError) as raised:
+            parse_issue_date(text)
+        assert "did you mean" not in str(raised.value), text
 
 
 @pytest.mark.parametrize("text", ["0001-01-01", "0001-01-02", "0999-12-31", "9990-01-01",

@@ -56,6 +56,7 @@ def next_issue_date(config: Config, now: dt.datetime) -> dt.date:
     return (fire or now).astimezone(config.timezone).date()
 
 _ISSUE_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_UNPADDED_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 # The issue dates every command can work with. An issue's window reaches back window_days
 # (at most MAX_WINDOW_DAYS, about a century) and its schedule looks ahead for the next fire
 # time (a February 29 crontab can be 8 years away) and converts to UTC: beyond these ends
@@ -72,12 +73,27 @@ def minute_text(moment: dt.datetime, *, zone: bool = False) -> str:
     return f"{moment.date().isoformat()} {moment:%H:%M}" + (f" {moment:%Z}" if zone else "")
 
 
+def _padded(text: str) -> str:
+    """`` (did you mean 2021-02-02?)`` for a date written without its zeros (2021-2-2):
+    issues' folders and links are named YYYY-MM-DD, so a date is asked for as they write it;
+    "" when the text is no such date."""
+    match = _UNPADDED_DATE.fullmatch(text)
+    if match is None:
+        return ""
+    try:
+        meant = dt.date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return ""
+    return f" (did you mean {meant.isoformat()}?)"
+
+
 def parse_issue_date(text: str) -> dt.date:
     """``YYYY-MM-DD`` as a date; a ValueError says in words what is wrong, e.g.
     "2021-02-30 is not a date: February 2021 has 28 days; use YYYY-MM-DD"."""
     match = _ISSUE_DATE.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f'"{text}" is not a date: use YYYY-MM-DD, e.g. 2021-02-22')
+        raise ValueError(f'"{text}" is not a date: use YYYY-MM-DD, e.g. 2021-02-22'
+                         + _padded(text.strip()))
     year, month, day = (int(part) for part in match.groups())
     if year < 1:
         raise ValueError(f"{text} is not a date: there is no year 0; use YYYY-MM-DD")
