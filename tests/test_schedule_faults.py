@@ -109,6 +109,15 @@ def test_a_run_stopped_while_writing_the_issues_email_writes_it_whole_on_the_nex
      "got 100000000000"),
     ({"schedule": {"cron": "0 7 * * mon"}, "state_dir": "taken"},
      'state_dir: "taken" exists and is not a folder'),
+    # days and months named in full: crontab's three letters are offered
+    ({"schedule": {"cron": "0 7 * * Monday"}},
+     'schedule.cron: "0 7 * * Monday" is not a valid crontab: Invalid weekday name "Monday"; '
+     'did you mean "0 7 * * mon"? (crontab names days and months in three letters)'),
+    ({"schedule": {"cron": "0 7 1 january,july monday-friday"}},
+     'did you mean "0 7 1 jan,jul mon-fri"?'),
+    ({"schedule": {"cron": "0 7 * * someday"}},
+     'schedule.cron: "0 7 * * someday" is not a valid crontab: Invalid weekday name '
+     '"someday"\n'),
 ])
 def test_check_refuses_a_schedule_that_cannot_run(tmp_path, settings, message):
     (tmp_path / "taken").write_text("a file, not a folder\n", "utf-8")

@@ -4,6 +4,7 @@ catch-up limit the scheduler can count with."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,26 @@ MAX_CATCH_UP_HOURS = 366 * 24  # a year: beyond it the limit means nothing (and 
 # Five fields have no year and the calendar repeats every 400 years, so a crontab that fires
 # at all fires after any moment: a fixed one keeps validation free of the clock.
 _ANY_MOMENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+_NAMES = re.compile(r"\b(mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|"
+                    r"oct|nov|dec)[a-z]+\b", re.IGNORECASE)
+
+
+def _abbreviated(cron: str, timezone: ZoneInfo | None) -> str:
+    """``; did you mean "0 7 * * mon"?`` for a crontab naming days or months in full
+    ("monday", "January"), which crontab spells in three letters; "" when that is not what
+    is wrong."""
+    minute, hour, day, month, weekday = cron.split()
+    short = " ".join([minute, hour, day, *(_NAMES.sub(lambda m: m[1].lower(), field)
+                                           for field in (month, weekday))])
+    if short == cron:
+        return ""
+    try:
+        WallClockCron(short, timezone or ZoneInfo("UTC")).next_fire_time(_ANY_MOMENT)
+    except ValueError:
+        return ""
+    return f'; did you mean "{short}"? (crontab names days and months in three letters)'
 
 
 def check_schedule(report: Report, value: Any, timezone: ZoneInfo | None
@@ -35,7 +56,8 @@ def check_schedule(report: Report, value: Any, timezone: ZoneInfo | None
     try:
         fires = WallClockCron(cron, timezone or ZoneInfo("UTC")).next_fire_time(_ANY_MOMENT)
     except ValueError as error:
-        report.errors.append(f'schedule.cron: "{cron}" is not a valid crontab: {error}')
+        report.errors.append(f'schedule.cron: "{cron}" is not a valid crontab: {error}'
+                             + _abbreviated(cron, timezone))
         return None
     if fires is None:  # "0 7 31 2 *": a scheduler that would wait for ever, saying nothing
         report.errors.append(f'schedule.cron: "{cron}" never fires: no date has that day in '
