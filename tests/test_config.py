@@ -208,6 +208,28 @@ def test_run_in_a_subfolder_the_newsletter_yaml_above_is_named_not_used(tmp_path
     assert not (tmp_path / "issues" / "2021-02-22").exists()
 
 
+def test_run_beside_a_new_newsletter_its_newsletter_yaml_below_is_named(tmp_path: Path):
+    """`newsletter init my-newsletter` then `newsletter check` without the `cd` it printed:
+    the newsletter one folder down is named, not `init` offered again."""
+    (tmp_path / "my-newsletter").mkdir()
+    config = write_config(tmp_path / "my-newsletter")
+    write_text_config(tmp_path / ".hidden", "title: not this one\n")
+    env = {k: v for k, v in os.environ.items() if k != "NEWSLETTER_CONFIG"}
+    result = subprocess.run([sys.executable, "-m", "newsletter", "check"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {tmp_path / 'newsletter.yaml'}: 1 problem in the configuration:\n"
+        f"  file not found; there is one in a folder here, {config}: run the command there "
+        f"(cd {config.parent}, as `newsletter init` said) or pass --config {config}\n")
+    (tmp_path / "another").mkdir()
+    write_config(tmp_path / "another")
+    assert config_errors(tmp_path / "newsletter.yaml") == [
+        f"file not found; there is one in a folder here, {tmp_path / 'another' / 'newsletter.yaml'}"
+        f" (and 1 more there): run the command there (cd {tmp_path / 'another'}, as "
+        f"`newsletter init` said) or pass --config {tmp_path / 'another' / 'newsletter.yaml'}"]
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path: Path):
     path = write_text_config(tmp_path, (
         "title: AI Weekly\n"                       # line 1

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from ..core.config import DEFAULT_CONFIG_NAME
 from ..core.errors import NewsletterError
+from ..core.folders import DEFAULT_CONFIG_NAME
 from ..publishing.starter import (
     QUOTES,
     TEMPLATES_DIR,

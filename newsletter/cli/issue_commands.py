@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..core.config import DEFAULT_CONFIG_NAME
 from ..core.errors import NewsletterError
+from ..core.folders import DEFAULT_CONFIG_NAME
 from ..core.models import Issue, IssueStatus
 from ..core.text import plural, topic_key
 from ..publishing.build import (

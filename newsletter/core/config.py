@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from .checks import Report, integer, is_number, mapping, positive_number, string
 from .errors import ConfigError
-from .folders import check_folders
+from .folders import check_folders, missing_config_fix
 from .headers import HeaderError, addr_spec, header_problem, mailbox
 from .safeyaml import load_yaml_file
 from .same_story import check_same_story
@@ -35,7 +35,6 @@ from .theme import check_templates, check_theme, report_placeholders
 from .words import check_words
 from .zones import check_timezone
 
-DEFAULT_CONFIG_NAME = "newsletter.yaml"
 # An issue's window reaching back further than this could start before year 1 (see the
 # issue dates accepted, core/timing.py); a century takes in any real corpus.
 MAX_WINDOW_DAYS = 36525
@@ -347,31 +346,13 @@ def validate(data: Any, path: Path) -> Config:
     )
 
 
-def _missing_fix(path: Path) -> str:
-    """What to do when ``path`` is missing. Run from a subfolder of a newsletter, its
-    newsletter.yaml above is named but never used in its stead: relative paths in it and the
-    output folder would then depend on where the command happened to run."""
-    if path.name == DEFAULT_CONFIG_NAME:
-        for folder in path.parent.parents:
-            found = folder / DEFAULT_CONFIG_NAME
-            try:
-                if found.is_file():
-                    return (f"there is one in a parent folder, {found}: run the command there "
-                            f"(cd {folder}) or pass --config {found}")
-            except OSError:  # a folder above that may not be looked into
-                break
-        return (f"start a newsletter in {path.parent} with `newsletter init`, or pass "
-                "--config PATH")
-    return "check the path given with --config (or in NEWSLETTER_CONFIG)"
-
-
 def load_config(path: Path, *, strict: bool = False) -> Config:
     """Read and validate the config file; with ``strict``, warnings are errors too."""
     path = path.absolute()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(str(path), [f"file not found; {_missing_fix(path)}"]) from None
+        raise ConfigError(str(path), [f"file not found; {missing_config_fix(path)}"]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(str(path), [f"cannot be read: {error}"]) from None
     data = load_yaml_file(path, text, holder="configuration files")

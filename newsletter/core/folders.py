@@ -1,5 +1,6 @@
-"""``corpus:`` and ``output:``, the two folders of a newsletter, resolved against the
-config file's folder and checked together: each message names the key and the fix."""
+"""The folders of a newsletter: the config file's, found or missing (named with where the
+newsletter is), and ``corpus:`` and ``output:``, resolved against it and checked together:
+each message names the key and the fix."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 from pathlib import Path
 
 from .checks import Report, string
+
+DEFAULT_CONFIG_NAME = "newsletter.yaml"
 
 
 def check_folders(report: Report, data: dict, folder: Path) -> tuple[Path | None, Path | None]:
@@ -59,3 +62,46 @@ def _beside(corpus: Path, folder: Path) -> str:
         return target.relative_to(folder.resolve()).as_posix()
     except ValueError:
         return str(target)
+
+
+def _newsletters_below(folder: Path, look_at: int = 1000) -> list[Path]:
+    """The newsletter.yaml files of ``folder``'s subfolders (not deeper), sorted: run where
+    ``newsletter init DIR`` was, the newsletter is one folder down. A folder of many entries
+    is looked at only in part (its first ``look_at``), as a hint costs no long wait."""
+    found = []
+    try:
+        with os.scandir(folder) as entries:
+            for count, entry in enumerate(entries):
+                if count >= look_at:
+                    break
+                candidate = Path(entry.path) / DEFAULT_CONFIG_NAME
+                if (not entry.name.startswith(".") and entry.is_dir()
+                        and candidate.is_file()):
+                    found.append(candidate)
+    except OSError:
+        return []
+    return sorted(found)
+
+
+def missing_config_fix(path: Path) -> str:
+    """What to do when ``path`` is missing. Run from a subfolder of a newsletter, its
+    newsletter.yaml above is named but never used in its stead: relative paths in it and the
+    output folder would then depend on where the command happened to run."""
+    if path.name == DEFAULT_CONFIG_NAME:
+        for folder in path.parent.parents:
+            found = folder / DEFAULT_CONFIG_NAME
+            try:
+                if found.is_file():
+                    return (f"there is one in a parent folder, {found}: run the command there "
+                            f"(cd {folder}) or pass --config {found}")
+            except OSError:  # a folder above that may not be looked into
+                break
+        below = _newsletters_below(path.parent)
+        if below:
+            found = below[0]
+            others = f" (and {len(below) - 1} more there)" if len(below) > 1 else ""
+            return (f"there is one in a folder here, {found}{others}: run the command there "
+                    f"(cd {found.parent}, as `newsletter init` said) or pass --config {found}")
+        return (f"start a newsletter in {path.parent} with `newsletter init`, or pass "
+                "--config PATH")
+    return "check the path given with --config (or in NEWSLETTER_CONFIG)"

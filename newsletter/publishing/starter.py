@@ -16,8 +16,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..core.config import DEFAULT_CONFIG_NAME, validate
+from ..core.config import validate
 from ..core.errors import ConfigError, NewsletterError
+from ..core.folders import DEFAULT_CONFIG_NAME
 from ..core.headers import mailbox
 from ..core.safeyaml import parse_yaml
 from ..core.theme import placeholder

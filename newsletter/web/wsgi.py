@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..core.config import DEFAULT_CONFIG_NAME, load_config
+from ..core.config import load_config
+from ..core.folders import DEFAULT_CONFIG_NAME
 from .public import Site, StartResponse, start_sender
 
 
