@@ -170,6 +170,25 @@ def test_a_test_copy_goes_out_with_a_warning(changed_since):
 
 
 PEOPLE = ["ada@example.org", "bob@example.org", "cy@example.org"]
+WHEN = "2021-02-22 07:00 UTC"  # FIRE, as the log names it
+
+
+def _lines(caplog) -> list[tuple[str, str]]:
+    """The scheduler's log lines, with their level."""
+    return [(record.levelname, record.getMessage()) for record in caplog.records]
+
+
+def _stop(config, files: str) -> str:
+    """The lines of the schedule's stop for the issue whose email ``files`` differ: what
+    `newsletter send` says, with the send to make by hand once it is fixed."""
+    return (f"the run of {WHEN} (issue {ISSUE}) failed, and trying it again cannot help until "
+            f"this is fixed: issue {ISSUE}: its email as published is not what rendering it "
+            "now gives (a template, the theme or the config changed since it was published): "
+            f"{files} in {config.output} differ: nothing was sent\n"
+            f"fix: undo the change, or correct the published issue first ({FORCE}; the "
+            "subscribers not sent it yet then get the corrected email, those already sent are "
+            "not sent again)\n"
+            f"once fixed, make it by hand with `newsletter send {ISSUE}`")
 
 
 def test_the_schedule_stops_its_send_until_a_person_corrects_the_issue(
@@ -217,9 +236,12 @@ def test_the_schedule_stops_its_send_until_a_person_corrects_the_issue(
         assert {folder / "email.txt", folder / "email.eml", templates, text} <= set(
             stopped.lasting.inputs)
         assert recorder.data_calls["cy@example.org"] == tries
-        failure, = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-        assert "trying it again cannot help until this is fixed" in failure
-        assert f"fix: undo the change, or correct the published issue first ({FORCE};" in failure
+        # Said once, in the stop, with the fixes and the send to make by hand after them.
+        assert _lines(caplog) == [
+            ("INFO", f"making up the run of {WHEN} (issue {ISSUE})"),
+            ("INFO", f"issue {ISSUE} is already published: sending it"),
+            ("INFO", f"sending issue {ISSUE}"),
+            ("ERROR", _stop(config, f"{ISSUE}/email.txt, {ISSUE}/email.eml"))]
         assert len(recorder.messages) == 2
 
         corrected = run(tmp_path, "build", "--date", ISSUE.isoformat(), "--force")
@@ -231,3 +253,68 @@ def test_the_schedule_stops_its_send_until_a_person_corrects_the_issue(
     assert address == "cy@example.org"
     assert "A line added after publishing." in parts(parse(raw))[0]
     assert check_due(config, FIRE + dt.timedelta(minutes=21)).action == "done"
+
+
+def test_the_schedule_says_an_issue_out_whose_theme_changed_is_unlike_its_email_once(
+        tmp_path, secret, caplog):
+    """An issue published by hand, its run not made yet, then theme.footer changed: the pass
+    leaves the issue as it went out and its send stops, waiting for a person. The files that
+    differ are named once, in the stop, with the fixes `newsletter send` gives, then the send
+    to make by hand: no warning before it naming them again, nor the `build --publish` of a
+    run that has its issue still to make."""
+    write_article(tmp_path / "articles", "one", quality=80)
+    schedule = {"cron": "0 7 * * mon", "catch_up_hours": 24, "send": True}
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = make_config(tmp_path, state_dir="state", schedule=schedule,
+                             smtp={"host": "127.0.0.1", "port": port})
+        add_people(config, tmp_path, [f"{address},," for address in PEOPLE])
+        published = run(tmp_path, "build", "--date", ISSUE.isoformat(), "--publish")
+        assert published.exit_code == 0, published.output
+        config = make_config(tmp_path, state_dir="state", schedule=schedule,
+                             smtp={"host": "127.0.0.1", "port": port},
+                             theme={"footer": FOOTER})
+        with caplog.at_level(logging.INFO, "newsletter"):
+            stopped = run_pass(config, FIRE + dt.timedelta(minutes=2))
+    assert not stopped and stopped.lasting is not None
+    assert recorder.messages == []
+    updated, = [message for level, message in _lines(caplog)
+                if message.startswith(f"issue {ISSUE} is already published: brought ")]
+    assert _lines(caplog) == [
+        ("INFO", f"making up the run of {WHEN} (issue {ISSUE})"),
+        ("INFO", updated),
+        ("INFO", f"issue {ISSUE} is already published: sending it"),
+        ("INFO", f"sending issue {ISSUE}"),
+        ("ERROR", _stop(config, ", ".join(EMAIL_FILES)))]
+
+
+def test_the_schedule_sends_an_issue_out_whose_page_changed_and_names_the_page_after(
+        tmp_path, secret, caplog):
+    """Only the page's template changed since the issue went out: its email is the published
+    one, so the pass sends it, then says, once, that a rebuild would change the page."""
+    write_article(tmp_path / "articles", "one", quality=80)
+    templates = tmp_path / "my-templates"
+    templates.mkdir()
+    schedule = {"cron": "0 7 * * mon", "catch_up_hours": 24, "send": True}
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = make_config(tmp_path, state_dir="state", schedule=schedule,
+                             templates="my-templates", smtp={"host": "127.0.0.1", "port": port})
+        add_people(config, tmp_path, [f"{address},," for address in PEOPLE])
+        published = run(tmp_path, "build", "--date", ISSUE.isoformat(), "--publish")
+        assert published.exit_code == 0, published.output
+        page = (TEMPLATES / "issue.html.j2").read_text("utf-8")
+        assert page.count("{% block main %}") == 1
+        (templates / "issue.html.j2").write_text(  # a line the issue's page shows
+            page.replace("{% block main %}", "{% block main %}<p>Added since.</p>"), "utf-8")
+        with caplog.at_level(logging.INFO, "newsletter"):
+            assert run_pass(config, FIRE + dt.timedelta(minutes=2))
+    assert sorted(address for address, _ in recorder.messages) == PEOPLE
+    lines = _lines(caplog)
+    warnings = [line for line in lines if line[0] != "INFO"]
+    assert warnings == [
+        ("WARNING", f"issue {ISSUE} is already published: it stays as it was, though "
+                    f"rebuilding it would change {ISSUE}/index.html: {FORCE} (its email is not "
+                    "sent again)")]
+    assert lines[-1] == warnings[0]  # after the send, which went out
+    assert ("INFO", f"Issue {ISSUE}: 3 sent, 0 bounced, 0 failed, 0 skipped.") in lines

@@ -73,11 +73,13 @@ class NotAsPublished(NewsletterError):
     what rendering it now gives (a template, the theme or the config changed since), so its
     subscribers would get another email than those sent it before, and than the one
     published. It lasts until a person undoes the change or corrects the published issue.
-    ``difference``: which files differ; ``fix``: the two ways out; ``files``: their paths."""
+    ``difference``: which files differ; ``fix``: the two ways out; ``files``: their paths;
+    ``slug``: the issue's."""
 
-    def __init__(self, difference: str, fix: str, files: tuple[Path, ...]) -> None:
+    def __init__(self, difference: str, fix: str, files: tuple[Path, ...], slug: str) -> None:
         super().__init__(f"{difference}. Nothing was sent, so that every subscriber of the "
                          f"issue gets one email, the published one: {fix}")
         self.difference = difference
         self.fix = fix
         self.files = files
+        self.slug = slug

@@ -178,7 +178,7 @@ def unlike_published(config: Config, issue: Issue) -> NotAsPublished | None:
         f"undo the change, or correct the published issue first ({correcting(slug)}; the "
         "subscribers not sent it yet then get the corrected email, those already sent are "
         "not sent again)",
-        tuple(config.output / name for name in changed))
+        tuple(config.output / name for name in changed), slug)
 
 
 def placing_nothing(config: Config, published: Issue, edits: Sequence[str],

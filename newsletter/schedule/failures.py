@@ -70,11 +70,13 @@ from ..rendering.templating import template_folders
 class Lasting:
     """A failure that stays until a person acts: what failed (naming the file, key or line
     the error names), the fix, and the paths whose change may be that fix (the run is then
-    tried again; the configuration file is watched anyway)."""
+    tried again; the configuration file is watched anyway). ``by_hand``: the commands that
+    make the run by hand once fixed, when not the schedule's own (:func:`by_hand`)."""
 
     cause: str
     fix: str
     inputs: tuple[Path, ...] = ()
+    by_hand: str = ""
 
 
 class SendFailed(NewsletterError):
@@ -172,9 +174,10 @@ def lasting(error: BaseException, config: Config) -> Lasting | None:
                            f"{config.path} or on the server (a new password in the "
                            "environment needs a restart of the scheduler); subscribers "
                            "already sent are not sent again")
-        if isinstance(cause, NotAsPublished):
+        if isinstance(cause, NotAsPublished):  # its fix in the words `newsletter send` gives
             return Lasting(f"{cause.difference}: nothing was sent", cause.fix,
-                           (*cause.files, *_templates(config)))
+                           (*cause.files, *_templates(config)),
+                           f"`newsletter send {cause.slug}`")  # published: only to be sent
         if isinstance(cause, UnsetVariable):
             return Lasting(str(cause), f"set {cause.name} in the environment the scheduler "
                            "starts in, then restart the scheduler (a running process never "

@@ -235,14 +235,16 @@ def run_issue(config: Config, fire_time: dt.datetime, *, strict: bool = False,
         if written:
             log.info("issue %s is already published: brought %d file(s) up to date in %s "
                      "(the archive, the feeds)", slug, len(written), config.output)
-        kept = kept_as_it_was(config, issue)
-        if kept:  # a template or the theme changed since: the editor's to correct, or not
-            log.warning("issue %s is already published: %s", slug, kept)
         if settings.send:  # published, but this run has not sent it yet
             guard(f"sending issue {slug}")
             log.info("issue %s is already published: sending it", slug)
             _send(config, issue_date)
-        elif not written:
+        # After the send: an email unlike the published one stops it, in a stop that names
+        # those files and the fix, not to be said twice.
+        kept = kept_as_it_was(config, issue)
+        if kept:  # a template or the theme changed since: the editor's to correct, or not
+            log.warning("issue %s is already published: %s", slug, kept)
+        if not settings.send and not written:
             log.info("issue %s is already published: nothing to do", slug)
         guard(f"recording the run of {when(fire_time)}")
         record_completed(config, fire_time)
@@ -288,7 +290,8 @@ def _lasting_failure(config: Config, fire_time: dt.datetime, failure: Lasting, *
     issue = fire_time.astimezone(config.timezone).date().isoformat()
     log.error("the run of %s (issue %s) failed, and trying it again cannot help until this is "
               "fixed: %s\nfix: %s\nonce fixed, make it by hand with %s", when(fire_time),
-              issue, failure.cause, failure.fix, by_hand(config, fire_time, strict=strict))
+              issue, failure.cause, failure.fix,
+              failure.by_hand or by_hand(config, fire_time, strict=strict))
 
 
 def run_pass(config: Config, now: dt.datetime, *, strict: bool = False,
