@@ -467,3 +467,79 @@ def test_a_damaged_issue_rebuilt_as_a_draft_says_how_to_publish_it(site: Path) -
     assert issue_json(site, "2021-02-22")["status"] == "draft"
     assert run(site, "publish", "2021-02-22").exit_code == 0
     assert tree(site / "issues") == published
+
+
+# Kills the command at the page given (relative to the output folder), as kill -9 would
+# when the issue it publishes is written whole, its issue.json included, and that page of
+# another issue (its new "next" link) not yet.
+KILLED_AT = (
+    "import os, runpy, signal, sys\n"
+    "from newsletter.publishing import output\n"
+    "real, page = output.write_atomic, sys.argv[1]\n"
+    "def write_atomic(path, data):\n"
+    "    if path.as_posix().endswith(page):\n"
+    "        os.kill(os.getpid(), signal.SIGKILL)\n"
+    "    return real(path, data)\n"
+    "output.write_atomic = write_atomic\n"
+    "sys.argv = ['newsletter', *sys.argv[2:]]\n"
+    "runpy.run_module('newsletter', run_name='__main__')\n"
+)
+
+
+@pytest.mark.parametrize("marked", [True, False], ids=["templates", "links-without-rel"])
+def test_publishing_again_after_a_kill_gives_the_previous_issue_its_next_link(
+        tmp_path: Path, marked: bool) -> None:
+    """Publishing an issue is killed once its issue.json says published, before the page
+    of the issue before it has its "next" link: publishing it again writes that link,
+    rewriting nothing else of the earlier issue (its email files as they went out). So too
+    with a template of the editor's whose links say nothing of where they lead (no rel)."""
+    for day in (3, 10, 17):
+        write_article(tmp_path / "articles", f"story-{day}",
+                      publishedDateTime=dt.datetime(2021, 2, day, 12, tzinfo=dt.UTC))
+    write_config(tmp_path, templates=None if marked else "templates")
+    if not marked:
+        packaged = (PROJECT / "templates" / "issue.html.j2").read_text("utf-8")
+        assert ' rel="next"' in packaged
+        (tmp_path / "templates").mkdir()
+        (tmp_path / "templates" / "issue.html.j2").write_text(
+            packaged.replace(' rel="prev"', "").replace(' rel="next"', ""), "utf-8")
+    for date in ("2021-02-08", "2021-02-15"):
+        assert run(tmp_path, "build", "--date", date, "--publish").exit_code == 0
+    assert run(tmp_path, "build", "--date", "2021-02-22").exit_code == 0
+    output = tmp_path / "issues"
+    earlier = output / "2021-02-15"
+    emails = {p.name: p.read_bytes() for p in earlier.glob("email.*")}
+    env = {**os.environ,
+           "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_AT, "2021-02-15/index.html", "--config",
+         str(tmp_path / "newsletter.yaml"), "publish", "2021-02-22"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    record = json.loads((output / "2021-02-22" / "issue.json").read_text("utf-8"))
+    assert record["status"] == "published"
+    assert "../2021-02-08/index.html" in (earlier / "index.html").read_text("utf-8")
+    assert "../2021-02-22/" not in (earlier / "index.html").read_text("utf-8")
+
+    again = run(tmp_path, "publish", "2021-02-22")
+    assert again.exit_code == 0, again.output
+    page = (earlier / "index.html").read_text("utf-8")
+    rel = ' rel="next"' if marked else ""
+    assert f'<a href="../2021-02-22/index.html"{rel}>' in page
+    assert "../2021-02-08/index.html" in page
+    assert "Updated the previous/next links of 2021-02-15/index.html." in again.output
+    assert {p.name: p.read_bytes() for p in earlier.glob("email.*")} == emails
+    assert "../2021-02-15/index.html" in (output / "2021-02-22/index.html").read_text("utf-8")
+    # Nothing left to repair: publishing once more writes nothing, and after a theme change
+    # the pages around the issue, which lead where they should, stay as they are too.
+    before = tree(output)
+    assert run(tmp_path, "publish", "2021-02-22").exit_code == 0
+    assert tree(output) == before
+    config = yaml.safe_load((tmp_path / "newsletter.yaml").read_text("utf-8"))
+    config["theme"] = {"footer": "A theme changed since"}
+    (tmp_path / "newsletter.yaml").write_text(yaml.safe_dump(config), "utf-8")
+    page = (earlier / "index.html").read_bytes()
+    again = run(tmp_path, "publish", "2021-02-22")
+    assert again.exit_code == 0, again.output
+    assert "Updated the previous/next links" not in again.output
+    assert (earlier / "index.html").read_bytes() == page

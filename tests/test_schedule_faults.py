@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import both, run, write_config
+from conftest import both, run, write_article, write_config
 from newsletter.core.config import load_config
 from newsletter.core.cron import WallClockCron
 from newsletter.core.errors import NewsletterError
@@ -96,6 +96,40 @@ def test_a_run_stopped_while_writing_the_issues_email_writes_it_whole_on_the_nex
     assert issue_status(config) == "published"
     eml = (config.output / "2021-02-22" / "email.eml").read_text("utf-8")
     assert "Story one" in eml
+    assert check_due(config, FIRE + dt.timedelta(minutes=21)).action == "done"
+
+
+@both
+def test_a_run_stopped_before_the_previous_issues_page_has_its_next_link_writes_it(
+        tmp_path, monkeypatch, caplog):
+    """The disk fills up once the run's issue is written, issue.json saying published, at
+    the page of the issue before it (its new "next" link): the next pass writes that page,
+    and no other file of the earlier issue, and the archive's page of the year lists it."""
+    config = scheduled(tmp_path)
+    write_article(config.corpus, "earlier", quality=70,
+                  publishedDateTime=dt.datetime(2021, 2, 10, 12, tzinfo=dt.UTC))
+    assert run(tmp_path, "build", "--date", "2021-02-15", "--publish").exit_code == 0
+    earlier = config.output / "2021-02-15"
+    emails = {p.name: p.read_bytes() for p in earlier.glob("email.*")}
+    real = output.write_atomic
+
+    def disk_full(path, data):
+        if path == (earlier / "index.html").resolve():
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, data)
+
+    monkeypatch.setattr(output, "write_atomic", disk_full)
+    assert not run_pass(config, FIRE + dt.timedelta(minutes=5))
+    assert issue_status(config) == "published"
+    assert "../2021-02-22/" not in (earlier / "index.html").read_text("utf-8")
+    year = config.output / "archive" / "2021.html"
+    assert "2021-02-22/" not in year.read_text("utf-8")
+    monkeypatch.setattr(output, "write_atomic", real)  # space freed
+    assert run_pass(config, FIRE + dt.timedelta(minutes=20))
+    page = (earlier / "index.html").read_text("utf-8")
+    assert '<a href="../2021-02-22/index.html" rel="next">' in page
+    assert {p.name: p.read_bytes() for p in earlier.glob("email.*")} == emails
+    assert "2021-02-22/" in year.read_text("utf-8")
     assert check_due(config, FIRE + dt.timedelta(minutes=21)).action == "done"
 
 

@@ -34,6 +34,7 @@ from .drafts import numbered, stale_keys
 from .editing import pinned_again, record_only, unshown_intros, with_intros
 from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
 from .issues import IssueStore
+from .links import neighbour_slugs, pages_astray, years_around
 from .output import remove_files, write_files
 from .rendered import changed_files, differs, render_issue_files
 
@@ -144,15 +145,6 @@ def why_empty(result: BuildResult, *, explained: bool = False) -> str:
 
 # -- rendering: everything in memory, nothing written ---------------------------------------
 
-def _neighbour_slugs(published: Sequence[Issue]) -> dict[str, tuple[str | None, str | None]]:
-    """Where the previous and next links of each issue's page lead, for every issue of
-    ``published`` at once: one pass, as the archive of a daily newsletter holds thousands."""
-    slugs: list[str | None] = [None]
-    slugs += [issue.slug for issue in sorted(published, key=lambda i: i.date)]
-    slugs.append(None)
-    return {str(slugs[i]): (slugs[i - 1], slugs[i + 1]) for i in range(1, len(slugs) - 1)}
-
-
 def _by_year(issues: Sequence[Issue]) -> dict[int, list[Issue]]:
     years: dict[int, list[Issue]] = {}
     for issue in sorted(issues, key=lambda i: i.date):
@@ -161,10 +153,10 @@ def _by_year(issues: Sequence[Issue]) -> dict[int, list[Issue]]:
 
 
 def _years_to_render(published: Sequence[Issue], before: Sequence[Issue] | None,
-                     present: Collection[str]) -> list[int]:
+                     present: Collection[str], mend: Collection[int]) -> list[int]:
     """The years whose archive page must be rendered: its issues, or the years around it,
     are not what they were in ``before``, or the page is not among ``present`` (a site
-    published before the archive had year pages)."""
+    published before the archive had year pages), or it is one of ``mend``."""
     now, then = _by_year(published), _by_year(before or ())
 
     def around(years: list[int], year: int) -> tuple[int | None, int | None]:
@@ -172,30 +164,36 @@ def _years_to_render(published: Sequence[Issue], before: Sequence[Issue] | None,
                 min((y for y in years if y > year), default=None))
 
     return [year for year in now
-            if before is None or archive_path(year) not in present
+            if before is None or archive_path(year) not in present or year in mend
             or now[year] != then.get(year)
             or around(list(now), year) != around(list(then), year)]
 
 
 def render_site_files(published: Sequence[Issue], config: Config,
-                      before: Sequence[Issue] | None = None,
-                      present: Collection[str] = ()) -> dict[str, bytes]:
+                      before: Sequence[Issue] | None = None, present: Collection[str] = (),
+                      mend: Issue | None = None) -> dict[str, bytes]:
     """The feeds, the archive (its front page, and the page of every year whose issues are
     not what they were in ``before`` or whose page is not among the ``present`` files), and
     the web page of every published issue whose previous or next issue is not what it was in
     ``before`` (the issues published until now; None: every page), with the current
     templates. No other file of an issue: its email files never, and its page for nothing
     but its links, so a template or a theme change reaches an issue out already only when it
-    is rebuilt (``build --force``), publishing it again included. What a publish renders is
-    bounded by one year of issues, however many years came before."""
+    is rebuilt (``build --force``), publishing it again included. ``mend``: the issue
+    published, whose year's archive page is rendered (and the page of the year before or
+    after, for its link to that year), and the pages of the issues around it when they do
+    not lead where they should: a publish of it stopped before them had written its
+    issue.json, so ``before`` holds it already. What a publish renders is bounded by one
+    year of issues, however many years came before."""
     published = sorted(published, key=lambda i: i.date)
-    links = _neighbour_slugs(published)
-    links_before = None if before is None else _neighbour_slugs(before)
+    links = neighbour_slugs(published)
+    links_before = None if before is None else neighbour_slugs(before)
     by_slug = {issue.slug: issue for issue in published}
+    astray = set() if mend is None else pages_astray(config, published, mend)
     files: dict[str, bytes] = {}
     for issue in published:
         previous, following = links[issue.slug]
-        if links_before is not None and links_before.get(issue.slug) == (previous, following):
+        if (links_before is not None and issue.slug not in astray
+                and links_before.get(issue.slug) == (previous, following)):
             continue
         files[f"{issue.slug}/index.html"] = render_issue_page(
             issue, config, previous=by_slug.get(previous or ""),
@@ -203,7 +201,8 @@ def render_site_files(published: Sequence[Issue], config: Config,
     from ..rendering.feeds import render_feeds  # feedgen and lxml: only publishing needs them
 
     files.update(render_feeds(published, config))
-    for year in _years_to_render(published, before, present):
+    mended = set() if mend is None else years_around(published, mend)
+    for year in _years_to_render(published, before, present, mended):
         files[archive_path(year)] = render_archive_year(year, published, config)
     files["index.html"] = render_archive(published, config)
     return files
@@ -232,7 +231,7 @@ def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool,
     if issue.status == IssueStatus.PUBLISHED:
         present = [archive_path(year) for year, _count in archive_years(published)
                    if (config.output / archive_path(year)).is_file()]
-        site = render_site_files(published, config, before, present)
+        site = render_site_files(published, config, before, present, mend=issue)
         files.update({k: v for k, v in site.items() if k not in files})
     if before_writing is not None:
         before_writing()

@@ -228,13 +228,15 @@ def run_issue(config: Config, fire_time: dt.datetime, *, strict: bool = False,
 
     if _issue_status(config, issue_date) == IssueStatus.PUBLISHED:
         # Published, but this run is not recorded: it may have stopped (disk full, killed)
-        # after writing the issue and before the archive and feeds, which publishing again
-        # writes (only what differs; the issue stays as it was, what subscribers got).
+        # after writing the issue and before the archive, the feeds and the pages of the
+        # issues around it (their previous/next link), which publishing again writes (only
+        # what differs; the issue stays as it was, what subscribers got).
         issue, written = build.publish_issue(config, issue_date,
                                              before_writing=before_writing)
         if written:
             log.info("issue %s is already published: brought %d file(s) up to date in %s "
-                     "(the archive, the feeds)", slug, len(written), config.output)
+                     "(the archive, the feeds, the pages of the issues around it)", slug,
+                     len(written), config.output)
         if settings.send:  # published, but this run has not sent it yet
             guard(f"sending issue {slug}")
             log.info("issue %s is already published: sending it", slug)
