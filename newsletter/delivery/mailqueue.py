@@ -10,7 +10,10 @@ its ``due_at`` ahead in a write transaction before sending it, so a row is taken
 them only. A 4xx or a dropped connection is retried by the usual SMTP retries, then the row
 is tried again later with a growing delay; after ``MAX_ATTEMPTS`` rounds, or at a 5xx, it is
 given up (``failed``). A confirmation whose signup expired or was confirmed meanwhile is
-dropped rather than sent. Log lines name the address and the kind, never a token.
+dropped rather than sent. Log lines name the address and the kind, never a token. A run's
+report counts every email still waiting for a retry when it ends, with the time of the next
+(one a run before failed, too): "0 to retry later" while one waits would send an operator
+looking for a fault already fixed.
 """
 
 from __future__ import annotations
@@ -60,10 +63,17 @@ class QueueReport:
     failed: list[str] = field(default_factory=list)
     retrying: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    # every email still queued once the run ended, not only those it tried: the ones
+    # waiting out their retry delay (a failure of an earlier run, a restarted serve's)
+    waiting: int = 0
+    next_try: dt.datetime | None = None
 
     def summary(self) -> str:
-        return (f"{len(self.sent)} sent, {len(self.retrying)} to retry later, "
-                f"{len(self.failed)} failed, {len(self.dropped)} no longer needed.")
+        later = f"{self.waiting} to retry later"
+        if self.waiting and self.next_try is not None:
+            later += f" (the next at {self.next_try.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC)"
+        return (f"{len(self.sent)} sent, {later}, {len(self.failed)} failed, "
+                f"{len(self.dropped)} no longer needed.")
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,13 @@ def _finish(config: Config, row: _Row, status: str, detail: str = "",
             db.run("mail_queue.retry_at", (iso(due), detail, row.id))
         else:
             db.run("mail_queue.finish", (status, detail, row.id))
+
+
+def waiting(config: Config, at: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """How many queued emails are not due yet at ``at``, and when the first of them is."""
+    with open_database(config) as db:
+        count, first = db.run("mail_queue.waiting", (iso(at),)).fetchone()
+    return int(count), None if first is None else dt.datetime.fromisoformat(first)
 
 
 def build_notice(config: Config, secret: bytes, kind: str, address: str, at: dt.datetime
@@ -184,6 +201,7 @@ def send_pending(config: Config, *, secret: bytes | None = None, log: Log = prin
                 log(f"{row.kind} email sent to {row.email}")
     finally:
         connection.close()
+    report.waiting, report.next_try = waiting(config, clock())
     return report
 
 
@@ -215,11 +233,17 @@ class QueueSender:
         self.thread.join(timeout)
 
     def _run(self) -> None:
+        first = True
         while not self.stopping.is_set():
             self.event.clear()
             try:
-                send_pending(self.config, secret=self.secret, log=self.log, retry=self.retry,
-                             stop=self.stopping)
+                report = send_pending(self.config, secret=self.secret, log=self.log,
+                                      retry=self.retry, stop=self.stopping)
+                if report.waiting and (first or report.retrying):
+                    self.log(f"mail queue: {report.summary()} This process read the "
+                             "configuration when it started: after a change to smtp, "
+                             "restart it.")
+                first = False
             except NewsletterError as error:
                 self.log(f"mail queue: {error}")
             except Exception as error:  # keep serving pages; say what went wrong

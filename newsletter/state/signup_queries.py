@@ -32,6 +32,8 @@ SIGNUP_STATEMENTS: dict[str, str] = {
     "mail_queue.next_due":
         "SELECT id, kind, email, attempts FROM mail_queue WHERE status = 'queued' "
         "AND due_at <= ? ORDER BY due_at, id LIMIT 1",
+    "mail_queue.waiting":  # not due yet: waiting out a retry delay, or being sent
+        "SELECT count(*), min(due_at) FROM mail_queue WHERE status = 'queued' AND due_at > ?",
     "mail_queue.lease":  # taken: pushed ahead so that no other sender takes it meanwhile
         "UPDATE mail_queue SET due_at = ?, attempts = attempts + 1 WHERE id = ? "
         "AND status = 'queued' AND due_at <= ?",
