@@ -248,11 +248,11 @@ def check(options: Options, strict: bool) -> None:
         echo(f"Checked the {OVERRIDES_FILE} of {drafts.checked} draft(s) in {config.output}: "
              + (f"{len(draft_errors)} problem(s); fix them before the issue is built or "
                 "published." if draft_errors else "fine."))
-    # -- the subscribers: a mailbox an older version stored under several spellings, and
-    # topics they chose that the configuration no longer has (removed or renamed since)
-    from ..delivery.subscribers import stored_subscribers_lines
+    # -- sending (a From with no mail domain, a secret unset here) and the subscribers: a
+    # mailbox stored under several spellings, topics the configuration no longer has
+    from ..delivery.readiness import check_lines
 
-    for line in stored_subscribers_lines(config):
+    for line in check_lines(config):
         echo(line, err=True)
     if reading.problems or template_problems or draft_errors:
         sys.exit(1)
