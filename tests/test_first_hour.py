@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import CHROMIUM, preview_page
-from conftest import PROJECT, run, write_article, write_config
+from conftest import PROJECT, SECRET, run, write_article, write_config
 from newsletter.core.config import load_config
 from newsletter.delivery.subscribers import set_status
 from newsletter.web.preview import PreviewServer
@@ -195,7 +195,7 @@ def test_an_empty_issue_names_the_command_that_builds_the_newest_article(
 
 
 def test_the_config_init_writes_shows_how_to_send_and_uncommented_it_is_valid(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # It said nothing of sending: the first `send` answered with a missing secret and the
     # smtp settings were to be found in the README.
     result = run(tmp_path, "init", str(tmp_path / "news"), "--title", "AI Weekly",
@@ -211,6 +211,8 @@ def test_the_config_init_writes_shows_how_to_send_and_uncommented_it_is_valid(
                len(lines))
     lines[start:end] = [line[2:] for line in lines[start:end]]
     path.write_text("\n".join(lines) + "\n", "utf-8")
+    monkeypatch.setenv("SMTP_PASSWORD", "x")  # unset, check names it (test_check_sending)
+    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
     checked = run(tmp_path / "news", "check")
     assert checked.exit_code == 0, checked.output
     assert "smtp" not in checked.stderr

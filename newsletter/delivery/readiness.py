@@ -1,25 +1,32 @@
 """What ``newsletter check`` says of sending, beside the configuration's own warnings: a
-sender address with no mail domain.
+sender address with no mail domain, and the secret or SMTP password missing from the
+environment ``check`` runs in.
 
-A warning, not an error: a newsletter tried out on 127.0.0.1 sends to a local test server;
-but a mail server receiving ``newsletter@127.0.0.1`` refuses it or files it as spam, so it
-is said before the first real send.
+Warnings, never errors: ``check`` may run where the secrets are not (CI, an editor's
+laptop), and a newsletter tried out on 127.0.0.1 sends to a local test server; but a
+``send`` from a shell without them refuses to start, and a mail server receiving
+``newsletter@127.0.0.1`` refuses or files it as spam, so they are said before that.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from ..core.config import Config
+from ..core.errors import UnsetVariable
 from ..core.headers import mailbox
+from .smtp import smtp_password
 from .subscribers import stored_subscribers_lines
+from .tokens import read_secret
 
 
 def check_lines(config: Config) -> list[str]:
     """Every line ``check`` prints of sending and of the stored subscribers."""
-    return [*sender_domain_lines(config), *stored_subscribers_lines(config)]
+    return [*sender_domain_lines(config), *environment_lines(config),
+            *stored_subscribers_lines(config)]
 
 
 def no_mail_domain(domain: str) -> str:
@@ -53,3 +60,18 @@ def sender_domain_lines(config: Config) -> list[str]:
             + f": {why}, so receiving servers refuse the emails or file them as spam. Write "
             f'the address you send from, under email: from: "{config.title} '
             '<newsletter@example.org>"']
+
+
+def environment_lines(config: Config) -> list[str]:
+    """A warning for each variable ``send`` (and ``serve``) need that this shell lacks."""
+    lines = []
+    needed: list[Callable[[Config], object]] = [smtp_password]  # with smtp.username
+    if config.subscribe.enabled or (config.schedule is not None and config.schedule.send):
+        needed.insert(0, read_secret)  # secret_env: the links of every email
+    for read in needed:
+        try:
+            read(config)
+        except UnsetVariable as error:  # (no password_env at all: a config warning)
+            lines.append(f"warning: {error}. (check goes on without it, but send and serve "
+                         "refuse to start from a shell that lacks it.)")
+    return lines
