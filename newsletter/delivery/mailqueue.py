@@ -13,7 +13,8 @@ given up (``failed``). A confirmation whose signup expired or was confirmed mean
 dropped rather than sent. Log lines name the address and the kind, never a token. A run's
 report counts every email still waiting for a retry when it ends, with the time of the next
 (one a run before failed, too): "0 to retry later" while one waits would send an operator
-looking for a fault already fixed.
+looking for a fault already fixed. A sender thread that starts (``serve`` restarted, likely
+after its smtp settings were fixed) tries those waiting at once (:func:`retry_now`).
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def _finish(config: Config, row: _Row, status: str, detail: str = "",
             due: dt.datetime | None = None) -> None:
     with open_database(config) as db, db.transaction():
         if due is not None:
-            db.run("mail_queue.retry_at", (iso(due), detail, row.id))
+            stamp = iso(due)
+            db.run("mail_queue.retry_at", (stamp, f"{detail} (next try {stamp})", row.id))
         else:
             db.run("mail_queue.finish", (status, detail, row.id))
 
@@ -110,6 +112,14 @@ def waiting(config: Config, at: dt.datetime) -> tuple[int, dt.datetime | None]:
     with open_database(config) as db:
         count, first = db.run("mail_queue.waiting", (iso(at),)).fetchone()
     return int(count), None if first is None else dt.datetime.fromisoformat(first)
+
+
+def retry_now(config: Config, at: dt.datetime) -> int:
+    """Make every email waiting out its retry delay due at ``at`` (a restarted ``serve``: the
+    operator may just have fixed the cause); how many. An email a sender has claimed is
+    left to it: its claim moved ``due_at`` away from the time its detail names."""
+    with open_database(config) as db, db.transaction():
+        return int(db.run("mail_queue.retry_now", (iso(at), iso(at))).rowcount)
 
 
 def build_notice(config: Config, secret: bytes, kind: str, address: str, at: dt.datetime
@@ -146,12 +156,15 @@ def build_notice(config: Config, secret: bytes, kind: str, address: str, at: dt.
 
 def send_pending(config: Config, *, secret: bytes | None = None, log: Log = print,
                  retry: Retry | None = None, clock: Clock = _utcnow,
-                 stop: threading.Event | None = None) -> QueueReport:
-    """Send every queued email that is due, then return."""
+                 stop: threading.Event | None = None, now: bool = False) -> QueueReport:
+    """Send every queued email that is due (``now``: those waiting for a retry too), then
+    return."""
     secret = secret if secret is not None else read_secret(config)
     retry = retry or DEFAULT_RETRY
     report = QueueReport()
     purge(config, clock())
+    if now and (brought := retry_now(config, clock())):
+        log(f"mail queue: trying the {brought} email(s) waiting for a retry now")
     connection = Connection(config, smtp_password(config))
     sender = mailbox(config.email.sender)[1]
     try:
@@ -238,14 +251,16 @@ class QueueSender:
             self.event.clear()
             try:
                 report = send_pending(self.config, secret=self.secret, log=self.log,
-                                      retry=self.retry, stop=self.stopping)
-                if report.waiting and (first or report.retrying):
+                                      retry=self.retry, stop=self.stopping, now=first)
+                if report.retrying:  # the server failed: maybe the settings are wrong
                     self.log(f"mail queue: {report.summary()} This process read the "
                              "configuration when it started: after a change to smtp, "
                              "restart it.")
-                first = False
+                elif first and report.waiting:
+                    self.log(f"mail queue: {report.summary()}")
             except NewsletterError as error:
                 self.log(f"mail queue: {error}")
             except Exception as error:  # keep serving pages; say what went wrong
                 self.log(f"mail queue: unexpected {type(error).__name__}: {error}")
+            first = False  # a start tries the emails waiting for a retry once
             self.event.wait(self.poll)

@@ -37,8 +37,11 @@ SIGNUP_STATEMENTS: dict[str, str] = {
     "mail_queue.lease":  # taken: pushed ahead so that no other sender takes it meanwhile
         "UPDATE mail_queue SET due_at = ?, attempts = attempts + 1 WHERE id = ? "
         "AND status = 'queued' AND due_at <= ?",
-    "mail_queue.retry_at":
+    "mail_queue.retry_at":  # the detail ends "(next try <due_at>)", what retry_now matches
         "UPDATE mail_queue SET due_at = ?, detail = ? WHERE id = ?",
+    "mail_queue.retry_now":  # only rows no sender claimed since: a claim moves due_at on
+        "UPDATE mail_queue SET due_at = ? WHERE status = 'queued' AND due_at > ? "
+        "AND detail LIKE '%(next try ' || due_at || ')'",
     "mail_queue.finish":
         "UPDATE mail_queue SET status = ?, detail = ? WHERE id = ?",
     "mail_queue.all":
