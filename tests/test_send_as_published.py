@@ -257,27 +257,31 @@ def test_the_schedule_stops_its_send_until_a_person_corrects_the_issue(
 
 def test_the_schedule_says_an_issue_out_whose_theme_changed_is_unlike_its_email_once(
         tmp_path, secret, caplog):
-    """An issue published by hand, its run not made yet, then theme.footer changed: the pass
-    leaves the issue as it went out and its send stops, waiting for a person. The files that
-    differ are named once, in the stop, with the fixes `newsletter send` gives, then the send
-    to make by hand: no warning before it naming them again, nor the `build --publish` of a
-    run that has its issue still to make."""
+    """An issue published and sent to one subscriber by hand, its run not made yet, then
+    theme.footer changed: the pass leaves the issue as it went out and its send stops,
+    waiting for a person (one of its messages was tried: the files are not written again).
+    The files that differ are named once, in the stop, with the fixes `newsletter send`
+    gives, then the send to make by hand: no warning before it naming them again, nor the
+    `build --publish` of a run that has its issue still to make."""
     write_article(tmp_path / "articles", "one", quality=80)
     schedule = {"cron": "0 7 * * mon", "catch_up_hours": 24, "send": True}
     recorder = Recorder()
     with smtp_server(recorder) as port:
         config = make_config(tmp_path, state_dir="state", schedule=schedule,
                              smtp={"host": "127.0.0.1", "port": port})
-        add_people(config, tmp_path, [f"{address},," for address in PEOPLE])
+        add_people(config, tmp_path, [f"{PEOPLE[0]},,"])
         published = run(tmp_path, "build", "--date", ISSUE.isoformat(), "--publish")
         assert published.exit_code == 0, published.output
+        sent = run(tmp_path, "send", ISSUE.isoformat())
+        assert sent.exit_code == 0, sent.output
+        add_people(config, tmp_path, [f"{address},," for address in PEOPLE])
         config = make_config(tmp_path, state_dir="state", schedule=schedule,
                              smtp={"host": "127.0.0.1", "port": port},
                              theme={"footer": FOOTER})
         with caplog.at_level(logging.INFO, "newsletter"):
             stopped = run_pass(config, FIRE + dt.timedelta(minutes=2))
     assert not stopped and stopped.lasting is not None
-    assert recorder.messages == []
+    assert [address for address, _ in recorder.messages] == PEOPLE[:1]
     updated, = [message for level, message in _lines(caplog)
                 if message.startswith(f"issue {ISSUE} is already published: brought ")]
     assert _lines(caplog) == [

@@ -75,6 +75,7 @@ from .smtp import (
 )
 from .subscribers import HOW_TO_ADD, AddressError, normalize_address, stored_topics
 from .tokens import link_tokens, new_key, read_secret
+from .unsent import refresh_unsent
 from .workers import run_processes
 
 Log = Callable[[str], None]
@@ -162,7 +163,9 @@ def send_issue(config: Config, issue_date: dt.date, *, to: str | None = None,
     sender processes (each with ``smtp.concurrency`` connections); 1 sends from this one.
     Raises :class:`NewsletterError` for a draft or missing issue, a missing secret or password,
     and :class:`~newsletter.core.errors.NotAsPublished` before sending anything when the
-    issue's email is not the one published (a test copy goes, with a warning).
+    issue's email is not the one published (a test copy goes, with a warning), unless nobody
+    was tried it yet and only its rendering changed: its email files are then written again
+    (``unsent.py``).
     """
     issue = load_published_issue(config, issue_date)
     # Each message is rendered as it is sent: with a template, the theme or the config
@@ -174,13 +177,15 @@ def send_issue(config: Config, issue_date: dt.date, *, to: str | None = None,
             log(f"warning: {unlike.difference}. This test copy is rendered as it would be "
                 f"now; a send to the subscribers is refused until you {unlike.fix}")
         return send_test_copy(config, issue, to, outbox=outbox, log=log, retry=retry)
-    if unlike is not None:
+    if unlike is not None and outbox is not None:
         raise unlike
     secret = read_secret(config)
     if outbox is not None:
         return _write_outbox_run(config, issue, secret, outbox, log)
     password = smtp_password(config)
     with _exclusive(config, issue.slug), live_run(config, issue.slug) as run:
+        if unlike is not None:  # written again when nobody was sent it yet, else refused
+            refresh_unsent(config, issue, unlike, log)
         return _send(config, issue, run, secret, password, log, retry or DEFAULT_RETRY,
                      max(1, workers))
 
@@ -212,7 +217,7 @@ class _Recipients:
     unbuildable: list[tuple[str, str, str]] = field(default_factory=list)  # address, why, since
 
 
-def _recipients(db: Database, issue: Issue, run: str) -> _Recipients:
+def _recipients(config: Config, db: Database, issue: Issue, run: str) -> _Recipients:
     """Who is what for the issue, read in one go; the issue's claims are brought up to date
     first. A subscriber whose message could not be built is not tried again until their row
     changes: this run marks their claim failed from the start."""
@@ -220,6 +225,9 @@ def _recipients(db: Database, issue: Issue, run: str) -> _Recipients:
     found = _Recipients()
     with db.transaction():
         refuse_pruned(db, slug)  # its ledger is gone: everyone would get it again
+        unlike = unlike_published(config, issue)  # again, under the issue's lock: unsent.py
+        if unlike is not None:
+            raise unlike
         if db.dialect == SQLITE:  # this run holds the issue's flock: no sender is alive
             db.run("claims.release_all", (slug,))
         else:
@@ -254,7 +262,7 @@ def _send(config: Config, issue: Issue, run: str, secret: bytes, password: str |
     report = SendReport(issue.slug)
     slug = issue.slug
     with open_database(config) as db:
-        found = _recipients(db, issue, run)
+        found = _recipients(config, db, issue, run)
         skipped, no_topics, pending, in_flight = (found.received, found.no_topics,
                                                   found.pending, found.in_flight)
         spellings = found.spellings

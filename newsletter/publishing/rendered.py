@@ -22,7 +22,7 @@ from .issuefile import ISSUE_FILE, issue_json
 from .issues import neighbours
 
 
-def _email_files(issue: Issue, config: Config, email: RenderedEmail) -> dict[str, bytes]:
+def email_files(issue: Issue, config: Config, email: RenderedEmail) -> dict[str, bytes]:
     """The issue's email files: the whole email, as every subscriber of every topic gets it
     (but for their address and their links' tokens, which email.eml holds placeholders of)."""
     folder = issue.slug
@@ -42,7 +42,7 @@ def render_issue_files(issue: Issue, config: Config, published: Sequence[Issue]
     folder = issue.slug
     files = {
         f"{folder}/{ISSUE_FILE}": issue_json(issue),
-        **_email_files(issue, config, email),
+        **email_files(issue, config, email),
         f"{folder}/index.html": render_issue_page(issue, config, previous=previous,
                                                   next=following),
     }
@@ -71,7 +71,7 @@ def changed_email_files(config: Config, issue: Issue) -> list[str]:
     what rendering its email now gives, which is what a send would send: the email only,
     not its page (a send renders nothing else). A file the issue was published without (by
     a version that did not write it) is not compared, unless it has none of them."""
-    files = _email_files(issue, config, render_email(issue, config))
+    files = email_files(issue, config, render_email(issue, config))
     kept = {name: data for name, data in files.items() if (config.output / name).is_file()}
     return [name for name, data in (kept or files).items()
             if differs(config.output / name, data)]

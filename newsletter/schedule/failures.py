@@ -21,8 +21,10 @@ Decided from what the run raises, never from the wording of a message:
   them, :mod:`newsletter.delivery.refusals`.
 - :class:`~newsletter.core.errors.NotAsPublished`: the send refused to go out, as the issue's
   published email is not what rendering it now gives (a template, the theme or the config
-  changed since it was published); its inputs are the published files that differ (which
-  ``build --force`` rewrites) and the templates (the configuration file is watched anyway).
+  changed since it was published) and a message of it was tried already, or its content
+  changed too (else the send writes the files again and goes: ``delivery/unsent.py``); its
+  inputs are the published files that differ (which ``build --force`` rewrites) and the
+  templates (the configuration file is watched anyway).
 - :class:`~newsletter.core.errors.UnsetVariable`: an environment variable the configuration
   names (the SMTP password, the secret, the PostgreSQL password) is missing or unusable; a
   running process never sees a variable set after it started, so the fix is a restart.
