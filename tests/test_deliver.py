@@ -579,6 +579,32 @@ def test_tls_and_login(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert len(recorder.messages) == 2
 
 
+@pytest.mark.parametrize("settings, advice", [
+    ({"security": "starttls"}, "it offers no STARTTLS: for a server that takes mail without "
+     "TLS (a relay on this machine, a test server) write smtp.security: none"),
+    ({"security": "none", "username": "newsletter", "password_env": "SMTP_PASSWORD"},
+     "it offers no login (AUTH) here: if it takes mail without one, leave out smtp.username"),
+])
+def test_a_server_lacking_what_the_settings_ask_is_named_with_the_setting_to_change(
+        site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: dict,
+        advice: str) -> None:
+    """A plain server (no TLS, no login): smtplib says "STARTTLS extension not supported by
+    server."; the run names the setting that fixes it, and sends nothing."""
+    monkeypatch.setenv("SMTP_PASSWORD", "secret")
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        config = load_config(write_config(
+            tmp_path, topics=TOPICS, corpus=str(site / "articles"),
+            output=str(site / "issues"), state_dir=str(tmp_path / "state"), email=EMAIL,
+            smtp={"host": "127.0.0.1", "port": port, **settings}))
+        add_people(config, tmp_path, ["a@example.org,,", "b@example.org,,"])
+        lines: list[str] = []
+        report = send_issue(config, ISSUE, log=lines.append, retry=FAST)
+    assert report.sent == [] and recorder.messages == []
+    assert report.refused is not None and advice in report.refused, lines
+    assert any(advice in line for line in lines), lines
+
+
 @pytest.fixture(scope="module")
 def issue_and_config(site: Path, tmp_path_factory: pytest.TempPathFactory
                      ) -> tuple[Issue, Config]:

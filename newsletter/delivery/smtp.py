@@ -186,9 +186,11 @@ class Connection:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=SMTP_TIMEOUT)
             no_delay(smtp)
             smtp.ehlo()
+            lacking = _NO_STARTTLS
             if s.security == "starttls":
                 smtp.starttls(context=context)
                 smtp.ehlo()
+            lacking = _NO_LOGIN
             if s.username:
                 smtp.login(s.username, self.password or "")
         except smtplib.SMTPConnectError as error:
@@ -212,8 +214,7 @@ class Connection:
                          f"{s.username}: {error.smtp_code} {_text(error.smtp_error)}; check "
                          "smtp.username and the password variable") from None
         except smtplib.SMTPNotSupportedError as error:
-            raise Fatal(f"the SMTP server {s.host}:{s.port}: {error}; check smtp.security"
-                         ) from None
+            raise Fatal(f"the SMTP server {s.host}:{s.port}: {error}; {lacking}") from None
         except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError):
             # The connection dropped during the handshake (a busy server, the network): the
             # same settings may work next time. A certificate or protocol that does not match
@@ -237,6 +238,16 @@ class Connection:
             smtp.quit()
         except (smtplib.SMTPException, OSError):
             smtp.close()
+
+
+# What to change when the server lacks what the settings ask of it (smtplib's "STARTTLS
+# extension not supported by server." names neither the setting nor the fix).
+_NO_STARTTLS = ("it offers no STARTTLS: for a server that takes mail without TLS (a relay on "
+                "this machine, a test server) write smtp.security: none; for one that speaks "
+                "TLS from the start (port 465) write security: ssl")
+_NO_LOGIN = ("it offers no login (AUTH) here: if it takes mail without one, leave out "
+             "smtp.username; if it offers a login only over TLS, write smtp.security: "
+             "starttls or ssl")
 
 
 def _text(value: object) -> str:
