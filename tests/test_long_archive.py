@@ -16,10 +16,10 @@ from newsletter.core import urls
 from newsletter.core.config import Config, load_config
 from newsletter.core.models import Coverage, Issue, PlacedArticle
 from newsletter.core.urls import _canonical, _normalized
-from newsletter.publishing.build import render_site_files
 from newsletter.publishing.editing import pinned_again
 from newsletter.publishing.issuefile import issue_json
 from newsletter.publishing.issues import IssueStore
+from newsletter.publishing.site import render_site_files
 from newsletter.rendering.pages import (
     ARCHIVE_FRONT_ISSUES,
     render_archive,

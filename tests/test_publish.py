@@ -296,6 +296,9 @@ def test_killed_builds_never_leave_a_half_written_file(site: Path, stop: signal.
                     "Run the command again to finish."], err
                 assert "Traceback" not in err and "Aborted" not in err
         for name, data in tree(site / "issues").items():
+            if name == ".newsletter-publishing":  # a stopped publish names its issue, for the
+                assert data == b"2021-02-22\n"  # next publish to finish what it left
+                continue
             if name.endswith(".tmp") or "/." in f"/{name}":
                 # a temporary file a killed writer left: never served; an interrupted
                 # writer removes its own
@@ -306,6 +309,9 @@ def test_killed_builds_never_leave_a_half_written_file(site: Path, stop: signal.
         for name in FEEDS:
             assert not feedparser.parse((site / "issues" / name).read_bytes()).bozo
         json.loads((site / "issues/feed.json").read_text("utf-8"))
+    finished = run(site, "build", "--date", "2021-02-22", "--publish", "--force")
+    assert finished.exit_code == 0, finished.output
+    assert not (site / "issues/.newsletter-publishing").exists()
     if stop == signal.SIGINT:
         assert interrupted >= 5, (
             f"{interrupted} of 30 builds were interrupted ({len(durations) - 3} finished "
@@ -543,3 +549,78 @@ def test_publishing_again_after_a_kill_gives_the_previous_issue_its_next_link(
     assert again.exit_code == 0, again.output
     assert "Updated the previous/next links" not in again.output
     assert (earlier / "index.html").read_bytes() == page
+
+
+# A publish killed halfway, then never repeated: the next publish is of another issue.
+# (the articles' days, the issues published first, the kill: the page being written and the
+# command, the issue published next, the pages that must then lead to the killed issue)
+STOPPED_THEN_ANOTHER = {
+    "next issue": (
+        [dt.date(2021, 2, d) for d in (3, 10, 17, 24)], ["2021-02-08", "2021-02-15"],
+        ("2021-02-15/index.html", "build", "--date", "2021-02-22", "--publish"),
+        "2021-03-01",
+        {"2021-02-15/index.html": ['<a href="../2021-02-22/index.html" rel="next">']}),
+    "between two": (  # the issue published next is nowhere near the pages left stale
+        [dt.date(2021, 2, d) for d in (3, 10, 17, 24)] + [dt.date(2021, 3, 3)],
+        ["2021-02-08", "2021-02-22", "2021-03-01"],
+        ("2021-02-08/index.html", "publish", "2021-02-15"),
+        "2021-03-08",
+        {"2021-02-08/index.html": ['<a href="../2021-02-15/index.html" rel="next">'],
+         "2021-02-22/index.html": ['<a href="../2021-02-15/index.html" rel="prev">']}),
+    "new year": (  # the page of the year before, for its link to the new year's
+        [dt.date(2021, 12, 22), dt.date(2021, 12, 29), dt.date(2022, 1, 5)], ["2021-12-27"],
+        ("archive/2021.html", "build", "--date", "2022-01-03", "--publish"),
+        "2022-01-10", {"archive/2021.html": ['href="2022.html"']}),
+}
+
+
+@pytest.mark.parametrize("case", list(STOPPED_THEN_ANOTHER))
+def test_a_publish_killed_halfway_is_finished_by_the_next_publish_of_any_issue(
+        tmp_path: Path, case: str) -> None:
+    """kill -9 once the issue's issue.json says published, before a page of the site shows
+    it; the issue is never published again, another is: that publish writes what the
+    killed one left (a page leading past the killed issue stayed so for ever), and `check`
+    names it meanwhile, with the command that writes it."""
+    days, first, (killed_at, *killed), later, expected = STOPPED_THEN_ANOTHER[case]
+    for day in days:
+        write_article(tmp_path / "articles", f"story-{day}",
+                      publishedDateTime=dt.datetime.combine(day, dt.time(12), dt.UTC))
+    write_config(tmp_path)
+    for date in first:
+        assert run(tmp_path, "build", "--date", date, "--publish").exit_code == 0
+    stopped = killed[2] if killed[0] == "build" else killed[1]
+    if killed[0] == "publish":
+        assert run(tmp_path, "build", "--date", stopped).exit_code == 0
+    output = tmp_path / "issues"
+    env = {**os.environ,
+           "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_AT, killed_at, "--config",
+         str(tmp_path / "newsletter.yaml"), *killed],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert issue_json(tmp_path, stopped)["status"] == "published"
+    for page, links in expected.items():
+        assert not any(link in (output / page).read_text("utf-8") for link in links), page
+
+    checked = run(tmp_path, "check")
+    assert checked.exit_code == 0, checked.output
+    assert (f"warning: {output / '.newsletter-publishing'}: the publish of issue {stopped} "
+            "stopped before it wrote everything") in checked.stderr
+    assert f"`newsletter publish {stopped}` writes them" in checked.stderr
+    assert run(tmp_path, "check", "--strict").exit_code == 1
+
+    published = run(tmp_path, "build", "--date", later, "--publish")
+    assert published.exit_code == 0, published.output
+    for page, links in expected.items():
+        assert all(link in (output / page).read_text("utf-8") for link in links), page
+    assert not (output / ".newsletter-publishing").exists()
+    checked = run(tmp_path, "check", "--strict")
+    assert checked.exit_code == 0 and ".newsletter-publishing" not in checked.stderr
+    # Byte for byte the site a publish never stopped gives.
+    whole = tmp_path / "whole"
+    shutil.copytree(tmp_path / "articles", whole / "articles")
+    write_config(whole)
+    for date in sorted([*first, stopped, later]):
+        assert run(whole, "build", "--date", date, "--publish").exit_code == 0
+    assert tree(output) == tree(whole / "issues")

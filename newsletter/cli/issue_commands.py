@@ -14,13 +14,7 @@ from ..core.errors import NewsletterError
 from ..core.folders import DEFAULT_CONFIG_NAME
 from ..core.models import Issue, IssueStatus
 from ..core.text import plural, topic_key
-from ..publishing.build import (
-    build_issue,
-    other_issues_files,
-    publish_issue,
-    read_and_select,
-    why_empty,
-)
+from ..publishing.build import build_issue, publish_issue, read_and_select, why_empty
 from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by, windows_to_keep
 from ..publishing.editing import (
     NOT_APPLIED,
@@ -33,6 +27,8 @@ from ..publishing.editing import (
     record_only,
 )
 from ..publishing.issues import IssueStore
+from ..publishing.site import other_issues_files
+from ..publishing.unfinished import unfinished_lines
 from ..reading.corpus import read_corpus
 from ..reading.topics import TopicTally
 from ..rendering.check import template_problems as check_templates
@@ -51,6 +47,7 @@ from .options import (
     issue_date,
     next_step,
     report_problems,
+    say_links,
 )
 from .state_commands import state
 
@@ -132,7 +129,7 @@ def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
         echo(line)
     target = config.output / issue.slug
     echo(f"Wrote {target}" if result.written else f"Unchanged: {target}")
-    _say_links(other_issues_files(result.written, config, issue))
+    say_links(other_issues_files(result.written, config, issue))
     if result.was_published:  # out already: no "send it", which would not send it again
         echo(corrected(issue, result.corrected, len(result.written)))
         if result.record_only:
@@ -163,7 +160,7 @@ def publish(options: Options, date: dt.date) -> None:
     else:
         echo(f"Published issue {issue.slug}: {len(written)} file(s) written in "
              f"{config.output}.")
-    _say_links(other_issues_files(written, config, issue))
+    say_links(other_issues_files(written, config, issue))
     edits: tuple[str, ...] = ()
     rebuilt: Issue | None = None
     refused: tuple[str, ...] = ()  # the problems of the entries build refuses (a typo)
@@ -188,20 +185,15 @@ def publish(options: Options, date: dt.date) -> None:
         echo(f"warning: {problem}", err=True)
 
 
-def _say_links(pages: list[str]) -> None:
-    """Name the pages of other issues that publishing rewrote (only ever for their links)."""
-    if pages:
-        echo(f"Updated the previous/next links of {', '.join(pages)}.")
-
-
 @cli.command()
 @click.option("--strict", is_flag=True, help="Also fail on configuration warnings.")
 @click.pass_obj
 def check(options: Options, strict: bool) -> None:
     """Validate the configuration, every article file and the overrides.yaml of every
-    draft; exit 1 if any is invalid. Also names the subscribers stored under several
-    spellings of one address (by an older version), and how to keep one, and those who
-    chose a topic the configuration no longer has, and what to do.
+    draft; exit 1 if any is invalid. Also names a publish stopped halfway (the pages around
+    its issue not written) and the command that finishes it, the subscribers stored under
+    several spellings of one address (by an older version), and how to keep one, and those
+    who chose a topic the configuration no longer has, and what to do.
 
     \b
     Example:
@@ -254,7 +246,12 @@ def check(options: Options, strict: bool) -> None:
 
     for line in check_lines(config):
         echo(line, err=True)
-    if reading.problems or template_problems or draft_errors:
+    # -- the published site: a publish stopped halfway, whose issue the pages around it, the
+    # archive and the feeds may not show yet (one small file read, not every page)
+    stopped = unfinished_lines(config.output, strict=strict)
+    for line in stopped:
+        echo(line, err=True)
+    if reading.problems or template_problems or draft_errors or (strict and stopped):
         sys.exit(1)
 
 

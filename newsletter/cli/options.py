@@ -247,6 +247,12 @@ def next_step(issue: Issue, folder: Path, output: Path) -> str:
             f"{issue.slug}`), then `newsletter publish {issue.slug}`.")
 
 
+def say_links(pages: list[str]) -> None:
+    """Name the pages of other issues that publishing rewrote (only ever for their links)."""
+    if pages:
+        echo(f"Updated the previous/next links of {', '.join(pages)}.")
+
+
 def corrected(issue: Issue, changed: bool, written: int) -> str:
     """What a rebuild of an issue published before it did, to readers and subscribers."""
     again = (f"Its email is not sent again: `newsletter send {issue.slug}` sends only to "

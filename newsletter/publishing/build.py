@@ -8,7 +8,7 @@ any moment leaves every file either its old or its new version.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,13 +17,7 @@ from ..core.errors import OVERRIDES, ConfigError, NewsletterError, StrictError
 from ..core.models import Issue, IssueStatus, Problem, Selection
 from ..core.timing import issue_timestamp, minute_text
 from ..reading.corpus import CorpusReading, read_corpus
-from ..rendering.pages import (
-    archive_path,
-    archive_years,
-    render_archive,
-    render_archive_year,
-    render_issue_page,
-)
+from ..rendering.pages import archive_path, archive_years
 from ..selecting.overrides import (
     OVERRIDES_FILE,
     load_overrides,
@@ -34,9 +28,10 @@ from .drafts import numbered, stale_keys
 from .editing import pinned_again, record_only, unshown_intros, with_intros
 from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
 from .issues import IssueStore
-from .links import neighbour_slugs, pages_astray, years_around
 from .output import remove_files, write_files
 from .rendered import changed_files, differs, render_issue_files
+from .site import render_site_files
+from .unfinished import UNFINISHED_FILE, unfinished_dates, unfinished_file
 
 
 @dataclass(frozen=True)
@@ -143,71 +138,6 @@ def why_empty(result: BuildResult, *, explained: bool = False) -> str:
             f"placed; {why}")
 
 
-# -- rendering: everything in memory, nothing written ---------------------------------------
-
-def _by_year(issues: Sequence[Issue]) -> dict[int, list[Issue]]:
-    years: dict[int, list[Issue]] = {}
-    for issue in sorted(issues, key=lambda i: i.date):
-        years.setdefault(issue.date.year, []).append(issue)
-    return years
-
-
-def _years_to_render(published: Sequence[Issue], before: Sequence[Issue] | None,
-                     present: Collection[str], mend: Collection[int]) -> list[int]:
-    """The years whose archive page must be rendered: its issues, or the years around it,
-    are not what they were in ``before``, or the page is not among ``present`` (a site
-    published before the archive had year pages), or it is one of ``mend``."""
-    now, then = _by_year(published), _by_year(before or ())
-
-    def around(years: list[int], year: int) -> tuple[int | None, int | None]:
-        return (max((y for y in years if y < year), default=None),
-                min((y for y in years if y > year), default=None))
-
-    return [year for year in now
-            if before is None or archive_path(year) not in present or year in mend
-            or now[year] != then.get(year)
-            or around(list(now), year) != around(list(then), year)]
-
-
-def render_site_files(published: Sequence[Issue], config: Config,
-                      before: Sequence[Issue] | None = None, present: Collection[str] = (),
-                      mend: Issue | None = None) -> dict[str, bytes]:
-    """The feeds, the archive (its front page, and the page of every year whose issues are
-    not what they were in ``before`` or whose page is not among the ``present`` files), and
-    the web page of every published issue whose previous or next issue is not what it was in
-    ``before`` (the issues published until now; None: every page), with the current
-    templates. No other file of an issue: its email files never, and its page for nothing
-    but its links, so a template or a theme change reaches an issue out already only when it
-    is rebuilt (``build --force``), publishing it again included. ``mend``: the issue
-    published, whose year's archive page is rendered (and the page of the year before or
-    after, for its link to that year), and the pages of the issues around it when they do
-    not lead where they should: a publish of it stopped before them had written its
-    issue.json, so ``before`` holds it already. What a publish renders is bounded by one
-    year of issues, however many years came before."""
-    published = sorted(published, key=lambda i: i.date)
-    links = neighbour_slugs(published)
-    links_before = None if before is None else neighbour_slugs(before)
-    by_slug = {issue.slug: issue for issue in published}
-    astray = set() if mend is None else pages_astray(config, published, mend)
-    files: dict[str, bytes] = {}
-    for issue in published:
-        previous, following = links[issue.slug]
-        if (links_before is not None and issue.slug not in astray
-                and links_before.get(issue.slug) == (previous, following)):
-            continue
-        files[f"{issue.slug}/index.html"] = render_issue_page(
-            issue, config, previous=by_slug.get(previous or ""),
-            next=by_slug.get(following or ""))
-    from ..rendering.feeds import render_feeds  # feedgen and lxml: only publishing needs them
-
-    files.update(render_feeds(published, config))
-    mended = set() if mend is None else years_around(published, mend)
-    for year in _years_to_render(published, before, present, mended):
-        files[archive_path(year)] = render_archive_year(year, published, config)
-    files["index.html"] = render_archive(published, config)
-    return files
-
-
 def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool,
            before_writing: Callable[[], None] | None = None, site_only: bool = False
            ) -> tuple[tuple[Path, ...], str | None]:
@@ -217,7 +147,9 @@ def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool,
     ``site_only``: none of the issue's own files (it is out already, as it was). Called once
     everything is rendered, ``before_writing`` may raise to write nothing: the last moment
     for a caller to find out that it must not write any more (a scheduler no longer the
-    active one)."""
+    active one). A published issue is named in :mod:`.unfinished`'s file before anything
+    is written, and the file deleted once everything is: a publish stopped halfway leaves
+    it naming the issue, and the next publish, whatever its date, mends what it left."""
     before = store.published()
     others = [p for p in before if p.slug != issue.slug]
     published = sorted(others + ([issue] if issue.status == IssueStatus.PUBLISHED else []),
@@ -229,21 +161,20 @@ def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool,
     if record in files:
         files[record] = files.pop(record)
     if issue.status == IssueStatus.PUBLISHED:
+        unfinished = unfinished_dates(config.output)
         present = [archive_path(year) for year, _count in archive_years(published)
                    if (config.output / archive_path(year)).is_file()]
-        site = render_site_files(published, config, before, present, mend=issue)
-        files.update({k: v for k, v in site.items() if k not in files})
+        stopped = [p for p in others if p.date in unfinished]
+        site = render_site_files(published, config, before, present, mend=[issue, *stopped])
+        files = {**unfinished_file([*unfinished, issue.date]), **files,
+                 **{k: v for k, v in site.items() if k not in files}}
     if before_writing is not None:
         before_writing()
-    return tuple(write_files(config.output, files)), warning
-
-
-def other_issues_files(written: Sequence[Path], config: Config, issue: Issue) -> list[str]:
-    """The files of other issues among ``written`` (their pages, for their new previous or
-    next link), relative to the output folder, for the command to name."""
-    relative = (path.relative_to(config.output.resolve()) for path in written)
-    return [path.as_posix() for path in relative
-            if len(path.parts) == 2 and path.parts[0] != issue.slug and path.name == "index.html"]
+    written = write_files(config.output, files)
+    if issue.status == IssueStatus.PUBLISHED:  # everything written: nothing left to mend
+        remove_files(config.output, [UNFINISHED_FILE])
+    journal = config.output.resolve() / UNFINISHED_FILE
+    return tuple(path for path in written if path != journal), warning
 
 
 def _published(issue: Issue, stored: Issue | None, config: Config,
