@@ -120,7 +120,7 @@ def test_the_commands_by_hand_are_dated_in_the_newsletters_zone(tmp_path: Path) 
                          schedule={"cron": "0 22 * * sun", "catch_up_hours": 24})
     sunday_evening = dt.datetime(2021, 2, 22, 3, tzinfo=dt.UTC)  # 22:00 in New York
     assert by_hand(config, sunday_evening, strict=False) == (
-        "`newsletter build --date 2021-02-21 --publish`")
+        "make it by hand with `newsletter build --date 2021-02-21 --publish`")
 
 
 def _failed(config: Config, *, strict: bool = False) -> tuple[str, str, tuple[Path, ...]]:

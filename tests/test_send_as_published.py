@@ -178,9 +178,10 @@ def _lines(caplog) -> list[tuple[str, str]]:
     return [(record.levelname, record.getMessage()) for record in caplog.records]
 
 
-def _stop(config, files: str) -> str:
-    """The lines of the schedule's stop for the issue whose email ``files`` differ: what
-    `newsletter send` says, with the send to make by hand once it is fixed."""
+def _stop(config, files: str, sent: int) -> str:
+    """The lines of the schedule's stop for the issue whose email ``files`` differ, ``sent``
+    to that many of the three: what `newsletter send` says, with the rest of the send to
+    make by hand once it is fixed."""
     return (f"the run of {WHEN} (issue {ISSUE}) failed, and trying it again cannot help until "
             f"this is fixed: issue {ISSUE}: its email as published is not what rendering it "
             "now gives (a template, the theme or the config changed since it was published): "
@@ -188,7 +189,8 @@ def _stop(config, files: str) -> str:
             f"fix: undo the change, or correct the published issue first ({FORCE}; the "
             "subscribers not sent it yet then get the corrected email, those already sent are "
             "not sent again)\n"
-            f"once fixed, make it by hand with `newsletter send {ISSUE}`")
+            f"once fixed, send the rest by hand with `newsletter send {ISSUE}` (issue {ISSUE} is "
+            f"published, partly sent: {sent} sent, 0 bounced, {3 - sent} left)")
 
 
 def test_the_schedule_stops_its_send_until_a_person_corrects_the_issue(
@@ -241,7 +243,7 @@ def test_the_schedule_stops_its_send_until_a_person_corrects_the_issue(
             ("INFO", f"making up the run of {WHEN} (issue {ISSUE})"),
             ("INFO", f"issue {ISSUE} is already published: sending it"),
             ("INFO", f"sending issue {ISSUE}"),
-            ("ERROR", _stop(config, f"{ISSUE}/email.txt, {ISSUE}/email.eml"))]
+            ("ERROR", _stop(config, f"{ISSUE}/email.txt, {ISSUE}/email.eml", 2))]
         assert len(recorder.messages) == 2
 
         corrected = run(tmp_path, "build", "--date", ISSUE.isoformat(), "--force")
@@ -289,7 +291,7 @@ def test_the_schedule_says_an_issue_out_whose_theme_changed_is_unlike_its_email_
         ("INFO", updated),
         ("INFO", f"issue {ISSUE} is already published: sending it"),
         ("INFO", f"sending issue {ISSUE}"),
-        ("ERROR", _stop(config, ", ".join(EMAIL_FILES)))]
+        ("ERROR", _stop(config, ", ".join(EMAIL_FILES), 1))]
 
 
 def test_the_schedule_sends_an_issue_out_whose_page_changed_and_names_the_page_after(

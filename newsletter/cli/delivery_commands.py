@@ -161,7 +161,7 @@ def subscribers_export(options: Options, file: Path, force: bool) -> None:
 
 
 @click.command()
-@date_argument("The issue to send.", required=True)
+@date_argument("The issue to send.")
 @click.option("--to", "to", metavar="ADDRESS",
               help="Send one test copy to this address only (subject marked, not recorded).")
 @click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
@@ -169,13 +169,15 @@ def subscribers_export(options: Options, file: Path, force: bool) -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Sender processes, each with smtp.concurrency connections.")
 @click.pass_obj
-def send(options: Options, date: dt.date, to: str | None, outbox: Path | None,
+def send(options: Options, date: dt.date | None, to: str | None, outbox: Path | None,
          workers: int) -> None:
     """Send the published issue of a date to every active subscriber who has not had it.
 
     Run it again after a failure or a crash: it resumes, and nobody gets the issue twice.
     With a PostgreSQL state, runs on several machines share the work. Needs the secret in
     the environment variable named by secret_env. Exit status 1 when any message failed.
+    Without a date it sends nothing, and names the latest published issue and whether it
+    was sent (exit status 2).
 
     \b
     Examples:
@@ -184,10 +186,13 @@ def send(options: Options, date: dt.date, to: str | None, outbox: Path | None,
       newsletter send 2021-02-22 --workers 4
       newsletter send 2021-02-22
     """
+    from ..delivery.progress import which_issue
     from ..delivery.send import send_issue
     from ..delivery.subscribers import forgotten_topics_lines, list_subscribers
 
     config, _ = options.load()
+    if date is None:  # never a guess: the wrong issue sent cannot be taken back
+        raise click.UsageError(which_issue(config))
     report = send_issue(config, date, to=to, outbox=outbox, log=echo, workers=workers)
     if to is None:
         for line in forgotten_topics_lines(list_subscribers(config), config):
@@ -235,6 +240,9 @@ def serve(options: Options, host: str, port: int, timeout: float, send_mail: boo
     one-click unsubscribes beside the published files. Drafts and the editor's files are
     never served.
 
+    A site_url on this machine (localhost, 127.0.0.1) that names another port than the one
+    served is warned of at start: the links in emails and pages lead there.
+
     A WSGI application (newsletter.serve.Site) with the standard library's server, for
     local use; in production run newsletter.web.wsgi:application under a WSGI server (see
     the README).
@@ -243,10 +251,14 @@ def serve(options: Options, host: str, port: int, timeout: float, send_mail: boo
     Example:
       newsletter serve --port 8080
     """
+    from ..web.links import port_mismatch
     from ..web.public import make_server, site_address
 
     config, _ = options.load()
     server = make_server(config, host, port, timeout=timeout, send_mail=send_mail)
+    mismatch = port_mismatch(config, server.server_address[1])
+    if mismatch:
+        echo(mismatch, err=True)
     echo(f"Serving {config.output} at {site_address(server, config)} (Ctrl-C stops).")
     try:
         server.serve_forever()

@@ -49,8 +49,9 @@ def _declined(data: dict[str, Any]) -> bool:
     return isinstance(email, dict) and email.get(ONE_CLICK_KEY) is False
 
 
-def _local(host: str) -> bool:
-    """A host for testing on this machine, where no mailbox provider's button matters."""
+def local_host(host: str) -> bool:
+    """A host for testing on this machine (localhost, a loopback address), where no mailbox
+    provider's button matters, and no proxy stands in front of ``newsletter serve``."""
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -80,7 +81,7 @@ def check_site_url(report: Report, data: dict) -> str | None:
         report.errors.append(f"site_url: {len(site_url)} characters; at most "
                              f"{MAX_SITE_URL}, as every email carries it in a header line "
                              "(List-Unsubscribe): choose a shorter path")
-    elif not one_click(site_url) and not _local(host.strip("[]")) and not _declined(data):
+    elif not one_click(site_url) and not local_host(host.strip("[]")) and not _declined(data):
         report.warnings.append(
             f"site_url: {site_url} is not https, so emails offer no one-click unsubscribe "
             "(RFC 8058 requires an https link) and mailbox providers show no unsubscribe "

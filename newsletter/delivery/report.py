@@ -32,3 +32,15 @@ class SendReport:
         verb = f"written to {self.outbox}" if self.outbox else "sent"
         return (f"Issue {self.issue}: {len(self.sent)} {verb}, {len(self.bounced)} bounced, "
                 f"{len(self.failed)} failed, {len(self.skipped)} skipped.")
+
+    def advice(self) -> list[str]:
+        """What a person does after a run that failed for some: the same command again, at
+        once or once what the server refused is corrected."""
+        if self.refused:  # sending again meets the same refusal until a person acts
+            return ["Sending again is refused the same way until what the server refused is "
+                    "corrected (above); then run the same command: those already sent are "
+                    "not sent twice."]
+        if len(self.failed) > len(self.unbuildable):
+            return ["Run the same command again to retry the failed ones; those already "
+                    "sent are not sent twice."]
+        return []

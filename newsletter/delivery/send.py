@@ -154,13 +154,16 @@ def send_test_copy(config: Config, issue: Issue, to: str, *, outbox: Path | None
 
 def send_issue(config: Config, issue_date: dt.date, *, to: str | None = None,
                outbox: Path | None = None, log: Log = print,
-               retry: Retry | None = None, workers: int = 1) -> SendReport:
+               retry: Retry | None = None, workers: int = 1,
+               advise: bool = True) -> SendReport:
     """Send the published issue dated ``issue_date`` to every active subscriber who has not
     received it (see the module docstring for how that holds across crashes).
 
     ``to``: one test copy to that address instead, unrecorded. ``outbox``: write the exact
     messages as ``.eml`` files there instead of connecting, recording nothing. ``workers``:
     sender processes (each with ``smtp.concurrency`` connections); 1 sends from this one.
+    ``advise``: end a run that failed for some with the line telling a person to run the same
+    command again (the scheduler, which tries its run again itself, says its own).
     Raises :class:`NewsletterError` for a draft or missing issue, a missing secret or password,
     and :class:`~newsletter.core.errors.NotAsPublished` before sending anything when the
     issue's email is not the one published (a test copy goes, with a warning), unless nobody
@@ -186,8 +189,12 @@ def send_issue(config: Config, issue_date: dt.date, *, to: str | None = None,
     with _exclusive(config, issue.slug), live_run(config, issue.slug) as run:
         if unlike is not None:  # written again when nobody was sent it yet, else refused
             refresh_unsent(config, issue, unlike, log)
-        return _send(config, issue, run, secret, password, log, retry or DEFAULT_RETRY,
-                     max(1, workers))
+        report = _send(config, issue, run, secret, password, log, retry or DEFAULT_RETRY,
+                       max(1, workers))
+    if advise:
+        for line in report.advice():
+            log(line)
+    return report
 
 
 @contextlib.contextmanager
@@ -315,13 +322,6 @@ def _send(config: Config, issue: Issue, run: str, secret: bytes, password: str |
         report.failed = [address for address, _, _ in found.unbuildable]
     report.unbuildable += [address for address, _, _ in found.unbuildable]
     log(report.summary())
-    if report.refused:  # sending again meets the same refusal until a person acts
-        log("Sending again is refused the same way until what the server refused is "
-            "corrected (above); then run the same command: those already sent are not sent "
-            "twice.")
-    elif len(report.failed) > len(report.unbuildable):
-        log("Run the same command again to retry the failed ones; those already sent are "
-            "not sent twice.")
     return report
 
 

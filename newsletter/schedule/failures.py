@@ -6,7 +6,8 @@ briefly unreachable) goes away by itself: the run is tried again after 1, 2, 5, 
 (:mod:`.job`). A lasting one fails the same way every time until someone changes an input:
 trying it again every half hour would only repeat a full failure in the log (and knock at an
 SMTP server with a refused password). It is logged once, with its cause, its fix and the
-commands that make the run by hand, and tried again when its inputs change.
+commands that make the run by hand (as its issue stands: :func:`by_hand`), and tried again
+when its inputs change.
 
 Decided from what the run raises, never from the wording of a message:
 
@@ -62,8 +63,11 @@ from ..core.errors import (
     StrictError,
     UnsetVariable,
 )
+from ..core.models import IssueStatus
 from ..core.timing import schedule_settings
+from ..delivery.progress import SendProgress, send_progress
 from ..delivery.report import SendReport
+from ..publishing.issues import IssueStore
 from ..rendering.check import articles_rendered, template_location
 from ..rendering.templating import template_folders
 
@@ -72,13 +76,11 @@ from ..rendering.templating import template_folders
 class Lasting:
     """A failure that stays until a person acts: what failed (naming the file, key or line
     the error names), the fix, and the paths whose change may be that fix (the run is then
-    tried again; the configuration file is watched anyway). ``by_hand``: the commands that
-    make the run by hand once fixed, when not the schedule's own (:func:`by_hand`)."""
+    tried again; the configuration file is watched anyway)."""
 
     cause: str
     fix: str
     inputs: tuple[Path, ...] = ()
-    by_hand: str = ""
 
 
 class SendFailed(NewsletterError):
@@ -178,8 +180,7 @@ def lasting(error: BaseException, config: Config) -> Lasting | None:
                            "already sent are not sent again")
         if isinstance(cause, NotAsPublished):  # its fix in the words `newsletter send` gives
             return Lasting(f"{cause.difference}: nothing was sent", cause.fix,
-                           (*cause.files, *_templates(config)),
-                           f"`newsletter send {cause.slug}`")  # published: only to be sent
+                           (*cause.files, *_templates(config)))
         if isinstance(cause, UnsetVariable):
             return Lasting(str(cause), f"set {cause.name} in the environment the scheduler "
                            "starts in, then restart the scheduler (a running process never "
@@ -197,10 +198,42 @@ def lasting(error: BaseException, config: Config) -> Lasting | None:
     return None
 
 
-def by_hand(config: Config, fire_time: dt.datetime, *, strict: bool) -> str:
-    """The commands that make the run of ``fire_time`` by hand, as the schedule would."""
-    issue = fire_time.astimezone(config.timezone).date().isoformat()
-    commands = f"newsletter build --date {issue} --publish" + (" --strict" if strict else "")
-    if schedule_settings(config).send:
-        commands += f"`, then `newsletter send {issue}"
-    return f"`{commands}`"
+def by_hand(config: Config, fire_time: dt.datetime, *, strict: bool,
+            failed: bool = True) -> str:
+    """What to run by hand for the run of ``fire_time``, as its issue stands now: a clause
+    for the line that ends with it ("make it by hand with `...`").
+
+    An issue not published yet is built (and published and sent) as the schedule would; a
+    published one is only sent, what is left of its send, and once sent there is nothing to
+    send. After a run ``failed`` on a published issue with nothing to send, the one step the
+    run had besides is named: publishing it again brings the archive and the feeds up to
+    date. A state that cannot be read (the failure may well be that) leaves the send to
+    name: a send resumes, nobody gets the issue twice.
+    """
+    settings = schedule_settings(config)
+    issue_date = fire_time.astimezone(config.timezone).date()
+    slug = issue_date.isoformat()
+    try:
+        issue = IssueStore(config.output).get(issue_date)
+    except NewsletterError:  # a damaged issue.json: the build names it, and rebuilds it
+        issue = None
+    if issue is None or issue.status != IssueStatus.PUBLISHED:
+        build = f"newsletter build --date {slug}" + (" --publish" if settings.publish else "")
+        then = f", then `newsletter send {slug}`" if settings.send else ""
+        return f"make it by hand with `{build}{' --strict' if strict else ''}`{then}"
+    progress: SendProgress | None = None
+    if settings.send:
+        try:
+            progress = send_progress(config, issue)
+        except Exception:  # noqa: BLE001 - the line must be said whatever the state does
+            return (f"send it by hand with `newsletter send {slug}` (issue {slug} is "
+                    "published; those already sent are not sent again)")
+        if not progress.done:
+            rest = "send the rest" if progress.sent + progress.bounced else "send it"
+            return (f"{rest} by hand with `newsletter send {slug}` (issue {slug} is "
+                    f"published, {progress.describe()})")
+    said = f"issue {slug} is published" + (f" and {progress.describe()}" if progress else "")
+    if failed:
+        return (f"bring its archive and feeds up to date by hand with `newsletter publish "
+                f"{slug}` ({said})")
+    return f"there is nothing to do by hand: {said}"

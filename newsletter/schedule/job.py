@@ -265,8 +265,8 @@ class IssueJob:
         if at <= failed_at:
             self.retry = None
             log.error("the run of %s (issue %s) is not tried again: schedule.catch_up_hours "
-                      "(%g) after its fire time is past; once the cause is fixed, make it by "
-                      "hand with %s", when(fire), issue, settings.catch_up_hours,
+                      "(%g) after its fire time is past; once the cause is fixed, %s",
+                      when(fire), issue, settings.catch_up_hours,
                       by_hand(config, fire, strict=self.strict))
             return
         self.retry = Retry(fired, fire, attempt, at)

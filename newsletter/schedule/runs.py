@@ -136,14 +136,16 @@ class Due:
         return None if self.fire_time is None else self.fire_time.date()
 
 
-def check_due(config: Config, now: dt.datetime) -> Due:
+def check_due(config: Config, now: dt.datetime, *, strict: bool = False) -> Due:
     """Whether the most recent fire time (at or before ``now``) must be run now.
 
     It is run when it is not recorded as done and at most ``catch_up_hours`` old; older
     misses are reported, never built, since an issue days late is worse than a skipped one.
     An issue published without its run recorded (published by hand, or a run stopped after
     writing the issue but before the archive and feeds) is finished at any age when the
-    schedule does not send: that only brings the archive and feeds up to date.
+    schedule does not send: that only brings the archive and feeds up to date. A miss
+    reported names what is left to run by hand as its issue stands (:func:`.failures.by_hand`:
+    the build, the send, or nothing).
     """
     settings = schedule_settings(config)
     fire = schedule_cron(config).latest_fire_time(now)
@@ -163,8 +165,7 @@ def check_due(config: Config, now: dt.datetime) -> Due:
         return Due("too_late",
                    f"missed the run of {when(fire)} (issue {issue}) by {hours:.1f} hours, "
                    f"more than schedule.catch_up_hours ({settings.catch_up_hours:g}): not made "
-                   f"up; build it by hand with `newsletter build --date {issue} --publish`",
-                   fire)
+                   f"up; {by_hand(config, fire, strict=strict, failed=False)}", fire)
     verb = "making up" if late > dt.timedelta(minutes=1) else "starting"
     return Due("run", f"{verb} the run of {when(fire)} (issue {issue})", fire)
 
@@ -188,7 +189,10 @@ def _send(config: Config, issue_date: dt.date) -> None:
     log.info("sending issue %s", slug)
     # The send logs its own summary through ``log``.
     try:
-        report = delivery.send_issue(config, issue_date, log=lambda line: log.info("%s", line))
+        # Not "run the same command again": the scheduler tries the run again itself, or
+        # names what to run by hand once it stops trying.
+        report = delivery.send_issue(config, issue_date, log=lambda line: log.info("%s", line),
+                                     advise=False)
     except IssuePruned as pruned:  # sent long ago, its ledger pruned since: nothing to do
         log.info("%s", pruned)
         return
@@ -291,16 +295,15 @@ def _lasting_failure(config: Config, fire_time: dt.datetime, failure: Lasting, *
     """The one line a lasting failure gets: its cause, its fix, and how to make the run."""
     issue = fire_time.astimezone(config.timezone).date().isoformat()
     log.error("the run of %s (issue %s) failed, and trying it again cannot help until this is "
-              "fixed: %s\nfix: %s\nonce fixed, make it by hand with %s", when(fire_time),
-              issue, failure.cause, failure.fix,
-              failure.by_hand or by_hand(config, fire_time, strict=strict))
+              "fixed: %s\nfix: %s\nonce fixed, %s", when(fire_time), issue, failure.cause,
+              failure.fix, by_hand(config, fire_time, strict=strict))
 
 
 def run_pass(config: Config, now: dt.datetime, *, strict: bool = False,
              guard: Guard = unguarded) -> Outcome:
     """One pass: make up the most recent fire time if it is due; false when the run failed.
     :class:`LeadershipLost` from ``guard`` stops the run and is raised."""
-    due = check_due(config, now)
+    due = check_due(config, now, strict=strict)
     if due.action == "too_late":
         log.warning("%s", due.message)
         return Outcome(True)
