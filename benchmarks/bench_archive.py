@@ -6,12 +6,17 @@ For each size N it writes a project from the sample (its config and articles) wh
 folder already holds N published daily issues before 2021-03-01, each with 20 articles, 3
 of them with other outlets' coverage (their issue.json and web page, as publishing leaves
 them), then times `newsletter build --date 2021-03-01 --publish` as a fresh process (the
-median of --repeat runs, each on a fresh copy of the folder). It reports, per size, the
-time, the files the publish wrote (their modification times changed) and the size of the
-archive's front page and largest year page; then the ratio of each size's time to the
-smallest size's, measured in this run. An archive whose cost follows the issues it shows,
-not every issue ever published, keeps that ratio near 1; loading every issue.json (the
-articles an issue may not feature again) is what still grows.
+median of --repeat runs, each on a fresh copy of the folder), wall and CPU (user + system)
+seconds: on a copy whose index of the published issues (in ``state_dir``) was made first,
+by an ``explain``, as the publish before it leaves it, and on one without it (a copy's
+files are not those the index was made from: every issue.json is read). It also times, in a
+fresh process of its own, reading every published issue.json (the CPU seconds of
+``IssueStore.featured_before`` without the index). It reports, per size, those times, the
+files the publish wrote (their modification times changed) and the size of the archive's
+front page and largest year page; then the ratio of each size's time to the smallest
+size's, measured in this run. An archive whose cost follows the issues it shows, not every
+issue ever published, keeps that ratio near 1; what still grows is a ``stat`` of every
+issue.json and reading the index (about 1 KB an issue).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -103,21 +109,51 @@ def make_project(folder: Path, count: int) -> Path:
     return folder
 
 
-def publish_once(project: Path, scratch: Path) -> tuple[float, int]:
-    """Seconds to publish NEW_ISSUE in a fresh copy of ``project``, and the files written."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# In a process of its own, as a publish starts: CPU seconds of reading every issue.json.
+LOAD_ALL = (
+    "import datetime as dt, sys, time\n"
+    "from pathlib import Path\n"
+    "from newsletter.publishing.issues import IssueStore\n"
+    "start = time.process_time()\n"
+    "IssueStore(Path(sys.argv[1])).featured_before(dt.date.fromisoformat(sys.argv[2]))\n"
+    "print(time.process_time() - start)\n"
+)
+
+
+def load_all_once(project: Path) -> float:
+    """CPU seconds a fresh process takes to read every published issue.json of ``project``."""
+    done = subprocess.run([sys.executable, "-c", LOAD_ALL, str(project / "issues"),
+                           NEW_ISSUE.isoformat()], check=True, capture_output=True, text=True)
+    return float(done.stdout)
+
+
+def publish_once(project: Path, scratch: Path, *, warm: bool) -> tuple[float, float, int]:
+    """Wall and CPU seconds to publish NEW_ISSUE in a fresh copy of ``project``, and the
+    files written. ``warm``: with the index of the published issues (in ``state_dir``) made
+    for the copy first, as the publish before it leaves it; else every issue.json is read
+    (a copy's files are not the ones the index was made from: other inodes)."""
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(project, scratch, symlinks=True)
+    if warm:
+        subprocess.run([sys.executable, "-m", "newsletter", "explain", "--json", "--date",
+                        NEW_ISSUE.isoformat()], cwd=scratch, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     before = time.time()
     time.sleep(0.05)  # modification times after ``before``, whatever the clock's resolution
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     subprocess.run([sys.executable, "-m", "newsletter", "build", "--date",
                     NEW_ISSUE.isoformat(), "--publish"], cwd=scratch, check=True,
                    capture_output=True)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
     output = scratch / "issues"
     written = sum(1 for path in output.rglob("*") if path.is_file()
                   and path.stat().st_mtime > before)
-    return seconds, written
+    return seconds, cpu, written
 
 
 def main() -> None:
@@ -132,22 +168,31 @@ def main() -> None:
     rows = []
     for count in sorted(options.issues):
         project = make_project(workdir / f"issues-{count}", count)
-        runs = [publish_once(project, workdir / "scratch")
+        cold = [publish_once(project, workdir / "scratch", warm=False)
+                for _ in range(options.repeat)]
+        runs = [publish_once(project, workdir / "scratch", warm=True)
                 for _ in range(options.repeat)]
         output = workdir / "scratch" / "issues"
         years = sorted((output / "archive").glob("*.html"), key=lambda p: p.stat().st_size)
-        rows.append((count, statistics.median(s for s, _ in runs), runs[-1][1],
+        loading = statistics.median(load_all_once(project) for _ in range(options.repeat))
+        rows.append((count, statistics.median(s for s, _, _ in runs),
+                     statistics.median(c for _, c, _ in runs),
+                     statistics.median(c for _, c, _ in cold), loading, runs[-1][2],
                      (output / "index.html").stat().st_size,
                      years[-1].stat().st_size if years else 0))
-    print("| published issues | publish of one more (s) | files written | front page KB "
+    print("| published issues | publish of one more, wall (s) | CPU (s) | CPU, no index (s) "
+          "| reading every issue.json, CPU (s) | files written | front page KB "
           "| largest year page KB |")
-    print("| ---: | ---: | ---: | ---: | ---: |")
-    for count, seconds, written, front, year in rows:
-        print(f"| {count:,} | {seconds:.2f} | {written} | {front / 1024:.0f} | {year / 1024:.0f} |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for count, seconds, cpu, cold, loading, written, front, year in rows:
+        print(f"| {count:,} | {seconds:.2f} | {cpu:.2f} | {cold:.2f} | {loading:.2f} "
+              f"| {written} | {front / 1024:.0f} | {year / 1024:.0f} |")
     smallest = rows[0]
-    for count, seconds, *_rest in rows[1:]:
+    for count, seconds, cpu, cold, loading, *_rest in rows[1:]:
         print(f"ratio: publish after {count:,} issues / after {smallest[0]:,}: "
-              f"{seconds / smallest[1]:.2f}")
+              f"{seconds / smallest[1]:.2f} wall, {cpu / smallest[2]:.2f} CPU "
+              f"({cold / smallest[3]:.2f} without the index); reading every issue.json "
+              f"would be {loading / cpu:.0%} of its CPU")
     # Only what this run wrote: a --workdir given may hold other things.
     for count in options.issues:
         shutil.rmtree(workdir / f"issues-{count}", ignore_errors=True)

@@ -273,7 +273,7 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
     """
     config, strict = options.load()
     # A mistyped pin or exclude is left out and named: the report lists the ids to choose from.
-    store = IssueStore(config.output)
+    store = IssueStore.of(config)
     day = issue_date(date, config)
     result = read_and_select(config, day, strict=strict, lenient=True, store=store)
     for warning in result.warnings:  # the overrides': unknown keys, a pin featured before

@@ -27,7 +27,7 @@ from ..selecting.select import issue_window, select_issue
 from .drafts import numbered, stale_keys
 from .editing import pinned_again, record_only, unshown_intros, with_intros
 from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
-from .issues import IssueStore
+from .issues import IssueStore, neighbours
 from .output import remove_files, write_files
 from .rendered import changed_files, differs, render_issue_files
 from .site import render_site_files
@@ -96,7 +96,7 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
         raise ConfigError(str(overrides_path), [f"line {e.line}: {e.message}" if e.line
                                                 else e.message for e in errors], what=OVERRIDES)
     pinned, excluded = resolved.pinned, resolved.excluded
-    store = store or IssueStore(config.output)
+    store = store or IssueStore.of(config)
     again = tuple(f"{overrides_path}: {w}" for w in pinned_again(overrides, pinned, store,
                                                                   issue_date))
     if strict and again:
@@ -150,11 +150,12 @@ def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool,
     active one). A published issue is named in :mod:`.unfinished`'s file before anything
     is written, and the file deleted once everything is: a publish stopped halfway leaves
     it naming the issue, and the next publish, whatever its date, mends what it left."""
-    before = store.published()
+    before = store.published_light()  # each read whole only when something renders it
     others = [p for p in before if p.slug != issue.slug]
     published = sorted(others + ([issue] if issue.status == IssueStatus.PUBLISHED else []),
                        key=lambda i: i.date)
-    files, warning = ({}, None) if site_only else render_issue_files(issue, config, published)
+    around = [store.whole(p) for p in neighbours(issue, published) if p is not None]
+    files, warning = ({}, None) if site_only else render_issue_files(issue, config, around)
     if warning and strict:
         raise StrictError(f"issue {issue.slug}: {warning} (an error with --strict)")
     record = f"{issue.slug}/{ISSUE_FILE}"
@@ -165,7 +166,8 @@ def _write(config: Config, issue: Issue, store: IssueStore, *, strict: bool,
         present = [archive_path(year) for year, _count in archive_years(published)
                    if (config.output / archive_path(year)).is_file()]
         stopped = [p for p in others if p.date in unfinished]
-        site = render_site_files(published, config, before, present, mend=[issue, *stopped])
+        site = render_site_files(published, config, before, present, mend=[issue, *stopped],
+                                 whole=store.whole)
         files = {**unfinished_file([*unfinished, issue.date]), **files,
                  **{k: v for k, v in site.items() if k not in files}}
     if before_writing is not None:
@@ -237,7 +239,7 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
     it; rebuilding it unchanged is a no-op. ``now`` (the wall clock when None) is recorded
     as the correction time of a published issue that a forced rebuild changes.
     """
-    store = IssueStore(config.output, rebuild=issue_date if force else None)
+    store = IssueStore.of(config, rebuild=issue_date if force else None)
     result = read_and_select(config, issue_date, strict=strict, complete=False, store=store)
     issue = result.selection.issue
     if not issue.sections:
@@ -255,8 +257,7 @@ def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
         issue = _published(issue, stored, config, corrected_at)
     if was_published and not force:
         # Compare everything the rebuild would write: a template change counts too.
-        others = [p for p in store.published() if p.slug != issue.slug]
-        changed = changed_files(config, issue, others)
+        changed = changed_files(config, issue, store.published_around(issue.date))
         if stored is not None and changed == [f"{issue.slug}/{ISSUE_FILE}"]:
             kept = replace(issue, pins=stored.pins, excludes=stored.excludes)
             if not differs(config.output / changed[0], issue_json(kept)):  # only the record
@@ -299,7 +300,7 @@ def publish_issue(config: Config, issue_date: dt.date, *,
     it was (its email files and its page): only the archive and the feeds
     are brought up to date (:func:`.editing.kept_as_it_was` says what a rebuild would
     change)."""
-    store = IssueStore(config.output)
+    store = IssueStore.of(config)
     built = store.get(issue_date)
     slug = issue_date.isoformat()
     if built is None:

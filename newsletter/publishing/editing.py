@@ -17,7 +17,7 @@ from ..core.text import topic_key
 from ..core.urls import canonical_url
 from ..selecting.overrides import OVERRIDES_FILE, Overrides, load_overrides, unapplied
 from .issuefile import issue_json
-from .issues import IssueStore, featured_url
+from .issues import IssueStore
 from .rendered import changed_email_files, changed_files
 
 # What explain and the preview add to each problem of an entry they leave out.
@@ -58,11 +58,7 @@ def pinned_again(overrides: Overrides, pinned: Sequence[Article], store: IssueSt
     """A warning for each pinned article an earlier published issue featured already."""
     if not overrides.pin:
         return ()  # without a pin, no published issue needs to be looked at
-    featured: dict[str, str] = {}
-    for issue in store.published():
-        if issue.date < issue_date:
-            for placed in issue.placed:
-                featured.setdefault(featured_url(placed) or "", issue.slug)
+    featured = store.featured_in(issue_date)
     warnings = []
     for index, entry in enumerate(overrides.pin):
         article = next((a for a in pinned if entry in (a.id, a.url)

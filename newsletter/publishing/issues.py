@@ -9,24 +9,41 @@ twice).
 from __future__ import annotations
 
 import datetime as dt
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..core.config import Config
+from ..core.errors import NewsletterError
 from ..core.models import Issue, IssueStatus, PlacedArticle
 from .issuefile import ISSUE_FILE, DamagedIssueError, load_issue
+from .issueindex import Stamp, Summary, index_path, load_index, save_index, stamp_of, summary_of
 
 
 class IssueStore:
     """``rebuild``: the date of an issue about to be rebuilt from the corpus whatever its
     ``issue.json`` holds (``build --force``): a damaged one counts as missing, and
-    ``damaged`` keeps what was wrong with it, instead of failing the build that replaces it."""
+    ``damaged`` keeps what was wrong with it, instead of failing the build that replaces it.
+    ``index``: the file of :mod:`.issueindex` that keeps what publishing needs of every issue
+    between runs (:meth:`summaries`); without it, every issue.json is read for that."""
 
-    def __init__(self, output: Path, *, rebuild: dt.date | None = None) -> None:
+    def __init__(self, output: Path, *, rebuild: dt.date | None = None,
+                 index: Path | None = None) -> None:
         self.output = output
         self.rebuild = rebuild
+        self.index = index
         self.damaged: DamagedIssueError | None = None
         self._dates: list[dt.date] | None = None
         self._issues: dict[dt.date, Issue] = {}
+        self._summaries: dict[dt.date, Summary] | None = None
+        self._light: dict[dt.date, Issue] = {}
+        self._stamps: dict[dt.date, Stamp] = {}  # of the files read, taken before reading
+
+    @classmethod
+    def of(cls, config: Config, *, rebuild: dt.date | None = None) -> IssueStore:
+        """The store of the configured output folder, with its index in ``state_dir``."""
+        return cls(config.output, rebuild=rebuild,
+                   index=index_path(config.state_dir, config.output))
 
     def path(self, issue_date: dt.date) -> Path:
         return self.output / issue_date.isoformat() / ISSUE_FILE
@@ -50,7 +67,11 @@ class IssueStore:
         """The issue dated ``issue_date``, or None when there is none."""
         if issue_date not in self._issues:
             path = self.path(issue_date)
-            if not path.is_file():
+            try:  # before reading it: a file changed meanwhile is read again next time
+                info = path.stat()
+            except OSError:
+                return None
+            if not stat.S_ISREG(info.st_mode):
                 return None
             try:
                 self._issues[issue_date] = load_issue(path)
@@ -59,6 +80,7 @@ class IssueStore:
                     raise
                 self.damaged = error
                 return None
+            self._stamps[issue_date] = stamp_of(info)
         return self._issues[issue_date]
 
     def status(self, issue_date: dt.date) -> IssueStatus | None:
@@ -88,11 +110,75 @@ class IssueStore:
     def published_dates(self) -> list[dt.date]:
         return [issue.date for issue in self.published()]
 
+    def summaries(self) -> dict[dt.date, Summary]:
+        """What publishing needs of every issue (:class:`.issueindex.Summary`), from the
+        index where its entry was made from the file as it is (its ``stat``), else from the
+        file read whole (kept, as :meth:`get` keeps it); the index is written again when an
+        entry changed. The ``stat`` is taken before the file is read: a file changed in
+        between is read again next time."""
+        if self._summaries is None:
+            stored = load_index(self.index) if self.index is not None else {}
+            found: dict[dt.date, Summary] = {}
+            for date in self.dates():
+                entry = stored.get(date.isoformat())
+                if date not in self._issues and entry is not None:
+                    try:
+                        if entry.stamp != stamp_of(self.path(date).stat()):
+                            entry = None
+                    except OSError:  # gone since the folder was listed
+                        continue
+                if entry is None or date in self._issues:
+                    issue = self.get(date)
+                    if issue is None:
+                        continue
+                    featured = (featured_url(p) for p in issue.placed)
+                    entry = summary_of(issue, self._stamps[date],
+                                       tuple(url for url in featured if url))
+                found[date] = entry
+            self._summaries = found
+            entries = {date.isoformat(): entry for date, entry in found.items()}
+            if self.index is not None and entries != stored:
+                save_index(self.index, entries)
+        return self._summaries
+
+    def published_light(self) -> list[Issue]:
+        """The published issues, oldest first: those read already whole, the others as the
+        index knows them (:meth:`.issueindex.Summary.light_issue`: topics, no articles). Pass
+        each through :meth:`whole` before rendering it."""
+        found = []
+        for date, entry in self.summaries().items():
+            if entry.status != IssueStatus.PUBLISHED:
+                continue
+            issue = self._issues.get(date)
+            if issue is None:
+                issue = self._light.setdefault(date, entry.light_issue(date))
+            found.append(issue)
+        return found
+
+    def whole(self, issue: Issue) -> Issue:
+        """``issue`` whole: read from its issue.json when it is one of :meth:`published_light`'s
+        light issues, else itself (an issue about to be published is not the one on disk)."""
+        if self._light.get(issue.date) is not issue:
+            return issue
+        loaded = self.get(issue.date)
+        if loaded is None:  # deleted since it was listed: rendering it light would be wrong
+            raise NewsletterError(f"{self.path(issue.date)}: deleted while this command ran; "
+                                  "run it again")
+        return loaded
+
+    def featured_in(self, issue_date: dt.date) -> dict[str, str]:
+        """The canonical URL of each article featured in a published issue dated before the
+        date, with the slug of the first issue that featured it."""
+        featured: dict[str, str] = {}
+        for date, entry in self.summaries().items():
+            if date < issue_date and entry.status == IssueStatus.PUBLISHED:
+                for url in entry.featured:
+                    featured.setdefault(url, date.isoformat())
+        return featured
+
     def featured_before(self, issue_date: dt.date) -> frozenset[str]:
         """Canonical URLs of the articles featured in published issues dated before the date."""
-        urls = (featured_url(p) for issue in self.published()
-                if issue.date < issue_date for p in issue.placed)
-        return frozenset(url for url in urls if url)
+        return frozenset(self.featured_in(issue_date))
 
 
 def featured_url(placed: PlacedArticle) -> str | None:

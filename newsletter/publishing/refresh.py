@@ -26,7 +26,7 @@ def rebuilt_the_same(config: Config, issue: Issue) -> bool:
     keeps them. False when it cannot be rebuilt (an overrides.yaml build refuses)."""
     try:
         rebuilt = read_and_select(config, issue.date, complete=False,
-                                  store=IssueStore(config.output)).selection.issue
+                                  store=IssueStore.of(config)).selection.issue
     except NewsletterError:
         return False
     rebuilt = replace(rebuilt, status=issue.status, published_at=issue.published_at,

@@ -4,16 +4,19 @@ pages of the other published issues whose previous or next link changed or is as
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 
 from ..core.config import Config
 from ..core.models import Issue
+from ..core.text import topic_key
 from ..rendering.pages import (
+    ARCHIVE_FRONT_ISSUES,
     archive_path,
     render_archive,
     render_archive_year,
     render_issue_page,
+    topic_feeds,
 )
 from .links import neighbour_slugs, pages_astray, years_around
 
@@ -53,12 +56,17 @@ def _years_to_render(
     ]
 
 
+def _itself(issue: Issue) -> Issue:
+    return issue
+
+
 def render_site_files(
     published: Sequence[Issue],
     config: Config,
     before: Sequence[Issue] | None = None,
     present: Collection[str] = (),
     mend: Issue | Sequence[Issue] = (),
+    whole: Callable[[Issue], Issue] = _itself,
 ) -> dict[str, bytes]:
     """The feeds, the archive (its front page, and the page of every year whose issues are
     not what they were in ``before`` or whose page is not among the ``present`` files), and
@@ -72,30 +80,64 @@ def render_site_files(
     after, for its link to that year), and the pages of the issues around them when they do
     not lead where they should: a publish stopped before them had written its issue.json, so
     ``before`` holds it already. What a publish renders is bounded by one year of issues (a
-    year for each publish that stopped halfway), however many years came before."""
+    year for each publish that stopped halfway), however many years came before.
+
+    ``published`` and ``before`` may hold light issues (:meth:`.issues.IssueStore.published_light`:
+    their topics, no articles), and ``whole`` gives an issue whole: only the issues something
+    renders are asked for whole (those the feeds, the archive's pages and the pages rendered
+    show, and the pages around them), so a publish reads a year of issues at most, not every
+    issue ever published."""
     published = sorted(published, key=lambda i: i.date)
     mending = [mend] if isinstance(mend, Issue) else list(mend)
     links = neighbour_slugs(published)
     links_before = None if before is None else neighbour_slugs(before)
+    mended: set[int] = set().union(*(years_around(published, issue) for issue in mending))
+    years = _years_to_render(published, before, present, mended)  # light ones as they are
     by_slug = {issue.slug: issue for issue in published}
-    astray = set().union(*(pages_astray(config, published, issue) for issue in mending))
+    order = [issue.slug for issue in published]
+    position = {slug: n for n, slug in enumerate(order)}
+
+    def need(slugs: Iterable[str]) -> list[Issue]:
+        for slug in slugs:
+            by_slug[slug] = whole(by_slug[slug])
+        return [by_slug[slug] for slug in order]
+
+    def around(slug: str, reach: int) -> list[str]:
+        return order[max(0, position[slug] - reach) : position[slug] + reach + 1]
+
+    astray: set[str] = set()
+    for issue in mending:  # its neighbours' pages, and those they lead to without it
+        astray |= pages_astray(config, need(around(issue.slug, 2)), by_slug[issue.slug])
+    pages = [
+        slug
+        for slug in order
+        if links_before is None or slug in astray or links_before.get(slug) != links[slug]
+    ]
+    need(slug for page in pages for slug in around(page, 1))
+    newest = order[::-1]
+    need(newest[: max(config.feed_max_entries, ARCHIVE_FRONT_ISSUES)])
+    featuring: dict[str, list[str]] = {}  # the issues of each topic's feed, newest first
+    for slug in newest:
+        for key in {topic_key(section.topic) for section in by_slug[slug].sections}:
+            issues = featuring.setdefault(key, [])
+            if len(issues) < config.feed_max_entries:
+                issues.append(slug)
+    for topic, _slug in topic_feeds(published, config):
+        need(featuring.get(topic_key(topic.name), []))
+    published = need(slug for slug in order if by_slug[slug].date.year in years)
     files: dict[str, bytes] = {}
-    for issue in published:
-        previous, following = links[issue.slug]
-        if (
-            links_before is not None
-            and issue.slug not in astray
-            and links_before.get(issue.slug) == (previous, following)
-        ):
-            continue
-        files[f"{issue.slug}/index.html"] = render_issue_page(
-            issue, config, previous=by_slug.get(previous or ""), next=by_slug.get(following or "")
+    for slug in pages:
+        previous, following = links[slug]
+        files[f"{slug}/index.html"] = render_issue_page(
+            by_slug[slug],
+            config,
+            previous=by_slug.get(previous or ""),
+            next=by_slug.get(following or ""),
         )
     from ..rendering.feeds import render_feeds  # feedgen and lxml: only publishing needs them
 
     files.update(render_feeds(published, config))
-    mended = set().union(*(years_around(published, issue) for issue in mending))
-    for year in _years_to_render(published, before, present, mended):
+    for year in years:
         files[archive_path(year)] = render_archive_year(year, published, config)
     files["index.html"] = render_archive(published, config)
     return files
