@@ -59,6 +59,7 @@ from smtp_support import (
     parse,
     parts,
     smtp_server,
+    smtp_server_on,
     token_of,
 )
 
@@ -227,17 +228,30 @@ def test_an_unreachable_server_stops_the_run_and_exits_1(site: Path, tmp_path: P
 
     monkeypatch.setattr(deliver, "DEFAULT_RETRY",
                         Retry(attempts=3, first_delay=0.01, max_total=1))
-    config = configured(site, tmp_path, free_port())  # nothing listens there
-    add_people(config, tmp_path, [f"p{i}@example.org,," for i in range(5)])
+    port = free_port()
+    config = configured(site, tmp_path, port)  # nothing listens there
+    people = [f"p{i}@example.org" for i in range(5)]
+    add_people(config, tmp_path, [f"{p},," for p in people])
     result = run(tmp_path, "send", ISSUE.isoformat())
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
-    # the first failure stops the run: one connection, so only one subscriber was tried
-    assert len([line for line in lines if line.startswith("failed: ")]) == 1, result.output
-    assert "Stopped: 4 message(s) not attempted." in lines
-    assert any("unreachable" in line and "smtp.host" in line for line in lines)
-    assert "0 sent, 0 bounced, 5 failed, 0 skipped" in result.output
+    # No message reached a server: the run says what is wrong once, with the settings to
+    # check, blames no subscriber, and counts every message as not attempted.
+    assert not [line for line in lines if line.startswith("failed: ")], result.output
+    stop, = [line for line in lines if line.startswith("error: ")]
+    assert "unreachable" in stop and "check smtp.host, smtp.port" in stop, stop
+    assert "Stopped: 5 message(s) not attempted." in lines
+    assert f"Issue {ISSUE}: 0 sent, 0 bounced, 0 failed, 5 not attempted, 0 skipped." in lines
+    assert lines[-1] == ("Run the same command again to send those not attempted; those "
+                         "already sent are not sent twice."), lines
     assert ledger(config) == []
+    recorder = Recorder()  # the server up at last: each of them sent it once, as any other
+    with smtp_server_on(recorder, port):
+        again = run(tmp_path, "send", ISSUE.isoformat())
+    assert again.exit_code == 0, again.output
+    assert f"Issue {ISSUE}: 5 sent, 0 bounced, 0 failed, 0 skipped." in again.output
+    assert "in flight" not in again.output
+    assert recorder.count() == Counter({p: 1 for p in people})
 
 
 @both
@@ -389,9 +403,11 @@ def test_mjml_is_compiled_once_per_set_of_sections(site: Path, tmp_path: Path,
 
 def test_mjml_is_compiled_once_per_set_of_sections_when_sending(
         site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import newsletter.delivery.send as deliver
     import newsletter.delivery.senders as senders
 
-    calls = renders_of(senders, monkeypatch)
+    calls = renders_of(deliver, monkeypatch)  # as the run starts: each edition it foresees
+    late = renders_of(senders, monkeypatch)  # while its senders send: none of those again
     recorder = Recorder()
     with smtp_server(recorder) as port:
         config = configured(site, tmp_path, port, concurrency=3)
@@ -400,7 +416,7 @@ def test_mjml_is_compiled_once_per_set_of_sections_when_sending(
         report = send_issue(config, ISSUE, log=lambda line: None, retry=FAST)
     assert len(report.sent) == 24 and len(report.skipped) == 4 and report.ok
     assert len(recorder.messages) == 24
-    assert sorted(calls) == [("AI",), ("AI", "Robotics"), ("Robotics",)]
+    assert sorted(calls) == [("AI",), ("AI", "Robotics"), ("Robotics",)] and late == []
 
 
 class TimedRecorder(Recorder):
@@ -450,11 +466,12 @@ def test_send_exits_1_when_anything_failed(site: Path, tmp_path: Path,
     import newsletter.delivery.send as deliver
 
     monkeypatch.setattr(deliver, "DEFAULT_RETRY", Retry(attempts=3, first_delay=0.01))
-    config = configured(site, tmp_path, free_port())
-    add_people(config, tmp_path, ["a@example.org,,"])
-    result = run(tmp_path, "send", ISSUE.isoformat())
+    recorder = Recorder(temporary={"a@example.org": 3})  # 451 to each of its 3 tries
+    with smtp_server(recorder) as port:
+        add_people(configured(site, tmp_path, port), tmp_path, ["a@example.org,,"])
+        result = run(tmp_path, "send", ISSUE.isoformat())
     assert result.exit_code == 1
-    assert "failed: a@example.org" in result.output
+    assert "failed: a@example.org: 451 4.3.0 Try again later" in result.output
     assert "0 sent, 0 bounced, 1 failed, 0 skipped" in result.output
 
 
@@ -572,7 +589,9 @@ def test_tls_and_login(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv("SMTP_PASSWORD", "wrong")
         lines.clear()
         report = send_issue(config, NEXT_ISSUE, log=lines.append, retry=FAST)
-        assert sorted(report.failed) == ["a@example.org", "b@example.org"]
+        # refused before any message was given to it: nobody's message failed
+        assert report.failed == [], lines
+        assert sorted(report.not_attempted) == ["a@example.org", "b@example.org"]
         assert any("refused the login of newsletter" in line for line in lines), lines
     finally:
         controller.stop()

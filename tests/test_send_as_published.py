@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -324,3 +325,36 @@ def test_the_schedule_sends_an_issue_out_whose_page_changed_and_names_the_page_a
                     "sent again)")]
     assert lines[-1] == warnings[0]  # after the send, which went out
     assert ("INFO", f"Issue {ISSUE}: 3 sent, 0 bounced, 0 failed, 0 skipped.") in lines
+
+
+def test_a_template_edited_during_a_send_reaches_none_of_its_messages(
+        site: Path, tmp_path: Path) -> None:
+    """The editor edits the text template while a long send runs: the later messages of that
+    run, of another edition than the first ones (compiled when first needed), are the
+    email as it was when the run started, as the first ones; one run sends one version."""
+    templates = tmp_path / "my-templates"
+    shutil.copytree(TEMPLATES, templates)  # the packaged ones: what the site was published with
+    config_path = project(site, tmp_path)
+    data = yaml.safe_load(config_path.read_text("utf-8"))
+    data["templates"] = str(templates)
+    first = [f"a{n}@example.org" for n in range(6)]  # AI only, first in line
+    later = [f"r{n}@example.org" for n in range(3)]  # Robotics only, after them
+    recorder = Recorder(delay=0.15)
+    with smtp_server(recorder) as port:
+        data["smtp"]["port"] = port
+        config_path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+        add_people(load_config(config_path), tmp_path,
+                   [f"{a},,AI" for a in first] + [f"{a},,Robotics" for a in later])
+        sender = start_send(config_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while len(recorder.messages) < 2:
+            assert sender.poll() is None, sender.communicate()[0].decode()
+            assert time.monotonic() < deadline, "the send never reached the server"
+            time.sleep(0.01)
+        text = templates / "email.txt.j2"
+        text.write_text(text.read_text("utf-8") + "\nEdited during the send.\n", "utf-8")
+        output = sender.communicate(timeout=120)[0].decode()
+    assert sender.returncode == 0, output
+    received = {address: parts(parse(raw))[0] for address, raw in recorder.messages}
+    assert sorted(received) == sorted(first + later)
+    assert [a for a, body in received.items() if "Edited during the send." in body] == []

@@ -189,3 +189,76 @@ def test_the_schedule_sends_an_issue_whose_theme_changed_after_it_was_published(
     assert "Chosen after publishing" in text
     assert _tokens_out(parts(parse(raw))[0]) == _tokens_out(text)
     assert check_due(config, FIRE + dt.timedelta(minutes=1)).action == "done"
+
+
+def _security(folder: Path, security: str) -> None:
+    path = folder / "newsletter.yaml"
+    data = yaml.safe_load(path.read_text("utf-8"))
+    data["smtp"]["security"] = security
+    path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+
+
+def test_a_send_stopped_before_any_message_leaves_the_issue_untried(
+        tmp_path: Path, state_backend: StateBackend) -> None:
+    """SMTP configured after publishing, but asking for STARTTLS of a server that has none:
+    the send writes the email files again, then stops before any message. Corrected, with
+    the footer changed as well meanwhile, the next send is not refused: nobody was tried,
+    so it writes them again and sends that email, to each subscriber once."""
+    folder, slug = _published(tmp_path, state_backend)
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        _configure_smtp(folder, port)
+        _security(folder, "starttls")
+        _ok(folder, "subscribers", "add", "ada@example.org")
+        _ok(folder, "subscribers", "add", "bob@example.org")
+        stopped = _cli(folder, "send", slug)
+        assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+        assert "it offers no STARTTLS" in stopped.stdout
+        assert "0 sent, 0 bounced, 0 failed, 2 not attempted" in stopped.stdout
+        assert recorder.messages == []
+        _security(folder, "none")
+        _footer(folder, "Footer chosen after the failed send")
+        said = _ok(folder, "send", slug)
+    assert "sent to nobody yet" in said, said
+    assert f"Issue {slug}: 2 sent, 0 bounced, 0 failed, 0 skipped." in said
+    text = (folder / "issues" / slug / "email.txt").read_text("utf-8")
+    assert "Footer chosen after the failed send" in text
+    assert sorted(address for address, _ in recorder.messages) == [
+        "ada@example.org", "bob@example.org"]
+    assert all(_tokens_out(parts(parse(raw))[0]) == _tokens_out(text)
+               for _, raw in recorder.messages)
+
+
+def test_a_live_send_of_the_issue_elsewhere_keeps_its_files(
+        tmp_path: Path, state_backend: StateBackend) -> None:
+    """PostgreSQL, where sends on several machines share an issue: while a run that
+    prepared its recipients with the files as they are is alive (its mark, and the
+    advisory lock its connection holds), nothing was tried yet, but it may send them any
+    moment: another send with a changed footer is refused, the files kept. Once that run
+    is gone (its connection ended: killed, a machine lost), the files are written again."""
+    if state_backend.url is None:
+        pytest.skip("with SQLite a send holds the issue's send lock: no other run is alive")
+    import psycopg
+
+    from newsletter.delivery.runmarks import RUN_LOCK
+
+    folder, slug = _published(tmp_path, state_backend)
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        _configure_smtp(folder, port)
+        _ok(folder, "subscribers", "add", "ada@example.org")
+        _ok(folder, "send", slug, "--to", "me@example.org")  # migrates the state
+        recorder.messages.clear()
+        before = _files(folder, slug)
+        with psycopg.connect(state_backend.url, autocommit=True) as elsewhere:
+            elsewhere.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (RUN_LOCK, "run-x"))
+            elsewhere.execute("INSERT INTO send_runs (run, issue) VALUES (%s, %s)",
+                              ("run-x", slug))
+            _footer(folder, "Footer changed while another machine sends")
+            refused = _cli(folder, "send", slug)
+            assert refused.returncode == 1, refused.stdout + refused.stderr
+            assert "its email as published is not what rendering it now gives" in refused.stderr
+            assert _files(folder, slug) == before and recorder.messages == []
+        said = _ok(folder, "send", slug)
+    assert "sent to nobody yet" in said, said
+    assert [address for address, _ in recorder.messages] == ["ada@example.org"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .options import Group, Options, date_argument, echo, write_stdout
+from .stops import INTERRUPTED
 
 
 @click.group(cls=Group)
@@ -175,9 +176,10 @@ def send(options: Options, date: dt.date | None, to: str | None, outbox: Path | 
 
     Run it again after a failure or a crash: it resumes, and nobody gets the issue twice.
     With a PostgreSQL state, runs on several machines share the work. Needs the secret in
-    the environment variable named by secret_env. Exit status 1 when any message failed.
-    Without a date it sends nothing, and names the latest published issue and whether it
-    was sent (exit status 2).
+    the environment variable named by secret_env. Exit status 1 when any message failed or
+    was not attempted (the SMTP session failed); Ctrl-C stops once the messages in flight
+    are settled, says what went, and exits 130. Without a date it sends nothing, and names
+    the latest published issue and whether it was sent (exit status 2).
 
     \b
     Examples:
@@ -197,6 +199,8 @@ def send(options: Options, date: dt.date | None, to: str | None, outbox: Path | 
     if to is None:
         for line in forgotten_topics_lines(list_subscribers(config), config):
             echo(line, err=True)
+    if report.interrupted:
+        sys.exit(INTERRUPTED)  # as a shell reports a command Ctrl-C stopped
     if not report.ok:
         sys.exit(1)
 

@@ -36,3 +36,12 @@ def edition_for(issue: Issue, topics: Sequence[str]) -> Issue | None:
         return issue
     intro = issue.intro if issue.intro_in_filtered else ()
     return dataclasses.replace(issue, sections=sections, intro=intro)
+
+
+EditionKey = tuple[tuple[str, ...], bool]
+
+
+def edition_key(part: Issue) -> EditionKey:
+    """What tells one edition of an issue from another (one message template each): the
+    topics of its sections, and whether it shows the editor's intro."""
+    return (tuple(s.topic for s in part.sections), bool(part.intro))

@@ -17,6 +17,9 @@ what follows from each:
   the sender, a 5xx to MAIL FROM; TLS): the run stops, and that lasts. It is the answer
   every sender would get, so a run of several asks once before they start
   (:func:`~.smtp.refused_session`), and one met later stops them all, as refusals in a row do.
+  Met before a message's recipient was named (the connection, TLS, the login, the sender),
+  that message was not tried: no subscriber is named as failed, and the run counts it, as
+  those after it, as not attempted (``Verdict.untried``).
 - :class:`~.smtp.TurnedAway`, a refusal of this client for now: a 554 greeting ("no SMTP
   service here": a blocklist the server consults, its load), or a sender over its quota or
   rate or a DNS blocklist naming this machine (:func:`~.smtp.passes_with_time`) at MAIL
@@ -64,6 +67,10 @@ class Verdict:
     stop: str | None = None  # why the run stops: every other message would fail alike
     lasts: bool = False  # that stop lasts until a person acts (the report's ``refused``)
     uncertain: bool = False  # the server may hold the message: a later run names it
+    # The session failed before the message was given to the server (the connection, TLS,
+    # the login, the sender): not tried, so neither failed nor its subscriber named; the run
+    # counts it as not attempted, and the next run sends it like any other.
+    untried: bool = False
 
 
 def stops_sending(error: Exception) -> bool:
@@ -82,12 +89,12 @@ def verdict(error: Exception | None) -> Verdict:
     if isinstance(error, Refused):
         return Verdict("", f"the server refused the message: {error}")
     if isinstance(error, TurnedAway):  # for now: a 554 greeting, a quota, a blocklist
-        return Verdict("", str(error), stop=str(error))
+        return Verdict("", str(error), stop=str(error), untried=error.untried)
     if isinstance(error, Fatal):  # a refused login or sender lasts
-        return Verdict("", str(error), stop=str(error), lasts=True)
+        return Verdict("", str(error), stop=str(error), lasts=True, untried=error.untried)
     if isinstance(error, Failed):  # an unreachable server passes
         return Verdict("", str(error), stop=str(error) if error.fatal else None,
-                       uncertain=error.uncertain)
+                       uncertain=error.uncertain, untried=error.untried)
     raise TypeError(f"not a delivery error: {error!r}")
 
 

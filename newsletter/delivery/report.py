@@ -10,7 +10,10 @@ from pathlib import Path
 @dataclass
 class SendReport:
     """What a run did, by address. ``in_flight_unknown``: messages an earlier, interrupted
-    run had handed to the server without seeing the reply; this run sent them again."""
+    run had handed to the server without seeing the reply; this run sent them again.
+    Every subscriber of the issue is in one of ``sent``, ``bounced``, ``failed`` (tried, and
+    not taken), ``not_attempted`` (the run stopped before their message: the SMTP session
+    failed, or Ctrl-C) and ``skipped``."""
 
     issue: str
     sent: list[str] = field(default_factory=list)
@@ -23,24 +26,34 @@ class SendReport:
     # Why the server refused the session (the login, the sender) or the issue, which stopped
     # the run: sending again changes nothing until a person acts, unlike an unreachable server.
     refused: str | None = None
+    not_attempted: list[str] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C stopped the run
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not (self.failed or self.not_attempted or self.interrupted)
 
     def summary(self) -> str:
         verb = f"written to {self.outbox}" if self.outbox else "sent"
+        left = f"{len(self.not_attempted)} not attempted, " if self.not_attempted else ""
         return (f"Issue {self.issue}: {len(self.sent)} {verb}, {len(self.bounced)} bounced, "
-                f"{len(self.failed)} failed, {len(self.skipped)} skipped.")
+                f"{len(self.failed)} failed, {left}{len(self.skipped)} skipped.")
 
     def advice(self) -> list[str]:
-        """What a person does after a run that failed for some: the same command again, at
-        once or once what the server refused is corrected."""
+        """What a person does after a run that did not reach everyone: the same command
+        again, at once, or once what the server refused is corrected."""
+        if self.interrupted:
+            return [f"Run `newsletter send {self.issue}` to continue where this run stopped; "
+                    "those already sent are not sent twice."]
         if self.refused:  # sending again meets the same refusal until a person acts
             return ["Sending again is refused the same way until what the server refused is "
                     "corrected (above); then run the same command: those already sent are "
                     "not sent twice."]
-        if len(self.failed) > len(self.unbuildable):
-            return ["Run the same command again to retry the failed ones; those already "
-                    "sent are not sent twice."]
-        return []
+        retry = len(self.failed) > len(self.unbuildable)
+        what = " and ".join(part for part, wanted in (
+            ("retry the failed ones", retry),
+            ("send those not attempted", bool(self.not_attempted))) if wanted)
+        if not what:
+            return []
+        return [f"Run the same command again to {what}; those already sent are not sent "
+                "twice."]

@@ -52,9 +52,11 @@ from ..rendering.message import MessageError, MessageTemplate, build_template
 from ..state.database import Database, open_database
 from ..state.prune import refuse_pruned
 from ..state.schema import SQLITE
-from .editions import edition_for, sections_for
+from .editions import EditionKey, edition_for, edition_key
+from .interrupts import settle_on_interrupt
 from .leases import release_dead_here
 from .mailboxes import subscriber_key
+from .outcome import read_back
 from .refusals import verdict
 from .report import SendReport
 from .runmarks import live_run, send_lock
@@ -222,6 +224,7 @@ class _Recipients:
     pending: list[str] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)  # named: an earlier sender died
     unbuildable: list[tuple[str, str, str]] = field(default_factory=list)  # address, why, since
+    editions: dict[EditionKey, Issue] = field(default_factory=dict)  # what pending get
 
 
 def _recipients(config: Config, db: Database, issue: Issue, run: str) -> _Recipients:
@@ -235,6 +238,9 @@ def _recipients(config: Config, db: Database, issue: Issue, run: str) -> _Recipi
         unlike = unlike_published(config, issue)  # again, under the issue's lock: unsent.py
         if unlike is not None:
             raise unlike
+        # This run's mark, from now until it ends: while it lives, the issue counts as tried,
+        # as it may send (unsent.py); a run that ends, or dies, having sent nothing does not.
+        db.run("send_run.begin", (run, slug))
         if db.dialect == SQLITE:  # this run holds the issue's flock: no sender is alive
             db.run("claims.release_all", (slug,))
         else:
@@ -256,11 +262,12 @@ def _recipients(config: Config, db: Database, issue: Issue, run: str) -> _Recipi
             elif failure is not None and failure[0] == updated:
                 found.unbuildable.append((address, failure[1], updated))
                 db.run("claim.failed", (run, slug, address))
-            elif not sections_for(issue, stored_topics(topics)):
+            elif (part := edition_for(issue, stored_topics(topics))) is None:
                 found.no_topics += 1
                 found.received.append(address)
             else:
                 found.pending.append(address)
+                found.editions.setdefault(edition_key(part), part)
     return found
 
 
@@ -300,7 +307,12 @@ def _send(config: Config, issue: Issue, run: str, secret: bytes, password: str |
                   if processes > 1 else f"{connections} connection(s)")
         log(f"Sending issue {slug} to {len(pending)} subscriber(s) over {spread} to "
             f"{config.smtp.host}:{config.smtp.port}.")
-        spec = WorkerSpec(config, issue, run, secret, password, retry, frozenset(in_flight))
+        # Every edition the run foresees, rendered now: a template or the theme edited
+        # while it sends (hours, for a large list) reaches none of its messages.
+        templates = {key: build_template(config, part, render_email(part, config))
+                     for key, part in found.editions.items()}
+        spec = WorkerSpec(config, issue, run, secret, password, retry, frozenset(in_flight),
+                          templates=templates)
         # A refused greeting, login or sender is the answer every sender would get: asked
         # once. Whether it lasts is judged as for one met while sending.
         refused = (refused_session(config, password) if processes * connections > 1
@@ -310,46 +322,22 @@ def _send(config: Config, issue: Issue, run: str, secret: bytes, password: str |
             judged = verdict(refused)
             outcome = WorkerOutcome(fatal=[str(refused)],
                                     refused=[str(refused)] if judged.lasts else [])
-        elif processes > 1:
-            outcome, lost = run_processes(spec, processes, log)
         else:
-            outcome = run_worker(spec, log)
+            with settle_on_interrupt() as interrupted:  # Ctrl-C: interrupts.py
+                if processes > 1:
+                    outcome, lost = run_processes(spec, processes, log, interrupted)
+                else:
+                    outcome = run_worker(spec, log, interrupted)
         report.in_flight_unknown += outcome.in_flight
         report.unbuildable = outcome.unbuildable
         report.refused = outcome.refused[0] if outcome.refused else None
-        _read_back(config, report, run, outcome.fatal, lost, log)
+        report.interrupted = outcome.interrupted
+        read_back(config, report, run, outcome.fatal, lost, log)
     else:
         report.failed = [address for address, _, _ in found.unbuildable]
     report.unbuildable += [address for address, _, _ in found.unbuildable]
     log(report.summary())
     return report
-
-
-def _read_back(config: Config, report: SendReport, run: str, fatal: list[str],
-               lost: list[str], log: Log) -> None:
-    """The run's outcome from the ledger: complete even when a worker process died."""
-    slug = report.issue
-    with open_database(config) as db:
-        # A refusal stopped the run even when the worker that saw it was lost: recorded with
-        # whether it lasts, as a worker that reported it would have said.
-        stopped, lasts = db.run("send_run.stopped", (run,)).fetchone() or ("", 0)
-        if stopped and stopped not in fatal and not report.refused:
-            fatal = [stopped, *fatal]
-            report.refused = stopped if lasts else None
-        with db.transaction():
-            db.run("send_run.end", (run,))
-        for address, status in db.run("deliveries.of_run", (slug, run)):
-            (report.sent if status == "sent" else report.bounced).append(address)
-        report.failed = [row[0] for row in db.run("claims.failed_in_run", (slug, run))]
-        left = ([row[0] for row in db.run("claims.pending", (slug, run))]
-                if fatal or lost else [])
-    if fatal:
-        log(f"error: {fatal[0]}")
-        log(f"Stopped: {len(left)} message(s) not attempted." if left
-            else "Stopped at the last message: none was left unattempted.")
-    elif left:
-        log(f"{len(left)} message(s) were left unsent by the workers that stopped.")
-    report.failed += [address for address in left if address not in report.failed]
 
 
 def _write_outbox_run(config: Config, issue: Issue, secret: bytes, outbox: Path,
@@ -362,7 +350,7 @@ def _write_outbox_run(config: Config, issue: Issue, secret: bytes, outbox: Path,
         subscribers = db.run("subscribers.active_keys").fetchall()
     if not subscribers:
         log(f"No active subscribers: {HOW_TO_ADD}.")
-    templates: dict[tuple[tuple[str, ...], bool], MessageTemplate] = {}
+    templates: dict[EditionKey, MessageTemplate] = {}
     index = 0
     for address, name, topics, token_key in subscribers:
         part = edition_for(issue, stored_topics(topics))
@@ -372,7 +360,7 @@ def _write_outbox_run(config: Config, issue: Issue, secret: bytes, outbox: Path,
         if seen or part is None:
             report.skipped.append(address)
             continue
-        key = (tuple(s.topic for s in part.sections), bool(part.intro))
+        key = edition_key(part)
         template = templates.get(key)
         if template is None:
             template = templates[key] = build_template(config, part,

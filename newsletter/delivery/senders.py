@@ -28,9 +28,9 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..core.config import Config
 from ..core.errors import NewsletterError
@@ -38,7 +38,7 @@ from ..core.models import Issue
 from ..rendering.mail import render_email
 from ..rendering.message import MessageError, MessageTemplate, build_template
 from ..state.database import Database, now, open_database
-from .editions import edition_for
+from .editions import EditionKey, edition_for, edition_key
 from .leases import process_name, release_dead_here
 from .mailboxes import subscriber_for_send
 from .refusals import DELIVERY_ERRORS, Streak
@@ -50,6 +50,18 @@ Log = Callable[[str], None]
 
 BATCH = 8  # recipients per claim: small, so a dead sender leaves little for the others
 POLL = 0.5  # seconds between looks for work while other senders hold the rest
+
+
+# Said once on Ctrl-C (``interrupts.py``): what happens now, and how to stop at once.
+STOPPING = ("Interrupted: stopping once the message(s) in flight are settled (Ctrl-C again "
+            "stops at once; the next run then names those and sends them again).")
+
+
+class Halt(Protocol):
+    """What asks a run's senders to stop after the message each has in flight: Ctrl-C, by
+    way of a ``threading.Event``, or a ``multiprocessing`` one in a worker process."""
+
+    def is_set(self) -> bool: ...
 
 
 def in_flight_line(addresses: Sequence[str], who: str = "an earlier send") -> str:
@@ -72,6 +84,9 @@ class WorkerSpec:
     retry: Retry
     named: frozenset[str]  # in flight before, already named by the run: not named again
     parent: int | None = None  # a worker process stops when this process is gone
+    # Each edition's message as the run found the templates, the theme and the config at its
+    # start (send.py): a template edited meanwhile reaches none of its messages.
+    templates: Mapping[EditionKey, MessageTemplate] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,6 +95,7 @@ class WorkerOutcome:
     fatal: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # of those, the ones that last
     unbuildable: list[str] = field(default_factory=list)  # no message could be made for them
+    interrupted: bool = False  # asked to stop (Ctrl-C): no new message was started after
 
 
 class _Pace:
@@ -99,9 +115,10 @@ class _Pace:
             time.sleep(delay)
 
 
-def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
+def run_worker(spec: WorkerSpec, log: Log, halt: Halt | None = None) -> WorkerOutcome:
     """``smtp.concurrency`` senders in this process, until the issue has no recipient left
-    that this run may take (or a fatal error); the heartbeat renews their leases."""
+    that this run may take (or a fatal error, or ``halt``: each sender settles the message
+    it has in flight, then stops); the heartbeat renews their leases."""
     config = spec.config
     issue = spec.issue
     slug = issue.slug
@@ -111,7 +128,7 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
     finished = threading.Event()  # every sender is done: the heartbeat stops
     me = process_name()
     names = [f"{me}#{i}" for i in range(config.smtp.concurrency)]
-    templates: dict[tuple[tuple[str, ...], bool], MessageTemplate] = {}
+    templates = dict(spec.templates)
     pace = _Pace(config.smtp.rate_per_second, slug)
     streak = Streak(spec.run, slug)
     sender = envelope_sender(config)
@@ -122,8 +139,8 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
             log(line)
 
     def template_for(part: Issue) -> MessageTemplate:
-        key = (tuple(s.topic for s in part.sections), bool(part.intro))
-        with lock:  # compiled once per edition, whichever thread needs it first
+        key = edition_key(part)
+        with lock:  # an edition the run did not foresee (topics changed since): once
             template = templates.get(key)
             if template is None:
                 template = templates[key] = build_template(config, part,
@@ -151,7 +168,8 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
         # The subscriber as they stand now, read in the transaction recording the attempt: an
         # unsubscribe, new topics, another spelling sent the issue, all apply, even mid-run.
         with db.transaction():
-            if streak.stopped(db):  # refusals in a row, had by any sender of the run
+            # refusals in a row, had by any sender of the run; or Ctrl-C during the pace
+            if stop.is_set() or streak.stopped(db):
                 stop.set()
                 return
             # A sender that stood still past its lease (a paused machine, a stopped process)
@@ -200,6 +218,8 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
                 db.run("claim.done", (slug, address))
             if status == "bounced":  # nothing more until they sign up again
                 db.run("subscriber.bounced", (now(), address))
+            elif judged.untried:  # the session failed first: freed, in its place, not failed
+                db.run("claim.failed", ("", slug, address))  # (no run's id is '')
             else:
                 db.run("claim.failed", (spec.run, slug, address))
             if isinstance(refused, Limited):  # perhaps theirs alone: the others go first
@@ -214,7 +234,7 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
                     outcome.refused.append(judged.stop)
         if status == "bounced":
             say(f"bounced: {address}: {detail}")
-        elif not status:
+        elif not status and not judged.untried:  # else the run's stop line says it all
             say(f"failed: {address}: {detail}")
 
     def claim(db: Database, holder: str, batch: str) -> list[Any]:
@@ -268,7 +288,13 @@ def run_worker(spec: WorkerSpec, log: Log) -> WorkerOutcome:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        while thread.is_alive():  # looked at often: a halt stops the senders within 0.1 s
+            thread.join(0.1)
+            if halt is not None and halt.is_set() and not outcome.interrupted:
+                outcome.interrupted = True
+                stop.set()  # each sender settles the message it has in flight, then stops
+                if spec.parent is None:  # a worker process's parent says it for them all
+                    say(STOPPING)
     finished.set()
     beat.join()
     return outcome

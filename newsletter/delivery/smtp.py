@@ -70,6 +70,7 @@ class Fatal(Exception):
     """A problem with the settings (refused login, refused sender, TLS) or a server refusing
     this client (a 5xx greeting): every other message would fail the same way, so the run
     stops."""
+    untried: bool = False  # before the message's recipient (deliver_one): nobody's fault
 
 
 class TurnedAway(Fatal):
@@ -264,11 +265,13 @@ class Failed(Exception):
     """The retries ran out; ``uncertain`` when a connection dropped in mid-transaction, after
     which only the server knows whether it kept the message."""
 
-    def __init__(self, message: str, *, uncertain: bool, fatal: bool) -> None:
+    def __init__(self, message: str, *, uncertain: bool, fatal: bool,
+                 untried: bool = False) -> None:
         super().__init__(message)
         self.uncertain = uncertain
         self.fatal = fatal  # the server is unreachable: stop rather than wait out the
         # retries once per subscriber
+        self.untried = untried  # no try reached the recipient: the message was not tried
 
 
 def deliver_one(connection: Connection, sender: str, address: str, message: bytes,
@@ -286,11 +289,15 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
     delay = retry.first_delay
     attempt = 0
     uncertain = False
+    tried = False  # a try reached the recipient (RCPT TO) or dropped in mid-transaction
     while True:
         attempt += 1
         replied = False  # the server answered: it certainly did not take the message
         try:
             smtp = connection.open()
+        except Fatal as error:  # the greeting, TLS, the login: before this message
+            error.untried = not tried
+            raise
         except (smtplib.SMTPException, OSError) as error:  # refused, timed out: nothing sent
             last: Exception = error
         else:
@@ -301,19 +308,20 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
                 code, reply = error.recipients.get(address, (450, b"refused"))
                 if code >= 500:
                     raise _message_refused(address, code, reply, "RCPT TO") from None
-                last, replied = smtplib.SMTPResponseException(code, reply), True
-            except smtplib.SMTPSenderRefused as error:
+                last, replied, tried = smtplib.SMTPResponseException(code, reply), True, True
+            except smtplib.SMTPSenderRefused as error:  # MAIL FROM: before the recipient
                 if error.smtp_code >= 500:
-                    raise _sender_refused(sender, error.smtp_code, error.smtp_error
-                                          ) from None
+                    refused = _sender_refused(sender, error.smtp_code, error.smtp_error)
+                    refused.untried = not tried
+                    raise refused from None
                 last, replied = error, True
             except smtplib.SMTPResponseException as error:  # DATA refused, among others
                 if error.smtp_code >= 500:
                     raise _message_refused(address, error.smtp_code, error.smtp_error,
                                            "DATA") from None
-                last, replied = error, True
+                last, replied, tried = error, True, True
             except (smtplib.SMTPException, OSError) as error:  # dropped in mid-transaction
-                last, uncertain = error, True
+                last, uncertain, tried = error, True, True
         connection.close()  # 4xx or a broken session: start again on a fresh connection
         elapsed = time.monotonic() - started
         if attempt >= retry.attempts or elapsed + delay > retry.max_total:
@@ -324,11 +332,12 @@ def deliver_one(connection: Connection, sender: str, address: str, message: byte
                 raise Failed(f"the SMTP server {s.host}:{s.port} turned the session away for "
                               f"now, {attempt} times (last: {_describe(last)}): a busy server "
                               "or one of its services down; tried again later, and if it "
-                              "lasts, ask the server's operator", uncertain=uncertain, fatal=True)
+                              "lasts, ask the server's operator", uncertain=uncertain, fatal=True,
+                              untried=not tried)
             raise Failed(f"the SMTP server {s.host}:{s.port} is unreachable or keeps dropping "
                           f"the connection ({attempt} attempts; last: {_describe(last)}); "
                           "check smtp.host, smtp.port and smtp.security",
-                          uncertain=uncertain, fatal=True)
+                          uncertain=uncertain, fatal=True, untried=not tried)
         sleep(delay)
         delay *= 2
 

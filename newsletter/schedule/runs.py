@@ -182,8 +182,8 @@ def _send(config: Config, issue_date: dt.date) -> None:
     """Deliver the published issue to its subscribers.
 
     Sending again is safe: delivery records each address it sent to and skips it. A send
-    with failed addresses fails the run, so it is not recorded and the scheduler tries it
-    again (only the addresses not sent yet).
+    with failed addresses, or stopped before some, fails the run, so it is not recorded and
+    the scheduler tries it again (only the addresses not sent yet).
     """
     slug = issue_date.isoformat()
     log.info("sending issue %s", slug)
@@ -196,8 +196,8 @@ def _send(config: Config, issue_date: dt.date) -> None:
     except IssuePruned as pruned:  # sent long ago, its ledger pruned since: nothing to do
         log.info("%s", pruned)
         return
-    if not report.ok:
-        raise SendFailed(f"sending issue {slug} failed for some subscribers: "
+    if not report.ok:  # failed for some, or stopped before some (the session failed)
+        raise SendFailed(f"sending issue {slug} did not reach every subscriber: "
                          f"{report.summary()}", report)
 
 

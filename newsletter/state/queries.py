@@ -2,10 +2,11 @@
 
 One place, so that a reviewer sees all the SQL at once and a change of schema is checked
 against every statement that touches the table (those of the signup form's rate limit and
-mail queue are in ``signup_queries.py``, merged in here). Statements are written once, with ``?``
-placeholders, in the SQL that SQLite and PostgreSQL both read (``ON CONFLICT ... DO
-UPDATE``, ``excluded``, ``RETURNING``); where the dialects differ, ``DIALECT_STATEMENTS``
-gives each engine its own text under the same name. For PostgreSQL the placeholders become
+mail queue are in ``signup_queries.py``, those of the send runs in ``run_queries.py``,
+merged in here). Statements are written once, with ``?`` placeholders, in the SQL that
+SQLite and PostgreSQL both read (``ON CONFLICT ... DO UPDATE``, ``excluded``,
+``RETURNING``); where the dialects differ, ``DIALECT_STATEMENTS`` gives each engine its own
+text under the same name. For PostgreSQL the placeholders become
 psycopg's ``%s`` when the catalogue is loaded (:func:`catalogue`).
 
 ``{now}`` stands for the database's clock in seconds since 1970: leases and the send pace
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import functools
 
+from .run_queries import SEND_RUN_POSTGRESQL, SEND_RUN_STATEMENTS
 from .schema import DIALECTS, POSTGRESQL, SQLITE
 from .signup_queries import SIGNUP_STATEMENTS
 
@@ -292,33 +294,7 @@ STATEMENTS: dict[str, str] = {
         "INSERT INTO send_pace (issue, next_slot) VALUES (?, {now} + ?) "
         "ON CONFLICT (issue) DO UPDATE SET next_slot = "
         "{greatest}(send_pace.next_slot, {now}) + ? RETURNING next_slot - ?, {now}",
-    # -- a send run's refusals in a row, across all its senders ------------------------------
-    "send_run.refused":  # (run, issue): one more; the count now, and whether it stopped
-        "INSERT INTO send_runs (run, issue, refused_in_a_row) VALUES (?, ?, 1) "
-        "ON CONFLICT (run) DO UPDATE SET refused_in_a_row = send_runs.refused_in_a_row + 1 "
-        "RETURNING refused_in_a_row, stopped",
-    "send_run.limited":  # (run, issue): a sender's limit met, counted in a row as well
-        "INSERT INTO send_runs (run, issue, refused_in_a_row, limits_in_a_row) "
-        "VALUES (?, ?, 1, 1) ON CONFLICT (run) DO UPDATE SET "
-        "refused_in_a_row = send_runs.refused_in_a_row + 1, "
-        "limits_in_a_row = send_runs.limits_in_a_row + 1 RETURNING limits_in_a_row, stopped",
-    "send_run.accepted":  # a message taken ends the streak (no write when there is none)
-        "UPDATE send_runs SET refused_in_a_row = 0, limits_in_a_row = 0 "
-        "WHERE run = ? AND refused_in_a_row > 0",
-    "send_run.stop":  # refusals in a row: that lasts
-        "UPDATE send_runs SET stopped = ?, lasts = 1 WHERE run = ? AND stopped = ''",
-    "send_run.halt":  # (run, issue, why, lasts): the server refuses us, every sender stops
-        "INSERT INTO send_runs (run, issue, stopped, lasts) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (run) DO UPDATE SET stopped = excluded.stopped, lasts = excluded.lasts "
-        "WHERE send_runs.stopped = ''",
-    "send_run.stopped":  # why, and whether that lasts until a person acts
-        "SELECT stopped, lasts FROM send_runs WHERE run = ?",
-    "send_run.end":
-        "DELETE FROM send_runs WHERE run = ?",
-    "send_runs.issues":
-        "SELECT DISTINCT issue FROM send_runs ORDER BY issue",
-    "send_runs.clear_issue":  # no run of the issue is alive (its send lock says so)
-        "DELETE FROM send_runs WHERE issue = ?",
+    **SEND_RUN_STATEMENTS,  # a send run's mark, its refusals in a row: run_queries.py
     # -- the schedule's runs ----------------------------------------------------------------
     "runs.last":
         "SELECT max(fire_time) FROM schedule_runs WHERE newsletter = ?",
@@ -342,14 +318,7 @@ DIALECT_STATEMENTS: dict[str, dict[str, str]] = {
         "issue.lock_to_send": "SELECT pg_advisory_xact_lock_shared(?, hashtext(?))",
         "ledger.bytes":
             "SELECT pg_total_relation_size('deliveries') + pg_total_relation_size('failures')",
-        # PostgreSQL only: a send run is alive while it holds its lock (runmarks.py)
-        "send_run.live": "SELECT pg_advisory_lock(?, hashtext(?))",
-        "send_runs.clear_dead":
-            "DELETE FROM send_runs r WHERE NOT EXISTS (SELECT 1 FROM pg_locks l "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = ? "
-            "AND l.objid::bigint = (hashtext(r.run)::bigint & 4294967295) "
-            "AND l.objsubid = 2 "
-            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+        **SEND_RUN_POSTGRESQL,  # a send run is alive while it holds its lock
         # PostgreSQL only: one scheduler among many (leadership.py)
         "leader.try": "SELECT pg_try_advisory_lock(?)",
         "leader.holder":
