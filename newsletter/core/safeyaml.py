@@ -9,13 +9,14 @@ every syntax error is an :class:`ArticleError` naming the line of the file.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 from .errors import ArticleError, ConfigError
+from .text import double_quoted, impossible_date_text
+from .yamlerrors import yaml_error
 
 # These files never need YAML anchors; a few are tolerated, many are an alias bomb.
 MAX_ALIAS_USES = 20
@@ -87,10 +88,15 @@ class SafeLoader(yaml.CSafeLoader):
         if self.unique_keys:
             self.check_unique_keys(node)
         try:
-            # Without an "&" in the text there is no anchor, so no node can come twice.
-            return self.plain_data(node, set() if self.may_alias else None)
-        except _NotPlain:
-            return self.construct_document(node)
+            try:
+                # Without an "&" in the text there is no anchor, so no node can come twice.
+                return self.plain_data(node, set() if self.may_alias else None)
+            except _NotPlain:
+                return self.construct_document(node)
+        except ValueError as error:  # an ArticleError, or datetime() refusing 2021-02-30
+            if isinstance(error, ArticleError):
+                raise
+            raise impossible_date_at(node, self.first_line) or error from None
 
     def check_unique_keys(self, root: yaml.Node) -> None:
         """Refuse a key given twice in one mapping: YAML keeps the last one silently, so a
@@ -190,6 +196,35 @@ _DEFAULT_SEQUENCE = SafeLoader.DEFAULT_SEQUENCE_TAG
 _DEFAULT_MAPPING = SafeLoader.DEFAULT_MAPPING_TAG
 
 
+def impossible_date_at(root: yaml.Node, first_line: int) -> ArticleError | None:
+    """The error of the first date in the document under ``root`` that does not exist
+    (``2026-02-30``, ``T25:00``), which PyYAML's constructor refuses with a bare ValueError:
+    with its line, key and value, and why (``related[0].publishedDateTime: 2026-02-30 is not
+    a date: February 2026 has 28 days``). None when no date is to blame. Looked for only
+    once the document failed, so that reading costs nothing more."""
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    done: set[int] = set()  # a node an alias shares (or that holds itself) is walked once
+    while stack:
+        node, path = stack.pop()
+        if id(node) in done:
+            continue
+        done.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            problem = impossible_date_text(node.value) if node.tag == _TIMESTAMP_TAG else None
+            if problem is not None:
+                return ArticleError(f"{path}: {problem}" if path else problem,
+                                    line=node.start_mark.line + first_line)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{index}]")
+                         for index, item in reversed(list(enumerate(node.value))))
+        else:
+            for key, value in reversed(node.value):
+                name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                named = f"{path}.{name}" if path else name
+                stack += [(value, named), (key, path)]
+    return None
+
+
 class _NotPlain(Exception):
     """A document :meth:`SafeLoader.plain_data` leaves to PyYAML's constructor."""
 
@@ -198,98 +233,8 @@ _SCALAR = yaml.ScalarNode
 _STR_TAG, _MAP_TAG, _SEQ_TAG = (f"tag:yaml.org,2002:{kind}" for kind in ("str", "map", "seq"))
 _PLAIN_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{kind}" for kind in (
     "null", "bool", "int", "float", "timestamp", "binary"))
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _SPECIAL_KEY_TAGS = frozenset(("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"))
-
-
-_SURROGATE_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.I)
-_BAD_ESCAPE = "found invalid Unicode character escape code"
-
-
-def _escape_fix(text: str, line: int, column: int) -> str:
-    """What to write instead of the ``\\u`` escape libyaml refused at ``line``, ``column``:
-    half of a UTF-16 surrogate pair (JSON writes an emoji as two, ``"\\ud83d\\ude00"``), which
-    YAML does not join, or a code beyond U+10FFFF."""
-    lines = text.split("\n")
-    source = lines[line] if 0 <= line < len(lines) else ""
-    start = source.rfind("\\", 0, column + 1)
-    pair = _SURROGATE_PAIR.match(source, start) if start >= 0 else None
-    if pair is None:
-        return ("; a \\uD800 to \\uDFFF escape (half of a UTF-16 surrogate pair) or one beyond "
-                "\\U0010FFFF names no character: write the character itself, or \\U and its "
-                "eight hexadecimal digits")
-    code = 0x10000 + (int(pair[1], 16) - 0xD800) * 0x400 + int(pair[2], 16) - 0xDC00
-    return (f"; {pair[0]} is a UTF-16 surrogate pair, as JSON writes {chr(code)}, and YAML "
-            f"does not join the two halves: write {chr(code)} itself, or \\U{code:08X}")
-
-
-# A value that opens a double quote and does not close it on its line (``title: "AI``).
-_OPEN_QUOTE = re.compile(r'^\s*(?:-\s+)?(?:[^\s"#\'][^:#]*:\s+)?"(?:[^"\\]|\\.)*$')
-
-
-def _layout_hint(text: str, line: int, first_line: int) -> str:
-    """What a newcomer most often did to get a YAML syntax error at ``line`` (0-based in
-    ``text``): indented with a tab, or left a quote open on an earlier line, which YAML
-    reads on into the next lines, so that it reports a line below the mistake."""
-    lines = text.split("\n")
-    if 0 <= line < len(lines) and "\t" in lines[line][:len(lines[line]) - len(
-            lines[line].lstrip())]:
-        return f"; line {line + first_line} is indented with a tab: YAML indents with spaces"
-    # From the line above the error: a quote the error's own line opens is not what YAML
-    # read on from (``b: "x`` after ``a: "y``: the quote of b closes a's string there).
-    for number in range(min(line - 1, len(lines) - 1), -1, -1):
-        if _OPEN_QUOTE.match(lines[number]):
-            # Still open where the error is (a quoted value may span lines, closed later)?
-            between = "\n".join(lines[number:line]).replace('\\"', "")
-            if between.count('"') % 2:
-                return (f'; line {number + first_line} opens a " that it does not close: '
-                        "is its closing quote missing?")
-            break
-    return ""
-
-
-# A key and a plain value (not quoted, not a list or mapping): ``title: Frost: a guide``.
-_PLAIN_VALUE = re.compile(r"""^\s*(?:-\s+)?([^\s"'#{}\[\]&*!|>%@`-][^:#]*?):\s+([^\s"'{\[].*)$""")
-_MAPPING_VALUES = "mapping values are not allowed"
-
-
-def _colon_hint(text: str, line: int, column: int) -> str:
-    """What to write instead of a value holding ": " (``title: Frost: a guide``), which YAML
-    reads as a second key on the line: the value in quotes."""
-    lines = text.split("\n")
-    found = _PLAIN_VALUE.match(lines[line]) if 0 <= line < len(lines) else None
-    if found is None or column <= found.end(1):  # the line's own key: another mistake
-        return ""
-    key, value = found.groups()
-    value = value.split(" #", 1)[0].rstrip()
-    quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return (f'; the value of {key} holds ": ", which YAML reads as another key: put the '
-            f"value in quotes, {key}: {quoted}")
-
-
-def _yaml_error(error: yaml.YAMLError, first_line: int, holder: str, text: str = ""
-                ) -> ArticleError:
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    line = mark.line + first_line if mark is not None else None
-    problem = getattr(error, "problem", None) or str(error)
-    if problem == _BAD_ESCAPE and mark is not None:
-        problem += _escape_fix(text, mark.line, mark.column)
-    if problem.startswith(_MAPPING_VALUES) and mark is not None:
-        problem += _colon_hint(text, mark.line, mark.column)
-    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
-    if context and context_mark is not None and context_mark.line + first_line != line:
-        problem += f" ({context} started on line {context_mark.line + first_line})"
-    if (mark is not None and not isinstance(error, yaml.constructor.ConstructorError)
-            and "tab" not in problem):
-        problem += _layout_hint(text, mark.line, first_line)
-    tag = re.search(r"tag '([^']*)'", problem)
-    if isinstance(error, yaml.constructor.ConstructorError) and tag:
-        short = tag.group(1).replace("tag:yaml.org,2002:", "!!")
-        return ArticleError(
-            f"YAML tag {short} is not allowed: {holder} hold plain YAML "
-            "(strings, numbers, dates, lists, mappings)",
-            line=line,
-        )
-    return ArticleError(f"YAML syntax error: {problem}", line=line)
 
 
 def check_nesting(text: str, first_line: int = 2) -> None:
@@ -327,12 +272,13 @@ def parse_yaml(text: str, *, first_line: int = 2, holder: str = "article files",
     try:
         return loader.get_single_data()
     except yaml.YAMLError as error:
-        raise _yaml_error(error, first_line, holder, text) from None
+        raise yaml_error(error, first_line, holder, text) from None
     except ArticleError:
         raise
     except (ValueError, OverflowError) as error:
-        # PyYAML builds timestamps with datetime(), which refuses 2021-02-30 with a bare
-        # ValueError: an invalid file, not a crash of the whole build.
+        # What datetime() refuses besides a date that does not exist (named with its key
+        # by get_single_data): an offset of a day or more, say. An invalid file, not a
+        # crash of the whole build.
         raise ArticleError(f"YAML value cannot be read: {error} (a date that does not "
                            "exist?)") from None
     finally:
@@ -348,3 +294,48 @@ def load_yaml_file(path: Path, text: str, *, holder: str,
     except ArticleError as error:
         where = f"line {error.line}: " if error.line is not None else ""
         raise ConfigError(str(path), [where + error.message], what=what) from None
+
+
+def flow_item(text: str) -> str:
+    """``text`` written as an item of a YAML flow list (``exclude: [ITEM]``) that reads back
+    as that very string: as it is when it does (ids, URLs), else in double quotes (a date
+    ``"2026-12-06"``, a number, ``"a, b"``, ``"c #1"``, ``"Breaking: big"``, ``"no"``). The
+    loader itself judges, so that what a hint tells the editor to write is what it reads."""
+    for written in (text, double_quoted(text)):
+        try:
+            if parse_yaml(f"[{written}]", first_line=1) == [text]:
+                return written
+        except ArticleError:
+            pass
+    return double_quoted(text).encode("ascii", "backslashreplace").decode("ascii")
+
+
+class Written(NamedTuple):
+    """A value as written in a YAML file: for a message that quotes it as the editor wrote
+    it (YAML read ``2026-12-06`` as a date, ``no`` as false, ``1.50`` as 1.5)."""
+    line: int  # 1-based
+    source: str  # the characters of the value in the file
+    flow: bool  # an item of a flow list (``[a, b]``), not of a block one (``- a``)
+
+
+def written_items(text: str, key: str) -> tuple[Written, ...] | None:
+    """How the value of the top-level ``key`` of the YAML document ``text`` is written: each
+    item of it when it is a list, else the value alone; None when the document has no such
+    key. Only for messages: the document is composed once more, the loader's way."""
+    loader = SafeLoader(text, 1)
+    try:
+        root = loader.get_single_node()
+    except (yaml.YAMLError, ArticleError):
+        return None
+    finally:
+        loader.dispose()
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    for key_node, value in root.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            listed = isinstance(value, yaml.SequenceNode)
+            return tuple(Written(item.start_mark.line + 1,
+                                 text[item.start_mark.index:item.end_mark.index].rstrip(),
+                                 listed and bool(value.flow_style))
+                         for item in (value.value if listed else [value]))
+    return None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -23,6 +25,12 @@ def describe(value: Any) -> str:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return repr(value)
+
+
+def double_quoted(text: str) -> str:
+    """``text`` in double quotes, escaped as YAML (and JSON) read it back: what to write in
+    a YAML file for a value that must stay text (``"2026-12-06"``, ``"Frost: a guide"``)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 # Characters XML 1.0 forbids (C0 controls but tab/newline/return, lone surrogates, U+FFFE,
@@ -62,3 +70,42 @@ def topic_key(name: str) -> str:
 def plural(count: int, noun: str) -> str:
     """``1 topic``, ``2 topics``: a count the way a person writes it."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def impossible_date(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
+                    second: int = 0) -> str | None:
+    """What makes these numbers no date (and time of day), in words, or None when they make
+    one: "February 2021 has 28 days", "there is no hour 25 (hours go from 00 to 23)". Said
+    alike of an issue date on the command line and of a date in a YAML file."""
+    if year < 1:
+        return "there is no year 0"
+    if not 1 <= month <= 12:
+        return f"there is no month {month} (months go from 01 to 12)"
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        return f"{calendar.month_name[month]} {year} has {days} days"
+    for value, unit, last in ((hour, "hour", 23), (minute, "minute", 59),
+                              (second, "second", 59)):
+        if not 0 <= value <= last:
+            return f"there is no {unit} {value} ({unit}s go from 00 to {last})"
+    return None
+
+
+# A date, or a date and time, as YAML and ISO 8601 write them (2021-02-18T16:24:00Z).
+_WRITTEN_DATE = re.compile(
+    r"\s*(\d{4})-(\d\d?)-(\d\d?)(?:(?:[Tt]|[ \t]+)(\d\d?):(\d\d)(?::(\d\d))?)?")
+
+
+def impossible_date_text(text: str) -> str | None:
+    """``text`` said as :func:`impossible_date` says it (``2026-02-30 is not a date:
+    February 2026 has 28 days``) when it is written as a date, or a date and time, that
+    does not exist; None otherwise (a real date, or no date at all)."""
+    written = _WRITTEN_DATE.match(text)
+    if written is None:
+        return None
+    numbers = [int(part) for part in written.groups() if part is not None]
+    problem = impossible_date(*numbers)
+    if problem is None:
+        return None
+    what = "a date" if impossible_date(*numbers[:3]) else "a date and time"
+    return f"{text.strip()} is not {what}: {problem}"

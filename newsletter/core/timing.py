@@ -3,7 +3,6 @@ schedule (the scheduler's own fire times), never from the wall clock."""
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 
@@ -12,6 +11,7 @@ from .cron import WallClockCron
 from .errors import NewsletterError
 from .models import Issue
 from .settings import ScheduleSettings
+from .text import impossible_date
 
 
 def issue_timestamp(config: Config, issue_date: dt.date) -> dt.datetime:
@@ -95,15 +95,9 @@ def parse_issue_date(text: str) -> dt.date:
         raise ValueError(f'"{text}" is not a date: use YYYY-MM-DD, e.g. 2021-02-22'
                          + _padded(text.strip()))
     year, month, day = (int(part) for part in match.groups())
-    if year < 1:
-        raise ValueError(f"{text} is not a date: there is no year 0; use YYYY-MM-DD")
-    if not 1 <= month <= 12:
-        raise ValueError(f"{text} is not a date: there is no month {month} (months go from "
-                         "01 to 12); use YYYY-MM-DD")
-    days = calendar.monthrange(year, month)[1]
-    if not 1 <= day <= days:
-        raise ValueError(f"{text} is not a date: {calendar.month_name[month]} {year} has "
-                         f"{days} days; use YYYY-MM-DD")
+    problem = impossible_date(year, month, day)
+    if problem is not None:
+        raise ValueError(f"{text} is not a date: {problem}; use YYYY-MM-DD")
     date = dt.date(year, month, day)
     if not FIRST_ISSUE_DATE <= date <= LAST_ISSUE_DATE:
         raise ValueError(f"{text} is out of range: issue dates go from "

@@ -168,10 +168,9 @@ def _problem(path: Path, message: str, lines: dict[str, int],
     if numbered:
         return OverridesProblem(path, int(numbered[1]), message[numbered.end():], warning)
     entry = _ENTRY.match(message)
-    if entry and overrides is not None:  # the line of the entry itself, in a list of them
-        key, index = entry[1], int(entry[2])
-        text = getattr(overrides, key)[index]
-        line = _entry_line(path, lines.get(key), text)
+    text = overrides.entry(entry[1], int(entry[2])) if entry and overrides else None
+    if entry and text is not None:  # the line of the entry itself, in a list of them
+        line = _entry_line(path, lines.get(entry[1]), text)
         return OverridesProblem(path, line, message, warning)
     topic = _TOPIC.match(message)
     if topic:  # the line of the topic's own intro, under topic_intros

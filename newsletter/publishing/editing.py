@@ -13,6 +13,7 @@ import jinja2
 from ..core.config import Config
 from ..core.errors import NewsletterError, NotAsPublished
 from ..core.models import Article, Issue, IssueStatus
+from ..core.safeyaml import flow_item
 from ..core.text import topic_key
 from ..core.urls import canonical_url
 from ..selecting.overrides import OVERRIDES_FILE, Overrides, load_overrides, unapplied
@@ -60,7 +61,7 @@ def pinned_again(overrides: Overrides, pinned: Sequence[Article], store: IssueSt
         return ()  # without a pin, no published issue needs to be looked at
     featured = store.featured_in(issue_date)
     warnings = []
-    for index, entry in enumerate(overrides.pin):
+    for index, entry in overrides.numbered("pin"):
         article = next((a for a in pinned if entry in (a.id, a.url)
                         or canonical_url(entry) == a.canonical_url), None)
         if article is not None and article.canonical_url in featured:
@@ -102,7 +103,7 @@ def published_with(issue: Issue) -> str:
 
 def _entries(issue: Issue) -> str:
     """The pin and exclude entries an issue was selected with, as the editor wrote them."""
-    entries = [f"{key}: [{', '.join(values)}]"
+    entries = [f"{key}: [{', '.join(flow_item(value) for value in values)}]"
                for key, values in (("pin", issue.pins), ("exclude", issue.excludes)) if values]
     return "; ".join(entries) if entries else "no pin or exclude"
 

@@ -12,7 +12,7 @@ from typing import Any
 from ..core.errors import ArticleError
 from ..core.models import Article, Image, Number, Provider, RelatedItem
 from ..core.safeyaml import parse_yaml
-from ..core.text import clean_text, describe
+from ..core.text import clean_text, describe, impossible_date_text
 from ..core.timing import FIRST_ISSUE_DATE, LAST_ISSUE_DATE, minute_text
 from ..core.urls import canonical_url, domain_of, normalize_url
 from .frontmatter import split_front_matter
@@ -70,7 +70,10 @@ def parse_instant(value: Any, key: str) -> dt.datetime:
         except ValueError:
             instant = None
     if instant is None:
+        # "2026-02-30" in quotes: said as YAML's own 2026-02-30 is (core/safeyaml.py)
+        impossible = impossible_date_text(value) if isinstance(value, str) else None
         raise ArticleError(
+            f"{key}: {impossible}" if impossible else
             f"{key}: expected an ISO 8601 date and time such as 2021-02-18T16:24:00Z, "
             f"got {describe(value)}",
             key=key,

@@ -109,7 +109,8 @@ READING_CODE = ("reading/cache.py", "reading/compact.py", "reading/corpus.py", "
                 "reading/article.py", "reading/tablefiles.py", "reading/reads.py",
                 "reading/frontmatter.py", "reading/plan.py", "reading/walk.py",
                 "reading/sqlitefile.py", "core/models.py", "core/urls.py", "core/text.py",
-                "core/safeyaml.py", "core/errors.py", "core/codec.py", "core/timing.py")
+                "core/safeyaml.py", "core/yamlerrors.py", "core/errors.py", "core/codec.py",
+                "core/timing.py")
 
 
 def _fingerprint() -> str:

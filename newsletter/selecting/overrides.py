@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,8 @@ from typing import Any
 from ..core.config import Config, check_subject
 from ..core.errors import OVERRIDES, ConfigError
 from ..core.models import Article, Issue, Window
-from ..core.safeyaml import load_yaml_file
-from ..core.text import clean_text, describe, topic_key
+from ..core.safeyaml import flow_item, load_yaml_file, written_items
+from ..core.text import clean_text, describe, double_quoted, topic_key
 from ..core.urls import canonical_url
 from .select import pin_topic
 
@@ -52,26 +52,83 @@ class Overrides:
     # What is wrong with the file's values, each left out above: reported with the problems
     # of its pins and excludes, so that an editor sees every problem of the file at once.
     errors: tuple[str, ...] = ()
+    # Where each entry of ``pin`` and ``exclude`` is in the file's list (an entry that is no
+    # text is left out above): messages number entries as the file does. () is 0, 1, 2, ...
+    pin_at: tuple[int, ...] = ()
+    exclude_at: tuple[int, ...] = ()
+
+    def numbered(self, key: str) -> Iterator[tuple[int, str]]:
+        """The entries of ``key`` (pin or exclude), each with its index in the file's list."""
+        entries: tuple[str, ...] = getattr(self, key)
+        return zip(getattr(self, f"{key}_at") or range(len(entries)), entries, strict=True)
+
+    def entry(self, key: str, index: int) -> str | None:
+        """The entry of ``key`` at ``index`` of the file's list; None when that one is not
+        text (reported as such)."""
+        return next((entry for at, entry in self.numbered(key) if at == index), None)
 
 
-def _entries(value: Any, key: str, errors: list[str]) -> tuple[str, ...]:
+def _entries(value: Any, key: str, errors: list[str], text: str
+             ) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The entries of ``key``, and their indices in the file's list; an entry that is no
+    text (YAML read ``2026-12-06`` as a date) is named in ``errors`` with its line, and what
+    to write instead, from ``text``, the file."""
     if value is None:
-        return ()
+        return (), ()
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list):
-        errors.append(f"{key}: expected a list of article ids or URLs, got {describe(value)}")
-        return ()
-    entries = []
+    elif not isinstance(value, list):
+        errors.append(_not_text(key, value, text) or f"{key}: expected a list of article ids "
+                      f"or URLs, got {describe(value)}")
+        return (), ()
+    entries, at = [], []
     for index, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip():
-            errors.append(f"{key}[{index}]: expected an article id or URL, got {describe(item)}")
-        else:
+        if isinstance(item, str) and item.strip():
             entries.append(item.strip())
-    return tuple(entries)
+            at.append(index)
+        else:
+            errors.append(_not_text(key, value, text, index) or f"{key}[{index}]: expected "
+                          f"an article id or URL, got {describe(item)}")
+    return tuple(entries), tuple(at)
 
 
-def parse_overrides(data: Any, path: Path) -> Overrides:
+# What YAML makes of a value written without quotes, in words.
+_READS_AS = ((bool, "true or false (a yes/no value)"), (dt.datetime, "a date and time"),
+             (dt.date, "a date"), (int, "a number"), (float, "a number"),
+             (type(None), "nothing (null)"), (list, "a list"), (dict, "a mapping (key: value)"))
+
+
+def _not_text(key: str, value: Any, text: str, index: int | None = None) -> str | None:
+    """The problem of ``key``'s value (of its item ``index``) that YAML read as something
+    other than text, with its line and what to write instead: ``line 1: exclude[0]:
+    2026-12-06 reads as a date in YAML; write it in quotes: exclude: ["2026-12-06"]``; or
+    that it is empty. None when the file does not tell how it is written."""
+    item = value if index is None else value[index]
+    written = written_items(text, key)
+    if written is None or len(written) != (1 if index is None else len(value)):
+        return None
+    where = written[index or 0]
+    name = key if index is None else f"{key}[{index}]"
+    if isinstance(item, str) or not where.source:  # "", or an item left blank (- )
+        return (f"line {where.line}: {name}: empty: write an article id or URL, or remove "
+                "the entry")
+    kind = next(words for kind, words in _READS_AS if isinstance(item, kind))
+    if index is None:  # subject: 2026-12-06, pin: 2026-12-06
+        fix = f"{key}: " + (f"[{double_quoted(where.source)}]" if key in ("pin", "exclude")
+                            else double_quoted(where.source))
+    elif where.flow:  # the whole list, each entry written to read back as it is written
+        fix = f"{key}: [" + ", ".join(w.source if isinstance(entry, str) else
+                                      double_quoted(w.source)
+                                      for w, entry in zip(written, value, strict=True)) + "]"
+    else:
+        fix = f"- {double_quoted(where.source)}"
+    return (f"line {where.line}: {name}: {where.source} reads as {kind} in YAML; write it "
+            f"in quotes: {fix}")
+
+
+def parse_overrides(data: Any, path: Path, text: str = "") -> Overrides:
+    """The overrides in ``data``, the YAML document of the file ``path``; its ``text`` says
+    how a value YAML read as no text is written, to say what to write instead."""
     if data is None:
         return Overrides()
     if not isinstance(data, dict):
@@ -90,7 +147,10 @@ def parse_overrides(data: Any, path: Path) -> Overrides:
     subject = data.get("subject")
     if subject is not None:
         if not isinstance(subject, str) or not subject.strip():
-            errors.append(f"subject: expected a non-empty line of text, got {describe(subject)}")
+            errors.append((not isinstance(subject, str | list | dict)
+                           and _not_text("subject", subject, text))
+                          or f"subject: expected a non-empty line of text, got "
+                          f"{describe(subject)}")
             subject = None
         else:
             subject = " ".join(clean_text(subject).split())
@@ -98,10 +158,10 @@ def parse_overrides(data: Any, path: Path) -> Overrides:
             if problem:
                 errors.append(f"subject: {problem}")
                 subject = None
-    pin = _entries(data.get("pin"), "pin", errors)
-    exclude = _entries(data.get("exclude"), "exclude", errors)
+    pin, pin_at = _entries(data.get("pin"), "pin", errors, text)
+    exclude, exclude_at = _entries(data.get("exclude"), "exclude", errors, text)
     return Overrides(intro, subject, pin, exclude, tuple(warnings), topic_intros,
-                     intro_in_filtered, tuple(errors))
+                     intro_in_filtered, tuple(errors), pin_at, exclude_at)
 
 
 def _paragraphs(value: Any, key: str, errors: list[str]) -> tuple[str, ...]:
@@ -146,7 +206,7 @@ def load_overrides(path: Path, *, partial: bool = False) -> Overrides:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(str(path), [f"cannot be read: {error}"], what=OVERRIDES) from None
     overrides = parse_overrides(load_yaml_file(path, text, holder="overrides files",
-                                               what=OVERRIDES), path)
+                                               what=OVERRIDES), path, text)
     if overrides.errors and not partial:
         raise ConfigError(str(path), list(overrides.errors), list(overrides.warnings),
                           what=OVERRIDES)
@@ -188,7 +248,7 @@ def resolve_entries(overrides: Overrides, articles: Sequence[Article], config: C
     by_url = _by_url(articles, window) if by_id else {}
     errors = list(overrides.errors)
     pinned: list[Article] = []
-    for index, entry in enumerate(overrides.pin):
+    for index, entry in overrides.numbered("pin"):
         article = find_article(entry, by_id, by_url)
         if article is None:
             errors.append(f'pin[{index}]: no valid article has the id or URL "{entry}"'
@@ -208,7 +268,7 @@ def resolve_entries(overrides: Overrides, articles: Sequence[Article], config: C
             pinned.append(article)
     excluded: set[str] = set()
     related = _related_urls(articles, window) if overrides.exclude else set()
-    for index, entry in enumerate(overrides.exclude):
+    for index, entry in overrides.numbered("exclude"):
         article = find_article(entry, by_id, by_url)
         if article is not None and article in pinned:
             errors.append(f'exclude[{index}]: "{entry}" is also pinned; keep one of the two')
@@ -260,7 +320,7 @@ def _as_list(key: str, entry: str, by_id: dict[str, Article],
     if len(parts) < 2 or not all(find_article(part, by_id, by_url) for part in parts if part):
         return ""
     return (f"it reads as one entry: to {key} several articles, write a YAML list, "
-            f"`{key}: [{', '.join(part for part in parts if part)}]`")
+            f"`{key}: [{', '.join(flow_item(part) for part in parts if part)}]`")
 
 
 def _related_urls(articles: Sequence[Article], window: Window) -> set[str]:

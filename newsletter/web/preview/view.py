@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 
 from ...core.config import Config
 from ...core.models import Selection, Status, Verdict
+from ...core.safeyaml import flow_item
 from ...core.timing import minute_text
 from ...rendering.mail import GMAIL_CLIP_BYTES
 from ...rendering.templating import environment
@@ -33,14 +34,15 @@ def display_path(config: Config, path: Path) -> str:
 
 
 def override_hint(verdict: Verdict, overrides: str) -> str:
-    """What the editor can write in the issue's overrides.yaml to change this verdict."""
+    """What the editor can write in the issue's overrides.yaml to change this verdict: the
+    id as YAML reads it back (a file named 2026-12-06.md is "2026-12-06", not a date)."""
     if verdict.status == Status.PLACED:
         if verdict.pinned:
             return f"pinned in {overrides}; remove it from `pin` to let the rules decide"
-        return f"to leave it out, add `exclude: [{verdict.id}]` to {overrides}"
+        return f"to leave it out, add `exclude: [{flow_item(verdict.id)}]` to {overrides}"
     if verdict.status in (Status.FOLDED, Status.BELOW_CUT, Status.BELOW_MIN_QUALITY,
                           Status.ALREADY_PUBLISHED):
-        return f"to place it, add `pin: [{verdict.id}]` to {overrides}"
+        return f"to place it, add `pin: [{flow_item(verdict.id)}]` to {overrides}"
     if verdict.status == Status.EXCLUDED:
         return f"excluded in {overrides}; remove it from `exclude` to let the rules decide"
     if verdict.status == Status.NO_TOPIC:
