@@ -1,6 +1,6 @@
 """What a newcomer's own files run into (first hour, round 12), each on a project made by
 `newsletter init` as a user makes one: an overrides.yaml entry that YAML reads as no text,
-a date that does not exist."""
+a date that does not exist, article files with another suffix."""
 
 from __future__ import annotations
 
@@ -189,3 +189,28 @@ def test_a_date_that_does_not_exist_is_named_with_its_line_key_and_value(t1: Pat
     wrong_issue = run(t1, "build", "2021-02-30")  # the command line's own wording, unchanged
     assert "2021-02-30 is not a date: February 2021 has 28 days; use YYYY-MM-DD" in \
         wrong_issue.output
+
+
+# -- finding 11: files with another suffix -----------------------------------------------------
+
+def test_files_that_look_like_articles_but_are_not_read_are_named_in_one_line(
+        t1: Path) -> None:
+    articles = t1 / "articles"
+    text = (articles / "2026-12-06.md").read_text("utf-8")
+    for name in ("retro.markdown", "retro2.MD", "sub/old.Md", "sub/notes.TXT",
+                 # noise: an editor's backups, a hidden file, a picture
+                 "story.md~", "story.md.swp", ".story.md.swp", "#story.md#", "pic.png"):
+        (articles / name).parent.mkdir(exist_ok=True)
+        (articles / name).write_text(text, "utf-8")
+    line = (f"note: 4 files in {articles} are not read (only *.md and *.txt are articles): "
+            "retro.markdown, retro2.MD, sub/notes.TXT, sub/old.Md; rename those that are "
+            "articles to end in .md (or .txt)\n")
+    checked = run(t1, "check")
+    assert checked.exit_code == 0, checked.output
+    assert line in checked.stderr, checked.stderr
+    built = run(t1, "build", ISSUE)
+    assert built.exit_code == 0, built.output
+    assert line in built.stderr, built.stderr
+    for name in ("retro.markdown", "retro2.MD", "sub/notes.TXT", "sub/old.Md"):
+        (articles / name).unlink()
+    assert "not read" not in run(t1, "check").stderr

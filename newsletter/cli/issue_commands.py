@@ -46,6 +46,7 @@ from .options import (
     echo,
     issue_date,
     next_step,
+    reading_notes,
     report_problems,
     say_links,
 )
@@ -95,10 +96,8 @@ def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
     result = build_issue(config, issue_date(date, config), strict=strict, force=force,
                          publish=publish, now=dt.datetime.now(dt.UTC))
     report_problems(result.problems)
-    if result.reading.unvalidated:
-        echo(f"note: {result.reading.unvalidated} article file(s) outside the window "
-                   "were not validated (they cannot change this issue); `newsletter check` "
-                   "validates every file", err=True)
+    for note in reading_notes(result.reading, config.corpus):
+        echo(note, err=True)
     for warning in result.warnings:
         echo(f"warning: {warning}", err=True)
     issue = result.selection.issue
@@ -208,8 +207,8 @@ def check(options: Options, strict: bool) -> None:
                           keep_open=config.open_folders, keep_articles=False,
                           wanted=wanted_by(drafts_found),
                           keep_within=windows_to_keep(config, drafts_found), tally=tally)
-    for problem in reading.problems:
-        echo(f"{problem}", err=True)
+    for line in [*map(str, reading.problems), *reading_notes(reading, config.corpus)]:
+        echo(line, err=True)
     echo(f"Checked {config.path.name} and {reading.file_count} article files in "
          f"{config.corpus}: {reading.valid_count} valid, "
          f"{len(reading.problems)} invalid.")

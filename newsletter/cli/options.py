@@ -17,8 +17,9 @@ import click
 from ..core.config import Config, load_config
 from ..core.errors import NewsletterError
 from ..core.models import Issue, Problem
-from ..core.text import terminal_safe
+from ..core.text import plural, terminal_safe
 from ..core.timing import parse_issue_date
+from ..reading.corpus import CorpusReading
 from .stops import OUTPUT_CLOSED, exit_interrupted, is_interrupt
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -150,6 +151,24 @@ def report_problems(problems: tuple[Problem, ...]) -> None:
         echo(f"warning: skipped {len(problems)} invalid article file(s):", err=True)
         for problem in problems:
             echo(f"  {problem}", err=True)
+
+
+def reading_notes(reading: CorpusReading, corpus: Path) -> list[str]:
+    """What check and build say of the corpus besides its invalid files: the files whose
+    suffix leaves them unread although they look like articles (an editor's tool saving
+    ``.markdown``, ``.MD`` from Windows), and how many files a build left unvalidated."""
+    notes = []
+    if reading.lookalikes:
+        count, names = len(reading.lookalikes), reading.lookalikes
+        shown = ", ".join(names[:5]) + (f" and {count - 5} more" if count > 5 else "")
+        notes.append(f"note: {plural(count, 'file')} in {corpus} {'is' if count == 1 else 'are'}"
+                     f" not read (only *.md and *.txt are articles): {shown}; rename "
+                     f"{'it' if count == 1 else 'those that are articles'} to end in .md (or .txt)")
+    if reading.unvalidated:
+        notes.append(f"note: {reading.unvalidated} article file(s) outside the window were "
+                     "not validated (they cannot change this issue); `newsletter check` "
+                     "validates every file")
+    return notes
 
 
 STRICT_HELP = "Treat warnings and invalid article files as errors."

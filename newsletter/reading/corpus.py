@@ -47,6 +47,7 @@ class CorpusReading:
     unvalidated: int = 0
     # Valid files counted but not kept (``keep_articles=False``: check needs no article).
     counted: int = 0
+    lookalikes: tuple[str, ...] = ()  # files not read for their suffix: walk.py says which
 
     @property
     def valid_count(self) -> int:
@@ -341,7 +342,7 @@ def _read_corpus(root: Path, *, cache_dir: Path | None, window: Window | None,
         unread=len(skipped) + len(newer) + bulk,
         unvalidated=(skipped.count(corpus_cache.KIND_DEFERRED) + bulk_deferred
                      + sum(kind == corpus_cache.KIND_DEFERRED for _, _, kind in newer)),
-        counted=counted,
+        counted=counted, lookalikes=tuple(found.lookalikes),
     )
 
 

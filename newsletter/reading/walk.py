@@ -17,6 +17,13 @@ from ..core.models import Problem
 from .cache import Stamp
 
 ARTICLE_SUFFIXES = (".md", ".txt")
+# Names (lowercased) of files that look like articles but are not read: another spelling of
+# Markdown or text (``.markdown``, ``.MD`` from Windows, ``.TXT``), named so that an editor
+# whose tool saves them learns why they are left out. Anything else (images, notes, editor
+# backups ``x.md~``, ``x.md.swp``, ``#x.md#``, the state folder) is no article to miss,
+# and naming it at every build would bury the line that matters.
+LOOKALIKE_SUFFIXES = (".md", ".txt", ".markdown", ".mdown", ".mkdn", ".mkd", ".mdwn",
+                      ".mdtext", ".mdtxt", ".text")
 
 
 def article_id(relative_path: str) -> str:
@@ -30,7 +37,7 @@ _TYPE, _FILE, _FOLDER, _LINK = stat.S_IFMT(0o170000), stat.S_IFREG, stat.S_IFDIR
 
 
 def walk_files(root: Path, *, suffixes: tuple[str, ...] = (), skip_hidden: bool = True,
-               problems: list[Problem] | None = None
+               problems: list[Problem] | None = None, lookalikes: list[str] | None = None
                ) -> Iterator[tuple[str, os.stat_result]]:
     """(path relative to ``root``, stat) of every file below ``root``, sorted by name.
 
@@ -40,8 +47,10 @@ def walk_files(root: Path, *, suffixes: tuple[str, ...] = (), skip_hidden: bool 
     ``root``, so that nothing outside it is ever read. An entry that cannot be walked never
     stops the walk: with a ``problems`` list it is reported there (a folder that cannot be
     read, a name that is not UTF-8, a file symlink that loops, dangles or leaves ``root``),
-    else left out. Names are sorted as plain strings and each gets one ``lstat``: a third
-    cheaper than sorting ``scandir``'s entries, and every file needs its stat anyway. The
+    else left out. A ``lookalikes`` list gets the path of each file left out for its suffix
+    whose name ends in one of :data:`LOOKALIKE_SUFFIXES`, in any case. Names are sorted as
+    plain strings and each gets one ``lstat``: a third cheaper than sorting ``scandir``'s
+    entries, and every file needs its stat anyway. The
     ``lstat`` is made relative to the open folder where the system allows it, so that the
     kernel looks up one name, not every folder of the path, per file.
     """
@@ -98,7 +107,10 @@ def walk_files(root: Path, *, suffixes: tuple[str, ...] = (), skip_hidden: bool 
                                 break  # into the folder; this one goes on after it
                             report(prefix + name + "/", _NOT_UTF8)
                         elif not wanted or kind not in (_FILE, _LINK):
-                            continue  # not a file to walk (folder links are not followed)
+                            # not a file to walk (folder links are not followed)
+                            if (lookalikes is not None and kind == _FILE
+                                    and name.lower().endswith(LOOKALIKE_SUFFIXES)):
+                                lookalikes.append(shown_path(prefix + name))
                         elif not _is_utf8(name):
                             report(prefix + name, _NOT_UTF8)
                         elif kind == _LINK and (problem := _link_problem(base + name, inside)):
@@ -138,6 +150,8 @@ class Walked(Sequence[Found]):
 
     def __init__(self) -> None:
         self.paths: list[str] = []
+        # Files left out that look like articles (see LOOKALIKE_SUFFIXES), to name them.
+        self.lookalikes: list[str] = []
         self.sizes, self.mtimes, self.inos, self.ctimes = (array.array("q") for _ in range(4))
 
     def __len__(self) -> int:
@@ -162,7 +176,8 @@ class Walked(Sequence[Found]):
 
 def walk_corpus(root: Path) -> tuple[Walked, list[Problem]]:
     """Every ``*.md`` and ``*.txt`` file below ``root`` (see :func:`walk_files`) with the
-    stamp of its stat, and a Problem for each entry that cannot be an article file; only
+    stamp of its stat (and the files that look like articles but are not read, in
+    ``lookalikes``), and a Problem for each entry that cannot be an article file; only
     the stamp of each stat is kept (a stat result weighs ten times more). OSError when
     ``root`` itself cannot be listed (:func:`unreadable_corpus` says what to fix)."""
     found = Walked()
@@ -170,7 +185,8 @@ def walk_corpus(root: Path) -> tuple[Walked, list[Problem]]:
     path, size, mtime, ino, ctime = (found.paths.append, found.sizes.append,
                                      found.mtimes.append, found.inos.append,
                                      found.ctimes.append)
-    for relative, info in walk_files(root, suffixes=ARTICLE_SUFFIXES, problems=problems):
+    for relative, info in walk_files(root, suffixes=ARTICLE_SUFFIXES, problems=problems,
+                                     lookalikes=found.lookalikes):
         path(relative)
         size(info.st_size)
         mtime(info.st_mtime_ns)
