@@ -1,6 +1,6 @@
 """What a newcomer's own files run into (first hour, round 12), each on a project made by
 `newsletter init` as a user makes one: an overrides.yaml entry that YAML reads as no text,
-a date that does not exist, article files with another suffix."""
+a date that does not exist, article files with another suffix, a duplicate file folded."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import run
+from conftest import run, tree
 from newsletter.cli import cli
 from newsletter.core.models import Status, Verdict
 from newsletter.core.safeyaml import parse_yaml
@@ -214,3 +214,31 @@ def test_files_that_look_like_articles_but_are_not_read_are_named_in_one_line(
     for name in ("retro.markdown", "retro2.MD", "sub/notes.TXT", "sub/old.Md"):
         (articles / name).unlink()
     assert "not read" not in run(t1, "check").stderr
+
+
+# -- finding 10: a folded duplicate is not said to be shown ------------------------------------
+
+def test_a_duplicate_folded_and_left_out_of_the_related_coverage_is_said_so(
+        t1: Path) -> None:
+    story = article(t1, "story", "A story", "https://t.example.org/story")
+    (story.parent / "story (copy).md").write_text(story.read_text("utf-8"), "utf-8")
+    built = run(t1, "build", ISSUE)
+    assert "0 related links" in built.stdout, built.output
+    first = tree(t1 / "issues" / ISSUE)
+    explained = run(t1, "explain", ISSUE).stdout
+    assert "story: same story as story (copy) (same URL), a duplicate of it, not shown" in \
+        explained, explained
+    assert "shown in its related coverage" not in explained
+    # Folded into another outlet's article: one copy is its related link, the other is not.
+    article(t1, "story-other", "A story elsewhere", "https://other.example.net/x",
+            more='quality: 9\nrelated:\n  - {title: "A story", webUrl: '
+                 '"https://t.example.org/story"}\n')
+    assert "1 related link" in run(t1, "build", ISSUE).stdout
+    explained = run(t1, "explain", ISSUE).stdout
+    assert ("story (copy): same story as story-other (linked as related), shown in its "
+            "related coverage") in explained, explained
+    assert ("story: same story as story-other (linked as related), not shown: a duplicate "
+            "(same URL) of story (copy), which is shown") in explained, explained
+    (t1 / "articles" / "story-other.md").unlink()
+    assert run(t1, "build", ISSUE).exit_code == 0
+    assert tree(t1 / "issues" / ISSUE) == first  # the selection as it was, byte for byte

@@ -14,7 +14,7 @@ from ..core.timing import minute_text
 # The order an editor reads the report in: what is in, what nearly was, what never could be.
 GROUPS = (
     (Status.PLACED, "Placed"),
-    (Status.FOLDED, "Folded into a placed article's related coverage"),
+    (Status.FOLDED, "Folded into a placed article (the same story)"),
     (Status.BELOW_CUT, "Below the cut"),
     (Status.BELOW_MIN_QUALITY, "Below min_quality"),
     (Status.NO_TOPIC, "No configured topic"),

@@ -166,36 +166,57 @@ def related_coverage(
     placed_urls: frozenset[str],
     excluded: frozenset[str],
     limit: int,
+    unshown: dict[str, str] | None = None,
 ) -> tuple[Coverage, ...]:
-    """Rule 10: the "Also covered by" list of one placed article."""
+    """Rule 10: the "Also covered by" list of one placed article. ``unshown`` gets, for each
+    ``folded`` article the list leaves out, why (explain must not say it is shown)."""
     candidates: list[Coverage] = []
     for item in placed.related:
         if item.title and item.canonical_url and is_http_url(item.url):
             candidates.append(Coverage(item.title, item.url, item.provider.name,
                                        item.domain, item.quality, item.published))
+    of_fold: dict[int, str] = {}  # a folded article's coverage (by identity) -> its id
     for article in folded:
         candidates.append(Coverage(article.title, article.url, article.provider.name,
                                    article.domain, article.quality, article.published))
+        of_fold[id(candidates[-1])] = article.id
+
+    def left_out(coverage: Coverage, why: str) -> bool:
+        if unshown is not None and id(coverage) in of_fold:
+            unshown[of_fold[id(coverage)]] = why
+        return False
+
     candidates = [
         c for c in candidates
-        if c.canonical_url not in placed_urls
-        and c.canonical_url not in excluded
-        and c.domain != placed.domain
+        if (c.canonical_url != placed.canonical_url
+            or left_out(c, "a duplicate of it, not shown"))
+        and (c.canonical_url not in placed_urls
+             or left_out(c, "not shown: its URL is another placed article's"))
+        and (c.canonical_url not in excluded or left_out(c, "not shown: its URL is excluded"))
+        and (c.domain != placed.domain
+             or left_out(c, f"not shown: from {placed.id}'s own domain ({c.domain}), which its "
+                            "related coverage leaves out"))
     ]
     oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
     candidates.sort(key=lambda c: c.canonical_url)
     candidates.sort(key=lambda c: (c.quality or 0, c.published or oldest), reverse=True)
     kept: list[Coverage] = []
-    seen_urls: set[str] = set()
+    seen_urls: dict[str, Coverage] = {}
     seen_domains: set[str] = set()
     for c in candidates:
         if len(kept) >= limit:
-            break
-        if c.canonical_url in seen_urls or c.domain in seen_domains:
-            continue
-        seen_urls.add(c.canonical_url)
-        seen_domains.add(c.domain)
-        kept.append(c)
+            left_out(c, "not shown: its related coverage is full "
+                        f"(related.max_per_article: {limit})")
+        elif c.canonical_url in seen_urls:
+            shown = of_fold.get(id(seen_urls[c.canonical_url]))
+            left_out(c, f"not shown: a duplicate (same URL) of {shown}, which is shown" if shown
+                     else f"not shown: {placed.id}'s own related item of that URL is shown")
+        elif c.domain in seen_domains:
+            left_out(c, f"not shown: one item per domain, and one from {c.domain} is shown")
+        else:
+            seen_urls[c.canonical_url] = c
+            seen_domains.add(c.domain)
+            kept.append(c)
     return tuple(kept)
 
 
@@ -309,8 +330,10 @@ def select_issue(
     sections: dict[str, list[PlacedArticle]] = {}
     for position, (topic_name, article) in enumerate(placed):
         folded = folded_into.get(position, [])
+        unshown: dict[str, str] = {}
         related = related_coverage(article, [other for other, _ in folded], placed_urls,
-                                   frozenset(excluded_urls), config.related_max_per_article)
+                                   frozenset(excluded_urls), config.related_max_per_article,
+                                   unshown)
         in_section = sections.setdefault(topic_name, [])
         in_section.append(PlacedArticle(article, related))
         pin = "pinned by the editor; " if article.id in pinned_ids else ""
@@ -318,9 +341,10 @@ def select_issue(
             article, Status.PLACED, f"{pin}placed in {topic_name} at #{len(in_section)}",
             topic=topic_name, position=len(in_section), pinned=article.id in pinned_ids)
         for other, fold in folded:
+            why = unshown.get(other.id)
             verdicts[other.path] = _verdict(
                 other, Status.FOLDED,
-                f"same story as {article.id} ({fold}), shown in its related coverage",
+                f"same story as {article.id} ({fold}), {why or 'shown in its related coverage'}",
                 folded_into=article.id, fold=fold)
     for article in eligible:
         if article.id in cut and article.id not in done:
