@@ -111,8 +111,7 @@ def get(port: int, path: str) -> tuple[int, bytes, bytes]:
 
 READER_PATHS = ["/ai/", "/ai/index.html", "/ai/feed.xml", "/ai/atom.xml", "/ai/feed.json",
                 "/ai/topics/ai.xml", "/ai/topics/robotics.xml",
-                "/ai/2021-02-22/", "/ai/2021-02-22/index.html", "/ai/2021-02-22/email.html",
-                "/ai/2021-03-01/email.html"]
+                "/ai/2021-02-22/", "/ai/2021-02-22/index.html", "/ai/2021-03-01/"]
 PRIVATE_PATHS = [
     f"/ai/{DRAFT_SLUG}/", f"/ai/{DRAFT_SLUG}/index.html", f"/ai/{DRAFT_SLUG}/email.html",
     f"/ai/{DRAFT_SLUG}/issue.json", f"/ai/{DRAFT_SLUG}/overrides.yaml",

@@ -17,7 +17,7 @@ from html_page import Page
 from newsletter.core.config import load_config
 from newsletter.delivery.send import send_issue
 from newsletter.delivery.tokens import make_token
-from sending_support import ISSUE, NEXT_ISSUE, add_people, configured
+from sending_support import DRAFT, ISSUE, NEXT_ISSUE, add_people, configured
 from smtp_support import FAST, Recorder, parse, smtp_server, token_of
 from web_support import Client, serving
 
@@ -39,7 +39,6 @@ def client(site: Path, tmp_path: Path) -> Iterator[Client]:
     ("/ai/atom.xml", "application/atom+xml; charset=utf-8"),
     ("/ai/feed.json", "application/feed+json"),
     ("/ai/topics/ai.xml", "application/rss+xml; charset=utf-8"),
-    ("/ai/2021-02-22/email.html", "text/html; charset=utf-8"),
 ])
 def test_files_are_served_at_the_site_path_with_their_types(client: Client, site: Path,
                                                            path: str, expected: str) -> None:
@@ -55,6 +54,25 @@ def test_folders_without_their_slash_are_redirected(client: Client) -> None:
     assert client.get("/ai")[:2][0] == 301 and client.get("/ai")[1]["Location"] == "/ai/"
     status, headers, _ = client.get("/ai/2021-02-22")
     assert status == 301 and headers["Location"] == "/ai/2021-02-22/"
+
+
+def test_no_page_served_holds_the_placeholder_of_a_readers_link(client: Client, site: Path
+                                                                 ) -> None:
+    """The email's footer links are made for one reader (unsubscribe, preferences), and its
+    file on disk holds placeholders for their tokens: served as it is, a reader who found it
+    on the web would click "Unsubscribe" and be told "Invalid link". The web version of an
+    issue is its page; an old link to the email file leads there."""
+    output = site / "issues"
+    email = output / ISSUE.isoformat() / "email.html"
+    assert b"token=__UNSUBSCRIBE_TOKEN__" in email.read_bytes()  # the file the send compares
+    for path in output.rglob("*"):
+        status, _, body = client.get(f"/ai/{path.relative_to(output).as_posix()}")
+        if status == 200:
+            assert b"__UNSUBSCRIBE_TOKEN__" not in body and b"__PREFERENCES_TOKEN__" not in body
+    status, headers, _ = client.get(f"/ai/{ISSUE}/email.html")
+    assert status == 301 and headers["Location"] == f"/ai/{ISSUE}/"
+    assert (output / DRAFT.isoformat() / "email.html").is_file()
+    assert client.get(f"/ai/{DRAFT}/email.html")[0] == 404  # a draft: as if missing
 
 
 def test_page_links_open_files_from_disk_and_when_served(client: Client, site: Path) -> None:

@@ -7,10 +7,13 @@ mod_wsgi); :func:`make_server` wraps it in the standard library's server for loc
   ``https://host/ai/``): the archive (``index.html``, each year's ``archive/<YYYY>.html``),
   the feeds (``feed.xml``, ``atom.xml``, ``feed.json``, ``topics/<topic>.xml`` of the
   configured topics) and, of a
-  *published* issue, ``<D>/``, ``<D>/index.html`` and ``<D>/email.html``. The output folder
-  also holds drafts, ``issue.json``, the sample ``email.eml``, ``email.mjml`` and the
-  editor's ``overrides.yaml``: those, and anything else, get the same 404 as a missing file,
-  so a request cannot even tell whether a draft exists. Routes are a list
+  *published* issue, ``<D>/`` and ``<D>/index.html``, its web version. The output folder
+  also holds drafts, ``issue.json``, the email files (``email.html``, ``email.txt``, the
+  sample ``email.eml``, ``email.mjml``) and the editor's ``overrides.yaml``: those, and
+  anything else, get the same 404 as a missing file, so a request cannot even tell whether
+  a draft exists. A published issue's ``<D>/email.html`` (served by earlier versions) is
+  redirected to its page: the email's footer holds links made for one reader, which the
+  file has as placeholders, dead for anyone who clicks them on the web. Routes are a list
   (:attr:`Site.routes`): another page is one more pattern. The file a route names must still
   resolve inside the folder, so a symbolic link does not lead out of it.
 * Every file carries ``ETag`` and ``Last-Modified``; a conditional request for an unchanged
@@ -117,7 +120,8 @@ class Site:
         route(r"archive/\d{4}\.html", "_archive_file"),  # a year's issues
         # any length: the configured topics' slugs are the allow-list (_topic_feed)
         route(r"topics/(?P<topic>[a-z0-9][a-z0-9-]*)\.xml", "_topic_feed"),
-        route(_ISSUE + r"/(?:index\.html|email\.html)?", "_issue_file"),
+        route(_ISSUE + r"/(?:index\.html)?", "_issue_file"),
+        route(_ISSUE + r"/email\.html", "_issue_folder"),  # the web version, for old links
         route(_ISSUE, "_issue_folder"),  # without its slash: redirected when published
         route(r"unsubscribe", "_unsubscribe"),
         route("|".join(SIGNUP_ROUTES), "_signup"),  # subscribe, confirm, preferences
