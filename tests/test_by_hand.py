@@ -178,6 +178,22 @@ def test_serve_on_another_port_than_a_local_site_url_says_where_its_links_lead(
         f"behind a proxy that maps port {named} to port {served}")
 
 
+def test_serve_names_at_start_the_readers_of_a_topic_gone_as_check_does(
+        tmp_path: Path) -> None:
+    """Their preferences page asks them to pick again; whoever starts serve is told the same
+    line as `subscribers list`, `send` and `check` tell, the fix included."""
+    write_config(tmp_path, topics=["AI", "Robotics"])
+    assert run(tmp_path, "subscribers", "add", "ada@example.org", "--topics",
+               "Robotics").exit_code == 0
+    write_config(tmp_path, topics=["AI", "Robots"])
+    checked = run(tmp_path, "check")
+    [warning] = [line for line in checked.stderr.splitlines() if "Robotics" in line]
+    assert warning.startswith('warning: 1 subscriber(s) chose the topic "Robotics", which '
+                              'newsletter.yaml no longer has (renamed "Robots"?)')
+    _, err = _serve_start(tmp_path, free_port())
+    assert warning in err.splitlines()
+
+
 @pytest.mark.parametrize("site_url", ["http://localhost/ai/", "https://[::1]:8443/ai/"])
 def test_a_local_site_url_without_its_port_is_compared_on_its_default(
         tmp_path: Path, site_url: str) -> None:

@@ -382,6 +382,37 @@ def checked_topics(page: bytes) -> list[str]:
     return re.findall(r'name="topics" value="([^"]*)" checked', page.decode())
 
 
+def test_a_reader_whose_topic_is_gone_is_asked_to_pick_again(site: Path,
+                                                              tmp_path: Path) -> None:
+    """The editor renames a topic (Robotics to Robots): no issue has a section of the old
+    one, so a reader who chose only it is sent nothing. Their page names it and asks them to
+    pick again, rather than show no box ticked above "Tick none to get every topic"; a reader
+    who also chose a topic still there sees it ticked, and is told of the one gone."""
+    config = configure(site, tmp_path, 1)
+    add_people(config, tmp_path, ["ada@example.org,Ada,Robotics",
+                                  "bob@example.org,Bob,AI;Robotics"])
+    config.path.write_text(config.path.read_text("utf-8").replace("- Robotics", "- Robots"),
+                           "utf-8")
+    config = load_config(config.path)
+    assert [t.name for t in config.topics] == ["AI", "Robots", "Chips"]
+
+    def page(address: str) -> str:
+        key = key_of(config, address) or ""
+        token = make_token(SECRET.encode(), "preferences", key)
+        status, _, body = reader.get(f"/ai/preferences?token={token}")
+        assert status == 200
+        return " ".join(body.decode().split())
+
+    with serving(config) as http_port:
+        reader = Reader(http_port)
+        ada, bob = page("ada@example.org"), page("bob@example.org")
+    assert ("You chose Robotics, which AI Weekly no longer has, so no issue comes to "
+            "ada@example.org now. Please pick your topics again below, and save.") in ada
+    assert "Tick none to get every topic." not in ada and " checked" not in ada
+    assert "You chose Robotics, which AI Weekly no longer has. Please pick" in bob
+    assert checked_topics(bob.encode()) == ["AI"] and "Tick none to get every topic." in bob
+
+
 def test_a_refused_name_keeps_the_topics_just_chosen(site: Path, tmp_path: Path) -> None:
     """The reader unticks topics and types a name the page refuses: the page comes back with
     their topics and name to correct, not the saved ones (which would undo the change when they

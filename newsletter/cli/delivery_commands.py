@@ -245,7 +245,9 @@ def serve(options: Options, host: str, port: int, timeout: float, send_mail: boo
     never served.
 
     A site_url on this machine (localhost, 127.0.0.1) that names another port than the one
-    served is warned of at start: the links in emails and pages lead there.
+    served is warned of at start: the links in emails and pages lead there. So are the
+    stored subscribers check warns of: who chose a topic the configuration no longer has
+    (their preferences page asks them to pick again), a mailbox under several spellings.
 
     A WSGI application (newsletter.serve.Site) with the standard library's server, for
     local use; in production run newsletter.web.wsgi:application under a WSGI server (see
@@ -255,6 +257,7 @@ def serve(options: Options, host: str, port: int, timeout: float, send_mail: boo
     Example:
       newsletter serve --port 8080
     """
+    from ..delivery.subscribers import stored_subscribers_lines
     from ..web.links import port_mismatch
     from ..web.public import make_server, site_address
 
@@ -263,6 +266,8 @@ def serve(options: Options, host: str, port: int, timeout: float, send_mail: boo
     mismatch = port_mismatch(config, server.server_address[1])
     if mismatch:
         echo(mismatch, err=True)
+    for line in stored_subscribers_lines(config):
+        echo(line, err=True)
     echo(f"Serving {config.output} at {site_address(server, config)} (Ctrl-C stops).")
     try:
         server.serve_forever()

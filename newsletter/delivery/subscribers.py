@@ -258,17 +258,22 @@ def list_subscribers(config: Config) -> list[Subscriber]:
     return [subscriber_from_row(tuple(row)) for row in rows]
 
 
+def forgotten_topics(topics: Iterable[str], config: Config) -> list[str]:
+    """Those of a subscriber's ``topics`` that the configuration no longer has (renamed or
+    removed since): no issue has a section of them, so they send the subscriber nothing."""
+    known = _configured(config)
+    return [topic for topic in topics if topic_key(topic) not in known]
+
+
 def forgotten_topics_lines(subscribers: Iterable[Subscriber], config: Config) -> list[str]:
     """A warning for each topic active or pending subscribers chose that the configuration
-    no longer has (renamed or removed since): no issue has a section of it, so it sends them
-    nothing, and those who chose no other topic get nothing at all, without a word."""
-    known = _configured(config)
+    no longer has (:func:`forgotten_topics`), and those who chose no other topic get nothing
+    at all, without a word."""
     forgotten: dict[str, list[str]] = {}
     for subscriber in subscribers:
         if subscriber.status in ("active", "pending"):
-            for topic in subscriber.topics:
-                if topic_key(topic) not in known:
-                    forgotten.setdefault(topic, []).append(subscriber.email)
+            for topic in forgotten_topics(subscriber.topics, config):
+                forgotten.setdefault(topic, []).append(subscriber.email)
     lines = []
     for topic, emails in forgotten.items():
         who = ", ".join(emails[:3]) + (f" and {len(emails) - 3} more" if len(emails) > 3 else "")

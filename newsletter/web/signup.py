@@ -51,7 +51,12 @@ from ..delivery.signups import (
     save_preferences,
     unsubscribe,
 )
-from ..delivery.subscribers import AddressError, clean_name, normalize_address
+from ..delivery.subscribers import (
+    AddressError,
+    clean_name,
+    forgotten_topics,
+    normalize_address,
+)
 from ..delivery.tokens import check_form_token, check_token, form_token
 from ..rendering.palette import Palette, palette_for
 from ..rendering.templating import environment_for
@@ -307,12 +312,16 @@ class SignupPages:
         """The preferences page; the address as its owner reads it (a domain in Unicode); the
         form holds the saved ``name`` and topics unless given (``chosen``: those ticked)."""
         subscriber = found.subscriber
+        # Topics renamed or removed since they were chosen: the page names them and asks
+        # again, as none of them ticked reads "every topic" while no issue sends them any.
+        gone = forgotten_topics(subscriber.topics, self.config)
         if chosen is None:
             chosen = tuple(subscriber.topics) or self.topics  # none saved: every topic
         return self.page(start_response, status, "public_preferences.html.j2", "preferences",
                          subscriber=subscriber, action=action, topics=self.topics,
                          address=readable_address(subscriber.email), saved=saved,
-                         error=error, chosen=chosen,
+                         error=error, chosen=chosen, gone=gone,
+                         none_left=len(gone) == len(subscriber.topics),
                          name=subscriber.name if name is None else name)
 
     # -- answers --------------------------------------------------------------------------------
