@@ -176,10 +176,12 @@ def send(options: Options, date: dt.date | None, to: str | None, outbox: Path | 
 
     Run it again after a failure or a crash: it resumes, and nobody gets the issue twice.
     With a PostgreSQL state, runs on several machines share the work. Needs the secret in
-    the environment variable named by secret_env. Exit status 1 when any message failed or
-    was not attempted (the SMTP session failed); Ctrl-C stops once the messages in flight
-    are settled, says what went, and exits 130. Without a date it sends nothing, and names
-    the latest published issue and whether it was sent (exit status 2).
+    the environment variable named by secret_env, and the mail server of the config's
+    smtp: section (--outbox does without: refused without one, naming the fix). Exit
+    status 1 when any message failed or was not attempted (the SMTP session failed); Ctrl-C
+    stops once the messages in flight are settled, says what went, and exits 130. Without a
+    date it sends nothing, and names the latest published issue and whether it was sent
+    (exit status 2).
 
     \b
     Examples:

@@ -189,7 +189,8 @@ def publish(options: Options, date: dt.date) -> None:
 @click.pass_obj
 def check(options: Options, strict: bool) -> None:
     """Validate the configuration, every article file and the overrides.yaml of every
-    draft; exit 1 if any is invalid. Also names a publish stopped halfway (the pages around
+    draft; exit 1 if any is invalid. Says what send will do (its SMTP server, or that it
+    refuses without an smtp: section). Also names a publish stopped halfway (the pages around
     its issue not written) and the command that finishes it, the subscribers stored under
     several spellings of one address (by an older version), and how to keep one, and those
     who chose a topic the configuration no longer has, and what to do.
@@ -241,8 +242,9 @@ def check(options: Options, strict: bool) -> None:
                 "published." if draft_errors else "fine."))
     # -- sending (a From with no mail domain, a secret unset here) and the subscribers: a
     # mailbox stored under several spellings, topics the configuration no longer has
-    from ..delivery.readiness import check_lines
+    from ..delivery.readiness import check_lines, sending_line
 
+    echo(sending_line(config))
     for line in check_lines(config):
         echo(line, err=True)
     # -- the published site: a publish stopped halfway, whose issue the pages around it, the

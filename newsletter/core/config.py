@@ -27,6 +27,7 @@ from .settings import (
     EmailSettings,
     SmtpSettings,
     TopicConfig,
+    no_smtp,
 )
 from .signups import check_subscribe
 from .site_url import ONE_CLICK_KEY, check_site_url, one_click_choice
@@ -197,7 +198,8 @@ def _smtp(report: Report, value: Any) -> SmtpSettings:
         rate = positive_number(report, "smtp.rate_per_second", rate)
     lease = positive_number(report, "smtp.lease_seconds", data.get("lease_seconds", 60))
     return SmtpSettings(host.strip(), port or 25, security, texts["username"],
-                        texts["password_env"], concurrency or 1, rate, lease or 60)
+                        texts["password_env"], concurrency or 1, rate, lease or 60,
+                        configured=True)
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -309,7 +311,14 @@ def validate(data: Any, path: Path) -> Config:
 
     schedule = check_schedule(report, data.get("schedule"), timezone)
     smtp = _smtp(report, data.get("smtp"))
-    subscribe = check_subscribe(report, data.get("subscribe"), "smtp" in data)
+    subscribe = check_subscribe(report, data.get("subscribe"), smtp.configured)
+    if not smtp.configured:  # what would need a mail server, said before it fails
+        if schedule is not None and schedule.send:
+            report.warnings.append("schedule.send: true, but every run would publish its "
+                                   f"issue and fail to send it: {no_smtp(path.name)}")
+        if subscribe.enabled:
+            report.warnings.append("subscribe.enabled: true, but readers who sign up would "
+                                   f"get no confirmation email: {no_smtp(path.name)}")
     state_name = string(report, data, "state_dir", ".newsletter")
     state_dir = (folder / state_name).resolve() if state_name else folder / ".newsletter"
     if state_dir.exists() and not state_dir.is_dir():

@@ -46,6 +46,19 @@ class SmtpSettings:
     # How long a sender's claim on a batch of recipients lasts unless renewed: a sender
     # killed mid-batch leaves its unfinished recipients to the others after this long.
     lease_seconds: float = 60
+    # Whether the file has an smtp: section. Without one nothing is delivered (send refuses,
+    # readers cannot sign up by default): never through a server the file does not name.
+    configured: bool = False
+
+
+def no_smtp(config_name: str) -> str:
+    """What every message about a missing ``smtp:`` section says: what it means, and the fix
+    (``init`` writes the section commented out)."""
+    return (f"{config_name} has no smtp: section, so there is no mail server to send through. "
+            "Uncomment the smtp: section `newsletter init` wrote at its end and fill in your "
+            "mail server's host, port and security (none, starttls or ssl); this machine's own "
+            'mail server (what no section meant before) is host: "127.0.0.1", port: 25, '
+            'security: "none"')
 
 
 @dataclass(frozen=True)

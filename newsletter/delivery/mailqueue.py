@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ..core.config import Config
-from ..core.errors import NewsletterError
+from ..core.errors import ConfigError, NewsletterError
 from ..rendering.mail import render_notice
 from ..rendering.message import MessageError, mailbox, notice_message
 from ..state.database import open_database
+from .mailserver import smtp_password
 from .refusals import stops_sending
 from .signups import latest_issue_url, purge
 from .smtp import (
@@ -42,7 +43,6 @@ from .smtp import (
     Refused,
     Retry,
     deliver_one,
-    smtp_password,
 )
 from .subscribers import iso, pending_cutoff
 from .tokens import make_token, read_secret
@@ -258,6 +258,11 @@ class QueueSender:
                              "restart it.")
                 elif first and report.waiting:
                     self.log(f"mail queue: {report.summary()}")
+            except ConfigError as error:  # (no smtp: section): fixed in the file, read at a
+                # restart; said once, not every few seconds
+                self.log(f"mail queue: {error}\nmail queue: sends nothing until the "
+                         "configuration is fixed and this process restarted")
+                return
             except NewsletterError as error:
                 self.log(f"mail queue: {error}")
             except Exception as error:  # keep serving pages; say what went wrong

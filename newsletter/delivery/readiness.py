@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from ..core.config import Config
 from ..core.errors import UnsetVariable
 from ..core.headers import mailbox
-from .smtp import smtp_password
+from ..core.settings import no_smtp
+from .mailserver import smtp_password
 from .subscribers import stored_subscribers_lines
 from .tokens import read_secret
 
@@ -65,7 +66,8 @@ def sender_domain_lines(config: Config) -> list[str]:
 def environment_lines(config: Config) -> list[str]:
     """A warning for each variable ``send`` (and ``serve``) need that this shell lacks."""
     lines = []
-    needed: list[Callable[[Config], object]] = [smtp_password]  # with smtp.username
+    # with smtp.username; without an smtp: section, sending_line says what send does
+    needed: list[Callable[[Config], object]] = [smtp_password] if config.smtp.configured else []
     if config.subscribe.enabled or (config.schedule is not None and config.schedule.send):
         needed.insert(0, read_secret)  # secret_env: the links of every email
     for read in needed:
@@ -75,3 +77,16 @@ def environment_lines(config: Config) -> list[str]:
             lines.append(f"warning: {error}. (check goes on without it, but send and serve "
                          "refuse to start from a shell that lacks it.)")
     return lines
+
+
+def sending_line(config: Config) -> str:
+    """What ``send`` will do, for ``check``: the server it delivers through, or that it
+    refuses to without an smtp: section, and how to give it one."""
+    smtp = config.smtp
+    if not smtp.configured:
+        form = "" if config.subscribe.enabled else " (and serve shows no signup form)"
+        return (f"Sending: send refuses to deliver{form}: {no_smtp(config.path.name)}. "
+                "`send --outbox DIR` writes the messages as files meanwhile.")
+    login = f", logging in as {smtp.username}" if smtp.username else ""
+    return (f"Sending: send delivers through the SMTP server {smtp.host}:{smtp.port} "
+            f"(security: {smtp.security}{login}).")

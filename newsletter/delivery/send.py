@@ -56,6 +56,7 @@ from .editions import EditionKey, edition_for, edition_key
 from .interrupts import settle_on_interrupt
 from .leases import release_dead_here
 from .mailboxes import subscriber_key
+from .mailserver import smtp_password
 from .outcome import read_back
 from .refusals import verdict
 from .report import SendReport
@@ -73,7 +74,6 @@ from .smtp import (
     deliver_one,
     envelope_sender,
     refused_session,
-    smtp_password,
 )
 from .subscribers import HOW_TO_ADD, AddressError, normalize_address, stored_topics
 from .tokens import link_tokens, new_key, read_secret

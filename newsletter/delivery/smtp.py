@@ -3,7 +3,6 @@ connections, and a pacer for the configured rate."""
 
 from __future__ import annotations
 
-import os
 import re
 import smtplib
 import socket
@@ -13,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core.config import Config
-from ..core.errors import ConfigError, NewsletterError, UnsetVariable
+from ..core.errors import NewsletterError
 from ..rendering.message import mailbox
 
 SMTP_TIMEOUT = 60.0  # seconds for one SMTP command: a stuck server is a dropped connection
@@ -146,26 +145,6 @@ def _turned_away(said: str, code: int, reply: object,
                     "later, and if it lasts, ask the list named for removal")
     return kind(f"{said}: a sending quota or rate limit, which passes with time; "
                 "tried again later, and if it lasts, see the server's limits for this sender")
-
-
-def smtp_password(config: Config) -> str | None:
-    settings = config.smtp
-    if not settings.username:
-        return None
-    name = settings.password_env
-    if not name:
-        # A configuration error, so that a scheduler waits for the file to be fixed
-        # instead of trying again every half hour.
-        raise ConfigError(str(config.path), [
-            "smtp.username is set but smtp.password_env is not: name the environment "
-            "variable that holds the SMTP password (password_env: SMTP_PASSWORD)"])
-    value = os.environ.get(name)
-    if value is None:
-        raise UnsetVariable(f"the environment variable {name} (smtp.password_env) is not "
-                            f"set: it holds the SMTP password. Set it where newsletter runs "
-                            f"(export {name}=...), or name another variable in "
-                            "smtp.password_env", name)
-    return value
 
 
 class Connection:

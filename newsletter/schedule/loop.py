@@ -26,7 +26,7 @@ from ..core.config import Config
 from ..core.errors import NewsletterError
 from ..core.text import terminal_safe
 from ..core.timing import schedule_cron, schedule_settings
-from ..delivery.smtp import smtp_password
+from ..delivery.mailserver import smtp_password
 from ..delivery.tokens import read_secret
 from .job import IssueJob, WallClockTrigger, grace
 from .roles import HEALTH_CHECK, SchedulerLeadership, scheduler_lock
