@@ -56,10 +56,11 @@ def test_the_date_twice_is_a_usage_error(one: Path, command: str) -> None:
 
 
 def test_a_command_that_needs_a_date_asks_for_it(one: Path) -> None:
+    # publish names the latest draft (tests/test_publish_lock.py), and publishes nothing
     result = invoke(one, "publish")
     assert result.exit_code == 2
-    assert "which issue? Give its date: newsletter publish YYYY-MM-DD" in result.stderr
-    # send names the latest published issue too (tests/test_by_hand.py), and sends nothing
+    assert "newsletter publish needs the date of a built issue (YYYY-MM-DD)" in result.stderr
+    # send names the latest published issue (tests/test_by_hand.py), and sends nothing
     result = invoke(one, "send")
     assert result.exit_code == 2
     assert "newsletter send needs the date of a published issue (YYYY-MM-DD)" in result.stderr

@@ -273,3 +273,51 @@ def test_publishing_the_next_issue_after_a_theme_change_rewrites_only_its_neighb
     assert {name for name in kept if now[name] != kept[name]} == {"index.html"}
     page = now["index.html"].decode("utf-8")
     assert FOOTER in page and f'href="../{SECOND}/index.html" rel="next"' in page
+
+
+@pytest.mark.parametrize("takedown", ["excluded", "deleted"])
+def test_a_published_issue_is_never_emptied_and_no_advice_loops_back(
+        tmp_path: Path, takedown: str) -> None:
+    """The editor takes down every article of a published issue (excluded in overrides.yaml,
+    or its file deleted). build --force used to say "nothing to build" and exit 0, leaving
+    the articles on the page and in the feeds, while publish and explain kept naming that
+    same command. Now build refuses (exit 1), writing nothing, naming the issue and the ways
+    out; publish and explain say the edit empties it instead of naming --force as the fix."""
+    from conftest import write_article, write_config
+
+    write_article(tmp_path / "articles", "story-17",
+                  publishedDateTime=dt.datetime(2021, 2, 17, 12, tzinfo=dt.UTC))
+    write_config(tmp_path)
+    assert run(tmp_path, "build", "--date", "2021-02-22", "--publish").exit_code == 0
+    output = tmp_path / "issues"
+    overrides = output / "2021-02-22" / "overrides.yaml"
+    if takedown == "excluded":
+        overrides.write_text("exclude: [story-17]\n", "utf-8")
+    else:
+        (tmp_path / "articles" / "story-17.md").unlink()
+    before = tree(output)
+    for command in (["build", "--date", "2021-02-22", "--force"],
+                    ["build", "--date", "2021-02-22"]):
+        refused = run(tmp_path, *command)
+        assert refused.exit_code == 1, refused.output
+        assert ("Error: issue 2021-02-22 is published (1 article) and rebuilding it would "
+                "leave no article in it (") in refused.stderr
+        assert ("so nothing was written: its page and the feeds still show it as published. "
+                "A published issue is corrected, never emptied: keep at least one article "
+                f"(take an entry out of exclude in {overrides}, or pin another article of "
+                "its window), then `newsletter build --date 2021-02-22 --force` corrects "
+                "it; or undo the edit") in refused.stderr
+        assert "nothing to build" not in refused.output
+        assert tree(output) == before
+    if takedown == "excluded":  # the edit publish and explain compare with the issue
+        loop = "`newsletter build --date 2021-02-22 --force` corrects the published issue"
+        emptied = ("the edits leave no article in it, and a published issue is corrected, "
+                   "never emptied (`newsletter build --date 2021-02-22 --force` refuses it)")
+        published = run(tmp_path, "publish", "2021-02-22")
+        assert published.exit_code == 0, published.output
+        assert emptied in published.stderr and loop not in published.stderr
+        explained = run(tmp_path, "explain", "2021-02-22")
+        assert emptied in explained.output and loop not in explained.output
+        overrides.write_text("exclude: []\n", "utf-8")  # undone: the issue as it was
+        assert run(tmp_path, "build", "--date", "2021-02-22", "--force").exit_code == 0
+        assert tree(output) == {**before, "2021-02-22/overrides.yaml": b"exclude: []\n"}

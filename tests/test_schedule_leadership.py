@@ -33,10 +33,12 @@ def test_a_scheduler_frozen_mid_run_leaves_the_run_to_the_one_that_took_over(
         tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     """The active scheduler freezes after rendering the issue and before writing it (a
-    machine paused, cut off); PostgreSQL ends its session, the standby takes over, builds the
-    issue from the corpus as it is by then (an article's title was corrected meanwhile),
-    publishes and sends it. The frozen one wakes: it stops before writing, so the published
-    page stays the one the subscribers were sent, and it neither sends nor records."""
+    machine paused, cut off); PostgreSQL ends its session, the standby takes over, reads the
+    corpus as it is by then (an article's title was corrected meanwhile) and waits for the
+    output folder, which the frozen one still holds. The frozen one wakes: it stops before
+    writing and lets go of the folder; the standby builds, publishes and sends the issue, so
+    the published page stays the one the subscribers were sent, and the frozen one neither
+    sends nor records."""
     now = dt.datetime.now(dt.UTC)
     fire = (now - dt.timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
     published = fire - dt.timedelta(days=1)
@@ -54,14 +56,16 @@ def test_a_scheduler_frozen_mid_run_leaves_the_run_to_the_one_that_took_over(
         add_people(config, tmp_path, [f"{p},," for p in everyone])
         real_render = build.render_issue_files
         successor = tmp_path / "successor.log"
+        standbys = []
 
         def rendered_then_frozen(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             result = real_render(*args, **kwargs)
             write_article(tmp_path / "articles", "story", publishedDateTime=published,
                           title="Chips ship on time, after all")
             end_leadership(postgres_url, os.getpid())
-            standby = start(config_path, successor, "schedule", "--once")
-            assert standby.wait(timeout=120) == 0, successor.read_text()
+            standbys.append(start(config_path, successor, "schedule", "--once"))
+            wait_for(lambda: f"waiting for PID {os.getpid()}" in successor.read_text(),
+                     "the standby to wait for the output folder", timeout=120)
             return result
 
         monkeypatch.setattr(build, "render_issue_files", rendered_then_frozen)
@@ -71,6 +75,7 @@ def test_a_scheduler_frozen_mid_run_leaves_the_run_to_the_one_that_took_over(
                 loop.run_scheduler(config, once=True, clock=lambda: now)
             except LeadershipLost as error:
                 lost = error
+        assert standbys and standbys[0].wait(timeout=120) == 0, successor.read_text()
     text = successor.read_text()
     assert "built and published" in text, text
     page = issue_page(tmp_path, fire.date().isoformat())

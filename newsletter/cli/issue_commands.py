@@ -15,7 +15,13 @@ from ..core.folders import DEFAULT_CONFIG_NAME
 from ..core.models import Issue, IssueStatus
 from ..core.text import plural, topic_key
 from ..publishing.build import build_issue, publish_issue, read_and_select, why_empty
-from ..publishing.drafts import check_draft_overrides, find_drafts, wanted_by, windows_to_keep
+from ..publishing.drafts import (
+    check_draft_overrides,
+    find_drafts,
+    wanted_by,
+    which_draft,
+    windows_to_keep,
+)
 from ..publishing.editing import (
     NOT_APPLIED,
     correcting,
@@ -50,6 +56,7 @@ from .options import (
     report_problems,
     say_links,
 )
+from .running_commands import preview, schedule
 from .state_commands import state
 
 
@@ -94,7 +101,7 @@ def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
     """
     config, strict = options.load(strict)
     result = build_issue(config, issue_date(date, config), strict=strict, force=force,
-                         publish=publish, now=dt.datetime.now(dt.UTC))
+                         publish=publish, now=dt.datetime.now(dt.UTC), waiting=waiting)
     report_problems(result.problems)
     for note in reading_notes(result.reading, config.corpus):
         echo(note, err=True)
@@ -138,20 +145,23 @@ def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
 
 
 @cli.command()
-@date_argument("The issue to publish.", required=True)
+@date_argument("The issue to publish.")
 @click.pass_obj
-def publish(options: Options, date: dt.date) -> None:
+def publish(options: Options, date: dt.date | None) -> None:
     """Publish a built issue as it stands, then regenerate the archive and the feeds.
+    Without a date it publishes nothing, and names the latest draft (exit status 2).
 
     \b
     Example:
       newsletter publish 2021-02-22
     """
     config, _ = options.load()
+    if date is None:  # never a guess: an issue published cannot be taken back
+        raise click.UsageError(which_draft(config.output))
     already = IssueStore(config.output).status(date) == IssueStatus.PUBLISHED
     for warning in overrides_warnings(config, date):  # as build and explain warn (a key
         echo(f"warning: {warning}", err=True)  # added since the build, say)
-    issue, written = publish_issue(config, date)
+    issue, written = publish_issue(config, date, waiting=waiting)
     if already:
         echo(f"Issue {issue.slug} was published already: {len(written)} file(s) brought up "
              f"to date in {config.output} (the archive and the feeds; the issue stays as it "
@@ -162,6 +172,7 @@ def publish(options: Options, date: dt.date) -> None:
     say_links(other_issues_files(written, config, issue))
     edits: tuple[str, ...] = ()
     rebuilt: Issue | None = None
+    emptied = False  # the edits leave no article: a correction build --force refuses
     refused: tuple[str, ...] = ()  # the problems of the entries build refuses (a typo)
     try:
         edits = edits_since_published(config, issue) if already else ()
@@ -169,6 +180,7 @@ def publish(options: Options, date: dt.date) -> None:
             again = read_and_select(config, date, complete=False, lenient=True)
             refused = again.unapplied
             rebuilt = None if refused else again.selection.issue
+            emptied = not again.selection.issue.sections
     except NewsletterError as error:  # published all the same: the file is the editor's
         echo(f"warning: {error}", err=True)
     if rebuilt is not None and rebuilds_the_same(config, issue, rebuilt):
@@ -176,8 +188,8 @@ def publish(options: Options, date: dt.date) -> None:
     elif edits:  # publishing again applies nothing: say so, or the fix seems out
         echo(f"warning: {config.output / issue.slug / OVERRIDES_FILE}: changed since issue "
              f"{issue.slug} was published ({', '.join(edits)} not in it); publishing again "
-             f"does not apply it: {correcting(issue.slug, len(refused))} (its email is not "
-             "sent again)", err=True)
+             f"does not apply it: {correcting(issue.slug, len(refused), emptied=emptied)} "
+             "(its email is not sent again)", err=True)
     elif already and (kept := kept_as_it_was(config, issue)):  # a template or theme changed
         echo(f"Issue {issue.slug}: {kept}.")
     for problem in refused:  # named as build and explain name them, with the id meant
@@ -303,93 +315,14 @@ def explain(options: Options, date: dt.date | None, as_json: bool) -> None:
         sys.exit(1)
 
 
-@cli.command(short_help="Serve drafts to the editor's browser, reloading on every change; "
-                        "writes and publishes nothing.")
-@date_argument("The issue to open. Default: the latest draft with articles in it (the "
-               "next scheduled issue not published yet, an issue folder you started, the "
-               "issue after the latest published one, or the issue holding the newest "
-               "article).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="The address to listen on; anything but loopback shows drafts to others.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
-              help="The port to listen on; 0 picks a free one.")
-@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
-              help="A host name (besides localhost) that browsers may use to reach the "
-                   "preview, e.g. this machine's name; repeatable. Requests naming any other "
-                   "host are refused, on every address.")
-@click.option("--poll/--no-poll", default=None,
-              help="Poll for changes instead of OS notifications (default: poll only on a "
-                   "network mount, where edits made on other machines raise none).")
-@click.option("--strict", is_flag=True, help=STRICT_HELP)
-@click.pass_obj
-def preview(options: Options, date: dt.date | None, host: str, port: int,
-            allow_hosts: tuple[str, ...], poll: bool | None, strict: bool) -> None:
-    """Serve drafts to the editor's browser, rendered in memory: writes nothing, publishes
-    nothing. The page reloads itself when an article, the config, a template or the
-    issue's overrides.yaml changes.
-
-    \b
-    Examples:
-      newsletter preview
-      newsletter preview --date 2021-02-22 --port 8001
-      newsletter preview --host 0.0.0.0 --allow-host editor.example.org
-    """
-    from ..web.preview import PreviewServer
-
-    config, strict = options.load(strict)
-    server = PreviewServer(config.path, host=host, port=port, strict=strict,
-                           default_date=date,
-                           allow_hosts=allow_hosts, poll=poll)
-    if not server.loopback:
-        names = ", ".join(["localhost", *sorted(server.app.allowed_hosts)])
-        echo(f"warning: serving on {host}: anyone who can reach this machine can connect. "
-             f"The Host check stays on for every address: only requests naming {names} are "
-             "answered (add names with --allow-host), so web pages elsewhere cannot read "
-             "the drafts through DNS rebinding.", err=True)
-    echo(f"Previewing {config.title}: {server.url}/")
-    if date is not None:
-        echo(f"Issue {date.isoformat()}: {server.draft_url(date)}")
-    else:  # rendering the candidates says which have articles
-        listing = server.listing()
-        echo(f"Issue {listing.default.isoformat()}: {server.draft_url(listing.default)}")
-        for other in listing.others:
-            note = f" ({other.note})" if other.note else ""
-            echo(f"  also: {other.date.isoformat()}{note}: {server.draft_url(other.date)}")
-    echo("Saving an article, the config, a template or overrides.yaml reloads the page. "
-         "Ctrl-C stops.")
-    server.serve_forever()
-
-
-@cli.command(short_help="Build and publish each issue when schedule.cron says (--once: one "
-                        "pass, for cron or a systemd timer).")
-@click.option("--once", is_flag=True,
-              help="One pass (make up the latest run if it is due), then exit: for cron or a "
-                   "systemd timer. Exit status 1 when the run failed.")
-@click.option("--strict", is_flag=True, help=STRICT_HELP)
-@click.pass_obj
-def schedule(options: Options, once: bool, strict: bool) -> None:
-    """Build and publish each issue when schedule.cron says, until stopped (SIGTERM or
-    Ctrl-C stop it cleanly, after the run in progress). On start, the latest missed run is
-    made up when it is at most schedule.catch_up_hours late. An edit of the configuration
-    file is followed without a restart. One scheduler per output folder. Logs go to stderr
-    with timestamps.
-
-    \b
-    Examples:
-      newsletter schedule
-      newsletter schedule --once
-    """
-    from ..schedule.loop import configure_logging, run_scheduler
-
-    config, strict = options.load(strict)
-    configure_logging()
-    status = run_scheduler(config, reload=lambda: options.load(strict)[0], once=once,
-                           strict=strict)
-    if status:
-        raise click.ClickException("the run failed (see the log above)")
+def waiting(line: str) -> None:
+    """Told when a build or publish waits for another writing the output folder."""
+    echo(f"{line[0].upper()}{line[1:]}...", err=True)
 
 
 for command in (subscribers, send, send_pending, serve, state):  # delivery, state_commands
+    cli.add_command(command)
+for command in (preview, schedule):  # running_commands.py
     cli.add_command(command)
 cli.add_command(init)  # init_command.py
 

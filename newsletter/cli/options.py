@@ -194,9 +194,10 @@ class IssueDate(click.ParamType):
 DATE = IssueDate()
 
 
-def date_argument(help: str, *, required: bool = False) -> Callable[[F], F]:
+def date_argument(help: str) -> Callable[[F], F]:
     """The issue date as an argument or as ``--date`` (both at once: a usage error); the
-    command receives it as ``date`` (None when not given and not ``required``)."""
+    command receives it as ``date`` (None when not given: publish and send then name the
+    issue meant, rather than say only "which issue?")."""
 
     def decorate(command: F) -> F:
         @functools.wraps(command)
@@ -207,9 +208,6 @@ def date_argument(help: str, *, required: bool = False) -> Callable[[F], F]:
                 raise click.UsageError(
                     "the date is given twice: either as the argument "
                     f"({ctx.command_path} {date.isoformat()}) or as --date, not both", ctx)
-            if date is None and date_option is None and required:
-                raise click.UsageError(
-                    f"which issue? Give its date: {ctx.command_path} YYYY-MM-DD", ctx)
             return command(*args, date=date if date is not None else date_option, **kwargs)
 
         wrapper = click.argument("date", type=DATE, required=False,

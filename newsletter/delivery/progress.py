@@ -11,11 +11,10 @@ subscribed since). One whose ledger was pruned was sent, and is never sent again
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from ..core.config import Config
-from ..core.models import Issue, IssueStatus
+from ..core.models import Issue
 from ..publishing.issues import IssueStore
 from ..state.database import open_database
 from ..state.prune import pruned_issue
@@ -69,25 +68,12 @@ def send_progress(config: Config, issue: Issue) -> SendProgress:
     return SendProgress(slug, int(row[0]), int(row[1]), len(left))
 
 
-def latest_published(config: Config) -> tuple[Issue | None, dt.date | None]:
-    """The latest published issue, and the date of the latest draft after it (None when
-    there is none)."""
-    store = IssueStore(config.output)
-    draft = None
-    for date in reversed(store.dates()):
-        issue = store.get(date)
-        if issue is not None and issue.status == IssueStatus.PUBLISHED:
-            return issue, draft
-        draft = draft or date
-    return None, draft
-
-
 def which_issue(config: Config) -> str:
     """What ``newsletter send`` without a date says: it sends nothing then, but names the
     latest published issue, whether it was sent, and the command that sends it; or, with
     none published, how to publish one."""
     needs = "newsletter send needs the date of a published issue (YYYY-MM-DD)"
-    latest, draft = latest_published(config)
+    latest, draft = IssueStore(config.output).latest_published()
     if latest is None:
         if draft is not None:
             slug = draft.isoformat()

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..core.config import Config
 from ..core.errors import OVERRIDES, ConfigError, NewsletterError, StrictError
 from ..core.models import Issue, IssueStatus, Problem, Selection
+from ..core.text import plural
 from ..core.timing import issue_timestamp, minute_text
 from ..reading.corpus import CorpusReading, read_corpus
 from ..rendering.pages import archive_path, archive_years
@@ -29,6 +30,7 @@ from .editing import pinned_again, record_only, unshown_intros, with_intros
 from .issuefile import ISSUE_FILE, DamagedIssueError, issue_json
 from .issues import IssueStore, neighbours
 from .output import remove_files, write_files
+from .publishlock import writing_output
 from .rendered import changed_files, differs, render_issue_files
 from .site import render_site_files
 from .unfinished import UNFINISHED_FILE, unfinished_dates, unfinished_file
@@ -76,14 +78,8 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
         raise StrictError("\n".join(f"{w} (an error with --strict)" for w in warnings),
                           (str(overrides_path),))  # the file to correct
     if reading is None:
-        window = issue_window(issue_date, config.timezone, config.window_days)
-        whole = complete or strict
-        # A complete reading accounts for every file, and keeps of the articles outside
-        # the window only what explain reports of them: 100,000 whole articles would not fit.
-        reading = read_corpus(
-            config.corpus, cache_dir=config.state_dir, keep_open=config.open_folders,
-            wanted=overrides.pin + overrides.exclude,
-            window=None if whole else window, brief_outside=window if whole else None)
+        reading = _read(config, issue_date, overrides.pin + overrides.exclude,
+                        whole=complete or strict)
     if strict and reading.problems:
         listed = "\n".join(f"  {p}" for p in reading.problems)
         raise StrictError(
@@ -118,6 +114,18 @@ def read_and_select(config: Config, issue_date: dt.date, *, strict: bool = False
     return BuildResult(replace(selection, issue=issue), reading,
                        warnings=warnings + again + unshown,
                        unapplied=tuple(str(e) for e in errors))
+
+
+def _read(config: Config, issue_date: dt.date, wanted: tuple[str, ...], *,
+          whole: bool) -> CorpusReading:
+    """The corpus as an issue's selection needs it: ``wanted`` (its pins and excludes) kept
+    whatever their date. A ``whole`` reading accounts for every file, and keeps of the
+    articles outside the window only what explain reports of them: 100,000 whole articles
+    would not fit."""
+    window = issue_window(issue_date, config.timezone, config.window_days)
+    return read_corpus(
+        config.corpus, cache_dir=config.state_dir, keep_open=config.open_folders,
+        wanted=wanted, window=None if whole else window, brief_outside=window if whole else None)
 
 
 def why_empty(result: BuildResult, *, explained: bool = False) -> str:
@@ -229,20 +237,65 @@ def _remove_stale_draft(config: Config, store: IssueStore, issue_date: dt.date) 
     return bool(remove_files(config.output, [f"{slug}/{name}" for name in DRAFT_FILES]))
 
 
+def _emptied(config: Config, store: IssueStore, result: BuildResult, issue_date: dt.date
+             ) -> NewsletterError | None:
+    """The error for a rebuild that would leave a published issue with no article (every
+    article excluded or deleted: a takedown), None for any other issue. Its email went out
+    and its page, the archive and the feeds show it: an issue with nothing in it is no issue
+    to correct it to, and saying "nothing to build" would leave the articles online."""
+    try:
+        stored = store.get(issue_date)
+    except DamagedIssueError:  # named by every command that reads it, with its fix
+        return None
+    published = (store.damaged.published if store.damaged is not None else
+                 stored is not None and stored.status == IssueStatus.PUBLISHED)
+    if not published:
+        return None
+    slug = issue_date.isoformat()
+    shown = f" ({plural(len(stored.placed), 'article')})" if stored is not None else ""
+    return NewsletterError(
+        f"issue {slug} is published{shown} and rebuilding it would leave no article in it "
+        f"({why_empty(result)}), so nothing was written: its page and the feeds still show "
+        "it as published. A published issue is corrected, never emptied: keep at least one "
+        f"article (take an entry out of exclude in {config.output / slug / OVERRIDES_FILE}, "
+        "or pin another article of its window), then `newsletter build --date "
+        f"{slug} --force` corrects it; or undo the edit to leave it as it is (its email is "
+        "never sent again either way)")
+
+
 def build_issue(config: Config, issue_date: dt.date, *, strict: bool = False,
                 force: bool = False, publish: bool = False, now: dt.datetime | None = None,
-                before_writing: Callable[[], None] | None = None) -> BuildResult:
+                before_writing: Callable[[], None] | None = None,
+                waiting: Callable[[str], None] | None = None) -> BuildResult:
     """Select the issue dated ``issue_date`` and write its folder (and publish it if asked).
 
     An issue with nothing in it is not an error: nothing is written and ``empty_reason``
-    says why. A published issue is only rebuilt with ``force`` when the rebuild would change
-    it; rebuilding it unchanged is a no-op. ``now`` (the wall clock when None) is recorded
-    as the correction time of a published issue that a forced rebuild changes.
+    says why; but a published issue that would be left with nothing is refused. A published
+    issue is only rebuilt with ``force`` when the rebuild would change it; rebuilding it
+    unchanged is a no-op. ``now`` (the wall clock when None) is recorded as the correction
+    time of a published issue that a forced rebuild changes. The corpus read, the rest holds
+    the output folder's lock (:mod:`.publishlock`; ``waiting`` is told when it waits for it).
     """
+    overrides = load_overrides(config.output / issue_date.isoformat() / OVERRIDES_FILE,
+                               partial=True)  # only what to read; read_and_select checks it
+    reading = _read(config, issue_date, overrides.pin + overrides.exclude, whole=strict)
+    slug = issue_date.isoformat()
+    with writing_output(config.output, f"build of issue {slug}", waiting):
+        return _build(config, issue_date, reading, strict=strict, force=force,
+                      publish=publish, now=now, before_writing=before_writing)
+
+
+def _build(config: Config, issue_date: dt.date, reading: CorpusReading, *, strict: bool,
+           force: bool, publish: bool, now: dt.datetime | None,
+           before_writing: Callable[[], None] | None) -> BuildResult:
     store = IssueStore.of(config, rebuild=issue_date if force else None)
-    result = read_and_select(config, issue_date, strict=strict, complete=False, store=store)
+    result = read_and_select(config, issue_date, strict=strict, complete=False, store=store,
+                             reading=reading)
     issue = result.selection.issue
     if not issue.sections:
+        emptied = _emptied(config, store, result, issue_date)
+        if emptied is not None:
+            raise emptied
         return replace(result, empty_reason=why_empty(result),
                        removed_draft=_remove_stale_draft(config, store, issue_date))
     stored = store.get(issue_date)
@@ -293,8 +346,17 @@ def _refused(config: Config, issue_date: dt.date, store: IssueStore) -> list[str
 
 
 def publish_issue(config: Config, issue_date: dt.date, *,
-                  before_writing: Callable[[], None] | None = None
+                  before_writing: Callable[[], None] | None = None,
+                  waiting: Callable[[str], None] | None = None
                   ) -> tuple[Issue, tuple[Path, ...]]:
+    """:func:`_publish`, holding the output folder's lock (:mod:`.publishlock`)."""
+    with writing_output(config.output, f"publish of issue {issue_date.isoformat()}", waiting):
+        return _publish(config, issue_date, before_writing=before_writing)
+
+
+def _publish(config: Config, issue_date: dt.date, *,
+             before_writing: Callable[[], None] | None = None
+             ) -> tuple[Issue, tuple[Path, ...]]:
     """Publish the built issue as it stands (what the editor previewed), then regenerate the
     archive and the feeds from every published issue. An issue published already stays as
     it was (its email files and its page): only the archive and the feeds

@@ -234,3 +234,23 @@ def _key_lines(path: Path) -> dict[str, int]:
         if found:
             lines.setdefault(found[1], number)
     return lines
+
+
+def which_draft(output: Path) -> str:
+    """What ``newsletter publish`` without a date says: it publishes nothing then (the wrong
+    issue published cannot be taken back), but names the latest draft, a built issue after
+    the latest published one, and the command that publishes it; as ``send`` names the
+    latest published issue."""
+    needs = "newsletter publish needs the date of a built issue (YYYY-MM-DD)"
+    latest, draft = IssueStore(output).latest_published()
+    after = f"; the latest published is {latest.slug}" if latest is not None else ""
+    if draft is not None:
+        slug = draft.isoformat()
+        return (f"{needs}; the latest draft is {slug} (built, not published{after}): look "
+                f"at it (newsletter preview {slug}), then newsletter publish {slug}")
+    if latest is not None:
+        return (f"{needs}; {output} has no draft after the latest published issue, "
+                f"{latest.slug}: build the next with newsletter build --date YYYY-MM-DD, "
+                "look at it, then newsletter publish YYYY-MM-DD")
+    return (f"{needs}, and there is no issue in {output} yet: build one with newsletter "
+            "build --date YYYY-MM-DD, look at it, then newsletter publish YYYY-MM-DD")

@@ -123,17 +123,25 @@ def published_lines(config: Config, issue: Issue, rebuilt: Issue | None = None,
         lines.append(f"  {same}")
     elif edits:
         report = "" if refused else "this report is what rebuilding it gives; "
+        emptied = rebuilt is not None and not rebuilt.sections
         lines.append(f"  {OVERRIDES_FILE} changed since ({', '.join(edits)}): {report}"
-                     f"{correcting(issue.slug, refused)}")
+                     f"{correcting(issue.slug, refused, emptied=emptied)}")
     return lines
 
 
-def correcting(slug: str, refused: int = 0) -> str:
+def correcting(slug: str, refused: int = 0, *, emptied: bool = False) -> str:
     """How the published issue ``slug`` gets the edits of its overrides.yaml it lacks, as
     explain, the preview and publish all say it: `build --force` corrects it, once the
     ``refused`` entries (how many build refuses: a typo, each named with its problem) are
-    fixed, as --force refuses the file until then."""
+    fixed, as --force refuses the file until then. ``emptied``: the edits leave no article
+    in it (a takedown of every one), which --force refuses too: naming it would send the
+    editor round in a circle."""
     force = f"`newsletter build --date {slug} --force`"
+    if emptied and not refused:
+        return (f"the edits leave no article in it, and a published issue is corrected, never "
+                f"emptied ({force} refuses it): keep at least one article (take an entry "
+                "out of exclude, or pin another article of its window), then run it; or "
+                "undo the edit to leave the issue as it is")
     if not refused:
         return f"{force} corrects the published issue"
     entries = ("the entry `build` refuses (named with its problem)" if refused == 1 else

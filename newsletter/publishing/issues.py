@@ -176,6 +176,17 @@ class IssueStore:
                     featured.setdefault(url, date.isoformat())
         return featured
 
+    def latest_published(self) -> tuple[Issue | None, dt.date | None]:
+        """The latest published issue, and the date of the latest draft after it (None when
+        there is none): what ``send`` and ``publish`` without a date name."""
+        draft = None
+        for date in reversed(self.dates()):
+            issue = self.get(date)
+            if issue is not None and issue.status == IssueStatus.PUBLISHED:
+                return issue, draft
+            draft = draft or date
+        return None, draft
+
     def featured_before(self, issue_date: dt.date) -> frozenset[str]:
         """Canonical URLs of the articles featured in published issues dated before the date."""
         return frozenset(self.featured_in(issue_date))

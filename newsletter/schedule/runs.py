@@ -230,12 +230,15 @@ def run_issue(config: Config, fire_time: dt.datetime, *, strict: bool = False,
     def before_writing() -> None:
         guard(f"writing issue {slug}")
 
+    def waiting(line: str) -> None:  # then it goes on, or fails as a passing failure
+        log.info("issue %s: %s", slug, line)
+
     if _issue_status(config, issue_date) == IssueStatus.PUBLISHED:
         # Published, but this run is not recorded: it may have stopped (disk full, killed)
         # after writing the issue and before the archive, the feeds and the pages of the
         # issues around it (their previous/next link), which publishing again writes (only
         # what differs; the issue stays as it was, what subscribers got).
-        issue, written = build.publish_issue(config, issue_date,
+        issue, written = build.publish_issue(config, issue_date, waiting=waiting,
                                              before_writing=before_writing)
         if written:
             log.info("issue %s is already published: brought %d file(s) up to date in %s "
@@ -256,7 +259,7 @@ def run_issue(config: Config, fire_time: dt.datetime, *, strict: bool = False,
         record_completed(config, fire_time)
         return
     result = build.build_issue(config, issue_date, strict=strict, publish=settings.publish,
-                               before_writing=before_writing)
+                               before_writing=before_writing, waiting=waiting)
     for problem in result.problems:
         log.warning("skipped invalid article file: %s", problem)
     for warning in result.warnings:

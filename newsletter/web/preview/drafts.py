@@ -92,7 +92,8 @@ def render_draft(config: Config, issue_date: dt.date, *, strict: bool = False,
     common: dict[str, Any] = dict(slug=issue.slug, version=version,
                                   selection=result.selection, published=published,
                                   edits_not_published=edits, edits_placing_nothing=same,
-                                  correcting=correcting(issue.slug, len(result.unapplied))
+                                  correcting=correcting(issue.slug, len(result.unapplied),
+                                                        emptied=not issue.sections)
                                   if edits else "",
                                   published_with=published_with(stored) if stored else "",
                                   reading=result.reading,
