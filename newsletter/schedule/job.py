@@ -272,7 +272,8 @@ class IssueJob:
         self.retry = Retry(fired, fire, attempt, at)
         log.warning("the run of %s (issue %s) is tried again at %s (retry %d; tried again "
                     "while within schedule.catch_up_hours, %g, of its fire time)", when(fire),
-                    issue, at.strftime("%Y-%m-%d %H:%M:%S %Z"), attempt,
+                    issue, at.astimezone(fired.timezone).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                    attempt,
                     settings.catch_up_hours)
 
     def retry_now(self) -> None:
