@@ -58,6 +58,7 @@ from .leases import release_dead_here
 from .mailboxes import subscriber_key
 from .mailserver import smtp_password
 from .outcome import read_back
+from .progress import send_progress
 from .refusals import verdict
 from .report import SendReport
 from .runmarks import live_run, send_lock
@@ -170,7 +171,7 @@ def send_issue(config: Config, issue_date: dt.date, *, to: str | None = None,
     and :class:`~newsletter.core.errors.NotAsPublished` before sending anything when the
     issue's email is not the one published (a test copy goes, with a warning), unless nobody
     was tried it yet and only its rendering changed: its email files are then written again
-    (``unsent.py``).
+    (``unsent.py``); with nobody left to send it to, there is nothing to refuse.
     """
     issue = load_published_issue(config, issue_date)
     # Each message is rendered as it is sent: with a template, the theme or the config
@@ -189,6 +190,8 @@ def send_issue(config: Config, issue_date: dt.date, *, to: str | None = None,
         return _write_outbox_run(config, issue, secret, outbox, log)
     password = smtp_password(config)
     with _exclusive(config, issue.slug), live_run(config, issue.slug) as run:
+        if unlike is not None and _sent_to_everyone(config, issue, log):
+            return SendReport(issue.slug)  # nobody would get the email that differs
         if unlike is not None:  # written again when nobody was sent it yet, else refused
             refresh_unsent(config, issue, unlike, log)
         report = _send(config, issue, run, secret, password, log, retry or DEFAULT_RETRY,
@@ -197,6 +200,18 @@ def send_issue(config: Config, issue_date: dt.date, *, to: str | None = None,
         for line in report.advice():
             log(line)
     return report
+
+
+def _sent_to_everyone(config: Config, issue: Issue, log: Log) -> bool:
+    """Whether nobody is left to send the issue to, said in one line if so: the email that
+    is no longer the published one then reaches nobody, and there is nothing to refuse. A
+    pruned ledger is refused as ever (``refuse_pruned``)."""
+    progress = send_progress(config, issue)
+    if not progress.done or progress.pruned:
+        return False
+    log(f"Issue {issue.slug} was already sent to everyone ({progress.describe()}): nothing "
+        "to send.")
+    return True
 
 
 @contextlib.contextmanager
