@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -225,8 +226,19 @@ def decoy_environment(folder: Path) -> dict[str, str]:
 
 
 def run(folder: Path, *args: str) -> Result:
-    """``newsletter --config <folder>/newsletter.yaml ARGS`` through click's runner."""
-    return CliRunner().invoke(cli, ["--config", str(folder / "newsletter.yaml"), *args])
+    """``newsletter --config <folder>/newsletter.yaml ARGS`` through click's runner, run in
+    ``folder`` as a person runs it: the commands it names by hand are then the short ones
+    (run from elsewhere, they carry --config: test_by_hand_config)."""
+    with contextlib.chdir(folder):
+        return CliRunner().invoke(cli, ["--config", str(folder / "newsletter.yaml"), *args])
+
+
+@pytest.fixture
+def in_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's folder, holding its newsletter.yaml, as the current folder: what the
+    scheduler and the send say to run by hand is then the short command."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 def sample_site(target: Path, corpus: Path = PROJECT / "articles") -> Path:

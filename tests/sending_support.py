@@ -105,7 +105,8 @@ def start_send(config_path: Path, *args: str, issue: dt.date = ISSUE,
     env = {**os.environ, "NEWSLETTER_SECRET": SECRET,
            "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.Popen([sys.executable, "-m", "newsletter", "--config", str(config_path),
-                             "send", issue.isoformat(), *args], env=env, **streams)
+                             "send", issue.isoformat(), *args], env=env,
+                            cwd=config_path.parent, **streams)
 
 
 def kill_when_held(sender: subprocess.Popen, recorder: Recorder, count: int = 2) -> None:

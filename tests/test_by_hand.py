@@ -25,7 +25,7 @@ from scheduler_support import FIRE
 from sending_support import add_people
 from smtp_support import Recorder, free_port, smtp_server
 
-pytestmark = pytest.mark.usefixtures("secret")
+pytestmark = pytest.mark.usefixtures("secret", "in_project")
 
 ISSUE = "2021-02-22"
 PEOPLE = ["ada@example.org", "bob@example.org", "cy@example.org"]

@@ -4,6 +4,7 @@ help for a bare `newsletter`, the next step after a build, and how to add subscr
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import inspect
 import json
@@ -27,10 +28,12 @@ def one(project: Path) -> Path:
 
 
 def invoke(folder: Path, *args: str):
-    return CliRunner().invoke(cli, list(args), env={
-        "NEWSLETTER_CONFIG": str(folder / "newsletter.yaml"),
-        "NEWSLETTER_SECRET": "a test secret of enough length for the tokens"},
-        catch_exceptions=False, prog_name="newsletter")
+    """In ``folder``, as a person runs it: the commands named by hand are the short ones."""
+    with contextlib.chdir(folder):
+        return CliRunner().invoke(cli, list(args), env={
+            "NEWSLETTER_CONFIG": str(folder / "newsletter.yaml"),
+            "NEWSLETTER_SECRET": "a test secret of enough length for the tokens"},
+            catch_exceptions=False, prog_name="newsletter")
 
 
 @pytest.mark.parametrize("form", [["2021-02-22"], ["--date", "2021-02-22"]])

@@ -4,6 +4,7 @@ pinning an article an earlier issue featured warns (an error with --strict)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email
 import email.policy
@@ -24,8 +25,10 @@ SECRET = {"NEWSLETTER_SECRET": "a test secret of enough length for the tokens"}
 
 
 def run(folder: Path, *args: str):
-    return CliRunner().invoke(cli, ["--config", str(folder / "newsletter.yaml"), *args],
-                              env=SECRET)
+    """In ``folder``, as a person runs it: the commands named by hand are the short ones."""
+    with contextlib.chdir(folder):
+        return CliRunner().invoke(cli, ["--config", str(folder / "newsletter.yaml"), *args],
+                                  env=SECRET)
 
 
 def overrides(folder: Path, text: str, date: str = "2021-02-22") -> Path:
@@ -511,9 +514,11 @@ def test_a_pin_by_url_names_the_article_in_the_window_when_files_share_it(two_to
 # -- what a published issue records of its pins and excludes -------------------------------
 
 def _preview(folder: Path) -> tuple[Draft, str]:
+    """The preview as `newsletter preview` serves it from ``folder``."""
     config = load_config(folder / "newsletter.yaml")
-    draft = render_draft(config, dt.date(2021, 2, 22))
-    return draft, draft_page(draft, config).decode("utf-8")
+    with contextlib.chdir(folder):
+        draft = render_draft(config, dt.date(2021, 2, 22))
+        return draft, draft_page(draft, config).decode("utf-8")
 
 
 def test_a_published_issue_records_its_pins_and_excludes_and_names_one_taken_out(

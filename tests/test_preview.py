@@ -261,6 +261,7 @@ def test_a_mistyped_pin_shows_the_draft_without_it_and_says_so(served, tmp_path)
     assert "banner error" not in get(served, f"/draft/{SLUG}/")[2]
 
 
+@pytest.mark.usefixtures("in_project")
 def test_an_edit_made_after_the_issue_was_published_is_named_as_not_in_it(served, tmp_path):
     """The schedule published the issue while the editor was still adjusting it: the
     preview shows their next edits at once, and must say that the issue out there lacks
@@ -286,6 +287,7 @@ def test_an_edit_made_after_the_issue_was_published_is_named_as_not_in_it(served
     assert 'id="not-published"' not in get(served, f"/draft/{SLUG}/")[2]
 
 
+@pytest.mark.usefixtures("in_project")
 def test_an_edit_after_publishing_that_places_nothing_differently_is_no_correction(
         served, tmp_path):
     """alpha is first anyway: the pin taken out after the issue went out changes nothing

@@ -26,6 +26,8 @@ from newsletter.schedule.job import WallClockTrigger
 from newsletter.schedule.runs import check_due, last_completed, lock_path, missed_run, run_pass
 from scheduler_support import FIRE, issue_status, scheduled
 
+pytestmark = pytest.mark.usefixtures("in_project")
+
 UTC = dt.UTC
 YEAR = (dt.datetime(2026, 1, 1), dt.datetime(2027, 1, 1))  # both DST changes, either zone
 

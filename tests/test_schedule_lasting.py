@@ -47,7 +47,7 @@ from scheduler_support import (
 from sending_support import add_people
 from smtp_support import Recorder, free_port
 
-pytestmark = pytest.mark.usefixtures("secret")
+pytestmark = pytest.mark.usefixtures("secret", "in_project")
 
 PEOPLE = ["ada@example.org", "bob@example.org", "cy@example.org"]
 BY_HAND = "make it by hand with `newsletter build --date 2021-02-22 --publish"

@@ -21,6 +21,8 @@ from newsletter.schedule.failures import by_hand, lasting
 from newsletter.schedule.runs import run_pass
 from scheduler_support import FIRE, scheduled, writing_where_it_may_not
 
+pytestmark = pytest.mark.usefixtures("in_project")
+
 READ_ONLY = "the file system is mounted read-only"
 MISPLACED = "a file stands where a folder should be, or a folder where a file should"
 MAY_NOT = "let the user running the scheduler ({user}) write there (chown or chmod)"

@@ -23,7 +23,7 @@ from scheduler_support import FIRE, ShiftedClock, issue_status, run_loop
 from sending_support import add_people
 from smtp_support import Recorder, free_port, smtp_server, smtp_server_on
 
-pytestmark = pytest.mark.usefixtures("secret")
+pytestmark = pytest.mark.usefixtures("secret", "in_project")
 
 PEOPLE = ["ada@example.org", "bob@example.org", "cy@example.org"]
 TRIED_AGAIN = re.compile(r"is tried again at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC")

@@ -38,6 +38,8 @@ from sending_support import (
 )
 from smtp_support import Recorder, parse, parts, smtp_server
 
+pytestmark = pytest.mark.usefixtures("in_project")
+
 FOOTER = "Changed after publishing: a footer"
 EMAIL_FILES = [f"{ISSUE}/email.{kind}" for kind in ("mjml", "html", "txt", "eml")]
 FORCE = f"`newsletter build --date {ISSUE} --force` corrects the published issue"
@@ -49,6 +51,7 @@ def _send(config_path: Path, *args: str) -> subprocess.CompletedProcess:
            "PYTHONPATH": str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.run([sys.executable, "-m", "newsletter", "--config", str(config_path),
                            "send", ISSUE.isoformat(), *args], env=env, capture_output=True,
+                          cwd=config_path.parent,
                           text=True, timeout=120)
 
 

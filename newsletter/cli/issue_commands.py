@@ -137,11 +137,11 @@ def build(options: Options, date: dt.date | None, strict: bool, publish: bool,
     echo(f"Wrote {target}" if result.written else f"Unchanged: {target}")
     say_links(other_issues_files(result.written, config, issue))
     if result.was_published:  # out already: no "send it", which would not send it again
-        echo(corrected(issue, result.corrected, len(result.written)))
+        echo(corrected(issue, result.corrected, len(result.written), config.path))
         if result.record_only:
             echo(f"Issue {issue.slug}: {result.record_only}.")
         return
-    echo(next_step(issue, target, config.output))
+    echo(next_step(issue, target, config))
 
 
 @cli.command()
@@ -188,7 +188,8 @@ def publish(options: Options, date: dt.date | None) -> None:
     elif edits:  # publishing again applies nothing: say so, or the fix seems out
         echo(f"warning: {config.output / issue.slug / OVERRIDES_FILE}: changed since issue "
              f"{issue.slug} was published ({', '.join(edits)} not in it); publishing again "
-             f"does not apply it: {correcting(issue.slug, len(refused), emptied=emptied)} "
+             f"does not apply it: "
+             f"{correcting(config.path, issue.slug, len(refused), emptied=emptied)} "
              "(its email is not sent again)", err=True)
     elif already and (kept := kept_as_it_was(config, issue)):  # a template or theme changed
         echo(f"Issue {issue.slug}: {kept}.")

@@ -16,6 +16,7 @@ import click
 
 from ..core.config import Config, load_config
 from ..core.errors import NewsletterError
+from ..core.folders import newsletter_command
 from ..core.models import Issue, Problem
 from ..core.text import plural, terminal_safe
 from ..core.timing import parse_issue_date
@@ -254,14 +255,15 @@ def _globals_first(group: click.Group, ctx: click.Context, args: list[str]) -> l
     return [*args[:index], *moved, args[index], *rest]
 
 
-def next_step(issue: Issue, folder: Path, output: Path) -> str:
+def next_step(issue: Issue, folder: Path, config: Config) -> str:
     """What to do after a build: look at the draft, then publish it; or, once published,
     open the archive and send it."""
     if issue.status == "published":
-        return (f"Next: open {output / 'index.html'} in a browser, and send it with "
-                f"`newsletter send {issue.slug}`.")
-    return (f"Next: open {folder / 'email.html'} in a browser (or `newsletter preview "
-            f"{issue.slug}`), then `newsletter publish {issue.slug}`.")
+        return (f"Next: open {config.output / 'index.html'} in a browser, and send it with "
+                f"`{newsletter_command(config.path, f'send {issue.slug}')}`.")
+    return (f"Next: open {folder / 'email.html'} in a browser (or "
+            f"`{newsletter_command(config.path, f'preview {issue.slug}')}`), then "
+            f"`{newsletter_command(config.path, f'publish {issue.slug}')}`.")
 
 
 def say_links(pages: list[str]) -> None:
@@ -270,9 +272,10 @@ def say_links(pages: list[str]) -> None:
         echo(f"Updated the previous/next links of {', '.join(pages)}.")
 
 
-def corrected(issue: Issue, changed: bool, written: int) -> str:
+def corrected(issue: Issue, changed: bool, written: int, config_path: Path) -> str:
     """What a rebuild of an issue published before it did, to readers and subscribers."""
-    again = (f"Its email is not sent again: `newsletter send {issue.slug}` sends only to "
+    send = newsletter_command(config_path, f"send {issue.slug}")
+    again = (f"Its email is not sent again: `{send}` sends only to "
              "subscribers who have not had it.")
     if changed:
         when = issue.updated_at.isoformat() if issue.updated_at else ""

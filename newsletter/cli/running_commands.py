@@ -76,8 +76,9 @@ def preview(options: Options, date: dt.date | None, host: str, port: int,
 @click.pass_obj
 def schedule(options: Options, once: bool, strict: bool) -> None:
     """Build and publish each issue when schedule.cron says, until stopped (SIGTERM or
-    Ctrl-C stop it cleanly, after the run in progress). On start, the latest missed run is
-    made up when it is at most schedule.catch_up_hours late. An edit of the configuration
+    Ctrl-C stop it cleanly, after the run in progress; a third one stops at once). On
+    start, the latest missed run is made up when it is at most schedule.catch_up_hours
+    late. An edit of the configuration
     file is followed without a restart. One scheduler per output folder. Logs go to stderr
     with timestamps.
 

@@ -6,11 +6,27 @@ from __future__ import annotations
 
 import difflib
 import os
+import shlex
 from pathlib import Path
 
 from .checks import Report, string
 
 DEFAULT_CONFIG_NAME = "newsletter.yaml"
+
+
+def newsletter_command(config_path: Path, words: str) -> str:
+    """``newsletter WORDS`` for a person to run by hand: with ``--config PATH`` when the
+    configuration in use is not the one the command finds from the current folder (its
+    newsletter.yaml), as for a scheduler started with --config by systemd, whose lines are
+    read and run from elsewhere; short otherwise."""
+    here = Path(DEFAULT_CONFIG_NAME).absolute()
+    try:
+        found = config_path.absolute() == here or config_path.samefile(here)
+    except OSError:  # either is missing: only the same path is the same file
+        found = False
+    if found:
+        return f"newsletter {words}"
+    return f"newsletter --config {shlex.quote(str(config_path.absolute()))} {words}"
 
 
 def check_folders(report: Report, data: dict, folder: Path) -> tuple[Path | None, Path | None]:

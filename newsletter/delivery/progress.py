@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.config import Config
+from ..core.folders import newsletter_command
 from ..core.models import Issue
 from ..publishing.issues import IssueStore
 from ..state.database import open_database
@@ -72,22 +73,25 @@ def which_issue(config: Config) -> str:
     """What ``newsletter send`` without a date says: it sends nothing then, but names the
     latest published issue, whether it was sent, and the command that sends it; or, with
     none published, how to publish one."""
+    def command(words: str) -> str:
+        return newsletter_command(config.path, words)
+
     needs = "newsletter send needs the date of a published issue (YYYY-MM-DD)"
     latest, draft = IssueStore(config.output).latest_published()
     if latest is None:
         if draft is not None:
             slug = draft.isoformat()
             return (f"{needs}, and none is published in {config.output} yet; the latest "
-                    f"draft is {slug}: publish it with newsletter publish {slug}, then "
-                    f"newsletter send {slug}")
+                    f"draft is {slug}: publish it with {command(f'publish {slug}')}, then "
+                    f"{command(f'send {slug}')}")
         return (f"{needs}, and there is no issue in {config.output} yet: build and publish "
-                "one with newsletter build --date YYYY-MM-DD --publish, then "
-                "newsletter send YYYY-MM-DD")
+                f"one with {command('build --date YYYY-MM-DD --publish')}, then "
+                f"{command('send YYYY-MM-DD')}")
     slug = latest.slug
     progress = send_progress(config, latest)
     also = (f" (the draft {draft.isoformat()} after it is not published: "
-            f"newsletter publish {draft.isoformat()})" if draft is not None else "")
+            f"{command(f'publish {draft.isoformat()}')})" if draft is not None else "")
     if progress.done:
         return f"{needs}; the latest is {slug} ({progress.describe()}){also}"
     return (f"{needs}; the latest is {slug} ({progress.describe()}): "
-            f"newsletter send {slug}{also}")
+            f"{command(f'send {slug}')}{also}")

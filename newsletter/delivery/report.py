@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.folders import newsletter_command
+
 
 @dataclass
 class SendReport:
@@ -39,11 +41,13 @@ class SendReport:
         return (f"Issue {self.issue}: {len(self.sent)} {verb}, {len(self.bounced)} bounced, "
                 f"{len(self.failed)} failed, {left}{len(self.skipped)} skipped.")
 
-    def advice(self) -> list[str]:
-        """What a person does after a run that did not reach everyone: the same command
-        again, at once, or once what the server refused is corrected."""
+    def advice(self, config_path: Path) -> list[str]:
+        """What a person does after a run that did not reach everyone (with the configuration
+        at ``config_path``): the same command again, at once, or once what the server refused
+        is corrected."""
         if self.interrupted:
-            return [f"Run `newsletter send {self.issue}` to continue where this run stopped; "
+            send = newsletter_command(config_path, f"send {self.issue}")
+            return [f"Run `{send}` to continue where this run stopped; "
                     "those already sent are not sent twice."]
         if self.refused:  # sending again meets the same refusal until a person acts
             return ["Sending again is refused the same way until what the server refused is "

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from ..core.config import Config
 from ..core.errors import NewsletterError
+from ..core.folders import newsletter_command
 from ..core.locks import exclusive
 from ..core.models import Issue, IssueStatus
 from ..core.private import private_folder
@@ -91,12 +92,13 @@ def load_published_issue(config: Config, issue_date: dt.date) -> Issue:
     store = IssueStore(config.output)
     issue = store.get(issue_date)
     if issue is None:
+        build = newsletter_command(config.path, f"build --date {slug} --publish")
         raise NewsletterError(f"there is no issue dated {slug} ({store.path(issue_date)} is "
-                              f"missing); build and publish it first: "
-                              f"newsletter build --date {slug} --publish")
+                              f"missing); build and publish it first: {build}")
     if issue.status != IssueStatus.PUBLISHED:
         raise NewsletterError(f"issue {slug} is a {issue.status}, and only a published issue "
-                              f"is sent; review it, then: newsletter publish {slug}")
+                              "is sent; review it, then: "
+                              f"{newsletter_command(config.path, f'publish {slug}')}")
     return issue
 
 
@@ -197,7 +199,7 @@ def send_issue(config: Config, issue_date: dt.date, *, to: str | None = None,
         report = _send(config, issue, run, secret, password, log, retry or DEFAULT_RETRY,
                        max(1, workers))
     if advise:
-        for line in report.advice():
+        for line in report.advice(config.path):
             log(line)
     return report
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..core.config import Config
 from ..core.errors import OVERRIDES, ConfigError, NewsletterError, StrictError
+from ..core.folders import newsletter_command
 from ..core.models import Issue, IssueStatus, Problem, Selection
 from ..core.text import plural
 from ..core.timing import issue_timestamp, minute_text
@@ -209,12 +210,14 @@ def _published(issue: Issue, stored: Issue | None, config: Config,
     return as_stored if stored.pins is None or stored.excludes is None else issue
 
 
-def _replaced(damaged: DamagedIssueError, issue_date: dt.date, *, published: bool) -> str:
+def _replaced(damaged: DamagedIssueError, issue_date: dt.date, config_path: Path, *,
+              published: bool) -> str:
     what = damaged.problem
     if published:
         return f"{what}; replaced by the issue rebuilt from the corpus, published"
     return (f"{what}; replaced by the issue rebuilt from the corpus, as a draft: "
-            f"`newsletter publish {issue_date.isoformat()}` publishes it if it was published")
+            f"`{newsletter_command(config_path, f'publish {issue_date.isoformat()}')}` "
+            "publishes it if it was published")
 
 
 # What a build writes in an issue's folder, issue.json first: once it is gone the folder
@@ -303,7 +306,7 @@ def _build(config: Config, issue_date: dt.date, reading: CorpusReading, *, stric
     if store.damaged is not None:  # rebuilt from the corpus; published if it still says so
         was_published = store.damaged.published
         result = replace(result, warnings=result.warnings + (_replaced(
-            store.damaged, issue_date, published=was_published or publish),))
+            store.damaged, issue_date, config.path, published=was_published or publish),))
     record = ""  # the published issue is rebuilt the same but for its record of overrides
     if was_published or publish:
         corrected_at = (now or dt.datetime.now(dt.UTC)) if force else None
@@ -366,8 +369,8 @@ def _publish(config: Config, issue_date: dt.date, *,
     built = store.get(issue_date)
     slug = issue_date.isoformat()
     if built is None:
-        raise NewsletterError(f"no issue {slug} in {config.output}: build it "
-                              f"first with `newsletter build --date {slug}`")
+        raise NewsletterError(f"no issue {slug} in {config.output}: build it first with "
+                              f"`{newsletter_command(config.path, f'build --date {slug}')}`")
     overrides_path = config.output / slug / OVERRIDES_FILE
     stale = [] if built.status == IssueStatus.PUBLISHED else stale_keys(config, built)
     if stale:

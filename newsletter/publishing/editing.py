@@ -7,11 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import jinja2
 
 from ..core.config import Config
 from ..core.errors import NewsletterError, NotAsPublished
+from ..core.folders import newsletter_command
 from ..core.models import Article, Issue, IssueStatus
 from ..core.safeyaml import flow_item
 from ..core.text import topic_key
@@ -125,18 +127,18 @@ def published_lines(config: Config, issue: Issue, rebuilt: Issue | None = None,
         report = "" if refused else "this report is what rebuilding it gives; "
         emptied = rebuilt is not None and not rebuilt.sections
         lines.append(f"  {OVERRIDES_FILE} changed since ({', '.join(edits)}): {report}"
-                     f"{correcting(issue.slug, refused, emptied=emptied)}")
+                     f"{correcting(config.path, issue.slug, refused, emptied=emptied)}")
     return lines
 
 
-def correcting(slug: str, refused: int = 0, *, emptied: bool = False) -> str:
+def correcting(config_path: Path, slug: str, refused: int = 0, *, emptied: bool = False) -> str:
     """How the published issue ``slug`` gets the edits of its overrides.yaml it lacks, as
     explain, the preview and publish all say it: `build --force` corrects it, once the
     ``refused`` entries (how many build refuses: a typo, each named with its problem) are
     fixed, as --force refuses the file until then. ``emptied``: the edits leave no article
     in it (a takedown of every one), which --force refuses too: naming it would send the
     editor round in a circle."""
-    force = f"`newsletter build --date {slug} --force`"
+    force = f"`{newsletter_command(config_path, f'build --date {slug} --force')}`"
     if emptied and not refused:
         return (f"the edits leave no article in it, and a published issue is corrected, never "
                 f"emptied ({force} refuses it): keep at least one article (take an entry "
@@ -164,7 +166,7 @@ def kept_as_it_was(config: Config, issue: Issue) -> str:
     if not changed:
         return ""
     return (f"it stays as it was, though rebuilding it would change {', '.join(changed)}: "
-            f"{correcting(issue.slug)} (its email is not sent again)")
+            f"{correcting(config.path, issue.slug)} (its email is not sent again)")
 
 
 def unlike_published(config: Config, issue: Issue) -> NotAsPublished | None:
@@ -180,9 +182,9 @@ def unlike_published(config: Config, issue: Issue) -> NotAsPublished | None:
         f"issue {slug}: its email as published is not what rendering it now gives (a "
         f"template, the theme or the config changed since it was published): "
         f"{', '.join(changed)} in {config.output} differ",
-        f"undo the change, or correct the published issue first ({correcting(slug)}; the "
-        "subscribers not sent it yet then get the corrected email, those already sent are "
-        "not sent again)",
+        f"undo the change, or correct the published issue first "
+        f"({correcting(config.path, slug)}; the subscribers not sent it yet then get the "
+        "corrected email, those already sent are not sent again)",
         tuple(config.output / name for name in changed), slug)
 
 

@@ -63,6 +63,7 @@ from ..core.errors import (
     StrictError,
     UnsetVariable,
 )
+from ..core.folders import newsletter_command
 from ..core.models import IssueStatus
 from ..core.timing import schedule_settings
 from ..delivery.progress import SendProgress, send_progress
@@ -211,6 +212,10 @@ def by_hand(config: Config, fire_time: dt.datetime, *, strict: bool,
     name: a send resumes, nobody gets the issue twice.
     """
     settings = schedule_settings(config)
+
+    def command(words: str) -> str:
+        return newsletter_command(config.path, words)
+
     issue_date = fire_time.astimezone(config.timezone).date()
     slug = issue_date.isoformat()
     try:
@@ -218,22 +223,22 @@ def by_hand(config: Config, fire_time: dt.datetime, *, strict: bool,
     except NewsletterError:  # a damaged issue.json: the build names it, and rebuilds it
         issue = None
     if issue is None or issue.status != IssueStatus.PUBLISHED:
-        build = f"newsletter build --date {slug}" + (" --publish" if settings.publish else "")
-        then = f", then `newsletter send {slug}`" if settings.send else ""
+        build = command(f"build --date {slug}" + (" --publish" if settings.publish else ""))
+        then = f", then `{command(f'send {slug}')}`" if settings.send else ""
         return f"make it by hand with `{build}{' --strict' if strict else ''}`{then}"
     progress: SendProgress | None = None
     if settings.send:
         try:
             progress = send_progress(config, issue)
         except Exception:  # noqa: BLE001 - the line must be said whatever the state does
-            return (f"send it by hand with `newsletter send {slug}` (issue {slug} is "
+            return (f"send it by hand with `{command(f'send {slug}')}` (issue {slug} is "
                     "published; those already sent are not sent again)")
         if not progress.done:
             rest = "send the rest" if progress.sent + progress.bounced else "send it"
-            return (f"{rest} by hand with `newsletter send {slug}` (issue {slug} is "
+            return (f"{rest} by hand with `{command(f'send {slug}')}` (issue {slug} is "
                     f"published, {progress.describe()})")
     said = f"issue {slug} is published" + (f" and {progress.describe()}" if progress else "")
     if failed:
-        return (f"bring its archive and feeds up to date by hand with `newsletter publish "
-                f"{slug}` ({said})")
+        return (f"bring its archive and feeds up to date by hand with "
+                f"`{command(f'publish {slug}')}` ({said})")
     return f"there is nothing to do by hand: {said}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import signal
 import threading
 import time
@@ -208,8 +209,21 @@ def _stop_on_signals() -> Iterator[threading.Event]:
         yield stop
         return
 
+    received: list[str] = []
+
     def handler(signum: int, frame: FrameType | None) -> None:
-        log.info("received %s: stopping", signal.Signals(signum).name)
+        received.append(signal.Signals(signum).name)
+        if len(received) == 1:
+            log.info("received %s: stopping", received[-1])
+        elif len(received) == 2:  # a send to a long list may go on for an hour
+            log.warning("received %s again: still waiting for the run in progress to end (its "
+                        "send goes on until every subscriber left is tried); SIGINT (Ctrl-C) "
+                        "or SIGTERM once more stops at once: the next run sends what this one "
+                        "left, and names the messages then in flight and sends them again",
+                        received[-1])
+        else:  # the ledger is made for a stop at any moment: a kill loses nothing
+            log.warning("received %s a third time: stopping at once", received[-1])
+            os._exit(128 + signum)
         stop.set()
 
     previous = {number: signal.signal(number, handler)
