@@ -149,7 +149,12 @@ def send_test_copy(config: Config, issue: Issue, to: str, *, outbox: Path | None
         log(f"bounced: {address}: {error}")
     except Fatal as error:
         raise NewsletterError(str(error)) from None
-    except (Failed, Refused) as error:
+    except Failed as error:
+        if error.fatal:  # the server, not this address: said as a run's send says it
+            raise NewsletterError(f"{error}; the test copy to {address} was not sent") from None
+        report.failed.append(address)
+        log(f"failed: {address}: {error}")
+    except Refused as error:
         report.failed.append(address)
         log(f"failed: {address}: {error}")
     finally:
