@@ -25,18 +25,19 @@ def test_init_for_a_local_site_then_check_warns_of_the_senders_domain(tmp_path: 
     assert made.exit_code == 0, made.output
     checked = run(tmp_path, "check")
     assert checked.exit_code == 0, checked.output
-    assert ("warning: email.from: Garden Notes <newsletter@127.0.0.1> (unless set, it is made "
-            "from site_url's host): 127.0.0.1 is an IP address, not a mail domain, so "
-            "receiving servers refuse the emails or file them as spam. Write the address you "
-            'send from, under email: from: "Garden Notes <newsletter@example.org>"'
+    assert ("warning: email.from: Garden Notes <newsletter@127.0.0.1> (set in newsletter.yaml "
+            "as `newsletter init` writes it, from site_url's host): 127.0.0.1 is an IP "
+            "address, not a mail domain, so receiving servers refuse the emails or file them "
+            "as spam. Write the address you send from, under email: from: "
+            '"Garden Notes <newsletter@example.org>"'
             in checked.output), checked.output
 
 
 @pytest.mark.parametrize(("site_url", "sender", "why"), [
-    ("http://localhost:8080/", None, "News <newsletter@localhost> (unless set, it is made "
-     "from site_url's host): localhost is this machine's own name, not a mail domain"),
-    ("http://devbox:8080/", None, "News <newsletter@devbox> (unless set, it is made from "
-     "site_url's host): devbox is a single name, not a mail domain (it has no dot)"),
+    ("http://localhost:8080/", None, "News <newsletter@localhost> (not set in newsletter.yaml, "
+     "so made from site_url's host): localhost is this machine's own name, not a mail domain"),
+    ("http://devbox:8080/", None, "News <newsletter@devbox> (not set in newsletter.yaml, so "
+     "made from site_url's host): devbox is a single name, not a mail domain (it has no dot)"),
     ("https://news.example.org/", "news@10.0.0.7",
      "news@10.0.0.7: 10.0.0.7 is an IP address, not a mail domain"),
     ("http://localhost:8080/", "news@news.example.org", None),

@@ -44,7 +44,14 @@ def subscribers_import(options: Options, file: Path) -> None:
     from ..delivery.subscriber_csv import import_csv
 
     config, _ = options.load()
-    report = import_csv(config, file)
+    try:
+        report = import_csv(config, file)
+    except KeyboardInterrupt:
+        # Every row goes in in one transaction, which Ctrl-C rolled back; a row already in
+        # merges, so the same import again is safe in any case.
+        echo(f"Interrupted: nothing was imported from {file} (its rows go in all at once, or "
+             "not at all); running the same command again is safe.", err=True)
+        sys.exit(INTERRUPTED)
     for problem in report.problems:
         echo(f"{file}: {problem}", err=True)
     outcomes = ", ".join(f"{count} {outcome}" for outcome, count in report.outcomes.items())

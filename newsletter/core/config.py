@@ -163,6 +163,7 @@ def _email(report: Report, value: Any, title: str | None, site_url: str | None
         subject=subject,
         unsubscribe_mailto=fields["unsubscribe_mailto"],
         one_click_unsubscribe=one_click_choice(report, value),
+        sender_set=bool(fields["from"]),
     )
 
 

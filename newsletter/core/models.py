@@ -225,6 +225,7 @@ class EmptyTopic:
     window's articles, not configured, spelt close to it (a misspelt name in the config)."""
     name: str
     near: tuple[tuple[str, int], ...] = ()  # (an article topic as written, how many have it)
+    featured: int = 0  # the window's articles with it featured in earlier issues already
 
 
 @dataclass(frozen=True)

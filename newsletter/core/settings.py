@@ -24,6 +24,7 @@ class EmailSettings:
     unsubscribe_mailto: str | None = None  # an address for List-Unsubscribe's mailto
     # false: no List-Unsubscribe-Post (RFC 8058), by choice; true: sent with an https site_url
     one_click_unsubscribe: bool = True
+    sender_set: bool = False  # email.from is in the file (else made from site_url's host)
 
 
 @dataclass(frozen=True)

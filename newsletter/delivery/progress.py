@@ -69,6 +69,17 @@ def send_progress(config: Config, issue: Issue) -> SendProgress:
     return SendProgress(slug, int(row[0]), int(row[1]), len(left))
 
 
+def sent_to_everyone(config: Config, issue: Issue) -> str:
+    """The line saying nobody is left to send ``issue`` to, or "" when someone is (or its
+    ledger was pruned, which a send refuses as ever): a send whose email is no longer the
+    published one then reaches nobody, and has nothing to refuse."""
+    progress = send_progress(config, issue)
+    if not progress.done or progress.pruned:
+        return ""
+    return (f"Issue {issue.slug} was already sent to everyone ({progress.describe()}): "
+            "nothing to send.")
+
+
 def which_issue(config: Config) -> str:
     """What ``newsletter send`` without a date says: it sends nothing then, but names the
     latest published issue, whether it was sent, and the command that sends it; or, with

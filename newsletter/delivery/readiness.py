@@ -56,8 +56,16 @@ def sender_domain_lines(config: Config) -> list[str]:
         return []
     host = urlsplit(config.site_url).hostname or "localhost"
     made = sender == mailbox(config.title or "Newsletter", f"newsletter@{host}")
-    return [f"warning: email.from: {sender}"
-            + (" (unless set, it is made from site_url's host)" if made else "")
+    # Where the value comes from: `newsletter init` writes the one made from site_url's host
+    # into the file, where a reader would not know it from one made because it is unset.
+    if not made:
+        whence = ""
+    elif config.email.sender_set:
+        whence = (f" (set in {config.path.name} as `newsletter init` writes it, from "
+                  "site_url's host)")
+    else:
+        whence = f" (not set in {config.path.name}, so made from site_url's host)"
+    return [f"warning: email.from: {sender}{whence}"
             + f": {why}, so receiving servers refuse the emails or file them as spam. Write "
             f'the address you send from, under email: from: "{config.title} '
             '<newsletter@example.org>"']

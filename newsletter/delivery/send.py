@@ -59,7 +59,7 @@ from .leases import release_dead_here
 from .mailboxes import subscriber_key
 from .mailserver import smtp_password
 from .outcome import read_back
-from .progress import send_progress
+from .progress import sent_to_everyone
 from .refusals import verdict
 from .report import SendReport
 from .runmarks import live_run, send_lock
@@ -197,8 +197,9 @@ def send_issue(config: Config, issue_date: dt.date, *, to: str | None = None,
         return _write_outbox_run(config, issue, secret, outbox, log)
     password = smtp_password(config)
     with _exclusive(config, issue.slug), live_run(config, issue.slug) as run:
-        if unlike is not None and _sent_to_everyone(config, issue, log):
-            return SendReport(issue.slug)  # nobody would get the email that differs
+        if unlike is not None and (said := sent_to_everyone(config, issue)):
+            log(said)  # nobody would get the email that differs: nothing to refuse
+            return SendReport(issue.slug)
         if unlike is not None:  # written again when nobody was sent it yet, else refused
             refresh_unsent(config, issue, unlike, log)
         report = _send(config, issue, run, secret, password, log, retry or DEFAULT_RETRY,
@@ -207,18 +208,6 @@ def send_issue(config: Config, issue_date: dt.date, *, to: str | None = None,
         for line in report.advice(config.path):
             log(line)
     return report
-
-
-def _sent_to_everyone(config: Config, issue: Issue, log: Log) -> bool:
-    """Whether nobody is left to send the issue to, said in one line if so: the email that
-    is no longer the published one then reaches nobody, and there is nothing to refuse. A
-    pruned ledger is refused as ever (``refuse_pruned``)."""
-    progress = send_progress(config, issue)
-    if not progress.done or progress.pruned:
-        return False
-    log(f"Issue {issue.slug} was already sent to everyone ({progress.describe()}): nothing "
-        "to send.")
-    return True
 
 
 @contextlib.contextmanager

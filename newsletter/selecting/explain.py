@@ -127,6 +127,10 @@ def empty_topic_lines(empty_topics: Iterable[EmptyTopic], config_name: str,
     lines = []
     for empty in empty_topics:
         line = f"  {empty.name}: 0 (no article in {where} to place in it"
+        if empty.featured:  # the window has some: say why none is placed
+            line += (f": {_articles(empty.featured)} in it with this topic "
+                     f"{'was' if empty.featured == 1 else 'were'} featured in an earlier "
+                     "issue already")
         if empty.near:
             spelt = " or ".join(f'{count} {"article has" if count == 1 else "articles have"} '
                                 f'"{name}"' for name, count in empty.near)
@@ -135,6 +139,10 @@ def empty_topic_lines(empty_topics: Iterable[EmptyTopic], config_name: str,
                      "is the one meant")
         lines.append(line + ")")
     return lines
+
+
+def _articles(count: int) -> str:
+    return f"{count} article" if count == 1 else f"{count} articles"
 
 
 def _section_order(selection: Selection, topic: str | None) -> int:

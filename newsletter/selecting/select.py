@@ -21,8 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 from ..core.config import Config
@@ -247,6 +248,7 @@ def select_issue(
     eligible: list[Article] = []
     excluded_urls = set(excluded)
     pinned_ids = {article.id for article in pinned}
+    featured: Counter[str] = Counter()  # by topic: a topic left empty by them says so
     for article in articles:
         reason = None
         if _matches(article, excluded):
@@ -260,6 +262,7 @@ def select_issue(
             status, reason = Status.EXCLUDED, "excluded by the editor"
         elif article.canonical_url in already_published:
             status, reason = Status.ALREADY_PUBLISHED, "featured in an earlier published issue"
+            featured.update({topic_key(topic) for topic in article.topics})
         elif article.quality < config.min_quality:
             status = Status.BELOW_MIN_QUALITY
             reason = f"quality {article.quality} is below min_quality {config.min_quality}"
@@ -368,7 +371,8 @@ def select_issue(
                        for t in config.topics if t.name in sections),
     )
     ordered = tuple(sorted(verdicts.values(), key=lambda v: v.path))
-    empty = tally.empty_topics(t.name for t in config.topics if t.name not in sections)
+    empty = tuple(replace(topic, featured=featured[topic_key(topic.name)]) for topic in
+                  tally.empty_topics(t.name for t in config.topics if t.name not in sections))
     return Selection(issue, ordered, empty)
 
 
