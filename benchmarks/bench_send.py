@@ -2,6 +2,7 @@
 
     python benchmarks/bench_send.py [--subscribers 5000] [--concurrency 1] [--rounds 2]
                                     [--latency-ms 20] [--connections 1 4 16]
+                                    [--skipped 30000] [--skipped-readers 200] [--rate 20]
                                     [--workers 1 2 4] [--postgres URL]
 
 Builds the sample issue 2021-02-22 (from articles/ and newsletter.yaml) into a temporary
@@ -22,6 +23,12 @@ Then, against a second sink that waits ``--latency-ms`` before answering each SM
 (as a relay across a network does), ``send_issue`` with 1, 4 and 16 connections
 (``smtp.concurrency``), ``--per-connection`` subscribers per connection: messages per
 second, and each against N x the one-connection rate (target: >= 0.7 up to 16).
+
+Then, at ``--rate`` messages a second (``smtp.rate_per_second``), ``--skipped-readers``
+readers stored after ``--skipped`` subscribers the issue has nothing for (their one topic has
+no article in it), against the same readers alone: the time to the first delivery and the
+whole send, and their ratio (target: <= 1.10; when each skipped subscriber took a slot of
+the rate, 30,000 of them at 20 a second held the first reader back 25 minutes).
 
 Last, with the state in PostgreSQL (``--postgres`` names an admin URL, else
 ``NEWSLETTER_TEST_POSTGRES``, else a throwaway cluster is started as the tests do), ``send
@@ -116,9 +123,10 @@ SINK = textwrap.dedent("""
                 elif verb == b"XRES":  # XRESET: start a new measuring window
                     window.update(first=0.0, last=0.0, count=0)
                     self.send(b"250 reset")
-                elif verb == b"XSTA":  # XSTAT: the window's messages and their span
+                elif verb == b"XSTA":  # XSTAT: the window's messages, their span, the first
                     span = window["last"] - window["first"]
-                    self.send(f"250 {window['count']} {span:.6f}".encode())
+                    self.send(f"250 {window['count']} {span:.6f} {window['first']:.6f}"
+                              .encode())
                 elif verb == b"QUIT":
                     self.send(b"221 bye")
                     self.transport.close()
@@ -209,7 +217,7 @@ def newsletter_send(config_path: Path, subscribers: int, workers: int = 1) -> fl
     import_csv(config, people)  # a fresh ledger; not timed
     sink_command(config.smtp.port, "XRESET")
     report = send_issue(config, ISSUE, log=lambda line: None, workers=workers)
-    count, span = sink_command(config.smtp.port, "XSTAT").split()
+    count, span, _ = sink_command(config.smtp.port, "XSTAT").split()
     assert len(report.sent) == subscribers == int(count) and report.ok, report.summary()
     return (int(count) - 1) / float(span)
 
@@ -316,6 +324,49 @@ def over_workers(latency_ms: float, workers: list[int], concurrency: int, per_co
           f"recipients; {expected} subscribers in all)")
 
 
+def behind_skipped(skipped: int, readers: int, rate: float, rounds: int) -> None:
+    """The first delivery and the whole send of ``readers`` at ``rate``, alone and behind
+    ``skipped`` subscribers who chose only a topic the issue does not have."""
+    timings: dict[int, tuple[float, float]] = {}
+    with sink() as port, tempfile.TemporaryDirectory(
+            prefix="newsletter-bench-skipped-") as folder:
+        config_path = project(Path(folder), port, 0, 1)
+        data = yaml.safe_load(config_path.read_text("utf-8"))
+        data["topics"].append("Nothing This Week")  # no article has it
+        data["smtp"]["rate_per_second"] = rate
+        config_path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+        config = load_config(config_path)
+        for ahead in (0, skipped):
+            best = (float("inf"), float("inf"))
+            for _ in range(rounds):
+                shutil.rmtree(config.state_dir, ignore_errors=True)
+                people = config_path.parent / "people.csv"
+                people.write_text("email,name,topics\n" + "".join(
+                    f"skipped{i}@example.org,,Nothing This Week\n" for i in range(ahead))
+                    + "".join(f"reader{i}@example.org,,AI\n" for i in range(readers)),
+                    "utf-8")
+                import_csv(config, people)  # not timed
+                sink_command(port, "XRESET")
+                started = time.monotonic()
+                report = send_issue(config, ISSUE, log=lambda line: None)
+                ended = time.monotonic()
+                count, _, first = sink_command(port, "XSTAT").split()
+                assert len(report.sent) == readers == int(count), report.summary()
+                assert len(report.skipped) == ahead, report.summary()
+                best = min(best, (float(first) - started, ended - started))
+            timings[ahead] = best
+    alone, behind = timings[0], timings[skipped]
+    print(f"\n{readers} reader(s) at {rate:g} messages/s, alone and behind {skipped} "
+          f"subscribers the issue has nothing for, best of {rounds}:")
+    print("| readers stored after | first delivery (s) | whole send (s) |")
+    print("| ---: | ---: | ---: |")
+    for ahead, (first, whole) in timings.items():
+        print(f"| {ahead} skipped | {first:.2f} | {whole:.2f} |")
+    print(f"ratio: whole send behind {skipped} skipped / alone: {behind[1] / alone[1]:.2f} "
+          f"(target <= 1.10); the skipped cost {behind[0] - alone[0]:.2f} s before the first "
+          f"delivery, against {skipped / rate:.0f} s at a slot each")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=5000)
@@ -328,6 +379,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4],
                         help="worker process counts to measure on PostgreSQL; none skips")
     parser.add_argument("--concurrency-per-worker", type=int, default=4)
+    parser.add_argument("--skipped", type=int, default=30000,
+                        help="subscribers the issue has nothing for, ahead of the readers; "
+                             "0 skips that part")
+    parser.add_argument("--skipped-readers", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--postgres", metavar="URL", default=None,
                         help="an admin URL (its user may create databases)")
     args = parser.parse_args()
@@ -350,6 +406,8 @@ def main() -> None:
     print(f"ratio: {best_ours / best_bare:.2f} (target >= 0.70 at concurrency 1)")
     if args.latency_ms:
         over_latency(args.latency_ms, args.connections, args.per_connection, args.rounds)
+    if args.skipped:
+        behind_skipped(args.skipped, args.skipped_readers, args.rate, args.rounds)
     if args.workers:
         over_workers(args.latency_ms, args.workers, args.concurrency_per_worker,
                      args.per_connection, args.rounds, args.postgres)

@@ -112,13 +112,15 @@ def state_prune(options: Options, days: int, dry_run: bool, vacuum: bool) -> Non
     """
     import datetime as dt
 
+    from ..delivery.editions import nothing_for
     from ..delivery.runmarks import clear_dead_runs
     from ..state.location import location
     from ..state.prune import prune_ledger
 
     config, _ = options.load()
     report = prune_ledger(location(config), days=days, now=dt.datetime.now(dt.UTC),
-                          dry_run=dry_run, vacuum=vacuum and not dry_run, log=echo)
+                          dry_run=dry_run, vacuum=vacuum and not dry_run, log=echo,
+                          nothing_for=nothing_for(config))
     for line in report.lines():
         echo(line)
     cleared = 0 if dry_run else clear_dead_runs(config)

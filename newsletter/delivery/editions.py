@@ -2,18 +2,26 @@
 of them without topics), or nothing when the issue has none of theirs.
 
 The same choice is made wherever an issue is prepared for a subscriber: when its recipients
-are counted, when a sender builds their message, and for the files of ``--outbox``; one
-function for all, so that a subscriber counted as skipped is never sent a message, nor the
-reverse.
+are counted, when a sender builds their message, for the files of ``--outbox``, and when
+``state prune`` tells recipients still to be sent from claims older versions left for those
+an issue has nothing for; one function for all, so that a subscriber counted as skipped is
+never sent a message, nor the reverse.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import datetime as dt
+import functools
+from collections.abc import Callable, Sequence
 
-from ..core.models import Issue, Section
+from ..core.config import Config
+from ..core.errors import NewsletterError
+from ..core.models import Issue, IssueStatus, Section
 from ..core.text import topic_key
+from ..publishing.issues import IssueStore
+from ..state.prune import NothingFor
+from .subscribers import stored_topics
 
 
 def sections_for(issue: Issue, topics: Sequence[str]) -> tuple[Section, ...]:
@@ -45,3 +53,26 @@ def edition_key(part: Issue) -> EditionKey:
     """What tells one edition of an issue from another (one message template each): the
     topics of its sections, and whether it shows the editor's intro."""
     return (tuple(s.topic for s in part.sections), bool(part.intro))
+
+
+def nothing_for(config: Config) -> NothingFor:
+    """For ``state prune``: per issue date, whether the published issue has nothing for a
+    subscriber of the stored topics given; None for an issue not published here (or whose
+    ``issue.json`` is damaged): every claim of it then counts as a recipient."""
+    store = IssueStore(config.output)
+
+    def of_issue(slug: str) -> Callable[[str], bool] | None:
+        try:
+            issue = store.get(dt.date.fromisoformat(slug))
+        except (ValueError, NewsletterError):
+            return None
+        if issue is None or issue.status != IssueStatus.PUBLISHED:
+            return None
+        published = issue
+
+        @functools.cache
+        def gets_nothing(topics: str) -> bool:
+            return edition_for(published, stored_topics(topics)) is None
+        return gets_nothing
+
+    return of_issue

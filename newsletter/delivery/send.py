@@ -241,7 +241,10 @@ class _Recipients:
 def _recipients(config: Config, db: Database, issue: Issue, run: str) -> _Recipients:
     """Who is what for the issue, read in one go; the issue's claims are brought up to date
     first. A subscriber whose message could not be built is not tried again until their row
-    changes: this run marks their claim failed from the start."""
+    changes: this run marks their claim failed from the start. One the issue has nothing for
+    (none of their topics is in it) is no recipient: their claim goes at once, so that the
+    senders never walk it (each would take a slot of the pace) and a prune finds the issue
+    finished; a run they change their topics after does not send to them, a later one does."""
     slug = issue.slug
     found = _Recipients()
     with db.transaction():
@@ -263,6 +266,7 @@ def _recipients(config: Config, db: Database, issue: Issue, run: str) -> _Recipi
         found.in_flight = [row[0] for row in db.run("attempts.orphaned", (slug,))]
         subscribers = db.run("subscribers.active_stamped").fetchall()
         failures = {row[0]: (row[1], row[2]) for row in db.run("failures.of_issue", (slug,))}
+        nothing_for: list[tuple[str, str]] = []
         for address, _, topics, updated in subscribers:
             failure = failures.get(address)
             if address in done:
@@ -276,9 +280,11 @@ def _recipients(config: Config, db: Database, issue: Issue, run: str) -> _Recipi
             elif (part := edition_for(issue, stored_topics(topics))) is None:
                 found.no_topics += 1
                 found.received.append(address)
+                nothing_for.append((slug, address))
             else:
                 found.pending.append(address)
                 found.editions.setdefault(edition_key(part), part)
+        db.run_many("claim.done", nothing_for)
     return found
 
 
@@ -293,6 +299,9 @@ def _send(config: Config, issue: Issue, run: str, secret: bytes, password: str |
         spellings = found.spellings
         report.skipped = skipped
         report.in_flight_unknown = in_flight
+        if not pending:  # the run ends here: its mark goes (outcome.py ends one that sends)
+            with db.transaction():
+                db.run("send_run.end", (run,))
         if in_flight:
             # Named once; those still pending get a fresh attempt row when they are sent.
             waiting = set(pending)

@@ -19,7 +19,9 @@ is named and sent again (a possible duplicate rather than a possible miss). What
 server's answer means for the subscriber and the run is decided in ``refusals.py``.
 
 ``rate_per_second`` holds for the whole send, however many senders share it: each message
-takes the next time slot from one row of the database (``send_pace``), on its clock.
+takes the next time slot from one row of the database (``send_pace``), on its clock. A
+recipient found to need no message (they left, or chose no topic the issue has) takes none:
+a send to 1 reader behind 200 such goes at once, not after 200 slots.
 """
 
 from __future__ import annotations
@@ -105,14 +107,16 @@ class _Pace:
         self.interval = 1.0 / rate if rate else 0.0
         self.slug = slug
 
-    def wait(self, db: Database) -> None:
+    def wait(self, db: Database, stop: threading.Event) -> None:
+        """Until this message's slot, or ``stop`` (Ctrl-C, a fatal error): at a low rate a
+        slot may be many seconds away, and a run asked to stop does not wait for it."""
         if not self.interval:
             return
         i = self.interval
         slot, clock = db.run("pace.take", (self.slug, i, i, i)).fetchone()
         delay = float(slot) - float(clock)
         if delay > 0:
-            time.sleep(delay)
+            stop.wait(delay)
 
 
 def run_worker(spec: WorkerSpec, log: Log, halt: Halt | None = None) -> WorkerOutcome:
@@ -163,19 +167,23 @@ def run_worker(spec: WorkerSpec, log: Log, halt: Halt | None = None) -> WorkerOu
             db.close()
 
     def send_one(db: Database, connection: Connection, address: str, holder: str,
-                 batch: str) -> None:
-        pace.wait(db)
+                 batch: str, paced: bool) -> bool:
+        """Settle one recipient: False, with nothing done, when a message is to go after
+        all to one ``paced`` False (their topics as claimed gave them nothing): the pace
+        is for messages sent, not for recipients found to need none."""
+        if paced:
+            pace.wait(db, stop)
         # The subscriber as they stand now, read in the transaction recording the attempt: an
         # unsubscribe, new topics, another spelling sent the issue, all apply, even mid-run.
         with db.transaction():
             # refusals in a row, had by any sender of the run; or Ctrl-C during the pace
             if stop.is_set() or streak.stopped(db):
                 stop.set()
-                return
+                return True
             # A sender that stood still past its lease (a paused machine, a stopped process)
             # may have had its batch taken over and sent: it sends nothing it no longer holds.
             if db.run("claim.held", (slug, address, holder, batch)).fetchone() is None:
-                return
+                return True
             row = subscriber_for_send(db, slug, address)
             part = None
             if row is not None and row[2] == "active":
@@ -183,7 +191,9 @@ def run_worker(spec: WorkerSpec, log: Log, halt: Halt | None = None) -> WorkerOu
             if part is None or row is None:  # left, bounced, had it spelled otherwise, no topic
                 db.run("claim.done", (slug, address))
                 db.run("attempt.delete", (slug, address))
-                return
+                return True
+            if not paced:  # topics changed since the claim: its slot first, then all again
+                return False
             tokens = link_tokens(spec.secret, row[3])
             try:
                 message = template_for(part).render(address, row[0], tokens["unsubscribe"],
@@ -199,7 +209,7 @@ def run_worker(spec: WorkerSpec, log: Log, halt: Halt | None = None) -> WorkerOu
             with lock:
                 outcome.unbuildable.append(address)
             say(f"failed: {address!r}: {problem}")
-            return
+            return True
         refused: Exception | None = None
         try:
             resent = deliver_one(connection, sender, address, message, spec.retry)
@@ -236,6 +246,7 @@ def run_worker(spec: WorkerSpec, log: Log, halt: Halt | None = None) -> WorkerOu
             say(f"bounced: {address}: {detail}")
         elif not status and not judged.untried:  # else the run's stop line says it all
             say(f"failed: {address}: {detail}")
+        return True
 
     def claim(db: Database, holder: str, batch: str) -> list[Any]:
         with db.transaction():
@@ -262,14 +273,16 @@ def run_worker(spec: WorkerSpec, log: Log, halt: Halt | None = None) -> WorkerOu
                         POLL, max(float(first_lease_ends), 0.01))
                     stop.wait(wait)  # the rest is held by live senders: wait for them
                     continue
-                for address, _name, _topics, was_in_flight in rows:
+                for address, _name, topics, was_in_flight in rows:
                     if stop.is_set():
                         break
                     if was_in_flight and address not in spec.named:
                         with lock:
                             outcome.in_flight.append(address)
                         say(in_flight_line([address], "another sender"))
-                    send_one(db, connection, address, holder, batch)
+                    wanted = edition_for(issue, stored_topics(topics)) is not None
+                    if not send_one(db, connection, address, holder, batch, wanted):
+                        send_one(db, connection, address, holder, batch, True)
         except Exception as error:  # a bug or a broken database: stop, and say so
             with lock:
                 outcome.fatal.append(str(error) if isinstance(error, NewsletterError)

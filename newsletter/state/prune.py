@@ -12,9 +12,13 @@ activity, when it was pruned), and a send of an issue recorded there is refused
 
 An issue is pruned only when it is finished and old:
 
-* nothing in flight: no ``claims`` (recipients still to be sent, failed ones included: a
+* nothing in flight: no ``claims`` of recipients still to be sent (failed ones included: a
   later run would send them) and no ``attempts`` (a message a killed sender may or may not
-  have delivered, which the next run names and sends again);
+  have delivered, which the next run names and sends again). The claim of a subscriber who
+  is no longer active, or whom the issue has nothing for (none of their topics is in it, as
+  the caller tells: :data:`NothingFor`), is no recipient: a send does not send to them,
+  and the prune removes it with the rest (older versions left one per such subscriber at
+  each send of the issue);
 * at least one delivery (an issue nobody received has nothing to prune, and recording it
   would forbid its first real send);
 * its last ledger activity older than the cutoff (default 90 days, :data:`DEFAULT_DAYS`).
@@ -29,8 +33,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..core.errors import NewsletterError
 from .database import Database, Location, open_location
@@ -45,6 +50,10 @@ MIN_DAYS = 1  # never an issue sent today: a sender elsewhere may still be readi
 PRUNE_LOCK = 0x6E6C7072  # "nlpr": the first key of the issues' advisory locks (PostgreSQL)
 
 Log = Callable[[str], None]
+# For an issue's date, the test telling that the issue has nothing for a subscriber of these
+# stored topics (None: the issue is not known here, and each claim of an active subscriber
+# counts as a recipient still to be sent).
+NothingFor = Callable[[str], Callable[[str], bool] | None]
 
 
 @dataclass(frozen=True)
@@ -104,14 +113,15 @@ class IssueLedger:
     bounced: int = 0
     failed: int = 0  # subscribers whose message could not be built (``failures``)
     attempts: int = 0
-    claims: int = 0
+    claims: int = 0  # recipients still to be sent
+    settled: int = 0  # claims of subscribers the issue has nothing for, or who left
     paced: bool = False
     first_at: str = ""
     last_at: str = ""  # the newest delivery, failure or attempt
 
     @property
     def rows(self) -> int:
-        """The rows pruning it removes."""
+        """The ledger rows pruning it removes (its settled claims go too, said apart)."""
         return self.sent + self.bounced + self.failed + int(self.paced)
 
     def unfinished(self) -> str | None:
@@ -136,7 +146,18 @@ def _merge(issues: dict[str, IssueLedger], slug: str) -> IssueLedger:
     return issues.setdefault(slug, IssueLedger(slug))
 
 
-def ledger_issues(db: Database) -> list[IssueLedger]:
+def _count_claims(entry: IssueLedger, rows: Iterable[Sequence[Any]],
+                  nothing_for: Callable[[str], bool] | None) -> None:
+    """``(topics, count)`` rows of the issue's claims into ``entry``: recipients, or not
+    (topics NULL: the subscriber is no longer active)."""
+    for topics, count in rows:
+        if topics is None or (nothing_for is not None and nothing_for(topics)):
+            entry.settled += int(count)
+        else:
+            entry.claims += int(count)
+
+
+def ledger_issues(db: Database, nothing_for: NothingFor | None = None) -> list[IssueLedger]:
     """Every issue with rows in the ledger, in date order: one grouped read per table."""
     issues: dict[str, IssueLedger] = {}
     for slug, sent, bounced, first, last in db.run("ledger.deliveries_by_issue"):
@@ -149,19 +170,25 @@ def ledger_issues(db: Database) -> list[IssueLedger]:
     for slug, count, last in db.run("ledger.attempts_by_issue"):
         entry = _merge(issues, slug)
         entry.attempts, entry.last_at = int(count), max(entry.last_at, last)
-    for slug, count in db.run("ledger.claims_by_issue"):
-        _merge(issues, slug).claims = int(count)
+    by_issue: dict[str, list[tuple[str | None, int]]] = {}
+    for slug, topics, count in db.run("ledger.claims_by_issue"):
+        by_issue.setdefault(slug, []).append((topics, count))
+    for slug, rows in by_issue.items():
+        _count_claims(_merge(issues, slug), rows, nothing_for and nothing_for(slug))
     for (slug,) in db.run("ledger.paced_issues"):
         _merge(issues, slug).paced = True
     return sorted(issues.values(), key=lambda entry: entry.issue)
 
 
-def _issue_now(db: Database, slug: str) -> IssueLedger:
+def _issue_now(db: Database, slug: str, nothing_for: NothingFor | None) -> IssueLedger:
     """One issue's ledger read again, inside the pruning transaction."""
     row = db.run("ledger.issue", (slug,) * 10).fetchone()
-    sent, bounced, failed, attempts, claims = (int(v) for v in row[:5])
-    return IssueLedger(slug, sent, bounced, failed, attempts, claims, bool(row[7]),
-                       row[5] or "", row[6] or "")
+    sent, bounced, failed, attempts = (int(v) for v in row[:4])
+    entry = IssueLedger(slug, sent, bounced, failed, attempts, paced=bool(row[7]),
+                        first_at=row[5] or "", last_at=row[6] or "")
+    _count_claims(entry, db.run("ledger.claims_of_issue", (slug,)).fetchall(),
+                  nothing_for and nothing_for(slug))
+    return entry
 
 
 # -- pruning -----------------------------------------------------------------------------------
@@ -199,7 +226,10 @@ class PruneReport:
         for entry in self.pruned:
             size = self.estimate(entry.rows)
             out.append(f"  {entry.issue}: {entry.sent:,} sent, {entry.bounced:,} bounced, "
-                       f"{entry.failed:,} failed; {entry.rows:,} row(s)"
+                       f"{entry.failed:,} failed"
+                       + (f", {entry.settled:,} skipped (chose no topic it has, or left)"
+                          if entry.settled else "")
+                       + f"; {entry.rows:,} row(s)"
                        + (f", about {_size(size)}" if size is not None else ""))
         for entry, why in self.kept:
             out.append(f"  kept {entry.issue}: {why}")
@@ -262,17 +292,18 @@ def _free_bytes(db: Database) -> int:
 
 
 def prune_ledger(where: Location, *, days: int = DEFAULT_DAYS, now: dt.datetime,
-                 dry_run: bool = False, vacuum: bool = False,
-                 log: Log = print) -> PruneReport:
+                 dry_run: bool = False, vacuum: bool = False, log: Log = print,
+                 nothing_for: NothingFor | None = None) -> PruneReport:
     """Prune the ledger of every finished issue whose last activity is older than ``days``
-    before ``now`` (module docstring); ``dry_run`` changes nothing."""
+    before ``now`` (module docstring); ``dry_run`` changes nothing. ``nothing_for`` tells
+    the claims of subscribers an issue has nothing for, which are no recipients."""
     if days < MIN_DAYS:
         raise NewsletterError(f"--older-than {days}d: at least {MIN_DAYS}d (an issue sent "
                               "today may still be read back by its send)")
     cutoff = (now - dt.timedelta(days=days)).astimezone(dt.UTC).isoformat(timespec="seconds")
     report = PruneReport(str(where), where.dialect, days, cutoff, dry_run)
     with open_location(where) as db:
-        issues = ledger_issues(db)
+        issues = ledger_issues(db, nothing_for)
         report.ledger_rows = sum(entry.sent + entry.bounced + entry.failed for entry in issues)
         report.ledger_bytes = _ledger_bytes(db)
         for entry in issues:
@@ -287,7 +318,8 @@ def prune_ledger(where: Location, *, days: int = DEFAULT_DAYS, now: dt.datetime,
             return report
         free_before = _free_bytes(db) if db.dialect == SQLITE else 0
         report.pruned = [done for entry in report.pruned
-                         if (done := _prune_issue(db, entry.issue, cutoff, now, log))]
+                         if (done := _prune_issue(db, entry.issue, cutoff, now, log,
+                                                  nothing_for))]
         if db.dialect == SQLITE:
             report.freed_bytes = _free_bytes(db) - free_before
         if vacuum:  # also after an earlier prune that did not
@@ -296,14 +328,14 @@ def prune_ledger(where: Location, *, days: int = DEFAULT_DAYS, now: dt.datetime,
     return report
 
 
-def _prune_issue(db: Database, slug: str, cutoff: str, now: dt.datetime,
-                 log: Log) -> IssueLedger | None:
+def _prune_issue(db: Database, slug: str, cutoff: str, now: dt.datetime, log: Log,
+                 nothing_for: NothingFor | None) -> IssueLedger | None:
     """Prune one issue in a transaction of its own, its rows read again inside it: a send
     that started since keeps it (None)."""
     with db.transaction():
         if db.dialect == POSTGRESQL:
             db.run("issue.lock_to_prune", (PRUNE_LOCK, slug))
-        entry = _issue_now(db, slug)
+        entry = _issue_now(db, slug, nothing_for)
         why = entry.kept_because(cutoff)
         if why is not None:
             log(f"  kept {slug}: {why} (changed since it was looked at)")
@@ -311,7 +343,8 @@ def _prune_issue(db: Database, slug: str, cutoff: str, now: dt.datetime,
         db.run("pruned.record", (slug, entry.sent, entry.bounced, entry.failed,
                                  entry.first_at, entry.last_at,
                                  now.astimezone(dt.UTC).isoformat(timespec="seconds")))
-        for statement in ("pruned.deliveries", "pruned.failures", "pruned.pace"):
+        for statement in ("pruned.deliveries", "pruned.failures", "pruned.pace",
+                          "pruned.claims"):  # claims: none of a recipient (kept_because)
             db.run(statement, (slug,))
     return entry
 

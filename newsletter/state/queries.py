@@ -192,8 +192,12 @@ STATEMENTS: dict[str, str] = {
         "SELECT issue, count(*), max(at) FROM failures GROUP BY issue",
     "ledger.attempts_by_issue":
         "SELECT issue, count(*), max(at) FROM attempts GROUP BY issue",
-    "ledger.claims_by_issue":
-        "SELECT issue, count(*) FROM claims GROUP BY issue",
+    "ledger.claims_by_issue":  # the topics of those still active (else NULL), counted
+        "SELECT c.issue, s.topics, count(*) FROM claims c LEFT JOIN subscribers s "
+        "ON s.email = c.email AND s.status = 'active' GROUP BY c.issue, s.topics",
+    "ledger.claims_of_issue":  # the same for one issue, inside the pruning transaction
+        "SELECT s.topics, count(*) FROM claims c LEFT JOIN subscribers s "
+        "ON s.email = c.email AND s.status = 'active' WHERE c.issue = ? GROUP BY s.topics",
     "ledger.paced_issues":
         "SELECT issue FROM send_pace",
     "ledger.issue":  # the same for one issue, inside the transaction that prunes it
@@ -222,6 +226,8 @@ STATEMENTS: dict[str, str] = {
         "DELETE FROM failures WHERE issue = ?",
     "pruned.pace":
         "DELETE FROM send_pace WHERE issue = ?",
+    "pruned.claims":  # those of subscribers it has nothing for, or who left (prune.py)
+        "DELETE FROM claims WHERE issue = ?",
     # -- subscribers whose message could not be built ---------------------------------------
     "failures.of_issue":
         "SELECT email, subscriber_updated, reason FROM failures WHERE issue = ?",
