@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -223,6 +224,15 @@ def decoy_environment(folder: Path) -> dict[str, str]:
     (decoy / "__init__.py").write_text(
         "raise SystemExit('a process ran the decoy newsletter package, not this checkout')\n")
     return {**os.environ, "PYTHONPATH": str(decoy.parent)}
+
+
+def reap(*processes: subprocess.Popen[Any] | None) -> None:
+    """Kill each process a test started that is still running (the test failed or timed out
+    before it ended), and wait for it, so that no process outlives its test."""
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def run(folder: Path, *args: str) -> Result:

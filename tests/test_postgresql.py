@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run, state_sql, write_article, write_config
+from conftest import reap, run, state_sql, write_article, write_config
 from newsletter.core.config import Config, load_config
 from newsletter.delivery.signups import key_of
 from newsletter.delivery.tokens import make_token, read_secret
@@ -137,9 +137,7 @@ def test_a_frozen_senders_batch_is_taken_over_when_its_lease_ends(
             frozen.send_signal(signal.SIGCONT)
             frozen.wait(timeout=60)
         finally:
-            if frozen.poll() is None:
-                frozen.kill()
-                frozen.wait()
+            reap(frozen)
     assert other.returncode == 0, log.read_text()
     frozen_log = (tmp_path / "frozen.log").read_text()
     # Frozen inside a transaction (between checking a recipient and recording its attempt),
@@ -306,9 +304,7 @@ def test_two_schedulers_each_issue_once_when_the_active_one_is_killed_mid_run(
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=60)
-            if first.poll() is None:
-                first.kill()
-                first.wait()
+            reap(first)
     texts = [log.read_text() for log in logs]
     assert second.returncode == 0, texts[1]
     assert "taking over as the active scheduler" in texts[1]

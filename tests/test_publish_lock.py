@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT, run, tree, write_article, write_config
+from conftest import PROJECT, reap, run, tree, write_article, write_config
 from newsletter.publishing import publishlock
 from newsletter.publishing.publishlock import PUBLISH_LOCK
 from newsletter.schedule.runs import run_pass
@@ -95,10 +95,7 @@ def test_a_publish_while_another_writes_the_folder_waits_and_neither_issue_is_lo
         assert first.wait(timeout=60) == 0, first.communicate()
     finally:
         gate.write_text("go")
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait()
+        reap(first, second)
     output = tmp_path / "issues"
     feed = (output / "feed.xml").read_text("utf-8")
     for slug in ("2021-02-08", "2021-02-15", "2021-02-22"):

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import newsletter.delivery.send
-from conftest import PROJECT, both, make_config, run, write_config
+from conftest import PROJECT, both, make_config, reap, run, write_config
 from newsletter.core.cron import WallClockCron, apscheduler_crontab
 from newsletter.core.timing import next_issue_date
 from newsletter.publishing import build as build_module
@@ -407,9 +407,7 @@ def test_one_scheduler_per_output_folder_and_sigterm_stops_it_cleanly(scheduled_
         assert "received SIGTERM" in err and "stopped" in err
         assert "next run: " in err  # it logged its plan, with timestamps
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+        reap(first)
     # The lock went with the process: another scheduler runs.
     after = _start(scheduled_project, "--once")
     _out, err = after.communicate(timeout=20)
@@ -425,9 +423,7 @@ def test_ctrl_c_stops_cleanly(scheduled_project):
         process.send_signal(signal.SIGINT)
         _out, err = process.communicate(timeout=20)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        reap(process)
     assert process.returncode == 0, err
     assert "received SIGINT" in err and "Traceback" not in err
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from conftest import PROJECT, SECRET, make_config, write_article
+from conftest import PROJECT, SECRET, make_config, reap, write_article
 from sending_support import add_people
 from smtp_support import Recorder, smtp_server
 
@@ -59,9 +59,7 @@ def test_a_third_ctrl_c_stops_a_long_send_at_once(tmp_path):
             process.send_signal(signal.SIGINT)
             process.wait(timeout=20)
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            reap(process)
         said = log.read_text("utf-8")
         assert process.returncode == 128 + signal.SIGINT, said
         assert "received SIGINT a third time: stopping at once" in said
