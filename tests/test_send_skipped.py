@@ -204,12 +204,16 @@ def test_killed_mid_send_among_skipped_subscribers_each_reader_gets_it_once(
         config_path = project(site, tmp_path, port, concurrency=2)
         config = load_config(config_path)
         add_people(config, tmp_path, [f"{p},,{t}" for p, t in everyone.items()])
-        sender = start_send(config_path, "--workers", "2", stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+        said = tmp_path / "sender.log"  # what the killed send said, should it never reach
+        with said.open("w") as output:
+            sender = start_send(config_path, "--workers", "2", stdout=output,
+                                stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.monotonic() + 30
             while len(recorder.held) < 2 and sender.poll() is None:
-                assert time.monotonic() < deadline, "the sender never reached the server"
+                assert time.monotonic() < deadline, (
+                    f"the sender never reached the server ({len(recorder.messages)} "
+                    f"message(s) taken, {len(recorder.held)} held): {said.read_text()}")
                 time.sleep(0.01)
         finally:
             os.killpg(sender.pid, signal.SIGKILL)
